@@ -1,1 +1,16 @@
-/* placeholder: being written */
+/*
+ * libqio - umbrella header
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIO_H
+#define QIO_H
+
+#include "qio/coroutine.h"
+#include "qio/channel.h"
+#include "qio/channel-watch.h"
+#include "qio/channel-file.h"
+#include "qio/channel-socket.h"
+#include "qio/channel-util.h"
+
+#endif /* QIO_H */
