@@ -1,1 +1,48 @@
-/* placeholder: being written */
+/*
+ * qioc - FD:N, an inherited descriptor
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "addr.h"
+
+/* What the descriptor was opened for. */
+static QiocAccess access_of(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0) {
+        return QIOC_ACCESS_RDWR;
+    }
+    switch (fl & O_ACCMODE) {
+    case O_RDONLY:
+        return QIOC_ACCESS_READ;
+    case O_WRONLY:
+        return QIOC_ACCESS_WRITE;
+    default:
+        return QIOC_ACCESS_RDWR;
+    }
+}
+
+QIOChannel *qioc_open_fd(const QiocAddress *addr, QiocAccess *access,
+                         const QiocOptions *opts, GError **errp)
+{
+    int fd = (int)g_ascii_strtoll(addr->params[0], NULL, 10);
+    QIOChannel *ioc;
+
+    if (fcntl(fd, F_GETFD) < 0) {
+        qioc_addr_error_errno(errp, errno, "descriptor %d", fd);
+        return NULL;
+    }
+    /* Sockets get a socket channel, so shutdown and fd passing work. */
+    ioc = qio_channel_new_fd(fd, errp);
+    if (ioc) {
+        *access &= access_of(fd);
+    }
+    return ioc;
+}

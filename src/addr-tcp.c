@@ -1,1 +1,191 @@
-/* placeholder: being written */
+/*
+ * qioc - TCP (connect) and TCP-LISTEN, IPv4 and IPv6
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <netdb.h>
+#include <string.h>
+
+#include "addr.h"
+
+/* A port number or a service name from /etc/services. */
+static gboolean parse_port(const char *text, guint16 *port, GError **errp)
+{
+    guint64 n;
+    struct servent *se;
+
+    if (g_ascii_string_to_unsigned(text, 10, 0, 65535, &n, NULL)) {
+        *port = (guint16)n;
+        return TRUE;
+    }
+    se = getservbyname(text, "tcp");
+    if (!se) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "unknown port or service \"%s\"", text);
+        return FALSE;
+    }
+    *port = ntohs((guint16)se->s_port);
+    return TRUE;
+}
+
+/* Split "HOST[:PORT]", "[V6]:PORT" or a bare IPv6 literal. */
+static void split_host_port(const char *text, char **host, char **port)
+{
+    const char *colon;
+
+    if (text[0] == '[' && (colon = strstr(text, "]")) != NULL) {
+        *host = g_strndup(text + 1, colon - text - 1);
+        *port = colon[1] == ':' ? g_strdup(colon + 2) : NULL;
+        return;
+    }
+    colon = strrchr(text, ':');
+    if (!colon || strchr(text, ':') != colon) {
+        *host = g_strdup(text);
+        *port = NULL;
+        return;
+    }
+    *host = g_strndup(text, colon - text);
+    *port = g_strdup(colon + 1);
+}
+
+/* The first address @host resolves to, in @family if not AF_UNSPEC. */
+static GInetAddress *resolve_one(const char *host, int family, GError **errp)
+{
+    GInetAddress *ia = g_inet_address_new_from_string(host);
+    g_autolist(GInetAddress) list = NULL;
+
+    if (ia) {
+        return ia;
+    }
+    list = g_resolver_lookup_by_name(g_resolver_get_default(), host, NULL,
+                                     errp);
+    for (GList *l = list; l; l = l->next) {
+        GSocketFamily f = g_inet_address_get_family(l->data);
+
+        if (family == AF_UNSPEC || (int)f == family) {
+            return g_object_ref(l->data);
+        }
+    }
+    if (list) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "%s has no address of the requested family", host);
+    }
+    return NULL;
+}
+
+/* bind= and sourceport= as a local address, or NULL when neither. */
+static gboolean local_address(const QiocAddress *addr, int family,
+                              GSocketAddress **out, GError **errp)
+{
+    const char *bind = qioc_address_get_string(addr, "bind");
+    g_autofree char *host = NULL;
+    g_autofree char *port = NULL;
+    g_autoptr(GInetAddress) ia = NULL;
+    guint16 portnum = 0;
+
+    *out = NULL;
+    if (bind) {
+        split_host_port(bind, &host, &port);
+    }
+    if (qioc_address_has_opt(addr, "sourceport")) {
+        g_free(port);
+        port = g_strdup_printf(
+            "%" G_GINT64_FORMAT,
+            qioc_address_get_int(addr, "sourceport", 0));
+    }
+    if (!host && !port) {
+        return TRUE;
+    }
+    if (port && !parse_port(port, &portnum, errp)) {
+        return FALSE;
+    }
+    if (host && *host) {
+        ia = resolve_one(host, family, errp);
+    } else {
+        ia = g_inet_address_new_any(family == AF_INET6 ? G_SOCKET_FAMILY_IPV6
+                                                       : G_SOCKET_FAMILY_IPV4);
+    }
+    if (!ia) {
+        g_prefix_error(errp, "bind=%s: ", bind ? bind : "");
+        return FALSE;
+    }
+    *out = g_inet_socket_address_new(ia, portnum);
+    return TRUE;
+}
+
+static QIOChannel *tcp_connect_once(const QiocAddress *addr,
+                                    const QiocOptions *opts, GError **errp)
+{
+    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
+    g_autoptr(GSocketConnectable) na = NULL;
+    g_autoptr(GSocketAddress) local = NULL;
+    QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    guint16 port;
+
+    sopts.family = qioc_addr_family(addr, opts);
+    sopts.connect_timeout_ms =
+        (int)(qioc_address_get_duration(addr, "connect-timeout", 0) * 1000);
+    if (!parse_port(addr->params[1], &port, errp) ||
+        !local_address(addr, sopts.family, &local, errp)) {
+        return NULL;
+    }
+    sopts.bind = local;
+    na = g_network_address_new(addr->params[0], port);
+    if (qio_channel_socket_connect_sync(sioc, na, &sopts, errp) < 0) {
+        return NULL;
+    }
+    qioc_addr_set_tcp_opts(addr, sioc);
+    return QIO_CHANNEL(g_steal_pointer(&sioc));
+}
+
+QIOChannel *qioc_open_tcp_connect(const QiocAddress *addr, QiocAccess *access,
+                                  const QiocOptions *opts, GError **errp)
+{
+    return qioc_addr_connect_retry(addr, opts, tcp_connect_once, errp);
+}
+
+/* The host part of bind= for a listener, or NULL for every address. */
+static char *listen_host(const QiocAddress *addr)
+{
+    const char *bind = qioc_address_get_string(addr, "bind");
+    g_autofree char *port = NULL;
+    char *host = NULL;
+
+    if (!bind) {
+        return NULL;
+    }
+    split_host_port(bind, &host, &port);
+    return host;
+}
+
+QIOChannel *qioc_open_tcp_listen(const QiocAddress *addr, QiocAccess *access,
+                                 const QiocOptions *opts, GError **errp)
+{
+    g_autoptr(QIOChannelSocket) listener = qio_channel_socket_new();
+    g_autoptr(GSocketConnectable) na = NULL;
+    g_autofree char *host = listen_host(addr);
+    QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    QIOChannel *client;
+    guint16 port;
+
+    if (!parse_port(addr->params[0], &port, errp)) {
+        return NULL;
+    }
+    sopts.family = qioc_addr_family(addr, opts);
+    sopts.backlog = (int)qioc_address_get_int(addr, "backlog", 128);
+    sopts.reuseaddr = qioc_address_get_flag(addr, "reuseaddr");
+    if (qioc_address_has_opt(addr, "ipv6only")) {
+        sopts.v6only = qioc_address_get_flag(addr, "ipv6only");
+    }
+    na = g_network_address_new(host ? host : "", port);
+    if (qio_channel_socket_listen_sync(listener, na, &sopts, errp) < 0) {
+        return NULL;
+    }
+    client = qioc_addr_accept_one(addr, listener, errp);
+    if (client) {
+        qioc_addr_set_tcp_opts(addr, QIO_CHANNEL_SOCKET(client));
+    }
+    return client;
+}

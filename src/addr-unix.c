@@ -1,1 +1,86 @@
-/* placeholder: being written */
+/*
+ * qioc - UNIX-CONNECT, UNIX-LISTEN, ABSTRACT-CONNECT, ABSTRACT-LISTEN
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <gio/gunixsocketaddress.h>
+#include <sys/stat.h>
+
+#include "addr.h"
+
+static gboolean is_abstract(const QiocAddress *addr)
+{
+    return addr->type->kind == QIOC_ADDR_ABSTRACT_CONNECT ||
+           addr->type->kind == QIOC_ADDR_ABSTRACT_LISTEN;
+}
+
+static GSocketConnectable *unix_address(const QiocAddress *addr)
+{
+    GUnixSocketAddressType type = is_abstract(addr)
+                                      ? G_UNIX_SOCKET_ADDRESS_ABSTRACT
+                                      : G_UNIX_SOCKET_ADDRESS_PATH;
+
+    return G_SOCKET_CONNECTABLE(
+        g_unix_socket_address_new_with_type(addr->params[0], -1, type));
+}
+
+static QIOChannel *unix_connect_once(const QiocAddress *addr,
+                                     const QiocOptions *opts, GError **errp)
+{
+    g_autoptr(GSocketConnectable) sa = unix_address(addr);
+    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
+    QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    double timeout = qioc_address_get_duration(addr, "connect-timeout", 0);
+
+    sopts.connect_timeout_ms = (int)(timeout * 1000);
+    if (qio_channel_socket_connect_sync(sioc, sa, &sopts, errp) < 0) {
+        return NULL;
+    }
+    return QIO_CHANNEL(g_steal_pointer(&sioc));
+}
+
+QIOChannel *qioc_open_unix_connect(const QiocAddress *addr,
+                                   QiocAccess *access,
+                                   const QiocOptions *opts, GError **errp)
+{
+    return qioc_addr_connect_retry(addr, opts, unix_connect_once, errp);
+}
+
+static int listen_masked(const QiocAddress *addr, QIOChannelSocket *sioc,
+                         GSocketConnectable *sa,
+                         const QIOChannelSocketOptions *sopts, GError **errp)
+{
+    gboolean masked = qioc_address_has_opt(addr, "umask");
+    mode_t old = 0;
+    int rc;
+
+    if (masked) {
+        old = umask((mode_t)qioc_address_get_int(addr, "umask", 022));
+    }
+    rc = qio_channel_socket_listen_sync(sioc, sa, sopts, errp);
+    if (masked) {
+        umask(old);
+    }
+    return rc;
+}
+
+QIOChannel *qioc_open_unix_listen(const QiocAddress *addr, QiocAccess *access,
+                                  const QiocOptions *opts, GError **errp)
+{
+    g_autoptr(GSocketConnectable) sa = unix_address(addr);
+    g_autoptr(QIOChannelSocket) listener = qio_channel_socket_new();
+    QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+
+    sopts.backlog = (int)qioc_address_get_int(addr, "backlog", 128);
+    sopts.unlink_early = qioc_address_get_flag(addr, "unlink-early");
+    if (listen_masked(addr, listener, sa, &sopts, errp) < 0) {
+        return NULL;
+    }
+    if (!is_abstract(addr) &&
+        !qioc_addr_set_file_attrs(addr, addr->params[0], errp)) {
+        return NULL;
+    }
+    return qioc_addr_accept_one(addr, listener, errp);
+}

@@ -1,1 +1,22 @@
-/* placeholder: being written */
+/*
+ * qioc - diagnostics on stderr
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIOC_LOG_H
+#define QIOC_LOG_H
+
+#include <glib.h>
+
+/* How much to say: 0 errors and warnings, 1 (-d) notices, 2 (-dd) debug. */
+void qioc_log_set_level(int level);
+int qioc_log_get_level(void);
+
+/* "qioc: MESSAGE" */
+void qioc_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* "qioc: warning: MESSAGE" */
+void qioc_warning(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* "qioc: MESSAGE", shown from level @level on. */
+void qioc_info(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+#endif /* QIOC_LOG_H */

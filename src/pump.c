@@ -1,1 +1,564 @@
-/* placeholder: being written */
+/*
+ * qioc - moving data between two channels
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Each direction is a coroutine: read, then write all of it, then read
+ * again. A coroutine suspended in qio_channel_yield() is stopped by
+ * setting its flags and re-entering it; it then unwinds by itself.
+ */
+#include "config.h"
+
+#include <unistd.h>
+
+#include "log.h"
+#include "pump.h"
+
+#define PUMP_STOPPED (-10)            /* flow_read: asked to stop */
+#define IGNOREEOF_POLL_MS 250         /* how often ignoreeof looks again */
+
+typedef struct QiocFlow {
+    QiocPump *pump;
+    int from;                         /* side index read from */
+    int to;                           /* side index written to */
+    QIOCoroutine *co;
+    gboolean active;                  /* started, not yet finished */
+    GIOCondition waiting;             /* suspended in a read (G_IO_IN) or a
+                                       * write (G_IO_OUT) wait, else 0 */
+    guint sleep_timer;                /* ignoreeof's pause */
+    gboolean stop;                    /* read no more */
+    gboolean abort;                   /* abandon pending writes too */
+    gboolean failed;
+    char *buf;                        /* allocated when data first flows */
+    gint64 readbytes_left;            /* readbytes=, -1 for no limit */
+    guint64 bytes;
+    guint64 fds_passed;
+    guint64 fds_closed;
+    gint64 started;
+    gint64 ended;
+} QiocFlow;
+
+struct QiocPump {
+    const QiocOptions *opts;
+    QiocSide side[2];
+    QiocFlow flow[2];
+    QiocPumpDone *done;
+    void *opaque;
+    gint64 last_activity;
+    guint close_timer;
+    guint idle_timer;
+    gboolean finished;
+    int status;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static const QiocAddress *flow_src(QiocFlow *f)
+{
+    return f->pump->side[f->from].addr;
+}
+
+static const QiocAddress *flow_dst(QiocFlow *f)
+{
+    return f->pump->side[f->to].addr;
+}
+
+static void flow_fail(QiocFlow *f, int side, GError *err)
+{
+    const QiocAddress *addr = f->pump->side[side].addr;
+
+    if (!f->stop || !f->abort) {
+        qioc_error("address %d (%s): %s", addr->index, addr->text,
+                   err->message);
+    }
+    f->failed = TRUE;
+    f->pump->status = QIOC_EXIT_FAILURE;
+}
+
+static void close_fds(int *fds, size_t nfds)
+{
+    for (size_t i = 0; fds && i < nfds; i++) {
+        close(fds[i]);
+    }
+    g_free(fds);
+}
+
+static void coroutine_fn flow_yield(QiocFlow *f, QIOChannel *ioc,
+                                    GIOCondition cond)
+{
+    f->waiting = cond;
+    qio_channel_yield(ioc, cond);
+    f->waiting = 0;
+}
+
+static gboolean flow_sleep_done(gpointer data)
+{
+    QiocFlow *f = data;
+
+    f->sleep_timer = 0;
+    qio_coroutine_enter(f->co);
+    return G_SOURCE_REMOVE;
+}
+
+/* Suspend for @ms, or until stopped; counts as waiting to read. */
+static void coroutine_fn flow_sleep(QiocFlow *f, guint ms)
+{
+    f->sleep_timer = g_timeout_add(ms, flow_sleep_done, f);
+    f->waiting = G_IO_IN;
+    qio_coroutine_yield();
+    f->waiting = 0;
+    if (f->sleep_timer) {
+        g_source_remove(f->sleep_timer);
+        f->sleep_timer = 0;
+    }
+}
+
+static void flow_wake(QiocFlow *f)
+{
+    if (f->active && f->waiting && f->co != qio_coroutine_self()) {
+        qio_coroutine_enter(f->co);
+    }
+}
+
+static void pump_touch(QiocPump *pump)
+{
+    pump->last_activity = g_get_monotonic_time();
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static gboolean flow_wants_fds(QiocFlow *f)
+{
+    return f->pump->opts->fds != QIOC_FDS_OFF &&
+           qio_channel_has_feature(f->pump->side[f->from].ioc,
+                                   QIO_CHANNEL_FEATURE_FD_PASS);
+}
+
+static size_t flow_read_size(QiocFlow *f)
+{
+    size_t size = f->pump->opts->buffer_size;
+
+    if (f->readbytes_left >= 0 && (guint64)f->readbytes_left < size) {
+        size = (size_t)f->readbytes_left;
+    }
+    return size;
+}
+
+/* End-of-file: with ignoreeof, wait and look again (like tail -f). */
+static gboolean coroutine_fn flow_eof_retry(QiocFlow *f)
+{
+    if (!qioc_address_get_flag(flow_src(f), "ignoreeof")) {
+        return FALSE;
+    }
+    flow_sleep(f, IGNOREEOF_POLL_MS);
+    return !f->stop;
+}
+
+/*
+ * Read one chunk into f->buf. Returns the length, 0 at end-of-file, -1
+ * on error or PUMP_STOPPED. Descriptors that came with it go to *@fds.
+ */
+static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
+{
+    QIOChannel *src = f->pump->side[f->from].ioc;
+    gboolean want_fds = flow_wants_fds(f);
+
+    for (;;) {
+        g_autoptr(GError) err = NULL;
+        struct iovec iov;
+        ssize_t n;
+
+        if (f->stop) {
+            return PUMP_STOPPED;
+        }
+        if (f->readbytes_left == 0) {
+            return 0;
+        }
+        if (!f->buf) {
+            /* Idle connections hold no buffer: wait for data first. */
+            flow_yield(f, src, G_IO_IN);
+            if (f->stop) {
+                return PUMP_STOPPED;
+            }
+            f->buf = g_malloc(f->pump->opts->buffer_size);
+        }
+        iov.iov_base = f->buf;
+        iov.iov_len = flow_read_size(f);
+        n = qio_channel_readv_full(src, &iov, 1, want_fds ? fds : NULL,
+                                   want_fds ? nfds : NULL, 0, &err);
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            flow_yield(f, src, G_IO_IN);
+            continue;
+        }
+        if (n < 0) {
+            flow_fail(f, f->from, err);
+            return -1;
+        }
+        if (n == 0 && (!want_fds || *nfds == 0) && flow_eof_retry(f)) {
+            continue;
+        }
+        if (f->readbytes_left > 0) {
+            f->readbytes_left -= n;
+        }
+        pump_touch(f->pump);
+        return n;
+    }
+}
+
+/* ---------------------------------------------------------------- writing */
+
+/* Descriptors the destination cannot carry are closed and counted. */
+static void flow_drop_fds(QiocFlow *f, int **fds, size_t *nfds)
+{
+    f->fds_closed += *nfds;
+    close_fds(*fds, *nfds);
+    *fds = NULL;
+    *nfds = 0;
+}
+
+static gboolean coroutine_fn flow_write(QiocFlow *f, size_t len, int *fds,
+                                        size_t nfds)
+{
+    QIOChannel *dst = f->pump->side[f->to].ioc;
+    size_t off = 0;
+
+    while (off < len || nfds > 0) {
+        g_autoptr(GError) err = NULL;
+        struct iovec iov = { f->buf + off, len - off };
+        ssize_t n = qio_channel_writev_full(dst, &iov, 1, fds, nfds, 0,
+                                            &err);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            flow_yield(f, dst, G_IO_OUT);
+            if (f->abort) {
+                return FALSE;
+            }
+            continue;
+        }
+        if (n < 0) {
+            flow_fail(f, f->to, err);
+            return FALSE;
+        }
+        /* The descriptors left with the first byte. */
+        f->fds_passed += nfds;
+        fds = NULL;
+        nfds = 0;
+        off += n;
+        f->bytes += n;
+        pump_touch(f->pump);
+    }
+    return TRUE;
+}
+
+/* Move one chunk. FALSE when the direction has ended. */
+static gboolean coroutine_fn flow_step(QiocFlow *f)
+{
+    int *fds = NULL;
+    size_t nfds = 0;
+    ssize_t n = flow_read(f, &fds, &nfds);
+    gboolean ok;
+
+    if (n < 0 || (n == 0 && nfds == 0)) {
+        return FALSE;
+    }
+    if (nfds > 0 &&
+        !qio_channel_has_feature(f->pump->side[f->to].ioc,
+                                 QIO_CHANNEL_FEATURE_FD_PASS)) {
+        flow_drop_fds(f, &fds, &nfds);
+        if (n == 0) {
+            return TRUE;
+        }
+    }
+    ok = flow_write(f, n, fds, nfds);
+    close_fds(fds, nfds);
+    return ok;
+}
+
+/* ---------------------------------------------------------------- ending */
+
+typedef enum { SHUT_WRITE, SHUT_BOTH, SHUT_CLOSE, SHUT_NONE } QiocShut;
+
+static const struct {
+    const char *name;
+    QiocShut how;
+} shut_actions[] = {
+    { "write", SHUT_WRITE }, { "both", SHUT_BOTH },
+    { "close", SHUT_CLOSE }, { "none", SHUT_NONE },
+};
+
+static QiocShut flow_shut_action(QiocFlow *f)
+{
+    const char *name = qioc_address_get_string(flow_dst(f), "shut");
+
+    for (gsize i = 0; name && i < G_N_ELEMENTS(shut_actions); i++) {
+        if (g_str_equal(name, shut_actions[i].name)) {
+            return shut_actions[i].how;
+        }
+    }
+    return SHUT_WRITE;
+}
+
+static void shutdown_quietly(QIOChannel *ioc, QIOChannelShutdown how)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN) &&
+        qio_channel_shutdown(ioc, how, &err) < 0) {
+        qioc_info(2, "shutdown: %s", err->message);
+    }
+}
+
+/* Tell the destination no more data comes (shut= of the destination). */
+static void flow_shut_destination(QiocFlow *f)
+{
+    QiocPump *pump = f->pump;
+    QIOChannel *dst = pump->side[f->to].ioc;
+    QiocFlow *other = &pump->flow[f->to];
+
+    switch (flow_shut_action(f)) {
+    case SHUT_WRITE:
+        shutdown_quietly(dst, QIO_CHANNEL_SHUTDOWN_WRITE);
+        break;
+    case SHUT_BOTH:
+        shutdown_quietly(dst, QIO_CHANNEL_SHUTDOWN_BOTH);
+        break;
+    case SHUT_CLOSE:
+        /* The direction reading from dst ends with it. */
+        other->stop = other->abort = TRUE;
+        flow_wake(other);
+        qio_channel_close(dst, NULL);
+        break;
+    case SHUT_NONE:
+        break;
+    }
+}
+
+static void pump_finish(QiocPump *pump);
+
+static gboolean close_timeout_expired(gpointer data)
+{
+    QiocPump *pump = data;
+
+    pump->close_timer = 0;
+    qioc_info(1, "close timeout: ending the other direction");
+    qioc_pump_stop(pump, TRUE);
+    return G_SOURCE_REMOVE;
+}
+
+static void pump_flow_ended(QiocPump *pump)
+{
+    gboolean all_done = !pump->flow[0].active && !pump->flow[1].active;
+
+    if (all_done) {
+        pump_finish(pump);
+        return;
+    }
+    if (pump->status != QIOC_EXIT_OK) {
+        /* A failed direction fails the transfer: end the other one. */
+        qioc_pump_stop(pump, TRUE);
+        return;
+    }
+    if (pump->opts->close_timeout >= 0 && !pump->close_timer) {
+        pump->close_timer = g_timeout_add(
+            (guint)(pump->opts->close_timeout * 1000), close_timeout_expired,
+            pump);
+    }
+}
+
+static void coroutine_fn flow_run(void *opaque)
+{
+    QiocFlow *f = opaque;
+
+    while (flow_step(f)) {
+        ;
+    }
+    if (!f->failed && !f->abort) {
+        flow_shut_destination(f);
+    }
+    g_clear_pointer(&f->buf, g_free);
+    f->ended = g_get_monotonic_time();
+    f->active = FALSE;
+    pump_flow_ended(f->pump);
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static gboolean idle_timeout_check(gpointer data)
+{
+    QiocPump *pump = data;
+    gint64 limit = (gint64)(pump->opts->idle_timeout * G_USEC_PER_SEC);
+    gint64 idle = g_get_monotonic_time() - pump->last_activity;
+
+    if (idle >= limit) {
+        pump->idle_timer = 0;
+        qioc_info(1, "idle timeout: no data for %g s",
+                  pump->opts->idle_timeout);
+        qioc_pump_stop(pump, TRUE);
+        return G_SOURCE_REMOVE;
+    }
+    pump->idle_timer = g_timeout_add((guint)((limit - idle) / 1000) + 1,
+                                     idle_timeout_check, pump);
+    return G_SOURCE_REMOVE;
+}
+
+static void pump_clear_timers(QiocPump *pump)
+{
+    if (pump->close_timer) {
+        g_source_remove(pump->close_timer);
+        pump->close_timer = 0;
+    }
+    if (pump->idle_timer) {
+        g_source_remove(pump->idle_timer);
+        pump->idle_timer = 0;
+    }
+}
+
+/* ---------------------------------------------------------------- pump */
+
+static void warn_dropped_fds(QiocPump *pump)
+{
+    for (int i = 0; i < 2; i++) {
+        QiocFlow *f = &pump->flow[i];
+
+        if (f->fds_closed > 0) {
+            qioc_warning("closed %" G_GUINT64_FORMAT " descriptors that "
+                         "address %d (%s) cannot carry",
+                         f->fds_closed, flow_dst(f)->index,
+                         flow_dst(f)->text);
+        }
+    }
+}
+
+static void print_stats(QiocPump *pump)
+{
+    for (int i = 0; i < 2; i++) {
+        QiocFlow *f = &pump->flow[i];
+        double secs = f->started ? (f->ended - f->started) / 1e6 : 0;
+
+        qioc_error("stats: %d -> %d: %" G_GUINT64_FORMAT " bytes, "
+                   "%" G_GUINT64_FORMAT " descriptors, %.3f s",
+                   f->from + 1, f->to + 1, f->bytes, f->fds_passed, secs);
+    }
+}
+
+static void pump_finish(QiocPump *pump)
+{
+    if (pump->finished) {
+        return;
+    }
+    pump->finished = TRUE;
+    pump_clear_timers(pump);
+    warn_dropped_fds(pump);
+    if (pump->opts->stats) {
+        print_stats(pump);
+    }
+    pump->done(pump, pump->opaque);
+}
+
+static gboolean flow_enabled(QiocPump *pump, int from)
+{
+    const QiocOptions *o = pump->opts;
+
+    if ((o->left_to_right && from == 1) || (o->right_to_left && from == 0)) {
+        return FALSE;
+    }
+    return (pump->side[from].access & QIOC_ACCESS_READ) &&
+           (pump->side[!from].access & QIOC_ACCESS_WRITE);
+}
+
+static void flow_start(QiocPump *pump, int from)
+{
+    QiocFlow *f = &pump->flow[from];
+    gint64 limit = qioc_address_get_int(pump->side[from].addr, "readbytes",
+                                        -1);
+
+    f->pump = pump;
+    f->from = from;
+    f->to = !from;
+    f->readbytes_left = qioc_address_has_opt(pump->side[from].addr,
+                                             "readbytes")
+                            ? limit
+                            : -1;
+    if (!flow_enabled(pump, from)) {
+        return;
+    }
+    f->active = TRUE;
+    f->started = g_get_monotonic_time();
+    f->co = qio_coroutine_create(flow_run, f);
+}
+
+QiocPump *qioc_pump_start(const QiocSide *a, const QiocSide *b,
+                          const QiocOptions *opts, QiocPumpDone *done,
+                          void *opaque)
+{
+    QiocPump *pump = g_new0(QiocPump, 1);
+
+    pump->opts = opts;
+    pump->side[0] = *a;
+    pump->side[1] = *b;
+    pump->done = done;
+    pump->opaque = opaque;
+    pump_touch(pump);
+    for (int i = 0; i < 2; i++) {
+        qio_channel_set_blocking(pump->side[i].ioc, false, NULL);
+        flow_start(pump, i);
+    }
+    if (opts->idle_timeout > 0) {
+        pump->idle_timer = g_timeout_add(
+            (guint)(opts->idle_timeout * 1000), idle_timeout_check, pump);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (pump->flow[i].co) {
+            qio_coroutine_enter(pump->flow[i].co);
+        }
+    }
+    if (!pump->flow[0].active && !pump->flow[1].active) {
+        pump_finish(pump);
+    }
+    return pump;
+}
+
+void qioc_pump_stop(QiocPump *pump, gboolean hard)
+{
+    for (int i = 0; i < 2; i++) {
+        QiocFlow *f = &pump->flow[i];
+
+        f->stop = TRUE;
+        f->abort |= hard;
+    }
+    for (int i = 0; i < 2; i++) {
+        QiocFlow *f = &pump->flow[i];
+
+        /* A soft stop lets a pending write finish: wake readers only. */
+        if (hard || f->waiting == G_IO_IN) {
+            flow_wake(f);
+        }
+    }
+}
+
+gboolean qioc_pump_finished(const QiocPump *pump)
+{
+    return pump->finished;
+}
+
+int qioc_pump_status(const QiocPump *pump)
+{
+    return pump->status;
+}
+
+void qioc_pump_free(QiocPump *pump)
+{
+    if (!pump) {
+        return;
+    }
+    pump_clear_timers(pump);
+    for (int i = 0; i < 2; i++) {
+        QIOChannel *ioc = pump->side[i].ioc;
+
+        /* Leave shared descriptors (a terminal, say) as we found them. */
+        qio_channel_set_blocking(ioc, true, NULL);
+        qio_channel_close(ioc, NULL);
+        g_object_unref(ioc);
+    }
+    g_free(pump);
+}

@@ -1,5 +1,390 @@
+/*
+ * qioc - a relay between two addresses
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * main: options, then the two addresses, then the pump.
+ */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+
+#include "addr.h"
+#include "address.h"
+#include "log.h"
+#include "pump.h"
+#include "qioc.h"
+
+static QiocOptions options = QIOC_OPTIONS_INIT;
+
+/* ---------------------------------------------------------------- options */
+
+static gboolean parse_size(const char *text, gsize *out)
 {
-    return 0;
+    char *end = NULL;
+    guint64 n = g_ascii_strtoull(text, &end, 10);
+    static const struct {
+        char suffix;
+        guint shift;
+    } units[] = { { 'k', 10 }, { 'm', 20 }, { 'g', 30 } };
+
+    if (end == text) {
+        return FALSE;
+    }
+    for (gsize i = 0; *end && i < G_N_ELEMENTS(units); i++) {
+        if (g_ascii_tolower(*end) == units[i].suffix) {
+            n <<= units[i].shift;
+            end++;
+            break;
+        }
+    }
+    if (*end || n == 0 || n > G_MAXINT32) {
+        return FALSE;
+    }
+    *out = n;
+    return TRUE;
+}
+
+static gboolean parse_seconds(const char *text, double *out)
+{
+    char *end = NULL;
+    double d = g_ascii_strtod(text, &end);
+
+    if (end == text || *end || d < 0 || d > 1e9) {
+        return FALSE;
+    }
+    *out = d;
+    return TRUE;
+}
+
+static gboolean bad_value(const char *name, const char *value,
+                          const char *expected, GError **errp)
+{
+    g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "bad value \"%s\" for %s: expected %s", value, name,
+                expected);
+    return FALSE;
+}
+
+static gboolean opt_buffer_size(const char *name, const char *value,
+                                gpointer data, GError **errp)
+{
+    return parse_size(value, &options.buffer_size) ||
+           bad_value(name, value, "a size such as 65536, 64K or 1M", errp);
+}
+
+static gboolean opt_close_timeout(const char *name, const char *value,
+                                  gpointer data, GError **errp)
+{
+    return parse_seconds(value, &options.close_timeout) ||
+           bad_value(name, value, "seconds", errp);
+}
+
+static gboolean opt_idle_timeout(const char *name, const char *value,
+                                 gpointer data, GError **errp)
+{
+    return parse_seconds(value, &options.idle_timeout) ||
+           bad_value(name, value, "seconds", errp);
+}
+
+static gboolean opt_debug(const char *name, const char *value, gpointer data,
+                          GError **errp)
+{
+    options.debug++;
+    return TRUE;
+}
+
+static gboolean opt_family(const char *name, const char *value,
+                           gpointer data, GError **errp)
+{
+    options.family = g_str_equal(name, "-6") ? AF_INET6 : AF_INET;
+    return TRUE;
+}
+
+static const struct {
+    const char *name;
+    QiocFdsMode mode;
+} fds_modes[] = {
+    { "auto", QIOC_FDS_AUTO },
+    { "off", QIOC_FDS_OFF },
+    { "require", QIOC_FDS_REQUIRE },
+};
+
+static gboolean opt_fds(const char *name, const char *value, gpointer data,
+                        GError **errp)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(fds_modes); i++) {
+        if (g_ascii_strcasecmp(value, fds_modes[i].name) == 0) {
+            options.fds = fds_modes[i].mode;
+            return TRUE;
+        }
+    }
+    return bad_value(name, value, "auto, off or require", errp);
+}
+
+static gboolean show_version;
+
+static const GOptionEntry option_entries[] = {
+    { "left-to-right", 'u', 0, G_OPTION_ARG_NONE, &options.left_to_right,
+      "Copy only from the first address to the second", NULL },
+    { "right-to-left", 'U', 0, G_OPTION_ARG_NONE, &options.right_to_left,
+      "Copy only from the second address to the first", NULL },
+    { "buffer-size", 'b', 0, G_OPTION_ARG_CALLBACK, opt_buffer_size,
+      "Bytes moved per read (default 128K)", "SIZE" },
+    { "close-timeout", 't', 0, G_OPTION_ARG_CALLBACK, opt_close_timeout,
+      "Once one direction has ended, end the other after SECONDS "
+      "(default: wait for it)",
+      "SECONDS" },
+    { "idle-timeout", 'T', 0, G_OPTION_ARG_CALLBACK, opt_idle_timeout,
+      "End after SECONDS without data in either direction", "SECONDS" },
+    { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_debug,
+      "More diagnostics on stderr; repeat for more", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose,
+      "Log the data moved as text", NULL },
+    { "hexdump", 'x', 0, G_OPTION_ARG_NONE, &options.hexdump,
+      "Log the data moved as a hex dump", NULL },
+    { "ipv4", '4', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
+      "Resolve names to IPv4 addresses only", NULL },
+    { "ipv6", '6', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
+      "Resolve names to IPv6 addresses only", NULL },
+    { "fds", 0, 0, G_OPTION_ARG_CALLBACK, opt_fds,
+      "Descriptor forwarding: auto, off or require (default auto)",
+      "MODE" },
+    { "stats", 0, 0, G_OPTION_ARG_NONE, &options.stats,
+      "Print bytes, descriptors and time per direction at the end", NULL },
+    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
+      "Print both addresses as understood, open nothing", NULL },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &show_version,
+      "Print the version and exit", NULL },
+    { NULL },
+};
+
+static char **parse_options(int *argc, char ***argv, GError **errp)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new("ADDRESS ADDRESS");
+    char **rest = NULL;
+    GOptionEntry positional[] = {
+        { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL,
+          NULL },
+        { NULL },
+    };
+
+    g_option_context_set_summary(
+        ctx, "Copy data in both directions between two addresses.");
+    g_option_context_set_description(
+        ctx, "Addresses: TYPE[:PARAM...][,OPTION[=VALUE]...], for example\n"
+             "  qioc TCP-LISTEN:8080,fork TCP:example.org:80\n"
+             "  qioc - UNIX-CONNECT:/run/app.sock\n"
+             "See qioc(1) for every address type and option.");
+    g_option_context_add_main_entries(ctx, option_entries, NULL);
+    g_option_context_add_main_entries(ctx, positional, NULL);
+    if (!g_option_context_parse(ctx, argc, argv, errp)) {
+        g_strfreev(rest);
+        return NULL;
+    }
+    return rest ? rest : g_new0(char *, 1);
+}
+
+/* Options accepted before their feature exists are said to be so. */
+static void warn_unimplemented(void)
+{
+    if (options.verbose || options.hexdump) {
+        qioc_warning("-v and -x traffic logging are not implemented yet; "
+                     "no data is logged");
+    }
+}
+
+/* ---------------------------------------------------------------- running */
+
+typedef struct {
+    GMainLoop *loop;
+    QiocPump *pump;
+    int signal;
+} QiocRun;
+
+static gboolean on_signal(gpointer data, int signum)
+{
+    QiocRun *run = data;
+    gboolean again = run->signal != 0;
+
+    run->signal = signum;
+    qioc_info(1, "%s: %s", g_strsignal(signum),
+              again ? "stopping now" : "flushing what was read");
+    qioc_pump_stop(run->pump, again);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_sigint(gpointer data)
+{
+    return on_signal(data, SIGINT);
+}
+
+static gboolean on_sigterm(gpointer data)
+{
+    return on_signal(data, SIGTERM);
+}
+
+static void on_pump_done(QiocPump *pump, void *opaque)
+{
+    QiocRun *run = opaque;
+
+    g_main_loop_quit(run->loop);
+}
+
+static int run_pump(const QiocSide *a, const QiocSide *b)
+{
+    QiocRun run = { .loop = g_main_loop_new(NULL, FALSE) };
+    guint sigs[2];
+    int status;
+
+    sigs[0] = g_unix_signal_add(SIGINT, on_sigint, &run);
+    sigs[1] = g_unix_signal_add(SIGTERM, on_sigterm, &run);
+    run.pump = qioc_pump_start(a, b, &options, on_pump_done, &run);
+    if (!qioc_pump_finished(run.pump)) {
+        g_main_loop_run(run.loop);
+    }
+    status = qioc_pump_status(run.pump);
+    qioc_pump_free(run.pump);
+    g_source_remove(sigs[0]);
+    g_source_remove(sigs[1]);
+    g_main_loop_unref(run.loop);
+    return run.signal ? QIOC_EXIT_SIGNAL_BASE + run.signal : status;
+}
+
+static gboolean open_side(const QiocAddress *addr, QiocAccess access,
+                          QiocSide *side)
+{
+    g_autoptr(GError) err = NULL;
+
+    side->addr = addr;
+    side->access = access;
+    side->ioc = qioc_addr_open(addr, &side->access, &options, &err);
+    if (!side->ioc) {
+        qioc_error("address %d (%s): %s", addr->index, addr->text,
+                   err->message);
+        return FALSE;
+    }
+    qio_channel_set_name(side->ioc, addr->text);
+    qioc_info(1, "address %d (%s): open", addr->index, addr->text);
+    return TRUE;
+}
+
+static gboolean check_fds_required(const QiocSide *side)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!qio_channel_has_feature(side[i].ioc,
+                                     QIO_CHANNEL_FEATURE_FD_PASS)) {
+            qioc_error("address %d (%s): cannot pass descriptors "
+                       "(--fds=require)",
+                       side[i].addr->index, side[i].addr->text);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static QiocAccess access_for(int index)
+{
+    if (options.left_to_right) {
+        return index == 1 ? QIOC_ACCESS_READ : QIOC_ACCESS_WRITE;
+    }
+    if (options.right_to_left) {
+        return index == 1 ? QIOC_ACCESS_WRITE : QIOC_ACCESS_READ;
+    }
+    return QIOC_ACCESS_RDWR;
+}
+
+static int relay(QiocAddress *addr[2])
+{
+    QiocSide side[2] = { { 0 } };
+    int status;
+
+    if (!open_side(addr[0], access_for(1), &side[0])) {
+        return QIOC_EXIT_FAILURE;
+    }
+    if (!open_side(addr[1], access_for(2), &side[1]) ||
+        (options.fds == QIOC_FDS_REQUIRE && !check_fds_required(side))) {
+        for (int i = 0; i < 2; i++) {
+            if (side[i].ioc) {
+                qio_channel_close(side[i].ioc, NULL);
+                g_object_unref(side[i].ioc);
+            }
+        }
+        return QIOC_EXIT_FAILURE;
+    }
+    status = run_pump(&side[0], &side[1]);
+    return status;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int usage_error(const char *message)
+{
+    qioc_error("%s", message);
+    return QIOC_EXIT_USAGE;
+}
+
+static gboolean parse_addresses(char **specs, QiocAddress *addr[2])
+{
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(GError) err = NULL;
+
+        addr[i] = qioc_address_parse(specs[i], i + 1, &err);
+        if (!addr[i]) {
+            qioc_error("%s", err->message);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static void dry_run(QiocAddress *addr[2])
+{
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *text = qioc_address_describe(addr[i]);
+
+        printf("address %d: %s\n", i + 1, text);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    g_auto(GStrv) specs = NULL;
+    QiocAddress *addr[2] = { NULL, NULL };
+    int status;
+
+    specs = parse_options(&argc, &argv, &err);
+    if (!specs) {
+        return usage_error(err->message);
+    }
+    if (show_version) {
+        printf("qioc %s\n", PACKAGE_VERSION);
+        return QIOC_EXIT_OK;
+    }
+    if (g_strv_length(specs) != 2) {
+        g_autofree char *msg = g_strdup_printf(
+            "expected two addresses, got %u (see qioc --help)",
+            g_strv_length(specs));
+
+        return usage_error(msg);
+    }
+    qioc_log_set_level(options.debug);
+    if (!parse_addresses(specs, addr)) {
+        status = QIOC_EXIT_USAGE;
+    } else if (options.dry_run) {
+        dry_run(addr);
+        status = QIOC_EXIT_OK;
+    } else {
+        /* A write to a closed peer is an error of that direction. */
+        signal(SIGPIPE, SIG_IGN);
+        warn_unimplemented();
+        status = relay(addr);
+    }
+    g_clear_pointer(&addr[0], qioc_address_free);
+    g_clear_pointer(&addr[1], qioc_address_free);
+    return status;
 }
