@@ -769,6 +769,7 @@ void qio_channel_wake_read(QIOChannel *ioc)
     QIOCoroutine *co;
     WakeRead *w;
     GMainContext *ctx;
+    GSource *source;
 
     g_return_if_fail(QIO_IS_CHANNEL(ioc));
     priv = PRIV(ioc);
@@ -781,8 +782,14 @@ void qio_channel_wake_read(QIOChannel *ioc)
     w->ioc = g_object_ref(ioc);
     w->co = co;
     ctx = priv->aio_ctx ? priv->aio_ctx : priv->ctx;
-    g_main_context_invoke_full(ctx, G_PRIORITY_DEFAULT, wake_read_cb, w,
-                               wake_read_free);
+    /*
+     * Not g_main_context_invoke(): when no thread owns @ctx at this
+     * moment it would enter the coroutine right here, in the wrong thread.
+     */
+    source = g_idle_source_new();
+    g_source_set_callback(source, wake_read_cb, w, wake_read_free);
+    g_source_attach(source, ctx);
+    g_source_unref(source);
 }
 
 void qio_channel_attach_aio_context(QIOChannel *ioc, GMainContext *ctx)
