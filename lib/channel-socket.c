@@ -1,1 +1,971 @@
-/* placeholder: being written */
+/*
+ * libqio - stream sockets: unix (path and abstract) and TCP
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "qio-private.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
+
+#include "qio/channel-socket.h"
+#include "qio/channel-watch.h"
+
+struct _QIOChannelSocket {
+    QIOChannel parent;
+    int fd;
+    int family;
+    /* The mode asked for; applied when a socket arrives after the call. */
+    bool blocking;
+    /* A listener's socket file, removed on close if still the same inode. */
+    char *unlink_path;
+    dev_t unlink_dev;
+    ino_t unlink_ino;
+};
+
+G_DEFINE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO_TYPE_CHANNEL)
+
+/* Room for the most descriptors the kernel passes in one message. */
+typedef union {
+    char buf[CMSG_SPACE(sizeof(int) * QIO_CHANNEL_SOCKET_MAX_FDS)];
+    struct cmsghdr align;
+} QIOSocketControl;
+
+static const QIOChannelSocketOptions qio_socket_defaults =
+    QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+
+/* ---------------------------------------------------------------- helpers */
+
+static int set_nonblocking(int fd, bool nonblocking)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0) {
+        return -1;
+    }
+    flags = nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+    return fcntl(fd, F_SETFL, flags);
+}
+
+static bool is_inet_family(int family)
+{
+    return family == AF_INET || family == AF_INET6;
+}
+
+/* Give @sioc its socket and the features that come with it. */
+static void socket_adopt(QIOChannelSocket *sioc, int fd, int family,
+                         bool listening)
+{
+    QIOChannel *ioc = QIO_CHANNEL(sioc);
+
+    sioc->fd = fd;
+    sioc->family = family;
+    if (listening) {
+        qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_LISTEN);
+        return;
+    }
+    qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN);
+    qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_READ_MSG_PEEK);
+    if (family == AF_UNIX) {
+        qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS);
+    }
+}
+
+/*
+ * Sockets are made blocking; a channel switched to non-blocking before it
+ * had one gets that mode now.
+ */
+static int socket_apply_blocking(QIOChannelSocket *sioc, GError **errp)
+{
+    if (sioc->blocking || set_nonblocking(sioc->fd, true) == 0) {
+        return 0;
+    }
+    qio__error_errno(errp, errno, "set socket non-blocking");
+    return -1;
+}
+
+/* I/O on a channel without a socket: an error of its own, not EBADF. */
+static bool socket_check_open(QIOChannelSocket *sioc, GError **errp)
+{
+    if (sioc->fd >= 0) {
+        return true;
+    }
+    qio__error(errp, QIO_CHANNEL_ERROR_CLOSED, "socket is not open");
+    return false;
+}
+
+static bool address_to_native(GSocketAddress *sa,
+                              struct sockaddr_storage *ss, socklen_t *len,
+                              GError **errp)
+{
+    gssize size = g_socket_address_get_native_size(sa);
+
+    memset(ss, 0, sizeof(*ss));
+    if (size <= 0 || (gsize)size > sizeof(*ss)) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                    "unsupported socket address");
+        return false;
+    }
+    if (!g_socket_address_to_native(sa, ss, sizeof(*ss), errp)) {
+        return false;
+    }
+    *len = size;
+    return true;
+}
+
+/* Whether a resolved address passes the family filters of @opts. */
+static bool address_wanted(GSocketAddress *sa,
+                           const QIOChannelSocketOptions *opts)
+{
+    int family = g_socket_address_get_family(sa);
+
+    if (!is_inet_family(family)) {
+        return true;
+    }
+    if (opts->family != AF_UNSPEC && family != opts->family) {
+        return false;
+    }
+    return !opts->bind ||
+           (int)g_socket_address_get_family(opts->bind) == family;
+}
+
+static void no_address_error(GSocketConnectable *addr, const char *op,
+                             GError **errp)
+{
+    g_autofree char *text = g_socket_connectable_to_string(addr);
+
+    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                "%s %s: no address of the requested family", op, text);
+}
+
+/* ---------------------------------------------------------------- text */
+
+static char *inet_to_string(GInetSocketAddress *isa)
+{
+    GInetAddress *ia = g_inet_socket_address_get_address(isa);
+    g_autofree char *host = g_inet_address_to_string(ia);
+    guint port = g_inet_socket_address_get_port(isa);
+    guint32 scope = 0;
+    char ifname[IF_NAMESIZE];
+
+    if (g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV4) {
+        return g_strdup_printf("%s:%u", host, port);
+    }
+    scope = g_inet_socket_address_get_scope_id(isa);
+    if (scope == 0) {
+        return g_strdup_printf("[%s]:%u", host, port);
+    }
+    if (if_indextoname(scope, ifname)) {
+        return g_strdup_printf("[%s%%%s]:%u", host, ifname, port);
+    }
+    return g_strdup_printf("[%s%%%u]:%u", host, scope, port);
+}
+
+/* "@name", as ss(8) shows abstract names, NULs inside included. */
+static char *abstract_to_string(GUnixSocketAddress *usa)
+{
+    const char *name = g_unix_socket_address_get_path(usa);
+    gsize len = g_unix_socket_address_get_path_len(usa);
+    GString *text = g_string_new("@");
+
+    if (g_unix_socket_address_get_address_type(usa) ==
+        G_UNIX_SOCKET_ADDRESS_ABSTRACT_PADDED) {
+        while (len > 0 && name[len - 1] == '\0') {
+            len--;
+        }
+    }
+    for (gsize i = 0; i < len; i++) {
+        g_string_append_c(text, name[i] ? name[i] : '@');
+    }
+    return g_string_free(text, FALSE);
+}
+
+static char *unix_to_string(GUnixSocketAddress *usa)
+{
+    switch (g_unix_socket_address_get_address_type(usa)) {
+    case G_UNIX_SOCKET_ADDRESS_PATH:
+        return g_strdup(g_unix_socket_address_get_path(usa));
+    case G_UNIX_SOCKET_ADDRESS_ABSTRACT:
+    case G_UNIX_SOCKET_ADDRESS_ABSTRACT_PADDED:
+        return abstract_to_string(usa);
+    default:
+        return g_strdup("(unnamed)");
+    }
+}
+
+char *qio_socket_address_to_string(GSocketAddress *addr)
+{
+    g_return_val_if_fail(G_IS_SOCKET_ADDRESS(addr), NULL);
+
+    if (G_IS_INET_SOCKET_ADDRESS(addr)) {
+        return inet_to_string(G_INET_SOCKET_ADDRESS(addr));
+    }
+    if (G_IS_UNIX_SOCKET_ADDRESS(addr)) {
+        return unix_to_string(G_UNIX_SOCKET_ADDRESS(addr));
+    }
+    return g_strdup("(unknown)");
+}
+
+/* ---------------------------------------------------------------- connect */
+
+/* Wait for a connect in progress; returns its outcome as an errno value. */
+static int connect_wait(int fd, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    int ret;
+
+    do {
+        int wait_ms = -1;
+
+        if (timeout_ms > 0) {
+            gint64 left = deadline - g_get_monotonic_time();
+            wait_ms = left > 0 ? (int)((left + 999) / 1000) : 0;
+        }
+        ret = poll(&pfd, 1, wait_ms);
+    } while (ret < 0 && errno == EINTR);
+    if (ret < 0) {
+        return errno;
+    }
+    if (ret == 0) {
+        return ETIMEDOUT;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) {
+        return errno;
+    }
+    return soerr;
+}
+
+/*
+ * connect(2) with an optional timeout, done as a non-blocking connect
+ * and poll. A blocking connect interrupted by a signal goes on in the
+ * background, so it is waited for the same way.
+ */
+static int connect_fd(int fd, const struct sockaddr *sa, socklen_t len,
+                      int timeout_ms)
+{
+    int err = 0;
+
+    if (timeout_ms > 0 && set_nonblocking(fd, true) < 0) {
+        return errno;
+    }
+    if (connect(fd, sa, len) < 0) {
+        err = errno;
+    }
+    if (err == EINPROGRESS || err == EINTR) {
+        err = connect_wait(fd, timeout_ms);
+    }
+    if (timeout_ms > 0 && err == 0 && set_nonblocking(fd, false) < 0) {
+        err = errno;
+    }
+    return err;
+}
+
+static int bind_local(int fd, GSocketAddress *local, GError **errp)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+
+    if (!address_to_native(local, &ss, &len, errp)) {
+        return -1;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        g_autofree char *text = qio_socket_address_to_string(local);
+
+        qio__error_errno(errp, errno, "bind to %s", text);
+        return -1;
+    }
+    return 0;
+}
+
+/* A connected socket for one address, or -1 with @errp set. */
+static int connect_one(GSocketAddress *sa,
+                       const QIOChannelSocketOptions *opts, GError **errp)
+{
+    g_autofree char *text = qio_socket_address_to_string(sa);
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    int fd;
+    int err;
+
+    if (!address_to_native(sa, &ss, &len, errp)) {
+        return -1;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        qio__error_errno(errp, errno, "connect to %s", text);
+        return -1;
+    }
+    if (opts->bind && bind_local(fd, opts->bind, errp) < 0) {
+        close(fd);
+        return -1;
+    }
+    err = connect_fd(fd, (struct sockaddr *)&ss, len,
+                     opts->connect_timeout_ms);
+    if (err != 0) {
+        close(fd);
+        qio__error_errno(errp, err, "connect to %s", text);
+        return -1;
+    }
+    return fd;
+}
+
+int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
+                                    GSocketConnectable *addr,
+                                    const QIOChannelSocketOptions *opts,
+                                    GError **errp)
+{
+    g_autoptr(GSocketAddressEnumerator) en = NULL;
+    g_autoptr(GError) last = NULL;
+
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), -1);
+    g_return_val_if_fail(G_IS_SOCKET_CONNECTABLE(addr), -1);
+    g_return_val_if_fail(ioc->fd < 0, -1);
+    opts = opts ? opts : &qio_socket_defaults;
+
+    en = g_socket_connectable_enumerate(addr);
+    for (;;) {
+        g_autoptr(GSocketAddress) sa = NULL;
+        int fd;
+
+        /* A resolver error is reported only if no address was tried. */
+        sa = g_socket_address_enumerator_next(en, NULL, last ? NULL : &last);
+        if (!sa) {
+            break;
+        }
+        if (!address_wanted(sa, opts)) {
+            continue;
+        }
+        g_clear_error(&last);
+        fd = connect_one(sa, opts, &last);
+        if (fd >= 0) {
+            socket_adopt(ioc, fd, g_socket_address_get_family(sa), false);
+            return socket_apply_blocking(ioc, errp);
+        }
+    }
+    if (!last) {
+        no_address_error(addr, "connect to", errp);
+        return -1;
+    }
+    g_propagate_error(errp, g_steal_pointer(&last));
+    return -1;
+}
+
+/* ---------------------------------------------------------------- listen */
+
+/* The file a unix address names, or NULL (abstract, anonymous, inet). */
+static const char *unix_path_of(GSocketAddress *sa)
+{
+    GUnixSocketAddress *usa;
+
+    if (!G_IS_UNIX_SOCKET_ADDRESS(sa)) {
+        return NULL;
+    }
+    usa = G_UNIX_SOCKET_ADDRESS(sa);
+    if (g_unix_socket_address_get_address_type(usa) !=
+        G_UNIX_SOCKET_ADDRESS_PATH) {
+        return NULL;
+    }
+    return g_unix_socket_address_get_path(usa);
+}
+
+/* unlink_early: only a socket file is in the way legitimately. */
+static void unlink_stale_socket(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        unlink(path);
+    }
+}
+
+/* Socket options before bind; returns 0 or an errno value. */
+static int listen_prepare(int fd, int family,
+                          const QIOChannelSocketOptions *opts, int v6only)
+{
+    int on = 1;
+
+    if (is_inet_family(family) && opts->reuseaddr &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) {
+        return errno;
+    }
+    if (family == AF_INET6 && v6only >= 0 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+                   sizeof(v6only)) < 0) {
+        return errno;
+    }
+    return 0;
+}
+
+/* Remember the socket file bind created, to remove it on close. */
+static void remember_socket_file(QIOChannelSocket *sioc, const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0) {
+        return;
+    }
+    sioc->unlink_path = g_canonicalize_filename(path, NULL);
+    sioc->unlink_dev = st.st_dev;
+    sioc->unlink_ino = st.st_ino;
+}
+
+/* Remove the socket file if it is still the one this listener created. */
+static void unlink_socket_file(QIOChannelSocket *sioc)
+{
+    g_autofree char *path = g_steal_pointer(&sioc->unlink_path);
+    struct stat st;
+
+    if (!path || lstat(path, &st) < 0) {
+        return;
+    }
+    if (S_ISSOCK(st.st_mode) && st.st_dev == sioc->unlink_dev &&
+        st.st_ino == sioc->unlink_ino) {
+        unlink(path);
+    }
+}
+
+/* bind and listen on a fresh socket; returns 0 or an errno value. */
+static int listen_fd(QIOChannelSocket *sioc, int fd,
+                     const struct sockaddr_storage *ss, socklen_t len,
+                     const char *path, const QIOChannelSocketOptions *opts,
+                     int v6only)
+{
+    int err = listen_prepare(fd, ss->ss_family, opts, v6only);
+
+    if (err != 0) {
+        return err;
+    }
+    if (path && opts->unlink_early) {
+        unlink_stale_socket(path);
+    }
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
+        return errno;
+    }
+    if (path) {
+        remember_socket_file(sioc, path);
+    }
+    if (listen(fd, opts->backlog) < 0) {
+        err = errno;
+        unlink_socket_file(sioc);
+        return err;
+    }
+    return 0;
+}
+
+/*
+ * Listen on one address. Returns 0, or an errno value with @errp set
+ * (the value lets the wildcard case tell "no IPv6 here" from the rest).
+ */
+static int listen_one(QIOChannelSocket *sioc, GSocketAddress *sa,
+                      const QIOChannelSocketOptions *opts, int v6only,
+                      GError **errp)
+{
+    g_autofree char *text = qio_socket_address_to_string(sa);
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    const char *path = unix_path_of(sa);
+    int fd;
+    int err;
+
+    if (!address_to_native(sa, &ss, &len, errp)) {
+        return EINVAL;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    err = fd < 0 ? errno : listen_fd(sioc, fd, &ss, len, path, opts, v6only);
+    if (err != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        qio__error_errno(errp, err, "listen on %s", text);
+        return err;
+    }
+    socket_adopt(sioc, fd, ss.ss_family, true);
+    return 0;
+}
+
+static bool is_wildcard(GSocketConnectable *addr)
+{
+    const char *host;
+
+    if (!G_IS_NETWORK_ADDRESS(addr)) {
+        return false;
+    }
+    host = g_network_address_get_hostname(G_NETWORK_ADDRESS(addr));
+    return !host || !*host || g_str_equal(host, "::") ||
+           g_str_equal(host, "0.0.0.0");
+}
+
+static int listen_wildcard_on(QIOChannelSocket *sioc, const char *host,
+                              guint16 port,
+                              const QIOChannelSocketOptions *opts,
+                              int v6only, GError **errp)
+{
+    g_autoptr(GSocketAddress) sa = g_inet_socket_address_new_from_string(
+        host, port);
+
+    return listen_one(sioc, sa, opts, v6only, errp);
+}
+
+/*
+ * All local addresses: one IPv6 socket that takes IPv4 clients too, unless
+ * the family says otherwise or the system has no IPv6.
+ */
+static int listen_wildcard(QIOChannelSocket *sioc, GSocketConnectable *addr,
+                           const QIOChannelSocketOptions *opts,
+                           GError **errp)
+{
+    guint16 port = g_network_address_get_port(G_NETWORK_ADDRESS(addr));
+    g_autoptr(GError) err6 = NULL;
+    int v6only;
+    int err;
+
+    if (opts->family == AF_INET) {
+        return listen_wildcard_on(sioc, "0.0.0.0", port, opts, -1, errp);
+    }
+    v6only = opts->v6only >= 0 ? opts->v6only : opts->family == AF_INET6;
+    err = listen_wildcard_on(sioc, "::", port, opts, v6only, &err6);
+    if (err == 0) {
+        return 0;
+    }
+    if (opts->family == AF_INET6 ||
+        (err != EAFNOSUPPORT && err != EADDRNOTAVAIL)) {
+        g_propagate_error(errp, g_steal_pointer(&err6));
+        return err;
+    }
+    return listen_wildcard_on(sioc, "0.0.0.0", port, opts, -1, errp);
+}
+
+/* The first resolved address that can be bound. */
+static int listen_resolved(QIOChannelSocket *sioc, GSocketConnectable *addr,
+                           const QIOChannelSocketOptions *opts,
+                           GError **errp)
+{
+    g_autoptr(GSocketAddressEnumerator) en = g_socket_connectable_enumerate(
+        addr);
+    g_autoptr(GError) last = NULL;
+    int v6only = opts->v6only >= 0 ? opts->v6only : 0;
+
+    for (;;) {
+        g_autoptr(GSocketAddress) sa = NULL;
+
+        sa = g_socket_address_enumerator_next(en, NULL, last ? NULL : &last);
+        if (!sa) {
+            break;
+        }
+        if (!address_wanted(sa, opts)) {
+            continue;
+        }
+        g_clear_error(&last);
+        if (listen_one(sioc, sa, opts, v6only, &last) == 0) {
+            return 0;
+        }
+    }
+    if (!last) {
+        no_address_error(addr, "listen on", errp);
+        return -1;
+    }
+    g_propagate_error(errp, g_steal_pointer(&last));
+    return -1;
+}
+
+int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
+                                   GSocketConnectable *addr,
+                                   const QIOChannelSocketOptions *opts,
+                                   GError **errp)
+{
+    int ret;
+
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), -1);
+    g_return_val_if_fail(G_IS_SOCKET_CONNECTABLE(addr), -1);
+    g_return_val_if_fail(ioc->fd < 0, -1);
+    opts = opts ? opts : &qio_socket_defaults;
+
+    if (is_wildcard(addr)) {
+        ret = listen_wildcard(ioc, addr, opts, errp) == 0 ? 0 : -1;
+    } else {
+        ret = listen_resolved(ioc, addr, opts, errp);
+    }
+    if (ret < 0) {
+        return -1;
+    }
+    return socket_apply_blocking(ioc, errp);
+}
+
+/* ---------------------------------------------------------------- public */
+
+QIOChannelSocket *qio_channel_socket_new(void)
+{
+    return g_object_new(QIO_TYPE_CHANNEL_SOCKET, NULL);
+}
+
+QIOChannelSocket *qio_channel_socket_new_fd(int fd, GError **errp)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int listening = 0;
+    socklen_t optlen = sizeof(listening);
+    int flags;
+    QIOChannelSocket *sioc;
+
+    g_return_val_if_fail(fd >= 0, NULL);
+
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) < 0 ||
+        (flags = fcntl(fd, F_GETFL)) < 0) {
+        qio__error_errno(errp, errno, "descriptor %d", fd);
+        return NULL;
+    }
+    sioc = qio_channel_socket_new();
+    sioc->blocking = !(flags & O_NONBLOCK);
+    socket_adopt(sioc, fd, ss.ss_family, listening != 0);
+    return sioc;
+}
+
+QIOChannelSocket *qio_channel_socket_accept(QIOChannelSocket *ioc,
+                                            GError **errp)
+{
+    QIOChannelSocket *client;
+    int fd;
+
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), NULL);
+
+    if (!socket_check_open(ioc, errp)) {
+        return NULL;
+    }
+    do {
+        fd = accept4(ioc->fd, NULL, NULL, SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        qio__error_errno(errp, errno, "accept");
+        return NULL;
+    }
+    client = qio_channel_socket_new();
+    socket_adopt(client, fd, ioc->family, false);
+    return client;
+}
+
+int qio_channel_socket_get_fd(QIOChannelSocket *ioc)
+{
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), -1);
+    return ioc->fd;
+}
+
+static GSocketAddress *socket_address(QIOChannelSocket *ioc, bool remote,
+                                      GError **errp)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int ret;
+
+    memset(&ss, 0, sizeof(ss));
+    if (remote) {
+        ret = getpeername(ioc->fd, (struct sockaddr *)&ss, &len);
+    } else {
+        ret = getsockname(ioc->fd, (struct sockaddr *)&ss, &len);
+    }
+    if (ret < 0) {
+        qio__error_errno(errp, errno, "get %s address",
+                         remote ? "remote" : "local");
+        return NULL;
+    }
+    return g_socket_address_new_from_native(&ss, len);
+}
+
+GSocketAddress *qio_channel_socket_get_local_address(QIOChannelSocket *ioc,
+                                                     GError **errp)
+{
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), NULL);
+    return socket_address(ioc, false, errp);
+}
+
+GSocketAddress *qio_channel_socket_get_remote_address(QIOChannelSocket *ioc,
+                                                      GError **errp)
+{
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), NULL);
+    return socket_address(ioc, true, errp);
+}
+
+gboolean qio_channel_socket_is_unix(QIOChannelSocket *ioc)
+{
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), FALSE);
+    return ioc->fd >= 0 && ioc->family == AF_UNIX;
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+/*
+ * Collect the SCM_RIGHTS descriptors of @msg. Unwanted ones (@fds NULL)
+ * are closed: a peer must not be able to fill our descriptor table.
+ */
+static int take_fds(struct msghdr *msg, int **fds, size_t *nfds,
+                    GError **errp)
+{
+    g_autofree int *got = NULL;
+    size_t n = 0;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
+         c = CMSG_NXTHDR(msg, c)) {
+        size_t count;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        got = g_renew(int, got, n + count);
+        memcpy(got + n, CMSG_DATA(c), count * sizeof(int));
+        n += count;
+    }
+    if (!fds || (msg->msg_flags & MSG_CTRUNC)) {
+        qio__close_fds(g_steal_pointer(&got), n);
+    }
+    if (fds && (msg->msg_flags & MSG_CTRUNC)) {
+        qio__error(errp, QIO_CHANNEL_ERROR_FD_TRUNCATED,
+                   "descriptors were truncated: the message carried more "
+                   "than could be received");
+        return -1;
+    }
+    if (fds) {
+        *fds = g_steal_pointer(&got);
+    }
+    if (nfds) {
+        *nfds = fds ? n : 0;
+    }
+    return 0;
+}
+
+static ssize_t qio_channel_socket_readv(QIOChannel *ioc,
+                                        const struct iovec *iov, size_t niov,
+                                        int **fds, size_t *nfds, int flags,
+                                        GError **errp)
+{
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
+    QIOSocketControl control;
+    struct msghdr msg = {
+        .msg_iov = (struct iovec *)iov,
+        .msg_iovlen = MIN(niov, IOV_MAX),
+    };
+    int rflags = 0;
+    ssize_t ret;
+
+    if (!socket_check_open(sioc, errp)) {
+        return -1;
+    }
+    if (flags & QIO_CHANNEL_READ_FLAG_MSG_PEEK) {
+        rflags |= MSG_PEEK;
+    }
+    if (fds || sioc->family == AF_UNIX) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        rflags |= MSG_CMSG_CLOEXEC;
+    }
+    do {
+        ret = recvmsg(sioc->fd, &msg, rflags);
+    } while (ret < 0 && errno == EINTR);
+    if (ret < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return QIO_CHANNEL_ERR_BLOCK;
+        }
+        qio__error_errno(errp, errno, "read from socket");
+        return -1;
+    }
+    if (msg.msg_control && take_fds(&msg, fds, nfds, errp) < 0) {
+        return -1;
+    }
+    return ret;
+}
+
+static void put_fds(struct msghdr *msg, QIOSocketControl *control,
+                    const int *fds, size_t nfds)
+{
+    struct cmsghdr *c;
+    size_t size = nfds * sizeof(int);
+
+    memset(control, 0, CMSG_SPACE(size));
+    msg->msg_control = control->buf;
+    msg->msg_controllen = CMSG_SPACE(size);
+    c = CMSG_FIRSTHDR(msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(size);
+    memcpy(CMSG_DATA(c), fds, size);
+}
+
+static ssize_t qio_channel_socket_writev(QIOChannel *ioc,
+                                         const struct iovec *iov,
+                                         size_t niov, int *fds, size_t nfds,
+                                         int flags, GError **errp)
+{
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
+    QIOSocketControl control;
+    struct msghdr msg = {
+        .msg_iov = (struct iovec *)iov,
+        .msg_iovlen = MIN(niov, IOV_MAX),
+    };
+    ssize_t ret;
+
+    if (!socket_check_open(sioc, errp)) {
+        return -1;
+    }
+    if (flags & QIO_CHANNEL_WRITE_FLAG_ZERO_COPY) {
+        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
+                   "zero copy not supported");
+        return -1;
+    }
+    if (nfds > QIO_CHANNEL_SOCKET_MAX_FDS) {
+        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
+                   "cannot send %zu descriptors in one message (at most %d)",
+                   nfds, QIO_CHANNEL_SOCKET_MAX_FDS);
+        return -1;
+    }
+    if (fds && nfds > 0) {
+        put_fds(&msg, &control, fds, nfds);
+    }
+    /* MSG_NOSIGNAL: a peer that went away must not kill the host. */
+    do {
+        ret = sendmsg(sioc->fd, &msg, MSG_NOSIGNAL);
+    } while (ret < 0 && errno == EINTR);
+    if (ret < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return QIO_CHANNEL_ERR_BLOCK;
+        }
+        qio__error_errno(errp, errno, "write to socket");
+        return -1;
+    }
+    return ret;
+}
+
+static int socket_close(QIOChannelSocket *sioc, GError **errp)
+{
+    int fd = sioc->fd;
+
+    if (fd < 0) {
+        return 0;
+    }
+    /* Before close: while the socket lives, its file cannot be rebound. */
+    unlink_socket_file(sioc);
+    sioc->fd = -1;
+    /* On Linux the descriptor is gone even when close fails with EINTR. */
+    if (close(fd) < 0 && errno != EINTR) {
+        qio__error_errno(errp, errno, "close socket");
+        return -1;
+    }
+    return 0;
+}
+
+static int qio_channel_socket_close(QIOChannel *ioc, GError **errp)
+{
+    return socket_close(QIO_CHANNEL_SOCKET(ioc), errp);
+}
+
+static GSource *qio_channel_socket_create_watch(QIOChannel *ioc,
+                                                GIOCondition condition)
+{
+    return qio_channel_create_socket_watch(ioc, QIO_CHANNEL_SOCKET(ioc)->fd,
+                                           condition);
+}
+
+static int qio_channel_socket_set_blocking(QIOChannel *ioc, bool enabled,
+                                           GError **errp)
+{
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
+
+    sioc->blocking = enabled;
+    if (sioc->fd < 0 || set_nonblocking(sioc->fd, !enabled) == 0) {
+        return 0;
+    }
+    qio__error_errno(errp, errno, "set socket %s",
+                     enabled ? "blocking" : "non-blocking");
+    return -1;
+}
+
+static int qio_channel_socket_shutdown(QIOChannel *ioc,
+                                       QIOChannelShutdown how, GError **errp)
+{
+    static const int sys_how[] = {
+        [QIO_CHANNEL_SHUTDOWN_READ] = SHUT_RD,
+        [QIO_CHANNEL_SHUTDOWN_WRITE] = SHUT_WR,
+        [QIO_CHANNEL_SHUTDOWN_BOTH] = SHUT_RDWR,
+    };
+
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
+
+    g_return_val_if_fail(how >= QIO_CHANNEL_SHUTDOWN_READ &&
+                             how <= QIO_CHANNEL_SHUTDOWN_BOTH,
+                         -1);
+    if (!socket_check_open(sioc, errp)) {
+        return -1;
+    }
+    if (shutdown(sioc->fd, sys_how[how]) < 0) {
+        qio__error_errno(errp, errno, "shutdown socket");
+        return -1;
+    }
+    return 0;
+}
+
+/* TCP options are hints: failing to set one changes nothing for callers. */
+static void set_tcp_option(QIOChannelSocket *sioc, int option, int value)
+{
+    if (sioc->fd >= 0 && is_inet_family(sioc->family)) {
+        (void)setsockopt(sioc->fd, IPPROTO_TCP, option, &value,
+                         sizeof(value));
+    }
+}
+
+static void qio_channel_socket_set_cork(QIOChannel *ioc, bool enabled)
+{
+    set_tcp_option(QIO_CHANNEL_SOCKET(ioc), TCP_CORK, enabled);
+}
+
+static void qio_channel_socket_set_delay(QIOChannel *ioc, bool enabled)
+{
+    set_tcp_option(QIO_CHANNEL_SOCKET(ioc), TCP_NODELAY, !enabled);
+}
+
+/* ---------------------------------------------------------------- object */
+
+static void qio_channel_socket_finalize(GObject *obj)
+{
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(obj);
+
+    socket_close(sioc, NULL);
+    g_free(sioc->unlink_path);
+    G_OBJECT_CLASS(qio_channel_socket_parent_class)->finalize(obj);
+}
+
+static void qio_channel_socket_class_init(QIOChannelSocketClass *klass)
+{
+    GObjectClass *object_class = G_OBJECT_CLASS(klass);
+    QIOChannelClass *ioc_class = QIO_CHANNEL_CLASS(klass);
+
+    object_class->finalize = qio_channel_socket_finalize;
+    ioc_class->io_writev = qio_channel_socket_writev;
+    ioc_class->io_readv = qio_channel_socket_readv;
+    ioc_class->io_close = qio_channel_socket_close;
+    ioc_class->io_create_watch = qio_channel_socket_create_watch;
+    ioc_class->io_set_blocking = qio_channel_socket_set_blocking;
+    ioc_class->io_shutdown = qio_channel_socket_shutdown;
+    ioc_class->io_set_cork = qio_channel_socket_set_cork;
+    ioc_class->io_set_delay = qio_channel_socket_set_delay;
+}
+
+static void qio_channel_socket_init(QIOChannelSocket *sioc)
+{
+    sioc->fd = -1;
+    sioc->family = AF_UNSPEC;
+    sioc->blocking = true;
+}

@@ -1,1 +1,223 @@
-/* placeholder: being written */
+/*
+ * libqio - stream sockets: unix (path and abstract) and TCP
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A QIOChannelSocket wraps one stream socket: a connected one (created by
+ * qio_channel_socket_connect_sync(), qio_channel_socket_accept() or
+ * qio_channel_socket_new_fd()) or a listening one (created by
+ * qio_channel_socket_listen_sync()). Addresses are GIO's: a
+ * #GNetworkAddress (host and port, resolved when connecting), a
+ * #GInetSocketAddress or a #GUnixSocketAddress (a path, or an abstract
+ * name on Linux).
+ */
+#ifndef QIO_CHANNEL_SOCKET_H
+#define QIO_CHANNEL_SOCKET_H
+
+#include <gio/gio.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "qio/channel.h"
+
+G_BEGIN_DECLS
+
+#define QIO_TYPE_CHANNEL_SOCKET (qio_channel_socket_get_type())
+G_DECLARE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO,
+                     CHANNEL_SOCKET, QIOChannel)
+
+/**
+ * QIO_CHANNEL_SOCKET_MAX_FDS:
+ *
+ * The most descriptors one message can carry (the kernel's SCM_MAX_FD).
+ */
+#define QIO_CHANNEL_SOCKET_MAX_FDS 253
+
+/**
+ * QIOChannelSocketOptions:
+ * @family: %AF_UNSPEC (any), %AF_INET or %AF_INET6: which resolved
+ *   addresses to use; ignored for unix addresses
+ * @bind: (nullable): connect only: the local address to bind before
+ *   connecting (port 0: any port); addresses of another family are skipped
+ * @backlog: listen only: the length of the queue of pending connections
+ * @reuseaddr: listen only, TCP: set SO_REUSEADDR
+ * @v6only: listen only, IPv6: -1 for the default (a wildcard address
+ *   accepts IPv4 clients too, unless @family is %AF_INET6), 0 or 1 to set
+ *   IPV6_V6ONLY explicitly
+ * @unlink_early: listen only, unix path: remove an existing socket file at
+ *   the path before binding (a file that is not a socket is left alone)
+ * @connect_timeout_ms: connect only: give up on one address after this
+ *   many milliseconds (0: wait as long as the system does)
+ *
+ * Settings for qio_channel_socket_connect_sync() and
+ * qio_channel_socket_listen_sync(). Start from
+ * %QIO_CHANNEL_SOCKET_OPTIONS_INIT so that new fields get their defaults.
+ */
+typedef struct QIOChannelSocketOptions {
+    int family;
+    GSocketAddress *bind;
+    int backlog;
+    bool reuseaddr;
+    int v6only;
+    bool unlink_early;
+    int connect_timeout_ms;
+} QIOChannelSocketOptions;
+
+/**
+ * QIO_CHANNEL_SOCKET_OPTIONS_INIT:
+ *
+ * Initialiser for a #QIOChannelSocketOptions holding the defaults: any
+ * family, no bind address, backlog 128, SO_REUSEADDR, default IPV6_V6ONLY,
+ * no early unlink, no connect timeout.
+ */
+#define QIO_CHANNEL_SOCKET_OPTIONS_INIT                                        \
+    {                                                                          \
+        .family = AF_UNSPEC, .backlog = 128, .reuseaddr = true, .v6only = -1   \
+    }
+
+/**
+ * qio_channel_socket_new:
+ *
+ * Creates a channel with no socket yet; follow with
+ * qio_channel_socket_connect_sync() or qio_channel_socket_listen_sync().
+ * qio_channel_set_blocking() may be called before: the mode is applied to
+ * the socket once there is one.
+ *
+ * Returns: (transfer full): the new channel.
+ */
+QIOChannelSocket *qio_channel_socket_new(void);
+
+/**
+ * qio_channel_socket_new_fd:
+ * @fd: an open stream socket, connected or listening
+ * @errp: return location for an error
+ *
+ * Wraps an existing socket. A listening socket gets
+ * %QIO_CHANNEL_FEATURE_LISTEN; a connected one
+ * %QIO_CHANNEL_FEATURE_SHUTDOWN, %QIO_CHANNEL_FEATURE_READ_MSG_PEEK and,
+ * for unix sockets, %QIO_CHANNEL_FEATURE_FD_PASS. A listening unix socket
+ * wrapped this way never removes its path on close.
+ *
+ * Returns: (transfer full) (nullable): the channel, which owns @fd from
+ * then on; %NULL with @errp set if @fd is not a socket, in which case @fd
+ * stays open and the caller's.
+ */
+QIOChannelSocket *qio_channel_socket_new_fd(int fd, GError **errp);
+
+/**
+ * qio_channel_socket_connect_sync:
+ * @ioc: a channel from qio_channel_socket_new()
+ * @addr: where to connect: a #GNetworkAddress, #GInetSocketAddress or
+ *   #GUnixSocketAddress
+ * @opts: (nullable): settings; %NULL for the defaults
+ * @errp: return location for an error
+ *
+ * Resolves @addr (blocking the calling thread) and tries each of its
+ * addresses in turn until one connects. The socket is close-on-exec.
+ * Connecting is blocking unless @opts sets a timeout.
+ *
+ * Returns: 0 on success; -1 with @errp set on failure, describing the last
+ * address tried, e.g. "connect to 127.0.0.1:9: Connection refused".
+ */
+int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
+                                    GSocketConnectable *addr,
+                                    const QIOChannelSocketOptions *opts,
+                                    GError **errp);
+
+/**
+ * qio_channel_socket_listen_sync:
+ * @ioc: a channel from qio_channel_socket_new()
+ * @addr: where to listen: a #GNetworkAddress, #GInetSocketAddress or
+ *   #GUnixSocketAddress; port 0 picks a free port (see
+ *   qio_channel_socket_get_local_address())
+ * @opts: (nullable): settings; %NULL for the defaults
+ * @errp: return location for an error
+ *
+ * Binds and listens. A #GNetworkAddress whose host is "", "::" or
+ * "0.0.0.0" is the wildcard: with family %AF_UNSPEC one IPv6 socket that
+ * accepts IPv4 clients too (or 0.0.0.0 where IPv6 is unavailable). Other
+ * hosts are resolved and the first address that can be bound is used.
+ * The channel gets %QIO_CHANNEL_FEATURE_LISTEN. A unix socket bound to a
+ * path removes that path when the channel is closed, if the file there is
+ * still the one it created.
+ *
+ * Returns: 0 on success; -1 with @errp set on failure, e.g.
+ * "listen on 0.0.0.0:80: Permission denied".
+ */
+int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
+                                   GSocketConnectable *addr,
+                                   const QIOChannelSocketOptions *opts,
+                                   GError **errp);
+
+/**
+ * qio_channel_socket_accept:
+ * @ioc: a listening channel
+ * @errp: return location for an error
+ *
+ * Takes the next pending connection, waiting for one if @ioc is blocking.
+ * The new channel is blocking and close-on-exec.
+ *
+ * Returns: (transfer full) (nullable): the connected channel, or %NULL
+ * with @errp set; on a non-blocking listener with no client waiting the
+ * error is %G_IO_ERROR_WOULD_BLOCK.
+ */
+QIOChannelSocket *qio_channel_socket_accept(QIOChannelSocket *ioc,
+                                            GError **errp);
+
+/**
+ * qio_channel_socket_get_fd:
+ * @ioc: the channel
+ *
+ * Returns: the socket descriptor, still owned by @ioc, or -1 if there is
+ * none (not connected yet, or closed).
+ */
+int qio_channel_socket_get_fd(QIOChannelSocket *ioc);
+
+/**
+ * qio_channel_socket_get_local_address:
+ * @ioc: the channel
+ * @errp: return location for an error
+ *
+ * Returns: (transfer full) (nullable): the address the socket is bound
+ * to, or %NULL with @errp set.
+ */
+GSocketAddress *qio_channel_socket_get_local_address(QIOChannelSocket *ioc,
+                                                     GError **errp);
+
+/**
+ * qio_channel_socket_get_remote_address:
+ * @ioc: a connected channel
+ * @errp: return location for an error
+ *
+ * Returns: (transfer full) (nullable): the peer's address, or %NULL with
+ * @errp set.
+ */
+GSocketAddress *qio_channel_socket_get_remote_address(QIOChannelSocket *ioc,
+                                                      GError **errp);
+
+/**
+ * qio_socket_address_to_string:
+ * @addr: a socket address
+ *
+ * Formats @addr for messages: "127.0.0.1:80", "[::1]:80" (with
+ * "%<interface>" after a scoped IPv6 address), "/path/sock" for a unix
+ * path, "@name" for an abstract unix name (NUL bytes inside it shown as
+ * '@'), "(unnamed)" for an unbound unix socket, "(unknown)" for other
+ * families.
+ *
+ * Returns: (transfer full): a newly allocated string; g_free() it.
+ */
+char *qio_socket_address_to_string(GSocketAddress *addr);
+
+/**
+ * qio_channel_socket_is_unix:
+ * @ioc: the channel
+ *
+ * Returns: %TRUE if @ioc is a unix domain socket (path, abstract or
+ * unnamed), %FALSE for TCP or while there is no socket.
+ */
+gboolean qio_channel_socket_is_unix(QIOChannelSocket *ioc);
+
+G_END_DECLS
+
+#endif /* QIO_CHANNEL_SOCKET_H */

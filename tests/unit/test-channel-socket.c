@@ -1,6 +1,1494 @@
-#include <glib.h>
+/*
+ * libqio unit tests - QIOChannelSocket
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "qio/channel-socket.h"
+#include "test-util.h"
+
+/* ---------------------------------------------------------------- fixtures */
+
+typedef enum {
+    KIND_TCP4,
+    KIND_TCP6,
+    KIND_UNIX,
+    KIND_ABSTRACT,
+} SockKind;
+
+static const char *const kind_names[] = {
+    [KIND_TCP4] = "tcp4",
+    [KIND_TCP6] = "tcp6",
+    [KIND_UNIX] = "unix",
+    [KIND_ABSTRACT] = "abstract",
+};
+
+/* A listener and a connected client/server pair. */
+typedef struct {
+    char *dir;
+    char *path;
+    QIOChannelSocket *listener;
+    QIOChannelSocket *client;
+    QIOChannelSocket *server;
+} SockPair;
+
+static gboolean have_ipv6(void)
+{
+    struct sockaddr_in6 sin6 = {
+        .sin6_family = AF_INET6,
+        .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+    };
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    gboolean ok;
+
+    if (fd < 0) {
+        return FALSE;
+    }
+    ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Skip the current test without IPv6; returns TRUE if skipped. */
+static gboolean skip_without_ipv6(void)
+{
+    if (have_ipv6()) {
+        return FALSE;
+    }
+    g_test_skip("IPv6 loopback is not available");
+    return TRUE;
+}
+
+static char *make_tmpdir(void)
+{
+    g_autoptr(GError) err = NULL;
+    char *dir = g_dir_make_tmp("qio-test-XXXXXX", &err);
+
+    g_assert_no_error(err);
+    return dir;
+}
+
+static char *random_abstract_name(void)
+{
+    return g_strdup_printf("qio-test-%08x%08x", g_test_rand_int(),
+                           g_test_rand_int());
+}
+
+static GSocketConnectable *kind_listen_address(SockKind kind, SockPair *p)
+{
+    g_autofree char *name = NULL;
+
+    switch (kind) {
+    case KIND_TCP4:
+        return g_network_address_new("127.0.0.1", 0);
+    case KIND_TCP6:
+        return g_network_address_new("::1", 0);
+    case KIND_UNIX:
+        p->dir = make_tmpdir();
+        p->path = g_build_filename(p->dir, "sock", NULL);
+        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(p->path));
+    case KIND_ABSTRACT:
+        name = random_abstract_name();
+        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new_with_type(
+            name, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT));
+    }
+    g_assert_not_reached();
+}
+
+static QIOChannelSocket *listen_on(GSocketConnectable *addr,
+                                   const QIOChannelSocketOptions *opts)
+{
+    g_autoptr(GError) err = NULL;
+    QIOChannelSocket *lsn = qio_channel_socket_new();
+
+    g_assert_cmpint(qio_channel_socket_listen_sync(lsn, addr, opts, &err), ==,
+                    0);
+    g_assert_no_error(err);
+    g_assert_true(
+        qio_channel_has_feature(QIO_CHANNEL(lsn), QIO_CHANNEL_FEATURE_LISTEN));
+    return lsn;
+}
+
+static QIOChannelSocket *connect_to(GSocketConnectable *addr,
+                                    const QIOChannelSocketOptions *opts)
+{
+    g_autoptr(GError) err = NULL;
+    QIOChannelSocket *cl = qio_channel_socket_new();
+
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, addr, opts, &err), ==,
+                    0);
+    g_assert_no_error(err);
+    return cl;
+}
+
+static QIOChannelSocket *accept_one(QIOChannelSocket *lsn)
+{
+    g_autoptr(GError) err = NULL;
+    QIOChannelSocket *sv = qio_channel_socket_accept(lsn, &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(sv);
+    return sv;
+}
+
+/* The listener's own address, to connect to. */
+static GSocketConnectable *listener_address(QIOChannelSocket *lsn)
+{
+    g_autoptr(GError) err = NULL;
+    GSocketAddress *sa = qio_channel_socket_get_local_address(lsn, &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(sa);
+    return G_SOCKET_CONNECTABLE(sa);
+}
+
+static guint16 listener_port(QIOChannelSocket *lsn)
+{
+    g_autoptr(GSocketConnectable) sa = listener_address(lsn);
+
+    return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(sa));
+}
+
+/* Returns FALSE (test skipped) if the kind is not available here. */
+static gboolean pair_open(SockPair *p, SockKind kind)
+{
+    g_autoptr(GSocketConnectable) laddr = NULL;
+    g_autoptr(GSocketConnectable) caddr = NULL;
+
+    memset(p, 0, sizeof(*p));
+    if (kind == KIND_TCP6 && skip_without_ipv6()) {
+        return FALSE;
+    }
+    laddr = kind_listen_address(kind, p);
+    p->listener = listen_on(laddr, NULL);
+    caddr = listener_address(p->listener);
+    p->client = connect_to(caddr, NULL);
+    p->server = accept_one(p->listener);
+    return TRUE;
+}
+
+static void pair_close(SockPair *p)
+{
+    g_clear_object(&p->client);
+    g_clear_object(&p->server);
+    g_clear_object(&p->listener);
+    if (p->dir) {
+        g_assert_cmpint(g_rmdir(p->dir), ==, 0);
+    }
+    g_free(p->dir);
+    g_free(p->path);
+}
+
+#define CH(sioc) QIO_CHANNEL(sioc)
+
+static void write_all(QIOChannelSocket *sioc, const char *buf, size_t len)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpint(qio_channel_write_all(CH(sioc), buf, len, &err), ==, 0);
+    g_assert_no_error(err);
+}
+
+static void read_expect(QIOChannelSocket *sioc, const char *expect)
+{
+    g_autoptr(GError) err = NULL;
+    size_t len = strlen(expect);
+    g_autofree char *buf = g_malloc0(len + 1);
+
+    g_assert_cmpint(qio_channel_read_all(CH(sioc), buf, len, &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpstr(buf, ==, expect);
+}
+
+static void read_expect_eof(QIOChannelSocket *sioc)
+{
+    g_autoptr(GError) err = NULL;
+    char c;
+
+    g_assert_cmpint(qio_channel_read(CH(sioc), &c, 1, &err), ==, 0);
+    g_assert_no_error(err);
+}
+
+static char *address_text(GSocketAddress *sa)
+{
+    g_assert_nonnull(sa);
+    return qio_socket_address_to_string(sa);
+}
+
+static char *local_text(QIOChannelSocket *sioc)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketAddress) sa =
+        qio_channel_socket_get_local_address(sioc, &err);
+
+    g_assert_no_error(err);
+    return address_text(sa);
+}
+
+static char *remote_text(QIOChannelSocket *sioc)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketAddress) sa =
+        qio_channel_socket_get_remote_address(sioc, &err);
+
+    g_assert_no_error(err);
+    return address_text(sa);
+}
+
+/* ---------------------------------------------------------------- transfer */
+
+typedef struct {
+    SockKind kind;
+    bool nonblocking;
+    bool use_all;
+} TransferCase;
+
+static void test_transfer(gconstpointer data)
+{
+    const TransferCase *tc = data;
+    SockPair p;
+    QIOTestTransfer opts = {
+        .nonblocking = tc->nonblocking,
+        .use_all = tc->use_all,
+    };
+
+    if (!pair_open(&p, tc->kind)) {
+        return;
+    }
+    qio_test_transfer(CH(p.client), CH(p.server), &opts);
+    g_test_message("client->server: %u/%u would-block writes/reads",
+                   opts.write_blocks, opts.read_blocks);
+    qio_test_transfer(CH(p.server), CH(p.client), &opts);
+    g_test_message("server->client: %u/%u would-block writes/reads",
+                   opts.write_blocks, opts.read_blocks);
+    pair_close(&p);
+}
+
+static void add_transfer_tests(void)
+{
+    static TransferCase cases[4][3];
+    static const char *const modes[] = { "blocking", "nonblocking",
+                                         "nonblocking-all" };
+
+    for (int k = 0; k < 4; k++) {
+        for (int m = 0; m < 3; m++) {
+            g_autofree char *name = g_strdup_printf(
+                "/socket/transfer/%s/%s", kind_names[k], modes[m]);
+
+            cases[k][m] = (TransferCase){ .kind = k,
+                                          .nonblocking = m > 0,
+                                          .use_all = m == 2 };
+            g_test_add_data_func(name, &cases[k][m], test_transfer);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- fds */
+
+static void make_pipe(int p[2])
+{
+    g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+}
+
+static void send_fds(QIOChannelSocket *sioc, int *fds, size_t nfds)
+{
+    g_autoptr(GError) err = NULL;
+    struct iovec iov = { .iov_base = "F", .iov_len = 1 };
+
+    g_assert_cmpint(
+        qio_channel_writev_full(CH(sioc), &iov, 1, fds, nfds, 0, &err), ==, 1);
+    g_assert_no_error(err);
+}
+
+/* Receive the one-byte message of send_fds() and its descriptors. */
+static int *recv_fds(QIOChannelSocket *sioc, size_t expect)
+{
+    g_autoptr(GError) err = NULL;
+    char c = 0;
+    struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+    int *fds = NULL;
+    size_t nfds = 0;
+
+    g_assert_cmpint(
+        qio_channel_readv_full(CH(sioc), &iov, 1, &fds, &nfds, 0, &err), ==,
+        1);
+    g_assert_no_error(err);
+    g_assert_cmpint(c, ==, 'F');
+    g_assert_cmpuint(nfds, ==, expect);
+    for (size_t i = 0; i < nfds; i++) {
+        g_assert_true(qio_test_fd_is_open(fds[i]));
+        /* MSG_CMSG_CLOEXEC: received descriptors do not leak into exec. */
+        g_assert_cmpint(fcntl(fds[i], F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+    }
+    return fds;
+}
+
+static void assert_same_pipe(int wfd, int rfd, char c)
+{
+    char got = 0;
+
+    g_assert_cmpint(write(wfd, &c, 1), ==, 1);
+    g_assert_cmpint(read(rfd, &got, 1), ==, 1);
+    g_assert_cmpint(got, ==, c);
+}
+
+static void assert_distinct(const int *fds, size_t nfds, int other)
+{
+    for (size_t i = 0; i < nfds; i++) {
+        g_assert_cmpint(fds[i], !=, other);
+        for (size_t j = i + 1; j < nfds; j++) {
+            g_assert_cmpint(fds[i], !=, fds[j]);
+        }
+    }
+}
+
+static void close_fds(int *fds, size_t nfds)
+{
+    for (size_t i = 0; i < nfds; i++) {
+        close(fds[i]);
+    }
+    g_free(fds);
+}
+
+static void test_fd_pass_same_thrice(void)
+{
+    SockPair p;
+    int pfd[2];
+    int send[3];
+    int *fds;
+    unsigned before;
+
+    pair_open(&p, KIND_UNIX);
+    g_assert_true(
+        qio_channel_has_feature(CH(p.client), QIO_CHANNEL_FEATURE_FD_PASS));
+    make_pipe(pfd);
+    before = qio_test_count_fds();
+    send[0] = send[1] = send[2] = pfd[1];
+    send_fds(p.client, send, 3);
+    fds = recv_fds(p.server, 3);
+    assert_distinct(fds, 3, pfd[1]);
+    for (int i = 0; i < 3; i++) {
+        assert_same_pipe(fds[i], pfd[0], "abc"[i]);
+    }
+    close_fds(fds, 3);
+    g_assert_cmpuint(qio_test_count_fds(), ==, before);
+    close(pfd[0]);
+    close(pfd[1]);
+    pair_close(&p);
+}
+
+static void test_fd_pass_twenty(void)
+{
+    SockPair p;
+    int pipes[20];
+    int *fds;
+
+    pair_open(&p, KIND_UNIX);
+    for (int i = 0; i < 10; i++) {
+        make_pipe(&pipes[2 * i]);
+    }
+    send_fds(p.client, pipes, 20);
+    fds = recv_fds(p.server, 20);
+    assert_distinct(fds, 20, -1);
+    for (int i = 0; i < 10; i++) {
+        /* Received write end -> original read end, and the reverse. */
+        assert_same_pipe(fds[2 * i + 1], pipes[2 * i], 'a' + i);
+        assert_same_pipe(pipes[2 * i + 1], fds[2 * i], 'A' + i);
+    }
+    close_fds(fds, 20);
+    for (int i = 0; i < 20; i++) {
+        close(pipes[i]);
+    }
+    pair_close(&p);
+}
+
+static void test_fd_pass_max(void)
+{
+    SockPair p;
+    int pfd[2];
+    int send[QIO_CHANNEL_SOCKET_MAX_FDS];
+    int *fds;
+    unsigned before;
+
+    pair_open(&p, KIND_UNIX);
+    make_pipe(pfd);
+    before = qio_test_count_fds();
+    for (int i = 0; i < QIO_CHANNEL_SOCKET_MAX_FDS; i++) {
+        send[i] = pfd[1];
+    }
+    send_fds(p.client, send, QIO_CHANNEL_SOCKET_MAX_FDS);
+    fds = recv_fds(p.server, QIO_CHANNEL_SOCKET_MAX_FDS);
+    assert_distinct(fds, QIO_CHANNEL_SOCKET_MAX_FDS, pfd[1]);
+    assert_same_pipe(fds[0], pfd[0], 'x');
+    assert_same_pipe(fds[QIO_CHANNEL_SOCKET_MAX_FDS - 1], pfd[0], 'y');
+    close_fds(fds, QIO_CHANNEL_SOCKET_MAX_FDS);
+    g_assert_cmpuint(qio_test_count_fds(), ==, before);
+    close(pfd[0]);
+    close(pfd[1]);
+    pair_close(&p);
+}
+
+static void test_fd_pass_too_many(void)
+{
+    g_autoptr(GError) err = NULL;
+    SockPair p;
+    int pfd[2];
+    int send[QIO_CHANNEL_SOCKET_MAX_FDS + 1];
+    struct iovec iov = { .iov_base = "F", .iov_len = 1 };
+    char c;
+
+    pair_open(&p, KIND_UNIX);
+    make_pipe(pfd);
+    for (int i = 0; i < QIO_CHANNEL_SOCKET_MAX_FDS + 1; i++) {
+        send[i] = pfd[1];
+    }
+    g_assert_cmpint(qio_channel_writev_full(CH(p.client), &iov, 1, send,
+                                            G_N_ELEMENTS(send), 0, &err),
+                    ==, -1);
+    g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
+    /* Nothing was sent. */
+    qio_test_set_blocking(CH(p.server), false);
+    g_assert_cmpint(qio_channel_read(CH(p.server), &c, 1, NULL), ==,
+                    QIO_CHANNEL_ERR_BLOCK);
+    close(pfd[0]);
+    close(pfd[1]);
+    pair_close(&p);
+}
+
+/* Read expecting FD_TRUNCATED; no descriptor may stay open. */
+static void assert_truncated_read(QIOChannelSocket *sioc, unsigned before)
+{
+    g_autoptr(GError) err = NULL;
+    char c;
+    struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+    int *fds = NULL;
+    size_t nfds = 0;
+
+    g_assert_cmpint(
+        qio_channel_readv_full(CH(sioc), &iov, 1, &fds, &nfds, 0, &err), ==,
+        -1);
+    g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_FD_TRUNCATED);
+    g_assert_null(fds);
+    g_assert_cmpuint(nfds, ==, 0);
+    g_assert_cmpuint(qio_test_count_fds(), ==, before);
+}
+
+static void send_max_fds(QIOChannelSocket *sioc, int fd)
+{
+    int send[QIO_CHANNEL_SOCKET_MAX_FDS];
+
+    for (int i = 0; i < QIO_CHANNEL_SOCKET_MAX_FDS; i++) {
+        send[i] = fd;
+    }
+    send_fds(sioc, send, QIO_CHANNEL_SOCKET_MAX_FDS);
+}
+
+/*
+ * The kernel truncates (MSG_CTRUNC) when it cannot install every
+ * descriptor: here because the descriptor limit leaves room for a few.
+ * In a subprocess, as the lowered limit stays.
+ */
+static void test_fd_pass_truncated_rlimit(void)
+{
+    SockPair p;
+    int pfd[2];
+    struct rlimit rl;
+    unsigned before;
+
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+        g_test_trap_assert_passed();
+        return;
+    }
+    pair_open(&p, KIND_UNIX);
+    make_pipe(pfd);
+    send_max_fds(p.client, pfd[1]);
+    before = qio_test_count_fds();
+    g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &rl), ==, 0);
+    rl.rlim_cur = qio_test_max_fd() + 10;
+    g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &rl), ==, 0);
+    assert_truncated_read(p.server, before);
+    close(pfd[0]);
+    close(pfd[1]);
+    pair_close(&p);
+}
+
+/*
+ * Credentials (SO_PASSCRED) take control-buffer room ahead of the
+ * descriptors, so 253 descriptors no longer fit: truncation without
+ * touching any limit.
+ */
+static void test_fd_pass_truncated_creds(void)
+{
+    SockPair p;
+    int pfd[2];
+    int on = 1;
+    unsigned before;
+
+    pair_open(&p, KIND_UNIX);
+    make_pipe(pfd);
+    g_assert_cmpint(setsockopt(qio_channel_socket_get_fd(p.server),
+                               SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)),
+                    ==, 0);
+    send_max_fds(p.client, pfd[1]);
+    before = qio_test_count_fds();
+    assert_truncated_read(p.server, before);
+    /* The channel still works after the error. */
+    write_all(p.client, "ok", 2);
+    read_expect(p.server, "ok");
+    close(pfd[0]);
+    close(pfd[1]);
+    pair_close(&p);
+}
+
+/* A reader that does not ask for descriptors must not collect them. */
+static void test_fd_pass_unwanted_closed(void)
+{
+    SockPair p;
+    int pfd[2];
+    int send[5];
+    unsigned before;
+    char c = 0;
+
+    pair_open(&p, KIND_UNIX);
+    make_pipe(pfd);
+    before = qio_test_count_fds();
+    for (int i = 0; i < 5; i++) {
+        send[i] = pfd[1];
+    }
+    send_fds(p.client, send, 5);
+    g_assert_cmpint(qio_channel_read(CH(p.server), &c, 1, NULL), ==, 1);
+    g_assert_cmpint(c, ==, 'F');
+    g_assert_cmpuint(qio_test_count_fds(), ==, before);
+    close(pfd[0]);
+    close(pfd[1]);
+    pair_close(&p);
+}
+
+static void test_fd_pass_tcp_unsupported(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GError) err2 = NULL;
+    SockPair p;
+    char c;
+    struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+    int *fds = NULL;
+    size_t nfds = 0;
+    int fd = 0;
+
+    pair_open(&p, KIND_TCP4);
+    g_assert_false(
+        qio_channel_has_feature(CH(p.server), QIO_CHANNEL_FEATURE_FD_PASS));
+    g_assert_cmpint(
+        qio_channel_readv_full(CH(p.server), &iov, 1, &fds, &nfds, 0, &err),
+        ==, -1);
+    g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
+    g_assert_cmpint(
+        qio_channel_writev_full(CH(p.client), &iov, 1, &fd, 1, 0, &err2), ==,
+        -1);
+    g_assert_error(err2, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
+    pair_close(&p);
+}
+
+/* ---------------------------------------------------------------- peek */
+
+static void test_peek(gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    SockPair p;
+    char buf[6] = { 0 };
+    struct iovec iov = { .iov_base = buf, .iov_len = 5 };
+
+    if (!pair_open(&p, GPOINTER_TO_INT(data))) {
+        return;
+    }
+    g_assert_true(qio_channel_has_feature(CH(p.server),
+                                          QIO_CHANNEL_FEATURE_READ_MSG_PEEK));
+    write_all(p.client, "hello world", 11);
+    g_assert_cmpint(qio_channel_readv_full(CH(p.server), &iov, 1, NULL, NULL,
+                                           QIO_CHANNEL_READ_FLAG_MSG_PEEK,
+                                           &err),
+                    ==, 5);
+    g_assert_no_error(err);
+    g_assert_cmpstr(buf, ==, "hello");
+    read_expect(p.server, "hello world");
+    pair_close(&p);
+}
+
+/* ---------------------------------------------------------------- shutdown */
+
+static void do_shutdown(QIOChannelSocket *sioc, QIOChannelShutdown how)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpint(qio_channel_shutdown(CH(sioc), how, &err), ==, 0);
+    g_assert_no_error(err);
+}
+
+static void test_shutdown_write(gconstpointer data)
+{
+    SockPair p;
+
+    if (!pair_open(&p, GPOINTER_TO_INT(data))) {
+        return;
+    }
+    write_all(p.client, "ping", 4);
+    do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_WRITE);
+    read_expect(p.server, "ping");
+    read_expect_eof(p.server);
+    /* The other direction still works. */
+    write_all(p.server, "pong", 4);
+    read_expect(p.client, "pong");
+    pair_close(&p);
+}
+
+static void test_shutdown_read(gconstpointer data)
+{
+    SockPair p;
+
+    if (!pair_open(&p, GPOINTER_TO_INT(data))) {
+        return;
+    }
+    do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_READ);
+    read_expect_eof(p.client);
+    write_all(p.client, "ping", 4);
+    read_expect(p.server, "ping");
+    pair_close(&p);
+}
+
+static void test_shutdown_both(gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    SockPair p;
+
+    if (!pair_open(&p, GPOINTER_TO_INT(data))) {
+        return;
+    }
+    do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_BOTH);
+    read_expect_eof(p.server);
+    read_expect_eof(p.client);
+    /* EPIPE, reported as an error: SIGPIPE must not kill the process. */
+    g_assert_cmpint(qio_channel_write(CH(p.client), "x", 1, &err), ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+    pair_close(&p);
+}
+
+static void test_read_all_eof(void)
+{
+    g_autoptr(GError) err = NULL;
+    SockPair p;
+    char buf[10];
+
+    /* Whole message, then a clean end-of-file. */
+    pair_open(&p, KIND_UNIX);
+    write_all(p.client, "0123456789", 10);
+    do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_WRITE);
+    g_assert_cmpint(qio_channel_read_all_eof(CH(p.server), buf, 10, &err), ==,
+                    1);
+    g_assert_no_error(err);
+    g_assert_cmpint(qio_channel_read_all_eof(CH(p.server), buf, 10, &err), ==,
+                    0);
+    g_assert_no_error(err);
+    pair_close(&p);
+
+    /* End-of-file in the middle of a message. */
+    pair_open(&p, KIND_UNIX);
+    write_all(p.client, "01234", 5);
+    do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_WRITE);
+    g_assert_cmpint(qio_channel_read_all_eof(CH(p.server), buf, 10, &err), ==,
+                    -1);
+    g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_EOF);
+    pair_close(&p);
+}
+
+/* ---------------------------------------------------------------- connect */
+
+/* A port nobody listens on (one that was just free). */
+static guint16 free_port(void)
+{
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
+                                                               0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(addr, NULL);
+
+    return listener_port(lsn);
+}
+
+static void test_connect_refused(void)
+{
+    g_autoptr(GError) err = NULL;
+    guint16 port = free_port();
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
+                                                               port);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autofree char *expect = g_strdup_printf(
+        "connect to 127.0.0.1:%u: Connection refused", port);
+
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, addr, NULL, &err), ==,
+                    -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+    g_assert_cmpstr(err->message, ==, expect);
+    g_assert_cmpint(qio_channel_socket_get_fd(cl), ==, -1);
+}
+
+static void test_connect_unix_missing(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "none", NULL);
+    g_autofree char *expect = g_strdup_printf(
+        "connect to %s: No such file or directory", path);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, addr, NULL, &err), ==,
+                    -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_cmpstr(err->message, ==, expect);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* "localhost" may resolve to ::1 first: every address must be tried. */
+static void test_connect_every_address(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    guint16 port = listener_port(lsn);
+    g_autoptr(GSocketConnectable) caddr = g_network_address_new("localhost",
+                                                                port);
+    g_autoptr(QIOChannelSocket) cl = connect_to(caddr, NULL);
+    g_autoptr(QIOChannelSocket) sv = accept_one(lsn);
+    g_autofree char *remote = remote_text(cl);
+    g_autofree char *expect = g_strdup_printf("127.0.0.1:%u", port);
+
+    g_assert_cmpstr(remote, ==, expect);
+}
+
+static void test_connect_family_filter(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    guint16 port = listener_port(lsn);
+    g_autoptr(GSocketConnectable) v4 = g_network_address_new("127.0.0.1",
+                                                             port);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    g_autoptr(QIOChannelSocket) cl4 = NULL;
+    g_autoptr(QIOChannelSocket) sv = NULL;
+
+    opts.family = AF_INET6;
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, v4, &opts, &err), ==,
+                    -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_nonnull(strstr(err->message, "no address"));
+
+    opts.family = AF_INET;
+    cl4 = connect_to(v4, &opts);
+    sv = accept_one(lsn);
+}
+
+static void test_connect_bind(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    g_autoptr(GSocketAddress) local = g_inet_socket_address_new_from_string(
+        "127.0.0.1", 0);
+    g_autoptr(QIOChannelSocket) cl = NULL;
+    g_autoptr(QIOChannelSocket) sv = NULL;
+    g_autofree char *cl_local = NULL;
+    g_autofree char *sv_remote = NULL;
+
+    opts.bind = local;
+    cl = connect_to(caddr, &opts);
+    sv = accept_one(lsn);
+    cl_local = local_text(cl);
+    sv_remote = remote_text(sv);
+    g_assert_true(g_str_has_prefix(cl_local, "127.0.0.1:"));
+    g_assert_cmpstr(cl_local, ==, sv_remote);
+}
+
+static void test_connect_timeout(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    QIOChannelSocketOptions lopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    QIOChannelSocketOptions copts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    g_autoptr(QIOChannelSocket) lsn = NULL;
+    g_autoptr(GSocketConnectable) caddr = NULL;
+    g_autoptr(QIOChannelSocket) first = NULL;
+    g_autoptr(QIOChannelSocket) late = qio_channel_socket_new();
+    g_autoptr(GError) err = NULL;
+    gint64 start;
+
+    /* Connecting with a timeout works, and leaves a blocking socket. */
+    lopts.backlog = 0;
+    lsn = listen_on(laddr, &lopts);
+    caddr = listener_address(lsn);
+    copts.connect_timeout_ms = 5000;
+    first = connect_to(caddr, &copts);
+    g_assert_cmpint(fcntl(qio_channel_socket_get_fd(first), F_GETFL) &
+                        O_NONBLOCK,
+                    ==, 0);
+
+    /*
+     * The accept queue (backlog 0: one connection) is now full, so Linux
+     * drops further SYNs and the next connect cannot complete.
+     */
+    copts.connect_timeout_ms = 200;
+    start = g_get_monotonic_time();
+    g_assert_cmpint(qio_channel_socket_connect_sync(late, caddr, &copts, &err),
+                    ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    g_assert_cmpint(g_get_monotonic_time() - start, >=, 150 * 1000);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 5000 * 1000);
+}
+
+/* qio_channel_set_blocking() before there is a socket applies later. */
+static void test_connect_nonblocking_preset(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) sv = NULL;
+    g_autoptr(GError) err = NULL;
+    char c;
+
+    qio_test_set_blocking(CH(cl), false);
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, caddr, NULL, &err),
+                    ==, 0);
+    g_assert_no_error(err);
+    sv = accept_one(lsn);
+    g_assert_cmpint(qio_channel_read(CH(cl), &c, 1, &err), ==,
+                    QIO_CHANNEL_ERR_BLOCK);
+    g_assert_no_error(err);
+}
+
+/* ---------------------------------------------------------------- listen */
+
+/* A client connecting to @addr is accepted by @lsn and can talk. */
+static void check_accepts_at(QIOChannelSocket *lsn, GSocketConnectable *addr)
+{
+    g_autoptr(QIOChannelSocket) cl = connect_to(addr, NULL);
+    g_autoptr(QIOChannelSocket) sv = accept_one(lsn);
+
+    write_all(cl, "hi", 2);
+    read_expect(sv, "hi");
+}
+
+static void check_accepts(QIOChannelSocket *lsn, const char *host,
+                          guint16 port)
+{
+    g_autoptr(GSocketConnectable) addr = g_network_address_new(host, port);
+
+    check_accepts_at(lsn, addr);
+}
+
+static void check_refused(const char *host, guint16 port)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketConnectable) addr = g_network_address_new(host, port);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, addr, NULL, &err), ==,
+                    -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+}
+
+static void test_listen_dual_stack(void)
+{
+    g_autoptr(GSocketConnectable) any = g_network_address_new("", 0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(any, NULL);
+    guint16 port = listener_port(lsn);
+    g_autofree char *text = local_text(lsn);
+    g_autofree char *expect = g_strdup_printf("[::]:%u", port);
+
+    check_accepts(lsn, "127.0.0.1", port);
+    if (skip_without_ipv6()) {
+        return;
+    }
+    g_assert_cmpstr(text, ==, expect);
+    check_accepts(lsn, "::1", port);
+}
+
+static void test_listen_wildcard_v4(void)
+{
+    g_autoptr(GSocketConnectable) any = g_network_address_new("0.0.0.0", 0);
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    g_autoptr(QIOChannelSocket) lsn = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *expect = NULL;
+    guint16 port;
+
+    opts.family = AF_INET;
+    lsn = listen_on(any, &opts);
+    port = listener_port(lsn);
+    text = local_text(lsn);
+    expect = g_strdup_printf("0.0.0.0:%u", port);
+    g_assert_cmpstr(text, ==, expect);
+    check_accepts(lsn, "127.0.0.1", port);
+}
+
+static void test_listen_wildcard_v6only(void)
+{
+    g_autoptr(GSocketConnectable) any = g_network_address_new("::", 0);
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    g_autoptr(QIOChannelSocket) lsn = NULL;
+    guint16 port;
+
+    if (skip_without_ipv6()) {
+        return;
+    }
+    opts.family = AF_INET6;
+    lsn = listen_on(any, &opts);
+    port = listener_port(lsn);
+    check_accepts(lsn, "::1", port);
+    check_refused("127.0.0.1", port);
+}
+
+static void test_listen_in_use(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
+                                                               0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(addr, NULL);
+    guint16 port = listener_port(lsn);
+    g_autoptr(GSocketConnectable) same = g_network_address_new("127.0.0.1",
+                                                               port);
+    g_autoptr(QIOChannelSocket) second = qio_channel_socket_new();
+    g_autofree char *expect = g_strdup_printf(
+        "listen on 127.0.0.1:%u: Address already in use", port);
+
+    g_assert_cmpint(qio_channel_socket_listen_sync(second, same, NULL, &err),
+                    ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+    g_assert_cmpstr(err->message, ==, expect);
+}
+
+static void test_accept_would_block(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
+                                                               0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(addr, NULL);
+    g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
+    g_autoptr(QIOChannelSocket) cl = NULL;
+    g_autoptr(QIOChannelSocket) sv = NULL;
+
+    qio_test_set_blocking(CH(lsn), false);
+    g_assert_null(qio_channel_socket_accept(lsn, &err));
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+
+    /* With a client waiting it works, and the new channel blocks. */
+    cl = connect_to(caddr, NULL);
+    qio_channel_wait(CH(lsn), G_IO_IN);
+    sv = accept_one(lsn);
+    g_assert_cmpint(fcntl(qio_channel_socket_get_fd(sv), F_GETFL) &
+                        O_NONBLOCK,
+                    ==, 0);
+}
+
+/* ---------------------------------------------------------------- unix */
+
+static void test_unix_unlink_on_close(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    g_autoptr(QIOChannelSocket) lsn = listen_on(addr, NULL);
+    QIOChannelSocket *cl = connect_to(addr, NULL);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+    /* A client closing leaves the listener's file alone. */
+    g_assert_cmpint(qio_channel_close(CH(cl), &err), ==, 0);
+    g_assert_no_error(err);
+    g_object_unref(cl);
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+
+    g_assert_cmpint(qio_channel_close(CH(lsn), &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(qio_channel_socket_get_fd(lsn), ==, -1);
+    /* Closing again is harmless. */
+    g_assert_cmpint(qio_channel_close(CH(lsn), &err), ==, 0);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+static void test_unix_unlink_on_finalize(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    QIOChannelSocket *lsn = listen_on(addr, NULL);
+
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_object_unref(lsn);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* A file that replaced ours at the path is not ours to remove. */
+static void test_unix_unlink_only_own(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    QIOChannelSocket *first = listen_on(addr, NULL);
+    QIOChannelSocket *second = NULL;
+
+    g_assert_cmpint(g_unlink(path), ==, 0);
+    second = listen_on(addr, NULL);
+    g_object_unref(first);
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_object_unref(second);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* A socket file left behind by a listener that did not clean up. */
+static void make_stale_socket(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+    close(fd);
+}
+
+static void test_unix_unlink_early(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autofree char *expect = g_strdup_printf(
+        "listen on %s: Address already in use", path);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    g_autoptr(QIOChannelSocket) plain = qio_channel_socket_new();
+    g_autoptr(GError) err = NULL;
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    QIOChannelSocket *lsn;
+
+    make_stale_socket(path);
+    g_assert_cmpint(qio_channel_socket_listen_sync(plain, addr, NULL, &err),
+                    ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+    g_assert_cmpstr(err->message, ==, expect);
+
+    opts.unlink_early = true;
+    lsn = listen_on(addr, &opts);
+    check_accepts_at(lsn, addr);
+    g_object_unref(lsn);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* unlink_early removes sockets only, never a regular file. */
+static void test_unix_unlink_early_not_socket(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    g_autoptr(QIOChannelSocket) lsn = qio_channel_socket_new();
+    g_autoptr(GError) err = NULL;
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+
+    g_assert_true(g_file_set_contents(path, "data", -1, NULL));
+    opts.unlink_early = true;
+    g_assert_cmpint(qio_channel_socket_listen_sync(lsn, addr, &opts, &err),
+                    ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+    g_assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+    g_assert_cmpint(g_unlink(path), ==, 0);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* ---------------------------------------------------------------- watch */
+
+static gboolean watch_read_cb(QIOChannel *ioc, GIOCondition cond,
+                              gpointer data)
+{
+    char c;
+
+    g_assert_true(cond & G_IO_IN);
+    g_assert_cmpint(qio_channel_read(ioc, &c, 1, NULL), ==, 1);
+    (*(int *)data)++;
+    return G_SOURCE_REMOVE;
+}
+
+static void test_watch(gconstpointer data)
+{
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    SockPair p;
+    int calls = 0;
+
+    if (!pair_open(&p, GPOINTER_TO_INT(data))) {
+        return;
+    }
+    qio_channel_add_watch_full(CH(p.server), G_IO_IN, watch_read_cb, &calls,
+                               NULL, ctx);
+    g_assert_false(g_main_context_iteration(ctx, FALSE));
+    g_assert_cmpint(calls, ==, 0);
+
+    write_all(p.client, "a", 1);
+    while (calls == 0) {
+        g_main_context_iteration(ctx, TRUE);
+    }
+    g_assert_cmpint(calls, ==, 1);
+
+    /* Removed by its callback: more data does not call it again. */
+    write_all(p.client, "b", 1);
+    g_assert_false(g_main_context_iteration(ctx, FALSE));
+    g_assert_cmpint(calls, ==, 1);
+    read_expect(p.server, "b");
+    pair_close(&p);
+}
+
+/* ---------------------------------------------------------------- addresses */
+
+static void test_address_text(gconstpointer data)
+{
+    SockKind kind = GPOINTER_TO_INT(data);
+    SockPair p;
+    g_autofree char *lsn_local = NULL;
+    g_autofree char *cl_remote = NULL;
+    g_autofree char *cl_local = NULL;
+    g_autofree char *sv_local = NULL;
+    g_autofree char *sv_remote = NULL;
+    g_autofree char *expect = NULL;
+
+    if (!pair_open(&p, kind)) {
+        return;
+    }
+    lsn_local = local_text(p.listener);
+    cl_remote = remote_text(p.client);
+    cl_local = local_text(p.client);
+    sv_local = local_text(p.server);
+    sv_remote = remote_text(p.server);
+    g_test_message("listener %s, client %s -> %s, server %s <- %s", lsn_local,
+                   cl_local, cl_remote, sv_local, sv_remote);
+
+    if (kind == KIND_TCP4 || kind == KIND_TCP6) {
+        const char *host = kind == KIND_TCP4 ? "127.0.0.1" : "[::1]";
+
+        expect = g_strdup_printf("%s:%u", host, listener_port(p.listener));
+        g_assert_cmpstr(lsn_local, ==, expect);
+        g_assert_cmpstr(cl_local, ==, sv_remote);
+        g_assert_true(g_str_has_prefix(cl_local, kind == KIND_TCP4
+                                                     ? "127.0.0.1:"
+                                                     : "[::1]:"));
+    } else if (kind == KIND_UNIX) {
+        g_assert_cmpstr(lsn_local, ==, p.path);
+        g_assert_cmpstr(cl_local, ==, "(unnamed)");
+        g_assert_cmpstr(sv_remote, ==, "(unnamed)");
+    } else {
+        g_assert_true(g_str_has_prefix(lsn_local, "@qio-test-"));
+        g_assert_cmpstr(cl_local, ==, "(unnamed)");
+    }
+    g_assert_cmpstr(cl_remote, ==, lsn_local);
+    g_assert_cmpstr(sv_local, ==, lsn_local);
+    pair_close(&p);
+}
+
+static void assert_text(GSocketAddress *sa, const char *expect)
+{
+    g_autofree char *text = qio_socket_address_to_string(sa);
+
+    g_assert_cmpstr(text, ==, expect);
+    g_object_unref(sa);
+}
+
+static void test_address_to_string(void)
+{
+    g_autoptr(GInetAddress) ll = g_inet_address_new_from_string("fe80::1");
+    g_autoptr(GSocketAddress) scoped = NULL;
+    g_autofree char *text = NULL;
+
+    assert_text(g_inet_socket_address_new_from_string("127.0.0.1", 80),
+                "127.0.0.1:80");
+    assert_text(g_inet_socket_address_new_from_string("::1", 80),
+                "[::1]:80");
+    assert_text(g_unix_socket_address_new("/path/sock"), "/path/sock");
+    assert_text(g_unix_socket_address_new_with_type(
+                    "name", -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT),
+                "@name");
+    assert_text(g_unix_socket_address_new_with_type(
+                    "a\0b", 3, G_UNIX_SOCKET_ADDRESS_ABSTRACT),
+                "@a@b");
+    assert_text(g_unix_socket_address_new_with_type(
+                    "pad", -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT_PADDED),
+                "@pad");
+    assert_text(g_unix_socket_address_new_with_type(
+                    "", 0, G_UNIX_SOCKET_ADDRESS_ANONYMOUS),
+                "(unnamed)");
+
+    scoped = g_object_new(G_TYPE_INET_SOCKET_ADDRESS, "address", ll, "port",
+                          80, "scope-id", 1, NULL);
+    text = qio_socket_address_to_string(scoped);
+    g_assert_true(g_str_has_prefix(text, "[fe80::1%"));
+    g_assert_true(g_str_has_suffix(text, "]:80"));
+}
+
+/* ---------------------------------------------------------------- misc */
+
+static void test_new_fd_not_socket(void)
+{
+    g_autoptr(GError) err = NULL;
+    int pfd[2];
+
+    make_pipe(pfd);
+    g_assert_null(qio_channel_socket_new_fd(pfd[0], &err));
+    g_assert_nonnull(err);
+    /* The descriptor is still the caller's and still open. */
+    g_assert_true(qio_test_fd_is_open(pfd[0]));
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static void test_new_fd_socketpair(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QIOChannelSocket) a = NULL;
+    g_autoptr(QIOChannelSocket) b = NULL;
+    int sv[2];
+    char c;
+
+    g_assert_cmpint(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
+        ==, 0);
+    a = qio_channel_socket_new_fd(sv[0], &err);
+    g_assert_no_error(err);
+    b = qio_channel_socket_new_fd(sv[1], &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(qio_channel_socket_get_fd(a), ==, sv[0]);
+    g_assert_true(qio_channel_socket_is_unix(a));
+    g_assert_true(qio_channel_has_feature(CH(a), QIO_CHANNEL_FEATURE_FD_PASS));
+    g_assert_true(
+        qio_channel_has_feature(CH(a), QIO_CHANNEL_FEATURE_SHUTDOWN));
+    g_assert_false(qio_channel_has_feature(CH(a), QIO_CHANNEL_FEATURE_LISTEN));
+    /* The descriptor's non-blocking mode is kept. */
+    g_assert_cmpint(qio_channel_read(CH(b), &c, 1, &err), ==,
+                    QIO_CHANNEL_ERR_BLOCK);
+    g_assert_no_error(err);
+    write_all(a, "z", 1);
+    read_expect(b, "z");
+}
+
+static void test_new_fd_listener(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
+                                                               0);
+    g_autoptr(QIOChannelSocket) orig = listen_on(addr, NULL);
+    g_autoptr(QIOChannelSocket) lsn = NULL;
+    int fd = dup(qio_channel_socket_get_fd(orig));
+
+    lsn = qio_channel_socket_new_fd(fd, &err);
+    g_assert_no_error(err);
+    g_assert_true(qio_channel_has_feature(CH(lsn), QIO_CHANNEL_FEATURE_LISTEN));
+    g_assert_false(qio_channel_socket_is_unix(lsn));
+    check_accepts(lsn, "127.0.0.1", listener_port(orig));
+}
+
+static void test_is_unix(void)
+{
+    g_autoptr(QIOChannelSocket) none = qio_channel_socket_new();
+    SockPair p;
+
+    g_assert_false(qio_channel_socket_is_unix(none));
+    g_assert_cmpint(qio_channel_socket_get_fd(none), ==, -1);
+    pair_open(&p, KIND_TCP4);
+    g_assert_false(qio_channel_socket_is_unix(p.client));
+    g_assert_false(qio_channel_socket_is_unix(p.listener));
+    pair_close(&p);
+    pair_open(&p, KIND_ABSTRACT);
+    g_assert_true(qio_channel_socket_is_unix(p.client));
+    g_assert_true(qio_channel_socket_is_unix(p.server));
+    pair_close(&p);
+}
+
+static void test_zero_copy_refused(void)
+{
+    g_autoptr(GError) err = NULL;
+    SockPair p;
+    struct iovec iov = { .iov_base = "x", .iov_len = 1 };
+
+    pair_open(&p, KIND_TCP4);
+    g_assert_false(qio_channel_has_feature(
+        CH(p.client), QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY));
+    g_assert_cmpint(qio_channel_writev_full(CH(p.client), &iov, 1, NULL, 0,
+                                            QIO_CHANNEL_WRITE_FLAG_ZERO_COPY,
+                                            &err),
+                    ==, -1);
+    g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
+    pair_close(&p);
+}
+
+static int tcp_option(QIOChannelSocket *sioc, int option)
+{
+    int value = -1;
+    socklen_t len = sizeof(value);
+
+    g_assert_cmpint(getsockopt(qio_channel_socket_get_fd(sioc), IPPROTO_TCP,
+                               option, &value, &len),
+                    ==, 0);
+    return value;
+}
+
+static void test_cork_delay(void)
+{
+    SockPair p;
+
+    pair_open(&p, KIND_TCP4);
+    qio_channel_set_delay(CH(p.client), false);
+    g_assert_cmpint(tcp_option(p.client, TCP_NODELAY), !=, 0);
+    qio_channel_set_delay(CH(p.client), true);
+    g_assert_cmpint(tcp_option(p.client, TCP_NODELAY), ==, 0);
+    qio_channel_set_cork(CH(p.client), true);
+    g_assert_cmpint(tcp_option(p.client, TCP_CORK), !=, 0);
+    qio_channel_set_cork(CH(p.client), false);
+    g_assert_cmpint(tcp_option(p.client, TCP_CORK), ==, 0);
+    pair_close(&p);
+
+    /* Hints only: on a unix socket they do nothing, and do no harm. */
+    pair_open(&p, KIND_UNIX);
+    qio_channel_set_delay(CH(p.client), false);
+    qio_channel_set_cork(CH(p.client), true);
+    write_all(p.client, "u", 1);
+    read_expect(p.server, "u");
+    pair_close(&p);
+}
+
+static void test_closed_channel(void)
+{
+    g_autoptr(GError) err = NULL;
+    SockPair p;
+    char c;
+
+    pair_open(&p, KIND_UNIX);
+    g_assert_cmpint(qio_channel_close(CH(p.client), &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpint(qio_channel_socket_get_fd(p.client), ==, -1);
+    g_assert_cmpint(qio_channel_read(CH(p.client), &c, 1, &err), ==, -1);
+    g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_CLOSED);
+    /* The peer sees end-of-file. */
+    read_expect_eof(p.server);
+    pair_close(&p);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void add_kind_test(const char *prefix, SockKind kind,
+                          GTestDataFunc fn)
+{
+    g_autofree char *name = g_strdup_printf("%s/%s", prefix,
+                                            kind_names[kind]);
+
+    g_test_add_data_func(name, GINT_TO_POINTER(kind), fn);
+}
+
+static void add_all_kinds(const char *prefix, GTestDataFunc fn)
+{
+    for (int k = KIND_TCP4; k <= KIND_ABSTRACT; k++) {
+        add_kind_test(prefix, k, fn);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+
+    add_transfer_tests();
+
+    g_test_add_func("/socket/fd-pass/same-fd-thrice",
+                    test_fd_pass_same_thrice);
+    g_test_add_func("/socket/fd-pass/twenty", test_fd_pass_twenty);
+    g_test_add_func("/socket/fd-pass/max", test_fd_pass_max);
+    g_test_add_func("/socket/fd-pass/too-many", test_fd_pass_too_many);
+    g_test_add_func("/socket/fd-pass/truncated-rlimit",
+                    test_fd_pass_truncated_rlimit);
+    g_test_add_func("/socket/fd-pass/truncated-creds",
+                    test_fd_pass_truncated_creds);
+    g_test_add_func("/socket/fd-pass/unwanted-closed",
+                    test_fd_pass_unwanted_closed);
+    g_test_add_func("/socket/fd-pass/tcp-unsupported",
+                    test_fd_pass_tcp_unsupported);
+
+    add_all_kinds("/socket/peek", test_peek);
+    add_kind_test("/socket/shutdown/write", KIND_TCP4, test_shutdown_write);
+    add_kind_test("/socket/shutdown/write", KIND_UNIX, test_shutdown_write);
+    add_kind_test("/socket/shutdown/read", KIND_TCP4, test_shutdown_read);
+    add_kind_test("/socket/shutdown/read", KIND_UNIX, test_shutdown_read);
+    add_kind_test("/socket/shutdown/both", KIND_TCP4, test_shutdown_both);
+    add_kind_test("/socket/shutdown/both", KIND_UNIX, test_shutdown_both);
+    g_test_add_func("/socket/read-all-eof", test_read_all_eof);
+
+    g_test_add_func("/socket/connect/refused", test_connect_refused);
+    g_test_add_func("/socket/connect/unix-missing",
+                    test_connect_unix_missing);
+    g_test_add_func("/socket/connect/every-address",
+                    test_connect_every_address);
+    g_test_add_func("/socket/connect/family-filter",
+                    test_connect_family_filter);
+    g_test_add_func("/socket/connect/bind", test_connect_bind);
+    g_test_add_func("/socket/connect/timeout", test_connect_timeout);
+    g_test_add_func("/socket/connect/nonblocking-preset",
+                    test_connect_nonblocking_preset);
+
+    g_test_add_func("/socket/listen/dual-stack", test_listen_dual_stack);
+    g_test_add_func("/socket/listen/wildcard-v4", test_listen_wildcard_v4);
+    g_test_add_func("/socket/listen/wildcard-v6only",
+                    test_listen_wildcard_v6only);
+    g_test_add_func("/socket/listen/in-use", test_listen_in_use);
+    g_test_add_func("/socket/accept/would-block", test_accept_would_block);
+
+    g_test_add_func("/socket/unix/unlink-on-close", test_unix_unlink_on_close);
+    g_test_add_func("/socket/unix/unlink-on-finalize",
+                    test_unix_unlink_on_finalize);
+    g_test_add_func("/socket/unix/unlink-only-own", test_unix_unlink_only_own);
+    g_test_add_func("/socket/unix/unlink-early", test_unix_unlink_early);
+    g_test_add_func("/socket/unix/unlink-early-not-socket",
+                    test_unix_unlink_early_not_socket);
+
+    add_kind_test("/socket/watch", KIND_TCP4, test_watch);
+    add_kind_test("/socket/watch", KIND_UNIX, test_watch);
+    add_all_kinds("/socket/address/text", test_address_text);
+    g_test_add_func("/socket/address/to-string", test_address_to_string);
+
+    g_test_add_func("/socket/new-fd/not-socket", test_new_fd_not_socket);
+    g_test_add_func("/socket/new-fd/socketpair", test_new_fd_socketpair);
+    g_test_add_func("/socket/new-fd/listener", test_new_fd_listener);
+    g_test_add_func("/socket/is-unix", test_is_unix);
+    g_test_add_func("/socket/zero-copy-refused", test_zero_copy_refused);
+    g_test_add_func("/socket/cork-delay", test_cork_delay);
+    g_test_add_func("/socket/closed", test_closed_channel);
+
     return g_test_run();
 }
