@@ -38,6 +38,10 @@ static const QiocOpener openers[] = {
     { QIOC_ADDR_ABSTRACT_LISTEN, qioc_open_unix_listen },
     { QIOC_ADDR_TCP_CONNECT, qioc_open_tcp_connect },
     { QIOC_ADDR_TCP_LISTEN, qioc_open_tcp_listen },
+    { QIOC_ADDR_EXEC, qioc_open_exec },
+    { QIOC_ADDR_SYSTEM, qioc_open_system },
+    { QIOC_ADDR_TLS_CONNECT, qioc_open_tls_connect },
+    { QIOC_ADDR_TLS_LISTEN, qioc_open_tls_listen },
 };
 
 QIOChannel *qioc_addr_open(const QiocAddress *addr, QiocAccess *access,

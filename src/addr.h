@@ -45,6 +45,10 @@ QiocOpenFunc qioc_open_unix_connect;
 QiocOpenFunc qioc_open_unix_listen;
 QiocOpenFunc qioc_open_tcp_connect;
 QiocOpenFunc qioc_open_tcp_listen;
+QiocOpenFunc qioc_open_exec;
+QiocOpenFunc qioc_open_system;
+QiocOpenFunc qioc_open_tls_connect;
+QiocOpenFunc qioc_open_tls_listen;
 
 /* ---- helpers shared by the openers (addr.c) */
 
