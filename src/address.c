@@ -1,1 +1,1377 @@
-/* placeholder: being written */
+/*
+ * qioc - address specs: grammar, address types, address options
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "qioc"
+#endif
+
+#include "config.h"
+
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <gio/gio.h>
+
+#include "address.h"
+
+/* clang-format off */
+G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
+/* clang-format on */
+
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Longest unix socket path (and abstract name, after its leading NUL). */
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1)
+
+/* Longest duration: whole milliseconds of it still fit a gint. */
+#define DURATION_MAX 2147483.0
+
+/* ---------------------------------------------------------------- tables */
+
+/* Groups of the address types, built from the QiocOptGroup bits. */
+#define T_FDPASS (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FDPASS)
+#define T_READ (T_FDPASS | QIOC_OPTGRP_READEOF)
+#define T_FILE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_OPEN)
+#define T_UCONN (T_FDPASS | QIOC_OPTGRP_CONNECT)
+#define T_ACCEPT (T_FDPASS | QIOC_OPTGRP_ACCEPT)
+#define T_ULISTEN (T_ACCEPT | QIOC_OPTGRP_LISTEN)
+#define T_TCONN                                                                \
+    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_IP |                  \
+     QIOC_OPTGRP_IPCONNECT)
+#define T_TLISTEN                                                              \
+    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_ACCEPT | QIOC_OPTGRP_LISTEN |               \
+     QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN)
+#define T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
+
+static const QiocAddrType addr_types[] = {
+    {"STDIO", NAMES("-"), QIOC_ADDR_STDIO, AF_UNSPEC, 0, 0, T_READ, "",
+     "standard input for reading, standard output for writing"},
+    {"STDIN", NULL, QIOC_ADDR_STDIN, AF_UNSPEC, 0, 0, T_READ, "",
+     "standard input, read only"},
+    {"STDOUT", NULL, QIOC_ADDR_STDOUT, AF_UNSPEC, 0, 0, T_FDPASS, "",
+     "standard output, write only"},
+    {"STDERR", NULL, QIOC_ADDR_STDERR, AF_UNSPEC, 0, 0, T_FDPASS, "",
+     "standard error, write only"},
+    {"FD", NULL, QIOC_ADDR_FD, AF_UNSPEC, 1, 1, T_READ, "N",
+     "an inherited descriptor: socket, pipe, tty or file"},
+    {"PIPE", NAMES("ECHO", "FIFO"), QIOC_ADDR_PIPE, AF_UNSPEC, 0, 1,
+     QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM, "[PATH]",
+     "an unnamed pipe that echoes, or the named FIFO PATH"},
+    {"FILE", NAMES("OPEN"), QIOC_ADDR_FILE, AF_UNSPEC, 1, 1,
+     T_FILE | QIOC_OPTGRP_READEOF, "PATH", "an existing file or device"},
+    {"GOPEN", NULL, QIOC_ADDR_GOPEN, AF_UNSPEC, 1, 1,
+     T_FILE | QIOC_OPTGRP_READEOF | QIOC_OPTGRP_FDPASS, "PATH",
+     "a unix socket at PATH is connected, anything else opened as FILE"},
+    {"CREATE", NAMES("CREAT"), QIOC_ADDR_CREATE, AF_UNSPEC, 1, 1, T_FILE,
+     "PATH", "create or truncate PATH for writing"},
+    {"UNIX-CONNECT", NAMES("UNIX", "UNIX-CLIENT", "LOCAL"),
+     QIOC_ADDR_UNIX_CONNECT, AF_UNSPEC, 1, 1, T_UCONN, "PATH",
+     "connect to a unix stream socket"},
+    {"UNIX-LISTEN", NAMES("UNIX-L"), QIOC_ADDR_UNIX_LISTEN, AF_UNSPEC, 1, 1,
+     T_ULISTEN | QIOC_OPTGRP_UNIXLISTEN | QIOC_OPTGRP_FSPERM, "PATH",
+     "listen on a unix stream socket"},
+    {"ABSTRACT-CONNECT", NAMES("ABSTRACT", "ABSTRACT-CLIENT"),
+     QIOC_ADDR_ABSTRACT_CONNECT, AF_UNSPEC, 1, 1, T_UCONN, "NAME",
+     "connect to a socket in the abstract namespace"},
+    {"ABSTRACT-LISTEN", NAMES("ABSTRACT-L"), QIOC_ADDR_ABSTRACT_LISTEN,
+     AF_UNSPEC, 1, 1, T_ULISTEN, "NAME",
+     "listen on a socket in the abstract namespace"},
+    {"TCP", NAMES("TCP-CONNECT", "INET"), QIOC_ADDR_TCP_CONNECT, AF_UNSPEC, 2,
+     2, T_TCONN, "HOST:PORT", "connect over TCP"},
+    {"TCP4", NAMES("TCP4-CONNECT", "INET4"), QIOC_ADDR_TCP_CONNECT, AF_INET, 2,
+     2, T_TCONN, "HOST:PORT", "connect over TCP, IPv4 only"},
+    {"TCP6", NAMES("TCP6-CONNECT", "INET6"), QIOC_ADDR_TCP_CONNECT, AF_INET6, 2,
+     2, T_TCONN, "HOST:PORT", "connect over TCP, IPv6 only"},
+    {"TCP-LISTEN", NAMES("TCP-L", "INET-LISTEN", "INET-L"),
+     QIOC_ADDR_TCP_LISTEN, AF_UNSPEC, 1, 1, T_TLISTEN, "PORT",
+     "listen on a TCP port, IPv4 and IPv6"},
+    {"TCP4-LISTEN", NAMES("TCP4-L", "INET4-LISTEN", "INET4-L"),
+     QIOC_ADDR_TCP_LISTEN, AF_INET, 1, 1, T_TLISTEN, "PORT",
+     "listen on a TCP port, IPv4 only"},
+    {"TCP6-LISTEN", NAMES("TCP6-L", "INET6-LISTEN", "INET6-L"),
+     QIOC_ADDR_TCP_LISTEN, AF_INET6, 1, 1, T_TLISTEN, "PORT",
+     "listen on a TCP port, IPv6 only"},
+    {"EXEC", NULL, QIOC_ADDR_EXEC, AF_UNSPEC, 1, 1, T_EXEC, "COMMAND",
+     "run COMMAND, split into words like a shell does, without a shell"},
+    {"SYSTEM", NULL, QIOC_ADDR_SYSTEM, AF_UNSPEC, 1, 1, T_EXEC, "SHELL-COMMAND",
+     "run /bin/sh -c SHELL-COMMAND"},
+    {"TLS", NAMES("TLS-CONNECT", "OPENSSL", "SSL", "OPENSSL-CONNECT"),
+     QIOC_ADDR_TLS_CONNECT, AF_UNSPEC, 2, 2,
+     T_TCONN | QIOC_OPTGRP_TLS | QIOC_OPTGRP_TLSCONNECT, "HOST:PORT",
+     "TLS client over TCP"},
+    {"TLS-LISTEN", NAMES("TLS-L", "OPENSSL-LISTEN", "SSL-L"),
+     QIOC_ADDR_TLS_LISTEN, AF_UNSPEC, 1, 1, T_TLISTEN | QIOC_OPTGRP_TLS, "PORT",
+     "TLS server over TCP (needs cert=)"},
+    {"ACCEPT-FD", NAMES("ACCEPT"), QIOC_ADDR_ACCEPT_FD, AF_UNSPEC, 1, 1,
+     T_ACCEPT, "N", "accept clients on an inherited listening socket"},
+    {"SD-LISTEN", NULL, QIOC_ADDR_SD_LISTEN, AF_UNSPEC, 0, 1, T_ACCEPT,
+     "[NAME]", "accept clients on a socket from systemd socket activation"},
+};
+
+#define O_ALL QIOC_OPTGRP_ALL
+#define O_ACCEPT QIOC_OPTGRP_ACCEPT
+#define O_LISTEN QIOC_OPTGRP_LISTEN
+#define O_CONNECT QIOC_OPTGRP_CONNECT
+#define O_IP QIOC_OPTGRP_IP
+#define O_IPCONNECT QIOC_OPTGRP_IPCONNECT
+#define O_IPLISTEN QIOC_OPTGRP_IPLISTEN
+#define O_UNIXLISTEN QIOC_OPTGRP_UNIXLISTEN
+#define O_FSPERM QIOC_OPTGRP_FSPERM
+#define O_OPEN QIOC_OPTGRP_OPEN
+#define O_READEOF QIOC_OPTGRP_READEOF
+#define O_EXEC QIOC_OPTGRP_EXEC
+#define O_TLS QIOC_OPTGRP_TLS
+#define O_TLSCONNECT QIOC_OPTGRP_TLSCONNECT
+#define O_FDPASS QIOC_OPTGRP_FDPASS
+
+#define FLAG QIOC_OPT_FLAG
+#define INT QIOC_OPT_INT
+#define SIZE QIOC_OPT_SIZE
+#define MODE QIOC_OPT_MODE
+#define DURATION QIOC_OPT_DURATION
+#define STRING QIOC_OPT_STRING
+#define USER QIOC_OPT_USER
+#define GROUP QIOC_OPT_GROUP
+#define CHOICE QIOC_OPT_CHOICE
+#define FDLIST QIOC_OPT_FDLIST
+#define CIDRS QIOC_OPT_CIDRS
+
+static const QiocOptDesc addr_options[] = {
+    {"fork", NULL, FLAG, O_ACCEPT, "0", NULL,
+     "serve every client concurrently, not just one"},
+    {"max-children", NULL, INT, O_ACCEPT, NULL, NULL,
+     "with fork: at most N clients at once"},
+    {"backlog", NULL, INT, O_LISTEN, "128", NULL, "listen backlog"},
+    {"accept-timeout", NAMES("listen-timeout"), DURATION, O_ACCEPT, NULL, NULL,
+     "give up when no client arrives within SECONDS"},
+    {"reuseaddr", NAMES("so-reuseaddr"), FLAG, O_IPLISTEN, "1", NULL,
+     "set SO_REUSEADDR on the listening socket"},
+    {"range", NULL, CIDRS, O_IPLISTEN, NULL, NULL,
+     "accept clients only from these networks"},
+    {"bind", NULL, STRING, O_IP, NULL, NULL,
+     "local address HOST[:PORT] to bind"},
+    {"sourceport", NAMES("sp"), INT, O_IPCONNECT, NULL, NULL,
+     "local port to bind"},
+    {"pf", NAMES("protocol-family"), CHOICE, O_IP, NULL, NAMES("ip4", "ip6"),
+     "address family: ip4 or ip6"},
+    {"ipv6only", NAMES("ipv6-v6only"), FLAG, O_IP, "0", NULL,
+     "an IPv6 socket takes IPv6 only (IPV6_V6ONLY)"},
+    {"nodelay", NAMES("tcp-nodelay"), FLAG, O_IP, "0", NULL, "set TCP_NODELAY"},
+    {"keepalive", NAMES("so-keepalive"), FLAG, O_IP, "0", NULL,
+     "set SO_KEEPALIVE"},
+    {"connect-timeout", NULL, DURATION, O_CONNECT, NULL, NULL,
+     "give up connecting after SECONDS"},
+    {"retry", NULL, INT, O_CONNECT, "0", NULL,
+     "retry a failed connect N times"},
+    {"interval", NAMES("intervall"), DURATION, O_CONNECT, "1", NULL,
+     "SECONDS to wait between connect tries"},
+    {"unlink-early", NAMES("unlink"), FLAG, O_UNIXLISTEN, "0", NULL,
+     "remove an existing socket file before binding"},
+    {"unlink-close", NULL, FLAG, O_UNIXLISTEN, "1", NULL,
+     "remove the socket file on exit"},
+    {"mode", NAMES("perm"), MODE, O_FSPERM, NULL, NULL,
+     "permissions of the created file"},
+    {"user", NAMES("owner", "uid"), USER, O_FSPERM, NULL, NULL,
+     "owner of the created file"},
+    {"group", NAMES("gid"), GROUP, O_FSPERM, NULL, NULL,
+     "group of the created file"},
+    {"umask", NULL, MODE, O_FSPERM, NULL, NULL, "umask while creating"},
+    {"append", NAMES("o-append"), FLAG, O_OPEN, "0", NULL,
+     "open with O_APPEND"},
+    {"creat", NAMES("o-creat"), FLAG, O_OPEN, "0", NULL, "open with O_CREAT"},
+    {"trunc", NAMES("o-trunc"), FLAG, O_OPEN, "0", NULL, "open with O_TRUNC"},
+    {"excl", NAMES("o-excl"), FLAG, O_OPEN, "0", NULL, "open with O_EXCL"},
+    {"rdonly", NAMES("o-rdonly"), FLAG, O_OPEN, "0", NULL,
+     "open for reading only"},
+    {"wronly", NAMES("o-wronly"), FLAG, O_OPEN, "0", NULL,
+     "open for writing only"},
+    {"ignoreeof", NULL, FLAG, O_READEOF, "0", NULL,
+     "at end-of-file keep waiting for more, like tail -f"},
+    {"stderr", NULL, FLAG, O_EXEC, "0", NULL,
+     "the child's stderr goes into the channel too"},
+    {"pipes", NULL, FLAG, O_EXEC, "1", NULL, "connect the child through pipes"},
+    {"socketpair", NULL, FLAG, O_EXEC, "0", NULL,
+     "connect the child through a socket pair"},
+    {"pty", NULL, FLAG, O_EXEC, "0", NULL,
+     "run the child on a new pseudo-terminal"},
+    {"setsid", NAMES("sid"), FLAG, O_EXEC, "0", NULL,
+     "run the child in a new session"},
+    {"ctty", NULL, FLAG, O_EXEC, "0", NULL,
+     "make the pty the child's controlling terminal"},
+    {"nofork", NULL, FLAG, O_EXEC, "0", NULL,
+     "give the child the other address's descriptor; relay nothing"},
+    {"fdin", NULL, INT, O_EXEC, "0", NULL, "the child reads from fd N"},
+    {"fdout", NULL, INT, O_EXEC, "1", NULL, "the child writes to fd N"},
+    {"end-close", NULL, FLAG, O_EXEC, "0", NULL,
+     "at the end, close the channel without signalling the child"},
+    {"cert", NAMES("certificate"), STRING, O_TLS, NULL, NULL,
+     "PEM certificate chain (may hold the key too)"},
+    {"key", NULL, STRING, O_TLS, NULL, NULL, "PEM private key"},
+    {"cafile", NULL, STRING, O_TLS, NULL, NULL,
+     "trust anchors; on TLS-LISTEN, verify client certificates"},
+    {"verify", NULL, FLAG, O_TLS, "1", NULL, "verify the peer"},
+    {"snihost", NAMES("commonname", "cn"), STRING, O_TLSCONNECT, NULL, NULL,
+     "name sent in SNI and checked in the certificate (default: HOST)"},
+    {"priority", NULL, STRING, O_TLS, "NORMAL", NULL, "GnuTLS priority string"},
+    {"send-fds", NULL, FDLIST, O_FDPASS, NULL, NULL,
+     "send these descriptors with the first data written"},
+    {"readbytes", NULL, SIZE, O_ALL, NULL, NULL,
+     "read at most N bytes, then treat it as end-of-file"},
+    {"shut", NULL, CHOICE, O_ALL, "write",
+     NAMES("write", "both", "close", "none"),
+     "when data into this address ends: write (half-close), both, close "
+     "or none (socat: shut-down, shut-close, shut-none)"},
+};
+
+/* socat spells some values of an option as an option of its own. */
+typedef struct {
+    const char *alias;
+    const char *option;
+    const char *value;
+} PresetAlias;
+
+static const PresetAlias preset_aliases[] = {
+    {"shut-down", "shut", "write"},
+    {"shut-close", "shut", "close"},
+    {"shut-none", "shut", "none"},
+};
+
+/* Other spellings of CHOICE values. */
+typedef struct {
+    const char *option;
+    const char *word;
+    const char *choice;
+} ChoiceSynonym;
+
+static const ChoiceSynonym choice_synonyms[] = {
+    {"pf", "ipv4", "ip4"}, {"pf", "inet", "ip4"},  {"pf", "4", "ip4"},
+    {"pf", "ipv6", "ip6"}, {"pf", "inet6", "ip6"}, {"pf", "6", "ip6"},
+};
+
+/* Ranges of INT options; the others take 0..G_MAXINT. */
+typedef struct {
+    const char *option;
+    gint64 min;
+    gint64 max;
+} IntLimit;
+
+static const IntLimit int_limits[] = {
+    {"max-children", 1, G_MAXINT},
+    {"sourceport", 1, 65535},
+};
+
+/* ---------------------------------------------------------------- lookups */
+
+static gboolean name_matches(const char *name, const char *canonical,
+                             const char *const *aliases)
+{
+    if (g_ascii_strcasecmp(name, canonical) == 0) {
+        return TRUE;
+    }
+    for (guint i = 0; aliases && aliases[i]; i++) {
+        if (g_ascii_strcasecmp(name, aliases[i]) == 0) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+const QiocAddrType *qioc_address_types(guint *n)
+{
+    if (n) {
+        *n = G_N_ELEMENTS(addr_types);
+    }
+    return addr_types;
+}
+
+const QiocOptDesc *qioc_address_options(guint *n)
+{
+    if (n) {
+        *n = G_N_ELEMENTS(addr_options);
+    }
+    return addr_options;
+}
+
+const QiocAddrType *qioc_address_type_lookup(const char *name)
+{
+    g_return_val_if_fail(name != NULL, NULL);
+
+    for (guint i = 0; i < G_N_ELEMENTS(addr_types); i++) {
+        if (name_matches(name, addr_types[i].name, addr_types[i].aliases)) {
+            return &addr_types[i];
+        }
+    }
+    return NULL;
+}
+
+static const QiocAddrType *type_of_kind(QiocAddrKind kind)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(addr_types); i++) {
+        if (addr_types[i].kind == kind) {
+            return &addr_types[i];
+        }
+    }
+    g_return_val_if_reached(NULL);
+}
+
+static const QiocOptDesc *option_lookup(const char *name)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
+        if (name_matches(name, addr_options[i].name, addr_options[i].aliases)) {
+            return &addr_options[i];
+        }
+    }
+    return NULL;
+}
+
+static const PresetAlias *preset_lookup(const char *name)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(preset_aliases); i++) {
+        if (g_ascii_strcasecmp(name, preset_aliases[i].alias) == 0) {
+            return &preset_aliases[i];
+        }
+    }
+    return NULL;
+}
+
+static void int_limits_of(const QiocOptDesc *desc, gint64 *min, gint64 *max)
+{
+    *min = 0;
+    *max = G_MAXINT;
+    for (guint i = 0; i < G_N_ELEMENTS(int_limits); i++) {
+        if (strcmp(desc->name, int_limits[i].option) == 0) {
+            *min = int_limits[i].min;
+            *max = int_limits[i].max;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- errors */
+
+typedef struct {
+    const char *spec;
+    const char *p; /* the cursor in spec */
+    int index;
+    const QiocAddrType *type;
+    GPtrArray *params; /* char *, owned */
+    GHashTable *opts;  /* canonical name -> normalised value */
+} Parser;
+
+/* A message stays on one line whatever bytes the spec holds. */
+static char *one_line(const char *text)
+{
+    GString *out = g_string_sized_new(strlen(text));
+
+    for (const char *p = text; *p; p++) {
+        guchar c = (guchar)*p;
+
+        if (c == '\n') {
+            g_string_append(out, "\\n");
+        } else if (c == '\t') {
+            g_string_append(out, "\\t");
+        } else if (c < 0x20 || c == 0x7f) {
+            g_string_append_printf(out, "\\x%02x", c);
+        } else {
+            g_string_append_c(out, (char)c);
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+static void fail(const Parser *ps, GError **errp, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static void fail(const Parser *ps, GError **errp, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *what = NULL;
+    g_autofree char *msg = NULL;
+    g_autofree char *line = NULL;
+
+    va_start(ap, fmt);
+    what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (*ps->spec) {
+        msg = g_strdup_printf("address %d (%s): %s", ps->index, ps->spec, what);
+    } else {
+        msg = g_strdup_printf("address %d: %s", ps->index, what);
+    }
+    line = one_line(msg);
+    g_set_error_literal(errp, QIOC_USAGE_ERROR, QIOC_USAGE_ERROR_FAILED, line);
+}
+
+static const char *param_at(const Parser *ps, guint i)
+{
+    return g_ptr_array_index(ps->params, i);
+}
+
+/* ---------------------------------------------------------------- lexer */
+
+/* Where the quote opening at @q closes, or NULL. As in the shell, single
+ * quotes take everything literally and in double quotes a backslash
+ * protects the next byte. */
+static const char *quote_end(const char *q)
+{
+    const char *p = q + 1;
+
+    for (; *p && *p != *q; p++) {
+        if (*q == '"' && *p == '\\' && p[1]) {
+            p++;
+        }
+    }
+    return *p ? p : NULL;
+}
+
+static gboolean scan_escape(Parser *ps, const char *word, GString *out,
+                            GError **errp)
+{
+    if (ps->p[1] == '\0') {
+        fail(ps, errp, "trailing backslash in \"%s\"", word);
+        return FALSE;
+    }
+    g_string_append_c(out, ps->p[1]);
+    ps->p += 2;
+    return TRUE;
+}
+
+static gboolean scan_quoted(Parser *ps, GString *out, GError **errp)
+{
+    const char *end = quote_end(ps->p);
+
+    if (end == NULL) {
+        fail(ps, errp, "unterminated quote at \"%s\"", ps->p);
+        return FALSE;
+    }
+    for (const char *p = ps->p + 1; p < end; p++) {
+        /* quote_end() skipped the byte after it, so p + 1 < end */
+        if (*ps->p == '"' && *p == '\\') {
+            p++;
+        }
+        g_string_append_c(out, *p);
+    }
+    ps->p = end + 1;
+    return TRUE;
+}
+
+/* A bracket group protects the colons of an IPv6 literal. Without a
+ * closing ']' the '[' is an ordinary byte. */
+static gboolean scan_bracket(Parser *ps, GString *out)
+{
+    const char *end = strchr(ps->p, ']');
+
+    if (end == NULL) {
+        return FALSE;
+    }
+    g_string_append_len(out, ps->p, end - ps->p + 1);
+    ps->p = end + 1;
+    return TRUE;
+}
+
+/* One byte, or one quoted, escaped or bracketed run of them. */
+static gboolean scan_piece(Parser *ps, const char *word, gboolean brackets,
+                           GString *out, GError **errp)
+{
+    char c = *ps->p;
+
+    if (c == '\\') {
+        return scan_escape(ps, word, out, errp);
+    }
+    if (c == '\'' || c == '"') {
+        return scan_quoted(ps, out, errp);
+    }
+    if (c != '[' || !brackets || !scan_bracket(ps, out)) {
+        g_string_append_c(out, c);
+        ps->p++;
+    }
+    return TRUE;
+}
+
+/* Reads a word up to an unquoted, unescaped byte of @stops (or the end)
+ * into @out, quotes and escapes resolved. With @brackets, a word that is
+ * a single [...] group loses its brackets: "[::1]" is "::1". */
+static gboolean scan_word(Parser *ps, const char *stops, gboolean brackets,
+                          GString *out, GError **errp)
+{
+    const char *start = ps->p;
+    gboolean grouped = brackets && *start == '[' && strchr(start, ']');
+
+    while (*ps->p != '\0' && strchr(stops, *ps->p) == NULL) {
+        if (!scan_piece(ps, start, brackets, out, errp)) {
+            return FALSE;
+        }
+    }
+    if (grouped && ps->p == strchr(start, ']') + 1) {
+        g_string_erase(out, 0, 1);
+        g_string_truncate(out, out->len - 1);
+    }
+    return TRUE;
+}
+
+/* A command wrapped whole in one pair of quotes loses that pair; inside
+ * double quotes, \" and \\ lose their backslash too, as in the shell. */
+static void unwrap_command(const char *open, const char *close, GString *out)
+{
+    for (const char *p = open + 1; p < close; p++) {
+        if (*open == '"' && *p == '\\' && (p[1] == '"' || p[1] == '\\')) {
+            p++;
+        }
+        g_string_append_c(out, *p);
+    }
+}
+
+/* EXEC and SYSTEM: the command runs to the first unquoted, unescaped ','
+ * and keeps its quotes for the shell-like word splitting done later. */
+static gboolean scan_command(Parser *ps, GString *out, GError **errp)
+{
+    const char *start = ps->p;
+    const char *first_close = NULL;
+
+    while (*ps->p != '\0' && *ps->p != ',') {
+        const char *end = ps->p + 1;
+
+        if (*ps->p == '\\' && ps->p[1] == '\0') {
+            fail(ps, errp, "trailing backslash in \"%s\"", start);
+            return FALSE;
+        } else if (*ps->p == '\\') {
+            end = ps->p + 2;
+        } else if (*ps->p == '\'' || *ps->p == '"') {
+            end = quote_end(ps->p);
+            if (end == NULL) {
+                fail(ps, errp, "unterminated quote at \"%s\"", ps->p);
+                return FALSE;
+            }
+            first_close = ps->p == start ? end : first_close;
+            end++;
+        }
+        ps->p = end;
+    }
+    if (first_close != NULL && first_close + 1 == ps->p) {
+        unwrap_command(start, first_close, out);
+    } else {
+        g_string_append_len(out, start, ps->p - start);
+    }
+    return TRUE;
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* Digits of @base only, no sign or blanks, at most @max. */
+static gboolean parse_uint(const char *s, guint base, guint64 max, guint64 *out)
+{
+    guint64 v = 0;
+
+    if (*s == '\0') {
+        return FALSE;
+    }
+    for (; *s; s++) {
+        int d = g_ascii_digit_value(*s);
+
+        if (d < 0 || (guint)d >= base || (guint64)d > max ||
+            v > (max - (guint64)d) / base) {
+            return FALSE;
+        }
+        v = v * base + (guint64)d;
+    }
+    *out = v;
+    return TRUE;
+}
+
+static gboolean all_digits(const char *s)
+{
+    return *s != '\0' && s[strspn(s, "0123456789")] == '\0';
+}
+
+/* Each parser returns the normalised value, or NULL and maybe a reason in
+ * @why (else the message says what its type expects). */
+typedef char *(*ValueParser)(const QiocOptDesc *desc, const char *value,
+                             char **why);
+
+static const struct {
+    const char *word;
+    gboolean value;
+} flag_words[] = {
+    {"1", TRUE},    {"0", FALSE},     {"yes", TRUE}, {"no", FALSE},
+    {"true", TRUE}, {"false", FALSE}, {"on", TRUE},  {"off", FALSE},
+};
+
+static char *parse_flag(const QiocOptDesc *desc, const char *value, char **why)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(flag_words); i++) {
+        if (g_ascii_strcasecmp(value, flag_words[i].word) == 0) {
+            return g_strdup(flag_words[i].value ? "1" : "0");
+        }
+    }
+    return NULL;
+}
+
+static char *parse_int(const QiocOptDesc *desc, const char *value, char **why)
+{
+    gint64 min;
+    gint64 max;
+    guint64 v;
+
+    if (!all_digits(value)) {
+        return NULL;
+    }
+    int_limits_of(desc, &min, &max);
+    if (!parse_uint(value, 10, (guint64)max, &v) || v < (guint64)min) {
+        *why = g_strdup_printf("expected a number from %" G_GINT64_FORMAT
+                               " to %" G_GINT64_FORMAT,
+                               min, max);
+        return NULL;
+    }
+    return g_strdup_printf("%" G_GUINT64_FORMAT, v);
+}
+
+static const struct {
+    char suffix;
+    guint64 factor;
+} size_suffixes[] = {
+    {'k', G_GUINT64_CONSTANT(1) << 10},
+    {'m', G_GUINT64_CONSTANT(1) << 20},
+    {'g', G_GUINT64_CONSTANT(1) << 30},
+};
+
+static char *parse_size(const QiocOptDesc *desc, const char *value, char **why)
+{
+    gsize len = strlen(value);
+    guint64 factor = 1;
+    guint64 v;
+    g_autofree char *digits = NULL;
+
+    for (guint i = 0; len > 0 && i < G_N_ELEMENTS(size_suffixes); i++) {
+        if (g_ascii_tolower(value[len - 1]) == size_suffixes[i].suffix) {
+            factor = size_suffixes[i].factor;
+        }
+    }
+    digits = g_strndup(value, factor > 1 ? len - 1 : len);
+    if (!parse_uint(digits, 10, G_MAXINT64 / factor, &v)) {
+        return NULL;
+    }
+    return g_strdup_printf("%" G_GUINT64_FORMAT, v * factor);
+}
+
+static char *parse_mode(const QiocOptDesc *desc, const char *value, char **why)
+{
+    guint64 v;
+
+    if (!parse_uint(value, 8, 07777, &v)) {
+        return NULL;
+    }
+    return g_strdup_printf("0%03o", (guint)v);
+}
+
+/* [DIGITS][.DIGITS] with a digit somewhere: no sign, exponent, inf, nan. */
+static gboolean is_decimal(const char *s)
+{
+    gsize whole = strspn(s, "0123456789");
+    gsize frac = 0;
+
+    if (s[whole] == '.') {
+        frac = strspn(s + whole + 1, "0123456789");
+        return s[whole + 1 + frac] == '\0' && whole + frac > 0;
+    }
+    return s[whole] == '\0' && whole > 0;
+}
+
+static char *parse_duration(const QiocOptDesc *desc, const char *value,
+                            char **why)
+{
+    if (!is_decimal(value)) {
+        return NULL;
+    }
+    if (g_ascii_strtod(value, NULL) > DURATION_MAX) {
+        *why = g_strdup_printf("expected at most %.0f seconds", DURATION_MAX);
+        return NULL;
+    }
+    return g_strdup(value);
+}
+
+static char *parse_string(const QiocOptDesc *desc, const char *value,
+                          char **why)
+{
+    return g_strdup(value);
+}
+
+/* A numeric uid or gid; (uid_t)-1 means "no change" to chown(2). */
+static char *parse_id(const char *value, char **why)
+{
+    guint64 id;
+
+    if (!parse_uint(value, 10, G_MAXUINT32 - 1, &id)) {
+        *why = g_strdup_printf("expected an id up to %u", G_MAXUINT32 - 1);
+        return NULL;
+    }
+    return g_strdup_printf("%" G_GUINT64_FORMAT, id);
+}
+
+static char *parse_user(const QiocOptDesc *desc, const char *value, char **why)
+{
+    struct passwd *pw;
+
+    if (*value == '\0' || all_digits(value)) {
+        return *value ? parse_id(value, why) : NULL;
+    }
+    pw = getpwnam(value);
+    if (pw == NULL) {
+        *why = g_strdup("no such user");
+        return NULL;
+    }
+    return g_strdup_printf("%lu", (unsigned long)pw->pw_uid);
+}
+
+static char *parse_group(const QiocOptDesc *desc, const char *value, char **why)
+{
+    struct group *gr;
+
+    if (*value == '\0' || all_digits(value)) {
+        return *value ? parse_id(value, why) : NULL;
+    }
+    gr = getgrnam(value);
+    if (gr == NULL) {
+        *why = g_strdup("no such group");
+        return NULL;
+    }
+    return g_strdup_printf("%lu", (unsigned long)gr->gr_gid);
+}
+
+static char *parse_choice(const QiocOptDesc *desc, const char *value,
+                          char **why)
+{
+    g_autofree char *all = NULL;
+
+    for (guint i = 0; desc->choices[i]; i++) {
+        if (g_ascii_strcasecmp(value, desc->choices[i]) == 0) {
+            return g_strdup(desc->choices[i]);
+        }
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(choice_synonyms); i++) {
+        if (strcmp(desc->name, choice_synonyms[i].option) == 0 &&
+            g_ascii_strcasecmp(value, choice_synonyms[i].word) == 0) {
+            return g_strdup(choice_synonyms[i].choice);
+        }
+    }
+    all = g_strjoinv("|", (char **)desc->choices);
+    *why = g_strdup_printf("expected %s", all);
+    return NULL;
+}
+
+static char *parse_fdlist(const QiocOptDesc *desc, const char *value,
+                          char **why)
+{
+    g_auto(GStrv) fds = g_strsplit(value, ":", -1);
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    for (guint i = 0; fds[i]; i++) {
+        guint64 fd;
+
+        if (!parse_uint(fds[i], 10, G_MAXINT, &fd)) {
+            *why = g_strdup_printf("bad descriptor \"%s\"", fds[i]);
+            return NULL;
+        }
+        g_string_append_printf(out, "%s%" G_GUINT64_FORMAT, i ? ":" : "", fd);
+    }
+    return out->len ? g_string_free(g_steal_pointer(&out), FALSE) : NULL;
+}
+
+static char *parse_cidrs(const QiocOptDesc *desc, const char *value, char **why)
+{
+    g_auto(GStrv) nets = g_strsplit(value, ";", -1);
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    for (guint i = 0; nets[i]; i++) {
+        g_autoptr(GInetAddressMask) mask = NULL;
+        g_autoptr(GError) err = NULL;
+        const char *net = g_strstrip(nets[i]);
+
+        mask = g_inet_address_mask_new_from_string(net, &err);
+        if (mask == NULL) {
+            *why =
+                g_strdup_printf("\"%s\" is not a network ADDRESS[/BITS]", net);
+            return NULL;
+        }
+        g_string_append_printf(out, "%s%s", i ? ";" : "", net);
+    }
+    return out->len ? g_string_free(g_steal_pointer(&out), FALSE) : NULL;
+}
+
+static const struct {
+    ValueParser parse;
+    const char *metavar;  /* in "needs a value" */
+    const char *expected; /* in "bad value" */
+} opt_types[] = {
+    [QIOC_OPT_FLAG] = {parse_flag, "1",
+                       "0 or 1 (or yes/no, true/false, on/off)"},
+    [QIOC_OPT_INT] = {parse_int, "N", "a non-negative integer"},
+    [QIOC_OPT_SIZE] = {parse_size, "BYTES",
+                       "a number of bytes, optionally with K, M or G"},
+    [QIOC_OPT_MODE] = {parse_mode, "OCTAL", "an octal mode up to 07777"},
+    [QIOC_OPT_DURATION] = {parse_duration, "SECONDS",
+                           "a number of seconds such as 1.5"},
+    [QIOC_OPT_STRING] = {parse_string, "TEXT", "text"},
+    [QIOC_OPT_USER] = {parse_user, "USER", "a user name or uid"},
+    [QIOC_OPT_GROUP] = {parse_group, "GROUP", "a group name or gid"},
+    [QIOC_OPT_CHOICE] = {parse_choice, "WORD", "one of the choices"},
+    [QIOC_OPT_FDLIST] = {parse_fdlist, "N[:N]...",
+                         "descriptor numbers N[:N]..."},
+    [QIOC_OPT_CIDRS] = {parse_cidrs, "CIDR[;CIDR]...",
+                        "networks ADDRESS[/BITS][;...]"},
+};
+
+G_STATIC_ASSERT(G_N_ELEMENTS(opt_types) == QIOC_OPT_CIDRS + 1);
+
+static char *metavar_of(const QiocOptDesc *desc)
+{
+    if (desc->type == QIOC_OPT_CHOICE) {
+        return g_strjoinv("|", (char **)desc->choices);
+    }
+    return g_strdup(opt_types[desc->type].metavar);
+}
+
+/* @name is the option as typed; a flag given alone is "1". */
+static char *normalise(const Parser *ps, const QiocOptDesc *desc,
+                       const char *name, const char *value, GError **errp)
+{
+    g_autofree char *why = NULL;
+    g_autofree char *metavar = NULL;
+    char *norm;
+
+    if (value == NULL && desc->type == QIOC_OPT_FLAG) {
+        value = "1";
+    }
+    if (value == NULL) {
+        metavar = metavar_of(desc);
+        fail(ps, errp, "option \"%s\" needs a value: %s=%s", name, name,
+             metavar);
+        return NULL;
+    }
+    norm = opt_types[desc->type].parse(desc, value, &why);
+    if (norm == NULL && why != NULL) {
+        fail(ps, errp, "bad value \"%s\" for %s: %s", value, name, why);
+    } else if (norm == NULL) {
+        fail(ps, errp, "bad value \"%s\" for %s: expected %s", value, name,
+             opt_types[desc->type].expected);
+    }
+    return norm;
+}
+
+/* ---------------------------------------------------------------- options */
+
+static gboolean set_option(Parser *ps, const char *name, const char *value,
+                           GError **errp)
+{
+    const PresetAlias *preset = preset_lookup(name);
+    const QiocOptDesc *desc = option_lookup(preset ? preset->option : name);
+    char *norm;
+
+    if (desc == NULL) {
+        fail(ps, errp, "unknown option \"%s\"", name);
+        return FALSE;
+    }
+    if ((ps->type->groups & desc->groups) == 0) {
+        fail(ps, errp, "option \"%s\" does not apply to %s", name,
+             ps->type->name);
+        return FALSE;
+    }
+    if (preset != NULL && value != NULL) {
+        fail(ps, errp, "option \"%s\" takes no value, got \"%s\"", name, value);
+        return FALSE;
+    }
+    norm = preset ? g_strdup(preset->value)
+                  : normalise(ps, desc, name, value, errp);
+    if (norm == NULL) {
+        return FALSE;
+    }
+    /* the same option twice: the last one wins */
+    g_hash_table_replace(ps->opts, (gpointer)desc->name, norm);
+    return TRUE;
+}
+
+static gboolean fail_empty_option(const Parser *ps, const char *start,
+                                  GError **errp)
+{
+    if (ps->p == start) {
+        fail(ps, errp, "empty option (\",,\" or a trailing \",\")");
+    } else {
+        fail(ps, errp, "option without a name: \"%.*s\"", (int)(ps->p - start),
+             start);
+    }
+    return FALSE;
+}
+
+static gboolean parse_option(Parser *ps, GError **errp)
+{
+    const char *start = ps->p;
+    g_autoptr(GString) name = g_string_new(NULL);
+    g_autoptr(GString) value = g_string_new(NULL);
+    gboolean has_value;
+
+    if (!scan_word(ps, ",=", FALSE, name, errp)) {
+        return FALSE;
+    }
+    has_value = *ps->p == '=';
+    if (has_value) {
+        ps->p++;
+        if (!scan_word(ps, ",", FALSE, value, errp)) {
+            return FALSE;
+        }
+    }
+    if (name->len == 0) {
+        return fail_empty_option(ps, start, errp);
+    }
+    return set_option(ps, name->str, has_value ? value->str : NULL, errp);
+}
+
+static gboolean parse_options(Parser *ps, GError **errp)
+{
+    while (*ps->p == ',') {
+        ps->p++;
+        if (!parse_option(ps, errp)) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* ---------------------------------------------------------------- checks */
+
+static gboolean check_fd(const Parser *ps, GError **errp)
+{
+    guint64 fd;
+
+    if (!parse_uint(param_at(ps, 0), 10, G_MAXINT, &fd)) {
+        fail(ps, errp,
+             "bad descriptor \"%s\" for %s: expected a "
+             "non-negative integer",
+             param_at(ps, 0), ps->type->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean check_port(const Parser *ps, const char *port,
+                           gboolean listener, GError **errp)
+{
+    guint64 n;
+
+    if (all_digits(port) && parse_uint(port, 10, 65535, &n) &&
+        (listener || n > 0)) {
+        return TRUE;
+    }
+    if (all_digits(port)) {
+        fail(ps, errp, "bad port \"%s\": expected %d to 65535", port,
+             listener ? 0 : 1);
+        return FALSE;
+    }
+    if (getservbyname(port, "tcp") == NULL) {
+        fail(ps, errp, "bad port \"%s\": not a number or a known service",
+             port);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean check_connect_port(const Parser *ps, GError **errp)
+{
+    return check_port(ps, param_at(ps, 1), FALSE, errp);
+}
+
+static gboolean check_listen_port(const Parser *ps, GError **errp)
+{
+    return check_port(ps, param_at(ps, 0), TRUE, errp);
+}
+
+static gboolean check_tls_listen(const Parser *ps, GError **errp)
+{
+    if (!check_listen_port(ps, errp)) {
+        return FALSE;
+    }
+    if (!g_hash_table_contains(ps->opts, "cert")) {
+        fail(ps, errp, "%s needs cert=FILE", ps->type->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean check_sun_path(const Parser *ps, GError **errp)
+{
+    const char *path = param_at(ps, 0);
+
+    if (strlen(path) > SUN_PATH_MAX) {
+        fail(ps, errp,
+             "\"%s\" is too long for a unix socket (at most %zu "
+             "bytes)",
+             path, (size_t)SUN_PATH_MAX);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* What the grammar and the checks do differently per kind. */
+typedef gboolean (*KindCheck)(const Parser *ps, GError **errp);
+
+static const struct {
+    gboolean raw_command; /* one parameter: the command text, quoted */
+    KindCheck check;      /* after the parameters and options */
+} kind_traits[QIOC_ADDR__COUNT] = {
+    [QIOC_ADDR_FD] = {FALSE, check_fd},
+    [QIOC_ADDR_ACCEPT_FD] = {FALSE, check_fd},
+    [QIOC_ADDR_UNIX_CONNECT] = {FALSE, check_sun_path},
+    [QIOC_ADDR_UNIX_LISTEN] = {FALSE, check_sun_path},
+    [QIOC_ADDR_ABSTRACT_CONNECT] = {FALSE, check_sun_path},
+    [QIOC_ADDR_ABSTRACT_LISTEN] = {FALSE, check_sun_path},
+    [QIOC_ADDR_TCP_CONNECT] = {FALSE, check_connect_port},
+    [QIOC_ADDR_TCP_LISTEN] = {FALSE, check_listen_port},
+    [QIOC_ADDR_TLS_CONNECT] = {FALSE, check_connect_port},
+    [QIOC_ADDR_TLS_LISTEN] = {FALSE, check_tls_listen},
+    [QIOC_ADDR_EXEC] = {TRUE, NULL},
+    [QIOC_ADDR_SYSTEM] = {TRUE, NULL},
+};
+
+static gboolean check_kind(const Parser *ps, GError **errp)
+{
+    KindCheck check = kind_traits[ps->type->kind].check;
+
+    return check == NULL || check(ps, errp);
+}
+
+/* TCP4-LISTEN:80,pf=ip6 cannot be honoured. */
+static gboolean check_family(const Parser *ps, GError **errp)
+{
+    const char *pf = g_hash_table_lookup(ps->opts, "pf");
+    int family;
+
+    if (pf == NULL || ps->type->family == AF_UNSPEC) {
+        return TRUE;
+    }
+    family = strcmp(pf, "ip4") == 0 ? AF_INET : AF_INET6;
+    if (family != ps->type->family) {
+        fail(ps, errp, "option \"pf=%s\" conflicts with %s", pf,
+             ps->type->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static char *join_params(const Parser *ps)
+{
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; i < ps->params->len; i++) {
+        g_string_append_printf(out, "%s%s", i ? ":" : "", param_at(ps, i));
+    }
+    return g_string_free(out, FALSE);
+}
+
+static gboolean check_param_count(const Parser *ps, GError **errp)
+{
+    const QiocAddrType *t = ps->type;
+    guint n = ps->params->len;
+    g_autofree char *got = join_params(ps);
+
+    if (n < t->min_params && n == 0) {
+        fail(ps, errp, "%s needs %s", t->name, t->params_help);
+    } else if (n < t->min_params) {
+        fail(ps, errp, "%s needs %s, got \"%s\"", t->name, t->params_help, got);
+    } else if (n > t->max_params && t->max_params == 0) {
+        fail(ps, errp, "extra parameter \"%s\": %s takes none", param_at(ps, 0),
+             t->name);
+    } else if (n > t->max_params) {
+        fail(ps, errp, "extra parameter \"%s\": %s takes %s",
+             param_at(ps, t->max_params), t->name, t->params_help);
+    } else {
+        return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean check_params_empty(const Parser *ps, GError **errp)
+{
+    for (guint i = 0; i < ps->params->len; i++) {
+        if (*param_at(ps, i) == '\0') {
+            fail(ps, errp, "empty parameter %u: %s takes %s", i + 1,
+                 ps->type->name, ps->type->params_help);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* ---------------------------------------------------------------- parse */
+
+static gboolean is_bare_number(const char *word, const char *next)
+{
+    return *next != ':' && all_digits(word);
+}
+
+static gboolean is_path(const char *word, const char *next)
+{
+    return strchr(word, '/') != NULL;
+}
+
+/* socat's shortcuts: the word before ':' or ',' is the first parameter. */
+static const struct {
+    gboolean (*match)(const char *word, const char *next);
+    QiocAddrKind kind;
+} shortcuts[] = {
+    {is_bare_number, QIOC_ADDR_FD},
+    {is_path, QIOC_ADDR_GOPEN},
+};
+
+static gboolean parse_type(Parser *ps, GError **errp)
+{
+    g_autoptr(GString) word = g_string_new(NULL);
+
+    if (!scan_word(ps, ":,", FALSE, word, errp)) {
+        return FALSE;
+    }
+    ps->type = qioc_address_type_lookup(word->str);
+    for (guint i = 0; ps->type == NULL && i < G_N_ELEMENTS(shortcuts); i++) {
+        if (shortcuts[i].match(word->str, ps->p)) {
+            ps->type = type_of_kind(shortcuts[i].kind);
+            g_ptr_array_add(ps->params,
+                            g_string_free(g_steal_pointer(&word), FALSE));
+        }
+    }
+    if (ps->type == NULL && word->len == 0) {
+        fail(ps, errp, "missing address type before \"%s\"", ps->p);
+    } else if (ps->type == NULL) {
+        fail(ps, errp, "unknown address type \"%s\"", word->str);
+    }
+    return ps->type != NULL;
+}
+
+static gboolean parse_command(Parser *ps, GError **errp)
+{
+    g_autoptr(GString) cmd = g_string_new(NULL);
+
+    if (*ps->p != ':') {
+        return TRUE;
+    }
+    ps->p++;
+    if (!scan_command(ps, cmd, errp)) {
+        return FALSE;
+    }
+    if (cmd->len > 0) {
+        g_ptr_array_add(ps->params,
+                        g_string_free(g_steal_pointer(&cmd), FALSE));
+    }
+    return TRUE;
+}
+
+static gboolean parse_params(Parser *ps, GError **errp)
+{
+    if (kind_traits[ps->type->kind].raw_command) {
+        return parse_command(ps, errp);
+    }
+    while (*ps->p == ':') {
+        g_autoptr(GString) word = g_string_new(NULL);
+
+        ps->p++;
+        if (!scan_word(ps, ":,", TRUE, word, errp)) {
+            return FALSE;
+        }
+        g_ptr_array_add(ps->params,
+                        g_string_free(g_steal_pointer(&word), FALSE));
+    }
+    return TRUE;
+}
+
+static gboolean parse_spec(Parser *ps, GError **errp)
+{
+    if (*ps->spec == '\0') {
+        fail(ps, errp, "empty address \"\"");
+        return FALSE;
+    }
+    return parse_type(ps, errp) && parse_params(ps, errp) &&
+           check_param_count(ps, errp) && check_params_empty(ps, errp) &&
+           parse_options(ps, errp) && check_kind(ps, errp) &&
+           check_family(ps, errp);
+}
+
+QiocAddress *qioc_address_parse(const char *spec, int index, GError **errp)
+{
+    g_autoptr(GPtrArray) params = NULL;
+    g_autoptr(GHashTable) opts = NULL;
+    QiocAddress *addr;
+
+    g_return_val_if_fail(spec != NULL, NULL);
+    g_return_val_if_fail(errp == NULL || *errp == NULL, NULL);
+
+    params = g_ptr_array_new_with_free_func(g_free);
+    opts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+    Parser ps = {spec, spec, index, NULL, params, opts};
+    if (!parse_spec(&ps, errp)) {
+        return NULL;
+    }
+    addr = g_new0(QiocAddress, 1);
+    addr->index = index;
+    addr->text = g_strdup(spec);
+    addr->type = ps.type;
+    addr->nparams = params->len;
+    g_ptr_array_add(params, NULL);
+    addr->params = (char **)g_ptr_array_free(g_steal_pointer(&params), FALSE);
+    addr->opts = g_steal_pointer(&opts);
+    return addr;
+}
+
+void qioc_address_free(QiocAddress *addr)
+{
+    if (addr == NULL) {
+        return;
+    }
+    g_free(addr->text);
+    g_strfreev(addr->params);
+    if (addr->opts != NULL) {
+        g_hash_table_unref(addr->opts);
+    }
+    g_free(addr);
+}
+
+/* ---------------------------------------------------------------- getters */
+
+#define TYPE_BIT(t) (1u << (t))
+
+static const QiocOptDesc *getter_desc(const QiocAddress *addr, const char *name,
+                                      guint types)
+{
+    const QiocOptDesc *desc;
+
+    g_return_val_if_fail(addr != NULL, NULL);
+    g_return_val_if_fail(name != NULL, NULL);
+    desc = option_lookup(name);
+    g_return_val_if_fail(desc != NULL, NULL);
+    g_return_val_if_fail((TYPE_BIT(desc->type) & types) != 0, NULL);
+    return desc;
+}
+
+/* The given value, else the default, else NULL. */
+static const char *opt_text(const QiocAddress *addr, const QiocOptDesc *desc)
+{
+    const char *v = NULL;
+
+    if (addr->opts != NULL) {
+        v = g_hash_table_lookup(addr->opts, desc->name);
+    }
+    return v ? v : desc->defval;
+}
+
+gboolean qioc_address_has_opt(const QiocAddress *addr, const char *name)
+{
+    const QiocOptDesc *desc = getter_desc(addr, name, ~0u);
+
+    return desc != NULL && addr->opts != NULL &&
+           g_hash_table_contains(addr->opts, desc->name);
+}
+
+gboolean qioc_address_get_flag(const QiocAddress *addr, const char *name)
+{
+    const QiocOptDesc *desc = getter_desc(addr, name, TYPE_BIT(FLAG));
+    const char *v = desc ? opt_text(addr, desc) : NULL;
+
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
+gint64 qioc_address_get_int(const QiocAddress *addr, const char *name,
+                            gint64 fallback)
+{
+    guint types = TYPE_BIT(INT) | TYPE_BIT(SIZE) | TYPE_BIT(MODE) |
+                  TYPE_BIT(USER) | TYPE_BIT(GROUP);
+    const QiocOptDesc *desc = getter_desc(addr, name, types);
+    const char *v = desc ? opt_text(addr, desc) : NULL;
+
+    if (v == NULL) {
+        return fallback;
+    }
+    return g_ascii_strtoll(v, NULL, desc->type == MODE ? 8 : 10);
+}
+
+double qioc_address_get_duration(const QiocAddress *addr, const char *name,
+                                 double fallback)
+{
+    const QiocOptDesc *desc = getter_desc(addr, name, TYPE_BIT(DURATION));
+    const char *v = desc ? opt_text(addr, desc) : NULL;
+
+    return v ? g_ascii_strtod(v, NULL) : fallback;
+}
+
+const char *qioc_address_get_string(const QiocAddress *addr, const char *name)
+{
+    guint types = TYPE_BIT(STRING) | TYPE_BIT(CHOICE) | TYPE_BIT(FDLIST) |
+                  TYPE_BIT(CIDRS);
+    const QiocOptDesc *desc = getter_desc(addr, name, types);
+
+    return desc ? opt_text(addr, desc) : NULL;
+}
+
+/* ---------------------------------------------------------------- describe */
+
+/* Appends @text so that the grammar reads it back as the same token. */
+static void append_quoted(GString *out, const char *text, const char *specials)
+{
+    if (*text != '\0' && text[strcspn(text, specials)] == '\0') {
+        g_string_append(out, text);
+    } else if (strchr(text, ':') && !strpbrk(text, ",'\"\\[]")) {
+        g_string_append_printf(out, "[%s]", text);
+    } else if (strchr(text, '\'') == NULL) {
+        g_string_append_printf(out, "'%s'", text);
+    } else {
+        for (const char *p = text; *p; p++) {
+            if (strchr(specials, *p)) {
+                g_string_append_c(out, '\\');
+            }
+            g_string_append_c(out, *p);
+        }
+    }
+}
+
+/* The command keeps its quotes; only a wrapping pair may be added. */
+static void append_command(GString *out, const char *cmd)
+{
+    gboolean wrap = strchr(cmd, ',') || *cmd == '\'' || *cmd == '"';
+
+    if (wrap && strchr(cmd, '\'') == NULL) {
+        g_string_append_printf(out, "'%s'", cmd);
+    } else if (wrap && strpbrk(cmd, "\"\\") == NULL) {
+        g_string_append_printf(out, "\"%s\"", cmd);
+    } else {
+        g_string_append(out, cmd);
+    }
+}
+
+char *qioc_address_describe(const QiocAddress *addr)
+{
+    GString *out;
+
+    g_return_val_if_fail(addr != NULL && addr->type != NULL, NULL);
+
+    out = g_string_new(addr->type->name);
+    for (guint i = 0; i < addr->nparams; i++) {
+        g_string_append_c(out, ':');
+        if (kind_traits[addr->type->kind].raw_command) {
+            append_command(out, addr->params[i]);
+        } else {
+            append_quoted(out, addr->params[i], ":,'\"\\[");
+        }
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
+        const QiocOptDesc *desc = &addr_options[i];
+        const char *v = opt_text(addr, desc);
+
+        if ((addr->type->groups & desc->groups) == 0) {
+            continue;
+        }
+        g_string_append_printf(out, ",%s=", desc->name);
+        if (v != NULL) {
+            append_quoted(out, v, ",'\"\\");
+        } else {
+            g_string_append(out, "(unset)");
+        }
+    }
+    return g_string_free(out, FALSE);
+}

@@ -1,1 +1,317 @@
-/* placeholder: being written */
+/*
+ * qioc - address specs: grammar, address types, address options
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIOC_ADDRESS_H
+#define QIOC_ADDRESS_H
+
+#include <glib.h>
+#include <sys/socket.h>
+
+G_BEGIN_DECLS
+
+/**
+ * QIOC_USAGE_ERROR:
+ *
+ * Error domain of command-line mistakes: a bad address spec, a bad option.
+ * main prints "qioc: " and the message, then exits with status 2.
+ */
+#define QIOC_USAGE_ERROR (qioc_usage_error_quark())
+GQuark qioc_usage_error_quark(void);
+
+typedef enum {
+    QIOC_USAGE_ERROR_FAILED,
+} QiocUsageError;
+
+/**
+ * QiocAddrKind:
+ *
+ * What an address is, independent of the spelling of its type and of an
+ * address family restriction (TCP, TCP4 and TCP6 are all
+ * %QIOC_ADDR_TCP_CONNECT; #QiocAddrType.family tells them apart).
+ */
+typedef enum {
+    QIOC_ADDR_STDIO,
+    QIOC_ADDR_STDIN,
+    QIOC_ADDR_STDOUT,
+    QIOC_ADDR_STDERR,
+    QIOC_ADDR_FD,
+    QIOC_ADDR_PIPE,
+    QIOC_ADDR_FILE,
+    QIOC_ADDR_GOPEN,
+    QIOC_ADDR_CREATE,
+    QIOC_ADDR_UNIX_CONNECT,
+    QIOC_ADDR_UNIX_LISTEN,
+    QIOC_ADDR_ABSTRACT_CONNECT,
+    QIOC_ADDR_ABSTRACT_LISTEN,
+    QIOC_ADDR_TCP_CONNECT,
+    QIOC_ADDR_TCP_LISTEN,
+    QIOC_ADDR_EXEC,
+    QIOC_ADDR_SYSTEM,
+    QIOC_ADDR_TLS_CONNECT,
+    QIOC_ADDR_TLS_LISTEN,
+    QIOC_ADDR_ACCEPT_FD,
+    QIOC_ADDR_SD_LISTEN,
+    QIOC_ADDR__COUNT
+} QiocAddrKind;
+
+/**
+ * QiocOptType:
+ *
+ * The value type of an address option, which decides how its text is
+ * checked and normalised, and which getter reads it.
+ */
+typedef enum {
+    QIOC_OPT_FLAG,     /* "fork", "fork=1", "fork=0", yes/no, true/false,
+                          on/off; normalised to "1" or "0" */
+    QIOC_OPT_INT,      /* non-negative decimal integer */
+    QIOC_OPT_SIZE,     /* bytes, optional K/M/G suffix (1024-based);
+                          normalised to the byte count */
+    QIOC_OPT_MODE,     /* octal, <= 07777; normalised to "0NNN" */
+    QIOC_OPT_DURATION, /* seconds, decimals allowed ("1.5"), >= 0 */
+    QIOC_OPT_STRING,   /* any text (quotes removed) */
+    QIOC_OPT_USER,     /* user name or numeric uid; normalised to the uid */
+    QIOC_OPT_GROUP,    /* group name or numeric gid; normalised to the gid */
+    QIOC_OPT_CHOICE,   /* one of #QiocOptDesc.choices */
+    QIOC_OPT_FDLIST,   /* N[:N]... descriptor numbers */
+    QIOC_OPT_CIDRS,    /* CIDR[;CIDR]... networks */
+} QiocOptType;
+
+/**
+ * QiocOptGroup:
+ * @QIOC_OPTGRP_ALL: every address type (readbytes, shut)
+ * @QIOC_OPTGRP_ACCEPT: accepts clients (fork, max-children, accept-timeout)
+ * @QIOC_OPTGRP_LISTEN: creates a listening socket (backlog)
+ * @QIOC_OPTGRP_CONNECT: connects (connect-timeout, retry, interval)
+ * @QIOC_OPTGRP_IP: TCP or TLS, either side (bind, nodelay, keepalive, pf,
+ *   ipv6only)
+ * @QIOC_OPTGRP_IPCONNECT: TCP or TLS client (sourceport)
+ * @QIOC_OPTGRP_IPLISTEN: TCP or TLS listener (reuseaddr, range)
+ * @QIOC_OPTGRP_UNIXLISTEN: unix socket file listener (unlink-early,
+ *   unlink-close)
+ * @QIOC_OPTGRP_FSPERM: may create a file system object (mode, user,
+ *   group, umask)
+ * @QIOC_OPTGRP_OPEN: opened with open(2) (append, creat, trunc, excl,
+ *   rdonly, wronly)
+ * @QIOC_OPTGRP_READEOF: may hit a temporary end-of-file (ignoreeof)
+ * @QIOC_OPTGRP_EXEC: runs a child (stderr, pipes, socketpair, pty, setsid,
+ *   ctty, nofork, fdin, fdout, end-close)
+ * @QIOC_OPTGRP_TLS: TLS, either side (cert, key, cafile, verify, priority)
+ * @QIOC_OPTGRP_TLSCONNECT: TLS client (snihost)
+ * @QIOC_OPTGRP_FDPASS: may be a unix socket, so may pass descriptors
+ *   (send-fds)
+ *
+ * Option groups: an option applies to an address type when their group
+ * masks share a bit.
+ */
+typedef enum {
+    QIOC_OPTGRP_ALL = 1u << 0,
+    QIOC_OPTGRP_ACCEPT = 1u << 1,
+    QIOC_OPTGRP_LISTEN = 1u << 2,
+    QIOC_OPTGRP_CONNECT = 1u << 3,
+    QIOC_OPTGRP_IP = 1u << 4,
+    QIOC_OPTGRP_IPCONNECT = 1u << 5,
+    QIOC_OPTGRP_IPLISTEN = 1u << 6,
+    QIOC_OPTGRP_UNIXLISTEN = 1u << 7,
+    QIOC_OPTGRP_FSPERM = 1u << 8,
+    QIOC_OPTGRP_OPEN = 1u << 9,
+    QIOC_OPTGRP_READEOF = 1u << 10,
+    QIOC_OPTGRP_EXEC = 1u << 11,
+    QIOC_OPTGRP_TLS = 1u << 12,
+    QIOC_OPTGRP_TLSCONNECT = 1u << 13,
+    QIOC_OPTGRP_FDPASS = 1u << 14,
+} QiocOptGroup;
+
+/**
+ * QiocAddrType:
+ * @name: canonical upper-case name, "TCP-LISTEN"
+ * @aliases: other accepted names, NULL-terminated; may be NULL
+ * @kind: what the address is
+ * @family: %AF_UNSPEC, or %AF_INET / %AF_INET6 for the TCP4* and TCP6*
+ *   variants
+ * @min_params: fewest parameters
+ * @max_params: most parameters
+ * @groups: #QiocOptGroup bits of the options that apply
+ * @params_help: the parameters as the user writes them, "HOST:PORT",
+ *   "[PATH]", or "" for none
+ * @summary: one line for --help-addresses
+ *
+ * One entry of the address-type table.
+ */
+typedef struct QiocAddrType {
+    const char *name;
+    const char *const *aliases;
+    QiocAddrKind kind;
+    int family;
+    guint min_params;
+    guint max_params;
+    guint32 groups;
+    const char *params_help;
+    const char *summary;
+} QiocAddrType;
+
+/**
+ * QiocOptDesc:
+ * @name: canonical lower-case name
+ * @aliases: other accepted names (socat's spellings), NULL-terminated; may
+ *   be NULL
+ * @type: value type
+ * @groups: #QiocOptGroup bits of the address types it applies to
+ * @defval: default, as normalised text; NULL when there is none
+ * @choices: the accepted words of a %QIOC_OPT_CHOICE option, NULL-terminated
+ * @help: one line for --help-addresses and the man page
+ *
+ * One entry of the option table.
+ */
+typedef struct QiocOptDesc {
+    const char *name;
+    const char *const *aliases;
+    QiocOptType type;
+    guint32 groups;
+    const char *defval;
+    const char *const *choices;
+    const char *help;
+} QiocOptDesc;
+
+/**
+ * QiocAddress:
+ * @index: 1 or 2, the position on the command line
+ * @text: the spec as typed
+ * @type: the entry of the address-type table
+ * @params: the parameters, NULL-terminated, quotes and escapes resolved;
+ *   the one parameter of EXEC and SYSTEM is the command text with its
+ *   quotes kept (only a pair wrapping the whole command is removed)
+ * @nparams: the number of @params
+ * @opts: private; use the getters
+ *
+ * A parsed and validated address spec.
+ */
+typedef struct QiocAddress {
+    int index;
+    char *text;
+    const QiocAddrType *type;
+    char **params;
+    guint nparams;
+    GHashTable *opts;
+} QiocAddress;
+
+/**
+ * qioc_address_parse:
+ * @spec: the address as typed, `TYPE[:PARAM]...[,OPTION[=VALUE]]...`
+ * @index: 1 or 2, its position on the command line (used in messages)
+ * @errp: return location for a %QIOC_USAGE_ERROR
+ *
+ * Parses and checks @spec: the type, the number and syntax of the
+ * parameters, every option's name, applicability and value. Does no I/O
+ * beyond looking up user, group and service names.
+ *
+ * Returns: (transfer full): the address, or NULL with @errp set to a
+ * one-line message that names the address and quotes the offending token.
+ */
+QiocAddress *qioc_address_parse(const char *spec, int index, GError **errp);
+
+/**
+ * qioc_address_free:
+ * @addr: (nullable): an address
+ *
+ * Frees @addr and everything it holds.
+ */
+void qioc_address_free(QiocAddress *addr);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QiocAddress, qioc_address_free)
+
+/**
+ * qioc_address_has_opt:
+ * @addr: an address
+ * @name: an option name (canonical or alias)
+ *
+ * Returns: whether the option was given explicitly.
+ */
+gboolean qioc_address_has_opt(const QiocAddress *addr, const char *name);
+
+/**
+ * qioc_address_get_flag:
+ * @addr: an address
+ * @name: the name of a %QIOC_OPT_FLAG option
+ *
+ * Returns: the option's value, else its default, else FALSE.
+ */
+gboolean qioc_address_get_flag(const QiocAddress *addr, const char *name);
+
+/**
+ * qioc_address_get_int:
+ * @addr: an address
+ * @name: the name of a %QIOC_OPT_INT, %QIOC_OPT_SIZE, %QIOC_OPT_MODE,
+ *   %QIOC_OPT_USER or %QIOC_OPT_GROUP option
+ * @fallback: returned when the option was neither given nor has a default
+ *
+ * Returns: the number (bytes for sizes, the mode bits, a uid or gid).
+ */
+gint64 qioc_address_get_int(const QiocAddress *addr, const char *name,
+                            gint64 fallback);
+
+/**
+ * qioc_address_get_duration:
+ * @addr: an address
+ * @name: the name of a %QIOC_OPT_DURATION option
+ * @fallback: returned when the option was neither given nor has a default
+ *
+ * Returns: the duration in seconds.
+ */
+double qioc_address_get_duration(const QiocAddress *addr, const char *name,
+                                 double fallback);
+
+/**
+ * qioc_address_get_string:
+ * @addr: an address
+ * @name: the name of a %QIOC_OPT_STRING, %QIOC_OPT_CHOICE,
+ *   %QIOC_OPT_FDLIST or %QIOC_OPT_CIDRS option
+ *
+ * Returns: (transfer none) (nullable): the normalised value (a choice's
+ * canonical word, "3:4" for descriptor lists, "CIDR;CIDR" for networks),
+ * else the default, else NULL. Owned by @addr.
+ */
+const char *qioc_address_get_string(const QiocAddress *addr, const char *name);
+
+/**
+ * qioc_address_types:
+ * @n: (out) (optional): the number of entries
+ *
+ * Returns: (transfer none): the address-type table.
+ */
+const QiocAddrType *qioc_address_types(guint *n);
+
+/**
+ * qioc_address_options:
+ * @n: (out) (optional): the number of entries
+ *
+ * Returns: (transfer none): the option table.
+ */
+const QiocOptDesc *qioc_address_options(guint *n);
+
+/**
+ * qioc_address_type_lookup:
+ * @name: a type name or alias, any case
+ *
+ * Returns: (transfer none) (nullable): the table entry, or NULL.
+ */
+const QiocAddrType *qioc_address_type_lookup(const char *name);
+
+/**
+ * qioc_address_describe:
+ * @addr: an address
+ *
+ * Describes @addr for --dry-run, on one line:
+ * `TYPE:PARAM...,option=value,...` with the canonical type name and every
+ * option that applies to the type, in table order, with its given value,
+ * else its default, else `(unset)`. Parameters and values that contain
+ * separators are quoted.
+ *
+ * Returns: (transfer full): the text; free with g_free().
+ */
+char *qioc_address_describe(const QiocAddress *addr);
+
+G_END_DECLS
+
+#endif /* QIOC_ADDRESS_H */
