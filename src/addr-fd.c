@@ -46,3 +46,29 @@ QIOChannel *qioc_open_fd(const QiocAddress *addr, QiocAccess *access,
     }
     return ioc;
 }
+
+/* ACCEPT-FD:N: an inherited listening socket (inetd, systemd style). */
+QIONetListener *qioc_listen_fd(const QiocAddress *addr,
+                               const QiocOptions *opts, GError **errp)
+{
+    int fd = (int)g_ascii_strtoll(addr->params[0], NULL, 10);
+    g_autoptr(QIONetListener) listener = qio_net_listener_new();
+    g_autoptr(QIOChannelSocket) sioc = NULL;
+
+    if (fcntl(fd, F_GETFD) < 0) {
+        qioc_addr_error_errno(errp, errno, "descriptor %d", fd);
+        return NULL;
+    }
+    sioc = qio_channel_socket_new_fd(fd, errp);
+    if (!sioc) {
+        return NULL;
+    }
+    if (!qio_channel_has_feature(QIO_CHANNEL(sioc),
+                                 QIO_CHANNEL_FEATURE_LISTEN)) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "descriptor %d is not a listening socket", fd);
+        return NULL;
+    }
+    qio_net_listener_add(listener, sioc);
+    return g_steal_pointer(&listener);
+}

@@ -115,35 +115,48 @@ static gboolean local_address(const QiocAddress *addr, int family,
     return TRUE;
 }
 
-static QIOChannel *tcp_connect_once(const QiocAddress *addr,
-                                    const QiocOptions *opts, GError **errp)
+typedef struct {
+    const QiocAddress *addr;
+    QiocOpenDone *done;
+    gpointer data;
+} QiocTcpConnect;
+
+/* Options that apply once connected. */
+static void tcp_connected(QIOChannel *ioc, GError *err, gpointer data)
 {
-    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
+    QiocTcpConnect *c = data;
+    QiocTcpConnect call = *c;
+
+    g_free(c);
+    if (ioc) {
+        qioc_addr_set_tcp_opts(call.addr, QIO_CHANNEL_SOCKET(ioc));
+    }
+    call.done(ioc, err, call.data);
+}
+
+void qioc_connect_tcp(const QiocAddress *addr, const QiocOptions *opts,
+                      QiocOpenDone *done, gpointer data)
+{
     g_autoptr(GSocketConnectable) na = NULL;
     g_autoptr(GSocketAddress) local = NULL;
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    QiocTcpConnect *c;
+    GError *err = NULL;
     guint16 port;
 
     sopts.family = qioc_addr_family(addr, opts);
     sopts.connect_timeout_ms =
         (int)(qioc_address_get_duration(addr, "connect-timeout", 0) * 1000);
-    if (!parse_port(addr->params[1], &port, errp) ||
-        !local_address(addr, sopts.family, &local, errp)) {
-        return NULL;
+    if (!parse_port(addr->params[1], &port, &err) ||
+        !local_address(addr, sopts.family, &local, &err)) {
+        done(NULL, err, data);
+        return;
     }
     sopts.bind = local;
     na = g_network_address_new(addr->params[0], port);
-    if (qio_channel_socket_connect_sync(sioc, na, &sopts, errp) < 0) {
-        return NULL;
-    }
-    qioc_addr_set_tcp_opts(addr, sioc);
-    return QIO_CHANNEL(g_steal_pointer(&sioc));
-}
-
-QIOChannel *qioc_open_tcp_connect(const QiocAddress *addr, QiocAccess *access,
-                                  const QiocOptions *opts, GError **errp)
-{
-    return qioc_addr_connect_retry(addr, opts, tcp_connect_once, errp);
+    c = g_new0(QiocTcpConnect, 1);
+    *c = (QiocTcpConnect){ addr, done, data };
+    qioc_addr_socket_connect(na, &sopts, tcp_connected, c);
 }
 
 /* The host part of bind= for a listener, or NULL for every address. */
@@ -160,14 +173,13 @@ static char *listen_host(const QiocAddress *addr)
     return host;
 }
 
-QIOChannel *qioc_open_tcp_listen(const QiocAddress *addr, QiocAccess *access,
-                                 const QiocOptions *opts, GError **errp)
+QIONetListener *qioc_listen_tcp(const QiocAddress *addr,
+                                const QiocOptions *opts, GError **errp)
 {
-    g_autoptr(QIOChannelSocket) listener = qio_channel_socket_new();
+    g_autoptr(QIONetListener) listener = qio_net_listener_new();
     g_autoptr(GSocketConnectable) na = NULL;
     g_autofree char *host = listen_host(addr);
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
-    QIOChannel *client;
     guint16 port;
 
     if (!parse_port(addr->params[0], &port, errp)) {
@@ -180,12 +192,8 @@ QIOChannel *qioc_open_tcp_listen(const QiocAddress *addr, QiocAccess *access,
         sopts.v6only = qioc_address_get_flag(addr, "ipv6only");
     }
     na = g_network_address_new(host ? host : "", port);
-    if (qio_channel_socket_listen_sync(listener, na, &sopts, errp) < 0) {
+    if (qio_net_listener_open_sync(listener, na, &sopts, errp) < 0) {
         return NULL;
     }
-    client = qioc_addr_accept_one(addr, listener, errp);
-    if (client) {
-        qioc_addr_set_tcp_opts(addr, QIO_CHANNEL_SOCKET(client));
-    }
-    return client;
+    return g_steal_pointer(&listener);
 }

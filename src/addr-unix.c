@@ -26,29 +26,72 @@ static GSocketConnectable *unix_address(const QiocAddress *addr)
         g_unix_socket_address_new_with_type(addr->params[0], -1, type));
 }
 
-static QIOChannel *unix_connect_once(const QiocAddress *addr,
-                                     const QiocOptions *opts, GError **errp)
+static QIOChannelSocketOptions connect_options(const QiocAddress *addr)
 {
-    g_autoptr(GSocketConnectable) sa = unix_address(addr);
-    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
     double timeout = qioc_address_get_duration(addr, "connect-timeout", 0);
 
     sopts.connect_timeout_ms = (int)(timeout * 1000);
+    return sopts;
+}
+
+/* GOPEN of a socket file: local, so connecting at once is fine. */
+QIOChannel *qioc_open_unix_connect(const QiocAddress *addr,
+                                   QiocAccess *access,
+                                   const QiocOptions *opts, GError **errp)
+{
+    g_autoptr(GSocketConnectable) sa = unix_address(addr);
+    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
+    QIOChannelSocketOptions sopts = connect_options(addr);
+
     if (qio_channel_socket_connect_sync(sioc, sa, &sopts, errp) < 0) {
         return NULL;
     }
     return QIO_CHANNEL(g_steal_pointer(&sioc));
 }
 
-QIOChannel *qioc_open_unix_connect(const QiocAddress *addr,
-                                   QiocAccess *access,
-                                   const QiocOptions *opts, GError **errp)
+typedef struct {
+    QiocOpenDone *done;
+    gpointer data;
+} QiocConnectCall;
+
+/* QIOTask completion -> QiocOpenDone, for every socket connect. */
+static void socket_connected(QIOTask *task, gpointer opaque)
 {
-    return qioc_addr_connect_retry(addr, opts, unix_connect_once, errp);
+    QiocConnectCall *call = opaque;
+    GError *err = NULL;
+    QIOChannel *ioc = NULL;
+
+    if (!qio_task_propagate_error(task, &err)) {
+        ioc = QIO_CHANNEL(g_object_ref(qio_task_get_source(task)));
+    }
+    call->done(ioc, err, call->data);
 }
 
-static int listen_masked(const QiocAddress *addr, QIOChannelSocket *sioc,
+void qioc_addr_socket_connect(GSocketConnectable *sa,
+                              const QIOChannelSocketOptions *sopts,
+                              QiocOpenDone *done, gpointer data)
+{
+    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
+    QiocConnectCall *call = g_new0(QiocConnectCall, 1);
+
+    call->done = done;
+    call->data = data;
+    qio_channel_socket_connect_async(sioc, sa, sopts,
+                                     socket_connected, call,
+                                     g_free, NULL);
+}
+
+void qioc_connect_unix(const QiocAddress *addr, const QiocOptions *opts,
+                       QiocOpenDone *done, gpointer data)
+{
+    g_autoptr(GSocketConnectable) sa = unix_address(addr);
+    QIOChannelSocketOptions sopts = connect_options(addr);
+
+    qioc_addr_socket_connect(sa, &sopts, done, data);
+}
+
+static int listen_masked(const QiocAddress *addr, QIONetListener *listener,
                          GSocketConnectable *sa,
                          const QIOChannelSocketOptions *sopts, GError **errp)
 {
@@ -59,18 +102,18 @@ static int listen_masked(const QiocAddress *addr, QIOChannelSocket *sioc,
     if (masked) {
         old = umask((mode_t)qioc_address_get_int(addr, "umask", 022));
     }
-    rc = qio_channel_socket_listen_sync(sioc, sa, sopts, errp);
+    rc = qio_net_listener_open_sync(listener, sa, sopts, errp);
     if (masked) {
         umask(old);
     }
     return rc;
 }
 
-QIOChannel *qioc_open_unix_listen(const QiocAddress *addr, QiocAccess *access,
-                                  const QiocOptions *opts, GError **errp)
+QIONetListener *qioc_listen_unix(const QiocAddress *addr,
+                                 const QiocOptions *opts, GError **errp)
 {
     g_autoptr(GSocketConnectable) sa = unix_address(addr);
-    g_autoptr(QIOChannelSocket) listener = qio_channel_socket_new();
+    g_autoptr(QIONetListener) listener = qio_net_listener_new();
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
 
     sopts.backlog = (int)qioc_address_get_int(addr, "backlog", 128);
@@ -80,7 +123,8 @@ QIOChannel *qioc_open_unix_listen(const QiocAddress *addr, QiocAccess *access,
     }
     if (!is_abstract(addr) &&
         !qioc_addr_set_file_attrs(addr, addr->params[0], errp)) {
+        qio_net_listener_disconnect(listener);
         return NULL;
     }
-    return qioc_addr_accept_one(addr, listener, errp);
+    return g_steal_pointer(&listener);
 }

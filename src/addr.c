@@ -9,7 +9,6 @@
 #include <gio/gio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,44 +16,65 @@
 #include "addr.h"
 #include "log.h"
 
-typedef struct {
-    QiocAddrKind kind;
-    QiocOpenFunc *open;
-} QiocOpener;
-
-static const QiocOpener openers[] = {
-    { QIOC_ADDR_STDIO, qioc_open_stdio },
-    { QIOC_ADDR_STDIN, qioc_open_stdio },
-    { QIOC_ADDR_STDOUT, qioc_open_stdio },
-    { QIOC_ADDR_STDERR, qioc_open_stdio },
-    { QIOC_ADDR_FD, qioc_open_fd },
-    { QIOC_ADDR_PIPE, qioc_open_pipe },
-    { QIOC_ADDR_FILE, qioc_open_file },
-    { QIOC_ADDR_GOPEN, qioc_open_gopen },
-    { QIOC_ADDR_CREATE, qioc_open_create },
-    { QIOC_ADDR_UNIX_CONNECT, qioc_open_unix_connect },
-    { QIOC_ADDR_UNIX_LISTEN, qioc_open_unix_listen },
-    { QIOC_ADDR_ABSTRACT_CONNECT, qioc_open_unix_connect },
-    { QIOC_ADDR_ABSTRACT_LISTEN, qioc_open_unix_listen },
-    { QIOC_ADDR_TCP_CONNECT, qioc_open_tcp_connect },
-    { QIOC_ADDR_TCP_LISTEN, qioc_open_tcp_listen },
-    { QIOC_ADDR_EXEC, qioc_open_exec },
-    { QIOC_ADDR_SYSTEM, qioc_open_system },
-    { QIOC_ADDR_TLS_CONNECT, qioc_open_tls_connect },
-    { QIOC_ADDR_TLS_LISTEN, qioc_open_tls_listen },
+/*
+ * What each address type does. TLS joins once its wrap functions are in;
+ * until then qioc_addr_ops() says the type is not implemented.
+ */
+static const QiocAddrOps addr_ops[] = {
+    { QIOC_ADDR_STDIO, .open = qioc_open_stdio },
+    { QIOC_ADDR_STDIN, .open = qioc_open_stdio },
+    { QIOC_ADDR_STDOUT, .open = qioc_open_stdio },
+    { QIOC_ADDR_STDERR, .open = qioc_open_stdio },
+    { QIOC_ADDR_FD, .open = qioc_open_fd },
+    { QIOC_ADDR_PIPE, .open = qioc_open_pipe },
+    { QIOC_ADDR_FILE, .open = qioc_open_file },
+    { QIOC_ADDR_GOPEN, .open = qioc_open_gopen },
+    { QIOC_ADDR_CREATE, .open = qioc_open_create },
+    { QIOC_ADDR_EXEC, .open = qioc_open_exec },
+    { QIOC_ADDR_SYSTEM, .open = qioc_open_system },
+    { QIOC_ADDR_UNIX_CONNECT, .connect = qioc_connect_unix },
+    { QIOC_ADDR_ABSTRACT_CONNECT, .connect = qioc_connect_unix },
+    { QIOC_ADDR_TCP_CONNECT, .connect = qioc_connect_tcp },
+    { QIOC_ADDR_UNIX_LISTEN, .listen = qioc_listen_unix },
+    { QIOC_ADDR_ABSTRACT_LISTEN, .listen = qioc_listen_unix },
+    { QIOC_ADDR_TCP_LISTEN, .listen = qioc_listen_tcp },
+    { QIOC_ADDR_ACCEPT_FD, .listen = qioc_listen_fd },
+    { QIOC_ADDR_SD_LISTEN, .listen = qioc_listen_systemd },
 };
+
+const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(addr_ops); i++) {
+        if (addr_ops[i].kind == addr->type->kind) {
+            return &addr_ops[i];
+        }
+    }
+    return NULL;
+}
+
+gboolean qioc_addr_is_listener(const QiocAddress *addr)
+{
+    const QiocAddrOps *ops = qioc_addr_ops(addr);
+
+    return ops && ops->listen;
+}
+
+static void not_implemented(const QiocAddress *addr, GError **errp)
+{
+    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                "address type %s is not implemented yet", addr->type->name);
+}
 
 QIOChannel *qioc_addr_open(const QiocAddress *addr, QiocAccess *access,
                            const QiocOptions *opts, GError **errp)
 {
-    for (gsize i = 0; i < G_N_ELEMENTS(openers); i++) {
-        if (openers[i].kind == addr->type->kind) {
-            return openers[i].open(addr, access, opts, errp);
-        }
+    const QiocAddrOps *ops = qioc_addr_ops(addr);
+
+    if (!ops || !ops->open) {
+        not_implemented(addr, errp);
+        return NULL;
     }
-    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                "address type %s is not implemented yet", addr->type->name);
-    return NULL;
+    return ops->open(addr, access, opts, errp);
 }
 
 void qioc_addr_error_errno(GError **errp, int err, const char *fmt, ...)
@@ -85,28 +105,101 @@ int qioc_addr_family(const QiocAddress *addr, const QiocOptions *opts)
 
 /* ---------------------------------------------------------------- connect */
 
-QIOChannel *qioc_addr_connect_retry(const QiocAddress *addr,
-                                    const QiocOptions *opts,
-                                    QiocConnectFunc *connect, GError **errp)
+typedef struct {
+    const QiocAddress *addr;
+    const QiocOptions *opts;
+    QiocOpenDone *done;
+    gpointer data;
+    gint64 retries_left;
+} QiocConnectRetry;
+
+static void connect_attempt(QiocConnectRetry *r);
+
+static gboolean connect_retry_timer(gpointer data)
 {
-    gint64 retries = qioc_address_get_int(addr, "retry", 0);
-    double interval = qioc_address_get_duration(addr, "interval", 1.0);
+    connect_attempt(data);
+    return G_SOURCE_REMOVE;
+}
 
-    for (gint64 attempt = 0;; attempt++) {
-        g_autoptr(GError) err = NULL;
-        QIOChannel *ioc = connect(addr, opts, &err);
+static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
+{
+    QiocConnectRetry *r = data;
+    double interval;
 
-        if (ioc) {
-            return ioc;
-        }
-        if (attempt >= retries) {
-            g_propagate_error(errp, g_steal_pointer(&err));
-            return NULL;
-        }
-        qioc_info(1, "address %d (%s): %s; retrying in %g s", addr->index,
-                  addr->text, err->message, interval);
-        g_usleep((gulong)(interval * G_USEC_PER_SEC));
+    if (ioc || r->retries_left <= 0) {
+        QiocOpenDone *done = r->done;
+        gpointer done_data = r->data;
+
+        g_free(r);
+        done(ioc, err, done_data);
+        return;
     }
+    r->retries_left--;
+    interval = qioc_address_get_duration(r->addr, "interval", 1.0);
+    qioc_info(1, "address %d (%s): %s; retrying in %g s", r->addr->index,
+              r->addr->text, err->message, interval);
+    g_error_free(err);
+    g_timeout_add((guint)(interval * 1000), connect_retry_timer, r);
+}
+
+static void connect_attempt(QiocConnectRetry *r)
+{
+    qioc_addr_ops(r->addr)->connect(r->addr, r->opts, connect_finished, r);
+}
+
+typedef struct {
+    const QiocAddress *addr;
+    const QiocOptions *opts;
+    QiocOpenDone *done;
+    gpointer data;
+} QiocWrapStep;
+
+static void connect_then_wrap(QIOChannel *ioc, GError *err, gpointer data)
+{
+    QiocWrapStep *w = data;
+    QiocWrapStep step = *w;
+
+    g_free(w);
+    if (!ioc) {
+        step.done(NULL, err, step.data);
+        return;
+    }
+    qioc_addr_wrap_async(step.addr, step.opts, ioc, step.done, step.data);
+}
+
+void qioc_addr_connect_async(const QiocAddress *addr,
+                             const QiocOptions *opts, QiocOpenDone *done,
+                             gpointer data)
+{
+    const QiocAddrOps *ops = qioc_addr_ops(addr);
+    QiocConnectRetry *r;
+    QiocWrapStep *w;
+
+    if (!ops || !ops->connect) {
+        GError *err = NULL;
+
+        not_implemented(addr, &err);
+        done(NULL, err, data);
+        return;
+    }
+    w = g_new0(QiocWrapStep, 1);
+    *w = (QiocWrapStep){ addr, opts, done, data };
+    r = g_new0(QiocConnectRetry, 1);
+    *r = (QiocConnectRetry){ addr, opts, connect_then_wrap, w,
+                             qioc_address_get_int(addr, "retry", 0) };
+    connect_attempt(r);
+}
+
+void qioc_addr_wrap_async(const QiocAddress *addr, const QiocOptions *opts,
+                          QIOChannel *ioc, QiocOpenDone *done, gpointer data)
+{
+    const QiocAddrOps *ops = qioc_addr_ops(addr);
+
+    if (ops && ops->wrap) {
+        ops->wrap(addr, opts, ioc, done, data);
+        return;
+    }
+    done(ioc, NULL, data);
 }
 
 /* ---------------------------------------------------------------- accept */
@@ -146,9 +239,8 @@ static gboolean in_range(const char *range, GSocketAddress *peer)
     return FALSE;
 }
 
-/* Is the client allowed by range=? Refusals are logged, not errors. */
-static gboolean client_allowed(const QiocAddress *addr,
-                               QIOChannelSocket *client)
+gboolean qioc_addr_client_ok(const QiocAddress *addr,
+                             QIOChannelSocket *client)
 {
     const char *range = qioc_address_get_string(addr, "range");
     g_autoptr(GSocketAddress) peer = NULL;
@@ -164,58 +256,6 @@ static gboolean client_allowed(const QiocAddress *addr,
     text = peer ? qio_socket_address_to_string(peer) : g_strdup("?");
     qioc_error("refused %s: not in range=%s", text, range);
     return FALSE;
-}
-
-static gboolean wait_client(const QiocAddress *addr, int fd, GError **errp)
-{
-    double timeout = qioc_address_get_duration(addr, "accept-timeout", -1);
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
-    int ms = timeout < 0 ? -1 : (int)(timeout * 1000);
-    int rc;
-
-    do {
-        rc = poll(&pfd, 1, ms);
-    } while (rc < 0 && errno == EINTR);
-    if (rc < 0) {
-        qioc_addr_error_errno(errp, errno, "accept");
-        return FALSE;
-    }
-    if (rc == 0) {
-        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                    "accept: no client within %g s (accept-timeout)",
-                    timeout);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-QIOChannel *qioc_addr_accept_one(const QiocAddress *addr,
-                                 QIOChannelSocket *listener, GError **errp)
-{
-    int fd = qio_channel_socket_get_fd(listener);
-
-    for (;;) {
-        g_autoptr(GError) err = NULL;
-        QIOChannelSocket *client;
-
-        if (!wait_client(addr, fd, errp)) {
-            return NULL;
-        }
-        client = qio_channel_socket_accept(listener, &err);
-        if (!client) {
-            if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-                continue;
-            }
-            g_propagate_error(errp, g_steal_pointer(&err));
-            return NULL;
-        }
-        if (client_allowed(addr, client)) {
-            qio_channel_close(QIO_CHANNEL(listener), NULL);
-            return QIO_CHANNEL(client);
-        }
-        qio_channel_close(QIO_CHANNEL(client), NULL);
-        g_object_unref(client);
-    }
 }
 
 /* ---------------------------------------------------------------- attrs */

@@ -31,8 +31,65 @@ typedef enum {
 typedef QIOChannel *QiocOpenFunc(const QiocAddress *addr, QiocAccess *access,
                                  const QiocOptions *opts, GError **errp);
 
+/*
+ * Listener types: open the listening socket(s). Clients are accepted by
+ * the caller (src/serve.c), which checks them with qioc_addr_client_ok().
+ */
+typedef QIONetListener *QiocListenFunc(const QiocAddress *addr,
+                                       const QiocOptions *opts,
+                                       GError **errp);
+
+/* Completion of an asynchronous open: @ioc (transfer full) or @err. */
+typedef void QiocOpenDone(QIOChannel *ioc, GError *err, gpointer data);
+
+/*
+ * Connecting types: start connecting without blocking the main loop; one
+ * attempt (retry= is the caller's business: qioc_addr_connect_async).
+ */
+typedef void QiocConnectFunc(const QiocAddress *addr, const QiocOptions *opts,
+                             QiocOpenDone *done, gpointer data);
+
+/*
+ * Layers put on top of the transport once it is connected or accepted
+ * (TLS): take @ioc (transfer full), finish with @done.
+ */
+typedef void QiocWrapFunc(const QiocAddress *addr, const QiocOptions *opts,
+                          QIOChannel *ioc, QiocOpenDone *done,
+                          gpointer data);
+
+/* What an address type can do; one table entry per kind in addr.c. */
+typedef struct QiocAddrOps {
+    QiocAddrKind kind;
+    QiocOpenFunc *open;           /* everything that opens at once */
+    QiocListenFunc *listen;       /* listeners */
+    QiocConnectFunc *connect;     /* connecting sockets */
+    QiocWrapFunc *wrap;           /* on top of listen or connect, or NULL */
+} QiocAddrOps;
+
+const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr);
+
+/* Is @addr a listener (serves clients rather than opening once)? */
+gboolean qioc_addr_is_listener(const QiocAddress *addr);
+
+/* Open a type that has an `open` function. */
 QIOChannel *qioc_addr_open(const QiocAddress *addr, QiocAccess *access,
                            const QiocOptions *opts, GError **errp);
+
+/*
+ * Open a type that has a `connect` function, retrying retry= times
+ * interval= seconds apart, then apply its wrap. Never blocks.
+ */
+void qioc_addr_connect_async(const QiocAddress *addr,
+                             const QiocOptions *opts, QiocOpenDone *done,
+                             gpointer data);
+
+/* Apply the address's wrap (if any) to an accepted client. */
+void qioc_addr_wrap_async(const QiocAddress *addr, const QiocOptions *opts,
+                          QIOChannel *ioc, QiocOpenDone *done, gpointer data);
+
+/* Does range= allow @client? Refusals are logged. */
+gboolean qioc_addr_client_ok(const QiocAddress *addr,
+                             QIOChannelSocket *client);
 
 /* The openers, one group per src/addr-*.c. */
 QiocOpenFunc qioc_open_stdio;
@@ -42,39 +99,30 @@ QiocOpenFunc qioc_open_gopen;
 QiocOpenFunc qioc_open_create;
 QiocOpenFunc qioc_open_pipe;
 QiocOpenFunc qioc_open_unix_connect;
-QiocOpenFunc qioc_open_unix_listen;
-QiocOpenFunc qioc_open_tcp_connect;
-QiocOpenFunc qioc_open_tcp_listen;
 QiocOpenFunc qioc_open_exec;
 QiocOpenFunc qioc_open_system;
-QiocOpenFunc qioc_open_tls_connect;
-QiocOpenFunc qioc_open_tls_listen;
+QiocListenFunc qioc_listen_unix;
+QiocListenFunc qioc_listen_tcp;
+QiocListenFunc qioc_listen_fd;
+QiocListenFunc qioc_listen_systemd;
+QiocConnectFunc qioc_connect_unix;
+QiocConnectFunc qioc_connect_tcp;
+QiocWrapFunc qioc_wrap_tls_client;
+QiocWrapFunc qioc_wrap_tls_server;
 
 /* ---- helpers shared by the openers (addr.c) */
 
 /* The address family: TCP4/TCP6 types, then pf=, then -4/-6. */
 int qioc_addr_family(const QiocAddress *addr, const QiocOptions *opts);
 
-/* A connect attempt for qioc_addr_connect_retry(). */
-typedef QIOChannel *QiocConnectFunc(const QiocAddress *addr,
-                                    const QiocOptions *opts, GError **errp);
-
-/* Call @connect, retrying retry= times, interval= seconds apart. */
-QIOChannel *qioc_addr_connect_retry(const QiocAddress *addr,
-                                    const QiocOptions *opts,
-                                    QiocConnectFunc *connect, GError **errp);
-
-/*
- * Wait for one client on @listener (accept-timeout= applies), check it
- * against range=, and close the listener: without fork a listener serves
- * one client.
- */
-QIOChannel *qioc_addr_accept_one(const QiocAddress *addr,
-                                 QIOChannelSocket *listener, GError **errp);
-
 /* Apply mode=/perm=, user= and group= to a file qioc created. */
 gboolean qioc_addr_set_file_attrs(const QiocAddress *addr, const char *path,
                                   GError **errp);
+
+/* Connect a socket asynchronously; the channel goes to @done. */
+void qioc_addr_socket_connect(GSocketConnectable *sa,
+                              const QIOChannelSocketOptions *sopts,
+                              QiocOpenDone *done, gpointer data);
 
 /* Apply nodelay and keepalive to a connected TCP socket. */
 void qioc_addr_set_tcp_opts(const QiocAddress *addr, QIOChannelSocket *sioc);

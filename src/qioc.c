@@ -7,16 +7,14 @@
  */
 #include "config.h"
 
-#include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "addr.h"
 #include "address.h"
 #include "log.h"
-#include "pump.h"
 #include "qioc.h"
+#include "serve.h"
 
 static QiocOptions options = QIOC_OPTIONS_INIT;
 
@@ -197,128 +195,6 @@ static void warn_unimplemented(void)
     }
 }
 
-/* ---------------------------------------------------------------- running */
-
-typedef struct {
-    GMainLoop *loop;
-    QiocPump *pump;
-    int signal;
-} QiocRun;
-
-static gboolean on_signal(gpointer data, int signum)
-{
-    QiocRun *run = data;
-    gboolean again = run->signal != 0;
-
-    run->signal = signum;
-    qioc_info(1, "%s: %s", g_strsignal(signum),
-              again ? "stopping now" : "flushing what was read");
-    qioc_pump_stop(run->pump, again);
-    return G_SOURCE_CONTINUE;
-}
-
-static gboolean on_sigint(gpointer data)
-{
-    return on_signal(data, SIGINT);
-}
-
-static gboolean on_sigterm(gpointer data)
-{
-    return on_signal(data, SIGTERM);
-}
-
-static void on_pump_done(QiocPump *pump, void *opaque)
-{
-    QiocRun *run = opaque;
-
-    g_main_loop_quit(run->loop);
-}
-
-static int run_pump(const QiocSide *a, const QiocSide *b)
-{
-    QiocRun run = { .loop = g_main_loop_new(NULL, FALSE) };
-    guint sigs[2];
-    int status;
-
-    sigs[0] = g_unix_signal_add(SIGINT, on_sigint, &run);
-    sigs[1] = g_unix_signal_add(SIGTERM, on_sigterm, &run);
-    run.pump = qioc_pump_start(a, b, &options, on_pump_done, &run);
-    if (!qioc_pump_finished(run.pump)) {
-        g_main_loop_run(run.loop);
-    }
-    status = qioc_pump_status(run.pump);
-    qioc_pump_free(run.pump);
-    g_source_remove(sigs[0]);
-    g_source_remove(sigs[1]);
-    g_main_loop_unref(run.loop);
-    return run.signal ? QIOC_EXIT_SIGNAL_BASE + run.signal : status;
-}
-
-static gboolean open_side(const QiocAddress *addr, QiocAccess access,
-                          QiocSide *side)
-{
-    g_autoptr(GError) err = NULL;
-
-    side->addr = addr;
-    side->access = access;
-    side->ioc = qioc_addr_open(addr, &side->access, &options, &err);
-    if (!side->ioc) {
-        qioc_error("address %d (%s): %s", addr->index, addr->text,
-                   err->message);
-        return FALSE;
-    }
-    qio_channel_set_name(side->ioc, addr->text);
-    qioc_info(1, "address %d (%s): open", addr->index, addr->text);
-    return TRUE;
-}
-
-static gboolean check_fds_required(const QiocSide *side)
-{
-    for (int i = 0; i < 2; i++) {
-        if (!qio_channel_has_feature(side[i].ioc,
-                                     QIO_CHANNEL_FEATURE_FD_PASS)) {
-            qioc_error("address %d (%s): cannot pass descriptors "
-                       "(--fds=require)",
-                       side[i].addr->index, side[i].addr->text);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
-static QiocAccess access_for(int index)
-{
-    if (options.left_to_right) {
-        return index == 1 ? QIOC_ACCESS_READ : QIOC_ACCESS_WRITE;
-    }
-    if (options.right_to_left) {
-        return index == 1 ? QIOC_ACCESS_WRITE : QIOC_ACCESS_READ;
-    }
-    return QIOC_ACCESS_RDWR;
-}
-
-static int relay(QiocAddress *addr[2])
-{
-    QiocSide side[2] = { { 0 } };
-    int status;
-
-    if (!open_side(addr[0], access_for(1), &side[0])) {
-        return QIOC_EXIT_FAILURE;
-    }
-    if (!open_side(addr[1], access_for(2), &side[1]) ||
-        (options.fds == QIOC_FDS_REQUIRE && !check_fds_required(side))) {
-        for (int i = 0; i < 2; i++) {
-            if (side[i].ioc) {
-                qio_channel_close(side[i].ioc, NULL);
-                g_object_unref(side[i].ioc);
-            }
-        }
-        return QIOC_EXIT_FAILURE;
-    }
-    status = run_pump(&side[0], &side[1]);
-    return status;
-}
-
 /* ---------------------------------------------------------------- main */
 
 static int usage_error(const char *message)
@@ -382,7 +258,7 @@ int main(int argc, char **argv)
         /* A write to a closed peer is an error of that direction. */
         signal(SIGPIPE, SIG_IGN);
         warn_unimplemented();
-        status = relay(addr);
+        status = qioc_serve(addr, &options);
     }
     g_clear_pointer(&addr[0], qioc_address_free);
     g_clear_pointer(&addr[1], qioc_address_free);

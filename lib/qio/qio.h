@@ -12,5 +12,8 @@
 #include "qio/channel-file.h"
 #include "qio/channel-socket.h"
 #include "qio/channel-util.h"
+#include "qio/task.h"
+#include "qio/net-listener.h"
+#include "qio/channel-command.h"
 
 #endif /* QIO_H */

@@ -1,0 +1,570 @@
+/*
+ * qioc - connections, listeners and signals: running a relay
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A connection opens its two sides (accepting, connecting or opening, all
+ * without blocking the loop), then hands them to a pump. Without `fork`
+ * there is one connection and its end is qioc's end; with `fork` the
+ * listening side makes a connection per client, each with a fresh
+ * instance of the other address, until a signal stops the listener.
+ */
+#include "config.h"
+
+#include <glib-unix.h>
+#include <signal.h>
+
+#include "addr.h"
+#include "log.h"
+#include "pump.h"
+#include "serve.h"
+
+typedef struct QiocServer QiocServer;
+
+typedef struct QiocConn {
+    QiocServer *srv;
+    int refs;                     /* the server's, plus one per open */
+    QiocSide side[2];
+    QIONetListener *listener;     /* a one-client listener while opening */
+    guint accept_timer;
+    QiocPump *pump;
+    gboolean finished;
+} QiocConn;
+
+struct QiocServer {
+    const QiocOptions *opts;
+    QiocAddress **addr;
+    int serving;                  /* side that accepts many clients, or -1 */
+    QIONetListener *listener;     /* its listener */
+    guint accept_timer;
+    gboolean had_client;
+    GPtrArray *conns;
+    gint64 max_children;
+    GMainLoop *loop;
+    int signal;
+    int status;
+    gboolean stopping;
+};
+
+static void conn_open_side(QiocConn *conn, int i);
+static void conn_finish(QiocConn *conn);
+
+/* ---------------------------------------------------------------- helpers */
+
+static QiocAccess access_for(const QiocOptions *opts, int i)
+{
+    if (opts->left_to_right) {
+        return i == 0 ? QIOC_ACCESS_READ : QIOC_ACCESS_WRITE;
+    }
+    if (opts->right_to_left) {
+        return i == 0 ? QIOC_ACCESS_WRITE : QIOC_ACCESS_READ;
+    }
+    return QIOC_ACCESS_RDWR;
+}
+
+static void report(const QiocAddress *addr, const GError *err)
+{
+    qioc_error("address %d (%s): %s", addr->index, addr->text, err->message);
+}
+
+static void close_channel(QIOChannel **ioc)
+{
+    if (*ioc) {
+        qio_channel_close(*ioc, NULL);
+        g_clear_object(ioc);
+    }
+}
+
+static gboolean one_shot(QiocServer *srv)
+{
+    return srv->serving < 0;
+}
+
+static void server_quit_if_idle(QiocServer *srv)
+{
+    if (srv->conns->len == 0 && (one_shot(srv) || srv->stopping)) {
+        g_main_loop_quit(srv->loop);
+    }
+}
+
+/* ---------------------------------------------------------------- conns */
+
+static QiocConn *conn_new(QiocServer *srv)
+{
+    QiocConn *conn = g_new0(QiocConn, 1);
+
+    conn->srv = srv;
+    conn->refs = 1;
+    g_ptr_array_add(srv->conns, conn);
+    return conn;
+}
+
+static QiocConn *conn_ref(QiocConn *conn)
+{
+    conn->refs++;
+    return conn;
+}
+
+static void conn_unref(QiocConn *conn)
+{
+    if (--conn->refs > 0) {
+        return;
+    }
+    g_free(conn);
+}
+
+static void conn_stop_listening(QiocConn *conn)
+{
+    if (conn->accept_timer) {
+        g_source_remove(conn->accept_timer);
+        conn->accept_timer = 0;
+    }
+    if (conn->listener) {
+        qio_net_listener_disconnect(conn->listener);
+        g_clear_object(&conn->listener);
+    }
+}
+
+static void server_resume(QiocServer *srv)
+{
+    if (srv->listener && !srv->stopping &&
+        (srv->max_children <= 0 || srv->conns->len < srv->max_children)) {
+        qio_net_listener_resume(srv->listener);
+    }
+}
+
+/* The connection is over: release what it holds and leave the server. */
+static void conn_finish(QiocConn *conn)
+{
+    QiocServer *srv = conn->srv;
+
+    if (conn->finished) {
+        return;
+    }
+    conn->finished = TRUE;
+    conn_stop_listening(conn);
+    if (conn->pump) {
+        if (one_shot(srv)) {
+            srv->status = qioc_pump_status(conn->pump);
+        }
+        qioc_pump_free(conn->pump);
+        conn->pump = NULL;
+    } else {
+        close_channel(&conn->side[0].ioc);
+        close_channel(&conn->side[1].ioc);
+    }
+    g_ptr_array_remove(srv->conns, conn);
+    server_resume(srv);
+    server_quit_if_idle(srv);
+    conn_unref(conn);
+}
+
+static void conn_fail(QiocConn *conn, int i, GError *err)
+{
+    report(conn->srv->addr[i], err);
+    if (one_shot(conn->srv)) {
+        conn->srv->status = QIOC_EXIT_FAILURE;
+    }
+    conn_finish(conn);
+}
+
+static gboolean pump_finished_idle(gpointer data)
+{
+    QiocConn *conn = data;
+
+    conn_finish(conn);
+    conn_unref(conn);
+    return G_SOURCE_REMOVE;
+}
+
+/* Called inside a pump coroutine: finish from the loop instead. */
+static void on_pump_done(QiocPump *pump, void *opaque)
+{
+    g_idle_add(pump_finished_idle, conn_ref(opaque));
+}
+
+/* --fds=require: both sides must carry descriptors, checked up front. */
+static gboolean conn_fds_ok(QiocConn *conn)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (conn->srv->opts->fds != QIOC_FDS_REQUIRE) {
+        return TRUE;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!qio_channel_has_feature(conn->side[i].ioc,
+                                     QIO_CHANNEL_FEATURE_FD_PASS)) {
+            err = g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                              "cannot pass descriptors (--fds=require)");
+            conn_fail(conn, i, err);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static void conn_start_pump(QiocConn *conn)
+{
+    if (!conn_fds_ok(conn)) {
+        return;
+    }
+    conn->pump = qioc_pump_start(&conn->side[0], &conn->side[1],
+                                 conn->srv->opts, on_pump_done, conn);
+    if (conn->srv->stopping) {
+        qioc_pump_stop(conn->pump, FALSE);
+    }
+}
+
+/* ---------------------------------------------------------------- opening */
+
+typedef struct {
+    QiocConn *conn;
+    int i;
+} QiocOpenCall;
+
+static QiocOpenCall *open_call(QiocConn *conn, int i)
+{
+    QiocOpenCall *call = g_new0(QiocOpenCall, 1);
+
+    call->conn = conn_ref(conn);
+    call->i = i;
+    return call;
+}
+
+static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
+                             GError *err)
+{
+    const QiocAddress *addr = conn->srv->addr[i];
+
+    if (conn->finished) {
+        close_channel(&ioc);
+        g_clear_error(&err);
+        return;
+    }
+    if (!ioc) {
+        conn_fail(conn, i, err);
+        g_error_free(err);
+        return;
+    }
+    qio_channel_set_name(ioc, addr->text);
+    conn->side[i].ioc = ioc;
+    qioc_info(1, "address %d (%s): open", addr->index, addr->text);
+    if (conn->side[0].ioc && conn->side[1].ioc) {
+        conn_start_pump(conn);
+    } else if (one_shot(conn->srv) && i == 0) {
+        /* Like socat: the second address is opened once the first is. */
+        conn_open_side(conn, 1);
+    }
+}
+
+static void open_done(QIOChannel *ioc, GError *err, gpointer data)
+{
+    QiocOpenCall *call = data;
+    QiocConn *conn = call->conn;
+
+    conn_side_opened(conn, call->i, ioc, err);
+    conn_unref(conn);
+    g_free(call);
+}
+
+static void log_client(const QiocAddress *addr, QIOChannelSocket *client)
+{
+    g_autoptr(GSocketAddress) peer = NULL;
+    g_autofree char *text = NULL;
+
+    if (qioc_log_get_level() < 1) {
+        return;
+    }
+    peer = qio_channel_socket_get_remote_address(client, NULL);
+    text = peer ? qio_socket_address_to_string(peer) : g_strdup("?");
+    qioc_info(1, "address %d (%s): client %s", addr->index, addr->text,
+              text);
+}
+
+/* A one-client listener: the first client allowed by range= is it. */
+static void conn_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
+                           gpointer data)
+{
+    QiocOpenCall *call = data;
+    QiocConn *conn = call->conn;
+    int i = call->i;
+    const QiocAddress *addr = conn->srv->addr[i];
+
+    if (!qioc_addr_client_ok(addr, sioc)) {
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
+    log_client(addr, sioc);
+    conn_ref(conn);
+    /* Frees @call; no other client is taken. */
+    qio_net_listener_set_client_func(listener, NULL, NULL, NULL);
+    conn_stop_listening(conn);
+    qioc_addr_wrap_async(addr, conn->srv->opts,
+                         QIO_CHANNEL(g_object_ref(sioc)), open_done,
+                         open_call(conn, i));
+    conn_unref(conn);
+}
+
+static GError *accept_timeout_error(const QiocAddress *addr)
+{
+    double secs = qioc_address_get_duration(addr, "accept-timeout", 0);
+
+    return g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       "accept: no client within %g s (accept-timeout)",
+                       secs);
+}
+
+static gboolean conn_accept_timeout(gpointer data)
+{
+    QiocOpenCall *call = data;
+    QiocConn *conn = call->conn;
+    g_autoptr(GError) err = accept_timeout_error(conn->srv->addr[call->i]);
+
+    conn->accept_timer = 0;
+    conn_fail(conn, call->i, err);
+    return G_SOURCE_REMOVE;
+}
+
+static void free_open_call(gpointer data)
+{
+    QiocOpenCall *call = data;
+
+    conn_unref(call->conn);
+    g_free(call);
+}
+
+static guint accept_timer(const QiocAddress *addr, GSourceFunc func,
+                          gpointer data, GDestroyNotify notify)
+{
+    double secs = qioc_address_get_duration(addr, "accept-timeout", -1);
+
+    if (secs < 0) {
+        if (notify) {
+            notify(data);
+        }
+        return 0;
+    }
+    return g_timeout_add_full(G_PRIORITY_DEFAULT, (guint)(secs * 1000), func,
+                              data, notify);
+}
+
+static void conn_listen(QiocConn *conn, int i)
+{
+    const QiocAddress *addr = conn->srv->addr[i];
+    GError *err = NULL;
+    QiocOpenCall *call;
+
+    conn->listener = qioc_addr_ops(addr)->listen(addr, conn->srv->opts, &err);
+    if (!conn->listener) {
+        conn_fail(conn, i, err);
+        g_error_free(err);
+        return;
+    }
+    qio_net_listener_set_name(conn->listener, addr->text);
+    call = open_call(conn, i);
+    qio_net_listener_set_client_func(conn->listener, conn_on_client, call,
+                                     free_open_call);
+    conn->accept_timer = accept_timer(addr, conn_accept_timeout,
+                                      open_call(conn, i), free_open_call);
+}
+
+static void conn_open_side(QiocConn *conn, int i)
+{
+    QiocServer *srv = conn->srv;
+    const QiocAddress *addr = srv->addr[i];
+    const QiocAddrOps *ops = qioc_addr_ops(addr);
+    GError *err = NULL;
+    QIOChannel *ioc;
+
+    conn_ref(conn);
+    conn->side[i].addr = addr;
+    conn->side[i].access = access_for(srv->opts, i);
+    if (ops && ops->listen) {
+        conn_listen(conn, i);
+    } else if (ops && ops->connect) {
+        qioc_addr_connect_async(addr, srv->opts, open_done,
+                                open_call(conn, i));
+    } else {
+        ioc = qioc_addr_open(addr, &conn->side[i].access, srv->opts, &err);
+        conn_side_opened(conn, i, ioc, err);
+    }
+    conn_unref(conn);
+}
+
+/* ---------------------------------------------------------------- serving */
+
+static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
+                             gpointer data)
+{
+    QiocServer *srv = data;
+    int s = srv->serving;
+    const QiocAddress *addr = srv->addr[s];
+    QiocConn *conn;
+
+    if (!qioc_addr_client_ok(addr, sioc)) {
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
+    log_client(addr, sioc);
+    srv->had_client = TRUE;
+    conn = conn_ref(conn_new(srv));
+    conn->side[s].addr = addr;
+    conn->side[s].access = access_for(srv->opts, s);
+    qioc_addr_wrap_async(addr, srv->opts,
+                         QIO_CHANNEL(g_object_ref(sioc)), open_done,
+                         open_call(conn, s));
+    if (!conn->finished) {
+        conn_open_side(conn, !s);
+    }
+    conn_unref(conn);
+    if (srv->max_children > 0 && srv->conns->len >= srv->max_children) {
+        qio_net_listener_pause(listener);
+    }
+}
+
+static void server_on_accept_error(QIONetListener *listener,
+                                   const GError *err, gpointer data)
+{
+    QiocServer *srv = data;
+    const QiocAddress *addr = srv->addr[srv->serving];
+
+    qioc_error("address %d (%s): accept: %s; pausing", addr->index,
+               addr->text, err->message);
+}
+
+static gboolean server_accept_timeout(gpointer data)
+{
+    QiocServer *srv = data;
+    g_autoptr(GError) err = NULL;
+
+    srv->accept_timer = 0;
+    if (srv->had_client) {
+        return G_SOURCE_REMOVE;
+    }
+    err = accept_timeout_error(srv->addr[srv->serving]);
+    report(srv->addr[srv->serving], err);
+    srv->status = QIOC_EXIT_FAILURE;
+    srv->stopping = TRUE;
+    qio_net_listener_disconnect(srv->listener);
+    server_quit_if_idle(srv);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean server_listen(QiocServer *srv)
+{
+    const QiocAddress *addr = srv->addr[srv->serving];
+    g_autoptr(GError) err = NULL;
+
+    srv->listener = qioc_addr_ops(addr)->listen(addr, srv->opts, &err);
+    if (!srv->listener) {
+        report(addr, err);
+        return FALSE;
+    }
+    qio_net_listener_set_name(srv->listener, addr->text);
+    qio_net_listener_set_error_func(srv->listener, server_on_accept_error,
+                                    srv);
+    qio_net_listener_set_client_func(srv->listener, server_on_client, srv,
+                                     NULL);
+    srv->max_children = qioc_address_get_int(addr, "max-children", 0);
+    srv->accept_timer = accept_timer(addr, server_accept_timeout, srv, NULL);
+    return TRUE;
+}
+
+/* The side with a `fork` listener, or -1. */
+static int serving_side(QiocAddress *addr[2])
+{
+    for (int i = 0; i < 2; i++) {
+        if (qioc_addr_is_listener(addr[i]) &&
+            qioc_address_get_flag(addr[i], "fork")) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- signals */
+
+static void server_stop(QiocServer *srv, gboolean hard)
+{
+    srv->stopping = TRUE;
+    if (srv->accept_timer) {
+        g_source_remove(srv->accept_timer);
+        srv->accept_timer = 0;
+    }
+    if (srv->listener) {
+        qio_net_listener_disconnect(srv->listener);
+    }
+    /* Backwards: finishing a connection removes it from the array. */
+    for (guint i = srv->conns->len; i-- > 0;) {
+        QiocConn *conn = g_ptr_array_index(srv->conns, i);
+
+        if (conn->pump) {
+            qioc_pump_stop(conn->pump, hard);
+        } else {
+            conn_finish(conn);
+        }
+    }
+    server_quit_if_idle(srv);
+}
+
+static gboolean on_signal(QiocServer *srv, int signum)
+{
+    gboolean again = srv->signal != 0;
+
+    srv->signal = signum;
+    qioc_info(1, "%s: %s", g_strsignal(signum),
+              again ? "stopping now" : "flushing what was read");
+    server_stop(srv, again);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_sigint(gpointer data)
+{
+    return on_signal(data, SIGINT);
+}
+
+static gboolean on_sigterm(gpointer data)
+{
+    return on_signal(data, SIGTERM);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static gboolean server_start(QiocServer *srv)
+{
+    if (one_shot(srv)) {
+        conn_open_side(conn_new(srv), 0);
+        return TRUE;
+    }
+    return server_listen(srv);
+}
+
+int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)
+{
+    QiocServer srv = {
+        .opts = opts,
+        .addr = addr,
+        .serving = serving_side(addr),
+        .conns = g_ptr_array_new(),
+        .loop = g_main_loop_new(NULL, FALSE),
+    };
+    guint sigs[2] = {
+        g_unix_signal_add(SIGINT, on_sigint, &srv),
+        g_unix_signal_add(SIGTERM, on_sigterm, &srv),
+    };
+
+    if (!server_start(&srv)) {
+        srv.status = QIOC_EXIT_FAILURE;
+    } else if (srv.conns->len > 0 || !one_shot(&srv)) {
+        g_main_loop_run(srv.loop);
+    }
+    g_source_remove(sigs[0]);
+    g_source_remove(sigs[1]);
+    if (srv.listener) {
+        qio_net_listener_disconnect(srv.listener);
+        g_object_unref(srv.listener);
+    }
+    g_ptr_array_unref(srv.conns);
+    g_main_loop_unref(srv.loop);
+    return srv.signal ? QIOC_EXIT_SIGNAL_BASE + srv.signal : srv.status;
+}
