@@ -19,4 +19,19 @@ void qioc_warning(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* "qioc: MESSAGE", shown from level @level on. */
 void qioc_info(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+typedef enum {
+    QIOC_TRAFFIC_OFF,
+    QIOC_TRAFFIC_TEXT,      /* -v */
+    QIOC_TRAFFIC_HEX,       /* -x */
+} QiocTrafficMode;
+
+/*
+ * Log @len bytes moved from address @from (1 or 2) to the other, which
+ * had moved @offset bytes before, as one block on stderr: a header with
+ * the direction ('>' from 1 to 2, '<' from 2 to 1), a timestamp, the
+ * length and the offsets, then the data as text or a hex dump.
+ */
+void qioc_log_traffic(QiocTrafficMode mode, int from, const char *buf,
+                      size_t len, guint64 offset);
+
 #endif /* QIOC_LOG_H */

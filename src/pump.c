@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -36,6 +37,7 @@ typedef struct QiocFlow {
     guint64 fds_closed;
     gint64 started;
     gint64 ended;
+    GArray *send_fds;                 /* send-fds= of the destination */
 } QiocFlow;
 
 struct QiocPump {
@@ -49,6 +51,7 @@ struct QiocPump {
     guint idle_timer;
     gboolean finished;
     int status;
+    QiocTrafficMode traffic;          /* -v / -x */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -205,6 +208,22 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
     }
 }
 
+/* What a received descriptor is, for -d: a path, socket:[...], pipe:[...]. */
+static void log_received_fds(QiocFlow *f, const int *fds, size_t nfds)
+{
+    if (qioc_log_get_level() < 1) {
+        return;
+    }
+    for (size_t i = 0; i < nfds; i++) {
+        g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fds[i]);
+        g_autofree char *what = g_file_read_link(link, NULL);
+
+        qioc_info(1, "address %d (%s): received descriptor %d: %s",
+                  flow_src(f)->index, flow_src(f)->text, fds[i],
+                  what ? what : "?");
+    }
+}
+
 /* ---------------------------------------------------------------- writing */
 
 /* Descriptors the destination cannot carry are closed and counted. */
@@ -216,11 +235,41 @@ static void flow_drop_fds(QiocFlow *f, int **fds, size_t *nfds)
     *nfds = 0;
 }
 
+/*
+ * send-fds=: the inherited descriptors go with the first data written to
+ * the address, ahead of any forwarded ones. Returns a new array for the
+ * write, or NULL when there is nothing to add.
+ */
+static int *flow_with_send_fds(QiocFlow *f, int *fds, size_t *nfds)
+{
+    int *all;
+
+    if (!f->send_fds || f->send_fds->len == 0 ||
+        !qio_channel_has_feature(f->pump->side[f->to].ioc,
+                                 QIO_CHANNEL_FEATURE_FD_PASS)) {
+        return NULL;
+    }
+    all = g_new(int, f->send_fds->len + *nfds);
+    memcpy(all, f->send_fds->data, f->send_fds->len * sizeof(int));
+    if (*nfds) {
+        memcpy(all + f->send_fds->len, fds, *nfds * sizeof(int));
+    }
+    *nfds += f->send_fds->len;
+    return all;
+}
+
 static gboolean coroutine_fn flow_write(QiocFlow *f, size_t len, int *fds,
                                         size_t nfds)
 {
     QIOChannel *dst = f->pump->side[f->to].ioc;
+    g_autofree int *all = flow_with_send_fds(f, fds, &nfds);
     size_t off = 0;
+
+    if (all) {
+        fds = all;
+        /* Sent or not, they are offered once. */
+        g_array_set_size(f->send_fds, 0);
+    }
 
     while (off < len || nfds > 0) {
         g_autoptr(GError) err = NULL;
@@ -261,6 +310,8 @@ static gboolean coroutine_fn flow_step(QiocFlow *f)
     if (n < 0 || (n == 0 && nfds == 0)) {
         return FALSE;
     }
+    qioc_log_traffic(f->pump->traffic, f->from + 1, f->buf, n, f->bytes);
+    log_received_fds(f, fds, nfds);
     if (nfds > 0 &&
         !qio_channel_has_feature(f->pump->side[f->to].ioc,
                                  QIO_CHANNEL_FEATURE_FD_PASS)) {
@@ -420,6 +471,16 @@ static void warn_dropped_fds(QiocPump *pump)
     for (int i = 0; i < 2; i++) {
         QiocFlow *f = &pump->flow[i];
 
+        if (f->send_fds && f->send_fds->len > 0) {
+            gboolean can = qio_channel_has_feature(
+                pump->side[f->to].ioc, QIO_CHANNEL_FEATURE_FD_PASS);
+
+            qioc_warning("address %d (%s): send-fds=%s were not sent: %s",
+                         flow_dst(f)->index, flow_dst(f)->text,
+                         qioc_address_get_string(flow_dst(f), "send-fds"),
+                         can ? "no data was written to it"
+                             : "it cannot carry descriptors");
+        }
         if (f->fds_closed > 0) {
             qioc_warning("closed %" G_GUINT64_FORMAT " descriptors that "
                          "address %d (%s) cannot carry",
@@ -466,6 +527,26 @@ static gboolean flow_enabled(QiocPump *pump, int from)
            (pump->side[!from].access & QIOC_ACCESS_WRITE);
 }
 
+/* The descriptor numbers of send-fds=N[:N]... (validated by the parser). */
+static GArray *parse_send_fds(const QiocAddress *addr)
+{
+    const char *list = qioc_address_get_string(addr, "send-fds");
+    g_auto(GStrv) nums = NULL;
+    GArray *fds;
+
+    if (!list) {
+        return NULL;
+    }
+    nums = g_strsplit(list, ":", -1);
+    fds = g_array_new(FALSE, FALSE, sizeof(int));
+    for (char **n = nums; *n; n++) {
+        int fd = (int)g_ascii_strtoll(*n, NULL, 10);
+
+        g_array_append_val(fds, fd);
+    }
+    return fds;
+}
+
 static void flow_start(QiocPump *pump, int from)
 {
     QiocFlow *f = &pump->flow[from];
@@ -479,6 +560,7 @@ static void flow_start(QiocPump *pump, int from)
                                              "readbytes")
                             ? limit
                             : -1;
+    f->send_fds = parse_send_fds(pump->side[!from].addr);
     if (!flow_enabled(pump, from)) {
         return;
     }
@@ -498,6 +580,9 @@ QiocPump *qioc_pump_start(const QiocSide *a, const QiocSide *b,
     pump->side[1] = *b;
     pump->done = done;
     pump->opaque = opaque;
+    pump->traffic = opts->hexdump   ? QIOC_TRAFFIC_HEX
+                    : opts->verbose ? QIOC_TRAFFIC_TEXT
+                                    : QIOC_TRAFFIC_OFF;
     pump_touch(pump);
     for (int i = 0; i < 2; i++) {
         qio_channel_set_blocking(pump->side[i].ioc, false, NULL);
@@ -555,6 +640,7 @@ void qioc_pump_free(QiocPump *pump)
     for (int i = 0; i < 2; i++) {
         QIOChannel *ioc = pump->side[i].ioc;
 
+        g_clear_pointer(&pump->flow[i].send_fds, g_array_unref);
         /* Leave shared descriptors (a terminal, say) as we found them. */
         qio_channel_set_blocking(ioc, true, NULL);
         qio_channel_close(ioc, NULL);

@@ -124,6 +124,7 @@ static gboolean opt_fds(const char *name, const char *value, gpointer data,
 }
 
 static gboolean show_version;
+static gboolean show_addresses;
 
 static const GOptionEntry option_entries[] = {
     { "left-to-right", 'u', 0, G_OPTION_ARG_NONE, &options.left_to_right,
@@ -155,6 +156,8 @@ static const GOptionEntry option_entries[] = {
       "Print bytes, descriptors and time per direction at the end", NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
       "Print both addresses as understood, open nothing", NULL },
+    { "help-addresses", 0, 0, G_OPTION_ARG_NONE, &show_addresses,
+      "List every address type and option, then exit", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &show_version,
       "Print the version and exit", NULL },
     { NULL },
@@ -186,12 +189,62 @@ static char **parse_options(int *argc, char ***argv, GError **errp)
     return rest ? rest : g_new0(char *, 1);
 }
 
-/* Options accepted before their feature exists are said to be so. */
-static void warn_unimplemented(void)
+/* ---------------------------------------------------------------- help */
+
+static char *join_aliases(const char *const *aliases)
 {
-    if (options.verbose || options.hexdump) {
-        qioc_warning("-v and -x traffic logging are not implemented yet; "
-                     "no data is logged");
+    return aliases && aliases[0] ? g_strjoinv(", ", (char **)aliases)
+                                 : g_strdup("");
+}
+
+/* The options that apply to @type, comma-separated. */
+static char *type_options(const QiocAddrType *type)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    guint n;
+    const QiocOptDesc *opt = qioc_address_options(&n);
+
+    for (guint i = 0; i < n; i++) {
+        if (opt[i].groups & type->groups) {
+            g_string_append_printf(out, "%s%s", out->len ? ", " : "",
+                                   opt[i].name);
+        }
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+static void print_types(void)
+{
+    guint n;
+    const QiocAddrType *type = qioc_address_types(&n);
+
+    printf("Address types (TYPE[:PARAMS][,OPTION[=VALUE]...]):\n");
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *aliases = join_aliases(type[i].aliases);
+        g_autofree char *opts = type_options(&type[i]);
+
+        printf("  %s%s%s%s%s\n      %s\n      options: %s\n", type[i].name,
+               type[i].params_help && *type[i].params_help ? ":" : "",
+               type[i].params_help ? type[i].params_help : "",
+               *aliases ? "  also " : "", aliases, type[i].summary, opts);
+    }
+}
+
+static void print_options(void)
+{
+    guint n;
+    const QiocOptDesc *opt = qioc_address_options(&n);
+
+    printf("\nAddress options:\n");
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *aliases = join_aliases(opt[i].aliases);
+
+        printf("  %-16s %s%s%s%s\n", opt[i].name, opt[i].help,
+               opt[i].defval ? " (default " : "",
+               opt[i].defval ? opt[i].defval : "", opt[i].defval ? ")" : "");
+        if (*aliases) {
+            printf("  %-16s also: %s\n", "", aliases);
+        }
     }
 }
 
@@ -237,6 +290,11 @@ int main(int argc, char **argv)
     if (!specs) {
         return usage_error(err->message);
     }
+    if (show_addresses) {
+        print_types();
+        print_options();
+        return QIOC_EXIT_OK;
+    }
     if (show_version) {
         printf("qioc %s\n", PACKAGE_VERSION);
         return QIOC_EXIT_OK;
@@ -257,7 +315,6 @@ int main(int argc, char **argv)
     } else {
         /* A write to a closed peer is an error of that direction. */
         signal(SIGPIPE, SIG_IGN);
-        warn_unimplemented();
         status = qioc_serve(addr, &options);
     }
     g_clear_pointer(&addr[0], qioc_address_free);
