@@ -18,9 +18,13 @@
 #include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 
 #include "qio/channel-socket.h"
 #include "qio/channel-watch.h"
+#include "qio/task.h"
+
+typedef struct QIOSocketAsync QIOSocketAsync;
 
 struct _QIOChannelSocket {
     QIOChannel parent;
@@ -32,6 +36,8 @@ struct _QIOChannelSocket {
     char *unlink_path;
     dev_t unlink_dev;
     ino_t unlink_ino;
+    /* A connect_async or listen_async in flight, abandoned by close. */
+    QIOSocketAsync *async;
 };
 
 G_DEFINE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO_TYPE_CHANNEL)
@@ -334,6 +340,7 @@ int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
     g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), -1);
     g_return_val_if_fail(G_IS_SOCKET_CONNECTABLE(addr), -1);
     g_return_val_if_fail(ioc->fd < 0, -1);
+    g_return_val_if_fail(ioc->async == NULL, -1);
     opts = opts ? opts : &qio_socket_defaults;
 
     en = g_socket_connectable_enumerate(addr);
@@ -592,6 +599,7 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
     g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), -1);
     g_return_val_if_fail(G_IS_SOCKET_CONNECTABLE(addr), -1);
     g_return_val_if_fail(ioc->fd < 0, -1);
+    g_return_val_if_fail(ioc->async == NULL, -1);
     opts = opts ? opts : &qio_socket_defaults;
 
     if (is_wildcard(addr)) {
@@ -603,6 +611,522 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
         return -1;
     }
     return socket_apply_blocking(ioc, errp);
+}
+
+/* ---------------------------------------------------------------- async */
+
+/*
+ * One connect_async or listen_async in flight. The caller's task holds
+ * the channel, so @sioc is not a reference of its own; the channel points
+ * back here so that closing it abandons the operation.
+ */
+struct QIOSocketAsync {
+    QIOChannelSocket *sioc;
+    QIOTask *task;
+    GMainContext *context;
+    GSocketConnectable *addr;
+    QIOChannelSocketOptions opts;
+    bool abandoned;
+    /* connect: the resolved addresses, the next one to try, the last error */
+    GList *addrs;
+    GList *next;
+    GError *last;
+    /* connect: the attempt in flight, what it waits for, its deadline */
+    GSocketAddress *current;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int fd;
+    GSource *watch;
+    GSource *timer;
+    guint retry_ms;
+    /* an idle that moves the operation on from inside @context */
+    GSource *idle;
+};
+
+/*
+ * The worker's own copy of @addr: a GNetworkAddress caches what it
+ * resolved without a lock, so two threads must not enumerate one.
+ * Socket addresses are immutable and shared as they are.
+ */
+static GSocketConnectable *connectable_for_worker(GSocketConnectable *addr)
+{
+    GNetworkAddress *na;
+
+    if (!G_IS_NETWORK_ADDRESS(addr)) {
+        return g_object_ref(addr);
+    }
+    na = G_NETWORK_ADDRESS(addr);
+    return g_object_new(G_TYPE_NETWORK_ADDRESS, "hostname",
+                        g_network_address_get_hostname(na), "port",
+                        (guint)g_network_address_get_port(na), "scheme",
+                        g_network_address_get_scheme(na), NULL);
+}
+
+static QIOSocketAsync *socket_async_new(QIOChannelSocket *sioc,
+                                        GSocketConnectable *addr,
+                                        const QIOChannelSocketOptions *opts,
+                                        QIOTaskFunc callback, gpointer opaque,
+                                        GDestroyNotify destroy,
+                                        GMainContext *context)
+{
+    QIOSocketAsync *op = g_new0(QIOSocketAsync, 1);
+
+    op->sioc = sioc;
+    op->task = qio_task_new(G_OBJECT(sioc), callback, opaque, destroy);
+    op->context = context ? g_main_context_ref(context)
+                          : g_main_context_ref_thread_default();
+    op->addr = connectable_for_worker(addr);
+    op->opts = opts ? *opts : qio_socket_defaults;
+    if (op->opts.bind) {
+        g_object_ref(op->opts.bind);
+    }
+    op->fd = -1;
+    sioc->async = op;
+    return op;
+}
+
+static void socket_async_free(QIOSocketAsync *op)
+{
+    g_assert(op->fd < 0 && !op->watch && !op->timer && !op->idle);
+    g_main_context_unref(op->context);
+    g_object_unref(op->addr);
+    g_clear_object(&op->opts.bind);
+    g_list_free_full(op->addrs, g_object_unref);
+    g_clear_object(&op->current);
+    g_clear_error(&op->last);
+    g_free(op);
+}
+
+/*
+ * Report @err (transfer full, NULL for success) through the caller's
+ * task. The channel is free for another operation by the time the
+ * callback runs.
+ */
+static void socket_async_finish(QIOSocketAsync *op, GError *err)
+{
+    QIOTask *task = op->task;
+
+    op->sioc->async = NULL;
+    socket_async_free(op);
+    qio_task_set_error(task, err);
+    qio_task_complete(task);
+}
+
+static GError *socket_async_closed_error(QIOSocketAsync *op, const char *what)
+{
+    g_autofree char *text = g_socket_connectable_to_string(op->addr);
+    GError *err = NULL;
+
+    qio__error(&err, QIO_CHANNEL_ERROR_CLOSED, "%s %s: the channel was closed",
+               what, text);
+    return err;
+}
+
+/* Run @func from an idle in the operation's context. */
+static void socket_async_schedule(QIOSocketAsync *op, GSourceFunc func)
+{
+    g_assert(!op->idle);
+    op->idle = g_idle_source_new();
+    g_source_set_priority(op->idle, G_PRIORITY_DEFAULT);
+    g_source_set_static_name(op->idle, "qio-socket-async");
+    g_source_set_callback(op->idle, func, op, NULL);
+    g_source_attach(op->idle, op->context);
+}
+
+/* Called first thing in an idle's callback. */
+static void socket_async_idle_ran(QIOSocketAsync *op)
+{
+    g_source_unref(g_steal_pointer(&op->idle));
+}
+
+static void drop_source(GSource **source)
+{
+    if (*source) {
+        g_source_destroy(*source);
+        g_source_unref(g_steal_pointer(source));
+    }
+}
+
+/*
+ * All addresses @addr stands for that @opts lets through; may block (name
+ * resolution). A resolver error counts only if nothing was resolved.
+ */
+static GList *resolve_addresses(GSocketConnectable *addr,
+                                const QIOChannelSocketOptions *opts,
+                                GError **errp)
+{
+    g_autoptr(GSocketAddressEnumerator) en = g_socket_connectable_enumerate(
+        addr);
+    g_autoptr(GError) err = NULL;
+    GList *found = NULL;
+    GSocketAddress *sa;
+
+    while ((sa = g_socket_address_enumerator_next(en, NULL, &err))) {
+        if (address_wanted(sa, opts)) {
+            found = g_list_prepend(found, sa);
+        } else {
+            g_object_unref(sa);
+        }
+    }
+    if (found) {
+        return g_list_reverse(found);
+    }
+    if (err) {
+        g_propagate_error(errp, g_steal_pointer(&err));
+    } else {
+        no_address_error(addr, "connect to", errp);
+    }
+    return NULL;
+}
+
+static void address_list_free(gpointer list)
+{
+    g_list_free_full(list, g_object_unref);
+}
+
+/* ---------------------------------------------------------- async connect */
+
+/* How often to ask a unix listener with a full queue again. */
+#define CONNECT_RETRY_MIN_MS 5
+#define CONNECT_RETRY_MAX_MS 200
+
+static void connect_next(QIOSocketAsync *op);
+
+static void connect_stop_waiting(QIOSocketAsync *op)
+{
+    drop_source(&op->watch);
+    drop_source(&op->timer);
+}
+
+static void connect_drop_fd(QIOSocketAsync *op)
+{
+    close(op->fd);
+    op->fd = -1;
+}
+
+static void connect_succeeded(QIOSocketAsync *op)
+{
+    QIOChannelSocket *sioc = op->sioc;
+    int fd = op->fd;
+    GError *err = NULL;
+
+    op->fd = -1;
+    /* Attempts are non-blocking; the channel gets the mode it asked for. */
+    if (set_nonblocking(fd, !sioc->blocking) < 0) {
+        qio__error_errno(&err, errno, "set socket %s",
+                         sioc->blocking ? "blocking" : "non-blocking");
+        close(fd);
+        socket_async_finish(op, err);
+        return;
+    }
+    socket_adopt(sioc, fd, g_socket_address_get_family(op->current), false);
+    socket_async_finish(op, NULL);
+}
+
+/* The attempt in flight is over, with @err an errno value (0: success). */
+static void connect_attempt_over(QIOSocketAsync *op, int err)
+{
+    g_autofree char *text = NULL;
+
+    connect_stop_waiting(op);
+    if (err == 0) {
+        connect_succeeded(op);
+        return;
+    }
+    connect_drop_fd(op);
+    text = qio_socket_address_to_string(op->current);
+    g_clear_error(&op->last);
+    qio__error_errno(&op->last, err, "connect to %s", text);
+    connect_next(op);
+}
+
+static gboolean connect_writable(int fd, GIOCondition cond, gpointer data)
+{
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) {
+        soerr = errno;
+    }
+    connect_attempt_over(data, soerr);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean connect_timed_out(gpointer data)
+{
+    connect_attempt_over(data, ETIMEDOUT);
+    return G_SOURCE_REMOVE;
+}
+
+/* connect(2) the attempt's socket; returns 0 or an errno value. */
+static int connect_call(QIOSocketAsync *op)
+{
+    if (connect(op->fd, (struct sockaddr *)&op->ss, op->sslen) == 0) {
+        return 0;
+    }
+    return errno;
+}
+
+static void connect_wait_async(QIOSocketAsync *op);
+
+/*
+ * A unix listener whose queue is full refuses a non-blocking connect with
+ * EAGAIN, and nothing can be polled for room: ask again, less and less
+ * often, until the listener accepts or the timeout strikes.
+ */
+static gboolean connect_retry(gpointer data)
+{
+    QIOSocketAsync *op = data;
+    int err = connect_call(op);
+
+    if (err == EAGAIN || err == EINTR) {
+        drop_source(&op->watch);
+        op->retry_ms = MIN(op->retry_ms * 2, CONNECT_RETRY_MAX_MS);
+        connect_wait_async(op);
+        return G_SOURCE_REMOVE;
+    }
+    connect_attempt_over(op, err);
+    return G_SOURCE_REMOVE;
+}
+
+/* Wait in the context for the attempt to finish. */
+static void connect_wait_async(QIOSocketAsync *op)
+{
+    if (op->ss.ss_family == AF_UNIX) {
+        op->watch = g_timeout_source_new(op->retry_ms);
+        g_source_set_callback(op->watch, connect_retry, op, NULL);
+    } else {
+        op->watch = g_unix_fd_source_new(op->fd, G_IO_OUT);
+        g_source_set_callback(op->watch, G_SOURCE_FUNC(connect_writable), op,
+                              NULL);
+    }
+    g_source_set_static_name(op->watch, "qio-socket-connect");
+    g_source_attach(op->watch, op->context);
+    if (op->opts.connect_timeout_ms > 0 && !op->timer) {
+        op->timer = g_timeout_source_new(op->opts.connect_timeout_ms);
+        g_source_set_static_name(op->timer, "qio-socket-connect-timeout");
+        g_source_set_callback(op->timer, connect_timed_out, op, NULL);
+        g_source_attach(op->timer, op->context);
+    }
+}
+
+/* Whether a failed non-blocking connect(2) is still under way. */
+static bool connect_pending(QIOSocketAsync *op, int err)
+{
+    if (op->ss.ss_family == AF_UNIX) {
+        return err == EAGAIN || err == EINTR;
+    }
+    /* Interrupted, a TCP connect goes on in the background. */
+    return err == EINPROGRESS || err == EINTR;
+}
+
+/*
+ * Start a non-blocking connect to op->current. Returns 0 when connected
+ * already, EINPROGRESS when waiting, -1 with op->last set on failure.
+ */
+static int connect_start(QIOSocketAsync *op)
+{
+    g_autofree char *text = qio_socket_address_to_string(op->current);
+    int err;
+
+    if (!address_to_native(op->current, &op->ss, &op->sslen, &op->last)) {
+        return -1;
+    }
+    op->fd = socket(op->ss.ss_family,
+                    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (op->fd < 0) {
+        qio__error_errno(&op->last, errno, "connect to %s", text);
+        return -1;
+    }
+    if (op->opts.bind && bind_local(op->fd, op->opts.bind, &op->last) < 0) {
+        connect_drop_fd(op);
+        return -1;
+    }
+    err = connect_call(op);
+    if (err == 0) {
+        return 0;
+    }
+    if (connect_pending(op, err)) {
+        op->retry_ms = CONNECT_RETRY_MIN_MS;
+        connect_wait_async(op);
+        return EINPROGRESS;
+    }
+    qio__error_errno(&op->last, err, "connect to %s", text);
+    connect_drop_fd(op);
+    return -1;
+}
+
+/* Try the remaining addresses in order, until one connects or is waited on. */
+static void connect_next(QIOSocketAsync *op)
+{
+    GError *err = NULL;
+
+    while (op->next && !op->abandoned) {
+        g_set_object(&op->current, op->next->data);
+        op->next = op->next->next;
+        g_clear_error(&op->last);
+        switch (connect_start(op)) {
+        case 0:
+            connect_succeeded(op);
+            return;
+        case EINPROGRESS:
+            return;
+        }
+    }
+    if (op->abandoned) {
+        err = socket_async_closed_error(op, "connect to");
+    } else if (op->last) {
+        err = g_steal_pointer(&op->last);
+    } else {
+        no_address_error(op->addr, "connect to", &err);
+    }
+    socket_async_finish(op, err);
+}
+
+static gboolean connect_next_idle(gpointer data)
+{
+    socket_async_idle_ran(data);
+    connect_next(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void connect_resolve_worker(QIOTask *task, gpointer data)
+{
+    QIOSocketAsync *op = data;
+    GError *err = NULL;
+    GList *addrs = resolve_addresses(op->addr, &op->opts, &err);
+
+    qio_task_set_error(task, err);
+    qio_task_set_result_pointer(task, addrs, address_list_free);
+}
+
+/* Back in the context with the resolved addresses (or why there are none). */
+static void connect_resolved(QIOTask *task, gpointer data)
+{
+    QIOSocketAsync *op = data;
+
+    qio_task_propagate_error(task, &op->last);
+    op->addrs = qio_task_steal_result_pointer(task);
+    op->next = op->addrs;
+    connect_next(op);
+}
+
+void qio_channel_socket_connect_async(QIOChannelSocket *ioc,
+                                      GSocketConnectable *addr,
+                                      const QIOChannelSocketOptions *opts,
+                                      QIOTaskFunc callback, gpointer opaque,
+                                      GDestroyNotify destroy,
+                                      GMainContext *context)
+{
+    QIOSocketAsync *op;
+    QIOTask *resolve;
+
+    g_return_if_fail(QIO_IS_CHANNEL_SOCKET(ioc));
+    g_return_if_fail(G_IS_SOCKET_CONNECTABLE(addr));
+    g_return_if_fail(callback != NULL);
+    g_return_if_fail(ioc->fd < 0);
+    g_return_if_fail(ioc->async == NULL);
+
+    op = socket_async_new(ioc, addr, opts, callback, opaque, destroy,
+                          context);
+    if (G_IS_SOCKET_ADDRESS(addr)) {
+        /* Nothing to resolve; still start (and finish) in the context. */
+        op->addrs = resolve_addresses(addr, &op->opts, &op->last);
+        op->next = op->addrs;
+        socket_async_schedule(op, connect_next_idle);
+        return;
+    }
+    resolve = qio_task_new(NULL, connect_resolved, op, NULL);
+    qio_task_run_in_thread(resolve, connect_resolve_worker, op, NULL,
+                           op->context);
+}
+
+/* ----------------------------------------------------------- async listen */
+
+/* Move the listening socket of @from, with its socket file, to @to. */
+static int socket_take_listener(QIOChannelSocket *to, QIOChannelSocket *from,
+                                GError **errp)
+{
+    int fd = from->fd;
+
+    to->unlink_path = g_steal_pointer(&from->unlink_path);
+    to->unlink_dev = from->unlink_dev;
+    to->unlink_ino = from->unlink_ino;
+    from->fd = -1;
+    socket_adopt(to, fd, from->family, true);
+    return socket_apply_blocking(to, errp);
+}
+
+/* A channel of its own, so that the caller's is untouched until done. */
+static void listen_worker(QIOTask *task, gpointer data)
+{
+    QIOSocketAsync *op = data;
+    QIOChannelSocket *lsn = qio_channel_socket_new();
+    GError *err = NULL;
+
+    if (qio_channel_socket_listen_sync(lsn, op->addr, &op->opts, &err) < 0) {
+        qio_task_set_error(task, err);
+        g_object_unref(lsn);
+        return;
+    }
+    qio_task_set_result_pointer(task, lsn, g_object_unref);
+}
+
+static void listen_done(QIOTask *task, gpointer data)
+{
+    QIOSocketAsync *op = data;
+    g_autoptr(QIOChannelSocket) lsn = qio_task_steal_result_pointer(task);
+    GError *err = NULL;
+
+    if (qio_task_propagate_error(task, &err)) {
+        socket_async_finish(op, err);
+        return;
+    }
+    if (op->abandoned) {
+        /* Dropping @lsn closes its socket and removes its file. */
+        socket_async_finish(op, socket_async_closed_error(op, "listen on"));
+        return;
+    }
+    socket_take_listener(op->sioc, lsn, &err);
+    socket_async_finish(op, err);
+}
+
+void qio_channel_socket_listen_async(QIOChannelSocket *ioc,
+                                     GSocketConnectable *addr,
+                                     const QIOChannelSocketOptions *opts,
+                                     QIOTaskFunc callback, gpointer opaque,
+                                     GDestroyNotify destroy,
+                                     GMainContext *context)
+{
+    QIOSocketAsync *op;
+    QIOTask *task;
+
+    g_return_if_fail(QIO_IS_CHANNEL_SOCKET(ioc));
+    g_return_if_fail(G_IS_SOCKET_CONNECTABLE(addr));
+    g_return_if_fail(callback != NULL);
+    g_return_if_fail(ioc->fd < 0);
+    g_return_if_fail(ioc->async == NULL);
+
+    op = socket_async_new(ioc, addr, opts, callback, opaque, destroy,
+                          context);
+    task = qio_task_new(NULL, listen_done, op, NULL);
+    qio_task_run_in_thread(task, listen_worker, op, NULL, op->context);
+}
+
+/*
+ * The channel is being closed: give up. A connect attempt in flight is
+ * stopped now and the operation completes from the context; a worker
+ * still resolving or listening cannot be stopped, so its result is
+ * dropped when it arrives.
+ */
+static void socket_async_abandon(QIOSocketAsync *op)
+{
+    op->abandoned = true;
+    if (op->fd >= 0) {
+        connect_stop_waiting(op);
+        connect_drop_fd(op);
+        socket_async_schedule(op, connect_next_idle);
+    }
 }
 
 /* ---------------------------------------------------------------- public */
@@ -853,6 +1377,9 @@ static int socket_close(QIOChannelSocket *sioc, GError **errp)
 {
     int fd = sioc->fd;
 
+    if (sioc->async) {
+        socket_async_abandon(sioc->async);
+    }
     if (fd < 0) {
         return 0;
     }

@@ -5,12 +5,86 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <syslog.h>
 
 #include "log.h"
 
 static int log_level;
+static QiocLogConfig log_cfg = { .name = "qioc" };
+static FILE *log_file;
+static char *log_hostname;
+
+static const struct {
+    const char *name;
+    int facility;
+} facilities[] = {
+    { "daemon", LOG_DAEMON }, { "user", LOG_USER },     { "auth", LOG_AUTH },
+    { "authpriv", LOG_AUTHPRIV }, { "local0", LOG_LOCAL0 },
+    { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+    { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+    { "local7", LOG_LOCAL7 },
+};
+
+static gboolean open_syslog(const char *facility, GError **errp)
+{
+    const char *want = *facility ? facility : "daemon";
+
+    for (gsize i = 0; i < G_N_ELEMENTS(facilities); i++) {
+        if (g_ascii_strcasecmp(want, facilities[i].name) == 0) {
+            openlog(log_cfg.name, LOG_PID, facilities[i].facility);
+            return TRUE;
+        }
+    }
+    g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "unknown syslog facility \"%s\"", facility);
+    return FALSE;
+}
+
+gboolean qioc_log_setup(const QiocLogConfig *cfg, GError **errp)
+{
+    log_cfg = *cfg;
+    if (!log_cfg.name) {
+        log_cfg.name = "qioc";
+    }
+    if (cfg->host) {
+        log_hostname = g_strdup(g_get_host_name());
+    }
+    if (cfg->syslog && !open_syslog(cfg->syslog, errp)) {
+        log_cfg.syslog = NULL;
+        return FALSE;
+    }
+    if (cfg->file) {
+        log_file = fopen(cfg->file, "ae");
+        if (!log_file) {
+            g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
+                        "log file %s: %s", cfg->file, g_strerror(errno));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* "2026/11/25 09:51:44.123456 host " when asked for. */
+static char *line_prefix(void)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    if (log_cfg.micro) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_local();
+        g_autofree char *stamp =
+            g_date_time_format(now, "%Y/%m/%d %H:%M:%S");
+
+        g_string_append_printf(out, "%s.%06d ", stamp,
+                               g_date_time_get_microsecond(now));
+    }
+    if (log_hostname) {
+        g_string_append_printf(out, "%s ", log_hostname);
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
 
 void qioc_log_set_level(int level)
 {
@@ -23,13 +97,22 @@ int qioc_log_get_level(void)
 }
 
 /* One whole line per write, so lines from concurrent writers never mix. */
-static void log_line(const char *prefix, const char *fmt, va_list ap)
+static void log_line(int priority, const char *prefix, const char *fmt,
+                     va_list ap)
 {
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    g_autofree char *line = g_strdup_printf("qioc: %s%s\n", prefix, msg);
+    g_autofree char *head = NULL;
+    g_autofree char *line = NULL;
+    FILE *out = log_file ? log_file : stderr;
 
-    fputs(line, stderr);
-    fflush(stderr);
+    if (log_cfg.syslog) {
+        syslog(priority, "%s%s", prefix, msg);
+        return;
+    }
+    head = line_prefix();
+    line = g_strdup_printf("%s%s: %s%s\n", head, log_cfg.name, prefix, msg);
+    fputs(line, out);
+    fflush(out);
 }
 
 void qioc_error(const char *fmt, ...)
@@ -37,7 +120,7 @@ void qioc_error(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    log_line("", fmt, ap);
+    log_line(LOG_ERR, "", fmt, ap);
     va_end(ap);
 }
 
@@ -46,7 +129,7 @@ void qioc_warning(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    log_line("warning: ", fmt, ap);
+    log_line(LOG_WARNING, "warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -58,7 +141,7 @@ void qioc_info(int level, const char *fmt, ...)
         return;
     }
     va_start(ap, fmt);
-    log_line("", fmt, ap);
+    log_line(level > 1 ? LOG_DEBUG : LOG_INFO, "", fmt, ap);
     va_end(ap);
 }
 

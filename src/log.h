@@ -8,6 +8,19 @@
 
 #include <glib.h>
 
+/* Where diagnostics go (--log-file, --syslog, --log-name, ...). */
+typedef struct QiocLogConfig {
+    const char *file;          /* append here instead of stderr */
+    const char *syslog;        /* facility name ("" = daemon), or NULL */
+    const char *name;          /* program name in lines, default "qioc" */
+    gboolean micro;            /* timestamps with microseconds */
+    gboolean host;             /* the host name in lines */
+} QiocLogConfig;
+
+/* Set the destination; FALSE (and @errp) if the file cannot be opened or
+ * the facility is unknown. */
+gboolean qioc_log_setup(const QiocLogConfig *cfg, GError **errp);
+
 /* How much to say: 0 errors and warnings, 1 (-d) notices, 2 (-dd) debug. */
 void qioc_log_set_level(int level);
 int qioc_log_get_level(void);

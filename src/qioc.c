@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "address.h"
 #include "log.h"
@@ -125,6 +126,16 @@ static gboolean opt_fds(const char *name, const char *value, gpointer data,
 
 static gboolean show_version;
 static gboolean show_addresses;
+static QiocLogConfig log_config;
+static char *log_file_arg;
+static char *log_name_arg;
+
+static gboolean opt_syslog(const char *name, const char *value, gpointer data,
+                           GError **errp)
+{
+    log_config.syslog = g_strdup(value ? value : "");
+    return TRUE;
+}
 
 static const GOptionEntry option_entries[] = {
     { "left-to-right", 'u', 0, G_OPTION_ARG_NONE, &options.left_to_right,
@@ -156,12 +167,73 @@ static const GOptionEntry option_entries[] = {
       "Print bytes, descriptors and time per direction at the end", NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
       "Print both addresses as understood, open nothing", NULL },
+    { "log-file", 0, 0, G_OPTION_ARG_FILENAME, &log_file_arg,
+      "Write diagnostics to FILE instead of stderr (socat: -lf)", "FILE" },
+    { "syslog", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+      opt_syslog, "Send diagnostics to syslog (socat: -ly[FACILITY])",
+      "FACILITY" },
+    { "log-name", 0, 0, G_OPTION_ARG_STRING, &log_name_arg,
+      "Program name in diagnostics (socat: -lp)", "NAME" },
+    { "log-micro", 0, 0, G_OPTION_ARG_NONE, &log_config.micro,
+      "Timestamps with microseconds in diagnostics (socat: -lu)", NULL },
+    { "log-host", 0, 0, G_OPTION_ARG_NONE, &log_config.host,
+      "The host name in diagnostics (socat: -lh)", NULL },
     { "help-addresses", 0, 0, G_OPTION_ARG_NONE, &show_addresses,
       "List every address type and option, then exit", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &show_version,
       "Print the version and exit", NULL },
     { NULL },
 };
+
+/*
+ * socat's two-letter logging options, rewritten to the long ones before
+ * GOptionContext sees them (it would read -lf as -l -f).
+ */
+static const struct {
+    const char *socat;
+    const char *qioc;
+    gboolean takes_arg;         /* the value is the next argument */
+    gboolean glued;             /* the value may follow directly (-lylocal0) */
+} socat_spellings[] = {
+    { "-lf", "--log-file", TRUE, FALSE },
+    { "-ly", "--syslog", FALSE, TRUE },
+    { "-lp", "--log-name", TRUE, FALSE },
+    { "-lu", "--log-micro", FALSE, FALSE },
+    { "-lh", "--log-host", FALSE, FALSE },
+};
+
+static char *map_socat_option(const char *arg)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(socat_spellings); i++) {
+        const char *s = socat_spellings[i].socat;
+        size_t n = strlen(s);
+
+        if (strncmp(arg, s, n) != 0) {
+            continue;
+        }
+        if (arg[n] == '\0') {
+            return g_strdup(socat_spellings[i].qioc);
+        }
+        if (socat_spellings[i].glued) {
+            return g_strdup_printf("%s=%s", socat_spellings[i].qioc, arg + n);
+        }
+    }
+    return g_strdup(arg);
+}
+
+/* A copy of argv with socat's spellings mapped; stops at "--". */
+static char **map_socat_options(int argc, char **argv)
+{
+    char **out = g_new0(char *, argc + 1);
+    gboolean done = FALSE;
+
+    for (int i = 0; i < argc; i++) {
+        done = done || g_str_equal(argv[i], "--");
+        out[i] = done || i == 0 ? g_strdup(argv[i])
+                                : map_socat_option(argv[i]);
+    }
+    return out;
+}
 
 static char **parse_options(int *argc, char ***argv, GError **errp)
 {
@@ -182,10 +254,11 @@ static char **parse_options(int *argc, char ***argv, GError **errp)
              "See qioc(1) for every address type and option.");
     g_option_context_add_main_entries(ctx, option_entries, NULL);
     g_option_context_add_main_entries(ctx, positional, NULL);
-    if (!g_option_context_parse(ctx, argc, argv, errp)) {
+    if (!g_option_context_parse_strv(ctx, argv, errp)) {
         g_strfreev(rest);
         return NULL;
     }
+    *argc = (int)g_strv_length(*argv);
     return rest ? rest : g_new0(char *, 1);
 }
 
@@ -283,11 +356,18 @@ int main(int argc, char **argv)
 {
     g_autoptr(GError) err = NULL;
     g_auto(GStrv) specs = NULL;
+    g_auto(GStrv) args = NULL;
     QiocAddress *addr[2] = { NULL, NULL };
     int status;
 
-    specs = parse_options(&argc, &argv, &err);
+    args = map_socat_options(argc, argv);
+    specs = parse_options(&argc, &args, &err);
     if (!specs) {
+        return usage_error(err->message);
+    }
+    log_config.file = log_file_arg;
+    log_config.name = log_name_arg;
+    if (!qioc_log_setup(&log_config, &err)) {
         return usage_error(err->message);
     }
     if (show_addresses) {

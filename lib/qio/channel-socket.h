@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "qio/channel.h"
+#include "qio/task.h"
 
 G_BEGIN_DECLS
 
@@ -148,6 +149,73 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
                                    GSocketConnectable *addr,
                                    const QIOChannelSocketOptions *opts,
                                    GError **errp);
+
+/**
+ * qio_channel_socket_connect_async:
+ * @ioc: a channel from qio_channel_socket_new()
+ * @addr: where to connect, as for qio_channel_socket_connect_sync(); a
+ *   #GNetworkAddress is copied, other connectables are enumerated in a
+ *   worker thread and must allow that
+ * @opts: (nullable): settings, copied (the bind address is referenced);
+ *   %NULL for the defaults
+ * @callback: called in @context when the operation is over; the task's
+ *   source object is @ioc, and qio_task_propagate_error() tells whether
+ *   it failed
+ * @opaque: passed to @callback
+ * @destroy: (nullable): frees @opaque after @callback has run
+ * @context: (nullable): where @callback runs and the connect attempts
+ *   are watched (%NULL: the thread-default context of the caller)
+ *
+ * Connects as qio_channel_socket_connect_sync() does, without blocking
+ * the calling thread: a host name is resolved in a worker thread (socket
+ * addresses need no resolution), then each address is tried in order
+ * with a non-blocking connect(2) whose outcome is waited for by a watch
+ * in @context; @opts->connect_timeout_ms bounds each attempt. A unix
+ * listener whose queue is full is asked again at growing intervals (up
+ * to 200 ms; nothing can be polled for room) until it has room or the
+ * timeout expires. Errors are those of the synchronous call, e.g. "connect to
+ * 127.0.0.1:9: Connection refused" for the last address tried. On
+ * success the socket gets the blocking mode of @ioc (blocking unless
+ * qio_channel_set_blocking() said otherwise).
+ *
+ * @callback never runs before this function returns, and always from
+ * @context, which must be iterated. The operation holds a reference to
+ * @ioc. Closing @ioc meanwhile (from the thread that runs @context)
+ * abandons the operation: it completes with %QIO_CHANNEL_ERROR_CLOSED.
+ * Only one operation may be in flight on a channel.
+ */
+void qio_channel_socket_connect_async(QIOChannelSocket *ioc,
+                                      GSocketConnectable *addr,
+                                      const QIOChannelSocketOptions *opts,
+                                      QIOTaskFunc callback, gpointer opaque,
+                                      GDestroyNotify destroy,
+                                      GMainContext *context);
+
+/**
+ * qio_channel_socket_listen_async:
+ * @ioc: a channel from qio_channel_socket_new()
+ * @addr: where to listen, as for qio_channel_socket_listen_sync()
+ * @opts: (nullable): settings, copied; %NULL for the defaults
+ * @callback: called in @context when the operation is over; the task's
+ *   source object is @ioc
+ * @opaque: passed to @callback
+ * @destroy: (nullable): frees @opaque after @callback has run
+ * @context: (nullable): where @callback runs (%NULL: the thread-default
+ *   context of the caller)
+ *
+ * Does what qio_channel_socket_listen_sync() does, in a worker thread
+ * (resolving a host name may block), and hands the listening socket to
+ * @ioc in @context just before @callback runs. Errors are those of the
+ * synchronous call. As with qio_channel_socket_connect_async(), @callback
+ * always runs later, from @context; closing @ioc meanwhile makes the
+ * operation fail with %QIO_CHANNEL_ERROR_CLOSED and drops the socket.
+ */
+void qio_channel_socket_listen_async(QIOChannelSocket *ioc,
+                                     GSocketConnectable *addr,
+                                     const QIOChannelSocketOptions *opts,
+                                     QIOTaskFunc callback, gpointer opaque,
+                                     GDestroyNotify destroy,
+                                     GMainContext *context);
 
 /**
  * qio_channel_socket_accept:

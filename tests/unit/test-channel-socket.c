@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <stdarg.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <netinet/in.h>
@@ -1403,6 +1404,859 @@ static void test_closed_channel(void)
     pair_close(&p);
 }
 
+/* ---------------------------------------------------------------- async */
+
+/* A connectable that stands for a fixed list of addresses, in order. */
+#define TEST_TYPE_ADDR_LIST (test_addr_list_get_type())
+G_DECLARE_FINAL_TYPE(TestAddrList, test_addr_list, TEST, ADDR_LIST, GObject)
+
+struct _TestAddrList {
+    GObject parent;
+    GList *addrs;
+    /* A slow resolver: the first address comes after this long. */
+    guint delay_ms;
+    /* The thread that enumerated last. */
+    GThread *enumerated_in;
+};
+
+#define TEST_TYPE_ADDR_ENUM (test_addr_enum_get_type())
+G_DECLARE_FINAL_TYPE(TestAddrEnum, test_addr_enum, TEST, ADDR_ENUM,
+                     GSocketAddressEnumerator)
+
+struct _TestAddrEnum {
+    GSocketAddressEnumerator parent;
+    TestAddrList *list;
+    GList *addrs;
+    GList *next;
+};
+
+G_DEFINE_FINAL_TYPE(TestAddrEnum, test_addr_enum,
+                    G_TYPE_SOCKET_ADDRESS_ENUMERATOR)
+
+static GSocketAddress *test_addr_enum_next(GSocketAddressEnumerator *en,
+                                           GCancellable *cancellable,
+                                           GError **errp)
+{
+    TestAddrEnum *self = TEST_ADDR_ENUM(en);
+    GSocketAddress *sa;
+
+    if (self->next == self->addrs && self->list->delay_ms) {
+        g_usleep(self->list->delay_ms * 1000);
+    }
+    self->list->enumerated_in = g_thread_self();
+    if (!self->next) {
+        return NULL;
+    }
+    sa = g_object_ref(self->next->data);
+    self->next = self->next->next;
+    return sa;
+}
+
+static void test_addr_enum_finalize(GObject *obj)
+{
+    g_list_free_full(TEST_ADDR_ENUM(obj)->addrs, g_object_unref);
+    g_object_unref(TEST_ADDR_ENUM(obj)->list);
+    G_OBJECT_CLASS(test_addr_enum_parent_class)->finalize(obj);
+}
+
+static void test_addr_enum_class_init(TestAddrEnumClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = test_addr_enum_finalize;
+    G_SOCKET_ADDRESS_ENUMERATOR_CLASS(klass)->next = test_addr_enum_next;
+}
+
+static void test_addr_enum_init(TestAddrEnum *self)
+{
+}
+
+static void test_addr_list_iface_init(GSocketConnectableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE(TestAddrList, test_addr_list, G_TYPE_OBJECT,
+                              G_IMPLEMENT_INTERFACE(
+                                  G_TYPE_SOCKET_CONNECTABLE,
+                                  test_addr_list_iface_init))
+
+static gpointer copy_object(gconstpointer obj, gpointer unused)
+{
+    return g_object_ref((gpointer)obj);
+}
+
+static GSocketAddressEnumerator *
+test_addr_list_enumerate(GSocketConnectable *conn)
+{
+    TestAddrEnum *en = g_object_new(TEST_TYPE_ADDR_ENUM, NULL);
+
+    en->addrs = g_list_copy_deep(TEST_ADDR_LIST(conn)->addrs, copy_object,
+                                 NULL);
+    en->next = en->addrs;
+    en->list = g_object_ref(TEST_ADDR_LIST(conn));
+    return G_SOCKET_ADDRESS_ENUMERATOR(en);
+}
+
+static char *test_addr_list_to_string(GSocketConnectable *conn)
+{
+    return g_strdup("(address list)");
+}
+
+static void test_addr_list_iface_init(GSocketConnectableIface *iface)
+{
+    iface->enumerate = test_addr_list_enumerate;
+    iface->to_string = test_addr_list_to_string;
+}
+
+static void test_addr_list_finalize(GObject *obj)
+{
+    g_list_free_full(TEST_ADDR_LIST(obj)->addrs, g_object_unref);
+    G_OBJECT_CLASS(test_addr_list_parent_class)->finalize(obj);
+}
+
+static void test_addr_list_class_init(TestAddrListClass *klass)
+{
+    G_OBJECT_CLASS(klass)->finalize = test_addr_list_finalize;
+}
+
+static void test_addr_list_init(TestAddrList *self)
+{
+}
+
+/* 127.0.0.1 at each port of the 0-terminated list. */
+static GSocketConnectable *loopback_ports(guint16 first, ...)
+{
+    TestAddrList *list = g_object_new(TEST_TYPE_ADDR_LIST, NULL);
+    va_list ap;
+
+    va_start(ap, first);
+    for (guint port = first; port != 0; port = va_arg(ap, guint)) {
+        list->addrs = g_list_append(
+            list->addrs,
+            g_inet_socket_address_new_from_string("127.0.0.1", port));
+    }
+    va_end(ap);
+    return G_SOCKET_CONNECTABLE(list);
+}
+
+/* The outcome of one async operation, seen from its callback. */
+typedef struct {
+    GMainLoop *loop;
+    GThread *thread;
+    GObject *source;
+    GError *error;
+    int done;
+    int frees;
+    gint64 started;
+    gint64 elapsed;
+} AsyncResult;
+
+static void async_result_init(AsyncResult *r, GMainContext *ctx)
+{
+    memset(r, 0, sizeof(*r));
+    r->loop = g_main_loop_new(ctx, FALSE);
+    r->started = g_get_monotonic_time();
+}
+
+static void async_result_clear(AsyncResult *r)
+{
+    g_main_loop_unref(r->loop);
+    g_clear_error(&r->error);
+}
+
+static void async_done(QIOTask *task, gpointer data)
+{
+    AsyncResult *r = data;
+
+    g_assert_true(g_main_context_is_owner(g_main_loop_get_context(r->loop)));
+    r->thread = g_thread_self();
+    r->source = qio_task_get_source(task);
+    r->elapsed = g_get_monotonic_time() - r->started;
+    g_assert_true(QIO_IS_CHANNEL_SOCKET(r->source));
+    qio_task_propagate_error(task, &r->error);
+    r->done++;
+    g_main_loop_quit(r->loop);
+}
+
+static void async_free(gpointer data)
+{
+    AsyncResult *r = data;
+
+    g_assert_cmpint(r->done, ==, 1);
+    r->frees++;
+}
+
+static gboolean async_too_long(gpointer data)
+{
+    g_error("an async socket operation did not complete");
+    return G_SOURCE_REMOVE;
+}
+
+/* Iterate until the operation has completed; it must not have already. */
+static void async_wait(AsyncResult *r)
+{
+    GSource *guard = g_timeout_source_new_seconds(30);
+
+    g_assert_cmpint(r->done, ==, 0);
+    g_source_set_callback(guard, async_too_long, NULL, NULL);
+    g_source_attach(guard, g_main_loop_get_context(r->loop));
+    g_main_loop_run(r->loop);
+    g_source_destroy(guard);
+    g_source_unref(guard);
+    while (g_main_context_iteration(g_main_loop_get_context(r->loop),
+                                    FALSE)) {
+    }
+    g_assert_cmpint(r->done, ==, 1);
+    g_assert_cmpint(r->frees, ==, 1);
+    g_assert_true(r->thread == g_thread_self());
+}
+
+static void connect_async_wait(QIOChannelSocket *cl, GSocketConnectable *addr,
+                               const QIOChannelSocketOptions *opts,
+                               AsyncResult *r)
+{
+    qio_channel_socket_connect_async(cl, addr, opts, async_done, r,
+                                     async_free, NULL);
+    async_wait(r);
+    g_assert_true(r->source == G_OBJECT(cl));
+}
+
+static void listen_async_wait(QIOChannelSocket *lsn, GSocketConnectable *addr,
+                              const QIOChannelSocketOptions *opts,
+                              AsyncResult *r)
+{
+    qio_channel_socket_listen_async(lsn, addr, opts, async_done, r,
+                                    async_free, NULL);
+    async_wait(r);
+    g_assert_true(r->source == G_OBJECT(lsn));
+}
+
+static bool fd_is_nonblocking(QIOChannelSocket *sioc)
+{
+    return fcntl(qio_channel_socket_get_fd(sioc), F_GETFL) & O_NONBLOCK;
+}
+
+/* Connect asynchronously to @addr, served by @lsn, and talk both ways. */
+static void check_async_connect(QIOChannelSocket *lsn,
+                                GSocketConnectable *addr, bool nonblocking)
+{
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) sv = NULL;
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    if (nonblocking) {
+        qio_test_set_blocking(CH(cl), false);
+    }
+    connect_async_wait(cl, addr, NULL, &r);
+    g_assert_no_error(r.error);
+    g_assert_cmpint(qio_channel_socket_get_fd(cl), >=, 0);
+    /* The mode the channel asked for, as after a synchronous connect. */
+    g_assert_cmpint(fd_is_nonblocking(cl), ==, nonblocking);
+    sv = accept_one(lsn);
+    if (nonblocking) {
+        qio_test_set_blocking(CH(cl), true);
+    }
+    qio_test_transfer(CH(cl), CH(sv), NULL);
+    qio_test_transfer(CH(sv), CH(cl), NULL);
+    async_result_clear(&r);
+}
+
+static void test_connect_async_tcp(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    guint16 port = listener_port(lsn);
+    /* A host name goes through the resolver thread, an address does not. */
+    g_autoptr(GSocketConnectable) byname = g_network_address_new("127.0.0.1",
+                                                                 port);
+    g_autoptr(GSocketConnectable) byaddr = listener_address(lsn);
+
+    check_async_connect(lsn, byname, false);
+    check_async_connect(lsn, byaddr, false);
+    check_async_connect(lsn, byname, true);
+}
+
+static void test_connect_async_unix(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    QIOChannelSocket *lsn = listen_on(addr, NULL);
+
+    check_async_connect(lsn, addr, false);
+    check_async_connect(lsn, addr, true);
+    g_object_unref(lsn);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/*
+ * A unix listener with a full queue (backlog 0, one client waiting) makes
+ * a non-blocking connect fail with EAGAIN: it is asked again until it
+ * accepts, or until the timeout.
+ */
+static void test_connect_async_unix_full(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autofree char *expect = g_strdup_printf(
+        "connect to %s: Connection timed out", path);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    QIOChannelSocketOptions lopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    QIOChannelSocketOptions copts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    QIOChannelSocket *lsn = NULL;
+    g_autoptr(QIOChannelSocket) first = NULL;
+    g_autoptr(QIOChannelSocket) timed = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) patient = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) sv1 = NULL;
+    g_autoptr(QIOChannelSocket) sv2 = NULL;
+    AsyncResult r;
+
+    lopts.backlog = 0;
+    lsn = listen_on(addr, &lopts);
+    first = connect_to(addr, NULL);
+
+    copts.connect_timeout_ms = 200;
+    async_result_init(&r, NULL);
+    connect_async_wait(timed, addr, &copts, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    g_assert_cmpstr(r.error->message, ==, expect);
+    g_assert_cmpint(r.elapsed, >=, 150 * 1000);
+    async_result_clear(&r);
+
+    /* The first iteration makes the attempt, which finds the queue full. */
+    async_result_init(&r, NULL);
+    qio_channel_socket_connect_async(patient, addr, NULL, async_done, &r,
+                                     async_free, NULL);
+    g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpint(r.done, ==, 0);
+    sv1 = accept_one(lsn);
+    async_wait(&r);
+    g_assert_no_error(r.error);
+    sv2 = accept_one(lsn);
+    write_all(patient, "late", 4);
+    read_expect(sv2, "late");
+    async_result_clear(&r);
+
+    g_object_unref(lsn);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+static void test_connect_async_unix_missing(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "none", NULL);
+    g_autofree char *expect = g_strdup_printf(
+        "connect to %s: No such file or directory", path);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    connect_async_wait(cl, addr, NULL, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_cmpstr(r.error->message, ==, expect);
+    g_assert_cmpint(qio_channel_socket_get_fd(cl), ==, -1);
+    async_result_clear(&r);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+static void test_connect_async_refused(void)
+{
+    guint16 port = free_port();
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
+                                                               port);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autofree char *expect = g_strdup_printf(
+        "connect to 127.0.0.1:%u: Connection refused", port);
+    unsigned fds = qio_test_count_fds();
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    connect_async_wait(cl, addr, NULL, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+    g_assert_cmpstr(r.error->message, ==, expect);
+    g_assert_cmpint(qio_channel_socket_get_fd(cl), ==, -1);
+    g_assert_cmpuint(qio_test_count_fds(), ==, fds);
+    async_result_clear(&r);
+}
+
+/* "localhost" may resolve to ::1 first: every address must be tried. */
+static void test_connect_async_localhost(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    guint16 port = listener_port(lsn);
+    g_autoptr(GSocketConnectable) caddr = g_network_address_new("localhost",
+                                                                port);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) sv = NULL;
+    g_autofree char *remote = NULL;
+    g_autofree char *expect = g_strdup_printf("127.0.0.1:%u", port);
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    connect_async_wait(cl, caddr, NULL, &r);
+    g_assert_no_error(r.error);
+    sv = accept_one(lsn);
+    remote = remote_text(cl);
+    g_assert_cmpstr(remote, ==, expect);
+    write_all(cl, "hello", 5);
+    read_expect(sv, "hello");
+    async_result_clear(&r);
+}
+
+/* Refused addresses are skipped; the last failure is the one reported. */
+static void test_connect_async_fallback(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    guint16 good = listener_port(lsn);
+    guint16 bad1 = free_port();
+    guint16 bad2 = free_port();
+    g_autoptr(GSocketConnectable) mixed = loopback_ports(bad1, bad2, good, 0);
+    g_autoptr(GSocketConnectable) none = loopback_ports(bad1, bad2, 0);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) cl2 = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) sv = NULL;
+    g_autofree char *remote = NULL;
+    g_autofree char *expect_remote = g_strdup_printf("127.0.0.1:%u", good);
+    g_autofree char *expect = g_strdup_printf(
+        "connect to 127.0.0.1:%u: Connection refused", bad2);
+    unsigned fds;
+    AsyncResult r;
+
+    g_assert_cmpuint(bad1, !=, bad2);
+    async_result_init(&r, NULL);
+    connect_async_wait(cl, mixed, NULL, &r);
+    g_assert_no_error(r.error);
+    sv = accept_one(lsn);
+    remote = remote_text(cl);
+    g_assert_cmpstr(remote, ==, expect_remote);
+    async_result_clear(&r);
+
+    fds = qio_test_count_fds();
+    async_result_init(&r, NULL);
+    connect_async_wait(cl2, none, NULL, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+    g_assert_cmpstr(r.error->message, ==, expect);
+    g_assert_cmpuint(qio_test_count_fds(), ==, fds);
+    async_result_clear(&r);
+}
+
+static void test_connect_async_no_address(void)
+{
+    g_autoptr(GSocketConnectable) v4 = g_network_address_new("127.0.0.1",
+                                                             9);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    AsyncResult r;
+
+    opts.family = AF_INET6;
+    async_result_init(&r, NULL);
+    connect_async_wait(cl, v4, &opts, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_nonnull(strstr(r.error->message, "no address"));
+    async_result_clear(&r);
+}
+
+/*
+ * A listener whose accept queue is full (backlog 0, one client waiting):
+ * Linux drops further SYNs, so a connect to it stays in progress.
+ */
+typedef struct {
+    QIOChannelSocket *lsn;
+    QIOChannelSocket *first;
+    GSocketConnectable *addr;
+} Unresponsive;
+
+static void unresponsive_open(Unresponsive *u)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    QIOChannelSocketOptions lopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+
+    lopts.backlog = 0;
+    u->lsn = listen_on(laddr, &lopts);
+    u->addr = listener_address(u->lsn);
+    u->first = connect_to(u->addr, NULL);
+}
+
+static void unresponsive_close(Unresponsive *u)
+{
+    g_clear_object(&u->first);
+    g_clear_object(&u->lsn);
+    g_clear_object(&u->addr);
+}
+
+static void test_connect_async_timeout(void)
+{
+    Unresponsive u;
+    QIOChannelSocketOptions copts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    g_autoptr(QIOChannelSocket) late = qio_channel_socket_new();
+    g_autofree char *text = NULL;
+    g_autofree char *expect = NULL;
+    AsyncResult r;
+
+    unresponsive_open(&u);
+    text = qio_socket_address_to_string(G_SOCKET_ADDRESS(u.addr));
+    expect = g_strdup_printf("connect to %s: Connection timed out", text);
+    copts.connect_timeout_ms = 200;
+    async_result_init(&r, NULL);
+    connect_async_wait(late, u.addr, &copts, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    g_assert_cmpstr(r.error->message, ==, expect);
+    g_assert_cmpint(r.elapsed, >=, 150 * 1000);
+    g_assert_cmpint(r.elapsed, <, 5000 * 1000);
+    g_assert_cmpint(qio_channel_socket_get_fd(late), ==, -1);
+    async_result_clear(&r);
+    unresponsive_close(&u);
+}
+
+typedef struct {
+    AsyncResult *r;
+    unsigned ticks;
+    gint64 last;
+    gint64 max_gap;
+} Ticker;
+
+static gboolean ticker_tick(gpointer data)
+{
+    Ticker *t = data;
+    gint64 now = g_get_monotonic_time();
+
+    if (t->r->done) {
+        return G_SOURCE_CONTINUE;
+    }
+    t->ticks++;
+    t->max_gap = MAX(t->max_gap, now - t->last);
+    t->last = now;
+    return G_SOURCE_CONTINUE;
+}
+
+/*
+ * The main loop runs on while a connect is in flight: a 50 ms timer in the
+ * same context keeps firing during a connect that takes a second to fail.
+ */
+static void test_connect_async_loop_not_blocked(void)
+{
+    Unresponsive u;
+    QIOChannelSocketOptions copts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    g_autoptr(QIOChannelSocket) late = qio_channel_socket_new();
+    g_autoptr(GSocketConnectable) byname = NULL;
+    AsyncResult r;
+    Ticker t = { 0 };
+    GSource *timer;
+
+    unresponsive_open(&u);
+    /* By name: the resolver thread is part of the path under test. */
+    byname = g_network_address_new(
+        "127.0.0.1",
+        g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(u.addr)));
+    copts.connect_timeout_ms = 1000;
+    async_result_init(&r, NULL);
+    t.r = &r;
+    t.last = g_get_monotonic_time();
+    timer = g_timeout_source_new(50);
+    g_source_set_callback(timer, ticker_tick, &t, NULL);
+    g_source_attach(timer, NULL);
+
+    connect_async_wait(late, byname, &copts, &r);
+    g_source_destroy(timer);
+    g_source_unref(timer);
+
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    g_assert_cmpint(r.elapsed, >=, 900 * 1000);
+    g_test_message("%u ticks during the connect, longest gap %" G_GINT64_FORMAT
+                   " us", t.ticks, t.max_gap);
+    g_assert_cmpuint(t.ticks, >=, 8);
+    g_assert_cmpint(t.max_gap, <, 500 * 1000);
+    async_result_clear(&r);
+    unresponsive_close(&u);
+}
+
+/*
+ * Name resolution runs in a worker thread: a resolver that takes 400 ms
+ * does not hold up the main loop either.
+ */
+static void test_connect_async_slow_resolver(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) slow = loopback_ports(listener_port(lsn), 0);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) sv = NULL;
+    AsyncResult r;
+    Ticker t = { 0 };
+    GSource *timer;
+
+    TEST_ADDR_LIST(slow)->delay_ms = 400;
+    async_result_init(&r, NULL);
+    t.r = &r;
+    t.last = g_get_monotonic_time();
+    timer = g_timeout_source_new(50);
+    g_source_set_callback(timer, ticker_tick, &t, NULL);
+    g_source_attach(timer, NULL);
+    connect_async_wait(cl, slow, NULL, &r);
+    g_source_destroy(timer);
+    g_source_unref(timer);
+
+    g_assert_no_error(r.error);
+    g_assert_nonnull(TEST_ADDR_LIST(slow)->enumerated_in);
+    g_assert_true(TEST_ADDR_LIST(slow)->enumerated_in != g_thread_self());
+    g_assert_cmpint(r.elapsed, >=, 350 * 1000);
+    g_assert_cmpuint(t.ticks, >=, 3);
+    g_assert_cmpint(t.max_gap, <, 350 * 1000);
+    sv = accept_one(lsn);
+    write_all(sv, "ok", 2);
+    read_expect(cl, "ok");
+    async_result_clear(&r);
+}
+
+/* An explicit context is where both the watches and the callback live. */
+static void test_connect_async_given_context(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) byaddr = listener_address(lsn);
+    g_autoptr(GSocketConnectable) byname = g_network_address_new(
+        "127.0.0.1", listener_port(lsn));
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    GSocketConnectable *addrs[] = { byaddr, byname };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(addrs); i++) {
+        g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+        g_autoptr(QIOChannelSocket) sv = NULL;
+        AsyncResult r;
+
+        async_result_init(&r, ctx);
+        qio_channel_socket_connect_async(cl, addrs[i], NULL, async_done, &r,
+                                         async_free, ctx);
+        /* Nothing happens in the default context. */
+        while (g_main_context_iteration(NULL, FALSE)) {
+        }
+        async_wait(&r);
+        g_assert_no_error(r.error);
+        sv = accept_one(lsn);
+        write_all(sv, "ok", 2);
+        read_expect(cl, "ok");
+        async_result_clear(&r);
+    }
+}
+
+typedef struct {
+    GMainLoop *loop;
+    int done;
+    int failed;
+} ManyConnects;
+
+static void many_connect_done(QIOTask *task, gpointer data)
+{
+    ManyConnects *m = data;
+
+    m->failed += qio_task_propagate_error(task, NULL);
+    if (++m->done == 20) {
+        g_main_loop_quit(m->loop);
+    }
+}
+
+/* Connects in flight together, sharing one address object, all succeed. */
+static void test_connect_async_many(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) caddr = g_network_address_new(
+        "localhost", listener_port(lsn));
+    QIOChannelSocket *cl[20];
+    ManyConnects m = { .loop = g_main_loop_new(NULL, FALSE) };
+    guint guard = g_timeout_add_seconds(30, async_too_long, NULL);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cl); i++) {
+        cl[i] = qio_channel_socket_new();
+        qio_channel_socket_connect_async(cl[i], caddr, NULL,
+                                         many_connect_done, &m, NULL, NULL);
+    }
+    g_main_loop_run(m.loop);
+    g_source_remove(guard);
+    g_assert_cmpint(m.done, ==, 20);
+    g_assert_cmpint(m.failed, ==, 0);
+    for (size_t i = 0; i < G_N_ELEMENTS(cl); i++) {
+        g_autoptr(QIOChannelSocket) sv = accept_one(lsn);
+
+        write_all(cl[i], "x", 1);
+        g_object_unref(cl[i]);
+    }
+    g_main_loop_unref(m.loop);
+}
+
+/* Dropping the caller's reference mid-connect: the operation holds one. */
+static void test_connect_async_unref(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
+                                                                0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) caddr = g_network_address_new(
+        "127.0.0.1", listener_port(lsn));
+    QIOChannelSocket *cl = qio_channel_socket_new();
+    gpointer weak = cl;
+    g_autoptr(QIOChannelSocket) sv = NULL;
+    AsyncResult r;
+
+    g_object_add_weak_pointer(G_OBJECT(cl), &weak);
+    async_result_init(&r, NULL);
+    qio_channel_socket_connect_async(cl, caddr, NULL, async_done, &r,
+                                     async_free, NULL);
+    g_object_unref(cl);
+    g_assert_nonnull(weak);
+    async_wait(&r);
+    g_assert_no_error(r.error);
+    /* Released with the task, after the callback: the peer sees EOF. */
+    g_assert_null(weak);
+    sv = accept_one(lsn);
+    read_expect_eof(sv);
+    async_result_clear(&r);
+}
+
+static gboolean close_channel(gpointer data)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpint(qio_channel_close(CH(data), &err), ==, 0);
+    g_assert_no_error(err);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Closing the channel abandons the connect at once, whether it is still
+ * resolving or waiting for a peer that never answers (no timeout set).
+ */
+static void test_connect_async_close(gconstpointer data)
+{
+    bool in_flight = GPOINTER_TO_INT(data);
+    Unresponsive u;
+    g_autoptr(GSocketConnectable) byname = NULL;
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    unsigned fds;
+    AsyncResult r;
+
+    unresponsive_open(&u);
+    byname = g_network_address_new(
+        "127.0.0.1",
+        g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(u.addr)));
+    fds = qio_test_count_fds();
+    async_result_init(&r, NULL);
+    if (in_flight) {
+        /* The attempt starts on the first iteration; close a bit later. */
+        qio_channel_socket_connect_async(cl, u.addr, NULL, async_done, &r,
+                                         async_free, NULL);
+        g_timeout_add(100, close_channel, cl);
+    } else {
+        qio_channel_socket_connect_async(cl, byname, NULL, async_done, &r,
+                                         async_free, NULL);
+        close_channel(cl);
+    }
+    async_wait(&r);
+    g_assert_error(r.error, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_CLOSED);
+    g_assert_cmpint(r.elapsed, <, 5000 * 1000);
+    g_assert_cmpint(qio_channel_socket_get_fd(cl), ==, -1);
+    g_assert_cmpuint(qio_test_count_fds(), ==, fds);
+    async_result_clear(&r);
+    unresponsive_close(&u);
+}
+
+static void test_listen_async_tcp(void)
+{
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
+                                                               0);
+    g_autoptr(QIOChannelSocket) lsn = qio_channel_socket_new();
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    listen_async_wait(lsn, addr, NULL, &r);
+    g_assert_no_error(r.error);
+    g_assert_true(
+        qio_channel_has_feature(CH(lsn), QIO_CHANNEL_FEATURE_LISTEN));
+    g_assert_false(fd_is_nonblocking(lsn));
+    check_accepts(lsn, "127.0.0.1", listener_port(lsn));
+    async_result_clear(&r);
+}
+
+/* The listener's socket file moves to the caller's channel with it. */
+static void test_listen_async_unix(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    QIOChannelSocket *lsn = qio_channel_socket_new();
+    AsyncResult r;
+
+    /* A non-blocking preset applies to the socket that arrives. */
+    qio_test_set_blocking(CH(lsn), false);
+    async_result_init(&r, NULL);
+    listen_async_wait(lsn, addr, NULL, &r);
+    g_assert_no_error(r.error);
+    g_assert_true(fd_is_nonblocking(lsn));
+    g_assert_true(qio_channel_socket_is_unix(lsn));
+    qio_test_set_blocking(CH(lsn), true);
+    check_accepts_at(lsn, addr);
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_object_unref(lsn);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    async_result_clear(&r);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+static void test_listen_async_in_use(void)
+{
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
+                                                               0);
+    g_autoptr(QIOChannelSocket) first = listen_on(addr, NULL);
+    guint16 port = listener_port(first);
+    g_autoptr(GSocketConnectable) same = g_network_address_new("127.0.0.1",
+                                                               port);
+    g_autoptr(QIOChannelSocket) second = qio_channel_socket_new();
+    g_autofree char *expect = g_strdup_printf(
+        "listen on 127.0.0.1:%u: Address already in use", port);
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    listen_async_wait(second, same, NULL, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+    g_assert_cmpstr(r.error->message, ==, expect);
+    g_assert_cmpint(qio_channel_socket_get_fd(second), ==, -1);
+    async_result_clear(&r);
+}
+
+/* Closed before the worker is done: its socket and file are dropped. */
+static void test_listen_async_close(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    g_autoptr(QIOChannelSocket) lsn = qio_channel_socket_new();
+    unsigned fds = qio_test_count_fds();
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    qio_channel_socket_listen_async(lsn, addr, NULL, async_done, &r,
+                                    async_free, NULL);
+    close_channel(lsn);
+    async_wait(&r);
+    g_assert_error(r.error, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_CLOSED);
+    g_assert_cmpint(qio_channel_socket_get_fd(lsn), ==, -1);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_cmpuint(qio_test_count_fds(), ==, fds);
+    async_result_clear(&r);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void add_kind_test(const char *prefix, SockKind kind,
@@ -1489,6 +2343,40 @@ int main(int argc, char **argv)
     g_test_add_func("/socket/zero-copy-refused", test_zero_copy_refused);
     g_test_add_func("/socket/cork-delay", test_cork_delay);
     g_test_add_func("/socket/closed", test_closed_channel);
+
+    g_test_add_func("/socket/connect-async/tcp", test_connect_async_tcp);
+    g_test_add_func("/socket/connect-async/unix", test_connect_async_unix);
+    g_test_add_func("/socket/connect-async/unix-full",
+                    test_connect_async_unix_full);
+    g_test_add_func("/socket/connect-async/unix-missing",
+                    test_connect_async_unix_missing);
+    g_test_add_func("/socket/connect-async/refused",
+                    test_connect_async_refused);
+    g_test_add_func("/socket/connect-async/localhost",
+                    test_connect_async_localhost);
+    g_test_add_func("/socket/connect-async/fallback",
+                    test_connect_async_fallback);
+    g_test_add_func("/socket/connect-async/no-address",
+                    test_connect_async_no_address);
+    g_test_add_func("/socket/connect-async/timeout",
+                    test_connect_async_timeout);
+    g_test_add_func("/socket/connect-async/loop-not-blocked",
+                    test_connect_async_loop_not_blocked);
+    g_test_add_func("/socket/connect-async/slow-resolver",
+                    test_connect_async_slow_resolver);
+    g_test_add_func("/socket/connect-async/given-context",
+                    test_connect_async_given_context);
+    g_test_add_func("/socket/connect-async/many", test_connect_async_many);
+    g_test_add_func("/socket/connect-async/unref",
+                    test_connect_async_unref);
+    g_test_add_data_func("/socket/connect-async/close-resolving",
+                         GINT_TO_POINTER(false), test_connect_async_close);
+    g_test_add_data_func("/socket/connect-async/close-in-flight",
+                         GINT_TO_POINTER(true), test_connect_async_close);
+    g_test_add_func("/socket/listen-async/tcp", test_listen_async_tcp);
+    g_test_add_func("/socket/listen-async/unix", test_listen_async_unix);
+    g_test_add_func("/socket/listen-async/in-use", test_listen_async_in_use);
+    g_test_add_func("/socket/listen-async/close", test_listen_async_close);
 
     return g_test_run();
 }
