@@ -431,6 +431,15 @@ static void remember_socket_file(QIOChannelSocket *sioc, const char *path)
 }
 
 /* Remove the socket file if it is still the one this listener created. */
+void qio_channel_socket_set_unlink_on_close(QIOChannelSocket *sioc,
+                                            gboolean enabled)
+{
+    g_return_if_fail(QIO_IS_CHANNEL_SOCKET(sioc));
+    if (!enabled) {
+        g_clear_pointer(&sioc->unlink_path, g_free);
+    }
+}
+
 static void unlink_socket_file(QIOChannelSocket *sioc)
 {
     g_autofree char *path = g_steal_pointer(&sioc->unlink_path);

@@ -126,5 +126,11 @@ QIONetListener *qioc_listen_unix(const QiocAddress *addr,
         qio_net_listener_disconnect(listener);
         return NULL;
     }
+    if (!qioc_address_get_flag(addr, "unlink-close")) {
+        for (guint i = 0; i < qio_net_listener_get_nsockets(listener); i++) {
+            qio_channel_socket_set_unlink_on_close(
+                qio_net_listener_get_socket(listener, i), FALSE);
+        }
+    }
     return g_steal_pointer(&listener);
 }

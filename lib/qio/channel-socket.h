@@ -286,6 +286,17 @@ char *qio_socket_address_to_string(GSocketAddress *addr);
  */
 gboolean qio_channel_socket_is_unix(QIOChannelSocket *ioc);
 
+/**
+ * qio_channel_socket_set_unlink_on_close:
+ * @ioc: a listening unix socket
+ * @enabled: %FALSE to leave the socket file in place on close
+ *
+ * A listening unix socket removes its file when closed; this keeps it
+ * (socat's unlink-close=0). Turning it off cannot be undone.
+ */
+void qio_channel_socket_set_unlink_on_close(QIOChannelSocket *ioc,
+                                            gboolean enabled);
+
 G_END_DECLS
 
 #endif /* QIO_CHANNEL_SOCKET_H */

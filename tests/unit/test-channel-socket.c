@@ -1038,6 +1038,21 @@ static void test_unix_unlink_on_close(void)
     g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
+static void test_unix_keep_on_close(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    g_autoptr(QIOChannelSocket) lsn = listen_on(addr, NULL);
+
+    qio_channel_socket_set_unlink_on_close(lsn, FALSE);
+    g_assert_cmpint(qio_channel_close(CH(lsn), NULL), ==, 0);
+    g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(g_unlink(path), ==, 0);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
 static void test_unix_unlink_on_finalize(void)
 {
     g_autofree char *dir = make_tmpdir();
@@ -2324,6 +2339,7 @@ int main(int argc, char **argv)
     g_test_add_func("/socket/accept/would-block", test_accept_would_block);
 
     g_test_add_func("/socket/unix/unlink-on-close", test_unix_unlink_on_close);
+    g_test_add_func("/socket/unix/keep-on-close", test_unix_keep_on_close);
     g_test_add_func("/socket/unix/unlink-on-finalize",
                     test_unix_unlink_on_finalize);
     g_test_add_func("/socket/unix/unlink-only-own", test_unix_unlink_only_own);
