@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -416,11 +418,170 @@ static void pump_flow_ended(QiocPump *pump)
     }
 }
 
+/* ---------------------------------------------------------------- splice */
+
+/*
+ * The fast path: when both ends are plain kernel descriptors and nothing
+ * has to look at the bytes, splice(2) moves them through a pipe without
+ * copying them to user space. Any refusal before data is in flight falls
+ * back to the copy loop.
+ */
+typedef enum {
+    SPLICE_EOF,          /* the source ended; everything was written */
+    SPLICE_FAILED,       /* an error was reported */
+    SPLICE_STOPPED,      /* stop or abort */
+    SPLICE_FALLBACK,     /* not possible here: use the copy loop */
+} QiocSpliceEnd;
+
+static int channel_fd(QIOChannel *ioc, gboolean for_reading)
+{
+    if (QIO_IS_CHANNEL_SOCKET(ioc)) {
+        return qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(ioc));
+    }
+    if (QIO_IS_CHANNEL_FILE(ioc)) {
+        QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
+
+        return for_reading ? qio_channel_file_get_read_fd(fioc)
+                           : qio_channel_file_get_write_fd(fioc);
+    }
+    return -1;
+}
+
+static gboolean flow_can_splice(QiocFlow *f)
+{
+    QiocPump *pump = f->pump;
+
+    return pump->traffic == QIOC_TRAFFIC_OFF && !flow_wants_fds(f) &&
+           f->readbytes_left < 0 && (!f->send_fds || !f->send_fds->len) &&
+           !qioc_address_get_flag(flow_src(f), "ignoreeof") &&
+           channel_fd(pump->side[f->from].ioc, TRUE) >= 0 &&
+           channel_fd(pump->side[f->to].ioc, FALSE) >= 0;
+}
+
+static void flow_fail_errno(QiocFlow *f, int side, int err, const char *op)
+{
+    g_autoptr(GError) error = g_error_new(G_IO_ERROR,
+                                          g_io_error_from_errno(err), "%s: %s",
+                                          op, g_strerror(err));
+
+    flow_fail(f, side, error);
+}
+
+/* The destination refused splice mid-stream: copy what the pipe holds. */
+static gboolean coroutine_fn splice_copy_out(QiocFlow *f, int pipe_rd,
+                                             size_t len)
+{
+    ssize_t n;
+
+    if (!f->buf) {
+        f->buf = g_malloc(MAX(f->pump->opts->buffer_size, len));
+    }
+    n = read(pipe_rd, f->buf, len);
+    return n == (ssize_t)len && flow_write(f, len, NULL, 0);
+}
+
+/* Move @len bytes from the pipe to the destination. */
+static QiocSpliceEnd coroutine_fn splice_out(QiocFlow *f, int pipe_rd,
+                                             size_t len)
+{
+    QIOChannel *dst = f->pump->side[f->to].ioc;
+    int out = channel_fd(dst, FALSE);
+
+    while (len > 0) {
+        ssize_t n = splice(pipe_rd, NULL, out, NULL, len,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            flow_yield(f, dst, G_IO_OUT);
+            if (f->abort) {
+                return SPLICE_STOPPED;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINVAL) {
+            return splice_copy_out(f, pipe_rd, len) ? SPLICE_FALLBACK
+                                                    : SPLICE_FAILED;
+        }
+        if (n <= 0) {
+            flow_fail_errno(f, f->to, n < 0 ? errno : EPIPE, "write");
+            return SPLICE_FAILED;
+        }
+        len -= n;
+        f->bytes += n;
+        pump_touch(f->pump);
+    }
+    return SPLICE_EOF;
+}
+
+static QiocSpliceEnd coroutine_fn splice_loop(QiocFlow *f, int pipe[2])
+{
+    QIOChannel *src = f->pump->side[f->from].ioc;
+    int in = channel_fd(src, TRUE);
+    size_t chunk = MAX(f->pump->opts->buffer_size, 65536);
+
+    for (;;) {
+        QiocSpliceEnd end;
+        ssize_t n;
+
+        if (f->stop) {
+            return SPLICE_STOPPED;
+        }
+        n = splice(in, NULL, pipe[1], NULL, chunk,
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            flow_yield(f, src, G_IO_IN);
+            continue;
+        }
+        if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+            return SPLICE_FALLBACK;
+        }
+        if (n < 0) {
+            flow_fail_errno(f, f->from, errno, "read");
+            return SPLICE_FAILED;
+        }
+        if (n == 0) {
+            return SPLICE_EOF;
+        }
+        end = splice_out(f, pipe[0], n);
+        if (end != SPLICE_EOF) {
+            return end;
+        }
+    }
+}
+
+static QiocSpliceEnd coroutine_fn flow_splice(QiocFlow *f)
+{
+    QiocSpliceEnd end;
+    int pipe[2];
+
+    /* Idle connections hold no pipe: wait for data first. */
+    flow_yield(f, f->pump->side[f->from].ioc, G_IO_IN);
+    if (f->stop) {
+        return SPLICE_STOPPED;
+    }
+    if (pipe2(pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        return SPLICE_FALLBACK;
+    }
+    fcntl(pipe[1], F_SETPIPE_SZ,
+          (int)MIN(MAX(f->pump->opts->buffer_size, 65536), 1 << 20));
+    end = splice_loop(f, pipe);
+    close(pipe[0]);
+    close(pipe[1]);
+    return end;
+}
+
 static void coroutine_fn flow_run(void *opaque)
 {
     QiocFlow *f = opaque;
+    QiocSpliceEnd end = flow_can_splice(f) ? flow_splice(f) : SPLICE_FALLBACK;
 
-    while (flow_step(f)) {
+    while (end == SPLICE_FALLBACK && flow_step(f)) {
         ;
     }
     if (!f->failed && !f->abort) {
