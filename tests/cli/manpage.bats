@@ -1,0 +1,136 @@
+#!/usr/bin/env bats
+#
+# man/qioc.1: it lints clean and documents every name of the command-line
+# contract (shared cli.md). The lists below are cli.md's; the program's
+# own tables (qioc --help-addresses) may replace them later.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+bats_require_minimum_version 1.5.0
+
+# Address types and their aliases, as in cli.md's address table.
+ADDRESS_TYPES=(
+    STDIO - STDIN STDOUT STDERR FD
+    PIPE ECHO FIFO FILE OPEN GOPEN CREATE CREAT
+    UNIX-CONNECT UNIX UNIX-CLIENT LOCAL UNIX-LISTEN UNIX-L
+    ABSTRACT-CONNECT ABSTRACT ABSTRACT-LISTEN
+    TCP TCP-CONNECT TCP4 TCP4-CONNECT TCP6 TCP6-CONNECT
+    TCP-LISTEN TCP-L TCP4-LISTEN TCP4-L TCP6-LISTEN TCP6-L
+    EXEC SYSTEM
+    TLS OPENSSL SSL OPENSSL-CONNECT TLS-LISTEN OPENSSL-LISTEN SSL-L
+    ACCEPT-FD SD-LISTEN
+)
+
+# Address options, their aliases and socat's long spellings, as in cli.md.
+ADDRESS_OPTIONS=(
+    fork max-children backlog reuseaddr bind range nodelay keepalive
+    connect-timeout retry interval unlink-early unlink-close
+    mode user group append creat trunc excl rdonly wronly stderr
+    cert key cafile verify snihost commonname priority send-fds
+    pf ipv6only ipv6-v6only sourceport sp accept-timeout ignoreeof
+    readbytes umask perm pipes socketpair pty setsid ctty nofork
+    fdin fdout end-close shut shut-down shut-close shut-none
+    o-append o-creat o-trunc o-excl o-rdonly o-wronly
+    so-reuseaddr so-keepalive tcp-nodelay unlink
+)
+
+# Values spelled out by cli.md.
+OPTION_VALUES=(write both close none ip4 ip6 auto off require)
+
+# Global options: short ones (-x) and long ones (--x), as in cli.md.
+SHORT_OPTIONS=(u U b t T d v x 4 6 h V lf ly lp lu lh)
+LONG_OPTIONS=(
+    left-to-right right-to-left buffer-size close-timeout idle-timeout
+    debug verbose hexdump fds stats dry-run
+    log-file syslog log-name log-micro log-host
+    help version help-addresses
+)
+
+setup() {
+    QIOC_TESTS=${QIOC_TESTS:-$BATS_TEST_DIRNAME}
+    MAN="$QIOC_TESTS/../../man/qioc.1"
+    [ -s "$MAN" ] || {
+        echo "no man page at $MAN" >&2
+        return 1
+    }
+}
+
+# The lines of section $1 (from its .Sh to the next .Sh).
+section() {
+    awk -v name="$1" '
+        /^\.Sh / { inside = (substr($0, 5) == name); next }
+        inside { print }
+    ' "$MAN"
+}
+
+# Names that no mdoc line shows as a command modifier (.Cm NAME, or NAME
+# among several .Cm arguments); prints them, one a line.
+missing_cm() {
+    local name
+    for name in "$@"; do
+        grep -Eq -e "^\..*Cm( [^ ]+)* ${name}( |$)" "$MAN" || echo "$name"
+    done
+}
+
+@test "man page: mandoc -T lint -W warning prints nothing" {
+    command -v mandoc >/dev/null || skip "mandoc is not installed"
+    run mandoc -T lint -W warning "$MAN"
+    echo "$output"
+    [ "$status" -eq 0 ] && [ -z "$output" ]
+}
+
+@test "man page: every address type and alias is documented" {
+    run -0 missing_cm "${ADDRESS_TYPES[@]}"
+    [ -z "$output" ] || {
+        echo "address types missing from qioc.1: $output"
+        false
+    }
+    # Each one has its own tagged entry, aliases aside.
+    for t in STDIO STDIN FD PIPE FILE GOPEN CREATE UNIX-CONNECT UNIX-LISTEN \
+        ABSTRACT-CONNECT TCP TCP-LISTEN EXEC SYSTEM TLS TLS-LISTEN \
+        ACCEPT-FD SD-LISTEN; do
+        grep -Eq -e "^\.It Cm ${t}( |$)" "$MAN" || {
+            echo "no .It entry for $t"
+            false
+        }
+    done
+}
+
+@test "man page: every address option and alias is documented" {
+    run -0 missing_cm "${ADDRESS_OPTIONS[@]}" "${OPTION_VALUES[@]}"
+    [ -z "$output" ] || {
+        echo "address options missing from qioc.1: $output"
+        false
+    }
+}
+
+@test "man page: every global option is documented" {
+    local o missing=()
+    for o in "${SHORT_OPTIONS[@]}"; do
+        grep -Eq -e "^\.It (.*, )?Fl ${o}( |$)" "$MAN" || missing+=("-$o")
+    done
+    for o in "${LONG_OPTIONS[@]}"; do
+        grep -Eq -e "^\.It (.* )?Fl Fl ${o}( |$)" "$MAN" || missing+=("--$o")
+    done
+    [ "${#missing[@]}" -eq 0 ] || {
+        echo "global options missing from qioc.1: ${missing[*]}"
+        false
+    }
+}
+
+@test "man page: EXIT STATUS gives 0, 1, 2 and 128+N" {
+    run -0 section "EXIT STATUS"
+    [ -n "$output" ]
+    grep -Eq '^\.It 0$' <<<"$output"
+    grep -Eq '^\.It 1$' <<<"$output"
+    grep -Eq '^\.It 2$' <<<"$output"
+    grep -Eq '128' <<<"$output"
+}
+
+@test "man page: EXAMPLES has at least 12 example command blocks" {
+    run -0 section "EXAMPLES"
+    local blocks
+    blocks=$(grep -Ec '^\.(Bd -literal|Dl )' <<<"$output")
+    echo "example blocks: $blocks"
+    [ "$blocks" -ge 12 ]
+}
