@@ -134,3 +134,33 @@ missing_cm() {
     echo "example blocks: $blocks"
     [ "$blocks" -ge 12 ]
 }
+
+# The parser's own tables, as `qioc --help-addresses` prints them: a type or
+# option added to the tables without documentation fails here.
+table_names() {
+    "$QIOC" --help-addresses | awk '
+        /^Address options:/ { opts = 1; next }
+        !opts && /^  [A-Z0-9-]/ {
+            sub(/^  /, ""); split($0, part, "  also "); t = part[1]
+            sub(/:.*/, "", t); print t
+            n = split(part[2], al, ", "); for (i = 1; i <= n; i++) print al[i]
+        }
+        opts && /^  [a-z]/ { print $1 }
+        opts && /^ +also: / {
+            sub(/^ +also: /, ""); n = split($0, al, ", ")
+            for (i = 1; i <= n; i++) print al[i]
+        }'
+}
+
+@test "man page: every type and option in qioc's tables is documented" {
+    [ -x "$QIOC" ] || skip "QIOC is not set to a built qioc"
+    local names
+    mapfile -t names < <(table_names)
+    echo "names in the tables: ${#names[@]}"
+    [ "${#names[@]}" -gt 100 ]
+    run -0 missing_cm "${names[@]}"
+    [ -z "$output" ] || {
+        echo "in qioc's tables but not in qioc.1: $output"
+        false
+    }
+}
