@@ -125,6 +125,17 @@ static gboolean client_error(const GError *err)
            g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE);
 }
 
+/*
+ * Whether this wake-up may take another client. The client function may
+ * have paused, stopped, redirected or disconnected the listener: each of
+ * these destroys the watch being dispatched (and disconnecting closes its
+ * socket, where one more accept would be reported as an accept error).
+ */
+static gboolean accept_more(void)
+{
+    return !g_source_is_destroyed(g_main_current_source());
+}
+
 static gboolean listener_accept(QIOChannel *ioc, GIOCondition cond,
                                 gpointer data)
 {
@@ -132,7 +143,7 @@ static gboolean listener_accept(QIOChannel *ioc, GIOCondition cond,
     QIOChannelSocket *server = QIO_CHANNEL_SOCKET(ioc);
 
     g_object_ref(l);
-    for (int i = 0; i < ACCEPT_BURST && l->func && !l->paused; i++) {
+    for (int i = 0; i < ACCEPT_BURST && accept_more(); i++) {
         g_autoptr(GError) err = NULL;
         g_autoptr(QIOChannelSocket) client =
             qio_channel_socket_accept(server, &err);
