@@ -16,10 +16,7 @@
 #include "addr.h"
 #include "log.h"
 
-/*
- * What each address type does. TLS joins once its wrap functions are in;
- * until then qioc_addr_ops() says the type is not implemented.
- */
+/* What each address type does. */
 static const QiocAddrOps addr_ops[] = {
     { QIOC_ADDR_STDIO, .open = qioc_open_stdio },
     { QIOC_ADDR_STDIN, .open = qioc_open_stdio },
@@ -40,6 +37,10 @@ static const QiocAddrOps addr_ops[] = {
     { QIOC_ADDR_TCP_LISTEN, .listen = qioc_listen_tcp },
     { QIOC_ADDR_ACCEPT_FD, .listen = qioc_listen_fd },
     { QIOC_ADDR_SD_LISTEN, .listen = qioc_listen_systemd },
+    { QIOC_ADDR_TLS_CONNECT, .prepare = qioc_prepare_tls,
+      .connect = qioc_connect_tcp, .wrap = qioc_wrap_tls_client },
+    { QIOC_ADDR_TLS_LISTEN, .prepare = qioc_prepare_tls,
+      .listen = qioc_listen_tcp, .wrap = qioc_wrap_tls_server },
 };
 
 const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr)
@@ -50,6 +51,14 @@ const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr)
         }
     }
     return NULL;
+}
+
+gboolean qioc_addr_prepare(const QiocAddress *addr, const QiocOptions *opts,
+                           GError **errp)
+{
+    const QiocAddrOps *ops = qioc_addr_ops(addr);
+
+    return !ops || !ops->prepare || ops->prepare(addr, opts, errp);
 }
 
 gboolean qioc_addr_is_listener(const QiocAddress *addr)

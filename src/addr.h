@@ -57,9 +57,17 @@ typedef void QiocWrapFunc(const QiocAddress *addr, const QiocOptions *opts,
                           QIOChannel *ioc, QiocOpenDone *done,
                           gpointer data);
 
+/*
+ * Work done once, before anything is opened (loading TLS credentials), so
+ * that a bad setting is reported at start-up rather than per connection.
+ */
+typedef gboolean QiocPrepareFunc(const QiocAddress *addr,
+                                 const QiocOptions *opts, GError **errp);
+
 /* What an address type can do; one table entry per kind in addr.c. */
 typedef struct QiocAddrOps {
     QiocAddrKind kind;
+    QiocPrepareFunc *prepare;     /* once at start-up, or NULL */
     QiocOpenFunc *open;           /* everything that opens at once */
     QiocListenFunc *listen;       /* listeners */
     QiocConnectFunc *connect;     /* connecting sockets */
@@ -67,6 +75,10 @@ typedef struct QiocAddrOps {
 } QiocAddrOps;
 
 const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr);
+
+/* Run the type's prepare step, if it has one. */
+gboolean qioc_addr_prepare(const QiocAddress *addr, const QiocOptions *opts,
+                           GError **errp);
 
 /* Is @addr a listener (serves clients rather than opening once)? */
 gboolean qioc_addr_is_listener(const QiocAddress *addr);
@@ -107,8 +119,18 @@ QiocListenFunc qioc_listen_fd;
 QiocListenFunc qioc_listen_systemd;
 QiocConnectFunc qioc_connect_unix;
 QiocConnectFunc qioc_connect_tcp;
+QiocPrepareFunc qioc_prepare_tls;
 QiocWrapFunc qioc_wrap_tls_client;
 QiocWrapFunc qioc_wrap_tls_server;
+
+/*
+ * EXEC/SYSTEM (addr-exec.c): if @ioc is a command channel, close it now,
+ * which reaps its child in bounded time, and log how the child ended (-d;
+ * an abnormal end is an error line). Returns FALSE when the child ended
+ * abnormally: a non-zero exit status, or a signal qioc did not send.
+ * TRUE otherwise, and for any other kind of channel (left untouched).
+ */
+gboolean qioc_exec_reap(QIOChannel *ioc, const QiocAddress *addr);
 
 /* ---- helpers shared by the openers (addr.c) */
 

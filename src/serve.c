@@ -532,6 +532,14 @@ static gboolean on_sigterm(gpointer data)
 
 static gboolean server_start(QiocServer *srv)
 {
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (!qioc_addr_prepare(srv->addr[i], srv->opts, &err)) {
+            report(srv->addr[i], err);
+            return FALSE;
+        }
+    }
     if (one_shot(srv)) {
         conn_open_side(conn_new(srv), 0);
         return TRUE;

@@ -15,5 +15,6 @@
 #include "qio/task.h"
 #include "qio/net-listener.h"
 #include "qio/channel-command.h"
+#include "qio/channel-tls.h" /* and qio/tls-creds.h */
 
 #endif /* QIO_H */
