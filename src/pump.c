@@ -670,6 +670,13 @@ static void pump_finish(QiocPump *pump)
     }
     pump->finished = TRUE;
     pump_clear_timers(pump);
+    /* EXEC/SYSTEM: reap the child now, so that how it ended counts in
+     * the status read before qioc_pump_free (addr-exec.c). */
+    for (int i = 0; i < 2; i++) {
+        if (!qioc_exec_reap(pump->side[i].ioc, pump->side[i].addr)) {
+            pump->status = QIOC_EXIT_FAILURE;
+        }
+    }
     warn_dropped_fds(pump);
     if (pump->opts->stats) {
         print_stats(pump);
