@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <gio/gunixsocketaddress.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "addr.h"
@@ -87,6 +89,78 @@ static int exec_open_flags(QiocAccess access)
     }
 }
 
+/* ---------------------------------------------------------------- env */
+
+/* NAME=address and NAME_PORT-style NAME2=port for one end of a socket. */
+static void env_address(GPtrArray *env, GSocketAddress *sa,
+                        const char *addr_var, const char *port_var)
+{
+    if (G_IS_INET_SOCKET_ADDRESS(sa)) {
+        GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(sa);
+        g_autofree char *ip =
+            g_inet_address_to_string(g_inet_socket_address_get_address(isa));
+
+        g_ptr_array_add(env, g_strdup_printf("%s=%s", addr_var, ip));
+        g_ptr_array_add(env,
+                        g_strdup_printf("%s=%u", port_var,
+                                        g_inet_socket_address_get_port(isa)));
+    } else if (G_IS_UNIX_SOCKET_ADDRESS(sa) &&
+               g_unix_socket_address_get_path_len(G_UNIX_SOCKET_ADDRESS(sa))) {
+        /* An unnamed client (the usual case) has no address to give. */
+        g_autofree char *text = qio_socket_address_to_string(sa);
+
+        g_ptr_array_add(env, g_strdup_printf("%s=%s", addr_var, text));
+    }
+}
+
+static void env_peercred(GPtrArray *env, QIOChannelSocket *sioc)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(qio_channel_socket_get_fd(sioc), SOL_SOCKET, SO_PEERCRED,
+                   &cred, &len) < 0) {
+        return;
+    }
+    g_ptr_array_add(env, g_strdup_printf("QIOC_PEERPID=%d", (int)cred.pid));
+    g_ptr_array_add(env, g_strdup_printf("QIOC_PEERUID=%u", cred.uid));
+    g_ptr_array_add(env, g_strdup_printf("QIOC_PEERGID=%u", cred.gid));
+}
+
+/*
+ * What the child of a socket address is told about its connection (cli.md):
+ * QIOC_PEERADDR/PORT, QIOC_SOCKADDR/PORT, on unix sockets the peer's
+ * credentials, and on TLS the verified peer's subject.
+ */
+static char **peer_env(QIOChannel *peer)
+{
+    GPtrArray *env = g_ptr_array_new();
+    g_autoptr(GSocketAddress) remote = NULL;
+    g_autoptr(GSocketAddress) local = NULL;
+    QIOChannelSocket *sioc;
+
+    if (QIO_IS_CHANNEL_TLS(peer)) {
+        const char *dn = qio_channel_tls_get_peer_dn(QIO_CHANNEL_TLS(peer));
+
+        if (dn) {
+            g_ptr_array_add(env, g_strdup_printf("QIOC_TLS_PEER_DN=%s", dn));
+        }
+        peer = qio_channel_tls_get_master(QIO_CHANNEL_TLS(peer));
+    }
+    if (QIO_IS_CHANNEL_SOCKET(peer)) {
+        sioc = QIO_CHANNEL_SOCKET(peer);
+        remote = qio_channel_socket_get_remote_address(sioc, NULL);
+        local = qio_channel_socket_get_local_address(sioc, NULL);
+        env_address(env, remote, "QIOC_PEERADDR", "QIOC_PEERPORT");
+        env_address(env, local, "QIOC_SOCKADDR", "QIOC_SOCKPORT");
+        if (qio_channel_socket_is_unix(sioc)) {
+            env_peercred(env, sioc);
+        }
+    }
+    g_ptr_array_add(env, NULL);
+    return (char **)g_ptr_array_free(env, FALSE);
+}
+
 /* ---------------------------------------------------------------- open */
 
 static char **exec_argv(const QiocAddress *addr, GError **errp)
@@ -110,9 +184,10 @@ static char **exec_argv(const QiocAddress *addr, GError **errp)
 }
 
 static QIOChannel *exec_open(const QiocAddress *addr, QiocAccess *access,
-                             GError **errp)
+                             QIOChannel *peer, GError **errp)
 {
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
+    g_auto(GStrv) env = peer ? peer_env(peer) : NULL;
     g_auto(GStrv) argv = NULL;
     QIOChannelCommand *cioc;
 
@@ -123,6 +198,7 @@ static QIOChannel *exec_open(const QiocAddress *addr, QiocAccess *access,
     if (!argv) {
         return NULL;
     }
+    o.env = (const char *const *)env;
     cioc = qio_channel_command_new_spawn_full((const char *const *)argv,
                                               exec_open_flags(*access), &o,
                                               errp);
@@ -136,15 +212,15 @@ static QIOChannel *exec_open(const QiocAddress *addr, QiocAccess *access,
 }
 
 QIOChannel *qioc_open_exec(const QiocAddress *addr, QiocAccess *access,
-                           const QiocOptions *opts, GError **errp)
+                           QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
-    return exec_open(addr, access, errp);
+    return exec_open(addr, access, peer, errp);
 }
 
 QIOChannel *qioc_open_system(const QiocAddress *addr, QiocAccess *access,
-                             const QiocOptions *opts, GError **errp)
+                             QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
-    return exec_open(addr, access, errp);
+    return exec_open(addr, access, peer, errp);
 }
 
 /* ---------------------------------------------------------------- reap */

@@ -30,7 +30,7 @@ static QiocAccess access_of(int fd)
 }
 
 QIOChannel *qioc_open_fd(const QiocAddress *addr, QiocAccess *access,
-                         const QiocOptions *opts, GError **errp)
+                         QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
     int fd = (int)g_ascii_strtoll(addr->params[0], NULL, 10);
     QIOChannel *ioc;

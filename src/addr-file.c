@@ -127,13 +127,13 @@ static QIOChannel *open_path(const QiocAddress *addr, QiocAccess *access,
 }
 
 QIOChannel *qioc_open_file(const QiocAddress *addr, QiocAccess *access,
-                           const QiocOptions *opts, GError **errp)
+                           QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
     return open_path(addr, access, file_flags(addr, *access, 0), errp);
 }
 
 QIOChannel *qioc_open_create(const QiocAddress *addr, QiocAccess *access,
-                             const QiocOptions *opts, GError **errp)
+                             QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
     int flags = file_flags(addr, QIOC_ACCESS_WRITE,
                            O_WRONLY | O_CREAT | O_TRUNC);
@@ -145,14 +145,14 @@ QIOChannel *qioc_open_create(const QiocAddress *addr, QiocAccess *access,
 }
 
 QIOChannel *qioc_open_gopen(const QiocAddress *addr, QiocAccess *access,
-                            const QiocOptions *opts, GError **errp)
+                            QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
     struct stat st;
 
     if (stat(addr->params[0], &st) == 0 && S_ISSOCK(st.st_mode)) {
-        return qioc_open_unix_connect(addr, access, opts, errp);
+        return qioc_open_unix_connect(addr, access, peer, opts, errp);
     }
-    return qioc_open_file(addr, access, opts, errp);
+    return qioc_open_file(addr, access, peer, opts, errp);
 }
 
 static QIOChannel *open_fifo(const QiocAddress *addr, QiocAccess *access,
@@ -180,7 +180,7 @@ static QIOChannel *open_fifo(const QiocAddress *addr, QiocAccess *access,
 }
 
 QIOChannel *qioc_open_pipe(const QiocAddress *addr, QiocAccess *access,
-                           const QiocOptions *opts, GError **errp)
+                           QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
     int fds[2];
 

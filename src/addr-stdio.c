@@ -23,7 +23,7 @@ static const QiocStdStream std_streams[] = {
 };
 
 QIOChannel *qioc_open_stdio(const QiocAddress *addr, QiocAccess *access,
-                            const QiocOptions *opts, GError **errp)
+                            QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(std_streams); i++) {
         const QiocStdStream *s = &std_streams[i];

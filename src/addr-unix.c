@@ -38,7 +38,7 @@ static QIOChannelSocketOptions connect_options(const QiocAddress *addr)
 /* GOPEN of a socket file: local, so connecting at once is fine. */
 QIOChannel *qioc_open_unix_connect(const QiocAddress *addr,
                                    QiocAccess *access,
-                                   const QiocOptions *opts, GError **errp)
+                                   QIOChannel *peer, const QiocOptions *opts, GError **errp)
 {
     g_autoptr(GSocketConnectable) sa = unix_address(addr);
     g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();

@@ -75,7 +75,8 @@ static void not_implemented(const QiocAddress *addr, GError **errp)
 }
 
 QIOChannel *qioc_addr_open(const QiocAddress *addr, QiocAccess *access,
-                           const QiocOptions *opts, GError **errp)
+                           QIOChannel *peer, const QiocOptions *opts,
+                           GError **errp)
 {
     const QiocAddrOps *ops = qioc_addr_ops(addr);
 
@@ -83,7 +84,7 @@ QIOChannel *qioc_addr_open(const QiocAddress *addr, QiocAccess *access,
         not_implemented(addr, errp);
         return NULL;
     }
-    return ops->open(addr, access, opts, errp);
+    return ops->open(addr, access, peer, opts, errp);
 }
 
 void qioc_addr_error_errno(GError **errp, int err, const char *fmt, ...)

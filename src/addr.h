@@ -29,7 +29,7 @@ typedef enum {
  * which address it was.
  */
 typedef QIOChannel *QiocOpenFunc(const QiocAddress *addr, QiocAccess *access,
-                                 const QiocOptions *opts, GError **errp);
+                                 QIOChannel *peer, const QiocOptions *opts, GError **errp);
 
 /*
  * Listener types: open the listening socket(s). Clients are accepted by
@@ -83,9 +83,14 @@ gboolean qioc_addr_prepare(const QiocAddress *addr, const QiocOptions *opts,
 /* Is @addr a listener (serves clients rather than opening once)? */
 gboolean qioc_addr_is_listener(const QiocAddress *addr);
 
-/* Open a type that has an `open` function. */
+/*
+ * Open a type that has an `open` function. @peer is the other address's
+ * channel when that one is already open (EXEC tells its child about it),
+ * else NULL.
+ */
 QIOChannel *qioc_addr_open(const QiocAddress *addr, QiocAccess *access,
-                           const QiocOptions *opts, GError **errp);
+                           QIOChannel *peer, const QiocOptions *opts,
+                           GError **errp);
 
 /*
  * Open a type that has a `connect` function, retrying retry= times

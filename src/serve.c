@@ -251,9 +251,13 @@ static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
     qioc_info(1, "address %d (%s): open", addr->index, addr->text);
     if (conn->side[0].ioc && conn->side[1].ioc) {
         conn_start_pump(conn);
-    } else if (one_shot(conn->srv) && i == 0) {
-        /* Like socat: the second address is opened once the first is. */
-        conn_open_side(conn, 1);
+    } else if (!conn->side[!i].addr) {
+        /*
+         * Like socat: the other address is opened once this one is, so a
+         * client that fails its TLS handshake costs no backend connection,
+         * and an EXEC child can be told who its peer is.
+         */
+        conn_open_side(conn, !i);
     }
 }
 
@@ -385,7 +389,8 @@ static void conn_open_side(QiocConn *conn, int i)
         qioc_addr_connect_async(addr, srv->opts, open_done,
                                 open_call(conn, i));
     } else {
-        ioc = qioc_addr_open(addr, &conn->side[i].access, srv->opts, &err);
+        ioc = qioc_addr_open(addr, &conn->side[i].access,
+                             conn->side[!i].ioc, srv->opts, &err);
         conn_side_opened(conn, i, ioc, err);
     }
     conn_unref(conn);
@@ -413,9 +418,6 @@ static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
     qioc_addr_wrap_async(addr, srv->opts,
                          QIO_CHANNEL(g_object_ref(sioc)), open_done,
                          open_call(conn, s));
-    if (!conn->finished) {
-        conn_open_side(conn, !s);
-    }
     conn_unref(conn);
     if (srv->max_children > 0 && srv->conns->len >= srv->max_children) {
         qio_net_listener_pause(listener);

@@ -307,3 +307,51 @@ no_process() {
     [[ $BG_STATUS == 0 ]] || { cat err >&2; false; }
     assert_same in out
 }
+
+# ---------------------------------------------------------------- environment
+
+@test "EXEC behind TCP-LISTEN: the child gets QIOC_PEERADDR/PORT and QIOC_SOCKADDR/PORT" {
+    local port
+    port=$(free_port)
+    bg_qioc TCP-LISTEN:"$port",bind=127.0.0.1,accept-timeout=10 \
+        SYSTEM:'env | grep ^QIOC_ | sort' 2>err
+    local qpid=$BG_PID
+    wait_port "$port"
+    run --separate-stderr qioc - TCP:127.0.0.1:"$port" </dev/null
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]] || { cat err >&2; false; }
+    [[ $output == *"QIOC_PEERADDR=127.0.0.1"* ]]
+    [[ $output =~ QIOC_PEERPORT=[0-9]+ ]]
+    [[ $output == *"QIOC_SOCKADDR=127.0.0.1"* ]]
+    [[ $output == *"QIOC_SOCKPORT=$port"* ]]
+}
+
+@test "EXEC behind UNIX-LISTEN: the child gets the peer's pid, uid and gid" {
+    bg_qioc UNIX-LISTEN:sock,accept-timeout=10 \
+        SYSTEM:'env | grep ^QIOC_ | sort' 2>err
+    local qpid=$BG_PID
+    wait_socket sock
+    # The peer is a python client: its pid is what SO_PEERCRED reports.
+    run --separate-stderr "$PYTHON3" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect("sock")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+print("pid", os.getpid())
+sys.stdout.write(data.decode())
+'
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]] || { cat err >&2; false; }
+    local pid
+    pid=$(sed -n 's/^pid //p' <<<"$output")
+    [[ $output == *"QIOC_PEERPID=$pid"* ]]
+    [[ $output == *"QIOC_PEERUID=$(id -u)"* ]]
+    [[ $output == *"QIOC_PEERGID=$(id -g)"* ]]
+    [[ $output == *"QIOC_SOCKADDR=$PWD/sock"* || $output == *"QIOC_SOCKADDR=sock"* ]]
+}
