@@ -18,25 +18,12 @@
 #include <gio/gunixsocketaddress.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "log.h"
 
 /* ---------------------------------------------------------------- options */
-
-/*
- * nofork hands the other address's descriptor to the child, which an
- * opener cannot see: refuse it rather than relay silently.
- */
-static gboolean exec_check_supported(const QiocAddress *addr, GError **errp)
-{
-    if (qioc_address_get_flag(addr, "nofork")) {
-        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                            "option nofork is not supported yet");
-        return FALSE;
-    }
-    return TRUE;
-}
 
 /* pipes (the default), socketpair or pty: at most one may be chosen. */
 static gboolean exec_link(const QiocAddress *addr,
@@ -191,7 +178,7 @@ static QIOChannel *exec_open(const QiocAddress *addr, QiocAccess *access,
     g_auto(GStrv) argv = NULL;
     QIOChannelCommand *cioc;
 
-    if (!exec_check_supported(addr, errp) || !exec_options(addr, &o, errp)) {
+    if (!exec_options(addr, &o, errp)) {
         return NULL;
     }
     argv = exec_argv(addr, errp);
@@ -223,6 +210,96 @@ QIOChannel *qioc_open_system(const QiocAddress *addr, QiocAccess *access,
     return exec_open(addr, access, peer, errp);
 }
 
+/* ---------------------------------------------------------------- nofork */
+
+gboolean qioc_exec_is_nofork(const QiocAddress *addr)
+{
+    QiocAddrKind kind = addr->type->kind;
+
+    return (kind == QIOC_ADDR_EXEC || kind == QIOC_ADDR_SYSTEM) &&
+           qioc_address_get_flag(addr, "nofork");
+}
+
+/* The descriptors of a channel that is a plain descriptor underneath. */
+static gboolean peer_fds(QIOChannel *peer, int *rfd, int *wfd)
+{
+    if (QIO_IS_CHANNEL_SOCKET(peer)) {
+        *rfd = *wfd = qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(peer));
+    } else if (QIO_IS_CHANNEL_FILE(peer)) {
+        *rfd = qio_channel_file_get_read_fd(QIO_CHANNEL_FILE(peer));
+        *wfd = qio_channel_file_get_write_fd(QIO_CHANNEL_FILE(peer));
+    } else {
+        return FALSE;
+    }
+    return *rfd >= 0 || *wfd >= 0;
+}
+
+/* qioc ignores SIGPIPE; the child must not inherit that. */
+static void nofork_child_setup(gpointer data)
+{
+    signal(SIGPIPE, SIG_DFL);
+}
+
+static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
+                         int rfd, int wfd, GPid *pid, GError **errp);
+
+gboolean qioc_exec_spawn_nofork(const QiocAddress *addr, QIOChannel *peer,
+                                GPid *pid, GError **errp)
+{
+    g_auto(GStrv) argv = NULL;
+    g_auto(GStrv) envp = g_get_environ();
+    g_auto(GStrv) extra = peer_env(peer);
+    int rfd, wfd;
+
+    if (!peer_fds(peer, &rfd, &wfd)) {
+        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                            "nofork needs the other address to be a plain "
+                            "descriptor (a socket, pipe, file or tty)");
+        return FALSE;
+    }
+    argv = exec_argv(addr, errp);
+    if (!argv) {
+        return FALSE;
+    }
+    for (char **e = extra; *e; e++) {
+        g_auto(GStrv) kv = g_strsplit(*e, "=", 2);
+
+        envp = g_environ_setenv(envp, kv[0], kv[1], TRUE);
+    }
+    return spawn_on(addr, argv, envp, rfd, wfd, pid, errp);
+}
+
+/*
+ * Spawn with @rfd and @wfd as the child's stdin and stdout. Duplicates are
+ * handed over: the originals may be close-on-exec (a channel's own), and
+ * GLib does not touch a descriptor that is already in its place.
+ */
+static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
+                         int rfd, int wfd, GPid *pid, GError **errp)
+{
+    int in = rfd >= 0 ? dup(rfd) : -1;
+    int out = wfd >= 0 ? dup(wfd) : -1;
+    gboolean ok = g_spawn_async_with_pipes_and_fds(
+        NULL, (const char *const *)argv, (const char *const *)envp,
+        G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, nofork_child_setup,
+        NULL, in, out, qioc_address_get_flag(addr, "stderr") ? out : -1, NULL,
+        NULL, 0, pid, NULL, NULL, NULL, errp);
+
+    if (in >= 0) {
+        close(in);
+    }
+    if (out >= 0) {
+        close(out);
+    }
+    if (!ok) {
+        return FALSE;
+    }
+    qioc_info(1, "address %d (%s): started child %d (%s) on the peer's "
+              "descriptors",
+              addr->index, addr->text, (int)*pid, addr->params[0]);
+    return TRUE;
+}
+
 /* ---------------------------------------------------------------- reap */
 
 /* "exited with status 0", "killed by signal 15 (Terminated)". */
@@ -236,6 +313,20 @@ static char *exec_describe_status(int status)
                                strsignal(WTERMSIG(status)));
     }
     return g_strdup_printf("ended with wait status 0x%x", status);
+}
+
+gboolean qioc_exec_report_exit(const QiocAddress *addr, GPid pid, int status)
+{
+    g_autofree char *how = exec_describe_status(status);
+
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        qioc_info(1, "address %d (%s): child %d (%s) %s", addr->index,
+                  addr->text, (int)pid, addr->params[0], how);
+        return TRUE;
+    }
+    qioc_error("address %d (%s): child %d (%s) %s", addr->index, addr->text,
+               (int)pid, addr->params[0], how);
+    return FALSE;
 }
 
 gboolean qioc_exec_reap(QIOChannel *ioc, const QiocAddress *addr)

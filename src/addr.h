@@ -137,6 +137,16 @@ QiocWrapFunc qioc_wrap_tls_server;
  */
 gboolean qioc_exec_reap(QIOChannel *ioc, const QiocAddress *addr);
 
+/* EXEC/SYSTEM with nofork: the child runs on @peer's own descriptors and
+ * qioc relays nothing; the caller watches @pid. */
+gboolean qioc_exec_is_nofork(const QiocAddress *addr);
+gboolean qioc_exec_spawn_nofork(const QiocAddress *addr, QIOChannel *peer,
+                                GPid *pid, GError **errp);
+
+/* Log how a nofork child ended; FALSE if abnormally (an error line). */
+gboolean qioc_exec_report_exit(const QiocAddress *addr, GPid pid,
+                               int status);
+
 /* ---- helpers shared by the openers (addr.c) */
 
 /* The address family: TCP4/TCP6 types, then pf=, then -4/-6. */

@@ -28,6 +28,8 @@ typedef struct QiocConn {
     QIONetListener *listener;     /* a one-client listener while opening */
     guint accept_timer;
     QiocPump *pump;
+    GPid child;                   /* nofork: the child doing the work */
+    guint child_watch;
     gboolean finished;
 } QiocConn;
 
@@ -143,6 +145,10 @@ static void conn_finish(QiocConn *conn)
     }
     conn->finished = TRUE;
     conn_stop_listening(conn);
+    if (conn->child) {
+        /* Stopping (a signal): the child's work ends with qioc. */
+        kill(conn->child, SIGTERM);
+    }
     if (conn->pump) {
         if (one_shot(srv)) {
             srv->status = qioc_pump_status(conn->pump);
@@ -372,6 +378,46 @@ static void conn_listen(QiocConn *conn, int i)
                                       open_call(conn, i), free_open_call);
 }
 
+static void conn_child_exited(GPid pid, gint status, gpointer data)
+{
+    QiocConn *conn = data;
+    int i = qioc_exec_is_nofork(conn->srv->addr[0]) ? 0 : 1;
+
+    conn->child_watch = 0;
+    conn->child = 0;
+    g_spawn_close_pid(pid);
+    if (!qioc_exec_report_exit(conn->srv->addr[i], pid, status) &&
+        one_shot(conn->srv)) {
+        conn->srv->status = QIOC_EXIT_FAILURE;
+    }
+    conn_finish(conn);
+}
+
+/* nofork: the child takes over the other side's descriptors. */
+static void conn_spawn_nofork(QiocConn *conn, int i)
+{
+    g_autoptr(GError) err = NULL;
+    GPid pid;
+
+    if (!conn->side[!i].ioc) {
+        err = g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                          "nofork needs the other address opened first");
+        conn_fail(conn, i, err);
+        return;
+    }
+    if (!qioc_exec_spawn_nofork(conn->srv->addr[i], conn->side[!i].ioc, &pid,
+                                &err)) {
+        conn_fail(conn, i, err);
+        return;
+    }
+    /* The child has its own copies; ours would keep the peer open. */
+    close_channel(&conn->side[!i].ioc);
+    conn->child = pid;
+    conn->child_watch = g_child_watch_add_full(
+        G_PRIORITY_DEFAULT, pid, conn_child_exited, conn_ref(conn),
+        (GDestroyNotify)conn_unref);
+}
+
 static void conn_open_side(QiocConn *conn, int i)
 {
     QiocServer *srv = conn->srv;
@@ -383,7 +429,9 @@ static void conn_open_side(QiocConn *conn, int i)
     conn_ref(conn);
     conn->side[i].addr = addr;
     conn->side[i].access = access_for(srv->opts, i);
-    if (ops && ops->listen) {
+    if (qioc_exec_is_nofork(addr)) {
+        conn_spawn_nofork(conn, i);
+    } else if (ops && ops->listen) {
         conn_listen(conn, i);
     } else if (ops && ops->connect) {
         qioc_addr_connect_async(addr, srv->opts, open_done,
@@ -543,7 +591,8 @@ static gboolean server_start(QiocServer *srv)
         }
     }
     if (one_shot(srv)) {
-        conn_open_side(conn_new(srv), 0);
+        /* A nofork child needs its peer's descriptor: open that first. */
+        conn_open_side(conn_new(srv), qioc_exec_is_nofork(srv->addr[0]));
         return TRUE;
     }
     return server_listen(srv);

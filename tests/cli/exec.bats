@@ -161,14 +161,6 @@ no_process() {
     assert_contains "$stderr" "pseudo-terminal"
 }
 
-@test "nofork is refused as not supported yet" {
-    run --separate-stderr qioc - EXEC:cat,nofork </dev/null
-    assert_status 1
-    assert_one_line "$stderr"
-    assert_contains "$stderr" "qioc: address 2 (EXEC:cat,nofork): "
-    assert_contains "$stderr" "nofork"
-}
-
 # ---------------------------------------------------------------- -u / -U
 
 @test "-u: the child's stdout is not read; it stays qioc's stdout" {
@@ -354,4 +346,45 @@ sys.stdout.write(data.decode())
     [[ $output == *"QIOC_PEERUID=$(id -u)"* ]]
     [[ $output == *"QIOC_PEERGID=$(id -g)"* ]]
     [[ $output == *"QIOC_SOCKADDR=$PWD/sock"* || $output == *"QIOC_SOCKADDR=sock"* ]]
+}
+
+# ---------------------------------------------------------------- nofork
+
+@test "nofork: the child reads and writes the peer's descriptor itself" {
+    printf 'abc\n' >in
+    run --separate-stderr qioc EXEC:'tr a-z A-Z',nofork - <in
+    [ "$status" -eq 0 ] || { echo "$stderr"; false; }
+    [ "$output" = "ABC" ]
+}
+
+@test "nofork with a fork listener: one child per client, on the client's socket" {
+    local port
+    port=$(free_port)
+    bg_qioc TCP-LISTEN:"$port",bind=127.0.0.1,fork \
+        SYSTEM:'echo "child $$"; exec cat',nofork 2>err
+    local qpid=$BG_PID
+    wait_port "$port"
+    run --separate-stderr qioc - TCP:127.0.0.1:"$port" <<<"first"
+    [ "$status" -eq 0 ]
+    [[ ${lines[0]} == "child "* && ${lines[1]} == first ]]
+    local child1=${lines[0]}
+    run --separate-stderr qioc - TCP:127.0.0.1:"$port" <<<"second"
+    [ "$status" -eq 0 ]
+    [[ ${lines[0]} == "child "* && ${lines[1]} == second ]]
+    [ "${lines[0]}" != "$child1" ]
+    kill -TERM "$qpid"
+    reap "$qpid"
+    [ "$BG_STATUS" -eq 143 ]
+}
+
+@test "nofork: a child that fails makes the exit status 1" {
+    run --separate-stderr qioc - EXEC:false,nofork </dev/null
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"(false) exited with status 1"* ]]
+}
+
+@test "nofork: the other address must be a plain descriptor" {
+    run --separate-stderr qioc EXEC:cat EXEC:cat,nofork </dev/null
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"address 2 (EXEC:cat,nofork): nofork needs"* ]]
 }
