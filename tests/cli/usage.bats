@@ -1,5 +1,398 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The command line itself: help, version, usage errors (exit 2, one line
+# quoting the offending token, nothing opened), --dry-run, type aliases,
+# case, quoting and brackets.
 
-@test "placeholder" {
-    true
+bats_require_minimum_version 1.5.0
+load helpers
+
+# dry LINE ADDRESS: the --dry-run line qioc prints for ADDRESS given as
+# the first address (the second is STDIO); the text after "address 1: ".
+dry() {
+    local out
+    out=$(qioc --dry-run "$1" STDIO) || {
+        echo "# qioc --dry-run '$1' STDIO failed" >&2
+        return 1
+    }
+    out=$(sed -n 's/^address 1: //p' <<<"$out")
+    [[ -n $out ]] || { echo "# no 'address 1:' line for $1" >&2; return 1; }
+    echo "$out"
+}
+
+# dry_type ADDRESS: the TYPE qioc understood ADDRESS as.
+dry_type() {
+    local line
+    line=$(dry "$1") || return 1
+    line=${line%%,*}
+    echo "${line%%:*}"
+}
+
+# same_as ALIAS CANONICAL: both spellings are understood identically.
+same_as() {
+    local a b
+    a=$(dry "$1") || return 1
+    b=$(dry "$2") || return 1
+    if [[ $a != "$b" ]]; then
+        echo "# $1 -> $a" >&2
+        echo "# $2 -> $b" >&2
+        return 1
+    fi
+}
+
+# ---------------------------------------------------------------- help
+
+@test "--help lists every global option and exits 0" {
+    run --separate-stderr qioc --help
+    assert_status 0
+    [[ -z $stderr ]]
+    local opt
+    for opt in --left-to-right --right-to-left --buffer-size \
+        --close-timeout --idle-timeout --debug --verbose --hexdump \
+        --fds --stats --dry-run --log-file --syslog --log-name \
+        --log-micro --log-host --help --version \
+        -u -U -b -t -T -d -v -x -4 -6 -h -V; do
+        if ! grep -qE -- "(^|[ ,])$opt([ ,=]|$)" <<<"$output"; then
+            echo "# --help does not list $opt" >&2
+            return 1
+        fi
+    done
+    assert_contains "$output" "ADDRESS ADDRESS"
+}
+
+@test "-h is --help" {
+    run --separate-stderr qioc -h
+    assert_status 0
+    assert_contains "$output" "--dry-run"
+}
+
+@test "-V and --version print the version and exit 0" {
+    run --separate-stderr qioc -V
+    assert_status 0
+    [[ -z $stderr ]]
+    [[ $output =~ ^qioc\ [0-9]+\.[0-9]+ ]]
+    local v=$output
+    run --separate-stderr qioc --version
+    assert_status 0
+    [[ $output == "$v" ]]
+}
+
+# ---------------------------------------------------------------- arguments
+
+@test "an unknown long option is a usage error quoting it" {
+    run --separate-stderr qioc --bogus - -
+    assert_usage_error --bogus
+}
+
+@test "an unknown short option is a usage error quoting it" {
+    run --separate-stderr qioc -Z - -
+    assert_usage_error -Z
+}
+
+@test "no address is a usage error" {
+    run --separate-stderr qioc
+    assert_status 2
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: "* ]]
+}
+
+@test "one address is a usage error" {
+    run --separate-stderr qioc -
+    assert_status 2
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: "* ]]
+}
+
+@test "three addresses are a usage error" {
+    run --separate-stderr qioc - - -
+    assert_status 2
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: "* ]]
+}
+
+# ---------------------------------------------------------------- address errors
+
+@test "usage error: unknown address type" {
+    run --separate-stderr qioc - FOO:1
+    assert_usage_error FOO
+    assert_contains "$stderr" "address 2 (FOO:1)"
+}
+
+@test "usage error: unknown address option" {
+    run --separate-stderr qioc TCP:127.0.0.1:80,bogus -
+    assert_usage_error bogus
+    assert_contains "$stderr" "address 1 (TCP:127.0.0.1:80,bogus)"
+}
+
+@test "usage error: an option that does not apply to the type" {
+    run --separate-stderr qioc FILE:x,nodelay -
+    assert_usage_error nodelay
+    run --separate-stderr qioc - TCP:127.0.0.1:80,unlink-early
+    assert_usage_error unlink-early
+    run --separate-stderr qioc - UNIX-CONNECT:/x,backlog=3
+    assert_usage_error backlog
+}
+
+@test "usage error: missing parameter" {
+    run --separate-stderr qioc - TCP:localhost
+    assert_status 2
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "address 2 (TCP:localhost)"
+    run --separate-stderr qioc FILE -
+    assert_status 2
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "address 1 (FILE)"
+    run --separate-stderr qioc - TCP-LISTEN
+    assert_status 2
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "address 2 (TCP-LISTEN)"
+}
+
+@test "usage error: extra parameter" {
+    run --separate-stderr qioc TCP-LISTEN:80:90 -
+    assert_usage_error 90
+    run --separate-stderr qioc - STDIO:x
+    assert_usage_error x
+    run --separate-stderr qioc - UNIX-CONNECT:/a:/b
+    assert_usage_error /b
+}
+
+@test "usage error: bad integer value" {
+    run --separate-stderr qioc TCP-LISTEN:80,backlog=abc -
+    assert_usage_error abc
+    run --separate-stderr qioc - TCP:127.0.0.1:80,retry=-1
+    assert_usage_error -1
+    run --separate-stderr qioc - FD:x
+    assert_usage_error x
+}
+
+@test "usage error: bad port" {
+    run --separate-stderr qioc - TCP:127.0.0.1:99999
+    assert_usage_error 99999
+    run --separate-stderr qioc TCP-LISTEN:70000 -
+    assert_usage_error 70000
+}
+
+@test "usage error: bad size value" {
+    run --separate-stderr qioc -b abc - -
+    assert_usage_error abc
+    run --separate-stderr qioc -b 0 - -
+    assert_usage_error 0
+    run --separate-stderr qioc STDIO,readbytes=1Q -
+    assert_usage_error 1Q
+}
+
+@test "usage error: bad mode value" {
+    run --separate-stderr qioc - CREATE:x,mode=999
+    assert_usage_error 999
+    run --separate-stderr qioc - CREATE:x,mode=rw
+    assert_usage_error rw
+    [[ ! -e x ]]
+}
+
+@test "usage error: bad duration value" {
+    run --separate-stderr qioc - TCP:127.0.0.1:80,connect-timeout=soon
+    assert_usage_error soon
+    run --separate-stderr qioc - UNIX-CONNECT:/x,interval=-2
+    assert_usage_error -2
+    run --separate-stderr qioc -T abc - -
+    assert_usage_error abc
+    run --separate-stderr qioc -t -1 - -
+    assert_usage_error -1
+}
+
+@test "usage error: bad choice value" {
+    run --separate-stderr qioc - STDIO,shut=sideways
+    assert_usage_error sideways
+    run --separate-stderr qioc - TCP:127.0.0.1:80,pf=ip5
+    assert_usage_error ip5
+    run --separate-stderr qioc --fds=maybe - -
+    assert_usage_error maybe
+}
+
+@test "usage error: bad boolean value" {
+    run --separate-stderr qioc - TCP:127.0.0.1:80,nodelay=2
+    assert_usage_error 2
+}
+
+@test "usage error: unterminated quote" {
+    run --separate-stderr qioc "FILE:'/tmp/x" -
+    assert_usage_error "'/tmp/x"
+    run --separate-stderr qioc - 'FILE:"/tmp/x'
+    assert_usage_error '"/tmp/x'
+}
+
+@test "a usage error in one address opens neither" {
+    local p
+    p=$(free_port)
+    run --separate-stderr qioc CREATE:"$T/new" FOO:1
+    assert_status 2
+    [[ ! -e $T/new ]]
+    # The listener would wait for a client; a usage error ends at once.
+    local start=$EPOCHREALTIME
+    run --separate-stderr qioc TCP-LISTEN:"$p" STDIO,bogus
+    assert_usage_error bogus
+    assert_faster_than 5000 "$start"
+    run --separate-stderr qioc UNIX-LISTEN:"$T/sock" - -
+    assert_status 2
+    [[ ! -e $T/sock ]]
+}
+
+# ---------------------------------------------------------------- dry-run
+
+@test "--dry-run prints both addresses with every option and its default" {
+    local p
+    p=$(free_port)
+    run --separate-stderr qioc --dry-run TCP-LISTEN:"$p",bind=127.0.0.1 \
+        UNIX-CONNECT:"$T/sock",retry=3
+    assert_status 0
+    [[ -z $stderr ]]
+    [[ ${#lines[@]} -eq 2 ]]
+    [[ ${lines[0]} == "address 1: TCP-LISTEN:$p,"* ]]
+    [[ ${lines[1]} == "address 2: UNIX-CONNECT:$T/sock,"* ]]
+    local o
+    for o in bind=127.0.0.1 backlog=128 reuseaddr=1 fork=0 nodelay=0 \
+        keepalive=0 shut=write; do
+        assert_contains "${lines[0]}," ",$o,"
+    done
+    for o in retry=3 interval=1 shut=write; do
+        assert_contains "${lines[1]}," ",$o,"
+    done
+}
+
+@test "--dry-run opens nothing" {
+    local p
+    p=$(free_port)
+    local start=$EPOCHREALTIME
+    run --separate-stderr qioc --dry-run TCP-LISTEN:"$p" CREATE:"$T/new"
+    assert_status 0
+    assert_faster_than 5000 "$start"
+    [[ ! -e $T/new ]]
+    refute tcp_listening "$p"
+    # The port is still free.
+    "$PYTHON3" -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$p"
+    # Nothing listens on this port, yet a dry run reports no error.
+    run --separate-stderr qioc --dry-run UNIX-LISTEN:"$T/sock" \
+        TCP:127.0.0.1:"$p"
+    assert_status 0
+    [[ -z $stderr ]]
+    [[ ! -e $T/sock ]]
+}
+
+# ---------------------------------------------------------------- aliases
+
+@test "types print under their own names" {
+    [[ $(dry_type -) == STDIO ]]
+    [[ $(dry_type STDIO) == STDIO ]]
+    [[ $(dry_type FD:5) == FD ]]
+    [[ $(dry_type FILE:/x) == FILE ]]
+    [[ $(dry_type GOPEN:/x) == GOPEN ]]
+    [[ $(dry_type CREATE:/x) == CREATE ]]
+    [[ $(dry_type UNIX-CONNECT:/x) == UNIX-CONNECT ]]
+    [[ $(dry_type UNIX-LISTEN:/x) == UNIX-LISTEN ]]
+    [[ $(dry_type ABSTRACT-CONNECT:x) == ABSTRACT-CONNECT ]]
+    [[ $(dry_type ABSTRACT-LISTEN:x) == ABSTRACT-LISTEN ]]
+    [[ $(dry_type TCP:h:1) == TCP ]]
+    [[ $(dry_type TCP-LISTEN:1) == TCP-LISTEN ]]
+}
+
+@test "aliases: OPEN, CREAT, the bare number and the bare path" {
+    same_as OPEN:/x FILE:/x
+    same_as CREAT:/x CREATE:/x
+    same_as 5 FD:5
+    same_as ./out GOPEN:./out
+    same_as /dev/null GOPEN:/dev/null
+}
+
+@test "aliases: UNIX, UNIX-CLIENT, LOCAL, UNIX-L, ABSTRACT" {
+    same_as UNIX:/x UNIX-CONNECT:/x
+    same_as UNIX-CLIENT:/x UNIX-CONNECT:/x
+    same_as LOCAL:/x UNIX-CONNECT:/x
+    same_as UNIX-L:/x UNIX-LISTEN:/x
+    same_as ABSTRACT:x ABSTRACT-CONNECT:x
+}
+
+@test "aliases: TCP-CONNECT, TCP4-CONNECT, TCP6-CONNECT" {
+    same_as TCP-CONNECT:h:1 TCP:h:1
+    same_as TCP4-CONNECT:h:1 TCP4:h:1
+    same_as TCP6-CONNECT:h:1 TCP6:h:1
+    # The v4-only and v6-only forms are not plain TCP.
+    [[ $(dry TCP4:h:1) != "$(dry TCP:h:1)" ]]
+    [[ $(dry TCP6:h:1) != "$(dry TCP:h:1)" ]]
+    [[ $(dry TCP4:h:1) != "$(dry TCP6:h:1)" ]]
+}
+
+@test "aliases: TCP-L, TCP4-L, TCP6-L" {
+    same_as TCP-L:80 TCP-LISTEN:80
+    same_as TCP4-L:80 TCP4-LISTEN:80
+    same_as TCP6-L:80 TCP6-LISTEN:80
+    [[ $(dry TCP4-LISTEN:80) != "$(dry TCP-LISTEN:80)" ]]
+    [[ $(dry TCP6-LISTEN:80) != "$(dry TCP-LISTEN:80)" ]]
+}
+
+@test "socat's option names are accepted as aliases" {
+    same_as FILE:/x,o-append,o-creat,o-trunc FILE:/x,append,creat,trunc
+    same_as FILE:/x,o-excl,o-rdonly FILE:/x,excl,rdonly
+    same_as FILE:/x,o-wronly FILE:/x,wronly
+    same_as FILE:/x,perm=0640 FILE:/x,mode=0640
+    same_as TCP-LISTEN:80,so-reuseaddr TCP-LISTEN:80,reuseaddr
+    same_as TCP:h:1,so-keepalive,tcp-nodelay TCP:h:1,keepalive,nodelay
+    same_as UNIX-LISTEN:/x,unlink UNIX-LISTEN:/x,unlink-early
+    same_as TCP:h:1,sp=4000 TCP:h:1,sourceport=4000
+    same_as TCP6-LISTEN:80,ipv6-v6only TCP6-LISTEN:80,ipv6only
+    same_as STDIO,shut-none STDIO,shut=none
+    same_as STDIO,shut-close STDIO,shut=close
+    same_as STDIO,shut-down STDIO,shut=write
+}
+
+@test "'-' with options is STDIO with those options (socat's -,raw idiom)" {
+    run --separate-stderr qioc --dry-run -,readbytes=5 STDIO
+    assert_status 0
+    [[ ${lines[0]} == "address 1: STDIO"* ]]
+    assert_contains "${lines[0]}," ",readbytes=5,"
+    run --separate-stderr qioc --dry-run STDIO -,shut=none
+    assert_status 0
+    [[ ${lines[1]} == "address 2: STDIO"* ]]
+    assert_contains "${lines[1]}," ",shut=none,"
+}
+
+@test "types are case-insensitive" {
+    same_as tcp-listen:80 TCP-LISTEN:80
+    same_as Tcp-L:80 TCP-LISTEN:80
+    same_as unix-connect:/x UNIX-CONNECT:/x
+    same_as stdio STDIO
+    same_as create:/x CREATE:/x
+    same_as Abstract-Listen:x ABSTRACT-LISTEN:x
+}
+
+# ---------------------------------------------------------------- grammar
+
+@test "an IPv6 literal in brackets: TCP:[::1]:80" {
+    run --separate-stderr qioc --dry-run - 'TCP:[::1]:80'
+    assert_status 0
+    [[ ${lines[1]} =~ ^address\ 2:\ TCP:\[?::1\]?:80, ]]
+    run --separate-stderr qioc --dry-run - 'TCP:127.0.0.1:80,bind=[::1]:5000'
+    assert_status 0
+    [[ ${lines[1]} =~ ,bind=\[?::1\]?:5000, ]]
+}
+
+@test "quotes and backslashes protect ':' and ',' in a path" {
+    local name='a,b:c'
+    printf 'quoted\n' >"$T/$name"
+    run --separate-stderr qioc -u "FILE:'$T/$name'" -
+    assert_status 0
+    [[ $output == quoted ]]
+    run --separate-stderr qioc -u "FILE:\"$T/$name\"" -
+    assert_status 0
+    [[ $output == quoted ]]
+    run --separate-stderr qioc -u "FILE:$T/a\\,b\\:c" -
+    assert_status 0
+    [[ $output == quoted ]]
+}
+
+@test "a quoted value keeps its ',' and the options after it still apply" {
+    printf 'x' | qioc -u - "CREATE:'$T/p,q',mode=0600"
+    [[ $(cat "$T/p,q") == x ]]
+    [[ $(stat -c %a "$T/p,q") == 600 ]]
 }
