@@ -40,7 +40,14 @@ typedef struct QiocFlow {
     gint64 started;
     gint64 ended;
     GArray *send_fds;                 /* send-fds= of the destination */
+    gboolean eof;                     /* the source reached end-of-file */
 } QiocFlow;
+
+/* Draining a socket whose input nobody read, before it is closed. */
+typedef struct {
+    QiocPump *pump;
+    guint watch;
+} QiocLinger;
 
 struct QiocPump {
     const QiocOptions *opts;
@@ -54,6 +61,8 @@ struct QiocPump {
     gboolean finished;
     int status;
     QiocTrafficMode traffic;          /* -v / -x */
+    QiocLinger linger[2];
+    guint linger_timer;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -199,8 +208,11 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
             flow_fail(f, f->from, err);
             return -1;
         }
-        if (n == 0 && (!want_fds || *nfds == 0) && flow_eof_retry(f)) {
-            continue;
+        if (n == 0 && (!want_fds || *nfds == 0)) {
+            if (flow_eof_retry(f)) {
+                continue;
+            }
+            f->eof = TRUE;
         }
         if (f->readbytes_left > 0) {
             f->readbytes_left -= n;
@@ -373,6 +385,12 @@ static void flow_shut_destination(QiocFlow *f)
         shutdown_quietly(dst, QIO_CHANNEL_SHUTDOWN_WRITE);
         break;
     case SHUT_BOTH:
+        /*
+         * Reading is over too: the direction from dst ends now, before
+         * the kernel turns the peer's next bytes into a reset it reports.
+         */
+        other->stop = TRUE;
+        flow_wake(other);
         shutdown_quietly(dst, QIO_CHANNEL_SHUTDOWN_BOTH);
         break;
     case SHUT_CLOSE:
@@ -546,6 +564,7 @@ static QiocSpliceEnd coroutine_fn splice_loop(QiocFlow *f, int pipe[2])
             return SPLICE_FAILED;
         }
         if (n == 0) {
+            f->eof = TRUE;
             return SPLICE_EOF;
         }
         end = splice_out(f, pipe[0], n);
@@ -663,13 +682,9 @@ static void print_stats(QiocPump *pump)
     }
 }
 
-static void pump_finish(QiocPump *pump)
+/* Both directions and any lingering are over: report and hand back. */
+static void pump_complete(QiocPump *pump)
 {
-    if (pump->finished) {
-        return;
-    }
-    pump->finished = TRUE;
-    pump_clear_timers(pump);
     /* EXEC/SYSTEM: reap the child now, so that how it ended counts in
      * the status read before qioc_pump_free (addr-exec.c). */
     for (int i = 0; i < 2; i++) {
@@ -682,6 +697,112 @@ static void pump_finish(QiocPump *pump)
         print_stats(pump);
     }
     pump->done(pump, pump->opaque);
+}
+
+/* ---------------------------------------------------------------- linger */
+
+/*
+ * Closing a socket that still holds unread input makes the kernel send a
+ * reset, and a reset makes the peer drop what it has not read yet: the end
+ * of our data. So a socket whose input no direction read (the unused one
+ * of -u/-U) is drained, up to the peer's end-of-file or a short time,
+ * before it is closed.
+ */
+#define LINGER_SECONDS 1.0
+
+static void linger_end(QiocPump *pump)
+{
+    for (int i = 0; i < 2; i++) {
+        if (pump->linger[i].watch) {
+            g_source_remove(pump->linger[i].watch);
+            pump->linger[i].watch = 0;
+        }
+    }
+    if (pump->linger_timer) {
+        g_source_remove(pump->linger_timer);
+        pump->linger_timer = 0;
+    }
+}
+
+static void linger_check(QiocPump *pump)
+{
+    if (!pump->linger[0].watch && !pump->linger[1].watch) {
+        linger_end(pump);
+        pump_complete(pump);
+    }
+}
+
+static gboolean linger_readable(QIOChannel *ioc, GIOCondition cond,
+                                gpointer data)
+{
+    QiocLinger *l = data;
+    char scratch[16384];
+    ssize_t n;
+
+    do {
+        n = qio_channel_read(ioc, scratch, sizeof(scratch), NULL);
+    } while (n > 0);
+    if (n == QIO_CHANNEL_ERR_BLOCK) {
+        return G_SOURCE_CONTINUE;
+    }
+    l->watch = 0;
+    linger_check(l->pump);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean linger_expired(gpointer data)
+{
+    QiocPump *pump = data;
+
+    pump->linger_timer = 0;
+    linger_end(pump);
+    pump_complete(pump);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean linger_wanted(QiocPump *pump, int i)
+{
+    QIOChannel *ioc = pump->side[i].ioc;
+    const QiocFlow *f = &pump->flow[i];
+
+    /* Only sockets reset; only input that no direction read is at risk. */
+    return pump->status == QIOC_EXIT_OK && !f->started && !f->stop &&
+           (QIO_IS_CHANNEL_SOCKET(ioc) || QIO_IS_CHANNEL_TLS(ioc));
+}
+
+/* Start draining where needed; FALSE when there is nothing to wait for. */
+static gboolean linger_start(QiocPump *pump)
+{
+    double secs = pump->opts->close_timeout >= 0 ? pump->opts->close_timeout
+                                                  : LINGER_SECONDS;
+
+    for (int i = 0; i < 2; i++) {
+        if (!linger_wanted(pump, i)) {
+            continue;
+        }
+        pump->linger[i].pump = pump;
+        pump->linger[i].watch = qio_channel_add_watch(
+            pump->side[i].ioc, G_IO_IN, linger_readable, &pump->linger[i],
+            NULL);
+    }
+    if (!pump->linger[0].watch && !pump->linger[1].watch) {
+        return FALSE;
+    }
+    pump->linger_timer = g_timeout_add((guint)(secs * 1000), linger_expired,
+                                       pump);
+    return TRUE;
+}
+
+static void pump_finish(QiocPump *pump)
+{
+    if (pump->finished) {
+        return;
+    }
+    pump->finished = TRUE;
+    pump_clear_timers(pump);
+    if (!linger_start(pump)) {
+        pump_complete(pump);
+    }
 }
 
 static gboolean flow_enabled(QiocPump *pump, int from)
@@ -773,6 +894,12 @@ QiocPump *qioc_pump_start(const QiocSide *a, const QiocSide *b,
 
 void qioc_pump_stop(QiocPump *pump, gboolean hard)
 {
+    if (pump->linger_timer) {
+        /* Only draining was left: a signal ends it now. */
+        linger_end(pump);
+        pump_complete(pump);
+        return;
+    }
     for (int i = 0; i < 2; i++) {
         QiocFlow *f = &pump->flow[i];
 
@@ -805,6 +932,7 @@ void qioc_pump_free(QiocPump *pump)
         return;
     }
     pump_clear_timers(pump);
+    linger_end(pump);
     for (int i = 0; i < 2; i++) {
         QIOChannel *ioc = pump->side[i].ioc;
 

@@ -221,6 +221,12 @@ static char *map_socat_option(const char *arg)
     return g_strdup(arg);
 }
 
+/*
+ * "-,raw" is STDIO with options (socat's idiom), not an option: it is
+ * hidden from GOptionContext behind this prefix and restored afterwards.
+ */
+#define STDIO_MARK "\001qioc-stdio"
+
 /* A copy of argv with socat's spellings mapped; stops at "--". */
 static char **map_socat_options(int argc, char **argv)
 {
@@ -229,10 +235,39 @@ static char **map_socat_options(int argc, char **argv)
 
     for (int i = 0; i < argc; i++) {
         done = done || g_str_equal(argv[i], "--");
-        out[i] = done || i == 0 ? g_strdup(argv[i])
-                                : map_socat_option(argv[i]);
+        if (i > 0 && g_str_has_prefix(argv[i], "-,")) {
+            out[i] = g_strconcat(STDIO_MARK, argv[i], NULL);
+        } else {
+            out[i] = done || i == 0 ? g_strdup(argv[i])
+                                    : map_socat_option(argv[i]);
+        }
     }
     return out;
+}
+
+static void unmark_stdio(char **specs)
+{
+    for (char **s = specs; *s; s++) {
+        if (g_str_has_prefix(*s, STDIO_MARK)) {
+            memmove(*s, *s + strlen(STDIO_MARK),
+                    strlen(*s) - strlen(STDIO_MARK) + 1);
+        }
+    }
+}
+
+/* GLib says "Unknown option --bogus"; qioc quotes the token, as always. */
+static void quote_unknown_option(GError *err)
+{
+    const char *prefix = "Unknown option ";
+
+    if (g_error_matches(err, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION) &&
+        g_str_has_prefix(err->message, prefix)) {
+        char *msg = g_strdup_printf("unknown option \"%s\" (see qioc --help)",
+                                    err->message + strlen(prefix));
+
+        g_free(err->message);
+        err->message = msg;
+    }
 }
 
 static char **parse_options(int *argc, char ***argv, GError **errp)
@@ -255,11 +290,16 @@ static char **parse_options(int *argc, char ***argv, GError **errp)
     g_option_context_add_main_entries(ctx, option_entries, NULL);
     g_option_context_add_main_entries(ctx, positional, NULL);
     if (!g_option_context_parse_strv(ctx, argv, errp)) {
+        quote_unknown_option(*errp);
         g_strfreev(rest);
         return NULL;
     }
     *argc = (int)g_strv_length(*argv);
-    return rest ? rest : g_new0(char *, 1);
+    if (!rest) {
+        return g_new0(char *, 1);
+    }
+    unmark_stdio(rest);
+    return rest;
 }
 
 /* ---------------------------------------------------------------- help */

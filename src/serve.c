@@ -237,6 +237,35 @@ static QiocOpenCall *open_call(QiocConn *conn, int i)
     return call;
 }
 
+static const char *const access_words[] = {
+    [QIOC_ACCESS_READ] = "read",
+    [QIOC_ACCESS_WRITE] = "written",
+};
+
+/*
+ * -u/-U need the first address readable and the second writable (or the
+ * reverse); an address opened only the other way (rdonly, wronly, CREATE,
+ * STDOUT, ...) cannot serve: say so instead of moving nothing.
+ */
+static gboolean conn_access_ok(QiocConn *conn, int i)
+{
+    const QiocOptions *opts = conn->srv->opts;
+    QiocAccess need = access_for(opts, i);
+    QiocAccess missing = need & ~conn->side[i].access;
+    g_autoptr(GError) err = NULL;
+
+    if (!(opts->left_to_right || opts->right_to_left) || !missing) {
+        return TRUE;
+    }
+    err = g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                      "cannot be %s (%s moves data %s it)",
+                      access_words[missing],
+                      opts->left_to_right ? "-u" : "-U",
+                      missing == QIOC_ACCESS_READ ? "out of" : "into");
+    conn_fail(conn, i, err);
+    return FALSE;
+}
+
 static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
                              GError *err)
 {
@@ -254,6 +283,9 @@ static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
     }
     qio_channel_set_name(ioc, addr->text);
     conn->side[i].ioc = ioc;
+    if (!conn_access_ok(conn, i)) {
+        return;
+    }
     qioc_info(1, "address %d (%s): open", addr->index, addr->text);
     if (conn->side[0].ioc && conn->side[1].ioc) {
         conn_start_pump(conn);
@@ -275,6 +307,17 @@ static void open_done(QIOChannel *ioc, GError *err, gpointer data)
     conn_side_opened(conn, call->i, ioc, err);
     conn_unref(conn);
     g_free(call);
+}
+
+/* nodelay and keepalive of a TCP listener apply to each accepted client. */
+static void accepted_client_opts(const QiocAddress *addr,
+                                 QIOChannelSocket *client)
+{
+    QiocAddrKind kind = addr->type->kind;
+
+    if (kind == QIOC_ADDR_TCP_LISTEN || kind == QIOC_ADDR_TLS_LISTEN) {
+        qioc_addr_set_tcp_opts(addr, client);
+    }
 }
 
 static void log_client(const QiocAddress *addr, QIOChannelSocket *client)
@@ -305,6 +348,7 @@ static void conn_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
         return;
     }
     log_client(addr, sioc);
+    accepted_client_opts(addr, sioc);
     conn_ref(conn);
     /* Frees @call; no other client is taken. */
     qio_net_listener_set_client_func(listener, NULL, NULL, NULL);
@@ -459,6 +503,7 @@ static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
         return;
     }
     log_client(addr, sioc);
+    accepted_client_opts(addr, sioc);
     srv->had_client = TRUE;
     conn = conn_ref(conn_new(srv));
     conn->side[s].addr = addr;
