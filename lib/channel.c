@@ -21,6 +21,7 @@ typedef struct {
     GMainContext *ctx;               /* set by attach_aio_context */
     QIOCoroutine *read_coroutine;    /* atomic: wake_read may run anywhere */
     QIOCoroutine *write_coroutine;
+    GMainContext *read_ctx;          /* atomic: where read_coroutine waits */
     GMainContext *aio_ctx;           /* where the handlers below live */
     QIOChannelAioHandler aio_read;
     QIOChannelAioHandler aio_write;
@@ -299,6 +300,11 @@ int qio_channel_readv_full_all_eof(QIOChannel *ioc, const struct iovec *iov,
     bool partial = false;
 
     g_return_val_if_fail(fds == NULL || nfds != NULL, -1);
+    /* Defined on every return: NULL unless all the data arrived. */
+    if (fds) {
+        *fds = NULL;
+        *nfds = 0;
+    }
     qio__iov_discard_front(&local, &nlocal, 0);
     while (nlocal > 0) {
         ssize_t len = read_step(ioc, local, nlocal, fds ? &allfds : NULL,
@@ -547,8 +553,9 @@ guint qio_channel_add_watch(QIOChannel *ioc, GIOCondition condition,
                             QIOChannelFunc func, gpointer user_data,
                             GDestroyNotify notify)
 {
+    /* NULL from g_main_context_get_thread_default() is the global one. */
     return qio_channel_add_watch_full(ioc, condition, func, user_data, notify,
-                                      NULL);
+                                      g_main_context_get_thread_default());
 }
 
 static gboolean wait_done(QIOChannel *ioc, GIOCondition condition,
@@ -664,6 +671,17 @@ void qio_channel_set_aio_fd_handler(QIOChannel *ioc, GMainContext *ctx,
 static void restart_read(void *opaque);
 static void restart_write(void *opaque);
 
+/* Where yield's handlers go: the attached context, else the caller's. */
+static GMainContext *yield_context(QIOChannelPrivate *priv)
+{
+    GMainContext *ctx = priv->ctx;
+
+    if (!ctx) {
+        ctx = g_main_context_get_thread_default();
+    }
+    return ctx ? ctx : g_main_context_default();
+}
+
 /* Install handlers for exactly the directions a coroutine waits on. */
 static void update_handlers(QIOChannel *ioc)
 {
@@ -716,6 +734,8 @@ void qio_channel_yield(QIOChannel *ioc, GIOCondition condition)
 
     if (condition == G_IO_IN) {
         g_return_if_fail(g_atomic_pointer_get(&priv->read_coroutine) == NULL);
+        /* Before the coroutine: whoever takes it may look the context up. */
+        g_atomic_pointer_set(&priv->read_ctx, yield_context(priv));
         g_atomic_pointer_set(&priv->read_coroutine, self);
     } else {
         g_return_if_fail(priv->write_coroutine == NULL);
@@ -781,7 +801,12 @@ void qio_channel_wake_read(QIOChannel *ioc)
     w = g_new0(WakeRead, 1);
     w->ioc = g_object_ref(ioc);
     w->co = co;
-    ctx = priv->aio_ctx ? priv->aio_ctx : priv->ctx;
+    /*
+     * Not priv->aio_ctx: another thread may be changing it, and a channel
+     * that forwards its handlers (TLS) never sets it. The context is not
+     * referenced: it outlives the coroutines waiting in it.
+     */
+    ctx = g_atomic_pointer_get(&priv->read_ctx);
     /*
      * Not g_main_context_invoke(): when no thread owns @ctx at this
      * moment it would enter the coroutine right here, in the wrong thread.
@@ -809,6 +834,13 @@ void qio_channel_detach_aio_context(QIOChannel *ioc)
 
     g_return_if_fail(QIO_IS_CHANNEL(ioc));
     priv = PRIV(ioc);
+    /*
+     * Forget the waiters too: their owner re-enters them after the next
+     * attach, and a handler that attach armed for them would enter them a
+     * second time (or after they finished).
+     */
+    g_atomic_pointer_set(&priv->read_coroutine, NULL);
+    priv->write_coroutine = NULL;
     qio_channel_set_aio_fd_handler(ioc, priv->ctx, NULL, NULL, NULL);
     g_clear_pointer(&priv->ctx, g_main_context_unref);
 }
