@@ -175,7 +175,16 @@ static QIOChannel *open_fifo(const QiocAddress *addr, QiocAccess *access,
         qioc_addr_error_errno(errp, err, "mkfifo %s", path);
         return NULL;
     }
-    /* O_RDWR: opening never blocks waiting for the other end. */
+    /*
+     * Only reading (-u): O_RDONLY, so the last writer's close is our
+     * end-of-file; O_NONBLOCK, so opening does not stall waiting for a
+     * writer (the pump waits for data instead). Otherwise O_RDWR: opening
+     * never blocks, and what is written can be read back.
+     */
+    if (*access == QIOC_ACCESS_READ) {
+        return open_path(addr, access, O_RDONLY | O_NONBLOCK | O_NOCTTY,
+                         errp);
+    }
     return open_path(addr, access, O_RDWR | O_NOCTTY, errp);
 }
 

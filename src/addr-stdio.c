@@ -33,6 +33,12 @@ QIOChannel *qioc_open_stdio(const QiocAddress *addr, QiocAccess *access,
         if (s->kind != addr->type->kind) {
             continue;
         }
+        if (rfd < 0 && wfd < 0) {
+            g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                        "%s cannot be %s", addr->type->name,
+                        s->readfd >= 0 ? "written" : "read");
+            return NULL;
+        }
         /* The standard streams stay where they are; the channel owns them. */
         *access = (rfd >= 0 ? QIOC_ACCESS_READ : 0) |
                   (wfd >= 0 ? QIOC_ACCESS_WRITE : 0);
