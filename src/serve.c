@@ -40,6 +40,7 @@ struct QiocServer {
     QIONetListener *listener;     /* its listener */
     guint accept_timer;
     gboolean had_client;
+    gboolean accept_failing;      /* an accept error was reported */
     GPtrArray *conns;
     gint64 max_children;
     GMainLoop *loop;
@@ -505,6 +506,11 @@ static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
     log_client(addr, sioc);
     accepted_client_opts(addr, sioc);
     srv->had_client = TRUE;
+    if (srv->accept_failing) {
+        srv->accept_failing = FALSE;
+        qioc_info(1, "address %d (%s): accepting again", addr->index,
+                  addr->text);
+    }
     conn = conn_ref(conn_new(srv));
     conn->side[s].addr = addr;
     conn->side[s].access = access_for(srv->opts, s);
@@ -517,13 +523,23 @@ static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
     }
 }
 
+/*
+ * Out of descriptors (or memory) the listener pauses and tries again; one
+ * line says so, not one per try, until a client gets through again.
+ */
 static void server_on_accept_error(QIONetListener *listener,
                                    const GError *err, gpointer data)
 {
     QiocServer *srv = data;
     const QiocAddress *addr = srv->addr[srv->serving];
 
-    qioc_error("address %d (%s): accept: %s; pausing", addr->index,
+    if (srv->accept_failing) {
+        qioc_info(2, "address %d (%s): %s", addr->index, addr->text,
+                  err->message);
+        return;
+    }
+    srv->accept_failing = TRUE;
+    qioc_error("address %d (%s): %s; pausing and retrying", addr->index,
                addr->text, err->message);
 }
 
