@@ -1,5 +1,833 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Serving many clients: fork (concurrent clients, each with its own
+# instance of the other address), max-children, a failing client never
+# ends the listener, range=, backlog=, accept-timeout=, ACCEPT-FD and
+# SD-LISTEN (inherited listening sockets), the signals that stop a
+# listener, and running out of descriptors.
 
-@test "placeholder" {
-    true
+bats_require_minimum_version 1.5.0
+load helpers
+
+SD_LAUNCH="$QIOC_TESTS/../../contrib/systemd/sd-launch.py"
+
+setup() {
+    qioc_setup
+    P=$(free_port)
+    B=$(free_port)
+}
+
+# py CODE ARGS...: a python3 snippet in the foreground, bounded.
+py() {
+    timeout -k 5 "${QIOC_TIMEOUT:-30}" "$PYTHON3" -c "$@"
+}
+
+# is_qioc_pid PID: PID runs the qioc binary (libtool's wrapper execs it).
+is_qioc_pid() {
+    local exe
+    exe=$(readlink "/proc/$1/exe")
+    [[ ${exe##*/} == *qioc* ]] || {
+        echo "# pid $1 is $exe, not qioc" >&2
+        return 1
+    }
+}
+
+# ---------------------------------------------------------------- python
+
+# Clients below take an address as "PORT", "HOST:PORT" or a unix PATH.
+PY_COMMON='
+import hashlib, os, socket, sys, threading, time
+
+def addr_of(a):
+    if "/" in a:
+        return socket.AF_UNIX, a
+    host, _, port = a.rpartition(":")
+    return socket.AF_INET, (host or "127.0.0.1", int(port))
+
+def connect(a, src=None):
+    fam, addr = addr_of(a)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    if src:
+        s.bind((src, 0))
+    s.connect(addr)
+    return s
+
+def recv_line(s, timeout):
+    """One line, None on end-of-file or reset, "" on timeout."""
+    s.settimeout(timeout)
+    got = b""
+    try:
+        while not got.endswith(b"\n"):
+            b = s.recv(4096)
+            if not b:
+                return None
+            got += b
+    except socket.timeout:
+        return ""
+    except ConnectionResetError:
+        return None
+    finally:
+        s.settimeout(None)
+    return got.decode()
+'
+
+# echo_backend PORT [EVENTS]: a TCP echo server on 127.0.0.1:PORT for any
+# number of clients; it notes "conn" and, at each client's end, "data
+# TEXT" (what it got, when short) in EVENTS.
+PY_ECHO='
+import socket, sys, threading
+port, events = int(sys.argv[1]), sys.argv[2]
+lock = threading.Lock()
+def note(line):
+    with lock, open(events, "a") as f:
+        f.write(line + "\n")
+def serve(c):
+    note("conn")
+    got = bytearray()
+    try:
+        while True:
+            b = c.recv(1 << 16)
+            if not b:
+                break
+            if len(got) < 4096:
+                got += b[:4096]
+            c.sendall(b)
+        c.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        note("error %s" % e)
+    c.close()
+    note("data %s" % got[:4096].decode("latin-1").replace("\n", "|"))
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(64)
+with open(events + ".ready.tmp", "w") as f:
+    f.write("ready\n")
+import os
+os.rename(events + ".ready.tmp", events + ".ready")
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+'
+
+echo_backend() {
+    local ev=${2:-$T/backend}
+    rm -f "$ev.ready"
+    bg "$PYTHON3" -c "$PY_ECHO" "$1" "$ev"
+    wait_file "$ev.ready"
+}
+
+# N clients at once each send SIZE random bytes and check that the same
+# bytes come back (sha256).  Prints "ok N".
+PY_MANY="$PY_COMMON"'
+addr, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+barrier = threading.Barrier(n)
+results = []
+def client(i):
+    data = os.urandom(size)
+    try:
+        barrier.wait(timeout=20)
+        s = connect(addr)
+        def send():
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        t = threading.Thread(target=send)
+        t.start()
+        got = bytearray()
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                break
+            got += b
+        t.join()
+        s.close()
+        if hashlib.sha256(got).digest() != hashlib.sha256(data).digest():
+            results.append("client %d: %d bytes back, not the %d sent" % (i, len(got), size))
+        else:
+            results.append("ok")
+    except Exception as e:
+        results.append("client %d: %r" % (i, e))
+ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+bad = [r for r in results if r != "ok"]
+for r in bad: print(r)
+print("ok %d" % (len(results) - len(bad)))
+'
+
+# Each of N clients at once reads what it gets until end-of-file.
+PY_READ_ALL="$PY_COMMON"'
+addr, n = sys.argv[1], int(sys.argv[2])
+out = [None] * n
+def client(i):
+    s = connect(addr)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    out[i] = got.decode().strip()
+ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+for o in out: print(o)
+'
+
+# One request: send LINE, print the answer line ("<closed>" when the
+# connection ends without one, "<none>" when nothing comes in WAIT s).
+PY_ASK="$PY_COMMON"'
+addr, line = sys.argv[1], sys.argv[2]
+wait = float(sys.argv[3]) if len(sys.argv) > 3 else 10
+src = sys.argv[4] if len(sys.argv) > 4 else None
+s = connect(addr, src)
+if src:
+    print("from %s %d" % s.getsockname(), file=sys.stderr)
+try:
+    s.sendall(line.encode() + b"\n")
+except OSError:
+    pass
+r = recv_line(s, wait)
+print("<closed>" if r is None else "<none>" if r == "" else r.strip())
+'
+
+# ask ADDR LINE [WAIT] [SOURCE]: one request (PY_ASK), answer in $output.
+ask() {
+    run --separate-stderr py "$PY_ASK" "$@"
+}
+
+# served ADDR: a request through ADDR is answered (the echo comes back).
+served() {
+    local out
+    out=$(py "$PY_ASK" "$1" ping 5 2>/dev/null) && [[ $out == ping ]]
+}
+
+# ---------------------------------------------------------------- fork
+
+@test "fork: 20 clients at once, 1 MiB each through TCP, all intact" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    run --separate-stderr py "$PY_MANY" "$P" 20 1048576
+    [[ $output == "ok 20" ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    still_running "$qpid"
+    (( $(grep -c '^conn$' "$T/backend") == 20 ))
+    assert_empty "$T/err"
+}
+
+@test "fork: 20 clients at once, 1 MiB each through UNIX-LISTEN" {
+    echo_backend "$B"
+    bg_qioc UNIX-LISTEN:"$T/s",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_socket "$T/s"
+    run --separate-stderr py "$PY_MANY" "$T/s" 20 1048576
+    [[ $output == "ok 20" ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    still_running "$qpid"
+    assert_empty "$T/err"
+}
+
+@test "fork: each client gets its own instance of the other address" {
+    bg_qioc TCP-LISTEN:"$P",fork SYSTEM:'echo $$' 2>"$T/err"
+    wait_port "$P"
+    run --separate-stderr py "$PY_READ_ALL" "$P" 5
+    [[ $(wc -l <<<"$output") == 5 ]] || { echo "# $output" >&2; return 1; }
+    refute grep -qvx '[0-9][0-9]*' <<<"$output"
+    [[ $(sort -u <<<"$output" | wc -l) == 5 ]] || {
+        echo "# pids not distinct: $output" >&2
+        return 1
+    }
+    # and more clients after those
+    run --separate-stderr py "$PY_READ_ALL" "$P" 1
+    [[ $output =~ ^[0-9]+$ ]]
+    assert_empty "$T/err"
+}
+
+@test "without fork one client is served, then qioc exits 0" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P" TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    ask "$P" hello
+    [[ $output == hello ]]
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]]
+    refute tcp_listening "$P"
+}
+
+# ---------------------------------------------------------------- max-children
+
+PY_MAXCHILD="$PY_COMMON"'
+addr = sys.argv[1]
+c1, c2 = connect(addr), connect(addr)
+for i, c in ((1, c1), (2, c2)):
+    c.sendall(b"%d\n" % i)
+    r = recv_line(c, 10)
+    if r != "%d\n" % i:
+        sys.exit("holder %d not served: %r" % (i, r))
+c3 = connect(addr)
+c3.sendall(b"3\n")
+r = recv_line(c3, 1.5)
+if r != "":
+    sys.exit("third client answered while two held: %r" % r)
+c1.close()
+r = recv_line(c3, 10)
+if r != "3\n":
+    sys.exit("third client not served after a holder left: %r" % r)
+c4 = connect(addr)
+c4.sendall(b"4\n")
+r = recv_line(c4, 1.5)
+if r != "":
+    sys.exit("fourth client answered while two held: %r" % r)
+c2.close()
+r = recv_line(c4, 10)
+if r != "4\n":
+    sys.exit("fourth client not served after a holder left: %r" % r)
+print("ok")
+'
+
+@test "max-children=2: a third client waits until one of the first two leaves" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork,max-children=2 TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    run --separate-stderr py "$PY_MAXCHILD" "$P"
+    [[ $status == 0 && $output == ok ]] || {
+        echo "# $stderr" >&2
+        cat "$T/err" >&2
+        return 1
+    }
+    still_running "$qpid"
+    assert_empty "$T/err"
+}
+
+# ---------------------------------------------------------------- failures
+
+@test "a refused backend costs one client, not the listener" {
+    bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    ask "$P" first
+    [[ $output == "<closed>" ]] || { echo "# $output" >&2; return 1; }
+    wait_line "$T/err" \
+        "qioc: address 2 (TCP:127.0.0.1:$B): connect to 127.0.0.1:$B: Connection refused"
+    still_running "$qpid"
+    echo_backend "$B"
+    ask "$P" second
+    [[ $output == second ]]
+    still_running "$qpid"
+    [[ $(wc -l <"$T/err") == 1 ]]
+}
+
+@test "a client that resets mid-transfer does not end the listener" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    # 4 MiB out, 64 KiB of the echo read back, then an RST
+    peer --port "$P" --connect --events "$T/ev" \
+        reset --send-bytes 4194304 --recv-bytes 65536
+    grep -qx reset "$T/ev"
+    still_running "$qpid"
+    ask "$P" after
+    [[ $output == after ]]
+    ask "$P" again
+    [[ $output == again ]]
+    still_running "$qpid"
+}
+
+@test "a client that connects and leaves at once does not end the listener" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    py 'import socket, struct, sys
+for linger in (False, True):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    if linger:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()' "$P"
+    ask "$P" still
+    [[ $output == still ]]
+    still_running "$qpid"
+}
+
+# ---------------------------------------------------------------- range=
+
+@test "range=: a client outside is closed at once and logged, its data goes nowhere" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork,range=127.0.0.2/32 TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    ask 127.0.0.1:"$P" secret 10 127.0.0.1
+    [[ $output == "<closed>" ]] || { echo "# got: $output" >&2; return 1; }
+    local port=${stderr##* }
+    wait_line "$T/err" "qioc: refused 127.0.0.1:$port: not in range=127.0.0.2/32"
+    ask 127.0.0.1:"$P" welcome 10 127.0.0.2
+    [[ $output == welcome ]]
+    still_running "$qpid"
+    # the backend only ever saw the client in range
+    wait_line "$T/backend" "data welcome|"
+    [[ $(grep -c '^conn$' "$T/backend") == 1 ]]
+    refute grep -q secret "$T/backend"
+    [[ $(wc -l <"$T/err") == 1 ]] || { cat "$T/err" >&2; return 1; }
+}
+
+@test "range= on a listener bound to 127.0.0.1, without fork: the first client in range is the one" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",bind=127.0.0.1,range=127.0.0.2/32 \
+        TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    ask 127.0.0.1:"$P" secret 10 127.0.0.1
+    [[ $output == "<closed>" ]]
+    local port=${stderr##* }
+    wait_line "$T/err" "qioc: refused 127.0.0.1:$port: not in range=127.0.0.2/32"
+    still_running "$qpid"
+    ask 127.0.0.1:"$P" welcome 10 127.0.0.2
+    [[ $output == welcome ]]
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/err" >&2; return 1; }
+    refute grep -q secret "$T/backend"
+}
+
+@test "range= with several networks" {
+    echo_backend "$B"
+    bg_qioc TCP4-LISTEN:"$P",fork,'range=10.0.0.0/8;127.0.0.3/32' \
+        TCP:127.0.0.1:"$B" 2>"$T/err"
+    wait_port "$P"
+    ask 127.0.0.1:"$P" three 10 127.0.0.3
+    [[ $output == three ]]
+    ask 127.0.0.1:"$P" two 10 127.0.0.2
+    [[ $output == "<closed>" ]]
+    wait_line "$T/err" "qioc: refused 127.0.0.2:${stderr##* }: not in range=10.0.0.0/8;127.0.0.3/32"
+}
+
+# ---------------------------------------------------------------- backlog=, accept-timeout=
+
+@test "backlog=N sets the listen backlog" {
+    echo_backend "$B"
+    bg_qioc TCP4-LISTEN:"$P",fork,backlog=7 TCP:127.0.0.1:"$B" 2>"$T/err"
+    wait_port "$P"
+    ask 127.0.0.1:"$P" hi
+    [[ $output == hi ]]
+    if command -v ss >/dev/null; then
+        # a listening socket's Send-Q is its backlog
+        local q
+        q=$(ss -Hltn "sport = :$P" | awk '{ print $3 }')
+        [[ $q == 7 ]] || { echo "# ss shows backlog '$q'" >&2; return 1; }
+    fi
+}
+
+@test "accept-timeout=1 with no client: exit 1 within a few seconds" {
+    local start=$EPOCHREALTIME
+    run --separate-stderr qioc TCP-LISTEN:"$P",accept-timeout=1 TCP:127.0.0.1:"$B"
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: address 1 (TCP-LISTEN:$P,accept-timeout=1): "*accept-timeout* ]] || {
+        echo "# stderr: $stderr" >&2
+        return 1
+    }
+    assert_slower_than 900 "$start"
+    assert_faster_than 6000 "$start"
+}
+
+@test "accept-timeout=1 on a fork listener with no client: exit 1" {
+    local start=$EPOCHREALTIME
+    run --separate-stderr qioc UNIX-LISTEN:"$T/s",fork,accept-timeout=1 TCP:127.0.0.1:"$B"
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == *accept-timeout* ]]
+    assert_faster_than 6000 "$start"
+    [[ ! -e $T/s ]]
+}
+
+@test "accept-timeout: a client in time is served, exit 0" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",accept-timeout=10 TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    ask "$P" intime
+    [[ $output == intime ]]
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]]
+    assert_empty "$T/err"
+}
+
+# ---------------------------------------------------------------- ACCEPT-FD
+
+# Listens on 127.0.0.1 (a free port), puts the socket on descriptor N,
+# writes the port to READY and execs the command.
+PY_LAUNCH='
+import os, signal, socket, sys
+n, ready, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+os.dup2(s.fileno(), n, inheritable=True)
+with open(ready + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+s.close()
+os.rename(ready + ".tmp", ready)
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+os.execvp(cmd[0], cmd)
+'
+
+@test "ACCEPT-FD:N,fork serves clients on an inherited listening socket" {
+    echo_backend "$B"
+    bg "$PYTHON3" -c "$PY_LAUNCH" 7 "$T/port" \
+        "$QIOC" ACCEPT-FD:7,fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_file "$T/port"
+    local port
+    port=$(cat "$T/port")
+    ask "$port" one
+    [[ $output == one ]]
+    ask "$port" two
+    [[ $output == two ]]
+    still_running "$qpid"
+    assert_empty "$T/err"
+}
+
+@test "ACCEPT-FD:N without fork serves one client, then exits 0" {
+    echo_backend "$B"
+    bg "$PYTHON3" -c "$PY_LAUNCH" 5 "$T/port" \
+        "$QIOC" ACCEPT-FD:5 TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_file "$T/port"
+    ask "$(cat "$T/port")" only
+    [[ $output == only ]]
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/err" >&2; return 1; }
+}
+
+@test "ACCEPT-FD on a descriptor that is not a listening socket: exit 1" {
+    run --separate-stderr qioc ACCEPT-FD:5 TCP:127.0.0.1:"$B" 5</dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: address 1 (ACCEPT-FD:5): "* ]]
+}
+
+# ---------------------------------------------------------------- SD-LISTEN
+
+# sd_launch ARGS... -- COMMAND...: sd-launch.py in the background; the
+# names and ports of its sockets in $T/sd.
+sd_launch() {
+    bg "$PYTHON3" "$SD_LAUNCH" --ready "$T/sd" "$@" 2>"$T/err"
+    QPID=$BG_PID
+    wait_file "$T/sd"
+}
+
+sd_where() {
+    awk -v n="$1" '$1 == n { print $2 }' "$T/sd"
+}
+
+@test "SD-LISTEN,fork serves clients on the socket systemd passed" {
+    echo_backend "$B"
+    sd_launch -l 127.0.0.1:0 --fdname web -- \
+        "$QIOC" SD-LISTEN,fork TCP:127.0.0.1:"$B"
+    local port
+    port=$(sd_where web)
+    ask "$port" one
+    [[ $output == one ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    ask "$port" two
+    [[ $output == two ]]
+    still_running "$QPID"
+    assert_empty "$T/err"
+}
+
+@test "SD-LISTEN:NAME takes only the socket so named" {
+    echo_backend "$B"
+    sd_launch -l 127.0.0.1:0 -l "$T/admin.sock" --fdname web:admin -- \
+        "$QIOC" SD-LISTEN:admin,fork TCP:127.0.0.1:"$B"
+    ask "$(sd_where admin)" admin
+    [[ $output == admin ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    # the other socket listens (the launcher made it) but nobody accepts
+    ask "$(sd_where web)" web 1
+    [[ $output == "<none>" ]] || { echo "# web got: $output" >&2; return 1; }
+    ask "$(sd_where admin)" again
+    [[ $output == again ]]
+}
+
+@test "SD-LISTEN without a name takes every passed socket" {
+    echo_backend "$B"
+    sd_launch -l 127.0.0.1:0 -l "$T/b.sock" --fdname a:b -- \
+        "$QIOC" SD-LISTEN,fork TCP:127.0.0.1:"$B"
+    ask "$(sd_where a)" via-a
+    [[ $output == via-a ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    ask "$(sd_where b)" via-b
+    [[ $output == via-b ]]
+}
+
+@test "SD-LISTEN:NAME with no such name: exit 1, says so" {
+    sd_launch -l 127.0.0.1:0 --fdname web -- \
+        "$QIOC" SD-LISTEN:nosuch TCP:127.0.0.1:"$B"
+    reap "$QPID"
+    [[ $BG_STATUS == 1 ]] || { echo "# status $BG_STATUS" >&2; return 1; }
+    local msg
+    msg=$(cat "$T/err")
+    assert_one_line "$msg"
+    [[ $msg == "qioc: address 1 (SD-LISTEN:nosuch): "*nosuch* ]]
+}
+
+@test "SD-LISTEN without socket activation: exit 1" {
+    run --separate-stderr env -u LISTEN_FDS -u LISTEN_PID \
+        "$QIOC" SD-LISTEN TCP:127.0.0.1:"$B"
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: address 1 (SD-LISTEN): "*LISTEN_FDS* ]]
+}
+
+# ---------------------------------------------------------------- signals
+
+# A client that waits until qioc has filled its socket, notes how much is
+# queued in $T/queued, then waits for $T/go and reads to end-of-file.
+PY_SLOW_READER="$PY_COMMON"'
+import fcntl, termios, array
+addr, queued, go, out = sys.argv[1:5]
+s = connect(addr)
+def inq():
+    a = array.array("i", [0])
+    fcntl.ioctl(s.fileno(), termios.FIONREAD, a)
+    return a[0]
+last = -1
+while True:
+    n = inq()
+    if n >= 65536 and n == last:
+        break
+    last = n
+    time.sleep(0.02)
+with open(queued + ".tmp", "w") as f:
+    f.write("%d\n" % n)
+os.rename(queued + ".tmp", queued)
+while not os.path.exists(go):
+    time.sleep(0.01)
+with open(out, "wb") as f:
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            break
+        f.write(b)
+'
+
+# refused PATH: a connect to the unix socket PATH fails.
+refused() {
+    ! "$PYTHON3" -c 'import socket, sys
+socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" 2>/dev/null
+}
+
+# stalled_transfer: a fork listener on $T/s relays 8 MiB from a TCP peer
+# to a client that reads nothing until $T/go appears; qioc's pid in QPID,
+# the client's in CPID.
+stalled_transfer() {
+    random_file "$T/data" 8M
+    bg_peer --port "$B" --ready "$T/ready" xfer --send "$T/data" --no-shut
+    wait_file "$T/ready"
+    bg_qioc -b 64K UNIX-LISTEN:"$T/s",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    QPID=$BG_PID
+    wait_socket "$T/s"
+    bg "$PYTHON3" -c "$PY_SLOW_READER" "$T/s" "$T/queued" "$T/go" "$T/out"
+    CPID=$BG_PID
+    wait_file "$T/queued" 15
+}
+
+@test "SIGTERM: the fork listener stops accepting, the transfer flushes, exit 143" {
+    stalled_transfer
+    kill -TERM "$QPID"
+    # no new clients: the socket file goes, connects fail
+    poll 10 refused "$T/s"
+    [[ ! -e $T/s ]]
+    touch "$T/go"
+    reap "$CPID"
+    reap "$QPID"
+    [[ $BG_STATUS == 143 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
+    # what came out is an intact prefix of what was sent, and more than
+    # was queued when the signal came: qioc wrote out what it held
+    local n q
+    n=$(stat -c %s "$T/out")
+    q=$(cat "$T/queued")
+    head -c "$n" "$T/data" >"$T/want"
+    assert_same "$T/want" "$T/out"
+    (( n > q )) || { echo "# got $n bytes, $q were queued at the signal" >&2; return 1; }
+}
+
+@test "SIGTERM: a second SIGTERM ends at once" {
+    stalled_transfer
+    kill -TERM "$QPID"
+    poll 10 refused "$T/s"
+    # the client still reads nothing: qioc waits to flush
+    still_running "$QPID"
+    kill -TERM "$QPID"
+    reap "$QPID" 5
+    [[ $BG_STATUS == 143 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
+    [[ ! -e $T/s ]]
+}
+
+@test "SIGINT ends a fork listener with a connection open: exit 130" {
+    echo_backend "$B"
+    bg_qioc UNIX-LISTEN:"$T/s",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_socket "$T/s"
+    bg_peer --unix "$T/s" --connect --events "$T/ev" hold --send $'held\n'
+    local cpid=$BG_PID
+    wait_line "$T/backend" conn
+    kill -INT "$qpid"
+    reap "$qpid"
+    [[ $BG_STATUS == 130 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
+    [[ ! -e $T/s ]]
+    reap "$cpid"
+    grep -q '^eof' "$T/ev"
+}
+
+@test "SIGTERM ends an idle fork listener: exit 143, socket file removed" {
+    bg_qioc UNIX-LISTEN:"$T/s",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_socket "$T/s"
+    kill -TERM "$qpid"
+    reap "$qpid"
+    [[ $BG_STATUS == 143 ]]
+    [[ ! -e $T/s ]]
+    assert_empty "$T/err"
+}
+
+# ---------------------------------------------------------------- EMFILE
+
+# Clients one after another each send a line and wait 2 s for its echo:
+# those answered are held open, those closed are turned away; the first
+# that gets neither waits in the backlog ("stuck"), and no more come.
+# Then the held ones must still work; they leave, and the stuck one must
+# be served.  Prints "served N", "turned-away N", "stuck N".
+PY_EXHAUST="$PY_COMMON"'
+addr, n = sys.argv[1], int(sys.argv[2])
+held, away, stuck = [], 0, None
+for i in range(n):
+    s = connect(addr)
+    try:
+        s.sendall(b"c%d\n" % i)
+    except OSError:
+        pass
+    r = recv_line(s, 2)
+    if r == "c%d\n" % i:
+        held.append(s)
+    elif r is None:
+        away += 1
+        s.close()
+    else:
+        stuck = (i, s)
+        break
+print("served %d" % len(held))
+print("turned-away %d" % away)
+print("stuck %d" % (stuck is not None))
+sys.stdout.flush()
+for i, s in enumerate(held):
+    s.sendall(b"again%d\n" % i)
+    if recv_line(s, 10) != "again%d\n" % i:
+        sys.exit("held client %d no longer served" % i)
+for s in held:
+    s.close()
+if stuck:
+    i, s = stuck
+    r = recv_line(s, 10)
+    if r != "c%d\n" % i:
+        sys.exit("the client that waited was not served after the others left: %r" % r)
+'
+
+@test "ulimit -n 32 and many clients: qioc runs on and serves again after" {
+    echo_backend "$B"
+    bg "${DEFAULT_SIGNALS[@]}" bash -c 'ulimit -n 32 && exec "$@"' sh \
+        "$QIOC" TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    run --separate-stderr py "$PY_EXHAUST" "$P" 16
+    [[ $status == 0 ]] || {
+        echo "# $output" >&2
+        echo "# $stderr" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+    (( $(awk '$1 == "served" { print $2 }' <<<"$output") >= 1 ))
+    # descriptors did run out: a client was turned away or had to wait
+    [[ $output != *"turned-away 0"*"stuck 0"* ]] || {
+        echo "# descriptors never ran out: $output" >&2
+        return 1
+    }
+    still_running "$qpid"
+    poll 10 served "$P"
+    served "$P"
+    still_running "$qpid"
+    grep -q "Too many open files" "$T/err"
+}
+
+# With qioc's descriptor limit set (prlimit) to leave room for exactly one
+# more connection after the first: a second client is served, a third
+# finds no descriptor to accept with and waits 2 s in the backlog; the
+# first leaves and the third is served.
+PY_EMFILE="$PY_COMMON"'
+import resource
+addr, pid = sys.argv[1], int(sys.argv[2])
+def used():
+    return {int(n) for n in os.listdir("/proc/%d/fd" % pid)}
+def ask(s, line, wait):
+    s.sendall(line.encode() + b"\n")
+    r = recv_line(s, wait)
+    return r.strip() if r else r
+base = used()
+h1 = connect(addr)
+if ask(h1, "h1", 10) != "h1":
+    sys.exit("first client not served")
+per_conn = len(used()) - len(base)
+now = used()
+limit = 0
+while sum(1 for n in range(limit) if n not in now) < per_conn:
+    limit += 1
+resource.prlimit(pid, resource.RLIMIT_NOFILE,
+                 (limit, resource.prlimit(pid, resource.RLIMIT_NOFILE)[1]))
+print("per-connection %d, limit %d" % (per_conn, limit), file=sys.stderr)
+h2 = connect(addr)
+if ask(h2, "h2", 10) != "h2":
+    sys.exit("second client not served (%d descriptors per connection?)" % per_conn)
+c3 = connect(addr)
+r = ask(c3, "c3", 2)
+if r != "":
+    sys.exit("third client: %r, expected to wait" % r)
+h1.close()
+r = recv_line(c3, 10)
+if r != "c3\n":
+    sys.exit("third client not served after the first left: %r" % r)
+print("ok")
+'
+
+@test "out of descriptors: the accept error is logged once, not every retry" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    is_qioc_pid "$qpid"
+    run --separate-stderr py "$PY_EMFILE" "$P" "$qpid"
+    [[ $status == 0 && $output == ok ]] || {
+        echo "# $output" >&2
+        echo "# $stderr" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+    still_running "$qpid"
+    served "$P"
+    # the third client waited 2 s for a descriptor: the error is logged,
+    # but not at every retry (a few lines, not one per 100 ms)
+    local n
+    n=$(grep -c 'accept.*Too many open files' "$T/err") || true
+    (( n >= 1 )) || { echo "# no accept error logged:" >&2; cat "$T/err" >&2; return 1; }
+    grep -q "^qioc: address 1 (TCP-LISTEN:$P,fork): accept: Too many open files" "$T/err" || {
+        echo "# no line names the listener and the reason:" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+    (( n <= 5 )) || {
+        echo "# the accept error was logged $n times while one client waited 2 s:" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
 }
