@@ -831,3 +831,66 @@ print("ok")
         return 1
     }
 }
+
+# ---------------------------------------------------------------- many in a row
+
+# Connect N times one after another; each client sends a line and must get
+# it back before the next one starts. Prints "ok N".
+PY_SEQUENTIAL='
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    c = socket.create_connection(("127.0.0.1", port), timeout=20)
+    msg = b"client %d\n" % i
+    c.sendall(msg)
+    c.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        d = c.recv(4096)
+        if not d:
+            break
+        got += d
+    c.close()
+    if got != msg:
+        print("client %d got %r" % (i, got))
+        sys.exit(1)
+print("ok", n)
+'
+
+fd_count() {
+    ls "/proc/$1/fd" | wc -l
+}
+
+@test "fork: 50 clients in a row are all served" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    run --separate-stderr py "$PY_SEQUENTIAL" "$P" 50
+    [[ $output == "ok 50" ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    still_running "$qpid"
+    assert_empty "$T/err"
+}
+
+@test "fork: after 1000 connections the listener holds no more descriptors than before" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    # One connection first, so that everything made once (the backend's
+    # first client, GLib's own descriptors) is there before counting.
+    run --separate-stderr py "$PY_SEQUENTIAL" "$P" 1
+    [[ $output == "ok 1" ]]
+    is_qioc_pid "$qpid"
+    local before
+    before=$(fd_count "$qpid")
+    QIOC_TIMEOUT=120 run --separate-stderr py "$PY_SEQUENTIAL" "$P" 1000
+    [[ $output == "ok 1000" ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    # Connections finish in the loop after the client sees end-of-file.
+    poll 10 bash -c "[ \$(ls /proc/$qpid/fd | wc -l) -le $before ]" || {
+        echo "# descriptors: $before before, $(fd_count "$qpid") after" >&2
+        ls -l "/proc/$qpid/fd" >&2
+        return 1
+    }
+    assert_empty "$T/err"
+}
