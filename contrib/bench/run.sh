@@ -1,0 +1,879 @@
+#!/usr/bin/env bash
+#
+# contrib/bench/run.sh - qioc and socat side by side, in one run
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+#   contrib/bench/run.sh [tcp|unix|pipe|tls|idle]... [--size BYTES] [--runs N]
+#                        [--conns N]
+#
+# Without a benchmark name, runs them all. Environment: QIOC (a qioc binary
+# or the libtool wrapper src/qioc of a build tree), SOCAT, CC, PYTHON.
+# README.md in this directory says what each benchmark measures. Exit
+# status 1 when a transfer failed, whether or not targets are met.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+GIB=$((1 << 30))
+TIMEOUT=600                    # seconds any one process may take
+SOCAT=${SOCAT:-socat}
+CC=${CC:-cc}
+PYTHON=${PYTHON:-python3}
+
+usage() {
+    cat <<'EOF'
+usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle]... [OPTION]...
+
+  tcp     4 GiB through a TCP forwarder (TCP-LISTEN -> TCP)
+  unix    4 GiB through a unix socket forwarder
+  pipe    4 GiB from a pipe to a pipe (-u - -)
+  tls     1 GiB through TLS termination (TLS-LISTEN -> TCP)
+  idle    RSS per idle forwarded connection (TCP-LISTEN,fork)
+
+  --size BYTES   bytes per run (K, M, G suffixes; default 4G, 1G for tls)
+  --runs N       runs per contender; medians are reported (default 5)
+  --conns N      connections held by the idle benchmark (default 1000)
+
+Environment: QIOC=path to qioc or to the libtool wrapper src/qioc
+(default: src/qioc of this tree, else qioc in PATH), SOCAT, CC, PYTHON.
+EOF
+}
+
+die() {
+    echo "run.sh: $*" >&2
+    exit 1
+}
+
+# ------------------------------------------------------------ arguments
+
+parse_size() {
+    local s=${1^^}
+
+    [[ $s =~ ^([0-9]+)([KMG]?)(I?B)?$ ]] || die "bad size: $1"
+    case ${BASH_REMATCH[2]} in
+    K) echo $((BASH_REMATCH[1] << 10)) ;;
+    M) echo $((BASH_REMATCH[1] << 20)) ;;
+    G) echo $((BASH_REMATCH[1] << 30)) ;;
+    *) echo $((BASH_REMATCH[1])) ;;
+    esac
+}
+
+benches=()
+size_opt=""
+runs=5
+conns=1000
+while (($#)); do
+    case $1 in
+    tcp | unix | pipe | tls | idle) benches+=("$1") ;;
+    --size) size_opt=$(parse_size "${2:?--size needs a value}"); shift ;;
+    --size=*) size_opt=$(parse_size "${1#*=}") ;;
+    --runs) runs=${2:?--runs needs a value}; shift ;;
+    --runs=*) runs=${1#*=} ;;
+    --conns) conns=${2:?--conns needs a value}; shift ;;
+    --conns=*) conns=${1#*=} ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+    esac
+    shift
+done
+((${#benches[@]})) || benches=(tcp unix pipe tls idle)
+[[ $runs =~ ^[1-9][0-9]*$ ]] || die "bad --runs: $runs"
+[[ $conns =~ ^[1-9][0-9]*$ ]] || die "bad --conns: $conns"
+
+# ------------------------------------------------------------ processes
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qioc-bench.XXXXXX")
+pids=()
+
+# A process and its descendants, children before their parent, from one
+# look at the process table.
+tree() {
+    ps -e -o pid= -o ppid= | awk -v root="$1" '
+        { kids[$2] = kids[$2] " " $1 }
+        function walk(p,    n, a, i) {
+            n = split(kids[p], a, " ")
+            for (i = 1; i <= n; i++) walk(a[i])
+            print p
+        }
+        END { walk(root) }'
+}
+
+# Kill a process and its descendants, children first, so that none is
+# reparented out of reach (socat forks a child per client; timeout does
+# not pass SIGTERM on to grandchildren).
+kill_tree() {
+    # shellcheck disable=SC2046  # one pid per word
+    kill $(tree "$1") 2>/dev/null || true
+}
+
+# Stop tracking a process that has been waited for: its pid may be reused.
+forget() {
+    local pid keep=()
+
+    for pid in "${pids[@]}"; do
+        [[ $pid == "$1" ]] || keep+=("$pid")
+    done
+    pids=("${keep[@]}")
+}
+
+# Wait for a background process and forget it; its exit status.
+reap() {
+    local rc=0
+
+    wait "$1" || rc=$?
+    forget "$1"
+    return "$rc"
+}
+
+# Kill a background process and its descendants, and reap it.
+stop() {
+    kill_tree "$1"
+    reap "$1" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+
+    for pid in "${pids[@]}"; do
+        kill_tree "$pid"
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A process started with & is running (not a zombie waiting for us).
+alive() {
+    local state
+
+    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ $state != Z* ]]
+}
+
+# Poll every 10 ms until "$@" succeeds; fail when process $1 has ended or
+# after 30 s.
+poll_until() {
+    local pid=$1 i
+    shift
+    for ((i = 0; i < 3000; i++)); do
+        if "$@"; then
+            return 0
+        fi
+        alive "$pid" || return 1
+        sleep 0.01
+    done
+    return 1
+}
+
+has_line() { [[ -s $1 && $(wc -l <"$1") -ge ${2:-1} ]]; }
+tcp_listening() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
+unix_listening() { [[ -S $1 ]]; }
+
+free_port() {
+    "$PYTHON" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# The command line as one could paste it in a shell, in the directory of
+# the helpers (see the header).
+show() {
+    local word out=""
+
+    for word in "$@"; do
+        word=${word//"$tmp/"/}
+        if [[ ! $word =~ ^[][A-Za-z0-9_@%+=:,./-]+$ ]]; then
+            word="'${word//\'/\'\\\'\'}'"
+        fi
+        out+="$word "
+    done
+    echo "${out% }"
+}
+
+# ------------------------------------------------------------ tools
+
+# QIOC may be libtool's wrapper script: source it the way
+# "libtool --mode=execute" does, to learn the real binary and its
+# LD_LIBRARY_PATH, so that what we time is qioc and not a shell.
+resolve_qioc() {
+    local q=${QIOC:-} out
+
+    if [[ -z $q ]]; then
+        if [[ -x $top/src/qioc ]]; then
+            q=$top/src/qioc
+        else
+            q=$(command -v qioc) ||
+                die "no qioc: build it and set QIOC=/path/to/src/qioc"
+        fi
+    fi
+    [[ $q == */* ]] || q=$(command -v "$q") || die "no such program: $q"
+    [[ -x $q ]] || die "not executable: $q"
+    QIOC_BIN=$(cd "$(dirname "$q")" && pwd)/$(basename "$q")
+    QIOC_RUN=("$QIOC_BIN")
+    QIOC_SHOW=""
+    if grep -q -m1 'temporary wrapper script' "$q"; then
+        out=$(bash -c 'file=$1 ECHO="printf %s\\n"
+            libtool_execute_magic="%%%MAGIC variable%%%"
+            . "$1" >/dev/null 2>&1
+            printf "%s\n%s\n" "$progdir/$program" "$LD_LIBRARY_PATH"' \
+            _ "$QIOC_BIN") || die "cannot read the libtool wrapper $q"
+        QIOC_BIN=$(sed -n 1p <<<"$out")
+        [[ -x $QIOC_BIN ]] || die "the wrapper $q names no binary"
+        QIOC_LIBPATH=$(sed -n 2p <<<"$out")
+        QIOC_SHOW="LD_LIBRARY_PATH=$QIOC_LIBPATH "
+    fi
+    snapshot_qioc
+    "${QIOC_RUN[@]}" --version >/dev/null 2>&1 || die "$QIOC_BIN does not run"
+}
+
+# Run a copy of qioc (and of its build tree's libqio) taken now, so that
+# a rebuild while the benchmarks run neither breaks nor changes them. The
+# commands shown name the original files.
+snapshot_qioc() {
+    local dir dirs=() n=0 copies=""
+
+    mkdir "$tmp/qioc-bin"
+    cp "$QIOC_BIN" "$tmp/qioc-bin/qioc"
+    if [[ -z ${QIOC_LIBPATH:-} ]]; then
+        QIOC_RUN=("$tmp/qioc-bin/qioc")
+        return
+    fi
+    IFS=: read -r -a dirs <<<"$QIOC_LIBPATH"
+    for dir in "${dirs[@]}"; do
+        compgen -G "$dir/libqio*.so*" >/dev/null || continue
+        n=$((n + 1))
+        mkdir "$tmp/qioc-lib$n"
+        cp -a "$dir"/libqio*.so* "$tmp/qioc-lib$n/"
+        copies+="$tmp/qioc-lib$n:"
+    done
+    QIOC_RUN=(env "LD_LIBRARY_PATH=$copies$QIOC_LIBPATH" "$tmp/qioc-bin/qioc")
+}
+
+# The C helpers are compiled for this run, optimised.
+build_helpers() {
+    local prog
+
+    for prog in source sink splice-relay cputime; do
+        "$CC" -O2 -pthread -o "$tmp/$prog" "$here/$prog.c" ||
+            die "cannot compile $prog.c with $CC"
+    done
+    # The TLS helpers need GnuTLS's headers, as qioc does; without them
+    # there is no "limit" row and the Python client sends.
+    TLS_RELAY="" TLS_SOURCE=("$PYTHON" "$here/tls-source.py")
+    for prog in tls-relay tls-source; do
+        # shellcheck disable=SC2046  # pkg-config output is several words
+        "$CC" -O2 -pthread -o "$tmp/$prog" "$here/$prog.c" \
+            $(pkg-config --cflags --libs gnutls 2>/dev/null) \
+            2>>"$tmp/cc.err" || continue
+        case $prog in
+        tls-relay) TLS_RELAY=$tmp/tls-relay ;;
+        tls-source) TLS_SOURCE=("$tmp/tls-source") ;;
+        esac
+    done
+    SOURCE=$tmp/source
+    SINK=$tmp/sink
+    SPLICE_RELAY=$tmp/splice-relay
+    CPUTIME=$tmp/cputime
+}
+
+# The config.log of the build tree qioc comes from, if there is one.
+qioc_config_log() {
+    local dir
+
+    dir=$(dirname "$(dirname "$QIOC_BIN")")
+    [[ $(basename "$(dirname "$QIOC_BIN")") == .libs ]] && dir=$(dirname "$dir")
+    [[ -f $dir/config.log ]] && echo "$dir/config.log"
+    return 0
+}
+
+# The CFLAGS qioc was configured with, when its config.log says.
+qioc_cflags() {
+    local log
+
+    log=$(qioc_config_log)
+    [[ -n $log ]] && sed -n "s/^ac_cv_env_CFLAGS_value=//p" "$log" |
+        head -1 | tr -d "'"
+    return 0
+}
+
+# The source tree qioc was configured from and its commit, when known.
+qioc_source() {
+    local log src
+
+    log=$(qioc_config_log)
+    [[ -n $log ]] || return 0
+    src=$(sed -n 's|^  \$ \(.*\)/configure\( .*\)\{0,1\}$|\1|p' "$log" | head -1)
+    [[ -n $src ]] && git -C "$src" rev-parse --git-dir >/dev/null 2>&1 ||
+        return 0
+    echo "$src, at $(git -C "$src" log -1 --format='%h %s' | cut -c1-50)$(
+        git -C "$src" diff --quiet HEAD -- lib src 2>/dev/null ||
+            echo ' + uncommitted changes in lib/ or src/')"
+}
+
+header() {
+    local cpu
+
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+    echo "qioc benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "machine: $(nproc) cores (${cpu:-unknown cpu}), Linux $(uname -r)," \
+        "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+    echo "qioc:  $QIOC_BIN ($("${QIOC_RUN[@]}" --version 2>&1 | head -1), run from a copy taken at start," \
+        "CFLAGS ${cflags:-unknown})"
+    [[ -z $source ]] || echo "source: $source (the tree now; the binary may be older)"
+    echo "socat: $(command -v "$SOCAT") ($("$SOCAT" -V 2>/dev/null |
+        sed -n 's/^socat version \([^ ]*\).*/\1/p'))"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" \
+        "(other work on the machine disturbs the figures)"
+    echo "runs: $runs per contender, medians; MB/s is 10^6 bytes/s;" \
+        "CPU is user+sys of the relay process only"
+    echo "helpers: built in $tmp (removed at exit) with" \
+        "$CC -O2 -pthread -o NAME contrib/bench/NAME.c for source, sink," \
+        "splice-relay, cputime; tls-relay.c and tls-source.c also with" \
+        "\$(pkg-config --cflags --libs gnutls); paths in the commands below" \
+        "are relative to it"
+    echo "CPU: cputime FILE RELAY... records the relay's own rusage (wait4)"
+    if (($(nproc) <= 2)); then
+        echo "note: on $(nproc) cores the source, relay and sink share the" \
+            "CPUs; every contender runs under the same load, interleaved"
+    fi
+}
+
+# ------------------------------------------------------------ stream runs
+
+# One transfer: source -> relay -> sink. Sets R_MBPS, R_CPU (CPU seconds
+# per GiB of the relay; "-" without a relay), R_NOTE and R_CMDS; returns
+# non-zero when the transfer failed (R_ERR says why).
+run_once() {
+    local bench=$1 who=$2 size=$3 d
+    local relay=() src=() snk=() a b rc=0 sinkpid relaypid srcpid
+
+    d=$(mktemp -d "$tmp/run.XXXXXX")
+    R_NOTE="" R_ERR="" R_CPU="-" R_MBPS=""
+    if [[ $bench == pipe ]]; then
+        run_pipe "$who" "$size" "$d"
+        return
+    fi
+    case $bench in
+    unix) snk=("$SINK" unix "$d/sink.sock") ;;
+    *) snk=("$SINK" tcp) ;;
+    esac
+    timeout -k 5 "$TIMEOUT" "${snk[@]}" >"$d/sink.out" 2>"$d/sink.err" &
+    sinkpid=$!
+    pids+=("$sinkpid")
+    if ! poll_until "$sinkpid" has_line "$d/sink.out"; then
+        R_ERR="sink did not start: $(tail -1 "$d/sink.err")"
+        stop "$sinkpid"
+        return 1
+    fi
+    b=$(head -1 "$d/sink.out")
+    a=$(free_port)
+    relay_command "$bench" "$who" "$a" "$b" "$d"
+    case $bench in
+    unix) src=("$SOURCE" "$size" unix "$d/relay.sock") ;;
+    tls) src=("${TLS_SOURCE[@]}" "$size" 127.0.0.1 "$a") ;;
+    *) src=("$SOURCE" "$size" tcp 127.0.0.1 "$a") ;;
+    esac
+    if [[ $who == direct ]]; then
+        [[ $bench == unix ]] && src[3]=$d/sink.sock
+        [[ $bench == tcp ]] && src[4]=$b
+        R_CMDS="$(show "${snk[@]}")  (prints: $b)
+    $(show "${src[@]}")"
+    else
+        timeout -k 5 "$TIMEOUT" "$CPUTIME" "$d/time" "${relay[@]}" >"$d/relay.out" 2>"$d/relay.err" &
+        relaypid=$!
+        pids+=("$relaypid")
+        if [[ $bench == unix ]]; then
+            poll_until "$relaypid" unix_listening "$d/relay.sock" || rc=1
+        else
+            poll_until "$relaypid" tcp_listening "$a" || rc=1
+        fi
+        if ((rc)); then
+            R_ERR="relay did not listen: $(tail -3 "$d/relay.err")"
+            stop "$relaypid"
+            stop "$sinkpid"
+            return 1
+        fi
+        R_CMDS="$(show "${snk[@]}")  (prints: $b)
+    $RELAY_SHOW
+    $(show "${src[@]}")"
+    fi
+    timeout -k 5 "$TIMEOUT" "${src[@]}" >"$d/source.out" 2>"$d/source.err" &
+    srcpid=$!
+    pids+=("$srcpid")
+    reap "$srcpid" || rc=$?
+    if ((rc)); then
+        # The sink may never see a connection: do not wait for it.
+        stop "$sinkpid"
+        [[ $who == direct ]] || stop "$relaypid"
+    else
+        reap "$sinkpid" || rc=$?
+        if [[ $who != direct ]]; then
+            reap "$relaypid" || R_NOTE="relay exit status $?"
+        fi
+    fi
+    stream_result "$d" "$size" "$rc" "$who"
+}
+
+# The relay's command line for a contender: sets relay and RELAY_SHOW.
+relay_command() {
+    local bench=$1 who=$2 a=$3 b=$4 d=$5 run=() args=()
+
+    case $who in
+    qioc*) run=("${QIOC_RUN[@]}") ;;
+    socat) run=("$SOCAT") ;;
+    esac
+    case $bench/$who in
+    tcp/splice-relay) run=("$SPLICE_RELAY" tcp "$a" 127.0.0.1 "$b") ;;
+    tcp/qioc-b1M) args=(-b 1M "TCP-LISTEN:$a" "TCP:127.0.0.1:$b") ;;
+    tcp/*) args=("TCP-LISTEN:$a" "TCP:127.0.0.1:$b") ;;
+    unix/splice-relay)
+        run=("$SPLICE_RELAY" unix "$d/relay.sock" "$d/sink.sock") ;;
+    unix/qioc-fds-off)
+        args=(--fds=off "UNIX-LISTEN:$d/relay.sock" "UNIX-CONNECT:$d/sink.sock") ;;
+    unix/*) args=("UNIX-LISTEN:$d/relay.sock" "UNIX-CONNECT:$d/sink.sock") ;;
+    tls/tls-relay)
+        run=("$TLS_RELAY" "$a" 127.0.0.1 "$b" "$tmp/cert.pem" "$tmp/key.pem") ;;
+    tls/socat)
+        args=("OPENSSL-LISTEN:$a,cert=$tmp/cert.pem,key=$tmp/key.pem,verify=0"
+            "TCP:127.0.0.1:$b") ;;
+    tls/qioc)
+        args=("TLS-LISTEN:$a,cert=$tmp/cert.pem,key=$tmp/key.pem"
+            "TCP:127.0.0.1:$b") ;;
+    esac
+    relay=("${run[@]}" "${args[@]}")
+    if [[ $who == qioc* ]]; then
+        RELAY_SHOW="$QIOC_SHOW$(show "$QIOC_BIN" "${args[@]}")"
+    else
+        RELAY_SHOW=$(show "${relay[@]}")
+    fi
+}
+
+# source | relay | sink, all through pipes. The pipeline runs in the
+# background and is waited for, so that a signal to run.sh is handled at
+# once rather than when the pipeline ends.
+run_pipe() {
+    local who=$1 size=$2 d=$3 relay=() rc=0 st=() pid
+
+    case $who in
+    splice-relay) relay=("$SPLICE_RELAY" pipe) ;;
+    socat) relay=("$SOCAT" -u - -) ;;
+    qioc) relay=("${QIOC_RUN[@]}" -u - -) ;;
+    esac
+    if [[ $who == direct ]]; then
+        R_CMDS="$(show "$SOURCE" "$size" stdout) | $(show "$SINK" stdin)"
+        (
+            set +e
+            timeout -k 5 "$TIMEOUT" "$SOURCE" "$size" stdout \
+                2>"$d/source.err" |
+                timeout -k 5 "$TIMEOUT" "$SINK" stdin >"$d/sink.out" \
+                    2>"$d/sink.err"
+            echo "${PIPESTATUS[0]} 0 ${PIPESTATUS[1]}" >"$d/status"
+        ) &
+    else
+        if [[ $who == qioc ]]; then
+            RELAY_SHOW="$QIOC_SHOW$(show "$QIOC_BIN" -u - -)"
+        else
+            RELAY_SHOW=$(show "${relay[@]}")
+        fi
+        R_CMDS="$(show "$SOURCE" "$size" stdout) | $RELAY_SHOW | $(show "$SINK" stdin)"
+        (
+            set +e
+            timeout -k 5 "$TIMEOUT" "$SOURCE" "$size" stdout \
+                2>"$d/source.err" |
+                timeout -k 5 "$TIMEOUT" "$CPUTIME" "$d/time" "${relay[@]}" \
+                    2>"$d/relay.err" |
+                timeout -k 5 "$TIMEOUT" "$SINK" stdin >"$d/sink.out" \
+                    2>"$d/sink.err"
+            echo "${PIPESTATUS[*]}" >"$d/status"
+        ) &
+    fi
+    pid=$!
+    pids+=("$pid")
+    reap "$pid" || true
+    read -r -a st <"$d/status" || st=(1 1 1)
+    ((st[0] == 0 && st[2] == 0)) || rc=1
+    ((st[1] == 0)) || R_NOTE="relay exit status ${st[1]}"
+    stream_result "$d" "$size" "$rc" "$who"
+}
+
+# Check the byte count and read the figures of one transfer.
+stream_result() {
+    local d=$1 size=$2 rc=$3 who=$4 bytes secs t user sys
+
+    read -r bytes secs < <(tail -n 1 "$d/sink.out" 2>/dev/null || true)
+    if [[ -z ${secs:-} ]] || ((rc != 0)) || [[ $bytes != "$size" ]]; then
+        R_ERR="sink got ${bytes:-no} bytes of $size (status $rc)"
+        for t in source sink relay; do
+            [[ -s $d/$t.err ]] && R_ERR+="; $t: $(tail -2 "$d/$t.err" | tr '\n' ' ')"
+        done
+        return 1
+    fi
+    R_INFO=$(sed -n 's/^tls-source: //p' "$d/source.err" 2>/dev/null)
+    R_MBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.0f", b / s / 1e6 }')
+    if [[ $who != direct ]]; then
+        read -r _ user sys _ < <(tail -n 1 "$d/time")
+        R_CPU=$(awk -v u="$user" -v s="$sys" -v b="$bytes" -v g="$GIB" \
+            'BEGIN { printf "%.4f", (u + s) / (b / g) }')
+    fi
+    if [[ -n $R_NOTE && -s $d/relay.err ]]; then
+        R_NOTE+=": $(tail -1 "$d/relay.err")"
+    fi
+    rm -rf "$d"
+}
+
+# The median of the numbers on stdin (blank-separated), printed with the
+# awk format $1; "-" when there are none.
+median() {
+    tr ' ' '\n' | { grep -v '^-\?$' || true; } | sort -g |
+        awk -v fmt="$1\n" '{ v[NR] = $1 } END {
+            if (NR == 0) { print "-"; exit }
+            if (NR % 2) { printf fmt, v[(NR + 1) / 2] }
+            else { printf fmt, (v[NR / 2] + v[NR / 2 + 1]) / 2 } }'
+}
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        num = "^[0-9]+([.][0-9]*)?$"
+        if (a !~ num || b !~ num || b == 0) print "-";
+        else printf "%.2f\n", a / b }'
+}
+
+# verdict NAME NUMERATOR DENOMINATOR OP LIMIT: the ratio against the
+# target, judged unrounded (0.503 does not meet "<= 0.5").
+verdict() {
+    if [[ $2 == - || $3 == - || -z $2 || -z $3 ]]; then
+        printf '  %-46s %s\n' "$1" "not measured"
+        return
+    fi
+    awk -v a="$2" -v b="$3" -v op="$4" -v l="$5" -v name="$1" 'BEGIN {
+        v = a / b
+        ok = (op == ">=" && v >= l) || (op == "<=" && v <= l)
+        printf "  %-46s %6.3f  (target %s %s)  %s\n", name, v, op, l,
+            ok ? "met" : "NOT MET" }'
+}
+
+# A stream benchmark: every contender, interleaved run by run.
+stream_bench() {
+    local bench=$1 title=$2 size=$3
+    shift 3
+    local contenders=("$@") who i
+    declare -A mbps=() cpu=() cmds=() notes=() failed=()
+
+    echo
+    echo "== $bench: $title, $(awk -v s="$size" -v g="$GIB" \
+        'BEGIN { printf "%.2f GiB", s / g }') ($size bytes) per run"
+    if [[ $bench == tls && -n ${TLS_SKIPPED:-} ]]; then
+        echo "  qioc SKIPPED: $TLS_SKIPPED"
+    fi
+    for ((i = 1; i <= runs; i++)); do
+        for who in "${contenders[@]}"; do
+            [[ -n ${failed[$who]:-} ]] && continue
+            if run_once "$bench" "$who" "$size"; then
+                mbps[$who]+="$R_MBPS "
+                cpu[$who]+="$R_CPU "
+                cmds[$who]=$R_CMDS
+                [[ -n ${R_INFO:-} ]] && TLS_INFO[$who]=$R_INFO
+                [[ -n $R_NOTE ]] && notes[$who]="$R_NOTE"
+                printf '  run %d %-14s %6s MB/s  %6s CPU s/GiB%s\n' "$i" \
+                    "$who" "$R_MBPS" "$R_CPU" "${R_NOTE:+  ($R_NOTE)}"
+            else
+                failed[$who]=$R_ERR
+                echo "  run $i $who FAILED: $R_ERR"
+                if [[ $bench == tls && $who == qioc ]]; then
+                    # TLS is the newest part of qioc: skipped, not an error.
+                    TLS_SKIPPED="qioc's TLS failed at runtime"
+                    echo "  tls: qioc's TLS failed at runtime; qioc is" \
+                        "skipped in this benchmark"
+                else
+                    FAILURES=1
+                fi
+            fi
+        done
+    done
+    stream_table "$bench" "${contenders[@]}"
+    echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# The table of medians and the checks against the targets.
+stream_table() {
+    local bench=$1 who m c lim
+    shift
+    declare -A med_m=() med_c=()
+
+    for who in "$@"; do
+        med_m[$who]=$(median %.0f <<<"${mbps[$who]:-}")
+        med_c[$who]=$(median %.3f <<<"${cpu[$who]:-}")
+    done
+    lim=splice-relay
+    [[ $bench == tls ]] && lim=tls-relay
+    echo
+    printf '  %-16s %8s %10s %9s %9s %9s\n' contender MB/s "CPU s/GiB" \
+        "x socat" "CPU x" "x limit"
+    printf '  %-16s %8s %10s %9s %9s %9s\n' "" "" "" "(MB/s)" socat "(MB/s)"
+    for who in "$@"; do
+        m=${med_m[$who]}
+        c=${med_c[$who]}
+        [[ -n ${failed[$who]:-} && $m == - ]] && m=failed
+        printf '  %-16s %8s %10s %9s %9s %9s\n' "$who" "$m" "$c" \
+            "$(ratio "$m" "${med_m[socat]:--}")" \
+            "$(ratio "$c" "${med_c[socat]:--}")" \
+            "$(ratio "$m" "${med_m[$lim]:--}")"
+    done
+    echo "  limit = $lim; direct = source straight into sink, no relay"
+    [[ $bench == tcp ]] && echo "  qioc-b1M is qioc -b 1M: not a" \
+        "target; a qioc whose splice pipe follows -b moves 1 MiB per splice" \
+        "with it, as splice-relay does (README.md, diagnosis 1)"
+    [[ $bench == unix ]] && echo "  qioc forwards SCM_RIGHTS on unix" \
+        "sockets by default, which rules out splice; qioc-fds-off is" \
+        "qioc --fds=off"
+    echo
+    echo "  targets:"
+    m=${med_m[qioc]:--}
+    c=${med_c[qioc]:--}
+    case $bench in
+    tcp)
+        verdict "qioc throughput / socat" "$m" "${med_m[socat]:--}" ">=" 2.3
+        verdict "qioc throughput / splice-relay" "$m" "${med_m[splice-relay]:--}" ">=" 0.85
+        verdict "qioc CPU per GiB / socat" "$c" "${med_c[socat]:--}" "<=" 0.5
+        ;;
+    unix)
+        verdict "qioc CPU per GiB / socat" "$c" "${med_c[socat]:--}" "<=" 0.5
+        verdict "qioc --fds=off CPU per GiB / socat" \
+            "${med_c[qioc-fds-off]:--}" "${med_c[socat]:--}" "<=" 0.5
+        ;;
+    pipe)
+        verdict "qioc -u throughput / socat -u" "$m" "${med_m[socat]:--}" ">=" 2
+        verdict "qioc CPU per GiB / socat" "$c" "${med_c[socat]:--}" "<=" 0.5
+        ;;
+    tls)
+        if [[ -n ${TLS_SKIPPED:-} ]]; then
+            printf '  %-46s %s\n' "qioc throughput / socat (OPENSSL)" \
+                "SKIPPED (qioc's TLS is not usable, see above)"
+        else
+            verdict "qioc throughput / socat (OPENSSL)" "$m" "${med_m[socat]:--}" ">=" 1
+        fi
+        ;;
+    esac
+    for who in "$@"; do
+        [[ -n ${notes[$who]:-} ]] && echo "  note: $who: ${notes[$who]}"
+        [[ -n ${failed[$who]:-} ]] && echo "  failed: $who: ${failed[$who]}"
+    done
+    echo
+    echo "  commands (last run; ports and temporary paths change per run):"
+    for who in "$@"; do
+        [[ -n ${cmds[$who]:-} ]] || continue
+        echo "  $who:"
+        echo "    ${cmds[$who]}"
+    done
+}
+
+# ------------------------------------------------------------ tls
+
+# Whether qioc can do TLS; says why not on stdout otherwise.
+qioc_tls_check() {
+    local out rc=0 d
+
+    out=$("${QIOC_RUN[@]}" --dry-run TLS-LISTEN:1,cert=x - 2>&1) || rc=$?
+    if ((rc != 0)) || grep -qi 'not implemented\|unsupported' <<<"$out"; then
+        echo "qioc --dry-run TLS-LISTEN:1,cert=x - says: $(head -1 <<<"$out")"
+        return 1
+    fi
+    # A 1 MiB smoke test: a TLS that parses but fails at runtime is
+    # reported here rather than as a benchmark failure.
+    if ! run_once tls qioc $((1 << 20)); then
+        echo "a 1 MiB TLS-LISTEN transfer failed: $R_ERR"
+        return 1
+    fi
+}
+
+tls_bench() {
+    local size=${size_opt:-$GIB} why contenders=()
+
+    TLS_INFO=() TLS_SKIPPED=""
+
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+        -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 ||
+        die "openssl cannot make a certificate"
+    [[ -n $TLS_RELAY ]] && contenders+=(tls-relay)
+    contenders+=(socat)
+    if why=$(qioc_tls_check); then
+        contenders+=(qioc)
+    else
+        TLS_SKIPPED="TLS is not usable in this qioc: $why"
+    fi
+    stream_bench tls "TLS termination (TLS-LISTEN -> TCP)" "$size" \
+        "${contenders[@]}"
+    [[ -n $TLS_RELAY ]] ||
+        echo "  (no tls-relay: cannot compile tls-relay.c against GnuTLS)"
+    for why in "${!TLS_INFO[@]}"; do
+        echo "  $why: the client negotiated ${TLS_INFO[$why]}"
+    done
+}
+
+# ------------------------------------------------------------ idle
+
+# RSS and PSS (KiB), processes and descriptors, summed over a process and
+# its descendants: "RSS PSS PROCESSES DESCRIPTORS".
+mem_tree() {
+    local procs=() pid fd=() fds=0 status=() smaps=() rss pss
+
+    read -r -d '' -a procs < <(tree "$1") || true
+    for pid in "${procs[@]}"; do
+        fd=(/proc/"$pid"/fd/*)
+        fds=$((fds + ${#fd[@]}))
+        status+=("/proc/$pid/status")
+        smaps+=("/proc/$pid/smaps_rollup")
+    done
+    rss=$(awk '/^VmRSS:/ { s += $2 } END { print s + 0 }' \
+        "${status[@]}" /dev/null 2>/dev/null || true)
+    pss=$(awk '/^Pss:/ { s += $2 } END { print s + 0 }' \
+        "${smaps[@]}" /dev/null 2>/dev/null || true)
+    echo "$rss $pss ${#procs[@]} $fds"
+}
+
+# Send a command to idle.py and read its answer into ans (no subshell:
+# a signal interrupts the read at once).
+idle_ask() {
+    [[ -z $1 ]] || echo "$1" >&"$idle_in"
+    read -r -t 120 ans <&"$idle_out" || ans="error: no answer"
+}
+
+# One idle measurement of a contender: sets IDLE_RESULT to "rss_before
+# rss_after processes pss_before pss_after rss_after_ping" and IDLE_SHOW.
+idle_once() {
+    local who=$1 a b relaypid ans before after ping relay=()
+    local rb pb ra pa na rp fb fa fp idle_pid
+
+    coproc IDLE { exec "$PYTHON" "$here/idle.py" 2>"$tmp/idle.err"; }
+    # bash forgets IDLE and IDLE_PID once the coprocess has ended: copy them.
+    # shellcheck disable=SC2153  # IDLE_PID is set by coproc
+    idle_pid=$IDLE_PID idle_in=${IDLE[1]} idle_out=${IDLE[0]}
+    pids+=("$idle_pid")
+    idle_ask ""
+    [[ $ans == backend* ]] || die "idle.py did not start: $ans"
+    b=${ans#backend }
+    a=$(free_port)
+    case $who in
+    qioc) relay=("${QIOC_RUN[@]}" "TCP-LISTEN:$a,fork" "TCP:127.0.0.1:$b")
+        IDLE_SHOW="$QIOC_SHOW$(show "$QIOC_BIN" "TCP-LISTEN:$a,fork" "TCP:127.0.0.1:$b")" ;;
+    socat) relay=("$SOCAT" "TCP-LISTEN:$a,fork" "TCP:127.0.0.1:$b")
+        IDLE_SHOW=$(show "${relay[@]}") ;;
+    esac
+    # exec: the background job is the relay itself, so $! is its pid.
+    (exec "${relay[@]}" 2>"$tmp/idle-relay.err") &
+    relaypid=$!
+    pids+=("$relaypid")
+    poll_until "$relaypid" tcp_listening "$a" ||
+        die "$who did not listen: $(tail -2 "$tmp/idle-relay.err")"
+    before=$(mem_tree "$relaypid")
+    idle_ask "connect $a $conns"
+    [[ $ans == "ready $conns" ]] || die "idle $who: $ans"
+    after=$(mem_tree "$relaypid")
+    idle_ask "ping"
+    [[ $ans == "pinged $conns" ]] || die "idle $who: $ans"
+    ping=$(mem_tree "$relaypid")
+    idle_ask "close"
+    stop "$relaypid"
+    reap "$idle_pid" || true
+    read -r rb pb _ fb <<<"$before"
+    read -r ra pa na fa <<<"$after"
+    read -r rp _ _ fp <<<"$ping"
+    IDLE_RESULT="$rb $ra $na $pb $pa $rp $fb $fa $fp"
+}
+
+idle_bench() {
+    local who i need rb ra na pb pa rp fb fa fp
+    declare -A per=() perp=() ping=() procs=() base=() fds=()
+
+    need=$((conns * 8 + 100))
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    if (($(ulimit -n) < need)); then
+        echo "note: ulimit -n is $(ulimit -n); $conns connections want $need"
+    fi
+    echo
+    echo "== idle: $conns idle connections through TCP-LISTEN:A,fork" \
+        "TCP:127.0.0.1:B"
+    for ((i = 1; i <= runs; i++)); do
+        for who in qioc socat; do
+            idle_once "$who"
+            read -r rb ra na pb pa rp fb fa fp <<<"$IDLE_RESULT"
+            per[$who]+="$(awk -v a="$ra" -v b="$rb" -v n="$conns" 'BEGIN { printf "%.1f", (a - b) / n }') "
+            perp[$who]+="$(awk -v a="$pa" -v b="$pb" -v n="$conns" 'BEGIN { printf "%.1f", (a - b) / n }') "
+            ping[$who]+="$(awk -v a="$rp" -v b="$rb" -v n="$conns" 'BEGIN { printf "%.1f", (a - b) / n }') "
+            procs[$who]=$na
+            base[$who]+="$rb "
+            fds[$who]="$fb/$fa/$fp"
+            printf '  run %d %-6s RSS %7d -> %8d KiB (%d processes), after one byte each way %8d KiB\n' \
+                "$i" "$who" "$rb" "$ra" "$na" "$rp"
+            cmds[$who]=$IDLE_SHOW
+        done
+    done
+    echo
+    printf '  %-8s %10s %10s %14s %14s %16s\n' contender processes \
+        "RSS before" "RSS KiB/conn" "PSS KiB/conn" "after 1 byte"
+    printf '  %-8s %10s %10s %14s %14s %16s\n' "" "" "(KiB)" "(idle)" \
+        "(idle)" "RSS KiB/conn"
+    for who in qioc socat; do
+        printf '  %-8s %10s %10s %14s %14s %16s\n' "$who" "${procs[$who]}" \
+            "$(median %.0f <<<"${base[$who]}")" "$(median %.1f <<<"${per[$who]}")" \
+            "$(median %.1f <<<"${perp[$who]}")" "$(median %.1f <<<"${ping[$who]}")"
+    done
+    echo "  RSS and PSS are summed over the relay's processes (socat forks" \
+        "one per client); kernel socket and pipe memory is not in them."
+    echo "  PSS shares each shared page among the processes mapping it: the" \
+        "fair figure for socat's forked children."
+    for who in qioc socat; do
+        echo "  $who: descriptors before / idle / after one byte each way:" \
+            "${fds[$who]}"
+    done
+    echo
+    echo "  targets:"
+    verdict "qioc RSS growth per idle connection (KiB)" \
+        "$(median %.1f <<<"${per[qioc]}")" 1 "<=" 100
+    echo
+    echo "  commands (last run): python3 $here/idle.py is the backend and the" \
+        "$conns clients"
+    for who in qioc socat; do
+        echo "  $who: ${cmds[$who]}"
+    done
+}
+declare -A cmds=() TLS_INFO=()
+
+# ------------------------------------------------------------ main
+
+resolve_qioc
+cflags=$(qioc_cflags)
+source=$(qioc_source)
+command -v "$SOCAT" >/dev/null || die "no socat (apt-get install socat)"
+command -v "$PYTHON" >/dev/null || die "no $PYTHON"
+command -v ss >/dev/null || die "no ss (apt-get install iproute2)"
+build_helpers
+header
+[[ $cflags == *-O[1-3s]* || -z $cflags ]] ||
+    echo "warning: qioc was built with CFLAGS '$cflags', not optimised"
+
+FAILURES=0
+for bench in "${benches[@]}"; do
+    case $bench in
+    tcp) stream_bench tcp "TCP forward (TCP-LISTEN -> TCP)" \
+        "${size_opt:-$((4 * GIB))}" direct splice-relay socat qioc \
+        qioc-b1M ;;
+    unix) stream_bench unix "unix socket forward (UNIX-LISTEN -> UNIX-CONNECT)" \
+        "${size_opt:-$((4 * GIB))}" direct splice-relay socat qioc qioc-fds-off ;;
+    pipe) stream_bench pipe "pipe to pipe (-u - -)" \
+        "${size_opt:-$((4 * GIB))}" direct splice-relay socat qioc ;;
+    tls) tls_bench ;;
+    idle) idle_bench ;;
+    esac
+done
+if ((FAILURES)); then
+    echo
+    echo "run.sh: some transfers failed (see FAILED above)" >&2
+    exit 1
+fi
