@@ -137,7 +137,9 @@ static gboolean opt_syslog(const char *name, const char *value, gpointer data,
     return TRUE;
 }
 
-static const GOptionEntry option_entries[] = {
+static gboolean show_help;
+
+static const GOptionEntry transfer_entries[] = {
     { "left-to-right", 'u', 0, G_OPTION_ARG_NONE, &options.left_to_right,
       "Copy only from the first address to the second", NULL },
     { "right-to-left", 'U', 0, G_OPTION_ARG_NONE, &options.right_to_left,
@@ -150,12 +152,6 @@ static const GOptionEntry option_entries[] = {
       "SECONDS" },
     { "idle-timeout", 'T', 0, G_OPTION_ARG_CALLBACK, opt_idle_timeout,
       "End after SECONDS without data in either direction", "SECONDS" },
-    { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_debug,
-      "More diagnostics on stderr; repeat for more", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose,
-      "Log the data moved as text", NULL },
-    { "hexdump", 'x', 0, G_OPTION_ARG_NONE, &options.hexdump,
-      "Log the data moved as a hex dump", NULL },
     { "ipv4", '4', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
       "Resolve names to IPv4 addresses only", NULL },
     { "ipv6", '6', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
@@ -163,10 +159,24 @@ static const GOptionEntry option_entries[] = {
     { "fds", 0, 0, G_OPTION_ARG_CALLBACK, opt_fds,
       "Descriptor forwarding: auto, off or require (default auto)",
       "MODE" },
+    { NULL },
+};
+
+static const GOptionEntry diagnostic_entries[] = {
+    { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_debug,
+      "More diagnostics on stderr; repeat for more", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose,
+      "Log the data moved as text", NULL },
+    { "hexdump", 'x', 0, G_OPTION_ARG_NONE, &options.hexdump,
+      "Log the data moved as a hex dump", NULL },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &options.stats,
       "Print bytes, descriptors and time per direction at the end", NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
       "Print both addresses as understood, open nothing", NULL },
+    { NULL },
+};
+
+static const GOptionEntry log_entries[] = {
     { "log-file", 0, 0, G_OPTION_ARG_FILENAME, &log_file_arg,
       "Write diagnostics to FILE instead of stderr (socat: -lf)", "FILE" },
     { "syslog", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
@@ -178,12 +188,41 @@ static const GOptionEntry option_entries[] = {
       "Timestamps with microseconds in diagnostics (socat: -lu)", NULL },
     { "log-host", 0, 0, G_OPTION_ARG_NONE, &log_config.host,
       "The host name in diagnostics (socat: -lh)", NULL },
+    { NULL },
+};
+
+static const GOptionEntry main_entries[] = {
+    { "help", 'h', 0, G_OPTION_ARG_NONE, &show_help,
+      "Show this help and exit", NULL },
     { "help-addresses", 0, 0, G_OPTION_ARG_NONE, &show_addresses,
       "List every address type and option, then exit", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &show_version,
       "Print the version and exit", NULL },
     { NULL },
 };
+
+/* --help shows every group, each under its own heading. */
+static const struct {
+    const char *name;
+    const char *title;
+    const GOptionEntry *entries;
+} option_groups[] = {
+    { "transfer", "Transfer options:", transfer_entries },
+    { "diagnostics", "Diagnostics:", diagnostic_entries },
+    { "logging", "Where diagnostics go:", log_entries },
+};
+
+static void add_option_groups(GOptionContext *ctx)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(option_groups); i++) {
+        GOptionGroup *group = g_option_group_new(
+            option_groups[i].name, option_groups[i].title,
+            "Show these options", NULL, NULL);
+
+        g_option_group_add_entries(group, option_groups[i].entries);
+        g_option_context_add_group(ctx, group);
+    }
+}
 
 /*
  * socat's two-letter logging options, rewritten to the long ones before
@@ -287,14 +326,23 @@ static char **parse_options(int *argc, char ***argv, GError **errp)
              "  qioc TCP-LISTEN:8080,fork TCP:example.org:80\n"
              "  qioc - UNIX-CONNECT:/run/app.sock\n"
              "See qioc(1) for every address type and option.");
-    g_option_context_add_main_entries(ctx, option_entries, NULL);
+    g_option_context_set_help_enabled(ctx, FALSE);
+    g_option_context_add_main_entries(ctx, main_entries, NULL);
     g_option_context_add_main_entries(ctx, positional, NULL);
+    add_option_groups(ctx);
     if (!g_option_context_parse_strv(ctx, argv, errp)) {
         quote_unknown_option(*errp);
         g_strfreev(rest);
         return NULL;
     }
     *argc = (int)g_strv_length(*argv);
+    if (show_help) {
+        g_autofree char *help = g_option_context_get_help(ctx, FALSE, NULL);
+
+        fputs(help, stdout);
+        g_strfreev(rest);
+        exit(QIOC_EXIT_OK);
+    }
     if (!rest) {
         return g_new0(char *, 1);
     }
