@@ -950,11 +950,6 @@ void qioc_pump_stop(QiocPump *pump, gboolean hard)
     }
 }
 
-gboolean qioc_pump_finished(const QiocPump *pump)
-{
-    return pump->finished;
-}
-
 int qioc_pump_status(const QiocPump *pump)
 {
     return pump->status;

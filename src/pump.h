@@ -35,9 +35,6 @@ QiocPump *qioc_pump_start(const QiocSide *a, const QiocSide *b,
  */
 void qioc_pump_stop(QiocPump *pump, gboolean hard);
 
-/* Have both directions ended (possibly before qioc_pump_start returned)? */
-gboolean qioc_pump_finished(const QiocPump *pump);
-
 /* QIOC_EXIT_OK, or QIOC_EXIT_FAILURE when a direction failed. */
 int qioc_pump_status(const QiocPump *pump);
 
