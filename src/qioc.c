@@ -337,11 +337,10 @@ static char **parse_options(int *argc, char ***argv, GError **errp)
     }
     *argc = (int)g_strv_length(*argv);
     if (show_help) {
+        /* Printed here, where the context is; main() then returns. */
         g_autofree char *help = g_option_context_get_help(ctx, FALSE, NULL);
 
         fputs(help, stdout);
-        g_strfreev(rest);
-        exit(QIOC_EXIT_OK);
     }
     if (!rest) {
         return g_new0(char *, 1);
@@ -457,6 +456,9 @@ int main(int argc, char **argv)
     log_config.name = log_name_arg;
     if (!qioc_log_setup(&log_config, &err)) {
         return usage_error(err->message);
+    }
+    if (show_help) {
+        return QIOC_EXIT_OK;
     }
     if (show_addresses) {
         print_types();
