@@ -139,10 +139,17 @@ still_running() {
 }
 
 # kill_bg: end every background process this test started and reap it.
+# A child that is still this shell (it has not exec'd yet, or it runs a
+# shell function) gets SIGKILL: on SIGTERM it would run bats' own exit
+# trap and report this test a second time as "not ok".
 kill_bg() {
-    local pid
+    local pid sig shell_exe
+    shell_exe=$(readlink "/proc/$$/exe")
     for pid in "${BG_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
+        sig=TERM
+        [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$shell_exe" ]] &&
+            sig=KILL
+        kill -"$sig" "$pid" 2>/dev/null || true
     done
     for pid in "${BG_PIDS[@]}"; do
         if ! wait_pid_exit "$pid" 5 2>/dev/null; then
