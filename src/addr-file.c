@@ -144,17 +144,6 @@ QIOChannel *qioc_open_create(const QiocAddress *addr, QiocAccess *access,
     return open_path(addr, access, flags, errp);
 }
 
-QIOChannel *qioc_open_gopen(const QiocAddress *addr, QiocAccess *access,
-                            QIOChannel *peer, const QiocOptions *opts, GError **errp)
-{
-    struct stat st;
-
-    if (stat(addr->params[0], &st) == 0 && S_ISSOCK(st.st_mode)) {
-        return qioc_open_unix_connect(addr, access, peer, opts, errp);
-    }
-    return qioc_open_file(addr, access, peer, opts, errp);
-}
-
 static QIOChannel *open_fifo(const QiocAddress *addr, QiocAccess *access,
                              GError **errp)
 {

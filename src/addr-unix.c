@@ -35,21 +35,6 @@ static QIOChannelSocketOptions connect_options(const QiocAddress *addr)
     return sopts;
 }
 
-/* GOPEN of a socket file: local, so connecting at once is fine. */
-QIOChannel *qioc_open_unix_connect(const QiocAddress *addr,
-                                   QiocAccess *access,
-                                   QIOChannel *peer, const QiocOptions *opts, GError **errp)
-{
-    g_autoptr(GSocketConnectable) sa = unix_address(addr);
-    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
-    QIOChannelSocketOptions sopts = connect_options(addr);
-
-    if (qio_channel_socket_connect_sync(sioc, sa, &sopts, errp) < 0) {
-        return NULL;
-    }
-    return QIO_CHANNEL(g_steal_pointer(&sioc));
-}
-
 typedef struct {
     QiocOpenDone *done;
     gpointer data;

@@ -25,7 +25,7 @@ static const QiocAddrOps addr_ops[] = {
     { QIOC_ADDR_FD, .open = qioc_open_fd },
     { QIOC_ADDR_PIPE, .open = qioc_open_pipe },
     { QIOC_ADDR_FILE, .open = qioc_open_file },
-    { QIOC_ADDR_GOPEN, .open = qioc_open_gopen },
+    { QIOC_ADDR_GOPEN, .open = qioc_open_file },
     { QIOC_ADDR_CREATE, .open = qioc_open_create },
     { QIOC_ADDR_EXEC, .open = qioc_open_exec },
     { QIOC_ADDR_SYSTEM, .open = qioc_open_system },
@@ -43,8 +43,24 @@ static const QiocAddrOps addr_ops[] = {
       .listen = qioc_listen_tcp, .wrap = qioc_wrap_tls_server },
 };
 
+/* GOPEN of a unix socket connects, without blocking, like UNIX-CONNECT. */
+static const QiocAddrOps gopen_socket_ops = {
+    QIOC_ADDR_GOPEN, .connect = qioc_connect_unix
+};
+
+static gboolean is_socket_path(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr)
 {
+    if (addr->type->kind == QIOC_ADDR_GOPEN &&
+        is_socket_path(addr->params[0])) {
+        return &gopen_socket_ops;
+    }
     for (gsize i = 0; i < G_N_ELEMENTS(addr_ops); i++) {
         if (addr_ops[i].kind == addr->type->kind) {
             return &addr_ops[i];
@@ -117,6 +133,7 @@ int qioc_addr_family(const QiocAddress *addr, const QiocOptions *opts)
 
 typedef struct {
     const QiocAddress *addr;
+    QiocConnectFunc *connect;     /* fixed at the first try */
     const QiocOptions *opts;
     QiocOpenDone *done;
     gpointer data;
@@ -154,7 +171,7 @@ static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
 
 static void connect_attempt(QiocConnectRetry *r)
 {
-    qioc_addr_ops(r->addr)->connect(r->addr, r->opts, connect_finished, r);
+    r->connect(r->addr, r->opts, connect_finished, r);
 }
 
 typedef struct {
@@ -195,7 +212,7 @@ void qioc_addr_connect_async(const QiocAddress *addr,
     w = g_new0(QiocWrapStep, 1);
     *w = (QiocWrapStep){ addr, opts, done, data };
     r = g_new0(QiocConnectRetry, 1);
-    *r = (QiocConnectRetry){ addr, opts, connect_then_wrap, w,
+    *r = (QiocConnectRetry){ addr, ops->connect, opts, connect_then_wrap, w,
                              qioc_address_get_int(addr, "retry", 0) };
     connect_attempt(r);
 }

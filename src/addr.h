@@ -112,10 +112,8 @@ gboolean qioc_addr_client_ok(const QiocAddress *addr,
 QiocOpenFunc qioc_open_stdio;
 QiocOpenFunc qioc_open_fd;
 QiocOpenFunc qioc_open_file;
-QiocOpenFunc qioc_open_gopen;
 QiocOpenFunc qioc_open_create;
 QiocOpenFunc qioc_open_pipe;
-QiocOpenFunc qioc_open_unix_connect;
 QiocOpenFunc qioc_open_exec;
 QiocOpenFunc qioc_open_system;
 QiocListenFunc qioc_listen_unix;

@@ -198,6 +198,43 @@ refused_addr() {
     [[ $output == "over gopen" ]]
 }
 
+# has_socket_fd PID: PID holds a socket descriptor.
+has_socket_fd() {
+    local f
+    for f in /proc/"$1"/fd/*; do
+        [[ $(readlink "$f" 2>/dev/null) == socket:* ]] && return 0
+    done
+    return 1
+}
+
+@test "GOPEN on a unix socket whose backlog is full: connect-timeout applies" {
+    bg_peer --unix "$T/s" --ready "$T/ready" blackhole
+    wait_file "$T/ready"
+    local start=$EPOCHREALTIME
+    run --separate-stderr qioc - GOPEN:"$T/s",connect-timeout=0.5 </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "address 2 (GOPEN:$T/s,connect-timeout=0.5): "
+    [[ ${stderr,,} == *"timed out"* ]]
+    assert_slower_than 450 "$start"
+    assert_faster_than 5000 "$start"
+}
+
+@test "GOPEN connecting to a stalled unix socket does not block: SIGTERM ends qioc at once" {
+    bg_peer --unix "$T/s" --ready "$T/ready" blackhole
+    wait_file "$T/ready"
+    bg_qioc - GOPEN:"$T/s" </dev/null 2>err
+    local qpid=$BG_PID
+    # Once its socket exists, qioc is connecting; SIGTERM must not wait
+    # for the connect to finish.
+    poll 10 has_socket_fd "$qpid"
+    kill -TERM "$qpid"
+    local start=$EPOCHREALTIME
+    reap "$qpid" 5
+    [[ $BG_STATUS == 143 ]] || { cat err >&2; return 1; }
+    assert_faster_than 2000 "$start"
+}
+
 @test "a bare number is FD:N (qioc -u - 5 5>out, qioc -u 5 - 5<in)" {
     printf 'fd five\n' >in
     qioc -u - 5 <in 5>out
