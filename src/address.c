@@ -501,6 +501,13 @@ static gboolean scan_word(Parser *ps, const char *stops, gboolean brackets,
     const char *start = ps->p;
     gboolean grouped = brackets && *start == '[' && strchr(start, ']');
 
+    /* A word that opens with '[' and has a ':' is an IPv6 literal:
+     * without its ']' the colons would split it silently. */
+    if (*start == '[' && !strchr(start, ']') &&
+        strcspn(start, ":,") < strcspn(start, ",")) {
+        fail(ps, errp, "unterminated '[' at \"%s\"", start);
+        return FALSE;
+    }
     while (*ps->p != '\0' && strchr(stops, *ps->p) == NULL) {
         if (!scan_piece(ps, start, brackets, out, errp)) {
             return FALSE;
@@ -678,6 +685,15 @@ static gboolean is_decimal(const char *s)
         return s[whole + 1 + frac] == '\0' && whole + frac > 0;
     }
     return s[whole] == '\0' && whole > 0;
+}
+
+gboolean qioc_duration_parse(const char *text, double *out)
+{
+    if (!is_decimal(text) || g_ascii_strtod(text, NULL) > DURATION_MAX) {
+        return FALSE;
+    }
+    *out = g_ascii_strtod(text, NULL);
+    return TRUE;
 }
 
 static char *parse_duration(const QiocOptDesc *desc, const char *value,

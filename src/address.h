@@ -275,6 +275,19 @@ double qioc_address_get_duration(const QiocAddress *addr, const char *name,
 const char *qioc_address_get_string(const QiocAddress *addr, const char *name);
 
 /**
+ * qioc_duration_parse:
+ * @text: a duration in seconds: digits with an optional fraction
+ *   (`0.5`, `10`, `.25`); no sign, exponent, hex, inf or nan
+ * @out: (out): the value
+ *
+ * The one syntax of durations, for address options and for -t/-T alike.
+ *
+ * Returns: %FALSE if @text is not such a number or exceeds what a
+ *   millisecond timer can hold.
+ */
+gboolean qioc_duration_parse(const char *text, double *out);
+
+/**
  * qioc_address_types:
  * @n: (out) (optional): the number of entries
  *

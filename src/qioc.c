@@ -47,18 +47,6 @@ static gboolean parse_size(const char *text, gsize *out)
     return TRUE;
 }
 
-static gboolean parse_seconds(const char *text, double *out)
-{
-    char *end = NULL;
-    double d = g_ascii_strtod(text, &end);
-
-    if (end == text || *end || d < 0 || d > 1e9) {
-        return FALSE;
-    }
-    *out = d;
-    return TRUE;
-}
-
 static gboolean bad_value(const char *name, const char *value,
                           const char *expected, GError **errp)
 {
@@ -78,14 +66,14 @@ static gboolean opt_buffer_size(const char *name, const char *value,
 static gboolean opt_close_timeout(const char *name, const char *value,
                                   gpointer data, GError **errp)
 {
-    return parse_seconds(value, &options.close_timeout) ||
+    return qioc_duration_parse(value, &options.close_timeout) ||
            bad_value(name, value, "seconds", errp);
 }
 
 static gboolean opt_idle_timeout(const char *name, const char *value,
                                  gpointer data, GError **errp)
 {
-    return parse_seconds(value, &options.idle_timeout) ||
+    return qioc_duration_parse(value, &options.idle_timeout) ||
            bad_value(name, value, "seconds", errp);
 }
 
@@ -475,6 +463,10 @@ int main(int argc, char **argv)
             g_strv_length(specs));
 
         return usage_error(msg);
+    }
+    if (options.left_to_right && options.right_to_left) {
+        return usage_error("-u and -U exclude each other: give one of them, "
+                           "or neither to copy both ways");
     }
     qioc_log_set_level(options.debug);
     if (!parse_addresses(specs, addr)) {

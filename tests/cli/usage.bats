@@ -200,6 +200,35 @@ same_as() {
     assert_usage_error abc
     run --separate-stderr qioc -t -1 - -
     assert_usage_error -1
+    # strtod's other spellings are not durations either.
+    local bad
+    for bad in nan -nan inf 0x10 1e3; do
+        run --separate-stderr qioc -t "$bad" - -
+        assert_usage_error "$bad"
+        run --separate-stderr qioc -T "$bad" - -
+        assert_usage_error "$bad"
+        run --separate-stderr qioc - UNIX-CONNECT:/x,interval="$bad"
+        assert_usage_error "$bad"
+    done
+}
+
+@test "usage error: -u and -U together" {
+    run --separate-stderr qioc -u -U - - <<<data
+    assert_status 2
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "-u and -U"
+    [[ -z $output ]]
+}
+
+@test "usage error: an unterminated '[' in a host or a bind= value" {
+    run --separate-stderr qioc - 'TCP:[::1:80'
+    assert_usage_error '[::1:80'
+    assert_contains "$stderr" "unterminated '['"
+    run --separate-stderr qioc - 'TCP:127.0.0.1:80,bind=[::1'
+    assert_usage_error '[::1'
+    # A '[' inside a path is an ordinary byte.
+    run --separate-stderr qioc --dry-run - 'FILE:/tmp/a[1'
+    assert_status 0
 }
 
 @test "usage error: bad choice value" {
