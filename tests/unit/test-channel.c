@@ -1625,6 +1625,103 @@ static void test_co_bidirectional(void)
 }
 
 typedef struct {
+    QIOChannel *reader;
+    QIOChannel *writer;
+    const char *src;
+    char *dst;
+    size_t len;
+    size_t fed;
+    unsigned feeds;
+    int ret;
+    GError *err;
+    bool reading;
+    GMainLoop *loop;
+} FeedState;
+
+enum { FEED_CHUNK = 4096 };
+
+static void coroutine_fn co_read_all(void *opaque)
+{
+    FeedState *s = opaque;
+
+    s->reading = true;
+    s->ret = qio_channel_read_all(s->reader, s->dst, s->len, &s->err);
+    s->reading = false;
+    g_main_loop_quit(s->loop);
+}
+
+/* A timer in the same loop as the reader: it runs only if read_all yields. */
+static gboolean feed_chunk(gpointer data)
+{
+    FeedState *s = data;
+    size_t n = MIN(FEED_CHUNK, s->len - s->fed);
+
+    g_assert_true(s->reading);
+    g_assert_cmpint(qio_channel_write_all(s->writer, s->src + s->fed, n, NULL),
+                    ==, 0);
+    s->fed += n;
+    s->feeds++;
+    return s->fed < s->len ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/*
+ * read_all inside a coroutine gives the thread back to its main loop while
+ * it waits: the only source of data is a timer in that same loop, 64
+ * chunks of it, and every one runs while read_all is still pending.
+ */
+static void test_co_read_all_runs_loop(void)
+{
+    const size_t len = 64 * FEED_CHUNK;
+    g_autofree char *src = g_malloc(len);
+    g_autofree char *dst = g_malloc0(len);
+    FeedState s = { 0 };
+    QIOChannel *a;
+    QIOChannel *b;
+
+    qio_test_fill_random(src, len);
+    socket_channels(&a, &b);
+    qio_test_set_blocking(a, false);
+    s = (FeedState){ a, b, src, dst, len };
+    s.loop = g_main_loop_new(NULL, FALSE);
+    g_timeout_add(1, feed_chunk, &s);
+    qio_coroutine_enter(qio_coroutine_create(co_read_all, &s));
+    g_assert_true(s.reading);
+    run_loop(s.loop);
+
+    g_assert_no_error(s.err);
+    g_assert_cmpint(s.ret, ==, 0);
+    g_assert_cmpuint(s.feeds, ==, 64);
+    g_assert_true(memcmp(src, dst, len) == 0);
+    drain_context(NULL);
+    g_main_loop_unref(s.loop);
+    unref_and_check_freed(a);
+    unref_and_check_freed(b);
+}
+
+static void coroutine_fn co_yield_read(void *opaque)
+{
+    qio_channel_yield(opaque, G_IO_IN);
+}
+
+/* Two coroutines waiting to read one channel is a programming error. */
+static void test_co_one_reader(void)
+{
+    if (g_test_subprocess()) {
+        QIOChannel *a;
+        QIOChannel *b;
+
+        socket_channels(&a, &b);
+        qio_test_set_blocking(a, false);
+        qio_coroutine_enter(qio_coroutine_create(co_yield_read, a));
+        qio_coroutine_enter(qio_coroutine_create(co_yield_read, a));
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*CRITICAL*read_coroutine*NULL*");
+}
+
+typedef struct {
     QIOChannel *ioc;
     GMainLoop *loop;
     gint stop;
@@ -2320,6 +2417,9 @@ int main(int argc, char **argv)
     g_test_add_func("/channel/coroutine/bidirectional", test_co_bidirectional);
     g_test_add_func("/channel/coroutine/wake-read-thread",
                     test_co_wake_read_thread);
+    g_test_add_func("/channel/coroutine/read-all-runs-loop",
+                    test_co_read_all_runs_loop);
+    g_test_add_func("/channel/coroutine/one-reader", test_co_one_reader);
     g_test_add_func("/channel/coroutine/reenter", test_co_reenter);
     g_test_add_func("/channel/coroutine/attach-thread", test_co_attach_thread);
     g_test_add_func("/channel/coroutine/thread-default",
