@@ -135,6 +135,68 @@ static void test_file_iov_roundtrip(void)
     g_assert_no_errno(g_rmdir(dir));
 }
 
+typedef struct {
+    QIOChannel *ioc;
+    char *buf;
+    bool writing;
+    int ret;
+    GError *err;
+} FileJob;
+
+static gpointer file_job(gpointer data)
+{
+    FileJob *j = data;
+    g_autofree struct iovec *iov =
+        qio_test_make_iov(j->buf, BIG_LEN, j->writing ? 64 : 61);
+
+    j->ret = j->writing ? qio_channel_writev_all(j->ioc, iov, 64, &j->err)
+                        : qio_channel_readv_all(j->ioc, iov, 61, &j->err);
+    return NULL;
+}
+
+/*
+ * Non-blocking mode on a regular file, written by one thread through one
+ * channel and read back by another thread through a second channel.
+ */
+static void test_file_threads_nonblocking(void)
+{
+    g_autofree char *dir = make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "data", NULL);
+    g_autofree char *want = g_malloc(BIG_LEN);
+    g_autofree char *got = g_malloc0(BIG_LEN);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QIOChannelFile) wr = NULL;
+    g_autoptr(QIOChannelFile) rd = NULL;
+    FileJob w = { 0 };
+    FileJob r = { 0 };
+    char c;
+
+    qio_test_fill_random(want, BIG_LEN);
+    wr = qio_channel_file_new_path(path, O_WRONLY | O_CREAT | O_TRUNC, 0600,
+                                   &err);
+    g_assert_no_error(err);
+    rd = qio_channel_file_new_path(path, O_RDONLY, 0, &err);
+    g_assert_no_error(err);
+    qio_test_set_blocking(QIO_CHANNEL(wr), false);
+    qio_test_set_blocking(QIO_CHANNEL(rd), false);
+
+    w = (FileJob){ QIO_CHANNEL(wr), want, true };
+    g_thread_join(g_thread_new("writer", file_job, &w));
+    g_assert_no_error(w.err);
+    g_assert_cmpint(w.ret, ==, 0);
+    r = (FileJob){ QIO_CHANNEL(rd), got, false };
+    g_thread_join(g_thread_new("reader", file_job, &r));
+    g_assert_no_error(r.err);
+    g_assert_cmpint(r.ret, ==, 0);
+    assert_same_data(want, got, BIG_LEN);
+    g_assert_cmpint(qio_channel_read_all_eof(QIO_CHANNEL(rd), &c, 1, &err),
+                    ==, 0);
+    g_assert_no_error(err);
+
+    g_assert_no_errno(g_unlink(path));
+    g_assert_no_errno(g_rmdir(dir));
+}
+
 static void test_file_open_enoent(void)
 {
     g_autofree char *dir = make_tmpdir();
@@ -936,6 +998,7 @@ typedef struct {
 
 static const TestCase tests[] = {
     {"/file/path/iov-roundtrip", test_file_iov_roundtrip},
+    {"/file/path/threads-nonblocking", test_file_threads_nonblocking},
     {"/file/path/error-enoent", test_file_open_enoent},
     {"/file/path/error-excl", test_file_open_excl},
     {"/file/path/error-eacces", test_file_open_eacces},
