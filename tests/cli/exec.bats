@@ -262,7 +262,10 @@ no_process() {
     exec 5<>feed
     bg_qioc - SYSTEM:"exec sleep $m" <feed >/dev/null 2>err
     local qpid=$BG_PID
-    poll 10 pgrep -P "$qpid" -f "sleep $m"
+    # -x: libtool's wrapper runs subshells whose command line holds
+    # "sleep $m" too; a process named sleep whose parent is $qpid is the
+    # child of qioc itself (the wrapper has exec'd it by then).
+    poll 10 pgrep -P "$qpid" -x sleep
     exec 5>&-
     # stdin ended; the child never does: SIGINT ends qioc, which ends it
     kill -INT "$qpid"
@@ -298,6 +301,30 @@ no_process() {
     reap "$qpid"
     [[ $BG_STATUS == 0 ]] || { cat err >&2; false; }
     assert_same in out
+}
+
+# children_of PID: the state letters of PID's child processes, one a line.
+children_of() {
+    ps --ppid "$1" -o stat= 2>/dev/null || true
+}
+
+@test "a fork listener with EXEC reaps every child: no zombies, none left" {
+    local port n
+    port=$(free_port)
+    bg_qioc TCP-LISTEN:"$port",bind=127.0.0.1,fork SYSTEM:cat 2>err
+    local qpid=$BG_PID
+    wait_port "$port"
+    for n in 1 2 3 4 5; do
+        printf 'client %s\n' "$n" >in
+        run --separate-stderr qioc - TCP:127.0.0.1:"$port" <in
+        assert_status 0
+        [[ $output == "client $n" ]]
+    done
+    # Every child has exited and been reaped: none is left, not even as
+    # a zombie.
+    poll 10 eval '[[ -z $(children_of "$qpid") ]]'
+    still_running "$qpid"
+    assert_empty err
 }
 
 # ---------------------------------------------------------------- environment
