@@ -20,6 +20,11 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib-unix.h>
 
+#if defined(__linux__) && defined(SO_ZEROCOPY) && defined(MSG_ZEROCOPY)
+#include <linux/errqueue.h>
+#define QIO_HAVE_ZEROCOPY 1
+#endif
+
 #include "qio/channel-socket.h"
 #include "qio/channel-watch.h"
 #include "qio/task.h"
@@ -38,6 +43,14 @@ struct _QIOChannelSocket {
     ino_t unlink_ino;
     /* A connect_async or listen_async in flight, abandoned by close. */
     QIOSocketAsync *async;
+    /* SO_ZEROCOPY is on: writes may use MSG_ZEROCOPY. */
+    bool zc_enabled;
+    /* Zero-copy sends the kernel numbered, and how many it reported done. */
+    guint32 zc_queued;
+    guint32 zc_done;
+    /* Since the last flush: a zero-copy write, one that avoided a copy. */
+    bool zc_unflushed;
+    bool zc_avoided_copy;
 };
 
 G_DEFINE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO_TYPE_CHANNEL)
@@ -69,6 +82,8 @@ static bool is_inet_family(int family)
     return family == AF_INET || family == AF_INET6;
 }
 
+static void zc_enable(QIOChannelSocket *sioc);
+
 /* Give @sioc its socket and the features that come with it. */
 static void socket_adopt(QIOChannelSocket *sioc, int fd, int family,
                          bool listening)
@@ -86,6 +101,7 @@ static void socket_adopt(QIOChannelSocket *sioc, int fd, int family,
     if (family == AF_UNIX) {
         qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS);
     }
+    zc_enable(sioc);
 }
 
 /*
@@ -1338,6 +1354,282 @@ static void put_fds(struct msghdr *msg, QIOSocketControl *control,
     memcpy(CMSG_DATA(c), fds, size);
 }
 
+/* ---------------------------------------------------------------- zero copy */
+
+/*
+ * SO_ZEROCOPY is the kernel's consent: without it MSG_ZEROCOPY is silently
+ * ignored, and no completion would ever arrive for flush to wait on.
+ */
+static void zc_enable(QIOChannelSocket *sioc)
+{
+#ifdef QIO_HAVE_ZEROCOPY
+    int on = 1;
+
+    if (!is_inet_family(sioc->family) ||
+        setsockopt(sioc->fd, SOL_SOCKET, SO_ZEROCOPY, &on, sizeof(on)) < 0) {
+        return;
+    }
+    sioc->zc_enabled = true;
+    qio_channel_set_feature(QIO_CHANNEL(sioc),
+                            QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY);
+#endif
+}
+
+/* Forget the sends of a socket that is going away. */
+static void zc_reset(QIOChannelSocket *sioc)
+{
+    sioc->zc_enabled = false;
+    sioc->zc_queued = 0;
+    sioc->zc_done = 0;
+    sioc->zc_unflushed = false;
+    sioc->zc_avoided_copy = false;
+}
+
+/* The kernel numbers sends in 32 bits and wraps; so does the count. */
+static bool zc_pending(QIOChannelSocket *sioc)
+{
+    return (gint32)(sioc->zc_queued - sioc->zc_done) > 0;
+}
+
+#ifdef QIO_HAVE_ZEROCOPY
+
+/* An error-queue message: the error, then the address of whoever sent it. */
+typedef union {
+    char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+                        sizeof(struct sockaddr_in6))];
+    struct cmsghdr align;
+} QIOSocketErrControl;
+
+static bool is_recverr(const struct cmsghdr *c)
+{
+    return (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+           (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR);
+}
+
+/*
+ * A completion covers the sends numbered ee_info to ee_data. Over
+ * loopback it always says COPIED: the receiving socket could hold the
+ * pages for ever, so the kernel copies them when it delivers.
+ */
+static void zc_completed(QIOChannelSocket *sioc,
+                         const struct sock_extended_err *ee)
+{
+    sioc->zc_done += ee->ee_data - ee->ee_info + 1;
+    if (!(ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED)) {
+        sioc->zc_avoided_copy = true;
+    }
+}
+
+/*
+ * Account one error-queue message. Other origins (timestamps someone
+ * enabled on the descriptor) are not ours, unless they carry an error.
+ */
+static int zc_account(QIOChannelSocket *sioc, struct msghdr *msg,
+                      GError **errp)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
+         c = CMSG_NXTHDR(msg, c)) {
+        struct sock_extended_err ee;
+
+        if (!is_recverr(c) || c->cmsg_len < CMSG_LEN(sizeof(ee))) {
+            continue;
+        }
+        memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+        if (ee.ee_origin == SO_EE_ORIGIN_ZEROCOPY) {
+            zc_completed(sioc, &ee);
+        } else if (ee.ee_errno != 0) {
+            qio__error_errno(errp, ee.ee_errno, "socket error queue");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Take every message queued now (MSG_ERRQUEUE never blocks): a count. */
+static int zc_reap(QIOChannelSocket *sioc, GError **errp)
+{
+    int got = 0;
+
+    for (;;) {
+        QIOSocketErrControl control;
+        struct msghdr msg = {
+            .msg_control = control.buf,
+            .msg_controllen = sizeof(control.buf),
+        };
+
+        if (recvmsg(sioc->fd, &msg, MSG_ERRQUEUE) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return got;
+            }
+            qio__error_errno(errp, errno, "read socket error queue");
+            return -1;
+        }
+        if (zc_account(sioc, &msg, errp) < 0) {
+            return -1;
+        }
+        got++;
+    }
+}
+
+#else /* !QIO_HAVE_ZEROCOPY */
+
+static int zc_reap(QIOChannelSocket *sioc, GError **errp)
+{
+    return 0;
+}
+
+#endif /* QIO_HAVE_ZEROCOPY */
+
+/* How long a hung-up socket waits between looks at its error queue. */
+#define ZC_HUP_MIN_MS 1
+#define ZC_HUP_MAX_MS 100
+
+/*
+ * Wait for more completions: their arrival raises POLLERR. So does a
+ * connection error, which is fetched (and so consumed) and reported. A
+ * socket shut down both ways polls POLLHUP for ever, though its data may
+ * still be in flight: it is looked at again, less and less often.
+ */
+static int zc_wait(QIOChannelSocket *sioc, guint *hup_ms, GError **errp)
+{
+    struct pollfd pfd = { .fd = sioc->fd, .events = 0 };
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    int ret;
+
+    do {
+        ret = poll(&pfd, 1, -1);
+    } while (ret < 0 && errno == EINTR);
+    if (ret < 0) {
+        qio__error_errno(errp, errno, "wait for zero-copy completions");
+        return -1;
+    }
+    if (pfd.revents & POLLNVAL) {
+        qio__error_errno(errp, EBADF, "wait for zero-copy completions");
+        return -1;
+    }
+    if (pfd.revents & POLLERR) {
+        if (getsockopt(sioc->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) {
+            soerr = errno;
+        }
+        if (soerr != 0) {
+            qio__error_errno(errp, soerr, "flush zero-copy writes");
+            return -1;
+        }
+        return 0;
+    }
+    *hup_ms = CLAMP(*hup_ms * 2, ZC_HUP_MIN_MS, ZC_HUP_MAX_MS);
+    g_usleep(*hup_ms * G_TIME_SPAN_MILLISECOND);
+    return 0;
+}
+
+static int qio_channel_socket_flush(QIOChannel *ioc, GError **errp)
+{
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
+    guint hup_ms = 0;
+    int ret;
+
+    if (!sioc->zc_unflushed) {
+        return 0;
+    }
+    while (zc_pending(sioc)) {
+        int got = zc_reap(sioc, errp);
+
+        if (got < 0 || (got == 0 && zc_wait(sioc, &hup_ms, errp) < 0)) {
+            return -1;
+        }
+    }
+    ret = sioc->zc_avoided_copy ? 0 : 1;
+    sioc->zc_unflushed = false;
+    sioc->zc_avoided_copy = false;
+    return ret;
+}
+
+/* ---------------------------------------------------------------- write */
+
+/* MSG_NOSIGNAL: a peer that went away must not kill the host. */
+static ssize_t socket_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    ssize_t ret;
+
+    do {
+        ret = sendmsg(fd, msg, flags | MSG_NOSIGNAL);
+    } while (ret < 0 && errno == EINTR);
+    return ret;
+}
+
+/* What writev returns for a sendmsg result (errno set if negative). */
+static ssize_t send_result(ssize_t ret, GError **errp)
+{
+    if (ret >= 0) {
+        return ret;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return QIO_CHANNEL_ERR_BLOCK;
+    }
+    qio__error_errno(errp, errno, "write to socket");
+    return -1;
+}
+
+/*
+ * ENOBUFS: the pinned pages are over RLIMIT_MEMLOCK or the completions
+ * over net.core.optmem_max. Taking the completions queued frees option
+ * memory, so try once more; then copy, so that the write still happens
+ * (flush counts it as a send that was copied).
+ */
+static ssize_t zc_sendmsg(QIOChannelSocket *sioc, const struct msghdr *msg,
+                          GError **errp)
+{
+#ifdef QIO_HAVE_ZEROCOPY
+    ssize_t ret = socket_sendmsg(sioc->fd, msg, MSG_ZEROCOPY);
+    int got = 0;
+
+    if (ret < 0 && errno == ENOBUFS) {
+        got = zc_reap(sioc, errp);
+        if (got < 0) {
+            return -1;
+        }
+        errno = ENOBUFS;
+    }
+    if (got > 0) {
+        ret = socket_sendmsg(sioc->fd, msg, MSG_ZEROCOPY);
+    }
+    /* The kernel numbers a send only if it took some bytes. */
+    if (ret > 0) {
+        sioc->zc_queued++;
+        sioc->zc_unflushed = true;
+        return ret;
+    }
+    if (ret < 0 && errno == ENOBUFS) {
+        ret = socket_sendmsg(sioc->fd, msg, 0);
+        sioc->zc_unflushed |= ret > 0;
+    }
+    return send_result(ret, errp);
+#else
+    g_assert_not_reached();
+#endif
+}
+
+/* Only a socket that took SO_ZEROCOPY (not a reused channel's old one). */
+static bool zc_check_write(QIOChannelSocket *sioc, size_t nfds,
+                           GError **errp)
+{
+    if (!sioc->zc_enabled) {
+        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
+                   "socket does not support zero-copy writes");
+        return false;
+    }
+    if (nfds > 0) {
+        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
+                   "descriptors cannot be sent with a zero-copy write");
+        return false;
+    }
+    return true;
+}
+
 static ssize_t qio_channel_socket_writev(QIOChannel *ioc,
                                          const struct iovec *iov,
                                          size_t niov, int *fds, size_t nfds,
@@ -1349,15 +1641,15 @@ static ssize_t qio_channel_socket_writev(QIOChannel *ioc,
         .msg_iov = (struct iovec *)iov,
         .msg_iovlen = MIN(niov, IOV_MAX),
     };
-    ssize_t ret;
 
     if (!socket_check_open(sioc, errp)) {
         return -1;
     }
     if (flags & QIO_CHANNEL_WRITE_FLAG_ZERO_COPY) {
-        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
-                   "zero copy not supported");
-        return -1;
+        if (!zc_check_write(sioc, fds ? nfds : 0, errp)) {
+            return -1;
+        }
+        return zc_sendmsg(sioc, &msg, errp);
     }
     if (nfds > QIO_CHANNEL_SOCKET_MAX_FDS) {
         qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
@@ -1368,18 +1660,7 @@ static ssize_t qio_channel_socket_writev(QIOChannel *ioc,
     if (fds && nfds > 0) {
         put_fds(&msg, &control, fds, nfds);
     }
-    /* MSG_NOSIGNAL: a peer that went away must not kill the host. */
-    do {
-        ret = sendmsg(sioc->fd, &msg, MSG_NOSIGNAL);
-    } while (ret < 0 && errno == EINTR);
-    if (ret < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return QIO_CHANNEL_ERR_BLOCK;
-        }
-        qio__error_errno(errp, errno, "write to socket");
-        return -1;
-    }
-    return ret;
+    return send_result(socket_sendmsg(sioc->fd, &msg, 0), errp);
 }
 
 static int socket_close(QIOChannelSocket *sioc, GError **errp)
@@ -1394,6 +1675,11 @@ static int socket_close(QIOChannelSocket *sioc, GError **errp)
     }
     /* Before close: while the socket lives, its file cannot be rebound. */
     unlink_socket_file(sioc);
+    /*
+     * Unflushed zero-copy sends are forgotten: the kernel drops their
+     * completions with the socket and unpins their pages once sent.
+     */
+    zc_reset(sioc);
     sioc->fd = -1;
     /* On Linux the descriptor is gone even when close fails with EINTR. */
     if (close(fd) < 0 && errno != EINTR) {
@@ -1497,6 +1783,7 @@ static void qio_channel_socket_class_init(QIOChannelSocketClass *klass)
     ioc_class->io_shutdown = qio_channel_socket_shutdown;
     ioc_class->io_set_cork = qio_channel_socket_set_cork;
     ioc_class->io_set_delay = qio_channel_socket_set_delay;
+    ioc_class->io_flush = qio_channel_socket_flush;
 }
 
 static void qio_channel_socket_init(QIOChannelSocket *sioc)

@@ -10,6 +10,40 @@
  * #GNetworkAddress (host and port, resolved when connecting), a
  * #GInetSocketAddress or a #GUnixSocketAddress (a path, or an abstract
  * name on Linux).
+ *
+ * Zero copy (Linux): a connected TCP socket, however it was made, gets
+ * %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY when the kernel lets SO_ZEROCOPY be
+ * set on it; unix sockets and listeners never do. A write with
+ * %QIO_CHANNEL_WRITE_FLAG_ZERO_COPY is then sent with MSG_ZEROCOPY: the
+ * kernel pins the caller's pages and sends from them, so the buffers must
+ * stay unchanged until qio_channel_flush() returns. Descriptors cannot go
+ * with such a write (%QIO_CHANNEL_ERROR_NOT_SUPPORTED).
+ *
+ * qio_channel_flush() reads the completions from the socket's error queue
+ * and blocks the calling thread (inside a coroutine too, on a non-blocking
+ * channel too) until every zero-copy write since the last flush has
+ * completed, i.e. been acknowledged by the peer. It returns 1 when the
+ * kernel copied every one of them after all, which is always the case
+ * over loopback (the receiving socket could keep the pages indefinitely,
+ * so the kernel copies them when it delivers), 0 when at least one went
+ * out without a copy, 0 at once when there was no zero-copy write since
+ * the last flush, and -1 when the error queue cannot be read or the
+ * connection fails meanwhile (e.g. %G_IO_ERROR_CONNECTION_CLOSED for a
+ * reset; that error is then consumed, and a later read does not see it).
+ *
+ * Pinned pages count against RLIMIT_MEMLOCK (unless the thread has
+ * CAP_IPC_LOCK) and completions not yet read against net.core.optmem_max;
+ * over either limit sendmsg fails with ENOBUFS. QEMU reports that as an
+ * error; libqio reads the completions already queued (which frees option
+ * memory) and tries once more, and if the kernel still refuses, sends that
+ * write by copying, as a plain write: it succeeds, and it counts as a
+ * copied send in what the next flush returns.
+ *
+ * Closing the channel forgets unflushed zero-copy writes: the kernel
+ * discards their completions with the socket, still sends the data and
+ * unpins the pages when done. A descriptor given to
+ * qio_channel_socket_new_fd() must not have zero-copy sends of its own in
+ * flight, or their completions would be counted as the channel's.
  */
 #ifndef QIO_CHANNEL_SOCKET_H
 #define QIO_CHANNEL_SOCKET_H
@@ -96,8 +130,10 @@ QIOChannelSocket *qio_channel_socket_new(void);
  * Wraps an existing socket. A listening socket gets
  * %QIO_CHANNEL_FEATURE_LISTEN; a connected one
  * %QIO_CHANNEL_FEATURE_SHUTDOWN, %QIO_CHANNEL_FEATURE_READ_MSG_PEEK and,
- * for unix sockets, %QIO_CHANNEL_FEATURE_FD_PASS. A listening unix socket
- * wrapped this way never removes its path on close.
+ * for unix sockets, %QIO_CHANNEL_FEATURE_FD_PASS; a TCP one also
+ * %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY if the kernel accepts SO_ZEROCOPY,
+ * which this sets on @fd (see the zero copy notes above). A listening unix
+ * socket wrapped this way never removes its path on close.
  *
  * Returns: (transfer full) (nullable): the channel, which owns @fd from
  * then on; %NULL with @errp set if @fd is not a socket, in which case @fd
@@ -223,7 +259,9 @@ void qio_channel_socket_listen_async(QIOChannelSocket *ioc,
  * @errp: return location for an error
  *
  * Takes the next pending connection, waiting for one if @ioc is blocking.
- * The new channel is blocking and close-on-exec.
+ * The new channel is blocking and close-on-exec, and has the features of
+ * a connected socket of its family (as qio_channel_socket_new_fd() lists
+ * them).
  *
  * Returns: (transfer full) (nullable): the connected channel, or %NULL
  * with @errp set; on a non-blocking listener with no client waiting the
