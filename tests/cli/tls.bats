@@ -39,6 +39,20 @@ make_cert() {
     fi
 }
 
+# A server certificate from the test CA that expired in 2021.
+make_expired() {
+    printf '%s\n' 'cn = "localhost"' 'dns_name = "localhost"' \
+        'activation_date = "2020-01-01 00:00:00"' \
+        'expiration_date = "2021-01-01 00:00:00"' tls_www_server signing_key \
+        >"$CERTS/expired.tmpl"
+    make_key expired
+    certtool --generate-certificate --load-privkey "$CERTS/expired-key.pem" \
+        --load-ca-certificate "$CERTS/ca.pem" \
+        --load-ca-privkey "$CERTS/ca-key.pem" \
+        --template "$CERTS/expired.tmpl" --outfile "$CERTS/expired.pem" \
+        2>/dev/null
+}
+
 setup_file() {
     export CERTS=$BATS_FILE_TMPDIR
     command -v certtool >/dev/null || return 0
@@ -49,6 +63,7 @@ setup_file() {
         signing_key
     make_cert client ca 'cn = "qioc test client"' tls_www_client signing_key
     make_cert rogue other-ca 'cn = "rogue client"' tls_www_client signing_key
+    make_expired
     cat "$CERTS/server.pem" "$CERTS/server-key.pem" >"$CERTS/server-both.pem"
     cat "$CERTS/rogue.pem" "$CERTS/rogue-key.pem" >"$CERTS/rogue-both.pem"
 }
@@ -72,10 +87,16 @@ setup() {
     UNKNOWN_CA=' (alert "CA is unknown")'
 }
 
+# A child that has not exec'd yet is still this shell: SIGTERM would run
+# bats' exit trap in it and report the test twice, so it gets SIGKILL.
 teardown() {
-    local pid
+    local pid sig shell_exe
+    shell_exe=$(readlink "/proc/$$/exe")
     for pid in "${BG_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
+        sig=TERM
+        [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$shell_exe" ]] &&
+            sig=KILL
+        kill -"$sig" "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
 }
@@ -236,6 +257,39 @@ random_file() {
     [ ! -s "$T/qioc.err" ]
 }
 
+@test "TLS-LISTEN,fork in front of an HTTP server: curl fetches, one after another and at once" {
+    need curl
+    mkdir "$T/www"
+    random_file "$T/www/page.bin" 300000
+    HTTP=$(free_port)
+    bg timeout 30 "$PY" -m http.server "$HTTP" --bind 127.0.0.1 \
+        --directory "$T/www" >"$T/http.log" 2>&1
+    wait_listen "$HTTP"
+    PORT=$(free_port)
+    bg timeout 30 "$QIOC" "TLS-LISTEN:$PORT,fork,$SRV" "TCP:127.0.0.1:$HTTP" \
+        2>"$T/qioc.err"
+    SERVER=$BG
+    wait_listen "$PORT"
+    local i
+    for i in 1 2 3; do
+        timeout 20 curl -sS --cacert "$CERTS/ca.pem" -o "$T/got.$i" \
+            "https://localhost:$PORT/page.bin"
+        cmp "$T/www/page.bin" "$T/got.$i"
+    done
+    # Five at once, over one curl process's parallel transfers.
+    local urls=()
+    for i in 4 5 6 7 8; do
+        urls+=(-o "$T/got.$i" "https://localhost:$PORT/page.bin")
+    done
+    timeout 20 curl -sS --parallel --parallel-max 5 --cacert "$CERTS/ca.pem" \
+        "${urls[@]}"
+    for i in 4 5 6 7 8; do
+        cmp "$T/www/page.bin" "$T/got.$i"
+    done
+    kill -0 "$SERVER"
+    [ ! -s "$T/qioc.err" ]
+}
+
 # ---------------------------------------------------------------- qioc to qioc
 
 @test "qioc to qioc: 16 MiB each way at once, checksums match" {
@@ -331,6 +385,23 @@ fails_with() {
         - "TLS:localhost:$PORT"
     server_exits 1
     grep -q "the peer rejected our certificate$UNKNOWN_CA" "$T/srv.err"
+}
+
+@test "a cafile= that did not sign the server's certificate: exit 1, unknown issuer" {
+    serve "$SRV"
+    fails_with 1 \
+        "certificate verification failed: the certificate issuer is unknown" \
+        - "TLS:localhost:$PORT,cafile=$CERTS/other-ca.pem"
+    server_exits 1
+}
+
+@test "an expired server certificate: exit 1 and the reason, on both sides" {
+    serve "cert=$CERTS/expired.pem,key=$CERTS/expired-key.pem"
+    fails_with 1 "certificate verification failed: the certificate has expired" \
+        - "TLS:localhost:$PORT,$CA"
+    server_exits 1
+    grep -q 'the peer rejected our certificate (alert "Certificate is expired")' \
+        "$T/srv.err"
 }
 
 @test "name mismatch with snihost=wrong.example: exit 1 and the reason" {
