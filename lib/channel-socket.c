@@ -162,10 +162,49 @@ static bool address_wanted(GSocketAddress *sa,
            (int)g_socket_address_get_family(opts->bind) == family;
 }
 
+/* HOST:PORT as a user writes it: an IPv6 host in brackets. */
+static char *connectable_text(GSocketConnectable *addr)
+{
+    GNetworkAddress *na;
+    const char *host;
+
+    if (!G_IS_NETWORK_ADDRESS(addr)) {
+        return g_socket_connectable_to_string(addr);
+    }
+    na = G_NETWORK_ADDRESS(addr);
+    host = g_network_address_get_hostname(na);
+    return g_strdup_printf(strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+                           g_network_address_get_port(na));
+}
+
+GSocketAddress *qio__address_next(GSocketAddressEnumerator *en,
+                                  GSocketConnectable *addr, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    GSocketAddress *sa = g_socket_address_enumerator_next(en, NULL, &err);
+    const char *reason;
+    const char *host;
+
+    if (!err) {
+        return sa;
+    }
+    if (err->domain != G_RESOLVER_ERROR || !G_IS_NETWORK_ADDRESS(addr)) {
+        g_propagate_error(errp, g_steal_pointer(&err));
+        return NULL;
+    }
+    /* GLib says: Error resolving “HOST”: REASON */
+    reason = strstr(err->message, "\u201d: ");
+    reason = reason ? reason + strlen("\u201d: ") : err->message;
+    host = g_network_address_get_hostname(G_NETWORK_ADDRESS(addr));
+    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "resolve %s: %s",
+                host, reason);
+    return NULL;
+}
+
 static void no_address_error(GSocketConnectable *addr, const char *op,
                              GError **errp)
 {
-    g_autofree char *text = g_socket_connectable_to_string(addr);
+    g_autofree char *text = connectable_text(addr);
 
     g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                 "%s %s: no address of the requested family", op, text);
@@ -365,7 +404,7 @@ int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
         int fd;
 
         /* A resolver error is reported only if no address was tried. */
-        sa = g_socket_address_enumerator_next(en, NULL, last ? NULL : &last);
+        sa = qio__address_next(en, addr, last ? NULL : &last);
         if (!sa) {
             break;
         }
@@ -594,7 +633,7 @@ static int listen_resolved(QIOChannelSocket *sioc, GSocketConnectable *addr,
     for (;;) {
         g_autoptr(GSocketAddress) sa = NULL;
 
-        sa = g_socket_address_enumerator_next(en, NULL, last ? NULL : &last);
+        sa = qio__address_next(en, addr, last ? NULL : &last);
         if (!sa) {
             break;
         }
@@ -786,7 +825,7 @@ static GList *resolve_addresses(GSocketConnectable *addr,
     GList *found = NULL;
     GSocketAddress *sa;
 
-    while ((sa = g_socket_address_enumerator_next(en, NULL, &err))) {
+    while ((sa = qio__address_next(en, addr, &err))) {
         if (address_wanted(sa, opts)) {
             found = g_list_prepend(found, sa);
         } else {

@@ -254,7 +254,7 @@ static int listen_resolved(QIONetListener *l, GSocketConnectable *addr,
     for (;;) {
         g_autoptr(GError) err = NULL;
         g_autoptr(GSocketAddress) sa =
-            g_socket_address_enumerator_next(en, NULL, &err);
+            qio__address_next(en, addr, &err);
         g_autoptr(GSocketAddress) bound = NULL;
 
         if (!sa) {

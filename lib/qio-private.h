@@ -26,6 +26,14 @@ void qio__error_errno(GError **errp, int err, const char *fmt, ...)
 void qio__error(GError **errp, QIOChannelError code, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
+/*
+ * g_socket_address_enumerator_next() for @addr, with resolver failures
+ * reworded as "resolve HOST: REASON" (GLib's own text is a sentence with
+ * typographic quotes, unlike every other qio error).
+ */
+GSocketAddress *qio__address_next(GSocketAddressEnumerator *en,
+                                  GSocketConnectable *addr, GError **errp);
+
 /* Close every descriptor of @fds, then free the array. */
 void qio__close_fds(int *fds, size_t nfds);
 

@@ -476,7 +476,14 @@ established_with_keepalive() {
     run --separate-stderr qioc - TCP:no-such-host.invalid:80 </dev/null
     assert_status 1
     assert_one_line "$stderr"
-    [[ $stderr == "qioc: address 2 (TCP:no-such-host.invalid:80): "*no-such-host.invalid* ]]
+    [[ $stderr == "qioc: address 2 (TCP:no-such-host.invalid:80): resolve no-such-host.invalid: "* ]]
+}
+
+@test "an IPv6 literal that TCP4 cannot reach is named in brackets" {
+    run --separate-stderr qioc - 'TCP4:[::1]:80' </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: address 2 (TCP4:[::1]:80): connect to [::1]:80: no address of the requested family" ]]
 }
 
 @test "retry=2,interval=0.2 against a closed port: tries, then Connection refused" {

@@ -2393,6 +2393,45 @@ static void test_connect_async_no_address(void)
 }
 
 /*
+ * A name that does not resolve (.invalid never does, RFC 6761): the error
+ * arrives in the caller's context and reads "resolve HOST: REASON", and an
+ * IPv6 literal refused by the family filter is named in brackets.
+ */
+static void test_connect_async_unresolvable(void)
+{
+    g_autoptr(GSocketConnectable) bad =
+        g_network_address_new("no-such-host.invalid", 80);
+    g_autoptr(GSocketConnectable) v6 = g_network_address_new("::1", 9);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) cl4 = qio_channel_socket_new();
+    g_autoptr(GError) err = NULL;
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    connect_async_wait(cl, bad, NULL, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_true(g_str_has_prefix(r.error->message,
+                                   "resolve no-such-host.invalid: "));
+    g_assert_cmpint(qio_channel_socket_get_fd(cl), <, 0);
+    async_result_clear(&r);
+
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, bad, NULL, &err), ==,
+                    -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_true(g_str_has_prefix(err->message,
+                                   "resolve no-such-host.invalid: "));
+
+    opts.family = AF_INET;
+    async_result_init(&r, NULL);
+    connect_async_wait(cl4, v6, &opts, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    g_assert_cmpstr(r.error->message, ==,
+                    "connect to [::1]:9: no address of the requested family");
+    async_result_clear(&r);
+}
+
+/*
  * A listener whose accept queue is full (backlog 0, one client waiting):
  * Linux drops further SYNs, so a connect to it stays in progress.
  */
@@ -2904,6 +2943,8 @@ int main(int argc, char **argv)
                     test_connect_async_localhost);
     g_test_add_func("/socket/connect-async/fallback",
                     test_connect_async_fallback);
+    g_test_add_func("/socket/connect-async/unresolvable",
+                    test_connect_async_unresolvable);
     g_test_add_func("/socket/connect-async/no-address",
                     test_connect_async_no_address);
     g_test_add_func("/socket/connect-async/timeout",
