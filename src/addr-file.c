@@ -2,6 +2,9 @@
  * qioc - FILE, GOPEN, CREATE and PIPE
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * FILE, GOPEN, CREATE and the unnamed PIPE open at once; a named FIFO
+ * opens through qioc_connect_fifo(), which may have to wait for a reader.
  */
 #include "config.h"
 
@@ -144,8 +147,8 @@ QIOChannel *qioc_open_create(const QiocAddress *addr, QiocAccess *access,
     return open_path(addr, access, flags, errp);
 }
 
-static QIOChannel *open_fifo(const QiocAddress *addr, QiocAccess *access,
-                             GError **errp)
+/* Create the FIFO unless it exists; mode=, user=, group= if qioc made it. */
+static gboolean make_fifo(const QiocAddress *addr, GError **errp)
 {
     const char *path = addr->params[0];
     gboolean masked = qioc_address_has_opt(addr, "umask");
@@ -162,19 +165,137 @@ static QIOChannel *open_fifo(const QiocAddress *addr, QiocAccess *access,
     }
     if (rc < 0 && err != EEXIST) {
         qioc_addr_error_errno(errp, err, "mkfifo %s", path);
+        return FALSE;
+    }
+    return rc < 0 || qioc_addr_set_file_attrs(addr, path, errp);
+}
+
+static int open_fifo_fd(const char *path, int flags, GError **errp)
+{
+    int fd = open(path, flags | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0) {
+        qioc_addr_error_errno(errp, errno, "open %s", path);
+    }
+    return fd;
+}
+
+/*
+ * Both ways: two descriptors, so that half-closing the writing one (end of
+ * the data qioc sends) leaves our reader an end-of-file once it has read
+ * back what was written, which one O_RDWR descriptor never would. Ours is
+ * the reader the O_WRONLY open needs, so neither open waits.
+ */
+static QIOChannel *open_fifo_both(const char *path, GError **errp)
+{
+    int rfd = open_fifo_fd(path, O_RDONLY | O_NONBLOCK, errp);
+    int wfd;
+
+    if (rfd < 0) {
         return NULL;
     }
-    /*
-     * Only reading (-u): O_RDONLY, so the last writer's close is our
-     * end-of-file; O_NONBLOCK, so opening does not stall waiting for a
-     * writer (the pump waits for data instead). Otherwise O_RDWR: opening
-     * never blocks, and what is written can be read back.
-     */
-    if (*access == QIOC_ACCESS_READ) {
-        return open_path(addr, access, O_RDONLY | O_NONBLOCK | O_NOCTTY,
-                         errp);
+    wfd = open_fifo_fd(path, O_WRONLY | O_NONBLOCK, errp);
+    if (wfd < 0) {
+        close(rfd);
+        return NULL;
     }
-    return open_path(addr, access, O_RDWR | O_NOCTTY, errp);
+    return QIO_CHANNEL(qio_channel_file_new_fd_pair(rfd, wfd));
+}
+
+/* Writing only: the open that waits for a reader, in a worker thread. */
+typedef struct {
+    char *path;
+    int fd;
+    QiocOpenDone *done;
+    gpointer data;
+} QiocFifoOpen;
+
+static void fifo_open_free(gpointer opaque)
+{
+    QiocFifoOpen *f = opaque;
+
+    if (f->fd >= 0) {
+        close(f->fd);
+    }
+    g_free(f->path);
+    g_free(f);
+}
+
+static void fifo_open_worker(QIOTask *task, gpointer opaque)
+{
+    QiocFifoOpen *f = opaque;
+    GError *err = NULL;
+
+    do {
+        f->fd = open(f->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    } while (f->fd < 0 && errno == EINTR);
+    if (f->fd < 0) {
+        qioc_addr_error_errno(&err, errno, "open %s", f->path);
+        qio_task_set_error(task, err);
+    }
+}
+
+static void fifo_opened(QIOTask *task, gpointer opaque)
+{
+    QiocFifoOpen *f = opaque;
+    GError *err = NULL;
+    QIOChannel *ioc = NULL;
+
+    if (!qio_task_propagate_error(task, &err)) {
+        ioc = QIO_CHANNEL(qio_channel_file_new_fd(f->fd));
+        f->fd = -1;
+    }
+    f->done(ioc, err, f->data);
+}
+
+/*
+ * O_WRONLY waits for a reader, as socat does: what is written then has
+ * somewhere to go. (An O_RDWR descriptor would be its own reader, and
+ * the data would vanish with it if qioc finished before anyone read.)
+ * The wait must not hold up the loop (other clients, signals). If qioc
+ * ends first, the thread ends with the process.
+ */
+static void open_fifo_write(const char *path, QiocOpenDone *done,
+                            gpointer data)
+{
+    QiocFifoOpen *f = g_new0(QiocFifoOpen, 1);
+    QIOTask *task;
+
+    *f = (QiocFifoOpen){ g_strdup(path), -1, done, data };
+    task = qio_task_new(NULL, fifo_opened, f, fifo_open_free);
+    qio_task_run_in_thread(task, fifo_open_worker, f, NULL, NULL);
+}
+
+void qioc_connect_fifo(const QiocAddress *addr, const QiocOptions *opts,
+                       QiocOpenDone *done, gpointer data)
+{
+    const char *path = addr->params[0];
+    GError *err = NULL;
+    QIOChannel *ioc = NULL;
+    int fd;
+
+    if (!make_fifo(addr, &err)) {
+        done(NULL, err, data);
+        return;
+    }
+    switch (qioc_addr_access(opts, addr->index - 1)) {
+    case QIOC_ACCESS_WRITE:
+        open_fifo_write(path, done, data);
+        return;
+    case QIOC_ACCESS_READ:
+        /*
+         * O_RDONLY, so the last writer's close is our end-of-file;
+         * O_NONBLOCK, so opening does not wait for a writer (the pump
+         * waits for data instead).
+         */
+        fd = open_fifo_fd(path, O_RDONLY | O_NONBLOCK, &err);
+        ioc = fd < 0 ? NULL : QIO_CHANNEL(qio_channel_file_new_fd(fd));
+        break;
+    default:
+        ioc = open_fifo_both(path, &err);
+        break;
+    }
+    done(ioc, err, data);
 }
 
 QIOChannel *qioc_open_pipe(const QiocAddress *addr, QiocAccess *access,
@@ -182,9 +303,8 @@ QIOChannel *qioc_open_pipe(const QiocAddress *addr, QiocAccess *access,
 {
     int fds[2];
 
-    if (addr->nparams > 0) {
-        return open_fifo(addr, access, errp);
-    }
+    /* A named FIFO is qioc_connect_fifo()'s. */
+    g_return_val_if_fail(addr->nparams == 0, NULL);
     if (pipe2(fds, O_CLOEXEC) < 0) {
         qioc_addr_error_errno(errp, errno, "pipe");
         return NULL;

@@ -48,6 +48,15 @@ static const QiocAddrOps gopen_socket_ops = {
     QIOC_ADDR_GOPEN, .connect = qioc_connect_unix
 };
 
+/*
+ * A named FIFO opens like a connecting type: written only, it waits for a
+ * reader as socat's does, and that wait is an open(2) that blocks, so it
+ * happens off the loop (addr-file.c).
+ */
+static const QiocAddrOps fifo_ops = {
+    QIOC_ADDR_PIPE, .connect = qioc_connect_fifo
+};
+
 static gboolean is_socket_path(const char *path)
 {
     struct stat st;
@@ -61,12 +70,26 @@ const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr)
         is_socket_path(addr->params[0])) {
         return &gopen_socket_ops;
     }
+    if (addr->type->kind == QIOC_ADDR_PIPE && addr->nparams > 0) {
+        return &fifo_ops;
+    }
     for (gsize i = 0; i < G_N_ELEMENTS(addr_ops); i++) {
         if (addr_ops[i].kind == addr->type->kind) {
             return &addr_ops[i];
         }
     }
     return NULL;
+}
+
+QiocAccess qioc_addr_access(const QiocOptions *opts, int i)
+{
+    if (opts->left_to_right) {
+        return i == 0 ? QIOC_ACCESS_READ : QIOC_ACCESS_WRITE;
+    }
+    if (opts->right_to_left) {
+        return i == 0 ? QIOC_ACCESS_WRITE : QIOC_ACCESS_READ;
+    }
+    return QIOC_ACCESS_RDWR;
 }
 
 gboolean qioc_addr_prepare(const QiocAddress *addr, const QiocOptions *opts,

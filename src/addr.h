@@ -76,6 +76,9 @@ typedef struct QiocAddrOps {
 
 const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr);
 
+/* Which directions -u/-U need from address @i (0 or 1). */
+QiocAccess qioc_addr_access(const QiocOptions *opts, int i);
+
 /* Run the type's prepare step, if it has one. */
 gboolean qioc_addr_prepare(const QiocAddress *addr, const QiocOptions *opts,
                            GError **errp);
@@ -120,6 +123,7 @@ QiocListenFunc qioc_listen_unix;
 QiocListenFunc qioc_listen_tcp;
 QiocListenFunc qioc_listen_fd;
 QiocListenFunc qioc_listen_systemd;
+QiocConnectFunc qioc_connect_fifo;
 QiocConnectFunc qioc_connect_unix;
 QiocConnectFunc qioc_connect_tcp;
 QiocPrepareFunc qioc_prepare_tls;

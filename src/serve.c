@@ -54,17 +54,6 @@ static void conn_finish(QiocConn *conn);
 
 /* ---------------------------------------------------------------- helpers */
 
-static QiocAccess access_for(const QiocOptions *opts, int i)
-{
-    if (opts->left_to_right) {
-        return i == 0 ? QIOC_ACCESS_READ : QIOC_ACCESS_WRITE;
-    }
-    if (opts->right_to_left) {
-        return i == 0 ? QIOC_ACCESS_WRITE : QIOC_ACCESS_READ;
-    }
-    return QIOC_ACCESS_RDWR;
-}
-
 static void report(const QiocAddress *addr, const GError *err)
 {
     qioc_error("address %d (%s): %s", addr->index, addr->text, err->message);
@@ -251,7 +240,7 @@ static const char *const access_words[] = {
 static gboolean conn_access_ok(QiocConn *conn, int i)
 {
     const QiocOptions *opts = conn->srv->opts;
-    QiocAccess need = access_for(opts, i);
+    QiocAccess need = qioc_addr_access(opts, i);
     QiocAccess missing = need & ~conn->side[i].access;
     g_autoptr(GError) err = NULL;
 
@@ -473,7 +462,7 @@ static void conn_open_side(QiocConn *conn, int i)
 
     conn_ref(conn);
     conn->side[i].addr = addr;
-    conn->side[i].access = access_for(srv->opts, i);
+    conn->side[i].access = qioc_addr_access(srv->opts, i);
     if (qioc_exec_is_nofork(addr)) {
         conn_spawn_nofork(conn, i);
     } else if (ops && ops->listen) {
@@ -513,7 +502,7 @@ static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
     }
     conn = conn_ref(conn_new(srv));
     conn->side[s].addr = addr;
-    conn->side[s].access = access_for(srv->opts, s);
+    conn->side[s].access = qioc_addr_access(srv->opts, s);
     qioc_addr_wrap_async(addr, srv->opts,
                          QIO_CHANNEL(g_object_ref(sioc)), open_done,
                          open_call(conn, s));

@@ -177,6 +177,83 @@ refused_addr() {
     [[ $(cat got) == "into the fifo" ]]
 }
 
+# fifo_waiting PID: a thread of PID waits in open(2) for the other end of
+# a FIFO (the kernel's wait_for_partner).
+fifo_waiting() {
+    local f
+    for f in /proc/"$1"/task/*/wchan; do
+        [[ $(cat "$f" 2>/dev/null) == wait_for_partner ]] && return 0
+    done
+    return 1
+}
+
+@test "FIFO between two qioc processes, the writer first: it waits for the reader, nothing is lost" {
+    random_file in 4M
+    bg_qioc -u - PIPE:"$T/ff" <in 2>w.err
+    local wpid=$BG_PID
+    # Like socat, the writer waits for a reader instead of writing into
+    # a FIFO nobody reads (and losing that data when it ends first).
+    poll 10 fifo_waiting "$wpid"
+    QIOC_TIMEOUT=10 qioc -u PIPE:"$T/ff" - >out
+    reap "$wpid"
+    [[ $BG_STATUS == 0 ]] || { cat w.err >&2; return 1; }
+    assert_same in out
+}
+
+@test "FIFO: a short message written before any reader opens still arrives" {
+    bg_qioc -u - PIPE:"$T/ff" <<<x
+    local wpid=$BG_PID
+    poll 10 fifo_waiting "$wpid"
+    run --separate-stderr timeout 5 cat "$T/ff"
+    assert_status 0
+    [[ $output == x ]]
+    reap "$wpid"
+    [[ $BG_STATUS == 0 ]]
+}
+
+@test "FIFO between two qioc processes, the reader first" {
+    random_file in 4M
+    bg_qioc -u PIPE:"$T/ff" - >out 2>r.err
+    local rpid=$BG_PID
+    poll 10 test -p "$T/ff"
+    QIOC_TIMEOUT=10 qioc -u - PIPE:"$T/ff" <in
+    reap "$rpid"
+    [[ $BG_STATUS == 0 ]] || { cat r.err >&2; return 1; }
+    assert_same in out
+}
+
+@test "-U into a FIFO given first: written only, it waits for its reader" {
+    bg_qioc -U PIPE:"$T/ff" - <<<backwards
+    local wpid=$BG_PID
+    poll 10 fifo_waiting "$wpid"
+    run --separate-stderr timeout 5 cat "$T/ff"
+    [[ $output == backwards ]]
+    reap "$wpid"
+    [[ $BG_STATUS == 0 ]]
+}
+
+@test "echo hi | qioc - PIPE:path: the FIFO echoes, then end-of-file, exit 0" {
+    QIOC_TIMEOUT=5 run --separate-stderr qioc - PIPE:"$T/ff" <<<hi
+    assert_status 0
+    [[ $output == hi ]]
+    [[ -z $stderr ]]
+    random_file in 1M
+    QIOC_TIMEOUT=10 qioc - PIPE:"$T/ff" <in >out
+    assert_same in out
+}
+
+@test "SIGTERM to a qioc waiting for a FIFO reader: exit 143 at once" {
+    bg_qioc -u - PIPE:"$T/ff" </dev/null 2>err
+    local qpid=$BG_PID
+    poll 10 fifo_waiting "$qpid"
+    local start=$EPOCHREALTIME
+    kill -TERM "$qpid"
+    reap "$qpid" 5
+    [[ $BG_STATUS == 143 ]] || { cat err >&2; return 1; }
+    assert_faster_than 2000 "$start"
+    [[ ! -s err ]]
+}
+
 # ---------------------------------------------------------------- GOPEN and shortcuts
 
 @test "socat GOPEN on a regular file: read from it, write into it" {
