@@ -214,19 +214,26 @@ static void add_option_groups(GOptionContext *ctx)
 
 /*
  * socat's two-letter logging options, rewritten to the long ones before
- * GOptionContext sees them (it would read -lf as -l -f).
+ * GOptionContext sees them (it would read -lf as -l -f). -lf and -lp
+ * take their value as the next word; -ly never does: its facility is
+ * optional and only ever glued on (-lylocal0).
  */
 static const struct {
     const char *socat;
-    const char *qioc;
-    gboolean takes_arg;         /* the value is the next argument */
-    gboolean glued;             /* the value may follow directly (-lylocal0) */
+    const char *bare;           /* the option alone */
+    const char *glued;          /* prefix for a glued value, or NULL */
 } socat_spellings[] = {
-    { "-lf", "--log-file", TRUE, FALSE },
-    { "-ly", "--syslog", FALSE, TRUE },
-    { "-lp", "--log-name", TRUE, FALSE },
-    { "-lu", "--log-micro", FALSE, FALSE },
-    { "-lh", "--log-host", FALSE, FALSE },
+    { "-lf", "--log-file", NULL },
+    { "-ly", "--syslog=", "--syslog=" },
+    { "-lp", "--log-name", NULL },
+    { "-lu", "--log-micro", NULL },
+    { "-lh", "--log-host", NULL },
+    /*
+     * GOption gives an optional value the next word unless that starts
+     * with '-': `--syslog TCP-L:80 ...` must not make TCP-L:80 a facility.
+     * "--syslog=" is the default facility; "--syslog=FAC" passes as is.
+     */
+    { "--syslog", "--syslog=", NULL },
 };
 
 static char *map_socat_option(const char *arg)
@@ -239,10 +246,10 @@ static char *map_socat_option(const char *arg)
             continue;
         }
         if (arg[n] == '\0') {
-            return g_strdup(socat_spellings[i].qioc);
+            return g_strdup(socat_spellings[i].bare);
         }
         if (socat_spellings[i].glued) {
-            return g_strdup_printf("%s=%s", socat_spellings[i].qioc, arg + n);
+            return g_strconcat(socat_spellings[i].glued, arg + n, NULL);
         }
     }
     return g_strdup(arg);

@@ -760,6 +760,34 @@ endless_child() {
     [[ -z $stderr ]]
 }
 
+@test "-ly and --syslog never take the next word as the facility" {
+    # socat's -ly[FACILITY] takes a facility only glued on; GOption would
+    # have made the address after it one ("unknown syslog facility").
+    local opt
+    for opt in -ly --syslog; do
+        run --separate-stderr qioc "$opt" "$(refused_addr)" - </dev/null
+        assert_status 1
+        [[ -z $stderr ]] || { echo "# $opt: $stderr" >&2; return 1; }
+    done
+    run --separate-stderr qioc -ly TCP-LISTEN:"$P",accept-timeout=0.2 \
+        TCP:127.0.0.1:9 </dev/null
+    assert_status 1
+    [[ -z $stderr ]]
+}
+
+@test "-lyFACILITY and --syslog=FACILITY set it; a bad one is a usage error" {
+    run --separate-stderr qioc -lylocal3 - PIPE <<<hi
+    assert_status 0
+    [[ $output == hi ]]
+    run --separate-stderr qioc --syslog=user - PIPE <<<hi
+    assert_status 0
+    [[ $output == hi ]]
+    run --separate-stderr qioc -lybogus - PIPE <<<hi
+    assert_usage_error bogus
+    run --separate-stderr qioc --syslog=bogus - PIPE <<<hi
+    assert_usage_error bogus
+}
+
 @test "socat -lp NAME: diagnostic lines start with NAME:" {
     run --separate-stderr qioc -lp myrelay - "$(refused_addr)" </dev/null
     assert_status 1
