@@ -214,18 +214,18 @@ static void add_option_groups(GOptionContext *ctx)
 
 /*
  * socat's two-letter logging options, rewritten to the long ones before
- * GOptionContext sees them (it would read -lf as -l -f). -lf and -lp
- * take their value as the next word; -ly never does: its facility is
- * optional and only ever glued on (-lylocal0).
+ * GOptionContext sees them (it would read -lf as -l -f). socat glues the
+ * value on (-lfFILE, -lpNAME, -lylocal0); -lf and -lp also take it as the
+ * next word, -ly never does: its facility is optional.
  */
 static const struct {
     const char *socat;
     const char *bare;           /* the option alone */
     const char *glued;          /* prefix for a glued value, or NULL */
 } socat_spellings[] = {
-    { "-lf", "--log-file", NULL },
+    { "-lf", "--log-file", "--log-file=" },
     { "-ly", "--syslog=", "--syslog=" },
-    { "-lp", "--log-name", NULL },
+    { "-lp", "--log-name", "--log-name=" },
     { "-lu", "--log-micro", NULL },
     { "-lh", "--log-host", NULL },
     /*

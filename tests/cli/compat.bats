@@ -788,6 +788,18 @@ endless_child() {
     assert_usage_error bogus
 }
 
+@test "socat's glued -lfFILE and -lpNAME, as socat's man page spells them" {
+    run --separate-stderr qioc -lpglued - "$(refused_addr)" </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == "glued: address 2 ($(refused_addr)): "*"Connection refused" ]]
+    run --separate-stderr qioc -lf"$T/log" -lpnm - "$(refused_addr)" </dev/null
+    assert_status 1
+    [[ -z $stderr ]]
+    grep -qF "nm: address 2 ($(refused_addr)): " log ||
+        { cat log >&2; return 1; }
+}
+
 @test "socat -lp NAME: diagnostic lines start with NAME:" {
     run --separate-stderr qioc -lp myrelay - "$(refused_addr)" </dev/null
     assert_status 1
