@@ -1361,7 +1361,65 @@ static void append_command(GString *out, const char *cmd)
     }
 }
 
+/* bind= is absent or a wildcard ("::", "[::]:80", "0.0.0.0:80"). */
+static gboolean binds_everywhere(const QiocAddress *addr)
+{
+    const char *bind = qioc_address_get_string(addr, "bind");
+    g_autofree char *host = NULL;
+    const char *colon;
+
+    if (bind == NULL) {
+        return TRUE;
+    }
+    colon = strchr(bind, ':');
+    if (bind[0] == '[' && strchr(bind, ']')) {
+        host = g_strndup(bind + 1, strchr(bind, ']') - bind - 1);
+    } else if (colon && strrchr(bind, ':') == colon) {
+        host = g_strndup(bind, colon - bind);
+    } else {
+        host = g_strdup(bind);
+    }
+    return *host == '\0' || strcmp(host, "::") == 0 ||
+           strcmp(host, "0.0.0.0") == 0;
+}
+
+/* The family: TCP4/TCP6 types, then pf=, then -4/-6 (@family). */
+static int effective_family(const QiocAddress *addr, int family)
+{
+    const char *pf = qioc_address_get_string(addr, "pf");
+
+    if (addr->type->family != AF_UNSPEC) {
+        return addr->type->family;
+    }
+    if (pf != NULL) {
+        return strcmp(pf, "ip6") == 0 ? AF_INET6 : AF_INET;
+    }
+    return family;
+}
+
+/*
+ * Defaults that depend on the address, as the opening code applies them:
+ * an IPv6 listener on every address is IPv6-only (listen_wildcard() in
+ * lib/channel-socket.c), any other socket is not.
+ */
+static const char *effective_default(const QiocAddress *addr,
+                                     const QiocOptDesc *desc, int family)
+{
+    if (strcmp(desc->name, "ipv6only") == 0 &&
+        (addr->type->groups & QIOC_OPTGRP_IPLISTEN) &&
+        effective_family(addr, family) == AF_INET6 &&
+        binds_everywhere(addr)) {
+        return "1";
+    }
+    return desc->defval;
+}
+
 char *qioc_address_describe(const QiocAddress *addr)
+{
+    return qioc_address_describe_for(addr, AF_UNSPEC);
+}
+
+char *qioc_address_describe_for(const QiocAddress *addr, int family)
 {
     GString *out;
 
@@ -1378,10 +1436,16 @@ char *qioc_address_describe(const QiocAddress *addr)
     }
     for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
         const QiocOptDesc *desc = &addr_options[i];
-        const char *v = opt_text(addr, desc);
+        const char *v = NULL;
 
         if ((addr->type->groups & desc->groups) == 0) {
             continue;
+        }
+        if (addr->opts != NULL) {
+            v = g_hash_table_lookup(addr->opts, desc->name);
+        }
+        if (v == NULL) {
+            v = effective_default(addr, desc, family);
         }
         g_string_append_printf(out, ",%s=", desc->name);
         if (v != NULL) {

@@ -325,6 +325,19 @@ const QiocAddrType *qioc_address_type_lookup(const char *name);
  */
 char *qioc_address_describe(const QiocAddress *addr);
 
+/**
+ * qioc_address_describe_for:
+ * @addr: an address
+ * @family: %AF_INET or %AF_INET6 when -4 or -6 was given, else %AF_UNSPEC
+ *
+ * As qioc_address_describe(), for a command line with -4 or -6, which
+ * some defaults depend on (an IPv6 listener on every address is
+ * IPv6-only unless `ipv6only=0`).
+ *
+ * Returns: (transfer full): the text; free with g_free().
+ */
+char *qioc_address_describe_for(const QiocAddress *addr, int family);
+
 G_END_DECLS
 
 #endif /* QIOC_ADDRESS_H */

@@ -428,7 +428,8 @@ static gboolean parse_addresses(char **specs, QiocAddress *addr[2])
 static void dry_run(QiocAddress *addr[2])
 {
     for (int i = 0; i < 2; i++) {
-        g_autofree char *text = qioc_address_describe(addr[i]);
+        g_autofree char *text =
+            qioc_address_describe_for(addr[i], options.family);
 
         printf("address %d: %s\n", i + 1, text);
     }

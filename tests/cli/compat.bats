@@ -872,6 +872,46 @@ endless_child() {
     done
 }
 
+# dry_ipv6only ARGS...: the ipv6only= that --dry-run shows for address 1.
+dry_ipv6only() {
+    local line
+    line=$(qioc --dry-run "$@" | sed -n 1p)
+    line=${line#*,ipv6only=}
+    echo "${line%%,*}"
+}
+
+@test "--dry-run shows the ipv6only= in effect: on for an IPv6 listener on every address" {
+    local spec want got
+    while read -r want spec; do
+        # shellcheck disable=SC2086
+        got=$(dry_ipv6only $spec -)
+        [[ $got == "$want" ]] ||
+            { echo "# $spec: ipv6only=$got, expected $want" >&2; return 1; }
+    done <<EOF
+1 TCP6-LISTEN:$P
+1 TCP6-L:$P,bind=[::]:$P
+0 TCP6-L:$P,ipv6only=0
+0 TCP6-L:$P,bind=[::1]
+1 TCP-L:$P,pf=ip6
+0 TCP-L:$P
+0 TCP4-L:$P
+1 -6 TCP-L:$P
+1 TLS-LISTEN:$P,cert=c.pem,pf=ip6
+0 TCP6:[::1]:$P
+EOF
+}
+
+@test "TCP6-LISTEN without ipv6only= is IPv6-only, as --dry-run says" {
+    need_v6
+    listen_once -u TCP6-L:"$P" -
+    run --separate-stderr qioc -u - TCP4:127.0.0.1:"$P" <<<v4
+    assert_error 2 "TCP4:127.0.0.1:$P" "Connection refused"
+    run --separate-stderr qioc -u - "TCP6:[::1]:$P" <<<v6
+    assert_status 0
+    listener_ok
+    [[ $(cat l.out) == v6 ]]
+}
+
 # ---------------------------------------------------------------- deliberate differences
 
 @test "unlike socat's -t 0.5 default, qioc waits for the answer after end-of-file" {
