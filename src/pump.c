@@ -874,15 +874,13 @@ static void flow_start(QiocPump *pump, int from)
 {
     QiocFlow *f = &pump->flow[from];
     gint64 limit = qioc_address_get_int(pump->side[from].addr, "readbytes",
-                                        -1);
+                                        0);
 
     f->pump = pump;
     f->from = from;
     f->to = !from;
-    f->readbytes_left = qioc_address_has_opt(pump->side[from].addr,
-                                             "readbytes")
-                            ? limit
-                            : -1;
+    /* readbytes=0 is no limit, as in socat (it tests the value for 0). */
+    f->readbytes_left = limit > 0 ? limit : -1;
     f->send_fds = parse_send_fds(pump->side[!from].addr);
     if (!flow_enabled(pump, from)) {
         return;

@@ -592,6 +592,15 @@ has_socket_fd() {
     cmp -n 4097 in out2
 }
 
+@test "readbytes=0 is no limit, as in socat: everything passes" {
+    random_file in 100K
+    qioc -u FILE:"$T/in",readbytes=0 - >out
+    assert_same in out
+    run --separate-stderr qioc -,readbytes=0 PIPE <<<abcdef
+    assert_status 0
+    [[ $output == abcdef ]]
+}
+
 @test "socat's -,raw idiom: -,readbytes=3 is STDIO with options" {
     run --separate-stderr qioc -u -,readbytes=3 - <<<abcdef
     assert_status 0
