@@ -236,19 +236,26 @@ random_file() {
     [ "$(cat "$T/srv.out")" = "from s_client" ]
 }
 
-@test "TLS-LISTEN in front of an HTTP server: curl --cacert fetches a page" {
+# tls_in_front_of_http [LISTEN-OPTION]: python's http.server serving
+# $T/www/page.bin (300000 random bytes), and qioc's TLS-LISTEN on $PORT
+# in front of it ($SERVER; its stderr in $T/qioc.err).
+tls_in_front_of_http() {
     need curl
     mkdir "$T/www"
     random_file "$T/www/page.bin" 300000
     HTTP=$(free_port)
-    bg timeout 20 "$PY" -m http.server "$HTTP" --bind 127.0.0.1 \
+    bg timeout 30 "$PY" -m http.server "$HTTP" --bind 127.0.0.1 \
         --directory "$T/www" >"$T/http.log" 2>&1
     wait_listen "$HTTP"
     PORT=$(free_port)
-    bg timeout 20 "$QIOC" "TLS-LISTEN:$PORT,$SRV" "TCP:127.0.0.1:$HTTP" \
-        2>"$T/qioc.err"
+    bg timeout 30 "$QIOC" "TLS-LISTEN:$PORT,$1${1:+,}$SRV" \
+        "TCP:127.0.0.1:$HTTP" 2>"$T/qioc.err"
     SERVER=$BG
     wait_listen "$PORT"
+}
+
+@test "TLS-LISTEN in front of an HTTP server: curl --cacert fetches a page" {
+    tls_in_front_of_http
     run timeout 20 curl -sS --cacert "$CERTS/ca.pem" -o "$T/got.bin" \
         "https://localhost:$PORT/page.bin"
     [ "$status" -eq 0 ]
@@ -258,18 +265,7 @@ random_file() {
 }
 
 @test "TLS-LISTEN,fork in front of an HTTP server: curl fetches, one after another and at once" {
-    need curl
-    mkdir "$T/www"
-    random_file "$T/www/page.bin" 300000
-    HTTP=$(free_port)
-    bg timeout 30 "$PY" -m http.server "$HTTP" --bind 127.0.0.1 \
-        --directory "$T/www" >"$T/http.log" 2>&1
-    wait_listen "$HTTP"
-    PORT=$(free_port)
-    bg timeout 30 "$QIOC" "TLS-LISTEN:$PORT,fork,$SRV" "TCP:127.0.0.1:$HTTP" \
-        2>"$T/qioc.err"
-    SERVER=$BG
-    wait_listen "$PORT"
+    tls_in_front_of_http fork
     local i
     for i in 1 2 3; do
         timeout 20 curl -sS --cacert "$CERTS/ca.pem" -o "$T/got.$i" \
