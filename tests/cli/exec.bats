@@ -68,6 +68,19 @@ no_process() {
     [[ $output == '<a b><$HOME>' ]]
 }
 
+@test "EXEC runs no shell: ; | \$( ) and backquotes reach the program as words" {
+    run --separate-stderr qioc - \
+        "EXEC:printf <%s> a; touch $T/pwned | cat \$(id) \`id\`" </dev/null
+    assert_status 0
+    [[ $output == "<a;><touch><$T/pwned><|><cat><\$(id)><\`id\`>" ]] ||
+        { echo "# got: $output" >&2; return 1; }
+    [[ ! -e $T/pwned ]]
+    # SYSTEM is the way to ask for a shell.
+    run --separate-stderr qioc - "SYSTEM:printf x; touch $T/made" </dev/null
+    assert_status 0
+    [[ -e $T/made ]]
+}
+
 @test "EXEC: a command wrapped whole in quotes (socat's idiom)" {
     run --separate-stderr qioc - "EXEC:'printf %s-%s x y',pipes" </dev/null
     assert_status 0

@@ -255,6 +255,25 @@ lines_at_least() {
     [[ $(cat err) == "qioc: address 2 (/dev/full): write: No space left on device" ]]
 }
 
+@test "a real full filesystem: the bytes that fit are written, then one ENOSPC line, exit 1" {
+    [[ $(id -u) == 0 ]] || skip "needs root to mount a small tmpfs"
+    mkdir "$T/small"
+    mount -t tmpfs -o size=256k tmpfs "$T/small" ||
+        skip "cannot mount a tmpfs here"
+    random_file in 1M
+    status=0
+    qioc -u - CREATE:"$T/small/out" <in 2>err || status=$?
+    local written
+    written=$(stat -c %s "$T/small/out")
+    umount "$T/small"
+    stderr=$(cat err)
+    output=
+    assert_error 2 "CREATE:$T/small/out" "No space left on device"
+    # Short writes came first: some of the data is there, not all of it.
+    (( written > 0 && written < 1048576 )) ||
+        { echo "# $written bytes written" >&2; return 1; }
+}
+
 # ---------------------------------------------------------------- out of descriptors
 
 # limit_for PID FREE: the RLIMIT_NOFILE that leaves PID exactly FREE

@@ -144,6 +144,23 @@ pair() {
     [[ $BG_STATUS == 0 ]]
 }
 
+@test "without mode= or umask=, the socket file follows the process umask" {
+    local mask want
+    for mask in 027 077 022; do
+        want=$(printf '%o' $((0777 & ~8#$mask)))
+        rm -f "$S"
+        (umask "$mask" && exec "${DEFAULT_SIGNALS[@]}" "$QIOC" \
+            UNIX-LISTEN:"$S" - </dev/null >/dev/null) &
+        local lpid=$!
+        BG_PIDS+=("$lpid")
+        wait_socket "$S"
+        [[ $(stat -c %a "$S") == "$want" ]] ||
+            { echo "# umask $mask: mode $(stat -c %a "$S")" >&2; return 1; }
+        qioc - UNIX-CONNECT:"$S" </dev/null
+        reap "$lpid"
+    done
+}
+
 @test "umask=077 while creating the socket file" {
     bg_qioc UNIX-LISTEN:"$S",umask=077 - </dev/null >/dev/null
     local lpid=$BG_PID
