@@ -321,6 +321,72 @@ print("ok")
     [[ $(wc -l <"$T/err") == 1 ]]
 }
 
+# syn_sent_to PORT: how many local connects to PORT hang in SYN-SENT.
+syn_sent_to() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v p=":$hex" '$3 ~ p "$" && $4 == "02" { n++ } END { print n + 0 }' \
+        /proc/net/tcp
+}
+
+@test "destinations that never answer for some clients do not stall a client already served" {
+    # A backend that accepts one client, echoes it, and never accepts
+    # again: with backlog 0 later connects to it hang in SYN-SENT.
+    bg "$PYTHON3" -c '
+import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(0)
+open(sys.argv[2], "w").close()
+c, _ = s.accept()
+while True:
+    data = c.recv(65536)
+    if not data:
+        break
+    c.sendall(data)
+' "$B" "$T/backend.ready"
+    wait_file "$T/backend.ready"
+    bg_qioc TCP-LISTEN:"$P",bind=127.0.0.1,fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    # The first client is served, then waits for $T/go to ask again.
+    bg "$PYTHON3" -c '
+import os, socket, sys, time
+port, d = int(sys.argv[1]), sys.argv[2]
+c = socket.create_connection(("127.0.0.1", port))
+c.settimeout(10)
+c.sendall(b"one\n")
+assert c.recv(64) == b"one\n"
+open(d + "/served", "w").close()
+while not os.path.exists(d + "/go"):
+    time.sleep(0.01)
+start = time.monotonic()
+c.sendall(b"two\n")
+assert c.recv(64) == b"two\n"
+open(d + "/took", "w").write("%f" % (time.monotonic() - start))
+' "$P" "$T"
+    local first=$BG_PID
+    wait_file "$T/served"
+    # Four more clients: their connects to the backend hang.
+    local i
+    for i in 1 2 3 4; do
+        bg "$PYTHON3" -c '
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"stuck\n")
+time.sleep(30)
+' "$P"
+    done
+    poll 10 eval '(( $(syn_sent_to "$B") >= 2 ))'
+    touch "$T/go"
+    reap "$first" 10
+    [[ $BG_STATUS == 0 ]] || { cat "$T/err" >&2; return 1; }
+    # Answered at once, not after the hanging connects gave up.
+    awk '{ exit !($1 < 2) }' "$T/took"
+    still_running "$qpid"
+}
+
 @test "a client that resets mid-transfer does not end the listener" {
     echo_backend "$B"
     bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"

@@ -391,6 +391,26 @@ fails_with() {
     server_exits 1
 }
 
+@test "range= on TLS-LISTEN: a client outside is refused before the handshake, logged, and the listener serves on" {
+    serve "range=127.0.0.2/32,fork,$SRV"
+    run --separate-stderr timeout 20 "$QIOC" - "TLS:127.0.0.1:$PORT,$CA" \
+        </dev/null
+    [ "$status" -eq 1 ]
+    local i
+    for ((i = 0; i < 200; i++)); do
+        grep -q "^qioc: refused 127.0.0.1:[0-9]*: not in range=127.0.0.2/32$" \
+            "$T/srv.err" && break
+        sleep 0.05
+    done
+    grep -q "^qioc: refused 127.0.0.1:[0-9]*: not in range=127.0.0.2/32$" \
+        "$T/srv.err"
+    # Refused at accept: no handshake was attempted, so nothing else is
+    # logged, and the listener is still there.
+    [ "$(grep -vc '^qioc: refused' "$T/srv.err")" -eq 0 ]
+    kill -0 "$SERVER"
+    listening "$PORT"
+}
+
 @test "an expired server certificate: exit 1 and the reason, on both sides" {
     serve "cert=$CERTS/expired.pem,key=$CERTS/expired-key.pem"
     fails_with 1 "certificate verification failed: the certificate has expired" \
