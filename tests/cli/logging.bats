@@ -1,0 +1,271 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Traffic logging and diagnostics, all on stderr and never in the data:
+# -v (text) and -x (hex dump), each block under a header with direction,
+# timestamp, length and offsets; --stats at the end; -d and -dd.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+# One traffic header, as src/log.c writes it:
+# "> 2026/12/01 15:50:23.219103  length=12 from=0 to=11"
+HEADER_RE='^([<>]) [0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}'
+HEADER_RE+='\.[0-9]{6}  length=([0-9]+) from=([0-9]+) to=([0-9]+)$'
+
+# headers FILE: the traffic headers in FILE, "DIR LENGTH FROM TO" a line.
+headers() {
+    sed -nE "s%${HEADER_RE}%\\1 \\2 \\3 \\4%p" "$1"
+}
+
+# blocks_total FILE DIR: the bytes that DIR's blocks in FILE add up to,
+# failing unless they follow each other: each from= is the bytes logged
+# before it, each to= is from= plus length minus 1.
+blocks_total() {
+    headers "$1" | awk -v d="$2" '
+        $1 != d { next }
+        $3 != total || $4 != $3 + $2 - 1 {
+            print "# block out of sequence after " total ": " $0 >"/dev/stderr"
+            bad = 1
+        }
+        { total += $2 }
+        END { print total + 0; exit bad }'
+}
+
+# block_count FILE DIR: how many blocks DIR has in FILE.
+block_count() {
+    headers "$1" | awk -v d="$2" '$1 == d { n++ } END { print n + 0 }'
+}
+
+# body_after FILE DIR: the lines of DIR's first block in FILE, between its
+# header and the "--" that ends it.
+body_after() {
+    awk -v d="$2" '
+        inside && $0 == "--" { exit }
+        inside { print }
+        !inside && substr($0, 1, 2) == d " " &&
+            $0 ~ /  length=[0-9]+ from=[0-9]+ to=[0-9]+$/ { inside = 1 }' "$1"
+}
+
+# stats_line FILE DIR: the --stats line for DIR ("1 -> 2" or "2 -> 1").
+stats_line() {
+    grep -E "^qioc: stats: $2: " "$1"
+}
+
+# ---------------------------------------------------------------- -v
+
+@test "-v: each block gets a header with direction, timestamp, length" {
+    printf 'hello world\n' >in
+    run --separate-stderr qioc -v -u STDIN STDOUT <in
+    assert_status 0
+    [[ $output == "hello world" ]]
+    local lines
+    mapfile -t lines <<<"$stderr"
+    [[ ${#lines[@]} == 3 ]] || { printf '# %s\n' "${lines[@]}" >&2; false; }
+    [[ ${lines[0]} =~ $HEADER_RE ]] || { echo "# ${lines[0]}" >&2; false; }
+    [[ ${BASH_REMATCH[1]} == ">" ]]
+    [[ ${BASH_REMATCH[2]} == 12 && ${BASH_REMATCH[3]} == 0 ]]
+    [[ ${BASH_REMATCH[4]} == 11 ]]
+    [[ ${lines[1]} == "hello world" ]]
+    [[ ${lines[2]} == "--" ]]
+}
+
+@test "-v: the timestamp is the local time of the block" {
+    local before after stamp
+    before=$(date +%s)
+    printf 'x\n' | qioc -v -u STDIN STDOUT 2>err >/dev/null
+    after=$(date +%s)
+    stamp=$(sed -nE 's%^> ([0-9/]+ [0-9:]+)\.[0-9]{6}  .*%\1%p' err)
+    [[ -n $stamp ]] || { cat err >&2; false; }
+    stamp=$(date -d "${stamp//\//-}" +%s)
+    (( stamp >= before && stamp <= after ))
+}
+
+@test "-v: non-printable bytes are escaped as \\xNN, tab and newline kept" {
+    printf 'tab\there\r\nnul\000del\177hi\377\n' >in
+    qioc -v -u STDIN STDOUT <in >out 2>err
+    assert_same in out
+    run -0 body_after err ">"
+    local want
+    want=$(printf 'tab\there\\x0d\nnul\\x00del\\x7fhi\\xff')
+    [[ $output == "$want" ]] || {
+        echo "# got:  $(od -c <<<"$output" | head -3)" >&2
+        echo "# want: $(od -c <<<"$want" | head -3)" >&2
+        false
+    }
+}
+
+@test "-v: a block that does not end in a newline gets one in the log" {
+    printf 'no newline' >in
+    qioc -v -u STDIN STDOUT <in >out 2>err
+    assert_same in out
+    run -0 body_after err ">"
+    [[ $output == "no newline" ]]
+    # the "--" line stands on its own
+    [[ $(grep -c '^--$' err) == 1 ]]
+}
+
+@test "-v: consecutive blocks carry consecutive offsets" {
+    printf 'abcdefghij' >in
+    qioc -v -b 4 -u STDIN STDOUT <in >out 2>err
+    assert_same in out
+    run -0 blocks_total err ">"
+    [[ $output == 10 ]]
+    (( $(block_count err ">") >= 3 ))
+    [[ $(block_count err "<") == 0 ]]
+}
+
+@test "-v: each direction has its own marker, > from 1 and < from 2" {
+    printf 'ping\n' >in
+    run --separate-stderr qioc -v - SYSTEM:'read l; echo pong' <in
+    assert_status 0
+    [[ $output == pong ]]
+    local log=$BATS_TEST_TMPDIR/log
+    printf '%s\n' "$stderr" >"$log"
+    [[ $(block_count "$log" ">") == 1 && $(block_count "$log" "<") == 1 ]]
+    run -0 body_after "$log" ">"
+    [[ $output == ping ]]
+    run -0 body_after "$log" "<"
+    [[ $output == pong ]]
+}
+
+# ---------------------------------------------------------------- -x
+
+@test "-x: a hex dump, 16 bytes a line, with the printable text beside" {
+    printf '0123456789abcdef\001\tg\377' >in
+    qioc -x -u STDIN STDOUT <in >out 2>err
+    assert_same in out
+    run -0 headers err
+    [[ $output == "> 20 0 19" ]]
+    run -0 body_after err ">"
+    local want
+    want=" 30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66  0123456789abcdef"
+    want+=$'\n'" 01 09 67 ff$(printf '%36s' '')  ..g."
+    [[ $output == "$want" ]] || {
+        echo "# got:" >&2
+        cat -A <<<"$output" >&2
+        false
+    }
+}
+
+@test "-x: headers give each block's offsets in the stream" {
+    head -c 100 /dev/zero >in
+    qioc -x -b 32 -u STDIN STDOUT <in >out 2>err
+    assert_same in out
+    run -0 blocks_total err ">"
+    [[ $output == 100 ]]
+    (( $(block_count err ">") >= 4 ))
+    # 32 bytes of zeros: two full lines
+    local zeros
+    zeros="^\( 00\)\{16\}  \.\{16\}\$"
+    [[ $(grep -c "$zeros" err) -ge 6 ]]
+}
+
+@test "-x: both directions are dumped, each under its marker" {
+    printf 'ping\n' >in
+    qioc -x - SYSTEM:'read l; echo pong' <in >out 2>err
+    [[ $(cat out) == pong ]]
+    run -0 body_after err ">"
+    [[ $output == " 70 69 6e 67 0a"*"  ping." ]]
+    run -0 body_after err "<"
+    [[ $output == " 70 6f 6e 67 0a"*"  pong." ]]
+}
+
+# ---------------------------------------------------------------- the data
+
+# same_data_with OPTION: random binary data through PIPE (both ways) with
+# OPTION comes out byte-identical, and the log accounts for every byte.
+same_data_with() {
+    random_file in 384K
+    qioc "$1" - PIPE <in >out 2>err
+    assert_same in out
+    run -0 blocks_total err ">"
+    [[ $output == $((384 * 1024)) ]]
+    run -0 blocks_total err "<"
+    [[ $output == $((384 * 1024)) ]]
+}
+
+@test "-v: stdout stays byte-identical to the input (384 KiB random)" {
+    same_data_with -v
+}
+
+@test "-x: stdout stays byte-identical to the input (384 KiB random)" {
+    same_data_with -x
+}
+
+@test "without -v or -x, nothing is logged" {
+    random_file in 64K
+    qioc - PIPE <in >out 2>err
+    assert_same in out
+    assert_empty err
+}
+
+# ---------------------------------------------------------------- --stats
+
+@test "--stats: bytes, descriptors and duration per direction at the end" {
+    random_file in 200K
+    qioc --stats - SYSTEM:'cat >/dev/null; printf 12345' <in >out 2>err
+    [[ $(cat out) == 12345 ]]
+    local one two
+    one=$(stats_line err "1 -> 2") || { cat err >&2; false; }
+    two=$(stats_line err "2 -> 1") || { cat err >&2; false; }
+    [[ $one =~ :\ ([0-9]+)\ bytes,\ 0\ descriptors,\ [0-9]+\.[0-9]{3}\ s$ ]]
+    [[ ${BASH_REMATCH[1]} == $((200 * 1024)) ]]
+    [[ $two =~ :\ 5\ bytes,\ 0\ descriptors,\ [0-9]+\.[0-9]{3}\ s$ ]]
+    # the two stats lines end the log
+    [[ $(tail -n 2 err | grep -c '^qioc: stats: ') == 2 ]]
+}
+
+@test "--stats: the unused direction of -u moved nothing" {
+    printf 'abc' >in
+    run --separate-stderr qioc --stats -u - CREATE:out <in
+    assert_status 0
+    [[ -z $output ]]
+    assert_contains "$stderr" "qioc: stats: 1 -> 2: 3 bytes, 0 descriptors, "
+    assert_contains "$stderr" "qioc: stats: 2 -> 1: 0 bytes, 0 descriptors, "
+    [[ $(cat out) == abc ]]
+}
+
+@test "--stats with -v: stats after the traffic, data untouched" {
+    random_file in 100K
+    qioc --stats -v - PIPE <in >out 2>err
+    assert_same in out
+    [[ $(tail -n 2 err | grep -c '^qioc: stats: ') == 2 ]]
+    run -0 stats_line err "2 -> 1"
+    [[ $output == "qioc: stats: 2 -> 1: $((100 * 1024)) bytes, "* ]]
+}
+
+# ---------------------------------------------------------------- -d
+
+@test "-d: each address opened is logged" {
+    run --separate-stderr qioc -d - PIPE <<<hi
+    assert_status 0
+    [[ $output == hi ]]
+    assert_contains "$stderr" "qioc: address 1 (-): open"
+    assert_contains "$stderr" "qioc: address 2 (PIPE): open"
+}
+
+@test "-d: a listener logs its client, then the other address opening" {
+    local P
+    P=$(free_port)
+    bg_qioc -d -u TCP-LISTEN:"$P",bind=127.0.0.1 CREATE:"$T/out" \
+        2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    printf 'abc' | qioc -u - TCP:127.0.0.1:"$P"
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/err" >&2; false; }
+    [[ $(cat "$T/out") == abc ]]
+    local listener="TCP-LISTEN:$P,bind=127.0.0.1" client open
+    client=$(grep -n "^qioc: address 1 ($listener): client 127\.0\.0\.1:" \
+        "$T/err") || { cat "$T/err" >&2; false; }
+    open=$(grep -n "^qioc: address 2 (CREATE:$T/out): open$" "$T/err") ||
+        { cat "$T/err" >&2; false; }
+    (( ${client%%:*} < ${open%%:*} ))
+}
+
+@test "without -d, a clean run prints nothing on stderr" {
+    run --separate-stderr qioc - PIPE <<<hi
+    assert_status 0
+    [[ -z $stderr ]]
+}
