@@ -55,9 +55,14 @@ struct _QIOChannelTLS {
     char *peer_dn;
     GError *read_err;             /* a read error behind bytes returned */
 
-    GMutex transport_lock;        /* the two below */
+    GMutex transport_lock;        /* the five below */
     GError *pull_err;             /* why the master failed, for */
     GError *push_err;             /* GNUTLS_E_PULL/PUSH_ERROR */
+    guint64 pushed;               /* bytes the master took from GnuTLS */
+    guint64 offered;              /* ... and was offered: the rest waits */
+    size_t last_record;           /* size of the last record offered */
+
+    size_t held;                  /* our bytes in a record GnuTLS holds */
 
     QIOChannelTLSStep *handshake;
     GSource *handshake_source;
@@ -134,6 +139,25 @@ static GError *tls_take_transport_error(QIOChannelTLS *tioc, GError **slot)
     return err;
 }
 
+/*
+ * GnuTLS offers all it holds, one record per element, each time: what the
+ * master did not take is what it still holds (see tls_flush_held()).
+ */
+static void tls_note_push(QIOChannelTLS *tioc, const giovec_t *iov,
+                          int iovcnt, ssize_t taken)
+{
+    size_t total = 0;
+
+    for (int i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+    }
+    g_mutex_lock(&tioc->transport_lock);
+    tioc->offered = tioc->pushed + total;
+    tioc->last_record = iovcnt > 0 ? iov[iovcnt - 1].iov_len : 0;
+    tioc->pushed += taken > 0 ? (guint64)taken : 0;
+    g_mutex_unlock(&tioc->transport_lock);
+}
+
 static ssize_t tls_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
                         int iovcnt)
 {
@@ -142,6 +166,7 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
     ssize_t n = qio_channel_writev(tioc->master, (const struct iovec *)iov,
                                    (size_t)iovcnt, &err);
 
+    tls_note_push(tioc, iov, iovcnt, n);
     if (n == QIO_CHANNEL_ERR_BLOCK) {
         gnutls_transport_set_errno(tioc->session, EAGAIN);
         return -1;
@@ -851,11 +876,94 @@ static ssize_t tls_send(QIOChannelTLS *tioc, const void *buf, size_t len)
     return ret;
 }
 
+/* Whether GnuTLS holds records the master has not taken. */
+static bool tls_holds_records(QIOChannelTLS *tioc)
+{
+    bool holds;
+
+    g_mutex_lock(&tioc->transport_lock);
+    holds = tioc->offered > tioc->pushed;
+    g_mutex_unlock(&tioc->transport_lock);
+    return holds;
+}
+
+/*
+ * A send of @len bytes would block: its record stays with GnuTLS. It
+ * holds all @len bytes unless cut to the peer's record size limit (64
+ * bytes at least), which only the record's size tells: under TLS 1.3
+ * (AEAD, no padding) exactly. A smaller record is not ours (a key update
+ * went first), and then ours is not made yet.
+ */
+static void tls_note_held(QIOChannelTLS *tioc, size_t len)
+{
+    size_t overhead = gnutls_record_overhead_size(tioc->session);
+    size_t payload;
+
+    g_mutex_lock(&tioc->transport_lock);
+    payload = tioc->last_record > overhead ? tioc->last_record - overhead : 0;
+    g_mutex_unlock(&tioc->transport_lock);
+    tioc->held = len;
+    if (gnutls_protocol_get_version(tioc->session) == GNUTLS_TLS1_3 &&
+        payload >= 63 && payload < len) {
+        tioc->held = payload;
+    }
+}
+
+/*
+ * Finish a send that would block, before any new data. GnuTLS says:
+ * send the same bytes again, or NULL to flush. But if the peer asked for
+ * a TLS 1.3 key update meanwhile (GnuTLS 3.7.9), the next send sends the
+ * key update first, which takes the held record along, then encrypts the
+ * "same bytes" again: the peer gets them twice. Flushing with NULL leaves
+ * that path nothing to encrypt; it ends in GNUTLS_E_INVALID_REQUEST with
+ * all sent, and the count is ours. A flush also goes first when GnuTLS
+ * holds records of its own: a send would only flush them and return
+ * their size as ours.
+ * Returns the caller's bytes sent (its first ones), 0 if none were held,
+ * QIO_CHANNEL_ERR_BLOCK or -1.
+ */
+static ssize_t tls_flush_held(QIOChannelTLS *tioc, GError **errp)
+{
+    ssize_t held = (ssize_t)tioc->held;
+    ssize_t ret;
+
+    if (held == 0 && !tls_holds_records(tioc)) {
+        return 0;
+    }
+    do {
+        ret = gnutls_record_send(tioc->session, NULL, 0);
+    } while (ret == GNUTLS_E_INTERRUPTED);
+    if (ret == GNUTLS_E_AGAIN) {
+        return QIO_CHANNEL_ERR_BLOCK;
+    }
+    tioc->held = 0;
+    if (ret == GNUTLS_E_INVALID_REQUEST && !tls_holds_records(tioc)) {
+        return held;
+    }
+    if (ret < 0) {
+        tls_error(tioc, (int)ret, "TLS write", errp);
+        return -1;
+    }
+    return held > 0 ? ret : 0;
+}
+
 static ssize_t tls_writev_loop(QIOChannelTLS *tioc, const struct iovec *iov,
                                size_t niov, GError **errp)
 {
-    ssize_t done = 0;
+    ssize_t done = tls_flush_held(tioc, errp);
 
+    if (done == QIO_CHANNEL_ERR_BLOCK) {
+        g_atomic_int_set(&tioc->write_wait, tls_direction(tioc));
+        return QIO_CHANNEL_ERR_BLOCK;
+    }
+    if (done < 0) {
+        return -1;
+    }
+    if (done > 0) {
+        /* A short write: the caller goes on with the rest. */
+        g_atomic_int_set(&tioc->write_wait, G_IO_OUT);
+        return (ssize_t)MIN((size_t)done, qio__iov_size(iov, niov));
+    }
     for (size_t i = 0; i < niov; i++) {
         const char *base = iov[i].iov_base;
         size_t off = 0;
@@ -864,6 +972,7 @@ static ssize_t tls_writev_loop(QIOChannelTLS *tioc, const struct iovec *iov,
             ssize_t ret = tls_send(tioc, base + off, iov[i].iov_len - off);
 
             if (ret == GNUTLS_E_AGAIN) {
+                tls_note_held(tioc, iov[i].iov_len - off);
                 if (done > 0) {
                     return done;
                 }
