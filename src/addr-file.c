@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
 
 /* Options that are open(2) flags. */
 static const struct {
@@ -280,6 +281,8 @@ void qioc_connect_fifo(const QiocAddress *addr, const QiocOptions *opts,
     }
     switch (qioc_addr_access(opts, addr->index - 1)) {
     case QIOC_ACCESS_WRITE:
+        qioc_info(2, "address %d (%s): waiting for a reader of %s",
+                  addr->index, addr->text, path);
         open_fifo_write(path, done, data);
         return;
     case QIOC_ACCESS_READ:

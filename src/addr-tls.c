@@ -64,6 +64,27 @@ gboolean qioc_prepare_tls(const QiocAddress *addr, const QiocOptions *opts,
     return creds != NULL;
 }
 
+static const char *or_unknown(const char *name)
+{
+    return name ? name : "unknown";
+}
+
+/* -dd: what the handshake agreed on, one name per parameter. */
+static void tls_log_params(const QiocAddress *addr, gnutls_session_t s)
+{
+    gnutls_protocol_t version = gnutls_protocol_get_version(s);
+
+    qioc_info(2, "address %d (%s): TLS handshake done: %s, cipher %s, "
+              "MAC %s, key exchange %s, group %s, %s session",
+              addr->index, addr->text,
+              or_unknown(gnutls_protocol_get_name(version)),
+              or_unknown(gnutls_cipher_get_name(gnutls_cipher_get(s))),
+              or_unknown(gnutls_mac_get_name(gnutls_mac_get(s))),
+              or_unknown(gnutls_kx_get_name(gnutls_kx_get(s))),
+              or_unknown(gnutls_group_get_name(gnutls_group_get(s))),
+              gnutls_session_is_resumed(s) ? "resumed" : "new");
+}
+
 static void tls_log_session(const QiocAddress *addr, QIOChannelTLS *tioc)
 {
     gnutls_session_t session = qio_channel_tls_get_session(tioc);
@@ -77,6 +98,7 @@ static void tls_log_session(const QiocAddress *addr, QIOChannelTLS *tioc)
     qioc_info(1, "address %d (%s): TLS session %s, peer %s", addr->index,
               addr->text, desc ? desc : "?", dn ? dn : "not verified");
     gnutls_free(desc);
+    tls_log_params(addr, session);
 }
 
 static void tls_handshake_done(QIOTask *task, gpointer opaque)

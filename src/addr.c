@@ -343,3 +343,87 @@ void qioc_addr_set_tcp_opts(const QiocAddress *addr, QIOChannelSocket *sioc)
         setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     }
 }
+
+/* ---------------------------------------------------------------- -dd */
+
+static char *socket_text(GSocketAddress *sa)
+{
+    return sa ? qio_socket_address_to_string(sa) : g_strdup("?");
+}
+
+static char *socket_ends(QIOChannelSocket *sioc)
+{
+    g_autoptr(GSocketAddress) local =
+        qio_channel_socket_get_local_address(sioc, NULL);
+    g_autoptr(GSocketAddress) peer =
+        qio_channel_socket_get_remote_address(sioc, NULL);
+    g_autofree char *l = socket_text(local);
+    g_autofree char *p = socket_text(peer);
+
+    return g_strdup_printf("socket %d, local %s, peer %s",
+                           qio_channel_socket_get_fd(sioc), l, p);
+}
+
+/* What a descriptor is: a path, socket:[...], pipe:[...], /dev/pts/N. */
+static char *fd_text(int fd)
+{
+    g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fd);
+    g_autofree char *what = g_file_read_link(link, NULL);
+
+    return g_strdup_printf("%d (%s)", fd, what ? what : "?");
+}
+
+static char *file_fds(QIOChannelFile *fioc)
+{
+    int rfd = qio_channel_file_get_read_fd(fioc);
+    int wfd = qio_channel_file_get_write_fd(fioc);
+    g_autofree char *r = NULL;
+    g_autofree char *w = NULL;
+
+    if (rfd < 0 || wfd < 0 || rfd == wfd) {
+        r = fd_text(rfd >= 0 ? rfd : wfd);
+        return g_strdup_printf("descriptor %s", r);
+    }
+    r = fd_text(rfd);
+    w = fd_text(wfd);
+    return g_strdup_printf("descriptors %s for reading, %s for writing", r,
+                           w);
+}
+
+void qioc_addr_log_channel(const QiocAddress *addr, QIOChannel *ioc)
+{
+    g_autofree char *what = NULL;
+
+    if (qioc_log_get_level() < 2) {
+        return;
+    }
+    if (QIO_IS_CHANNEL_TLS(ioc)) {
+        ioc = qio_channel_tls_get_master(QIO_CHANNEL_TLS(ioc));
+    }
+    if (QIO_IS_CHANNEL_SOCKET(ioc)) {
+        what = socket_ends(QIO_CHANNEL_SOCKET(ioc));
+    } else if (QIO_IS_CHANNEL_FILE(ioc)) {
+        what = file_fds(QIO_CHANNEL_FILE(ioc));
+    } else {
+        return;
+    }
+    qioc_info(2, "address %d (%s): %s", addr->index, addr->text, what);
+}
+
+void qioc_addr_log_listener(const QiocAddress *addr,
+                            QIONetListener *listener)
+{
+    if (qioc_log_get_level() < 2) {
+        return;
+    }
+    for (guint i = 0; i < qio_net_listener_get_nsockets(listener); i++) {
+        QIOChannelSocket *sioc = qio_net_listener_get_socket(listener, i);
+        g_autoptr(GSocketAddress) local =
+            qio_channel_socket_get_local_address(sioc, NULL);
+        g_autofree char *text = socket_text(local);
+
+        qioc_info(2, "address %d (%s): listening on %s (socket %d)",
+                  addr->index, addr->text, text,
+                  qio_channel_socket_get_fd(sioc));
+    }
+}

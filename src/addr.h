@@ -111,6 +111,17 @@ void qioc_addr_wrap_async(const QiocAddress *addr, const QiocOptions *opts,
 gboolean qioc_addr_client_ok(const QiocAddress *addr,
                              QIOChannelSocket *client);
 
+/*
+ * -dd: what @ioc, just opened for @addr, is: a socket's local and peer
+ * addresses (a TLS channel's socket), a file channel's descriptors.
+ * Commands say so themselves (-d). Nothing below level 2.
+ */
+void qioc_addr_log_channel(const QiocAddress *addr, QIOChannel *ioc);
+
+/* -dd: the addresses @listener, opened for @addr, listens on. */
+void qioc_addr_log_listener(const QiocAddress *addr,
+                            QIONetListener *listener);
+
 /* The openers, one group per src/addr-*.c. */
 QiocOpenFunc qioc_open_stdio;
 QiocOpenFunc qioc_open_fd;

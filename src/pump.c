@@ -420,6 +420,35 @@ static void flow_shut_destination(QiocFlow *f)
     }
 }
 
+static const char *flow_end_reason(const QiocFlow *f)
+{
+    if (f->failed) {
+        return "failed";
+    }
+    if (f->eof) {
+        return "end-of-file";
+    }
+    return f->readbytes_left == 0 ? "readbytes= reached" : "stopped";
+}
+
+/* -dd: how a direction ended, and what its destination got. */
+static void log_flow_end(QiocFlow *f)
+{
+    const QiocAddress *dst = flow_dst(f);
+    const char *why = flow_end_reason(f);
+
+    if (f->failed || f->abort) {
+        qioc_info(2, "%d -> %d: %s after %" G_GUINT64_FORMAT " bytes; "
+                  "address %d is not shut", f->from + 1, f->to + 1, why,
+                  f->bytes, dst->index);
+        return;
+    }
+    qioc_info(2, "%d -> %d: %s after %" G_GUINT64_FORMAT " bytes; "
+              "shut=%s to address %d (%s)", f->from + 1, f->to + 1, why,
+              f->bytes, qioc_address_get_string(dst, "shut"), dst->index,
+              dst->text);
+}
+
 static void pump_finish(QiocPump *pump);
 
 static gboolean close_timeout_expired(gpointer data)
@@ -623,6 +652,7 @@ static QiocSpliceEnd coroutine_fn flow_splice(QiocFlow *f)
         close(pipe[1]);
         return SPLICE_FALLBACK;
     }
+    qioc_info(2, "%d -> %d: splice(2), no copy", f->from + 1, f->to + 1);
     end = splice_loop(f, pipe);
     close(pipe[0]);
     close(pipe[1]);
@@ -634,9 +664,14 @@ static void coroutine_fn flow_run(void *opaque)
     QiocFlow *f = opaque;
     QiocSpliceEnd end = flow_can_splice(f) ? flow_splice(f) : SPLICE_FALLBACK;
 
+    if (end == SPLICE_FALLBACK) {
+        qioc_info(2, "%d -> %d: copying, %" G_GSIZE_FORMAT "-byte buffer",
+                  f->from + 1, f->to + 1, f->pump->opts->buffer_size);
+    }
     while (end == SPLICE_FALLBACK && flow_step(f)) {
         ;
     }
+    log_flow_end(f);
     if (!f->failed && !f->abort) {
         flow_shut_destination(f);
     }
@@ -716,6 +751,14 @@ static void print_stats(QiocPump *pump)
     }
 }
 
+/* -d: the end of a connection, with what it moved. */
+static void log_closed(QiocPump *pump)
+{
+    qioc_info(1, "connection closed: %" G_GUINT64_FORMAT " bytes 1 -> 2, "
+              "%" G_GUINT64_FORMAT " bytes 2 -> 1", pump->flow[0].bytes,
+              pump->flow[1].bytes);
+}
+
 /* Both directions and any lingering are over: report and hand back. */
 static void pump_complete(QiocPump *pump)
 {
@@ -726,6 +769,7 @@ static void pump_complete(QiocPump *pump)
             pump->status = QIOC_EXIT_FAILURE;
         }
     }
+    log_closed(pump);
     warn_dropped_fds(pump);
     if (pump->opts->stats) {
         print_stats(pump);

@@ -277,6 +277,7 @@ static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
         return;
     }
     qioc_info(1, "address %d (%s): open", addr->index, addr->text);
+    qioc_addr_log_channel(addr, ioc);
     if (conn->side[0].ioc && conn->side[1].ioc) {
         conn_start_pump(conn);
     } else if (!conn->side[!i].addr) {
@@ -405,6 +406,7 @@ static void conn_listen(QiocConn *conn, int i)
         return;
     }
     qio_net_listener_set_name(conn->listener, addr->text);
+    qioc_addr_log_listener(addr, conn->listener);
     call = open_call(conn, i);
     qio_net_listener_set_client_func(conn->listener, conn_on_client, call,
                                      free_open_call);
@@ -561,6 +563,7 @@ static gboolean server_listen(QiocServer *srv)
         return FALSE;
     }
     qio_net_listener_set_name(srv->listener, addr->text);
+    qioc_addr_log_listener(addr, srv->listener);
     qio_net_listener_set_error_func(srv->listener, server_on_accept_error,
                                     srv);
     qio_net_listener_set_client_func(srv->listener, server_on_client, srv,

@@ -269,3 +269,156 @@ same_data_with() {
     assert_status 0
     [[ -z $stderr ]]
 }
+
+@test "-d: the end of each connection, with the bytes moved each way" {
+    random_file in 1000
+    run --separate-stderr qioc -d - SYSTEM:'cat >/dev/null; printf 12345' <in
+    assert_status 0
+    [[ $output == 12345 ]]
+    assert_contains "$stderr" \
+        "qioc: connection closed: 1000 bytes 1 -> 2, 5 bytes 2 -> 1"
+}
+
+# ---------------------------------------------------------------- -dd
+
+# lines_of TEXT PATTERN: how many lines of TEXT match the extended regex.
+lines_of() {
+    grep -cE -- "$2" <<<"$1" || true
+}
+
+@test "-dd: each direction's end, its byte count and the shut= applied" {
+    random_file in 1000
+    run --separate-stderr qioc -dd -,shut=none \
+        SYSTEM:'cat >/dev/null; printf 12345' <in
+    assert_status 0
+    [[ $output == 12345 ]]
+    local sys="SYSTEM:cat >/dev/null; printf 12345"
+    assert_contains "$stderr" "qioc: 1 -> 2: end-of-file after 1000 bytes; \
+shut=write to address 2 ($sys)"
+    assert_contains "$stderr" "qioc: 2 -> 1: end-of-file after 5 bytes; \
+shut=none to address 1 (-,shut=none)"
+}
+
+@test "-dd: a direction ended by readbytes= or by -t says so" {
+    run --separate-stderr qioc -dd -u -,readbytes=3 - <<<abcdef
+    assert_status 0
+    [[ $output == abc ]]
+    assert_contains "$stderr" \
+        "qioc: 1 -> 2: readbytes= reached after 3 bytes; shut=write to"
+    run --separate-stderr qioc -dd -t 0.1 - SYSTEM:'exec sleep 30' </dev/null
+    assert_status 0
+    assert_contains "$stderr" \
+        "qioc: 2 -> 1: stopped after 0 bytes; address 1 is not shut"
+}
+
+@test "-dd: how each direction moves data, splice(2) or a copy" {
+    random_file in 64K
+    qioc -dd - PIPE <in >out 2>err
+    assert_same in out
+    # splice where both ends are descriptors; a copy if the kernel's pipe
+    # quota is used up, which the log then says
+    local mode='(splice\(2\), no copy|copying, [0-9]+-byte buffer)$'
+    [[ $(grep -cE "^qioc: 1 -> 2: $mode" err) == 1 ]] || { cat err >&2; false; }
+    [[ $(grep -cE "^qioc: 2 -> 1: $mode" err) == 1 ]] || { cat err >&2; false; }
+    # -v has to see the bytes: always a copy, through a -b sized buffer
+    qioc -dd -v -b 4K - PIPE <in >out 2>err
+    assert_same in out
+    [[ $(grep -c '^qioc: 1 -> 2: copying, 4096-byte buffer$' err) == 1 ]]
+    [[ $(grep -c '^qioc: 2 -> 1: copying, 4096-byte buffer$' err) == 1 ]]
+    refute grep -q 'splice' err
+}
+
+@test "-dd: descriptors of what was opened" {
+    run --separate-stderr qioc -dd -u - CREATE:"$T/out" <<<hi
+    assert_status 0
+    assert_contains "$stderr" \
+        "qioc: address 2 (CREATE:$T/out): descriptor "
+    [[ $stderr =~ descriptor\ [0-9]+\ \($T/out\) ]]
+    run --separate-stderr qioc -dd - PIPE <<<hi
+    assert_status 0
+    local re='address 2 \(PIPE\): descriptors [0-9]+ \(pipe:\[[0-9]+\]\) '
+    re+='for reading, [0-9]+ \(pipe:\[[0-9]+\]\) for writing'
+    [[ $stderr =~ $re ]]
+}
+
+@test "-dd: the listening address, and both ends of each TCP connection" {
+    local P
+    P=$(free_port)
+    bg_qioc -dd -u TCP-LISTEN:"$P",bind=127.0.0.1 CREATE:"$T/out" \
+        2>"$T/server"
+    local qpid=$BG_PID
+    wait_port "$P"
+    # localhost may resolve to ::1 first: the address connected is logged
+    printf abc | qioc -dd -u - TCP:localhost:"$P" 2>"$T/client"
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/server" >&2; false; }
+    local listen="address 1 (TCP-LISTEN:$P,bind=127.0.0.1)" port
+    grep -qF "qioc: $listen: listening on 127.0.0.1:$P (socket " \
+        "$T/server" || { cat "$T/server" >&2; false; }
+    port=$(sed -nE "s/^qioc: address 2 \(TCP:localhost:$P\): socket [0-9]+, \
+local 127\.0\.0\.1:([0-9]+), peer 127\.0\.0\.1:$P$/\1/p" "$T/client")
+    [[ -n $port ]] || { cat "$T/client" >&2; false; }
+    grep -qE "^qioc: address 1 \(TCP-LISTEN:$P,bind=127\.0\.0\.1\): \
+socket [0-9]+, local 127\.0\.0\.1:$P, peer 127\.0\.0\.1:$port$" \
+        "$T/server" || { cat "$T/server" >&2; false; }
+}
+
+@test "-dd: a FIFO opened for writing says it waits for a reader" {
+    bg_qioc -dd -u - PIPE:"$T/fifo" <<<hello 2>"$T/err"
+    local qpid=$BG_PID
+    # the line comes before the open blocks: a reader can be started then
+    poll 10 grep -qF "waiting for a reader of $T/fifo" "$T/err"
+    run -0 cat "$T/fifo"
+    [[ $output == hello ]]
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/err" >&2; false; }
+}
+
+@test "-dd: the TLS handshake's protocol version and cipher, both sides" {
+    command -v certtool >/dev/null || skip "certtool is not installed"
+    printf '%s\n' 'cn = "localhost"' 'dns_name = "localhost"' \
+        tls_www_server signing_key 'expiration_days = 2' >"$T/tmpl"
+    certtool --generate-privkey --key-type=ecdsa --outfile "$T/key.pem" \
+        2>/dev/null
+    certtool --generate-self-signed --load-privkey "$T/key.pem" \
+        --template "$T/tmpl" --outfile "$T/cert.pem" 2>/dev/null
+    local P
+    P=$(free_port)
+    local listen=TLS-LISTEN:"$P",bind=127.0.0.1
+    bg_qioc -dd "$listen",cert="$T/cert.pem",key="$T/key.pem" PIPE \
+        2>"$T/server"
+    local qpid=$BG_PID
+    wait_port "$P"
+    # the client allows TLS 1.2 only: the log must say that, not a constant
+    local tls12=NORMAL:-VERS-ALL:+VERS-TLS1.2
+    run --separate-stderr qioc -dd - \
+        TLS:localhost:"$P",cafile="$T/cert.pem",priority="$tls12" <<<hi
+    assert_status 0
+    [[ $output == hi ]]
+    reap "$qpid"
+    local re='TLS handshake done: TLS1\.2, cipher [A-Z0-9-]+, MAC [A-Z0-9-]+, '
+    re+='key exchange [A-Z0-9-]+, group [A-Z0-9-]+, new session$'
+    [[ $(lines_of "$stderr" "^qioc: address 2 \(TLS:.*\): $re") == 1 ]] || {
+        echo "# client: $stderr" >&2
+        false
+    }
+    [[ $(grep -cE "^qioc: address 1 \(TLS-LISTEN:.*\): $re" \
+        "$T/server") == 1 ]] || { cat "$T/server" >&2; false; }
+}
+
+@test "-dd prints everything -d does, and more" {
+    random_file in 1000
+    qioc -d - PIPE <in >out 2>d.err
+    assert_same in out
+    qioc -dd - PIPE <in >out 2>dd.err
+    assert_same in out
+    local line
+    while IFS= read -r line; do
+        grep -qxF -- "$line" dd.err || {
+            echo "# -d printed, -dd did not: $line" >&2
+            false
+        }
+    done <d.err
+    (( $(wc -l <d.err) >= 3 ))
+    (( $(wc -l <dd.err) >= $(wc -l <d.err) + 6 ))
+}
