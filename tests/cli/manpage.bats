@@ -164,3 +164,97 @@ table_names() {
         false
     }
 }
+
+# example_commands SECTION: every qioc command line in the literal blocks
+# (.Bd -literal ... .Ed, .Dl) of SECTION, one a line, as the shell-quoted
+# arguments that follow "qioc": mdoc escapes undone, lines continued with
+# a backslash or a trailing | joined, shell words split as sh(1) would,
+# the shell's own words (&, |, redirections) dropped, and the variables
+# in PLACEHOLDERS substituted. A variable it does not know fails it.
+example_commands() {
+    section "$1" | "${PYTHON3:-python3}" -c '
+import re, shlex, sys
+
+PLACEHOLDERS = {"XDG_RUNTIME_DIR": "/run/user/1000"}
+ESCAPES = {"e": "\\", "&": "", "-": "-", "(aq": "\x27", "(dq": "\""}
+
+def unescape(line):
+    return re.sub(r"\\(\(aq|\(dq|[e&-])", lambda m: ESCAPES[m.group(1)],
+                  line)
+
+def literal_lines(text):
+    inside = False
+    for line in text.splitlines():
+        if line.startswith(".Bd -literal"):
+            inside = True
+        elif line.startswith(".Ed"):
+            inside = False
+        elif line.startswith(".Dl "):
+            yield unescape(line[4:])
+        elif inside:
+            yield unescape(line)
+
+def joined(lines):
+    cur = ""
+    for line in lines:
+        cur += line.rstrip()
+        if cur.endswith("\\"):
+            cur = cur[:-1] + " "
+        elif cur.endswith("|"):
+            cur += " "
+        else:
+            yield cur
+            cur = ""
+
+def substitute(word):
+    def value(m):
+        name = m.group(1) or m.group(2)
+        if name not in PLACEHOLDERS:
+            sys.exit("no placeholder for $" + name + " in: " + word)
+        return PLACEHOLDERS[name]
+    return re.sub(r"\$(?:\{(\w+)\}|(\w+))", value, word)
+
+def qioc_args(line):
+    if not re.search(r"(^|[\s/|])qioc(\s|$)", line):
+        return None
+    words = shlex.split(line)
+    start = next(i for i, w in enumerate(words)
+                 if w == "qioc" or w.endswith("/qioc"))
+    args = []
+    for w in words[start + 1:]:
+        if w in ("&", "|", ";", "&&", "||"):
+            break
+        if not re.match(r"\d*[<>]", w):
+            args.append(substitute(w))
+    return args
+
+for line in joined(literal_lines(sys.stdin.read())):
+    args = qioc_args(line)
+    if args is not None:
+        print(shlex.join(args))
+'
+}
+
+@test "man page: every qioc command in EXAMPLES parses (qioc --dry-run)" {
+    [ -x "$QIOC" ] || skip "QIOC is not set to a built qioc"
+    local cmds line failed=0
+    local -a args
+    mapfile -t cmds < <(example_commands EXAMPLES)
+    echo "commands in EXAMPLES: ${#cmds[@]}"
+    [ "${#cmds[@]}" -ge 15 ]
+    # the extraction itself: continued lines are joined, unit files read
+    local docker="TCP-LISTEN:2375,bind=127.0.0.1,fork"
+    docker+=" UNIX-CONNECT:/var/run/docker.sock"
+    printf '%s\n' "${cmds[@]}" | grep -qxF "$docker"
+    printf '%s\n' "${cmds[@]}" | grep -qxF "SD-LISTEN:web,fork TCP:127.0.0.1:80"
+    for line in "${cmds[@]}"; do
+        eval "args=($line)"
+        run "$QIOC" --dry-run "${args[@]}"
+        if [ "$status" -ne 0 ] ||
+            [ "$(grep -c '^address [12]: ' <<<"$output")" -ne 2 ]; then
+            echo "qioc --dry-run $line: exit $status: $output"
+            failed=1
+        fi
+    done
+    [ "$failed" -eq 0 ]
+}
