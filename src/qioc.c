@@ -135,51 +135,48 @@ static const GOptionEntry transfer_entries[] = {
     { "buffer-size", 'b', 0, G_OPTION_ARG_CALLBACK, opt_buffer_size,
       "Bytes moved per read (default 128K)", "SIZE" },
     { "close-timeout", 't', 0, G_OPTION_ARG_CALLBACK, opt_close_timeout,
-      "Once one direction has ended, end the other after SECONDS "
-      "(default: wait for it)",
-      "SECONDS" },
+      "End the other direction SECONDS after one ends", "SECONDS" },
     { "idle-timeout", 'T', 0, G_OPTION_ARG_CALLBACK, opt_idle_timeout,
-      "End after SECONDS without data in either direction", "SECONDS" },
+      "End after SECONDS with no data either way", "SECONDS" },
     { "ipv4", '4', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
       "Resolve names to IPv4 addresses only", NULL },
     { "ipv6", '6', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
       "Resolve names to IPv6 addresses only", NULL },
     { "fds", 0, 0, G_OPTION_ARG_CALLBACK, opt_fds,
-      "Descriptor forwarding: auto, off or require (default auto)",
-      "MODE" },
+      "Descriptor forwarding: auto, off or require", "MODE" },
     { NULL },
 };
 
 static const GOptionEntry diagnostic_entries[] = {
     { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_debug,
-      "More diagnostics on stderr; repeat for more", NULL },
+      "More diagnostics; repeat (-dd) for more", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose,
-      "Log the data moved as text", NULL },
+      "Log the data moved as text, on stderr", NULL },
     { "hexdump", 'x', 0, G_OPTION_ARG_NONE, &options.hexdump,
-      "Log the data moved as a hex dump", NULL },
+      "Log the data moved as a hex dump, on stderr", NULL },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &options.stats,
-      "Print bytes, descriptors and time per direction at the end", NULL },
+      "Print bytes, descriptors, time per direction", NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
-      "Print both addresses as understood, open nothing", NULL },
+      "Print both addresses as parsed; open nothing", NULL },
     { NULL },
 };
 
 static const GOptionEntry log_entries[] = {
     { "log-file", 0, 0, G_OPTION_ARG_FILENAME, &log_file_arg,
-      "Write diagnostics to FILE instead of stderr (socat: -lf)", "FILE" },
+      "Diagnostics to FILE, not stderr (socat: -lf)", "FILE" },
     { "syslog", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
-      opt_syslog, "Send diagnostics to syslog (socat: -ly[FACILITY])",
-      "FACILITY" },
+      opt_syslog, "Diagnostics to syslog (socat: -ly[FACILITY])",
+      "[FACILITY]" },
     { "log-name", 0, 0, G_OPTION_ARG_STRING, &log_name_arg,
       "Program name in diagnostics (socat: -lp)", "NAME" },
     { "log-micro", 0, 0, G_OPTION_ARG_NONE, &log_config.micro,
-      "Timestamps with microseconds in diagnostics (socat: -lu)", NULL },
+      "Timestamps to the microsecond (socat: -lu)", NULL },
     { "log-host", 0, 0, G_OPTION_ARG_NONE, &log_config.host,
       "The host name in diagnostics (socat: -lh)", NULL },
     { NULL },
 };
 
-static const GOptionEntry main_entries[] = {
+static const GOptionEntry general_entries[] = {
     { "help", 'h', 0, G_OPTION_ARG_NONE, &show_help,
       "Show this help and exit", NULL },
     { "help-addresses", 0, 0, G_OPTION_ARG_NONE, &show_addresses,
@@ -195,6 +192,7 @@ static const struct {
     const char *title;
     const GOptionEntry *entries;
 } option_groups[] = {
+    { "general", "General:", general_entries },
     { "transfer", "Transfer options:", transfer_entries },
     { "diagnostics", "Diagnostics:", diagnostic_entries },
     { "logging", "Where diagnostics go:", log_entries },
@@ -209,6 +207,39 @@ static void add_option_groups(GOptionContext *ctx)
 
         g_option_group_add_entries(group, option_groups[i].entries);
         g_option_context_add_group(ctx, group);
+    }
+}
+
+/* The "--NAME=[VALUE]" GLib wrote for @e, if it has an optional value. */
+static char *optional_value_text(const GOptionEntry *e, char *help)
+{
+    g_autofree char *glib = NULL;
+
+    if (!(e->flags & G_OPTION_FLAG_OPTIONAL_ARG) || !e->arg_description ||
+        e->arg_description[0] != '[') {
+        return NULL;
+    }
+    glib = g_strdup_printf("--%s=[", e->long_name);
+    return strstr(help, glib);
+}
+
+/*
+ * An optional value has "[VALUE]" as its arg_description, which GLib
+ * shows as --syslog=[FACILITY]; the usual spelling, --syslog[=FACILITY],
+ * is as long, so the columns stay aligned.
+ */
+static void bracket_optional_values(char *help)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(option_groups); i++) {
+        for (const GOptionEntry *e = option_groups[i].entries; e->long_name;
+             e++) {
+            char *at = optional_value_text(e, help);
+
+            if (at) {
+                at += strlen("--") + strlen(e->long_name);
+                memcpy(at, "[=", 2);
+            }
+        }
     }
 }
 
@@ -322,7 +353,6 @@ static char **parse_options(int *argc, char ***argv, GError **errp)
              "  qioc - UNIX-CONNECT:/run/app.sock\n"
              "See qioc(1) for every address type and option.");
     g_option_context_set_help_enabled(ctx, FALSE);
-    g_option_context_add_main_entries(ctx, main_entries, NULL);
     g_option_context_add_main_entries(ctx, positional, NULL);
     add_option_groups(ctx);
     if (!g_option_context_parse_strv(ctx, argv, errp)) {
@@ -335,6 +365,7 @@ static char **parse_options(int *argc, char ***argv, GError **errp)
         /* Printed here, where the context is; main() then returns. */
         g_autofree char *help = g_option_context_get_help(ctx, FALSE, NULL);
 
+        bracket_optional_values(help);
         fputs(help, stdout);
     }
     if (!rest) {

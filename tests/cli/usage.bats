@@ -53,12 +53,59 @@ same_as() {
         --fds --stats --dry-run --log-file --syslog --log-name \
         --log-micro --log-host --help --version \
         -u -U -b -t -T -d -v -x -4 -6 -h -V; do
-        if ! grep -qE -- "(^|[ ,])$opt([ ,=]|$)" <<<"$output"; then
+        if ! grep -qE -- "(^|[ ,])$opt([ ,=[]|$)" <<<"$output"; then
             echo "# --help does not list $opt" >&2
             return 1
         fi
     done
     assert_contains "$output" "ADDRESS ADDRESS"
+}
+
+@test "--help: no line is wider than 80 columns" {
+    run --separate-stderr qioc --help
+    assert_status 0
+    local line wide=0
+    while IFS= read -r line; do
+        if (( ${#line} > 80 )); then
+            echo "# ${#line} columns: $line" >&2
+            wide=$((wide + 1))
+        fi
+    done <<<"$output"
+    (( wide == 0 ))
+}
+
+@test "--help: every option's description starts in the same column" {
+    run --separate-stderr qioc --help
+    assert_status 0
+    run -0 awk '/^  -/ {
+        if (match($0, /^  -[^ ]*( [^ ]+)*  +/)) { print RLENGTH }
+        else { print "none: " $0 } }' <<<"$output"
+    [[ $(sort -u <<<"$output" | wc -l) == 1 && $output != *none* ]] || {
+        echo "# description columns: $(sort -u <<<"$output" | tr '\n' ' ')" >&2
+        false
+    }
+}
+
+@test "--help: -h, --help-addresses and -V have a group of their own" {
+    run --separate-stderr qioc --help
+    assert_status 0
+    refute grep -q '^Application Options:' <<<"$output"
+    local general opt
+    # from the "General:" heading to the blank line that ends the group
+    general=$(sed -n '/^General:$/,/^$/p' <<<"$output")
+    [[ -n $general ]] || { echo "# no General: group" >&2; false; }
+    for opt in "-h, --help" "--help-addresses" "-V, --version"; do
+        assert_contains "$general" "  $opt "
+    done
+    # and nothing else: three options and the heading
+    [[ $(grep -c '^  -' <<<"$general") == 3 ]]
+}
+
+@test "--help: --syslog's facility is shown as optional" {
+    run --separate-stderr qioc --help
+    assert_status 0
+    grep -qE -- '^  --syslog\[=FACILITY\]  ' <<<"$output"
+    refute grep -qF -- '--syslog=' <<<"$output"
 }
 
 @test "-h is --help" {
