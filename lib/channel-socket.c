@@ -280,13 +280,40 @@ char *qio_socket_address_to_string(GSocketAddress *addr)
 
 /* ---------------------------------------------------------------- connect */
 
+/*
+ * How a finished non-blocking connect(2) ended: 0 or an errno value. A
+ * peer that accepts, sends and resets before we look leaves ECONNRESET
+ * in SO_ERROR although the connection was made and its data is queued;
+ * taking that error as a failed connect would lose the data. So a peek
+ * comes first: data, or an orderly end, proves the connection; an error
+ * it returns (which it clears) is the connect's; only when it would block
+ * does SO_ERROR decide.
+ */
+static int connect_result(int fd)
+{
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    ssize_t n;
+    char c;
+
+    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0) {
+        return 0;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        return errno;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) {
+        return errno;
+    }
+    return soerr;
+}
+
 /* Wait for a connect in progress; returns its outcome as an errno value. */
 static int connect_wait(int fd, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-    int soerr = 0;
-    socklen_t len = sizeof(soerr);
     int ret;
 
     do {
@@ -304,10 +331,7 @@ static int connect_wait(int fd, int timeout_ms)
     if (ret == 0) {
         return ETIMEDOUT;
     }
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) {
-        return errno;
-    }
-    return soerr;
+    return connect_result(fd);
 }
 
 /*
@@ -906,13 +930,7 @@ static void connect_attempt_over(QIOSocketAsync *op, int err)
 
 static gboolean connect_writable(int fd, GIOCondition cond, gpointer data)
 {
-    int soerr = 0;
-    socklen_t len = sizeof(soerr);
-
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) {
-        soerr = errno;
-    }
-    connect_attempt_over(data, soerr);
+    connect_attempt_over(data, connect_result(fd));
     return G_SOURCE_REMOVE;
 }
 

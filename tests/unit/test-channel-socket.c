@@ -2393,6 +2393,52 @@ static void test_connect_async_no_address(void)
 }
 
 /*
+ * The peer accepts, sends and resets before the connect's completion is
+ * looked at: the connection was made, so the connect succeeds, the data
+ * is read, and only then does the reset show, as a read error. (Taking
+ * the pending ECONNRESET as a failed connect lost the data.)
+ */
+static void test_connect_async_reset_before_check(void)
+{
+    g_autoptr(GSocketConnectable) any = g_network_address_new("127.0.0.1", 0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(any, NULL);
+    g_autoptr(GSocketConnectable) addr = listener_address(lsn);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) peer = NULL;
+    g_autoptr(GError) err = NULL;
+    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    char want[1000];
+    char got[sizeof(want)];
+    AsyncResult r;
+
+    qio_test_fill_random(want, sizeof(want));
+    g_assert_true(G_IS_SOCKET_ADDRESS(addr));
+    async_result_init(&r, NULL);
+    qio_channel_socket_connect_async(cl, addr, NULL, async_done, &r,
+                                     async_free, NULL);
+    /* One iteration runs connect(2); its completion is not seen yet. */
+    g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpint(r.done, ==, 0);
+    peer = qio_channel_socket_accept(lsn, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(qio_channel_write_all(QIO_CHANNEL(peer), want,
+                                          sizeof(want), &err), ==, 0);
+    g_assert_no_errno(setsockopt(qio_channel_socket_get_fd(peer), SOL_SOCKET,
+                                 SO_LINGER, &lg, sizeof(lg)));
+    g_clear_object(&peer);
+
+    async_wait(&r);
+    g_assert_no_error(r.error);
+    g_assert_cmpint(qio_channel_read_all(QIO_CHANNEL(cl), got, sizeof(got),
+                                         &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_true(memcmp(want, got, sizeof(want)) == 0);
+    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(cl), got, 1, &err), ==, -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+    async_result_clear(&r);
+}
+
+/*
  * A name that does not resolve (.invalid never does, RFC 6761): the error
  * arrives in the caller's context and reads "resolve HOST: REASON", and an
  * IPv6 literal refused by the family filter is named in brackets.
@@ -2943,6 +2989,8 @@ int main(int argc, char **argv)
                     test_connect_async_localhost);
     g_test_add_func("/socket/connect-async/fallback",
                     test_connect_async_fallback);
+    g_test_add_func("/socket/connect-async/reset-before-check",
+                    test_connect_async_reset_before_check);
     g_test_add_func("/socket/connect-async/unresolvable",
                     test_connect_async_unresolvable);
     g_test_add_func("/socket/connect-async/no-address",
