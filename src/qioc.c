@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +458,28 @@ static gboolean parse_addresses(char **specs, QiocAddress *addr[2])
     return TRUE;
 }
 
+/*
+ * send-fds= names descriptors qioc inherited: one that is not open is
+ * reported now, naming it, rather than as a bare EBADF at the first write.
+ */
+static gboolean send_fds_open(QiocAddress *addr[2])
+{
+    for (int i = 0; i < 2; i++) {
+        const char *list = qioc_address_get_string(addr[i], "send-fds");
+        g_auto(GStrv) nums = list ? g_strsplit(list, ":", -1) : NULL;
+
+        for (char **n = nums; n && *n; n++) {
+            if (fcntl((int)g_ascii_strtoll(*n, NULL, 10), F_GETFD) < 0) {
+                qioc_error("address %d (%s): send-fds=%s: descriptor %s: %s",
+                           addr[i]->index, addr[i]->text, list, *n,
+                           g_strerror(errno));
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
 static void dry_run(QiocAddress *addr[2])
 {
     for (int i = 0; i < 2; i++) {
@@ -513,6 +537,8 @@ int main(int argc, char **argv)
     } else if (options.dry_run) {
         dry_run(addr);
         status = QIOC_EXIT_OK;
+    } else if (!send_fds_open(addr)) {
+        status = QIOC_EXIT_FAILURE;
     } else {
         /* A write to a closed peer is an error of that direction. */
         signal(SIGPIPE, SIG_IGN);

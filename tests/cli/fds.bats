@@ -319,6 +319,18 @@ EOF
     grep -qx 'nfds 0' "$T/rep"
 }
 
+@test "send-fds= naming a descriptor that is not open: exit 1 at start, naming it" {
+    server --unix "$T/b"
+    run --separate-stderr qioc - UNIX-CONNECT:"$T/b",send-fds=5:77 \
+        </dev/null 5</dev/null 77>&-
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: address 2 (UNIX-CONNECT:$T/b,send-fds=5:77): send-fds=5:77: descriptor 77: Bad file descriptor" ]] || {
+        echo "# stderr: $stderr" >&2
+        return 1
+    }
+}
+
 # ---------------------------------------------------------------- leaks
 
 # leak_check SPEC CONNS RELAY-ARGS...: qioc relays CONNS clients that each
