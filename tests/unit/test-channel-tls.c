@@ -1408,6 +1408,105 @@ static void test_key_update(void)
     pair_free(&p);
 }
 
+/*
+ * A server write that would block (GnuTLS keeps its record), then the
+ * client asks for a TLS 1.3 key update, then the server repeats the
+ * write: each byte reaches the client once, in order. GnuTLS 3.7.9 sent
+ * the held record along with its key update and then encrypted the
+ * "same bytes" again, so the client read a chunk twice.
+ */
+static void test_key_update_held_write(void)
+{
+    enum { TOTAL = 256 * 1024, CHUNK = 4096 };
+    g_autoptr(GError) err = NULL;
+    g_autofree guint8 *sent = g_malloc(TOTAL);
+    g_autofree guint8 *heard = g_malloc0(TOTAL + CHUNK);
+    gint64 deadline = g_get_monotonic_time() + TEST_TIMEOUT_US;
+    size_t wrote = 0;
+    size_t got = 0;
+    ssize_t n;
+    char c;
+    Pair p;
+
+    for (size_t i = 0; i < TOTAL; i++) {
+        sent[i] = (guint8)g_test_rand_int_range(0, 256);
+    }
+    pair_init(&p, &client_spec,
+              &(CredsSpec){ "server.pem", "server-key.pem", NULL, false,
+                            "NORMAL:-VERS-ALL:+VERS-TLS1.3" },
+              "localhost");
+    g_assert_cmpint(
+        setsockopt(qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(p.smaster)),
+                   SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int)),
+        ==, 0);
+    pair_handshake_ok(&p);
+    g_assert_cmpint(gnutls_protocol_get_version(
+                        qio_channel_tls_get_session(p.server)),
+                    ==, GNUTLS_TLS1_3);
+
+    /* The client does not read: the server writes until it would block. */
+    for (;;) {
+        n = qio_channel_write(QIO_CHANNEL(p.server), (char *)sent + wrote,
+                              MIN((size_t)CHUNK, TOTAL - wrote), &err);
+        g_assert_no_error(err);
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            break;
+        }
+        g_assert_cmpint(n, >, 0);
+        wrote += (size_t)n;
+        g_assert_cmpuint(wrote, <, TOTAL);
+    }
+
+    /* The client asks for a key update; the server reads the request. */
+    g_assert_cmpint(gnutls_session_key_update(
+                        qio_channel_tls_get_session(p.client), GNUTLS_KU_PEER),
+                    ==, 0);
+    for (int i = 0; i < 100; i++) {
+        n = qio_channel_read(QIO_CHANNEL(p.server), &c, 1, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(n, ==, QIO_CHANNEL_ERR_BLOCK);
+        g_usleep(1000);
+    }
+
+    /* The client drains; the server repeats the blocked write and goes on. */
+    while (wrote < TOTAL || got < TOTAL) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        n = qio_channel_read(QIO_CHANNEL(p.client), (char *)heard + got,
+                             TOTAL + CHUNK - got, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(n, !=, 0);
+        if (n > 0) {
+            got += (size_t)n;
+            g_assert_cmpuint(got, <=, TOTAL);
+        }
+        if (wrote < TOTAL) {
+            n = qio_channel_write(QIO_CHANNEL(p.server), (char *)sent + wrote,
+                                  MIN((size_t)CHUNK, TOTAL - wrote), &err);
+            g_assert_no_error(err);
+            if (n != QIO_CHANNEL_ERR_BLOCK) {
+                g_assert_cmpint(n, >, 0);
+                wrote += (size_t)n;
+            }
+        }
+    }
+    g_assert_cmpuint(wrote, ==, TOTAL);
+    g_assert_cmpuint(got, ==, TOTAL);
+    g_assert_cmpint(memcmp(heard, sent, TOTAL), ==, 0);
+
+    /* Nothing more arrives, and the session still works both ways. */
+    run_for(20);
+    n = qio_channel_read(QIO_CHANNEL(p.client), (char *)heard, CHUNK, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(n, ==, QIO_CHANNEL_ERR_BLOCK);
+    qio_test_set_blocking(QIO_CHANNEL(p.server), true);
+    qio_test_set_blocking(QIO_CHANNEL(p.client), true);
+    write_str(QIO_CHANNEL(p.client), "ping");
+    read_exact(QIO_CHANNEL(p.server), "ping");
+    write_str(QIO_CHANNEL(p.server), "pong");
+    read_exact(QIO_CHANNEL(p.client), "pong");
+    pair_free(&p);
+}
+
 /* ---------------------------------------------------------------- eof */
 
 static void test_premature_eof(void)
@@ -1656,6 +1755,8 @@ int main(int argc, char **argv)
     g_test_add_func("/tls/coroutine/reauth-read-writes",
                     test_reauth_read_writes);
     g_test_add_func("/tls/coroutine/key-update", test_key_update);
+    g_test_add_func("/tls/write/key-update-held",
+                    test_key_update_held_write);
     g_test_add_func("/tls/watch/follows-direction",
                     test_watch_follows_direction);
 
