@@ -51,14 +51,10 @@ static void split_host_port(const char *text, char **host, char **port)
 }
 
 /* The first address @host resolves to, in @family if not AF_UNSPEC. */
-static GInetAddress *resolve_one(const char *host, int family, GError **errp)
+static GInetAddress *lookup_one(const char *host, int family, GError **errp)
 {
-    GInetAddress *ia = g_inet_address_new_from_string(host);
     g_autolist(GInetAddress) list = NULL;
 
-    if (ia) {
-        return ia;
-    }
     list = g_resolver_lookup_by_name(g_resolver_get_default(), host, NULL,
                                      errp);
     for (GList *l = list; l; l = l->next) {
@@ -73,6 +69,36 @@ static GInetAddress *resolve_one(const char *host, int family, GError **errp)
                     "%s has no address of the requested family", host);
     }
     return NULL;
+}
+
+/*
+ * resolve_one() looks a name up once: qioc_prepare_tcp() does it at
+ * start-up, so a bind= host name never blocks the loop per connection.
+ * Main thread only, like everything in qioc's loop.
+ */
+static GInetAddress *resolve_one(const char *host, int family, GError **errp)
+{
+    static GHashTable *resolved;
+    g_autofree char *key = g_strdup_printf("%d %s", family, host);
+    GInetAddress *ia = g_inet_address_new_from_string(host);
+
+    if (ia) {
+        return ia;
+    }
+    if (!resolved) {
+        resolved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         g_object_unref);
+    }
+    ia = g_hash_table_lookup(resolved, key);
+    if (ia) {
+        return g_object_ref(ia);
+    }
+    ia = lookup_one(host, family, errp);
+    if (ia) {
+        g_hash_table_insert(resolved, g_steal_pointer(&key),
+                            g_object_ref(ia));
+    }
+    return ia;
 }
 
 /* bind= and sourceport= as a local address, or NULL when neither. */
@@ -115,6 +141,14 @@ static gboolean local_address(const QiocAddress *addr, int family,
     return TRUE;
 }
 
+gboolean qioc_prepare_tcp(const QiocAddress *addr, const QiocOptions *opts,
+                          GError **errp)
+{
+    g_autoptr(GSocketAddress) local = NULL;
+
+    return local_address(addr, qioc_addr_family(addr, opts), &local, errp);
+}
+
 typedef struct {
     const QiocAddress *addr;
     QiocOpenDone *done;
@@ -139,6 +173,7 @@ void qioc_connect_tcp(const QiocAddress *addr, const QiocOptions *opts,
 {
     g_autoptr(GSocketConnectable) na = NULL;
     g_autoptr(GSocketAddress) local = NULL;
+    g_autoptr(GInetAddress) ia = NULL;
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
     QiocTcpConnect *c;
     GError *err = NULL;

@@ -59,8 +59,13 @@ static QIOTLSCreds *tls_creds_for(const QiocAddress *addr, GError **errp)
 gboolean qioc_prepare_tls(const QiocAddress *addr, const QiocOptions *opts,
                           GError **errp)
 {
-    g_autoptr(QIOTLSCreds) creds = tls_creds_for(addr, errp);
+    g_autoptr(QIOTLSCreds) creds = NULL;
 
+    if (addr->type->kind == QIOC_ADDR_TLS_CONNECT &&
+        !qioc_prepare_tcp(addr, opts, errp)) {
+        return FALSE;
+    }
+    creds = tls_creds_for(addr, errp);
     return creds != NULL;
 }
 

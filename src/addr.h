@@ -138,6 +138,7 @@ QiocConnectFunc qioc_connect_fifo;
 QiocConnectFunc qioc_connect_unix;
 QiocConnectFunc qioc_connect_tcp;
 QiocPrepareFunc qioc_prepare_tls;
+QiocPrepareFunc qioc_prepare_tcp;
 QiocWrapFunc qioc_wrap_tls_client;
 QiocWrapFunc qioc_wrap_tls_server;
 

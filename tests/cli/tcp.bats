@@ -479,6 +479,17 @@ established_with_keepalive() {
     [[ $stderr == "qioc: address 2 (TCP:no-such-host.invalid:80): resolve no-such-host.invalid: "* ]]
 }
 
+@test "bind= with a host name is resolved once at start-up: an unknown one fails before a listener opens" {
+    local start=$EPOCHREALTIME
+    run --separate-stderr qioc TCP-LISTEN:"$P",fork \
+        TCP:127.0.0.1:9,bind=no-such-host.invalid </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: address 2 (TCP:127.0.0.1:9,bind=no-such-host.invalid): bind=no-such-host.invalid: "*no-such-host.invalid* ]]
+    # At start-up, not at the first client: without one qioc would wait.
+    assert_faster_than 5000 "$start"
+}
+
 @test "an IPv6 literal that TCP4 cannot reach is named in brackets" {
     run --separate-stderr qioc - 'TCP4:[::1]:80' </dev/null
     assert_status 1
