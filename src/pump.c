@@ -494,6 +494,9 @@ static void pump_flow_ended(QiocPump *pump)
  * minimal splice relay; the default 64 KiB pipe costs a quarter of that.
  * Pages move by reference, so a large pipe costs no copies, and 1 MiB is
  * what an unprivileged process may ask for (/proc/sys/fs/pipe-max-size).
+ * A flow starts with the default pipe and grows it once a splice fills
+ * it: resizing costs as much as creating the pipe, which short flows (a
+ * connection per HTTP request) would pay for nothing.
  */
 #define SPLICE_PIPE_SIZE (1 << 20)
 #define SPLICE_MIN_PIPE (64 * 1024)
@@ -593,6 +596,7 @@ static QiocSpliceEnd coroutine_fn splice_loop(QiocFlow *f, int pipe[2])
     QIOChannel *src = f->pump->side[f->from].ioc;
     int in = channel_fd(src, TRUE);
     size_t chunk = MAX(f->pump->opts->buffer_size, SPLICE_PIPE_SIZE);
+    gboolean grown = FALSE;
 
     for (;;) {
         QiocSpliceEnd end;
@@ -621,6 +625,11 @@ static QiocSpliceEnd coroutine_fn splice_loop(QiocFlow *f, int pipe[2])
             f->eof = TRUE;
             return SPLICE_EOF;
         }
+        if (!grown && n >= SPLICE_MIN_PIPE) {
+            /* A bulk flow; refused past the quota, the pipe stays as is. */
+            fcntl(pipe[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
+            grown = TRUE;
+        }
         end = splice_out(f, pipe[0], n);
         if (end != SPLICE_EOF) {
             return end;
@@ -642,12 +651,11 @@ static QiocSpliceEnd coroutine_fn flow_splice(QiocFlow *f)
         return SPLICE_FALLBACK;
     }
     /*
-     * Past the user's pipe quota (pipe-user-pages-soft) the kernel refuses
-     * the size and may even shrink new pipes to one page, which would make
-     * splicing slower than copying: then copy.
+     * Past the user's pipe quota (pipe-user-pages-soft) the kernel makes
+     * new pipes one or two pages, which would make splicing slower than
+     * copying: then copy.
      */
-    if (fcntl(pipe[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE) < 0 &&
-        fcntl(pipe[1], F_GETPIPE_SZ) < SPLICE_MIN_PIPE) {
+    if (fcntl(pipe[1], F_GETPIPE_SZ) < SPLICE_MIN_PIPE) {
         close(pipe[0]);
         close(pipe[1]);
         return SPLICE_FALLBACK;

@@ -38,6 +38,7 @@ struct QiocServer {
     QiocAddress **addr;
     int serving;                  /* side that accepts many clients, or -1 */
     QIONetListener *listener;     /* its listener */
+    gboolean paused;              /* by max-children */
     guint accept_timer;
     gboolean had_client;
     gboolean accept_failing;      /* an accept error was reported */
@@ -117,10 +118,15 @@ static void conn_stop_listening(QiocConn *conn)
     }
 }
 
+/*
+ * Only a listener paused by max-children: resuming rebuilds its watch,
+ * which GLib pays for with a wakeup of the loop, for every connection.
+ */
 static void server_resume(QiocServer *srv)
 {
-    if (srv->listener && !srv->stopping &&
+    if (srv->listener && srv->paused && !srv->stopping &&
         (srv->max_children <= 0 || srv->conns->len < srv->max_children)) {
+        srv->paused = FALSE;
         qio_net_listener_resume(srv->listener);
     }
 }
@@ -510,6 +516,7 @@ static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
                          open_call(conn, s));
     conn_unref(conn);
     if (srv->max_children > 0 && srv->conns->len >= srv->max_children) {
+        srv->paused = TRUE;
         qio_net_listener_pause(listener);
     }
 }

@@ -4,11 +4,12 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-#   contrib/bench/run.sh [tcp|unix|pipe|tls|idle]... [--size BYTES] [--runs N]
-#                        [--conns N]
+#   contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http]... [--size BYTES]
+#                        [--runs N] [--conns N] [--duration SECS] [--clients N]
 #
-# Without a benchmark name, runs them all. Environment: QIOC (a qioc binary
-# or the libtool wrapper src/qioc of a build tree), SOCAT, CC, PYTHON.
+# Without a benchmark name, runs them all (http only when wrk and nginx are
+# installed). Environment: QIOC (a qioc binary or the libtool wrapper
+# src/qioc of a build tree), SOCAT, CC, PYTHON, WRK, NGINX.
 # README.md in this directory says what each benchmark measures. Exit
 # status 1 when a transfer failed, whether or not targets are met.
 set -euo pipefail
@@ -20,23 +21,30 @@ TIMEOUT=600                    # seconds any one process may take
 SOCAT=${SOCAT:-socat}
 CC=${CC:-cc}
 PYTHON=${PYTHON:-python3}
+WRK=${WRK:-wrk}
+NGINX=${NGINX:-nginx}
 
 usage() {
     cat <<'EOF'
-usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle]... [OPTION]...
+usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http]... [OPTION]...
 
   tcp     4 GiB through a TCP forwarder (TCP-LISTEN -> TCP)
   unix    4 GiB through a unix socket forwarder
   pipe    4 GiB from a pipe to a pipe (-u - -)
   tls     1 GiB through TLS termination (TLS-LISTEN -> TCP)
   idle    RSS per idle forwarded connection (TCP-LISTEN,fork)
+  http    requests/s, wrk -> relay (TCP-LISTEN,fork) -> nginx, with a new
+          connection per request and with keep-alive (needs wrk, nginx)
 
-  --size BYTES   bytes per run (K, M, G suffixes; default 4G, 1G for tls)
-  --runs N       runs per contender; medians are reported (default 5)
-  --conns N      connections held by the idle benchmark (default 1000)
+  --size BYTES     bytes per run (K, M, G suffixes; default 4G, 1G for tls)
+  --runs N         runs per contender; medians are reported (default 5)
+  --conns N        connections held by the idle benchmark (default 1000)
+  --duration SECS  seconds per wrk run of the http benchmark (default 5)
+  --clients N      wrk's connections in the http benchmark (default 50)
 
 Environment: QIOC=path to qioc or to the libtool wrapper src/qioc
-(default: src/qioc of this tree, else qioc in PATH), SOCAT, CC, PYTHON.
+(default: src/qioc of this tree, else qioc in PATH), SOCAT, CC, PYTHON,
+WRK, NGINX (default: nginx in PATH, else /usr/sbin/nginx).
 EOF
 }
 
@@ -63,23 +71,35 @@ benches=()
 size_opt=""
 runs=5
 conns=1000
+duration=5
+clients=50
 while (($#)); do
     case $1 in
-    tcp | unix | pipe | tls | idle) benches+=("$1") ;;
+    tcp | unix | pipe | tls | idle | http) benches+=("$1") ;;
     --size) size_opt=$(parse_size "${2:?--size needs a value}"); shift ;;
     --size=*) size_opt=$(parse_size "${1#*=}") ;;
     --runs) runs=${2:?--runs needs a value}; shift ;;
     --runs=*) runs=${1#*=} ;;
     --conns) conns=${2:?--conns needs a value}; shift ;;
     --conns=*) conns=${1#*=} ;;
+    --duration) duration=${2:?--duration needs a value}; shift ;;
+    --duration=*) duration=${1#*=} ;;
+    --clients) clients=${2:?--clients needs a value}; shift ;;
+    --clients=*) clients=${1#*=} ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
     shift
 done
-((${#benches[@]})) || benches=(tcp unix pipe tls idle)
+# Named on the command line, a benchmark whose tools are missing is an
+# error; as part of "all", it is skipped with a message.
+HTTP_ASKED=0
+[[ " ${benches[*]} " == *" http "* ]] && HTTP_ASKED=1
+((${#benches[@]})) || benches=(tcp unix pipe tls idle http)
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "bad --runs: $runs"
 [[ $conns =~ ^[1-9][0-9]*$ ]] || die "bad --conns: $conns"
+[[ $duration =~ ^[1-9][0-9]*$ ]] || die "bad --duration: $duration"
+[[ $clients =~ ^[1-9][0-9]*$ ]] || die "bad --clients: $clients"
 
 # ------------------------------------------------------------ processes
 
@@ -259,7 +279,7 @@ snapshot_qioc() {
 build_helpers() {
     local prog
 
-    for prog in source sink splice-relay cputime; do
+    for prog in source sink splice-relay cputime epoll-forward; do
         "$CC" -O2 -pthread -o "$tmp/$prog" "$here/$prog.c" ||
             die "cannot compile $prog.c with $CC"
     done
@@ -279,6 +299,7 @@ build_helpers() {
     SOURCE=$tmp/source
     SINK=$tmp/sink
     SPLICE_RELAY=$tmp/splice-relay
+    EPOLL_FORWARD=$tmp/epoll-forward
     CPUTIME=$tmp/cputime
 }
 
@@ -334,7 +355,7 @@ header() {
         "CPU is user+sys of the relay process only"
     echo "helpers: built in $tmp (removed at exit) with" \
         "$CC -O2 -pthread -o NAME contrib/bench/NAME.c for source, sink," \
-        "splice-relay, cputime; tls-relay.c and tls-source.c also with" \
+        "splice-relay, cputime, epoll-forward; tls-relay.c and tls-source.c also with" \
         "\$(pkg-config --cflags --libs gnutls); paths in the commands below" \
         "are relative to it"
     echo "CPU: cputime FILE RELAY... records the relay's own rusage (wait4)"
@@ -843,6 +864,297 @@ idle_bench() {
         echo "  $who: ${cmds[$who]}"
     done
 }
+# ------------------------------------------------------------ http
+
+# wrk and nginx are there (NGINX may become /usr/sbin/nginx, which is not
+# in a user's PATH); else HTTP_MISSING says which are not.
+http_tools() {
+    local missing=()
+
+    command -v "$WRK" >/dev/null || missing+=("wrk (apt-get install wrk)")
+    if ! command -v "$NGINX" >/dev/null; then
+        if [[ $NGINX == nginx && -x /usr/sbin/nginx ]]; then
+            NGINX=/usr/sbin/nginx
+        else
+            missing+=("nginx (apt-get install nginx)")
+        fi
+    fi
+    HTTP_MISSING=""
+    ((${#missing[@]} == 0)) && return 0
+    HTTP_MISSING="no ${missing[0]}${missing[1]:+ and no ${missing[1]}}"
+    return 1
+}
+
+# One GET of the test file through 127.0.0.1:PORT: status 200 and the
+# whole file, or a failure.
+http_get() {
+    "$PYTHON" - "$1" <<'EOF'
+import sys
+import urllib.request
+
+url = "http://127.0.0.1:%s/index.html" % sys.argv[1]
+with urllib.request.urlopen(url, timeout=10) as r:
+    body = r.read()
+sys.exit(0 if r.status == 200 and len(body) == 1024 else 1)
+EOF
+}
+
+# An nginx of our own on a free unprivileged port, configured here: one
+# worker, access_log off, a 1 KiB static file. Sets NGINX_PORT, NGINX_PID
+# and NGINX_SHOW.
+nginx_start() {
+    local dir=$tmp/nginx
+
+    mkdir -p "$dir/www" "$dir/logs" "$dir/temp"
+    head -c 1024 /dev/zero | tr '\0' x >"$dir/www/index.html"
+    if ((EUID == 0)); then
+        # nginx started by root runs its worker as nobody: let it reach the
+        # file (mktemp made $tmp private).
+        chmod 711 "$tmp"
+        chmod 755 "$dir" "$dir/www"
+        chmod 644 "$dir/www/index.html"
+    fi
+    NGINX_PORT=$(free_port)
+    cat >"$dir/nginx.conf" <<EOF
+# Written by contrib/bench/run.sh (http): the backend of every contender.
+# One worker: the relay is single-threaded, wrk runs one thread, and on a
+# small machine more workers only take CPU from the relay being measured.
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    # Keep-alive connections stay open for the whole run (default: 1000
+    # requests, then the client reconnects).
+    keepalive_requests 1000000;
+    client_body_temp_path $dir/temp/body;
+    proxy_temp_path $dir/temp/proxy;
+    fastcgi_temp_path $dir/temp/fastcgi;
+    uwsgi_temp_path $dir/temp/uwsgi;
+    scgi_temp_path $dir/temp/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $dir/www;
+    }
+}
+EOF
+    (exec "$NGINX" -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf" \
+        2>"$dir/logs/stderr") &
+    NGINX_PID=$!
+    pids+=("$NGINX_PID")
+    poll_until "$NGINX_PID" tcp_listening "$NGINX_PORT" ||
+        die "nginx did not listen on port $NGINX_PORT: $(cat "$dir/logs/stderr" \
+            "$dir/logs/error.log" 2>/dev/null | tail -3 | tr '\n' ' ')"
+    http_get "$NGINX_PORT" >/dev/null 2>&1 ||
+        die "nginx on port $NGINX_PORT does not serve /index.html:" \
+            "$(tail -3 "$dir/logs/error.log" 2>/dev/null | tr '\n' ' ')"
+    NGINX_SHOW="$(show "$NGINX" -p "$dir/" -e "$dir/logs/error.log" -c "$dir/nginx.conf")"
+}
+
+# Stop a relay started under timeout and cputime once its work is done,
+# so that cputime can write the relay's rusage.
+relay_stop() {
+    local pid=$1 n
+
+    # socat's children outlive their clients by up to 0.5 s (its -t):
+    # wait for them, so that socat reaps them and their CPU time counts.
+    for ((n = 0; n < 500; n++)); do
+        (($(tree "$pid" | wc -l) <= 3)) && break
+        sleep 0.01
+    done
+    # timeout passes SIGTERM to cputime, which passes it to the relay.
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((n = 0; n < 500; n++)); do
+        alive "$pid" || break
+        sleep 0.01
+    done
+    stop "$pid"
+}
+
+# One wrk run through a contender in MODE (close: a new connection per
+# request; keepalive). Sets R_REQS (requests/s), R_CPU (microseconds of
+# the relay's CPU per request, "-" without a relay), R_NOTE, R_CMDS;
+# returns non-zero when the run failed (R_ERR says why).
+http_once() {
+    local who=$1 mode=$2 d port relay=() relaypid wrk=() hdr=() pid rc=0
+    local total user sys errs non2xx
+
+    d=$(mktemp -d "$tmp/run.XXXXXX")
+    R_REQS="" R_CPU="-" R_NOTE="" R_ERR="" R_CMDS=""
+    port=$NGINX_PORT
+    if [[ $who != direct ]]; then
+        port=$(free_port)
+        case $who in
+        epoll-forward)
+            relay=("$EPOLL_FORWARD" "$port" 127.0.0.1 "$NGINX_PORT")
+            RELAY_SHOW=$(show "${relay[@]}") ;;
+        socat)
+            relay=("$SOCAT" "TCP-LISTEN:$port,fork,reuseaddr"
+                "TCP:127.0.0.1:$NGINX_PORT")
+            RELAY_SHOW=$(show "${relay[@]}") ;;
+        qioc)
+            relay=("${QIOC_RUN[@]}" "TCP-LISTEN:$port,fork"
+                "TCP:127.0.0.1:$NGINX_PORT")
+            RELAY_SHOW="$QIOC_SHOW$(show "$QIOC_BIN" "TCP-LISTEN:$port,fork" \
+                "TCP:127.0.0.1:$NGINX_PORT")" ;;
+        esac
+        timeout -k 5 "$TIMEOUT" "$CPUTIME" "$d/time" "${relay[@]}" \
+            >/dev/null 2>"$d/relay.err" &
+        relaypid=$!
+        pids+=("$relaypid")
+        if ! poll_until "$relaypid" tcp_listening "$port"; then
+            R_ERR="relay did not listen: $(tail -2 "$d/relay.err" | tr '\n' ' ')"
+            stop "$relaypid"
+            return 1
+        fi
+        if ! http_get "$port" >/dev/null 2>&1; then
+            R_ERR="a GET through the relay failed: $(tail -2 "$d/relay.err" | tr '\n' ' ')"
+            stop "$relaypid"
+            return 1
+        fi
+        R_CMDS="$RELAY_SHOW
+    "
+    fi
+    [[ $mode == close ]] && hdr=(-H 'Connection: close')
+    wrk=("$WRK" -t1 "-c$clients" "-d${duration}s" "${hdr[@]}"
+        "http://127.0.0.1:$port/index.html")
+    R_CMDS+=$(show "${wrk[@]}")
+    # In the background and waited for: a signal to run.sh acts at once.
+    timeout -k 5 $((duration + 60)) "${wrk[@]}" >"$d/wrk.out" 2>"$d/wrk.err" &
+    pid=$!
+    pids+=("$pid")
+    reap "$pid" || rc=$?
+    [[ $who == direct ]] || relay_stop "$relaypid"
+    total=$(awk '/ requests in / { print $1 }' "$d/wrk.out")
+    R_REQS=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$d/wrk.out")
+    if ((rc != 0)) || [[ -z $R_REQS || ${total:-0} == 0 ]]; then
+        R_ERR="wrk (status $rc): $(cat "$d/wrk.err" "$d/wrk.out" | tail -3 | tr '\n' ' ')"
+        [[ -s $d/relay.err ]] && R_ERR+="; relay: $(tail -2 "$d/relay.err" | tr '\n' ' ')"
+        return 1
+    fi
+    R_REQS=$(awk -v r="$R_REQS" 'BEGIN { printf "%.0f", r }')
+    errs=$(sed -n 's/^ *Socket errors: //p' "$d/wrk.out")
+    non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: //p' "$d/wrk.out")
+    [[ -n $errs ]] && R_NOTE="wrk socket errors: $errs"
+    [[ -n $non2xx ]] && R_NOTE+="${R_NOTE:+; }non-2xx responses: $non2xx"
+    if [[ $who != direct ]]; then
+        if read -r _ user sys _ < <(tail -n 1 "$d/time" 2>/dev/null); then
+            R_CPU=$(awk -v u="$user" -v s="$sys" -v n="$total" \
+                'BEGIN { printf "%.1f", (u + s) / n * 1e6 }')
+        fi
+    fi
+    rm -rf "$d"
+}
+
+http_bench() {
+    local i mode who m key label
+    local -a modes=(close keepalive) contenders=(direct epoll-forward socat qioc)
+    declare -A reqs=() cpu=() hfailed=() hcmds=() hnotes=() med_r=() med_c=()
+    declare -A mode_name=([close]="new connection per request"
+        [keepalive]=keep-alive)
+
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    nginx_start
+    echo
+    echo "== http: wrk -t1 -c$clients -d${duration}s -> relay" \
+        "(TCP-LISTEN:A,fork -> TCP:127.0.0.1:B) -> nginx, a 1 KiB file"
+    echo "  nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), 1" \
+        "worker, access_log off, config written to nginx/nginx.conf;" \
+        "wrk: $("$WRK" -v 2>&1 | head -1 | cut -d' ' -f1-2), 1 thread," \
+        "no CPU pinning"
+    echo "  modes: close = a new connection per request (wrk -H" \
+        "'Connection: close'), keepalive = $clients persistent connections"
+    for ((i = 1; i <= runs; i++)); do
+        for mode in "${modes[@]}"; do
+            for who in "${contenders[@]}"; do
+                key=$mode/$who
+                [[ -n ${hfailed[$key]:-} ]] && continue
+                if http_once "$who" "$mode"; then
+                    reqs[$key]+="$R_REQS "
+                    cpu[$key]+="$R_CPU "
+                    hcmds[$key]=$R_CMDS
+                    [[ -n $R_NOTE ]] &&
+                        hnotes[$key]+="${hnotes[$key]:+; }run $i: $R_NOTE"
+                    printf '  run %d %-9s %-14s %7s req/s %7s CPU us/req%s\n' \
+                        "$i" "$mode" "$who" "$R_REQS" "$R_CPU" \
+                        "${R_NOTE:+  ($R_NOTE)}"
+                else
+                    hfailed[$key]=$R_ERR
+                    FAILURES=1
+                    echo "  run $i $mode $who FAILED: $R_ERR"
+                fi
+            done
+        done
+    done
+    for key in "${!reqs[@]}"; do
+        med_r[$key]=$(median %.0f <<<"${reqs[$key]}")
+        med_c[$key]=$(median %.1f <<<"${cpu[$key]}")
+    done
+    echo
+    printf '  %-14s | %-33s | %-33s\n' "" "${mode_name[close]}" \
+        "${mode_name[keepalive]}"
+    printf '  %-14s | %8s %8s %6s %8s | %8s %8s %6s %8s\n' contender req/s \
+        "x epoll" "x" "CPU" req/s "x epoll" "x" "CPU"
+    printf '  %-14s | %8s %8s %6s %8s | %8s %8s %6s %8s\n' "" "" "" socat \
+        "us/req" "" "" socat "us/req"
+    for who in "${contenders[@]}"; do
+        label=$who
+        printf '  %-14s' "$label"
+        for mode in "${modes[@]}"; do
+            key=$mode/$who
+            m=${med_r[$key]:--}
+            [[ -n ${hfailed[$key]:-} && $m == - ]] && m=failed
+            printf ' | %8s %8s %6s %8s' "$m" \
+                "$(ratio "$m" "${med_r[$mode/epoll-forward]:--}")" \
+                "$(ratio "$m" "${med_r[$mode/socat]:--}")" \
+                "${med_c[$key]:--}"
+        done
+        echo
+    done
+    echo "  medians of $runs runs; CPU = user+sys of the relay's processes" \
+        "(socat's forked children included) per request; direct = wrk" \
+        "straight to nginx"
+    echo
+    echo "  targets:"
+    for mode in "${modes[@]}"; do
+        verdict "qioc / epoll-forward req/s, $mode" \
+            "${med_r[$mode/qioc]:--}" "${med_r[$mode/epoll-forward]:--}" ">=" 0.8
+    done
+    for mode in "${modes[@]}"; do
+        printf '  %-46s %6s  (no target)\n' "qioc / socat req/s, $mode" \
+            "$(ratio "${med_r[$mode/qioc]:--}" "${med_r[$mode/socat]:--}")"
+    done
+    # The steadier figure on a busy machine: the relay's own CPU.
+    for mode in "${modes[@]}"; do
+        printf '  %-46s %6s  (no target; lower is better)\n' \
+            "qioc / epoll-forward CPU/req, $mode" \
+            "$(ratio "${med_c[$mode/qioc]:--}" "${med_c[$mode/epoll-forward]:--}")"
+    done
+    for mode in "${modes[@]}"; do
+        for who in "${contenders[@]}"; do
+            key=$mode/$who
+            [[ -n ${hnotes[$key]:-} ]] && echo "  note: $key: ${hnotes[$key]}"
+            [[ -n ${hfailed[$key]:-} ]] && echo "  failed: $key: ${hfailed[$key]}"
+        done
+    done
+    echo
+    echo "  commands (last run; ports and temporary paths change per run):"
+    echo "  nginx (once, for all runs): $NGINX_SHOW"
+    for mode in "${modes[@]}"; do
+        for who in "${contenders[@]}"; do
+            key=$mode/$who
+            [[ -n ${hcmds[$key]:-} ]] || continue
+            echo "  $key:"
+            echo "    ${hcmds[$key]}"
+        done
+    done
+    stop "$NGINX_PID"
+    echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
 declare -A cmds=() TLS_INFO=()
 
 # ------------------------------------------------------------ main
@@ -853,6 +1165,9 @@ source=$(qioc_source)
 command -v "$SOCAT" >/dev/null || die "no socat (apt-get install socat)"
 command -v "$PYTHON" >/dev/null || die "no $PYTHON"
 command -v ss >/dev/null || die "no ss (apt-get install iproute2)"
+if ((HTTP_ASKED)) && ! http_tools; then
+    die "http: $HTTP_MISSING"
+fi
 build_helpers
 header
 [[ $cflags == *-O[1-3s]* || -z $cflags ]] ||
@@ -870,6 +1185,16 @@ for bench in "${benches[@]}"; do
         "${size_opt:-$((4 * GIB))}" direct splice-relay socat qioc ;;
     tls) tls_bench ;;
     idle) idle_bench ;;
+    http)
+        if http_tools; then
+            http_bench
+        elif ((HTTP_ASKED)); then
+            die "http: $HTTP_MISSING"
+        else
+            echo
+            echo "== http: SKIPPED: $HTTP_MISSING"
+        fi
+        ;;
     esac
 done
 if ((FAILURES)); then
