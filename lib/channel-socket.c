@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,12 +38,20 @@ struct _QIOChannelSocket {
     int family;
     /* The mode asked for; applied when a socket arrives after the call. */
     bool blocking;
+    /*
+     * O_NONBLOCK as this channel last left its own socket: 1 or 0; -1 for
+     * a descriptor from outside (qio_channel_socket_new_fd), whose file
+     * description others may change, so it is set every time.
+     */
+    int fd_nonblock;
     /* A listener's socket file, removed on close if still the same inode. */
     char *unlink_path;
     dev_t unlink_dev;
     ino_t unlink_ino;
     /* A connect_async or listen_async in flight, abandoned by close. */
     QIOSocketAsync *async;
+    /* An inet socket on a kernel that takes SO_ZEROCOPY. */
+    bool zc_possible;
     /* SO_ZEROCOPY is on: writes may use MSG_ZEROCOPY. */
     bool zc_enabled;
     /* Zero-copy sends the kernel numbered, and how many it reported done. */
@@ -66,15 +75,27 @@ static const QIOChannelSocketOptions qio_socket_defaults =
 
 /* ---------------------------------------------------------------- helpers */
 
+/* One call, where F_GETFL and F_SETFL take two. */
 static int set_nonblocking(int fd, bool nonblocking)
 {
-    int flags = fcntl(fd, F_GETFL);
+    int on = nonblocking;
 
-    if (flags < 0) {
+    return ioctl(fd, FIONBIO, &on);
+}
+
+/* Switch the channel's socket to @nonblocking unless it is known to be. */
+static int socket_set_fd_mode(QIOChannelSocket *sioc, bool nonblocking)
+{
+    if (sioc->fd_nonblock == (int)nonblocking) {
+        return 0;
+    }
+    if (set_nonblocking(sioc->fd, nonblocking) < 0) {
         return -1;
     }
-    flags = nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
-    return fcntl(fd, F_SETFL, flags);
+    if (sioc->fd_nonblock >= 0) {
+        sioc->fd_nonblock = nonblocking;
+    }
+    return 0;
 }
 
 static bool is_inet_family(int family)
@@ -84,14 +105,19 @@ static bool is_inet_family(int family)
 
 static void zc_enable(QIOChannelSocket *sioc);
 
-/* Give @sioc its socket and the features that come with it. */
+/*
+ * Give @sioc its socket and the features that come with it; @fd_nonblock
+ * is the socket's O_NONBLOCK if this library made it, else -1.
+ */
 static void socket_adopt(QIOChannelSocket *sioc, int fd, int family,
-                         bool listening)
+                         bool listening, int fd_nonblock)
 {
     QIOChannel *ioc = QIO_CHANNEL(sioc);
 
     sioc->fd = fd;
     sioc->family = family;
+    sioc->fd_nonblock = fd_nonblock;
+    qio__channel_set_poll_fd(ioc, fd);
     if (listening) {
         qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_LISTEN);
         return;
@@ -110,7 +136,7 @@ static void socket_adopt(QIOChannelSocket *sioc, int fd, int family,
  */
 static int socket_apply_blocking(QIOChannelSocket *sioc, GError **errp)
 {
-    if (sioc->blocking || set_nonblocking(sioc->fd, true) == 0) {
+    if (sioc->blocking || socket_set_fd_mode(sioc, true) == 0) {
         return 0;
     }
     qio__error_errno(errp, errno, "set socket non-blocking");
@@ -281,21 +307,27 @@ char *qio_socket_address_to_string(GSocketAddress *addr)
 /* ---------------------------------------------------------------- connect */
 
 /*
- * How a finished non-blocking connect(2) ended: 0 or an errno value. A
- * peer that accepts, sends and resets before we look leaves ECONNRESET
- * in SO_ERROR although the connection was made and its data is queued;
- * taking that error as a failed connect would lose the data. So a peek
- * comes first: data, or an orderly end, proves the connection; an error
- * it returns (which it clears) is the connect's; only when it would block
- * does SO_ERROR decide.
+ * How a finished non-blocking connect(2) ended: 0 or an errno value.
+ * A socket with a peer is connected; that costs one call and leaves any
+ * later error to the reads. Otherwise a peer that accepted, sent and
+ * reset before we looked leaves ECONNRESET in SO_ERROR although the
+ * connection was made and its data is queued; taking that error as a
+ * failed connect would lose the data. So a peek comes first: data, or an
+ * orderly end, proves the connection; an error it returns (which it
+ * clears) is the connect's; only when it would block does SO_ERROR decide.
  */
 static int connect_result(int fd)
 {
+    struct sockaddr_storage peer;
+    socklen_t peerlen = sizeof(peer);
     int soerr = 0;
     socklen_t len = sizeof(soerr);
     ssize_t n;
     char c;
 
+    if (getpeername(fd, (struct sockaddr *)&peer, &peerlen) == 0) {
+        return 0;
+    }
     n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n >= 0) {
         return 0;
@@ -438,7 +470,8 @@ int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
         g_clear_error(&last);
         fd = connect_one(sa, opts, &last);
         if (fd >= 0) {
-            socket_adopt(ioc, fd, g_socket_address_get_family(sa), false);
+            socket_adopt(ioc, fd, g_socket_address_get_family(sa), false,
+                         0);
             return socket_apply_blocking(ioc, errp);
         }
     }
@@ -588,7 +621,7 @@ static int listen_one(QIOChannelSocket *sioc, GSocketAddress *sa,
         qio__error_errno(errp, err, "listen on %s", text);
         return err;
     }
-    socket_adopt(sioc, fd, ss.ss_family, true);
+    socket_adopt(sioc, fd, ss.ss_family, true, 0);
     return 0;
 }
 
@@ -900,14 +933,15 @@ static void connect_succeeded(QIOSocketAsync *op)
 
     op->fd = -1;
     /* Attempts are non-blocking; the channel gets the mode it asked for. */
-    if (set_nonblocking(fd, !sioc->blocking) < 0) {
+    if (sioc->blocking && set_nonblocking(fd, false) < 0) {
         qio__error_errno(&err, errno, "set socket %s",
                          sioc->blocking ? "blocking" : "non-blocking");
         close(fd);
         socket_async_finish(op, err);
         return;
     }
-    socket_adopt(sioc, fd, g_socket_address_get_family(op->current), false);
+    socket_adopt(sioc, fd, g_socket_address_get_family(op->current), false,
+                 !sioc->blocking);
     socket_async_finish(op, NULL);
 }
 
@@ -1134,8 +1168,9 @@ static int socket_take_listener(QIOChannelSocket *to, QIOChannelSocket *from,
     to->unlink_path = g_steal_pointer(&from->unlink_path);
     to->unlink_dev = from->unlink_dev;
     to->unlink_ino = from->unlink_ino;
+    qio__channel_set_poll_fd(QIO_CHANNEL(from), -1);
     from->fd = -1;
-    socket_adopt(to, fd, from->family, true);
+    socket_adopt(to, fd, from->family, true, from->fd_nonblock);
     return socket_apply_blocking(to, errp);
 }
 
@@ -1238,7 +1273,7 @@ QIOChannelSocket *qio_channel_socket_new_fd(int fd, GError **errp)
     }
     sioc = qio_channel_socket_new();
     sioc->blocking = !(flags & O_NONBLOCK);
-    socket_adopt(sioc, fd, ss.ss_family, listening != 0);
+    socket_adopt(sioc, fd, ss.ss_family, listening != 0, -1);
     return sioc;
 }
 
@@ -1261,7 +1296,7 @@ QIOChannelSocket *qio_channel_socket_accept(QIOChannelSocket *ioc,
         return NULL;
     }
     client = qio_channel_socket_new();
-    socket_adopt(client, fd, ioc->family, false);
+    socket_adopt(client, fd, ioc->family, false, 0);
     return client;
 }
 
@@ -1417,16 +1452,39 @@ static void put_fds(struct msghdr *msg, QIOSocketControl *control,
  * SO_ZEROCOPY is the kernel's consent: without it MSG_ZEROCOPY is silently
  * ignored, and no completion would ever arrive for flush to wait on.
  */
-static void zc_enable(QIOChannelSocket *sioc)
+static bool zc_turn_on(QIOChannelSocket *sioc)
 {
 #ifdef QIO_HAVE_ZEROCOPY
     int on = 1;
 
-    if (!is_inet_family(sioc->family) ||
-        setsockopt(sioc->fd, SOL_SOCKET, SO_ZEROCOPY, &on, sizeof(on)) < 0) {
+    if (!sioc->zc_enabled &&
+        setsockopt(sioc->fd, SOL_SOCKET, SO_ZEROCOPY, &on, sizeof(on)) == 0) {
+        sioc->zc_enabled = true;
+    }
+#endif
+    return sioc->zc_enabled;
+}
+
+/*
+ * Whether the kernel takes SO_ZEROCOPY is asked once, on the first inet
+ * socket; every other one turns it on at its first zero-copy write, so
+ * that short connections that never write that way pay no system call.
+ */
+static void zc_enable(QIOChannelSocket *sioc)
+{
+#ifdef QIO_HAVE_ZEROCOPY
+    static gsize kernel_answer; /* 0: not asked, 1: yes, 2: no */
+
+    if (!is_inet_family(sioc->family)) {
         return;
     }
-    sioc->zc_enabled = true;
+    if (g_once_init_enter(&kernel_answer)) {
+        g_once_init_leave(&kernel_answer, zc_turn_on(sioc) ? 1 : 2);
+    }
+    if (kernel_answer != 1) {
+        return;
+    }
+    sioc->zc_possible = true;
     qio_channel_set_feature(QIO_CHANNEL(sioc),
                             QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY);
 #endif
@@ -1435,6 +1493,7 @@ static void zc_enable(QIOChannelSocket *sioc)
 /* Forget the sends of a socket that is going away. */
 static void zc_reset(QIOChannelSocket *sioc)
 {
+    sioc->zc_possible = false;
     sioc->zc_enabled = false;
     sioc->zc_queued = 0;
     sioc->zc_done = 0;
@@ -1674,7 +1733,7 @@ static ssize_t zc_sendmsg(QIOChannelSocket *sioc, const struct msghdr *msg,
 static bool zc_check_write(QIOChannelSocket *sioc, size_t nfds,
                            GError **errp)
 {
-    if (!sioc->zc_enabled) {
+    if (!sioc->zc_possible || !zc_turn_on(sioc)) {
         qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
                    "socket does not support zero-copy writes");
         return false;
@@ -1737,6 +1796,7 @@ static int socket_close(QIOChannelSocket *sioc, GError **errp)
      * completions with the socket and unpins their pages once sent.
      */
     zc_reset(sioc);
+    qio__channel_set_poll_fd(QIO_CHANNEL(sioc), -1);
     sioc->fd = -1;
     /* On Linux the descriptor is gone even when close fails with EINTR. */
     if (close(fd) < 0 && errno != EINTR) {
@@ -1764,7 +1824,7 @@ static int qio_channel_socket_set_blocking(QIOChannel *ioc, bool enabled,
     QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
 
     sioc->blocking = enabled;
-    if (sioc->fd < 0 || set_nonblocking(sioc->fd, !enabled) == 0) {
+    if (sioc->fd < 0 || socket_set_fd_mode(sioc, !enabled) == 0) {
         return 0;
     }
     qio__error_errno(errp, errno, "set socket %s",
@@ -1848,4 +1908,5 @@ static void qio_channel_socket_init(QIOChannelSocket *sioc)
     sioc->fd = -1;
     sioc->family = AF_UNSPEC;
     sioc->blocking = true;
+    sioc->fd_nonblock = -1;
 }

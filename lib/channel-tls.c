@@ -1408,6 +1408,8 @@ static void tls_aio_update(QIOChannelTLS *tioc)
         tls_aio_ready_clear(tioc);
     } else if (!aio->ready) {
         aio->ready = g_idle_source_new();
+        /* At the priority of the descriptors: a busy loop never idles. */
+        g_source_set_priority(aio->ready, G_PRIORITY_DEFAULT);
         g_source_set_callback(aio->ready, tls_aio_ready_cb,
                               g_object_ref(tioc), g_object_unref);
         g_source_attach(aio->ready, aio->ctx);

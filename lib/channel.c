@@ -26,6 +26,9 @@ typedef struct {
     QIOChannelAioHandler aio_read;
     QIOChannelAioHandler aio_write;
     void *aio_opaque;
+    int poll_fd;                     /* qio__channel_set_poll_fd(), or -1 */
+    bool poll_fd_no_epoll;           /* epoll refused it: use watches */
+    QIOAioFd aio_fd;                 /* the handlers, when in epoll */
 } QIOChannelPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(QIOChannel, qio_channel, G_TYPE_OBJECT)
@@ -113,6 +116,8 @@ static void qio_channel_finalize(GObject *obj)
 {
     QIOChannelPrivate *priv = PRIV(QIO_CHANNEL(obj));
 
+    qio__aio_fd_clear(&priv->aio_fd);
+    g_clear_pointer(&priv->aio_ctx, g_main_context_unref);
     g_free(priv->name);
     g_clear_pointer(&priv->ctx, g_main_context_unref);
     G_OBJECT_CLASS(qio_channel_parent_class)->finalize(obj);
@@ -134,6 +139,10 @@ static void qio_channel_class_init(QIOChannelClass *klass)
 
 static void qio_channel_init(QIOChannel *ioc)
 {
+    QIOChannelPrivate *priv = PRIV(ioc);
+
+    priv->poll_fd = -1;
+    qio__aio_fd_init(&priv->aio_fd);
 }
 
 /* ---------------------------------------------------------------- basics */
@@ -625,9 +634,35 @@ static void aio_handler_set(QIOChannel *ioc, QIOChannelAioHandler *h,
 }
 
 /*
- * The default io_set_aio_fd_handler: level-triggered watches in @ctx.
- * Channels layered on another channel override it to forward the
- * handlers below.
+ * Handlers of a channel with one pollable descriptor go to @ctx's epoll
+ * set (lib/aio-epoll.c); FALSE when there is no such descriptor or epoll
+ * refuses it, and watches must do.
+ */
+static bool aio_epoll_set(QIOChannel *ioc, GMainContext *ctx,
+                          IOHandler *io_read, IOHandler *io_write)
+{
+    QIOChannelPrivate *priv = PRIV(ioc);
+
+    if (priv->poll_fd < 0 || priv->poll_fd_no_epoll) {
+        return false;
+    }
+    if (!qio__aio_fd_set(&priv->aio_fd, ctx, priv->poll_fd, io_read,
+                         io_write, priv->aio_opaque)) {
+        priv->poll_fd_no_epoll = true;
+        return false;
+    }
+    /* Watches left from before the descriptor was known go. */
+    aio_handler_clear(&priv->aio_read);
+    aio_handler_clear(&priv->aio_write);
+    priv->aio_read.handler = io_read;
+    priv->aio_write.handler = io_write;
+    return true;
+}
+
+/*
+ * The default io_set_aio_fd_handler: level-triggered, in @ctx's epoll
+ * set, else as watches. Channels layered on another channel override it
+ * to forward the handlers below.
  */
 static void qio_channel_base_set_aio_fd_handler(QIOChannel *ioc,
                                                 GMainContext *ctx,
@@ -640,14 +675,41 @@ static void qio_channel_base_set_aio_fd_handler(QIOChannel *ioc,
     if (ctx != priv->aio_ctx) {
         aio_handler_clear(&priv->aio_read);
         aio_handler_clear(&priv->aio_write);
+        qio__aio_fd_clear(&priv->aio_fd);
         g_clear_pointer(&priv->aio_ctx, g_main_context_unref);
         priv->aio_ctx = ctx ? g_main_context_ref(ctx) : NULL;
     }
     priv->aio_opaque = opaque;
-    aio_handler_set(ioc, &priv->aio_read, ctx, G_IO_IN, io_read);
-    aio_handler_set(ioc, &priv->aio_write, ctx, G_IO_OUT, io_write);
+    if (!ctx || !aio_epoll_set(ioc, ctx, io_read, io_write)) {
+        qio__aio_fd_clear(&priv->aio_fd);
+        aio_handler_set(ioc, &priv->aio_read, ctx, G_IO_IN, io_read);
+        aio_handler_set(ioc, &priv->aio_write, ctx, G_IO_OUT, io_write);
+    }
     if (!io_read && !io_write) {
         g_clear_pointer(&priv->aio_ctx, g_main_context_unref);
+    }
+}
+
+void qio__channel_set_poll_fd(QIOChannel *ioc, int fd)
+{
+    QIOChannelPrivate *priv = PRIV(ioc);
+    bool in_epoll = priv->aio_fd.ep != NULL;
+
+    if (fd == priv->poll_fd) {
+        return;
+    }
+    /* Out of the set while the old descriptor is still open. */
+    qio__aio_fd_clear(&priv->aio_fd);
+    priv->poll_fd = fd;
+    priv->poll_fd_no_epoll = false;
+    /* Handlers that were waiting on the old descriptor wait on this one. */
+    if (in_epoll && fd >= 0 && priv->aio_ctx) {
+        IOHandler *io_read = priv->aio_read.handler;
+        IOHandler *io_write = priv->aio_write.handler;
+
+        priv->aio_read.handler = priv->aio_write.handler = NULL;
+        qio_channel_base_set_aio_fd_handler(ioc, priv->aio_ctx, io_read,
+                                            io_write, priv->aio_opaque);
     }
 }
 
@@ -812,6 +874,8 @@ void qio_channel_wake_read(QIOChannel *ioc)
      * moment it would enter the coroutine right here, in the wrong thread.
      */
     source = g_idle_source_new();
+    /* At the priority of the descriptors: a busy loop never idles. */
+    g_source_set_priority(source, G_PRIORITY_DEFAULT);
     g_source_set_callback(source, wake_read_cb, w, wake_read_free);
     g_source_attach(source, ctx);
     g_source_unref(source);

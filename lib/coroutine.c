@@ -62,11 +62,14 @@
 #define QIO_COROUTINE_STACK_SIZE (256 * 1024)
 
 /*
- * Finished coroutines kept per thread. Enough to absorb the churn of
- * connections coming and going without holding much memory: at most a
- * few touched pages each.
+ * Finished coroutines kept per thread: this many, plus as many as are
+ * still running. Under a steady churn of connections (a server with a
+ * hundred clients at a time) every new coroutine then comes from the
+ * pool, not from mmap(2), mprotect(2) and makecontext(3); once the load
+ * is gone the pool shrinks back to this. Each holds at most a few touched
+ * pages.
  */
-#define QIO_COROUTINE_POOL_MAX 64
+#define QIO_COROUTINE_POOL_MIN 64
 
 typedef enum {
     QIO_COROUTINE_SUSPENDED, /* new, or in qio_coroutine_yield() */
@@ -112,6 +115,7 @@ struct QIOCoroutineThread {
     QIOCoroutine leader;
     QIOCoroutine *pool;
     unsigned pool_len;
+    unsigned live;           /* created and not yet finished */
 };
 
 static void thread_free(gpointer data);
@@ -344,10 +348,12 @@ coroutine_switch(QIOCoroutine *from, QIOCoroutine *to, QIOSwitchAction action)
 static void coroutine_terminate(QIOCoroutine *co)
 {
     QIOCoroutine *caller = co->caller;
+    QIOCoroutineThread *t = co->thread;
 
     co->caller = NULL;
     co->state = QIO_COROUTINE_DEAD;
-    co->recycle = co->thread->pool_len < QIO_COROUTINE_POOL_MAX;
+    t->live--;
+    co->recycle = t->pool_len < QIO_COROUTINE_POOL_MIN + t->live;
     /*
      * The caller frees or pools us once it is back on its own stack: we
      * cannot unmap the stack we are running on. If pooled, the next
@@ -444,6 +450,7 @@ QIOCoroutine *qio_coroutine_create(QIOCoroutineEntry *entry, void *opaque)
     co->opaque = opaque;
     co->state = QIO_COROUTINE_SUSPENDED;
     co->recycle = false;
+    t->live++;
     return co;
 }
 

@@ -164,6 +164,17 @@ static gboolean listener_accept(QIOChannel *ioc, GIOCondition cond,
     return G_SOURCE_CONTINUE;
 }
 
+/* The context the watches go to (qio_channel_add_watch_source()'s). */
+static GMainContext *listener_context(QIONetListener *l)
+{
+    GMainContext *ctx = l->context;
+
+    if (!ctx) {
+        ctx = g_main_context_get_thread_default();
+    }
+    return ctx ? ctx : g_main_context_default();
+}
+
 /* Watch every socket, or none, as the current state asks. */
 static void listener_rewatch(QIONetListener *l)
 {
@@ -318,6 +329,10 @@ void qio_net_listener_set_client_func_full(QIONetListener *l,
     l->notify = notify;
     g_clear_pointer(&l->context, g_main_context_unref);
     l->context = context ? g_main_context_ref(context) : NULL;
+    if (func) {
+        /* Where the clients will most likely wait: before the first. */
+        qio__aio_epoll_prepare(listener_context(l));
+    }
     listener_clear_backoff(l);
     listener_rewatch(l);
 }

@@ -62,6 +62,8 @@ void qioc_addr_socket_connect(GSocketConnectable *sa,
 
     call->done = done;
     call->data = data;
+    /* What the pump wants: no mode switches after the connect. */
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     qio_channel_socket_connect_async(sioc, sa, sopts,
                                      socket_connected, call,
                                      g_free, NULL);

@@ -320,14 +320,57 @@ static const QiocAddrType *type_of_kind(QiocAddrKind kind)
     g_return_val_if_reached(NULL);
 }
 
+/* g_str_hash() of the name in lower case: option names ignore case. */
+static guint ascii_case_hash(gconstpointer key)
+{
+    guint h = 5381;
+
+    for (const char *p = key; *p; p++) {
+        h = h * 33 + (guchar)g_ascii_tolower(*p);
+    }
+    return h;
+}
+
+static gboolean ascii_case_equal(gconstpointer a, gconstpointer b)
+{
+    return g_ascii_strcasecmp(a, b) == 0;
+}
+
+/* The first option that has @name keeps it, as a search in order would. */
+static void index_add(GHashTable *t, const char *name, const QiocOptDesc *d)
+{
+    if (!g_hash_table_contains(t, name)) {
+        g_hash_table_insert(t, (gpointer)name, (gpointer)d);
+    }
+}
+
+/*
+ * Every name and alias of every option, built once: the getters look
+ * options up by name for each connection a listener serves.
+ */
+static GHashTable *option_index(void)
+{
+    static gsize index;
+
+    if (g_once_init_enter(&index)) {
+        GHashTable *t = g_hash_table_new(ascii_case_hash, ascii_case_equal);
+
+        for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
+            const QiocOptDesc *d = &addr_options[i];
+
+            index_add(t, d->name, d);
+            for (guint j = 0; d->aliases && d->aliases[j]; j++) {
+                index_add(t, d->aliases[j], d);
+            }
+        }
+        g_once_init_leave(&index, (gsize)t);
+    }
+    return (GHashTable *)index;
+}
+
 static const QiocOptDesc *option_lookup(const char *name)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
-        if (name_matches(name, addr_options[i].name, addr_options[i].aliases)) {
-            return &addr_options[i];
-        }
-    }
-    return NULL;
+    return g_hash_table_lookup(option_index(), name);
 }
 
 static const PresetAlias *preset_lookup(const char *name)

@@ -19,6 +19,8 @@
 #include "pump.h"
 
 #define PUMP_STOPPED (-10)            /* flow_read: asked to stop */
+/* The buffer a flow starts with (at most -b's size). */
+#define FIRST_BUFFER (16 * 1024)
 #define IGNOREEOF_POLL_MS 250         /* how often ignoreeof looks again */
 
 typedef struct QiocFlow {
@@ -34,6 +36,8 @@ typedef struct QiocFlow {
     gboolean abort;                   /* abandon pending writes too */
     gboolean failed;
     char *buf;                        /* allocated when data first flows */
+    size_t buf_size;                  /* FIRST_BUFFER, grown to -b's size
+                                       * once a read fills it */
     gint64 readbytes_left;            /* readbytes=, -1 for no limit */
     guint64 bytes;
     guint64 fds_passed;
@@ -42,6 +46,11 @@ typedef struct QiocFlow {
     gint64 ended;
     GArray *send_fds;                 /* send-fds= of the destination */
     gboolean eof;                     /* the source reached end-of-file */
+    gboolean plain_source;            /* a kernel descriptor, read as is
+                                       * (no TLS records held in memory) */
+    ssize_t last_read;                /* bytes the last read returned */
+    gboolean drained;                 /* that read was short: the source
+                                       * is empty until it polls readable */
 } QiocFlow;
 
 /* Draining a socket whose input nobody read, before it is closed. */
@@ -166,7 +175,7 @@ static gboolean flow_wants_fds(QiocFlow *f)
 
 static size_t flow_read_size(QiocFlow *f)
 {
-    size_t size = f->pump->opts->buffer_size;
+    size_t size = f->buf_size;
 
     if (f->readbytes_left >= 0 && (guint64)f->readbytes_left < size) {
         size = (size_t)f->readbytes_left;
@@ -182,6 +191,25 @@ static gboolean coroutine_fn flow_eof_retry(QiocFlow *f)
     }
     flow_sleep(f, IGNOREEOF_POLL_MS);
     return !f->stop;
+}
+
+/*
+ * Short flows (a request, an answer) get a small buffer, from the heap
+ * rather than a mapping of its own; a read that fills it earns the full
+ * size. Called before a read, when the last one has been written out.
+ */
+static void flow_buffer(QiocFlow *f)
+{
+    size_t full = f->pump->opts->buffer_size;
+
+    if (f->buf && f->buf_size < full && (size_t)f->last_read == f->buf_size) {
+        g_clear_pointer(&f->buf, free);
+        f->buf_size = full;
+    }
+    if (!f->buf) {
+        f->buf_size = f->buf_size ? f->buf_size : MIN(FIRST_BUFFER, full);
+        f->buf = buffer_new(f->buf_size);
+    }
 }
 
 /*
@@ -204,14 +232,15 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
         if (f->readbytes_left == 0) {
             return 0;
         }
-        if (!f->buf) {
+        if (!f->buf || f->drained) {
             /* Idle connections hold no buffer: wait for data first. */
             flow_yield(f, src, G_IO_IN);
+            f->drained = FALSE;
             if (f->stop) {
                 return PUMP_STOPPED;
             }
-            f->buf = buffer_new(f->pump->opts->buffer_size);
         }
+        flow_buffer(f);
         iov.iov_base = f->buf;
         iov.iov_len = flow_read_size(f);
         n = qio_channel_readv_full(src, &iov, 1, want_fds ? fds : NULL,
@@ -233,6 +262,8 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
         if (f->readbytes_left > 0) {
             f->readbytes_left -= n;
         }
+        f->last_read = n;
+        f->drained = n > 0 && (size_t)n < iov.iov_len && f->plain_source;
         pump_touch(f->pump);
         return n;
     }
@@ -500,6 +531,7 @@ static void pump_flow_ended(QiocPump *pump)
  */
 #define SPLICE_PIPE_SIZE (1 << 20)
 #define SPLICE_MIN_PIPE (64 * 1024)
+#define SPLICE_BULK_READ (16 * 1024)
 
 typedef enum {
     SPLICE_EOF,          /* the source ended; everything was written */
@@ -548,8 +580,12 @@ static gboolean coroutine_fn splice_copy_out(QiocFlow *f, int pipe_rd,
 {
     ssize_t n;
 
+    if (f->buf_size < len) {
+        g_clear_pointer(&f->buf, free);
+    }
     if (!f->buf) {
-        f->buf = buffer_new(MAX(f->pump->opts->buffer_size, len));
+        f->buf_size = MAX(f->pump->opts->buffer_size, len);
+        f->buf = buffer_new(f->buf_size);
     }
     n = read(pipe_rd, f->buf, len);
     return n == (ssize_t)len && flow_write(f, len, NULL, 0);
@@ -642,11 +678,6 @@ static QiocSpliceEnd coroutine_fn flow_splice(QiocFlow *f)
     QiocSpliceEnd end;
     int pipe[2];
 
-    /* Idle connections hold no pipe: wait for data first. */
-    flow_yield(f, f->pump->side[f->from].ioc, G_IO_IN);
-    if (f->stop) {
-        return SPLICE_STOPPED;
-    }
     if (pipe2(pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         return SPLICE_FALLBACK;
     }
@@ -661,18 +692,41 @@ static QiocSpliceEnd coroutine_fn flow_splice(QiocFlow *f)
         return SPLICE_FALLBACK;
     }
     qioc_info(2, "%d -> %d: splice(2), no copy", f->from + 1, f->to + 1);
+    g_clear_pointer(&f->buf, free);
     end = splice_loop(f, pipe);
     close(pipe[0]);
     close(pipe[1]);
     return end;
 }
 
+/*
+ * A splice-capable flow copies until a read brings SPLICE_BULK_READ bytes
+ * or more, then splices: a pipe costs four system calls to make and undo,
+ * more than copying a short message (an HTTP request, an answer) takes.
+ */
+static QiocSpliceEnd coroutine_fn flow_copy_then_splice(QiocFlow *f)
+{
+    size_t bulk = MIN(SPLICE_BULK_READ, f->pump->opts->buffer_size);
+
+    qioc_info(2, "%d -> %d: copying, %" G_GSIZE_FORMAT "-byte buffer, "
+              "until a read of %zu bytes or more",
+              f->from + 1, f->to + 1, f->pump->opts->buffer_size, bulk);
+    while (flow_step(f)) {
+        if ((size_t)f->last_read >= bulk) {
+            return flow_splice(f);
+        }
+    }
+    return SPLICE_EOF;
+}
+
 static void coroutine_fn flow_run(void *opaque)
 {
     QiocFlow *f = opaque;
-    QiocSpliceEnd end = flow_can_splice(f) ? flow_splice(f) : SPLICE_FALLBACK;
+    QiocSpliceEnd end = SPLICE_FALLBACK;
 
-    if (end == SPLICE_FALLBACK) {
+    if (flow_can_splice(f)) {
+        end = flow_copy_then_splice(f);
+    } else {
         qioc_info(2, "%d -> %d: copying, %" G_GSIZE_FORMAT "-byte buffer",
                   f->from + 1, f->to + 1, f->pump->opts->buffer_size);
     }
@@ -937,6 +991,7 @@ static void flow_start(QiocPump *pump, int from)
     if (!flow_enabled(pump, from)) {
         return;
     }
+    f->plain_source = channel_fd(pump->side[from].ioc, TRUE) >= 0;
     f->active = TRUE;
     f->started = g_get_monotonic_time();
     f->co = qio_coroutine_create(flow_run, f);
@@ -1005,6 +1060,27 @@ int qioc_pump_status(const QiocPump *pump)
     return pump->status;
 }
 
+/*
+ * A descriptor qioc was given rather than opened: its file description
+ * may be shared with other processes, which expect it blocking.
+ */
+static gboolean side_inherited(const QiocSide *side)
+{
+    if (!side->addr) {
+        return FALSE;
+    }
+    switch (side->addr->type->kind) {
+    case QIOC_ADDR_STDIO:
+    case QIOC_ADDR_STDIN:
+    case QIOC_ADDR_STDOUT:
+    case QIOC_ADDR_STDERR:
+    case QIOC_ADDR_FD:
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
 void qioc_pump_free(QiocPump *pump)
 {
     if (!pump) {
@@ -1017,7 +1093,9 @@ void qioc_pump_free(QiocPump *pump)
 
         g_clear_pointer(&pump->flow[i].send_fds, g_array_unref);
         /* Leave shared descriptors (a terminal, say) as we found them. */
-        qio_channel_set_blocking(ioc, true, NULL);
+        if (side_inherited(&pump->side[i])) {
+            qio_channel_set_blocking(ioc, true, NULL);
+        }
         qio_channel_close(ioc, NULL);
         g_object_unref(ioc);
     }

@@ -642,6 +642,14 @@ void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
  * Installs (or replaces, or removes) level-triggered read and write
  * handlers. qio_channel_yield() is built on it; layered channels forward
  * it to the channel below.
+ *
+ * Sockets are watched in one epoll(7) set per context, which one source
+ * of @ctx polls: installing and removing handlers costs an epoll_ctl(2)
+ * and wakes no thread, and an iteration looks only at the sockets that
+ * are ready. Other channels get a watch source per direction. Install
+ * and remove handlers from the thread that runs @ctx (or while none
+ * does). Closing the channel removes them; a socket channel that gets a
+ * new socket keeps them, on the new one.
  */
 void qio_channel_set_aio_fd_handler(QIOChannel *ioc, GMainContext *ctx,
                                     IOHandler *io_read, IOHandler *io_write,
