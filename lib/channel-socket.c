@@ -758,6 +758,7 @@ struct QIOSocketAsync {
     socklen_t sslen;
     int fd;
     GSource *watch;
+    QIOAioFd aio;               /* or the wait for the socket's connect */
     GSource *timer;
     guint retry_ms;
     /* an idle that moves the operation on from inside @context */
@@ -802,13 +803,15 @@ static QIOSocketAsync *socket_async_new(QIOChannelSocket *sioc,
         g_object_ref(op->opts.bind);
     }
     op->fd = -1;
+    qio__aio_fd_init(&op->aio);
     sioc->async = op;
     return op;
 }
 
 static void socket_async_free(QIOSocketAsync *op)
 {
-    g_assert(op->fd < 0 && !op->watch && !op->timer && !op->idle);
+    g_assert(op->fd < 0 && !op->watch && !op->aio.ep && !op->timer &&
+             !op->idle);
     g_main_context_unref(op->context);
     g_object_unref(op->addr);
     g_clear_object(&op->opts.bind);
@@ -916,6 +919,7 @@ static void connect_next(QIOSocketAsync *op);
 static void connect_stop_waiting(QIOSocketAsync *op)
 {
     drop_source(&op->watch);
+    qio__aio_fd_clear(&op->aio);
     drop_source(&op->timer);
 }
 
@@ -968,6 +972,29 @@ static gboolean connect_writable(int fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void connect_ready(void *opaque)
+{
+    QIOSocketAsync *op = opaque;
+
+    qio__aio_fd_clear(&op->aio);
+    connect_attempt_over(op, connect_result(op->fd));
+}
+
+/*
+ * In the context's epoll set, like the channels' handlers: a watch source
+ * would cost GLib four wake-ups of its loop per connection.
+ */
+static void connect_watch_fd(QIOSocketAsync *op)
+{
+    if (qio__aio_fd_set(&op->aio, op->context, op->fd, NULL, connect_ready,
+                        op)) {
+        return;
+    }
+    op->watch = g_unix_fd_source_new(op->fd, G_IO_OUT);
+    g_source_set_callback(op->watch, G_SOURCE_FUNC(connect_writable), op,
+                          NULL);
+}
+
 static gboolean connect_timed_out(gpointer data)
 {
     connect_attempt_over(data, ETIMEDOUT);
@@ -1012,12 +1039,12 @@ static void connect_wait_async(QIOSocketAsync *op)
         op->watch = g_timeout_source_new(op->retry_ms);
         g_source_set_callback(op->watch, connect_retry, op, NULL);
     } else {
-        op->watch = g_unix_fd_source_new(op->fd, G_IO_OUT);
-        g_source_set_callback(op->watch, G_SOURCE_FUNC(connect_writable), op,
-                              NULL);
+        connect_watch_fd(op);
     }
-    g_source_set_static_name(op->watch, "qio-socket-connect");
-    g_source_attach(op->watch, op->context);
+    if (op->watch) {
+        g_source_set_static_name(op->watch, "qio-socket-connect");
+        g_source_attach(op->watch, op->context);
+    }
     if (op->opts.connect_timeout_ms > 0 && !op->timer) {
         op->timer = g_timeout_source_new(op->opts.connect_timeout_ms);
         g_source_set_static_name(op->timer, "qio-socket-connect-timeout");

@@ -185,10 +185,18 @@ static void listener_rewatch(QIONetListener *l)
     for (guint i = 0; i < l->sockets->len; i++) {
         QIOChannel *ioc = g_ptr_array_index(l->sockets, i);
 
-        g_ptr_array_add(l->watches,
-                        qio_channel_add_watch_source(ioc, G_IO_IN,
-                                                     listener_accept, l, NULL,
-                                                     l->context));
+        GSource *watch = qio_channel_create_watch(ioc, G_IO_IN);
+
+        /*
+         * A source that cannot recurse has its descriptors taken out of
+         * the poll set while it runs and put back after, each time waking
+         * the loop: two eventfd writes per accept round. listener_accept()
+         * runs no loop of its own.
+         */
+        g_source_set_can_recurse(watch, TRUE);
+        g_source_set_callback(watch, G_SOURCE_FUNC(listener_accept), l, NULL);
+        g_source_attach(watch, listener_context(l));
+        g_ptr_array_add(l->watches, watch);
     }
 }
 
