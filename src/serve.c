@@ -11,8 +11,10 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "log.h"
@@ -30,6 +32,9 @@ typedef struct QiocConn {
     QiocPump *pump;
     GPid child;                   /* nofork: the child doing the work */
     guint child_watch;
+    gint64 held_since;            /* waiting for a descriptor, or 0 */
+    guint hold_timer;             /* its next try */
+    guint hold_watch;             /* its client going away */
     gboolean finished;
 } QiocConn;
 
@@ -38,10 +43,12 @@ struct QiocServer {
     QiocAddress **addr;
     int serving;                  /* side that accepts many clients, or -1 */
     QIONetListener *listener;     /* its listener */
-    gboolean paused;              /* by max-children */
+    gboolean paused;              /* by max-children or held clients */
     guint accept_timer;
     gboolean had_client;
     gboolean accept_failing;      /* an accept error was reported */
+    guint held;                   /* clients waiting for a descriptor */
+    int reserve;                  /* a descriptor to give up, or -1 */
     GPtrArray *conns;
     gint64 max_children;
     GMainLoop *loop;
@@ -52,6 +59,8 @@ struct QiocServer {
 
 static void conn_open_side(QiocConn *conn, int i);
 static void conn_finish(QiocConn *conn);
+static void conn_stop_holding(QiocConn *conn);
+static void server_take_reserve(QiocServer *srv);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -118,13 +127,22 @@ static void conn_stop_listening(QiocConn *conn)
     }
 }
 
+static void server_pause(QiocServer *srv)
+{
+    if (srv->listener && !srv->paused) {
+        srv->paused = TRUE;
+        qio_net_listener_pause(srv->listener);
+    }
+}
+
 /*
- * Only a listener paused by max-children: resuming rebuilds its watch,
- * which GLib pays for with a wakeup of the loop, for every connection.
+ * Only a listener paused by max-children or held clients: resuming
+ * rebuilds its watch, which GLib pays for with a wakeup of the loop, for
+ * every connection.
  */
 static void server_resume(QiocServer *srv)
 {
-    if (srv->listener && srv->paused && !srv->stopping &&
+    if (srv->listener && srv->paused && !srv->stopping && srv->held == 0 &&
         (srv->max_children <= 0 || srv->conns->len < srv->max_children)) {
         srv->paused = FALSE;
         qio_net_listener_resume(srv->listener);
@@ -141,6 +159,7 @@ static void conn_finish(QiocConn *conn)
     }
     conn->finished = TRUE;
     conn_stop_listening(conn);
+    conn_stop_holding(conn);
     if (conn->child) {
         /* Stopping (a signal): the child's work ends with qioc. */
         kill(conn->child, SIGTERM);
@@ -156,12 +175,13 @@ static void conn_finish(QiocConn *conn)
         close_channel(&conn->side[1].ioc);
     }
     g_ptr_array_remove(srv->conns, conn);
+    server_take_reserve(srv);
     server_resume(srv);
     server_quit_if_idle(srv);
     conn_unref(conn);
 }
 
-static void conn_fail(QiocConn *conn, int i, GError *err)
+static void conn_fail(QiocConn *conn, int i, const GError *err)
 {
     report(conn->srv->addr[i], err);
     if (one_shot(conn->srv)) {
@@ -214,6 +234,178 @@ static void conn_start_pump(QiocConn *conn)
                                  conn->srv->opts, on_pump_done, conn);
     if (conn->srv->stopping) {
         qioc_pump_stop(conn->pump, FALSE);
+    }
+}
+
+/* ---------------------------------------------------------------- holding */
+
+/*
+ * Descriptors ran out after a client was accepted, so its other side
+ * could not be opened: the client is held rather than turned away. The
+ * listener pauses (another client would find the table as full) and the
+ * other side is tried again after the listener's own pause, once per
+ * pause, until it opens, the client goes away, or connect-timeout= ends
+ * the wait.
+ */
+
+static gboolean out_of_descriptors(const GError *err)
+{
+    return g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES) ||
+           g_error_matches(err, G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE) ||
+           g_error_matches(err, G_SPAWN_ERROR, G_SPAWN_ERROR_NFILE);
+}
+
+/* Only a fork listener's client waits, and only for its other side. */
+static gboolean conn_can_hold(QiocConn *conn, int i, const GError *err)
+{
+    QiocServer *srv = conn->srv;
+
+    return !one_shot(srv) && !srv->stopping && i != srv->serving &&
+           conn->side[srv->serving].ioc && out_of_descriptors(err);
+}
+
+/*
+ * One descriptor in reserve (libuv keeps one for accept): when every
+ * connection is a held client, none of them will ever free a descriptor,
+ * and giving this one up lets the first through. Taken again whenever a
+ * connection ends, before the listener accepts anew.
+ */
+static void server_take_reserve(QiocServer *srv)
+{
+    if (srv->reserve < 0 && !one_shot(srv) && !srv->stopping) {
+        srv->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+}
+
+static void server_spend_reserve(QiocServer *srv)
+{
+    if (srv->reserve >= 0 && srv->held == srv->conns->len) {
+        qioc_info(2, "every client waits for a descriptor: giving up the "
+                  "one in reserve");
+        close(srv->reserve);
+        srv->reserve = -1;
+    }
+}
+
+static gboolean conn_hold_retry(gpointer data)
+{
+    QiocConn *conn = data;
+
+    conn->hold_timer = 0;
+    server_spend_reserve(conn->srv);
+    conn_open_side(conn, !conn->srv->serving);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * A held client that hangs up or resets is let go. A TCP client's FIN
+ * is no hang-up: it may be a half-close, still waiting for an answer.
+ */
+static gboolean conn_held_client_gone(QIOChannel *ioc, GIOCondition cond,
+                                      gpointer data)
+{
+    QiocConn *conn = data;
+    const QiocAddress *addr = conn->srv->addr[conn->srv->serving];
+
+    conn->hold_watch = 0;
+    qioc_info(1, "address %d (%s): the held client went away", addr->index,
+              addr->text);
+    conn_finish(conn);
+    return G_SOURCE_REMOVE;
+}
+
+static void conn_start_holding(QiocConn *conn, int i, const GError *err)
+{
+    QiocServer *srv = conn->srv;
+    const QiocAddress *addr = srv->addr[i];
+    QIOChannel *client = conn->side[srv->serving].ioc;
+
+    conn->held_since = g_get_monotonic_time();
+    conn->hold_watch = qio_channel_add_watch(client, G_IO_HUP | G_IO_ERR,
+                                             conn_held_client_gone,
+                                             conn_ref(conn),
+                                             (GDestroyNotify)conn_unref);
+    /* One line while descriptors are short, as for accept errors. */
+    if (srv->held++ == 0) {
+        qioc_error("address %d (%s): %s; holding the client and retrying",
+                   addr->index, addr->text, err->message);
+    } else {
+        qioc_info(1, "address %d (%s): %s; holding the client and retrying",
+                  addr->index, addr->text, err->message);
+    }
+    server_pause(srv);
+}
+
+static void conn_stop_holding(QiocConn *conn)
+{
+    if (!conn->held_since) {
+        return;
+    }
+    conn->held_since = 0;
+    conn->srv->held--;
+    if (conn->hold_timer) {
+        g_source_remove(conn->hold_timer);
+        conn->hold_timer = 0;
+    }
+    if (conn->hold_watch) {
+        g_source_remove(conn->hold_watch);
+        conn->hold_watch = 0;
+    }
+}
+
+/* connect-timeout= bounds the wait for a descriptor too. */
+static GError *conn_hold_expired(QiocConn *conn, int i, const GError *err)
+{
+    const QiocAddress *addr = conn->srv->addr[i];
+    double secs = qioc_address_get_duration(addr, "connect-timeout", 0);
+    gint64 held = g_get_monotonic_time() - conn->held_since;
+
+    if (secs <= 0 || held < secs * G_USEC_PER_SEC) {
+        return NULL;
+    }
+    return g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       "%s; no descriptor within %g s (connect-timeout)",
+                       err->message, secs);
+}
+
+static void conn_hold(QiocConn *conn, int i, const GError *err)
+{
+    const QiocAddress *addr = conn->srv->addr[i];
+    g_autoptr(GError) expired = NULL;
+
+    if (!conn->held_since) {
+        conn_start_holding(conn, i, err);
+    } else {
+        expired = conn_hold_expired(conn, i, err);
+        if (expired) {
+            conn_fail(conn, i, expired);
+            return;
+        }
+        qioc_info(2, "address %d (%s): %s; still holding the client",
+                  addr->index, addr->text, err->message);
+    }
+    conn->hold_timer = g_timeout_add_full(G_PRIORITY_DEFAULT,
+                                          QIO_NET_LISTENER_ERROR_PAUSE_MS,
+                                          conn_hold_retry, conn_ref(conn),
+                                          (GDestroyNotify)conn_unref);
+}
+
+/* Opening side @i failed: hold the client if descriptors ran out. */
+static void conn_open_failed(QiocConn *conn, int i, const GError *err)
+{
+    if (conn_can_hold(conn, i, err)) {
+        conn_hold(conn, i, err);
+    } else {
+        conn_fail(conn, i, err);
+    }
+}
+
+/* The other side opened (or listens) after its client was held. */
+static void conn_held_side_opened(QiocConn *conn)
+{
+    if (conn->held_since) {
+        conn_stop_holding(conn);
+        server_resume(conn->srv);
     }
 }
 
@@ -273,10 +465,11 @@ static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
         return;
     }
     if (!ioc) {
-        conn_fail(conn, i, err);
+        conn_open_failed(conn, i, err);
         g_error_free(err);
         return;
     }
+    conn_held_side_opened(conn);
     qio_channel_set_name(ioc, addr->text);
     conn->side[i].ioc = ioc;
     if (!conn_access_ok(conn, i)) {
@@ -407,10 +600,11 @@ static void conn_listen(QiocConn *conn, int i)
 
     conn->listener = qioc_addr_ops(addr)->listen(addr, conn->srv->opts, &err);
     if (!conn->listener) {
-        conn_fail(conn, i, err);
+        conn_open_failed(conn, i, err);
         g_error_free(err);
         return;
     }
+    conn_held_side_opened(conn);
     qio_net_listener_set_name(conn->listener, addr->text);
     qioc_addr_log_listener(addr, conn->listener);
     call = open_call(conn, i);
@@ -449,9 +643,10 @@ static void conn_spawn_nofork(QiocConn *conn, int i)
     }
     if (!qioc_exec_spawn_nofork(conn->srv->addr[i], conn->side[!i].ioc, &pid,
                                 &err)) {
-        conn_fail(conn, i, err);
+        conn_open_failed(conn, i, err);
         return;
     }
+    conn_held_side_opened(conn);
     /* The child has its own copies; ours would keep the peer open. */
     close_channel(&conn->side[!i].ioc);
     conn->child = pid;
@@ -516,8 +711,7 @@ static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
                          open_call(conn, s));
     conn_unref(conn);
     if (srv->max_children > 0 && srv->conns->len >= srv->max_children) {
-        srv->paused = TRUE;
-        qio_net_listener_pause(listener);
+        server_pause(srv);
     }
 }
 
@@ -577,6 +771,7 @@ static gboolean server_listen(QiocServer *srv)
                                      NULL);
     srv->max_children = qioc_address_get_int(addr, "max-children", 0);
     srv->accept_timer = accept_timer(addr, server_accept_timeout, srv, NULL);
+    server_take_reserve(srv);
     return TRUE;
 }
 
@@ -664,6 +859,7 @@ int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)
         .opts = opts,
         .addr = addr,
         .serving = serving_side(addr),
+        .reserve = -1,
         .conns = g_ptr_array_new(),
         .loop = g_main_loop_new(NULL, FALSE),
     };
@@ -682,6 +878,9 @@ int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)
     if (srv.listener) {
         qio_net_listener_disconnect(srv.listener);
         g_object_unref(srv.listener);
+    }
+    if (srv.reserve >= 0) {
+        close(srv.reserve);
     }
     g_ptr_array_unref(srv.conns);
     g_main_loop_unref(srv.loop);

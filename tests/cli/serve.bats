@@ -763,7 +763,8 @@ stalled_transfer() {
 
 # Clients one after another each send a line and wait 2 s for its echo:
 # those answered are held open, those closed are turned away; the first
-# that gets neither waits in the backlog ("stuck"), and no more come.
+# that gets neither waits (in the backlog, or accepted and held by qioc
+# for a descriptor: "stuck"), and no more come.
 # Then the held ones must still work; they leave, and the stuck one must
 # be served.  Prints "served N", "turned-away N", "stuck N".
 PY_EXHAUST="$PY_COMMON"'
@@ -815,9 +816,11 @@ if stuck:
         return 1
     }
     (( $(awk '$1 == "served" { print $2 }' <<<"$output") >= 1 ))
-    # descriptors did run out: a client was turned away or had to wait
-    [[ $output != *"turned-away 0"*"stuck 0"* ]] || {
-        echo "# descriptors never ran out: $output" >&2
+    # descriptors did run out, and the client that found none waited:
+    # none was turned away
+    [[ $output == *"turned-away 0"*"stuck 1"* ]] || {
+        echo "# a client was turned away, or descriptors never ran out: $output" >&2
+        sort "$T/err" | uniq -c >&2
         return 1
     }
     still_running "$qpid"
@@ -896,6 +899,265 @@ print("ok")
         sort "$T/err" | uniq -c >&2
         return 1
     }
+}
+
+# ---------------------------------------------------------------- held clients
+
+# Descriptors that run out after a client was accepted, when qioc opens
+# the other side for it. PY_HELD MODE ADDR PID ERRFILE ARGS... lowers the
+# limit of qioc (PID) with prlimit so that exactly as many descriptors as
+# a mode needs are left, and watches qioc's log (ERRFILE) for the line
+# that says a client is held. Modes:
+#   many N SIZE   two served clients stay open, one descriptor is left,
+#                 N clients send SIZE random bytes each; one is held: it
+#                 is retried once per pause (-dd lines) at little CPU; the
+#                 first two leave and every client gets its bytes back
+#   burst N FREE SIZE  with qioc stopped, FREE descriptors left and N
+#                 clients queued: all FREE are accepted at once and held,
+#                 no connection would ever free one; all N served
+#   one ACTION    a served client stays open, one descriptor is left, a
+#                 client is held, then ACTION: term (SIGTERM to qioc; the
+#                 held client is closed), reset (it resets; qioc lets it
+#                 go and holds the next), timeout (connect-timeout=1 ends
+#                 the wait and closes it); then, unless term, the first
+#                 client leaves and a held client is served
+# Prints "ok" or "ok N"; anything else, or exit 1, is a failure.
+PY_HELD="$PY_COMMON"'
+import resource, signal, struct
+mode, addr, pid, err = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+args = sys.argv[5:]
+HOLDING = "holding the client and retrying"
+RETRY = "still holding the client"
+
+def squeeze(free):
+    used = {int(n) for n in os.listdir("/proc/%d/fd" % pid)}
+    limit = 0
+    while limit - len([n for n in used if n < limit]) < free:
+        limit += 1
+    hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)[1]
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, hard))
+
+def lines(text):
+    with open(err) as f:
+        return sum(text in l for l in f)
+
+def wait_for(what, cond, limit=15):
+    end = time.monotonic() + limit
+    while not cond():
+        if time.monotonic() > end:
+            sys.exit("gave up waiting for " + what)
+        time.sleep(0.01)
+    return time.monotonic()
+
+def cpu():
+    with open("/proc/%d/stat" % pid) as f:
+        f = f.read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+def ask(s, line, wait=10):
+    s.sendall(line.encode() + b"\n")
+    r = recv_line(s, wait)
+    return r.strip() if r else r
+
+def holder():
+    s = connect(addr)
+    if ask(s, "holder") != "holder":
+        sys.exit("the first client was not served")
+    return s
+
+def echo(i, size, results, connected=None):
+    data = os.urandom(size)
+    try:
+        s = connect(addr)
+        s.settimeout(20)
+        if connected:
+            connected.release()
+        def send():
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        t = threading.Thread(target=send)
+        t.start()
+        got = bytearray()
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                break
+            got += b
+        t.join()
+        s.close()
+        if hashlib.sha256(got).digest() == hashlib.sha256(data).digest():
+            results[i] = "ok"
+        else:
+            results[i] = "client %d: %d bytes back, not the %d sent" % (i, len(got), size)
+    except Exception as e:
+        results[i] = "client %d: %r" % (i, e)
+
+def echoes(n, size, connected=None):
+    results = [None] * n
+    ts = [threading.Thread(target=echo, args=(i, size, results, connected))
+          for i in range(n)]
+    for t in ts:
+        t.start()
+    return ts, results
+
+def report(ts, results):
+    for t in ts:
+        t.join()
+    bad = [r for r in results if r != "ok"]
+    for r in bad:
+        print(r)
+    print("ok %d" % (len(results) - len(bad)))
+
+def many(n, size):
+    holders = [holder(), holder()]
+    squeeze(1)
+    ts, results = echoes(n, size)
+    wait_for("a held client", lambda: lines(HOLDING) >= 1)
+    t0 = wait_for("a retry", lambda: lines(RETRY) >= 1)
+    c0 = cpu()
+    t1 = wait_for("10 more retries", lambda: lines(RETRY) >= 11)
+    c1 = cpu()
+    ms, busy = (t1 - t0) * 1000, (c1 - c0) * 1000
+    print("10 retries in %d ms, %d ms of CPU" % (ms, busy), file=sys.stderr)
+    if ms < 800:
+        sys.exit("10 retries in %d ms: not one per pause" % ms)
+    if busy > ms / 4:
+        sys.exit("qioc used %d ms of CPU in %d ms holding a client" % (busy, ms))
+    for s in holders:
+        s.close()
+    report(ts, results)
+
+def stopped():
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+def burst(n, free, size):
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for("qioc to stop", stopped)
+        squeeze(free)
+        connected = threading.Semaphore(0)
+        ts, results = echoes(n, size, connected)
+        for i in range(n):
+            if not connected.acquire(timeout=10):
+                sys.exit("client %d could not connect" % i)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    report(ts, results)
+
+def one(action):
+    h = holder()
+    squeeze(1)
+    c = connect(addr)
+    c.sendall(b"held\n")
+    t0 = wait_for("a held client", lambda: lines(HOLDING) >= 1)
+    if action == "term":
+        os.kill(pid, signal.SIGTERM)
+        r = recv_line(c, 10)
+        print("ok" if r is None else "held client: %r, expected end-of-file" % r)
+        return
+    if action == "reset":
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+        wait_for("qioc to let the client go", lambda: lines("went away") >= 1)
+        c = connect(addr)
+        c.sendall(b"held\n")
+        wait_for("the next client held", lambda: lines(HOLDING) >= 2)
+    if action == "timeout":
+        r = recv_line(c, 10)
+        waited = time.monotonic() - t0
+        if r is not None:
+            sys.exit("held client: %r, expected end-of-file" % r)
+        if waited < 0.8:
+            sys.exit("held client closed after %.2f s, before connect-timeout=1" % waited)
+        c = connect(addr)
+        c.sendall(b"held\n")
+        wait_for("the next client held", lambda: lines(HOLDING) >= 2)
+    h.close()
+    r = recv_line(c, 10)
+    print("ok" if r == "held\n" else "held client not served: %r" % r)
+
+if mode == "many":
+    many(int(args[0]), int(args[1]))
+elif mode == "burst":
+    burst(int(args[0]), int(args[1]), int(args[2]))
+else:
+    one(args[0])
+'
+
+# held_run ARGS...: PY_HELD for the qioc in QPID, logging to $T/err; shows
+# what went wrong when it does.
+held_run() {
+    is_qioc_pid "$QPID"
+    run --separate-stderr py "$PY_HELD" "$1" "$P" "$QPID" "$T/err" "${@:2}"
+    [[ $status == 0 && $output == ok* && $output != *$'\n'* ]] || {
+        echo "# status $status: $output" >&2
+        echo "# $stderr" >&2
+        sort "$T/err" | uniq -c | sort -rn | head -30 >&2
+        return 1
+    }
+}
+
+# held_qioc ARGS...: a fork listener on $P relaying to the echo backend.
+held_qioc() {
+    echo_backend "$B"
+    bg_qioc "$@" 2>"$T/err"
+    QPID=$BG_PID
+    wait_port "$P"
+}
+
+@test "out of descriptors for the other side: clients are held, retried once per pause, all served intact" {
+    held_qioc -dd TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B"
+    QIOC_TIMEOUT=60 held_run many 8 $((1 << 20))
+    [[ $output == "ok 8" ]]
+    still_running "$QPID"
+    served "$P"
+    # one line, at the default level, says so; the retries only at -dd
+    grep -q "^qioc: address 2 (TCP:127.0.0.1:$B): connect to 127.0.0.1:$B: Too many open files; holding the client and retrying$" "$T/err" || {
+        echo "# no line says a client is held:" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+    local n
+    n=$(grep -c 'holding the client and retrying' "$T/err")
+    (( n <= 8 )) || { echo "# $n held lines for 8 clients" >&2; return 1; }
+}
+
+@test "out of descriptors with every client held: none would free one, all are served" {
+    held_qioc -dd TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B"
+    QIOC_TIMEOUT=60 held_run burst 8 4 $((256 << 10))
+    [[ $output == "ok 8" ]]
+    still_running "$QPID"
+    served "$P"
+    grep -q 'giving up the one in reserve' "$T/err" || {
+        echo "# the clients were never all held at once:" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+}
+
+@test "a held client is closed by SIGTERM: exit 143" {
+    held_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B"
+    held_run one term
+    reap "$QPID" 5
+    [[ $BG_STATUS == 143 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
+}
+
+@test "a held client that resets is let go, and the listener holds the next" {
+    held_qioc -d TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B"
+    held_run one reset
+    grep -q "^qioc: address 1 (TCP-LISTEN:$P,fork): the held client went away$" "$T/err"
+    still_running "$QPID"
+}
+
+@test "connect-timeout= bounds the wait of a held client" {
+    held_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B",connect-timeout=1
+    held_run one timeout
+    grep -q "^qioc: address 2 (TCP:127.0.0.1:$B,connect-timeout=1): connect to 127.0.0.1:$B: Too many open files; no descriptor within 1 s (connect-timeout)$" "$T/err" || {
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+    still_running "$QPID"
 }
 
 # ---------------------------------------------------------------- many in a row
