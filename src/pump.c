@@ -114,6 +114,35 @@ static char *buffer_new(size_t size)
     return buf;
 }
 
+/*
+ * Small buffers of finished flows, for the next: malloc(3) hands out and
+ * takes back 16 KiB blocks slowly (consolidating free chunks), and a
+ * server of short connections would ask for two per connection.
+ */
+#define SPARE_BUFFERS 64
+static char *spare_buffers[SPARE_BUFFERS];
+static unsigned n_spare_buffers;
+
+static char *buffer_take(size_t size)
+{
+    if (size == FIRST_BUFFER && n_spare_buffers > 0) {
+        return spare_buffers[--n_spare_buffers];
+    }
+    return buffer_new(size);
+}
+
+static void flow_buffer_drop(QiocFlow *f)
+{
+    char *buf = g_steal_pointer(&f->buf);
+
+    if (buf && f->buf_size == FIRST_BUFFER &&
+        n_spare_buffers < SPARE_BUFFERS) {
+        spare_buffers[n_spare_buffers++] = buf;
+        return;
+    }
+    free(buf);
+}
+
 static void close_fds(int *fds, size_t nfds)
 {
     for (size_t i = 0; fds && i < nfds; i++) {
@@ -203,12 +232,12 @@ static void flow_buffer(QiocFlow *f)
     size_t full = f->pump->opts->buffer_size;
 
     if (f->buf && f->buf_size < full && (size_t)f->last_read == f->buf_size) {
-        g_clear_pointer(&f->buf, free);
+        flow_buffer_drop(f);
         f->buf_size = full;
     }
     if (!f->buf) {
         f->buf_size = f->buf_size ? f->buf_size : MIN(FIRST_BUFFER, full);
-        f->buf = buffer_new(f->buf_size);
+        f->buf = buffer_take(f->buf_size);
     }
 }
 
@@ -581,7 +610,7 @@ static gboolean coroutine_fn splice_copy_out(QiocFlow *f, int pipe_rd,
     ssize_t n;
 
     if (f->buf_size < len) {
-        g_clear_pointer(&f->buf, free);
+        flow_buffer_drop(f);
     }
     if (!f->buf) {
         f->buf_size = MAX(f->pump->opts->buffer_size, len);
@@ -692,7 +721,7 @@ static QiocSpliceEnd coroutine_fn flow_splice(QiocFlow *f)
         return SPLICE_FALLBACK;
     }
     qioc_info(2, "%d -> %d: splice(2), no copy", f->from + 1, f->to + 1);
-    g_clear_pointer(&f->buf, free);
+    flow_buffer_drop(f);
     end = splice_loop(f, pipe);
     close(pipe[0]);
     close(pipe[1]);
@@ -737,7 +766,7 @@ static void coroutine_fn flow_run(void *opaque)
     if (!f->failed && !f->abort) {
         flow_shut_destination(f);
     }
-    g_clear_pointer(&f->buf, free);
+    flow_buffer_drop(f);
     f->ended = g_get_monotonic_time();
     f->active = FALSE;
     pump_flow_ended(f->pump);

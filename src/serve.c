@@ -202,7 +202,9 @@ static gboolean pump_finished_idle(gpointer data)
 /* Called inside a pump coroutine: finish from the loop instead. */
 static void on_pump_done(QiocPump *pump, void *opaque)
 {
-    g_idle_add(pump_finished_idle, conn_ref(opaque));
+    /* At the priority of the descriptors: a busy loop never idles. */
+    g_idle_add_full(G_PRIORITY_DEFAULT, pump_finished_idle, conn_ref(opaque),
+                    NULL);
 }
 
 /* --fds=require: both sides must carry descriptors, checked up front. */

@@ -1143,6 +1143,17 @@ held_qioc() {
     [[ $BG_STATUS == 143 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
 }
 
+@test "nofork EXEC out of descriptors: the client is held, the child never gets qioc's own stdin" {
+    held_qioc TCP-LISTEN:"$P",fork EXEC:cat,nofork
+    held_run one term
+    reap "$QPID" 5
+    [[ $BG_STATUS == 143 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
+    grep -q "duplicate the peer's descriptor: Too many open files; holding the client and retrying$" "$T/err" || {
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+}
+
 @test "a held client that resets is let go, and the listener holds the next" {
     held_qioc -d TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B"
     held_run one reset
@@ -1187,6 +1198,94 @@ print("ok", n)
 
 fd_count() {
     ls "/proc/$1/fd" | wc -l
+}
+
+# A client that sends zeros as fast as it can and reads back whatever
+# comes, until killed: it keeps the relay's loop busy.
+PY_BULK='
+import socket, sys, threading
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def drain():
+    while s.recv(1 << 20):
+        pass
+threading.Thread(target=drain, daemon=True).start()
+buf = bytes(1 << 20)
+while True:
+    s.sendall(buf)
+'
+
+# PY_SEQUENTIAL_PEAK PORT N PID: PY_SEQUENTIAL, and after each client
+# the number of sockets PID holds; prints "peak N" on stderr, the most.
+PY_SEQUENTIAL_PEAK='
+import os, socket, sys
+port, n, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+def sockets():
+    fds = "/proc/%d/fd" % pid
+    count = 0
+    for f in os.listdir(fds):
+        try:
+            count += os.readlink(os.path.join(fds, f)).startswith("socket:")
+        except OSError:
+            pass
+    return count
+peak = 0
+for i in range(n):
+    c = socket.create_connection(("127.0.0.1", port), timeout=20)
+    msg = b"client %d\n" % i
+    c.sendall(msg)
+    c.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        d = c.recv(4096)
+        if not d:
+            break
+        got += d
+    c.close()
+    if got != msg:
+        print("client %d got %r" % (i, got))
+        sys.exit(1)
+    peak = max(peak, sockets())
+print("ok", n)
+print("peak", peak, file=sys.stderr)
+'
+
+# socket_count PID: how many sockets PID holds.
+socket_count() {
+    find "/proc/$1/fd" -mindepth 1 -lname 'socket:*' 2>/dev/null | wc -l
+}
+
+@test "fork: finished connections are closed while others keep the loop busy" {
+    # an echo backend that keeps up: qioc itself, looping through a pipe
+    bg_qioc TCP-LISTEN:"$B",fork PIPE
+    wait_port "$B"
+    bg_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    run --separate-stderr py "$PY_SEQUENTIAL" "$P" 1
+    [[ $output == "ok 1" ]]
+    is_qioc_pid "$qpid"
+    local before
+    before=$(socket_count "$qpid")
+    local i bulk=()
+    for i in 1 2 3 4; do
+        bg "$PYTHON3" -c "$PY_BULK" "$P"
+        bulk+=("$BG_PID")
+    done
+    poll 10 bash -c "(( \$(find /proc/$qpid/fd -lname 'socket:*' | wc -l) >= $before + 8 ))"
+    # 300 short connections, one after the other: each is closed by qioc
+    # soon after its client saw the end, not when the loop has nothing
+    # else to do (which, with four busy transfers, is never)
+    run --separate-stderr py "$PY_SEQUENTIAL_PEAK" "$P" 300 "$qpid"
+    [[ $output == "ok 300" ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    local peak=${stderr##*peak }
+    (( peak <= before + 8 + 6 )) || {
+        echo "# sockets: $before before, $((before + 8)) with the busy four, up to $peak during" >&2
+        return 1
+    }
+    for i in "${bulk[@]}"; do
+        still_running "$i"
+    done
+    assert_empty "$T/err"
 }
 
 @test "fork: 50 clients in a row are all served" {
