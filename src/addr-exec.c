@@ -279,12 +279,19 @@ static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
 {
     int in = rfd >= 0 ? dup(rfd) : -1;
     int out = wfd >= 0 ? dup(wfd) : -1;
-    gboolean ok = g_spawn_async_with_pipes_and_fds(
-        NULL, (const char *const *)argv, (const char *const *)envp,
-        G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, nofork_child_setup,
-        NULL, in, out, qioc_address_get_flag(addr, "stderr") ? out : -1, NULL,
-        NULL, 0, pid, NULL, NULL, NULL, errp);
+    gboolean ok = FALSE;
 
+    /* A failed dup would leave the child on qioc's own stdin or stdout. */
+    if ((rfd >= 0 && in < 0) || (wfd >= 0 && out < 0)) {
+        qioc_addr_error_errno(errp, errno, "duplicate the peer's descriptor");
+    } else {
+        ok = g_spawn_async_with_pipes_and_fds(
+            NULL, (const char *const *)argv, (const char *const *)envp,
+            G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+            nofork_child_setup, NULL, in, out,
+            qioc_address_get_flag(addr, "stderr") ? out : -1, NULL, NULL, 0,
+            pid, NULL, NULL, NULL, errp);
+    }
     if (in >= 0) {
         close(in);
     }
