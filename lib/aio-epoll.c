@@ -57,6 +57,7 @@ static void aio_fd_ready(struct epoll_event *slot)
     QIOAioFd *r = slot->data.ptr;
     uint32_t events = slot->events;
 
+    r->revents = events;
     /* Hang-ups and errors wake both directions, as poll(2) reports them. */
     if ((events & QIO_AIO_READ_EVENTS) && r->io_read) {
         r->io_read(r->opaque);

@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -879,12 +880,17 @@ static GList *resolve_addresses(GSocketConnectable *addr,
                                 const QIOChannelSocketOptions *opts,
                                 GError **errp)
 {
-    g_autoptr(GSocketAddressEnumerator) en = g_socket_connectable_enumerate(
-        addr);
+    g_autoptr(GSocketAddressEnumerator) en = NULL;
     g_autoptr(GError) err = NULL;
     GList *found = NULL;
     GSocketAddress *sa;
 
+    /* A socket address is its own list: no enumerator to make. */
+    if (G_IS_SOCKET_ADDRESS(addr) && address_wanted(G_SOCKET_ADDRESS(addr),
+                                                    opts)) {
+        return g_list_prepend(NULL, g_object_ref(addr));
+    }
+    en = g_socket_connectable_enumerate(addr);
     while ((sa = qio__address_next(en, addr, &err))) {
         if (address_wanted(sa, opts)) {
             found = g_list_prepend(found, sa);
@@ -949,20 +955,25 @@ static void connect_succeeded(QIOSocketAsync *op)
     socket_async_finish(op, NULL);
 }
 
+/* "connect to ADDRESS: REASON", the text made only when it is needed. */
+static void connect_error(QIOSocketAsync *op, int err)
+{
+    g_autofree char *text = qio_socket_address_to_string(op->current);
+
+    g_clear_error(&op->last);
+    qio__error_errno(&op->last, err, "connect to %s", text);
+}
+
 /* The attempt in flight is over, with @err an errno value (0: success). */
 static void connect_attempt_over(QIOSocketAsync *op, int err)
 {
-    g_autofree char *text = NULL;
-
     connect_stop_waiting(op);
     if (err == 0) {
         connect_succeeded(op);
         return;
     }
     connect_drop_fd(op);
-    text = qio_socket_address_to_string(op->current);
-    g_clear_error(&op->last);
-    qio__error_errno(&op->last, err, "connect to %s", text);
+    connect_error(op, err);
     connect_next(op);
 }
 
@@ -975,9 +986,11 @@ static gboolean connect_writable(int fd, GIOCondition cond, gpointer data)
 static void connect_ready(void *opaque)
 {
     QIOSocketAsync *op = opaque;
+    /* Writable, with no error or hang-up: connected, nothing to ask. */
+    bool clean = !(op->aio.revents & (EPOLLERR | EPOLLHUP));
 
     qio__aio_fd_clear(&op->aio);
-    connect_attempt_over(op, connect_result(op->fd));
+    connect_attempt_over(op, clean ? 0 : connect_result(op->fd));
 }
 
 /*
@@ -1069,7 +1082,6 @@ static bool connect_pending(QIOSocketAsync *op, int err)
  */
 static int connect_start(QIOSocketAsync *op)
 {
-    g_autofree char *text = qio_socket_address_to_string(op->current);
     int err;
 
     if (!address_to_native(op->current, &op->ss, &op->sslen, &op->last)) {
@@ -1078,7 +1090,7 @@ static int connect_start(QIOSocketAsync *op)
     op->fd = socket(op->ss.ss_family,
                     SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (op->fd < 0) {
-        qio__error_errno(&op->last, errno, "connect to %s", text);
+        connect_error(op, errno);
         return -1;
     }
     if (op->opts.bind && bind_local(op->fd, op->opts.bind, &op->last) < 0) {
@@ -1094,7 +1106,7 @@ static int connect_start(QIOSocketAsync *op)
         connect_wait_async(op);
         return EINPROGRESS;
     }
-    qio__error_errno(&op->last, err, "connect to %s", text);
+    connect_error(op, err);
     connect_drop_fd(op);
     return -1;
 }

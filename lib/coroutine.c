@@ -69,7 +69,7 @@
  * is gone the pool shrinks back to this. Each holds at most a few touched
  * pages.
  */
-#define QIO_COROUTINE_POOL_MIN 64
+#define QIO_COROUTINE_POOL_MIN 128
 
 typedef enum {
     QIO_COROUTINE_SUSPENDED, /* new, or in qio_coroutine_yield() */

@@ -61,6 +61,7 @@ typedef struct {
     IOHandler *io_read;
     IOHandler *io_write;
     void *opaque;
+    uint32_t revents;           /* what epoll reported, for the handlers */
 } QIOAioFd;
 
 /*

@@ -168,26 +168,41 @@ static void tcp_connected(QIOChannel *ioc, GError *err, gpointer data)
     call.done(ioc, err, call.data);
 }
 
-void qioc_connect_tcp(const QiocAddress *addr, const QiocOptions *opts,
-                      QiocOpenDone *done, gpointer data)
+/* What a connect to @addr needs, worked out once for all its connections. */
+typedef struct {
+    GSocketConnectable *target;
+    GSocketAddress *local;      /* bind=, sourceport=, or NULL */
+    QIOChannelSocketOptions sopts;
+} QiocTcpTarget;
+
+static void tcp_target_free(gpointer data)
 {
-    g_autoptr(GSocketConnectable) na = NULL;
+    QiocTcpTarget *t = data;
+
+    g_object_unref(t->target);
+    g_clear_object(&t->local);
+    g_free(t);
+}
+
+static QiocTcpTarget *tcp_target_new(const QiocAddress *addr,
+                                     const QiocOptions *opts, GError **errp)
+{
     g_autoptr(GSocketAddress) local = NULL;
     g_autoptr(GInetAddress) ia = NULL;
-    QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
-    QiocTcpConnect *c;
-    GError *err = NULL;
+    QiocTcpTarget *t;
+    int family = qioc_addr_family(addr, opts);
     guint16 port;
 
-    sopts.family = qioc_addr_family(addr, opts);
-    sopts.connect_timeout_ms =
-        (int)(qioc_address_get_duration(addr, "connect-timeout", 0) * 1000);
-    if (!parse_port(addr->params[1], &port, &err) ||
-        !local_address(addr, sopts.family, &local, &err)) {
-        done(NULL, err, data);
-        return;
+    if (!parse_port(addr->params[1], &port, errp) ||
+        !local_address(addr, family, &local, errp)) {
+        return NULL;
     }
-    sopts.bind = local;
+    t = g_new0(QiocTcpTarget, 1);
+    t->sopts = (QIOChannelSocketOptions)QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    t->sopts.family = family;
+    t->sopts.connect_timeout_ms =
+        (int)(qioc_address_get_duration(addr, "connect-timeout", 0) * 1000);
+    t->local = g_steal_pointer(&local);
     /*
      * An address literal needs no resolving: as a socket address it is
      * connected from the loop at once, where a host name costs a resolver
@@ -195,11 +210,49 @@ void qioc_connect_tcp(const QiocAddress *addr, const QiocOptions *opts,
      * new connection per HTTP request, contrib/bench http).
      */
     ia = g_inet_address_new_from_string(addr->params[0]);
-    na = ia ? G_SOCKET_CONNECTABLE(g_inet_socket_address_new(ia, port))
-            : g_network_address_new(addr->params[0], port);
+    t->target = ia ? G_SOCKET_CONNECTABLE(g_inet_socket_address_new(ia, port))
+                   : g_network_address_new(addr->params[0], port);
+    return t;
+}
+
+/*
+ * The target of @addr, from a cache: a fork listener connects the same
+ * address for every client. Main thread only, like resolve_one().
+ */
+static const QiocTcpTarget *tcp_target(const QiocAddress *addr,
+                                       const QiocOptions *opts, GError **errp)
+{
+    static GHashTable *targets;
+    QiocTcpTarget *t;
+
+    if (!targets) {
+        targets = g_hash_table_new_full(NULL, NULL, NULL, tcp_target_free);
+    }
+    t = g_hash_table_lookup(targets, addr);
+    if (!t && (t = tcp_target_new(addr, opts, errp)) != NULL) {
+        g_hash_table_insert(targets, (gpointer)addr, t);
+    }
+    return t;
+}
+
+void qioc_connect_tcp(const QiocAddress *addr, const QiocOptions *opts,
+                      QiocOpenDone *done, gpointer data)
+{
+    const QiocTcpTarget *t;
+    QIOChannelSocketOptions sopts;
+    QiocTcpConnect *c;
+    GError *err = NULL;
+
+    t = tcp_target(addr, opts, &err);
+    if (!t) {
+        done(NULL, err, data);
+        return;
+    }
+    sopts = t->sopts;
+    sopts.bind = t->local;
     c = g_new0(QiocTcpConnect, 1);
     *c = (QiocTcpConnect){ addr, done, data };
-    qioc_addr_socket_connect(na, &sopts, tcp_connected, c);
+    qioc_addr_socket_connect(t->target, &sopts, tcp_connected, c);
 }
 
 /* The host part of bind= for a listener, or NULL for every address. */
