@@ -221,7 +221,7 @@ static const QiocOptDesc addr_options[] = {
     {"priority", NULL, STRING, O_TLS, "NORMAL", NULL, "GnuTLS priority string"},
     {"send-fds", NULL, FDLIST, O_FDPASS, NULL, NULL,
      "send these descriptors with the first data written"},
-    {"readbytes", NULL, SIZE, O_ALL, NULL, NULL,
+    {"readbytes", NAMES("bytes"), SIZE, O_ALL, NULL, NULL,
      "read at most N bytes, then treat it as end-of-file (0: no limit)"},
     {"shut", NULL, CHOICE, O_ALL, "write",
      NAMES("write", "both", "close", "none"),

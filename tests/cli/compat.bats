@@ -887,6 +887,13 @@ readbytes_tcp() {
     [[ $output == "4097 $(head -c 4097 in | sha256sum | cut -d' ' -f1)" ]]
 }
 
+@test "bytes= is socat's other name of readbytes=" {
+    random_file in 100K
+    compare_socat output_sha -u FILE:"$T/in",bytes=1000 - </dev/null
+    assert_status 0
+    [[ $output == "1000 $(head -c 1000 in | sha256sum | cut -d' ' -f1)" ]]
+}
+
 @test "readbytes=0 is no limit, as in socat: everything passes" {
     random_file in 100K
     compare_socat output_sha -u FILE:"$T/in",readbytes=0 - </dev/null
