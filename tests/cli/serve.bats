@@ -70,6 +70,25 @@ def recv_line(s, timeout):
     finally:
         s.settimeout(None)
     return got.decode()
+
+def round_trip(s, data):
+    """Send @data (then end-of-file) while reading; True if it all came back."""
+    def send():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=send)
+    t.start()
+    got = bytearray()
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            break
+        got += b
+    t.join()
+    s.close()
+    if hashlib.sha256(got).digest() == hashlib.sha256(data).digest():
+        return None
+    return "%d bytes back, not the %d sent" % (len(got), len(data))
 '
 
 # echo_backend PORT [EVENTS]: a TCP echo server on 127.0.0.1:PORT for any
@@ -128,24 +147,8 @@ def client(i):
     data = os.urandom(size)
     try:
         barrier.wait(timeout=20)
-        s = connect(addr)
-        def send():
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-        t = threading.Thread(target=send)
-        t.start()
-        got = bytearray()
-        while True:
-            b = s.recv(1 << 16)
-            if not b:
-                break
-            got += b
-        t.join()
-        s.close()
-        if hashlib.sha256(got).digest() != hashlib.sha256(data).digest():
-            results.append("client %d: %d bytes back, not the %d sent" % (i, len(got), size))
-        else:
-            results.append("ok")
+        bad = round_trip(connect(addr), data)
+        results.append("client %d: %s" % (i, bad) if bad else "ok")
     except Exception as e:
         results.append("client %d: %r" % (i, e))
 ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
@@ -972,23 +975,8 @@ def echo(i, size, results, connected=None):
         s.settimeout(20)
         if connected:
             connected.release()
-        def send():
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-        t = threading.Thread(target=send)
-        t.start()
-        got = bytearray()
-        while True:
-            b = s.recv(1 << 16)
-            if not b:
-                break
-            got += b
-        t.join()
-        s.close()
-        if hashlib.sha256(got).digest() == hashlib.sha256(data).digest():
-            results[i] = "ok"
-        else:
-            results[i] = "client %d: %d bytes back, not the %d sent" % (i, len(got), size)
+        bad = round_trip(s, data)
+        results[i] = "client %d: %s" % (i, bad) if bad else "ok"
     except Exception as e:
         results[i] = "client %d: %r" % (i, e)
 

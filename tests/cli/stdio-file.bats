@@ -361,3 +361,35 @@ setup() {
     }
     grep -q 'Broken pipe' "$T/err"
 }
+
+# qioc switches its descriptors to non-blocking; the ones it was given
+# share their file description with whoever gave them, and must be left
+# blocking when it ends.
+PY_LEFT_BLOCKING='
+import fcntl, os, subprocess, sys
+qioc, out = sys.argv[1], sys.argv[2]
+for spec, fd in (("-", 0), ("FD:3", 3)):
+    r, w = os.pipe()
+    os.write(w, b"hi\n")
+    os.close(w)
+    if fd == 0:
+        p = subprocess.run([qioc, "-u", spec, "CREATE:" + out], stdin=r)
+    else:
+        os.dup2(r, 3)
+        p = subprocess.run([qioc, "-u", spec, "CREATE:" + out],
+                           stdin=subprocess.DEVNULL, pass_fds=(3,))
+        os.close(3)
+    flags = fcntl.fcntl(r, fcntl.F_GETFL)
+    os.close(r)
+    if p.returncode != 0 or open(out).read() != "hi\n":
+        sys.exit("%s: exit %d" % (spec, p.returncode))
+    if flags & os.O_NONBLOCK:
+        sys.exit("%s: left non-blocking" % spec)
+print("ok")
+'
+
+@test "stdin and FD:N are left blocking at the end (their description is shared)" {
+    run timeout -k 5 30 "$PYTHON3" -c "$PY_LEFT_BLOCKING" "$QIOC" "$T/out"
+    assert_status 0
+    [[ $output == ok ]]
+}

@@ -31,7 +31,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz-util.h"
 #include "qio/channel-socket.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -78,12 +78,6 @@ enum {
 };
 
 typedef struct {
-    const uint8_t *data;
-    size_t size;
-    size_t pos;
-} Input;
-
-typedef struct {
     dev_t dev;
     ino_t ino;
 } FdId;
@@ -107,32 +101,6 @@ typedef struct {
 static int fd_null = -1;
 static int fd_pipe[2] = { -1, -1 };
 static int fd_memfd = -1;
-
-static uint8_t next_byte(Input *in)
-{
-    return in->pos < in->size ? in->data[in->pos++] : 0;
-}
-
-static unsigned count_fds(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    struct dirent *ent;
-    unsigned n = 0;
-
-    if (!dir) {
-        abort();
-    }
-    while ((ent = readdir(dir))) {
-        int fd = atoi(ent->d_name);
-
-        if (ent->d_name[0] == '.' || fd == dirfd(dir)) {
-            continue;
-        }
-        n++;
-    }
-    closedir(dir);
-    return n;
-}
 
 static FdId fd_id(int fd)
 {

@@ -35,7 +35,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/x509.h>
@@ -46,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fuzz-util.h"
 #include "qio/channel-socket.h"
 #include "qio/channel-tls.h"
 #include "qio/coroutine.h"
@@ -66,38 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_IDLE_ROUNDS 64
 #define MAX_ROUNDS 100000
 
-typedef struct {
-    const uint8_t *data;
-    size_t size;
-    size_t pos;
-} Input;
-
 static QIOTLSCreds *server_creds;
 static gnutls_certificate_credentials_t client_creds;
 static gnutls_priority_t client_prio[2]; /* TLS 1.3, TLS 1.2 */
-
-static uint8_t next_byte(Input *in)
-{
-    return in->pos < in->size ? in->data[in->pos++] : 0;
-}
-
-static unsigned count_fds(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    struct dirent *ent;
-    unsigned n = 0;
-
-    if (!dir) {
-        abort();
-    }
-    while ((ent = readdir(dir))) {
-        if (ent->d_name[0] != '.' && atoi(ent->d_name) != dirfd(dir)) {
-            n++;
-        }
-    }
-    closedir(dir);
-    return n;
-}
 
 #define CHECK_GNUTLS(call)                                                     \
     do {                                                                       \
