@@ -7,8 +7,9 @@
  * backslashes, no expansions) and runs the program without a shell;
  * SYSTEM hands the text to /bin/sh -c. Either way the child's stdin and
  * stdout become a QIOChannelCommand, connected as the options say. When
- * the connection ends, qioc_exec_reap() closes the channel (which sees the
- * child out in bounded time) and judges how the child ended.
+ * the connection ends, exec_finish() closes the channel (which sees the
+ * child out in bounded time) and judges how the child ended. With nofork
+ * the child gets the other address's descriptors and qioc relays nothing.
  */
 #include "config.h"
 
@@ -29,11 +30,9 @@
 static gboolean exec_link(const QiocAddress *addr,
                           QIOChannelCommandLink *link, GError **errp)
 {
-    gboolean pty = qioc_address_get_flag(addr, "pty");
-    gboolean pair = qioc_address_get_flag(addr, "socketpair") ||
-                    (!pty && !qioc_address_get_flag(addr, "pipes"));
-    gboolean pipes = qioc_address_has_opt(addr, "pipes") &&
-                     qioc_address_get_flag(addr, "pipes");
+    gboolean pty = addr->o.pty;
+    gboolean pair = addr->o.socketpair || (!pty && addr->o.pipes == 0);
+    gboolean pipes = addr->o.pipes == 1;
 
     if (pty + pair + pipes > 1) {
         g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -53,27 +52,15 @@ static gboolean exec_options(const QiocAddress *addr,
     if (!exec_link(addr, &o->link, errp)) {
         return FALSE;
     }
-    o->merge_stderr = qioc_address_get_flag(addr, "stderr");
-    o->setsid = qioc_address_get_flag(addr, "setsid");
-    o->ctty = qioc_address_get_flag(addr, "ctty");
-    o->child_fdin = (int)qioc_address_get_int(addr, "fdin", 0);
-    o->child_fdout = (int)qioc_address_get_int(addr, "fdout", 1);
-    o->signal_on_close = !qioc_address_get_flag(addr, "end-close");
+    o->merge_stderr = addr->o.merge_stderr;
+    o->setsid = addr->o.setsid;
+    o->ctty = addr->o.ctty;
+    o->child_fdin = (int)addr->o.fdin;
+    o->child_fdout = (int)addr->o.fdout;
+    o->signal_on_close = !addr->o.end_close;
     /* Like socat: a stream qioc does not use stays the child's own. */
     o->inherit_unused = TRUE;
     return TRUE;
-}
-
-static int exec_open_flags(QiocAccess access)
-{
-    switch (access) {
-    case QIOC_ACCESS_READ:
-        return O_RDONLY;
-    case QIOC_ACCESS_WRITE:
-        return O_WRONLY;
-    default:
-        return O_RDWR;
-    }
 }
 
 /* ---------------------------------------------------------------- env */
@@ -115,7 +102,8 @@ static void env_peercred(GPtrArray *env, QIOChannelSocket *sioc)
 }
 
 /*
- * What the child of a socket address is told about its connection (cli.md):
+ * What the child of a socket address is told about its connection
+ * (doc/grammar.md, "Environment of EXEC and SYSTEM children"):
  * QIOC_PEERADDR/PORT, QIOC_SOCKADDR/PORT, on unix sockets the peer's
  * credentials, and on TLS the verified peer's subject.
  */
@@ -170,9 +158,10 @@ static char **exec_argv(const QiocAddress *addr, GError **errp)
     return argv;
 }
 
-static QIOChannel *exec_open(const QiocAddress *addr, QiocAccess *access,
+static QIOChannel *exec_open(QiocEndpoint *ep, QiocAccess *access,
                              QIOChannel *peer, GError **errp)
 {
+    const QiocAddress *addr = ep->addr;
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
     g_auto(GStrv) env = peer ? peer_env(peer) : NULL;
     g_auto(GStrv) argv = NULL;
@@ -187,7 +176,7 @@ static QIOChannel *exec_open(const QiocAddress *addr, QiocAccess *access,
     }
     o.env = (const char *const *)env;
     cioc = qio_channel_command_new_spawn_full((const char *const *)argv,
-                                              exec_open_flags(*access), &o,
+                                              qioc_access_flags(*access), &o,
                                               errp);
     if (!cioc) {
         return NULL;
@@ -198,27 +187,8 @@ static QIOChannel *exec_open(const QiocAddress *addr, QiocAccess *access,
     return QIO_CHANNEL(cioc);
 }
 
-QIOChannel *qioc_open_exec(const QiocAddress *addr, QiocAccess *access,
-                           QIOChannel *peer, const QiocOptions *opts, GError **errp)
-{
-    return exec_open(addr, access, peer, errp);
-}
-
-QIOChannel *qioc_open_system(const QiocAddress *addr, QiocAccess *access,
-                             QIOChannel *peer, const QiocOptions *opts, GError **errp)
-{
-    return exec_open(addr, access, peer, errp);
-}
 
 /* ---------------------------------------------------------------- nofork */
-
-gboolean qioc_exec_is_nofork(const QiocAddress *addr)
-{
-    QiocAddrKind kind = addr->type->kind;
-
-    return (kind == QIOC_ADDR_EXEC || kind == QIOC_ADDR_SYSTEM) &&
-           qioc_address_get_flag(addr, "nofork");
-}
 
 /* The descriptors of a channel that is a plain descriptor underneath. */
 static gboolean peer_fds(QIOChannel *peer, int *rfd, int *wfd)
@@ -243,9 +213,10 @@ static void nofork_child_setup(gpointer data)
 static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
                          int rfd, int wfd, GPid *pid, GError **errp);
 
-gboolean qioc_exec_spawn_nofork(const QiocAddress *addr, QIOChannel *peer,
-                                GPid *pid, GError **errp)
+static gboolean nofork_spawn(QiocEndpoint *ep, QIOChannel *peer, GPid *pid,
+                             GError **errp)
 {
+    const QiocAddress *addr = ep->addr;
     g_auto(GStrv) argv = NULL;
     g_auto(GStrv) envp = g_get_environ();
     g_auto(GStrv) extra = peer_env(peer);
@@ -283,13 +254,13 @@ static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
 
     /* A failed dup would leave the child on qioc's own stdin or stdout. */
     if ((rfd >= 0 && in < 0) || (wfd >= 0 && out < 0)) {
-        qioc_addr_error_errno(errp, errno, "duplicate the peer's descriptor");
+        qioc_error_errno(errp, errno, "duplicate the peer's descriptor");
     } else {
         ok = g_spawn_async_with_pipes_and_fds(
             NULL, (const char *const *)argv, (const char *const *)envp,
             G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
             nofork_child_setup, NULL, in, out,
-            qioc_address_get_flag(addr, "stderr") ? out : -1, NULL, NULL, 0,
+            addr->o.merge_stderr ? out : -1, NULL, NULL, 0,
             pid, NULL, NULL, NULL, errp);
     }
     if (in >= 0) {
@@ -322,8 +293,10 @@ static char *exec_describe_status(int status)
     return g_strdup_printf("ended with wait status 0x%x", status);
 }
 
-gboolean qioc_exec_report_exit(const QiocAddress *addr, GPid pid, int status)
+/* How a nofork child ended; FALSE if abnormally (an error line). */
+static gboolean nofork_exited(QiocEndpoint *ep, GPid pid, int status)
 {
+    const QiocAddress *addr = ep->addr;
     g_autofree char *how = exec_describe_status(status);
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -336,15 +309,22 @@ gboolean qioc_exec_report_exit(const QiocAddress *addr, GPid pid, int status)
     return FALSE;
 }
 
-gboolean qioc_exec_reap(QIOChannel *ioc, const QiocAddress *addr)
+/*
+ * Close the command channel now, which reaps its child in bounded time,
+ * and log how the child ended (-d; an abnormal end is an error line).
+ * FALSE when the child ended abnormally: a non-zero exit status, or a
+ * signal qioc did not send.
+ */
+static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
 {
+    const QiocAddress *addr = ep->addr;
     QIOChannelCommand *cioc;
     g_autofree char *how = NULL;
     gboolean stopped;
     int status = 0;
     int pid;
 
-    if (!ioc || !QIO_IS_CHANNEL_COMMAND(ioc)) {
+    if (!QIO_IS_CHANNEL_COMMAND(ioc)) {
         return TRUE;
     }
     cioc = QIO_CHANNEL_COMMAND(ioc);
@@ -367,3 +347,35 @@ gboolean qioc_exec_reap(QIOChannel *ioc, const QiocAddress *addr)
                pid, addr->params[0], how);
     return FALSE;
 }
+
+/* ---------------------------------------------------------------- types */
+
+static const QiocAddrDesc nofork_desc = {
+    .kind = QIOC_ADDR_EXEC, .spawn = nofork_spawn, .exited = nofork_exited,
+};
+
+static const QiocAddrDesc *exec_choose(const QiocEndpoint *ep)
+{
+    return ep->addr->o.nofork ? &nofork_desc : ep->desc;
+}
+
+static const QiocAddrType exec_types[] = {
+    { "EXEC", NULL, QIOC_ADDR_EXEC, AF_UNSPEC, 1, 1, QIOC_T_EXEC, "COMMAND",
+      "run COMMAND, split into words like a shell does, without a shell" },
+};
+
+static const QiocAddrType system_types[] = {
+    { "SYSTEM", NULL, QIOC_ADDR_SYSTEM, AF_UNSPEC, 1, 1, QIOC_T_EXEC,
+      "SHELL-COMMAND", "run /bin/sh -c SHELL-COMMAND" },
+};
+
+const QiocAddrDesc qioc_addr_exec = {
+    .kind = QIOC_ADDR_EXEC, QIOC_ADDR_TYPES(exec_types), .raw_command = TRUE,
+    .choose = exec_choose, .open = exec_open, .finish = exec_finish,
+};
+
+const QiocAddrDesc qioc_addr_system = {
+    .kind = QIOC_ADDR_SYSTEM, QIOC_ADDR_TYPES(system_types),
+    .raw_command = TRUE, .choose = exec_choose, .open = exec_open,
+    .finish = exec_finish,
+};

@@ -1,5 +1,5 @@
 /*
- * qioc - FD:N, an inherited descriptor
+ * qioc - FD and ACCEPT-FD: inherited descriptors
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -11,32 +11,27 @@
 
 #include "addr.h"
 
-/* What the descriptor was opened for. */
+static int fd_param(const QiocEndpoint *ep)
+{
+    return (int)g_ascii_strtoll(ep->addr->params[0], NULL, 10);
+}
+
+/* What the descriptor was opened for, as far as fcntl can tell. */
 static QiocAccess access_of(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
 
-    if (fl < 0) {
-        return QIOC_ACCESS_RDWR;
-    }
-    switch (fl & O_ACCMODE) {
-    case O_RDONLY:
-        return QIOC_ACCESS_READ;
-    case O_WRONLY:
-        return QIOC_ACCESS_WRITE;
-    default:
-        return QIOC_ACCESS_RDWR;
-    }
+    return fl < 0 ? QIOC_ACCESS_RDWR : qioc_access_of_flags(fl);
 }
 
-QIOChannel *qioc_open_fd(const QiocAddress *addr, QiocAccess *access,
-                         QIOChannel *peer, const QiocOptions *opts, GError **errp)
+static QIOChannel *fd_open(QiocEndpoint *ep, QiocAccess *access,
+                           QIOChannel *peer, GError **errp)
 {
-    int fd = (int)g_ascii_strtoll(addr->params[0], NULL, 10);
+    int fd = fd_param(ep);
     QIOChannel *ioc;
 
     if (fcntl(fd, F_GETFD) < 0) {
-        qioc_addr_error_errno(errp, errno, "descriptor %d", fd);
+        qioc_error_errno(errp, errno, "descriptor %d", fd);
         return NULL;
     }
     /* Sockets get a socket channel, so shutdown and fd passing work. */
@@ -47,28 +42,33 @@ QIOChannel *qioc_open_fd(const QiocAddress *addr, QiocAccess *access,
     return ioc;
 }
 
-/* ACCEPT-FD:N: an inherited listening socket (inetd, systemd style). */
-QIONetListener *qioc_listen_fd(const QiocAddress *addr,
-                               const QiocOptions *opts, GError **errp)
+static QIONetListener *accept_fd_listen(QiocEndpoint *ep, GError **errp)
 {
-    int fd = (int)g_ascii_strtoll(addr->params[0], NULL, 10);
     g_autoptr(QIONetListener) listener = qio_net_listener_new();
-    g_autoptr(QIOChannelSocket) sioc = NULL;
 
-    if (fcntl(fd, F_GETFD) < 0) {
-        qioc_addr_error_errno(errp, errno, "descriptor %d", fd);
+    if (!qioc_listener_add_fd(listener, fd_param(ep), NULL, errp)) {
         return NULL;
     }
-    sioc = qio_channel_socket_new_fd(fd, errp);
-    if (!sioc) {
-        return NULL;
-    }
-    if (!qio_channel_has_feature(QIO_CHANNEL(sioc),
-                                 QIO_CHANNEL_FEATURE_LISTEN)) {
-        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                    "descriptor %d is not a listening socket", fd);
-        return NULL;
-    }
-    qio_net_listener_add(listener, sioc);
     return g_steal_pointer(&listener);
 }
+
+static const QiocAddrType fd_types[] = {
+    { "FD", NULL, QIOC_ADDR_FD, AF_UNSPEC, 1, 1, QIOC_T_READ, "N",
+      "an inherited descriptor: socket, pipe, tty or file" },
+};
+
+static const QiocAddrType accept_fd_types[] = {
+    { "ACCEPT-FD", QIOC_NAMES("ACCEPT"), QIOC_ADDR_ACCEPT_FD, AF_UNSPEC, 1, 1,
+      QIOC_T_ACCEPT, "N", "accept clients on an inherited listening socket" },
+};
+
+const QiocAddrDesc qioc_addr_fd = {
+    .kind = QIOC_ADDR_FD, QIOC_ADDR_TYPES(fd_types),
+    .check = qioc_address_check_fd, .flags = QIOC_ADDR_INHERITED,
+    .open = fd_open,
+};
+
+const QiocAddrDesc qioc_addr_accept_fd = {
+    .kind = QIOC_ADDR_ACCEPT_FD, QIOC_ADDR_TYPES(accept_fd_types),
+    .check = qioc_address_check_fd, .listen = accept_fd_listen,
+};

@@ -4,7 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * FILE, GOPEN, CREATE and the unnamed PIPE open at once; a named FIFO
- * opens through qioc_connect_fifo(), which may have to wait for a reader.
+ * opens through fifo_connect(), which may have to wait for a reader.
  */
 #include "config.h"
 
@@ -18,49 +18,28 @@
 
 /* Options that are open(2) flags. */
 static const struct {
-    const char *option;
+    gsize option;
     int flag;
 } open_flags[] = {
-    { "append", O_APPEND }, { "creat", O_CREAT }, { "trunc", O_TRUNC },
-    { "excl", O_EXCL },
+    { offsetof(QiocAddrOpts, append), O_APPEND },
+    { offsetof(QiocAddrOpts, creat), O_CREAT },
+    { offsetof(QiocAddrOpts, trunc), O_TRUNC },
+    { offsetof(QiocAddrOpts, excl), O_EXCL },
 };
-
-static int access_flags(QiocAccess access)
-{
-    switch (access) {
-    case QIOC_ACCESS_READ:
-        return O_RDONLY;
-    case QIOC_ACCESS_WRITE:
-        return O_WRONLY;
-    default:
-        return O_RDWR;
-    }
-}
-
-static QiocAccess flags_access(int flags)
-{
-    switch (flags & O_ACCMODE) {
-    case O_RDONLY:
-        return QIOC_ACCESS_READ;
-    case O_WRONLY:
-        return QIOC_ACCESS_WRITE;
-    default:
-        return QIOC_ACCESS_RDWR;
-    }
-}
 
 /* open(2) flags from the access qioc needs and the address's options. */
 static int file_flags(const QiocAddress *addr, QiocAccess access, int base)
 {
-    int flags = base ? base : access_flags(access);
+    int flags = base ? base : qioc_access_flags(access);
 
-    if (qioc_address_get_flag(addr, "rdonly")) {
+    if (addr->o.rdonly) {
         flags = (flags & ~O_ACCMODE) | O_RDONLY;
-    } else if (qioc_address_get_flag(addr, "wronly")) {
+    } else if (addr->o.wronly) {
         flags = (flags & ~O_ACCMODE) | O_WRONLY;
     }
     for (gsize i = 0; i < G_N_ELEMENTS(open_flags); i++) {
-        if (qioc_address_get_flag(addr, open_flags[i].option)) {
+        if (*(const gboolean *)((const char *)&addr->o +
+                                open_flags[i].option)) {
             flags |= open_flags[i].flag;
         }
     }
@@ -69,23 +48,18 @@ static int file_flags(const QiocAddress *addr, QiocAccess access, int base)
 
 static mode_t create_mode(const QiocAddress *addr)
 {
-    return (mode_t)qioc_address_get_int(addr, "mode", 0666);
+    return addr->o.mode >= 0 ? (mode_t)addr->o.mode : 0666;
 }
 
 /* open(2) under umask= if given. */
 static int open_masked(const QiocAddress *addr, const char *path, int flags)
 {
-    mode_t old = 0;
-    gboolean masked = qioc_address_has_opt(addr, "umask");
-    int fd;
+    mode_t old = qioc_umask_push(addr);
+    int fd = open(path, flags | O_CLOEXEC, create_mode(addr));
+    int err = errno;
 
-    if (masked) {
-        old = umask((mode_t)qioc_address_get_int(addr, "umask", 022));
-    }
-    fd = open(path, flags | O_CLOEXEC, create_mode(addr));
-    if (masked) {
-        umask(old);
-    }
+    qioc_umask_pop(addr, old);
+    errno = err;
     return fd;
 }
 
@@ -119,30 +93,32 @@ static QIOChannel *open_path(const QiocAddress *addr, QiocAccess *access,
     int fd = open_best(addr, path, &flags);
 
     if (fd < 0) {
-        qioc_addr_error_errno(errp, errno, "open %s", path);
+        qioc_error_errno(errp, errno, "open %s", path);
         return NULL;
     }
-    if (!existed && !qioc_addr_set_file_attrs(addr, path, errp)) {
+    if (!existed && !qioc_set_file_attrs(addr, path, errp)) {
         close(fd);
         return NULL;
     }
-    *access &= flags_access(flags);
+    *access &= qioc_access_of_flags(flags);
     return QIO_CHANNEL(qio_channel_file_new_fd(fd));
 }
 
-QIOChannel *qioc_open_file(const QiocAddress *addr, QiocAccess *access,
-                           QIOChannel *peer, const QiocOptions *opts, GError **errp)
+static QIOChannel *file_open(QiocEndpoint *ep, QiocAccess *access,
+                             QIOChannel *peer, GError **errp)
 {
-    return open_path(addr, access, file_flags(addr, *access, 0), errp);
+    return open_path(ep->addr, access, file_flags(ep->addr, *access, 0),
+                     errp);
 }
 
-QIOChannel *qioc_open_create(const QiocAddress *addr, QiocAccess *access,
-                             QIOChannel *peer, const QiocOptions *opts, GError **errp)
+static QIOChannel *create_open(QiocEndpoint *ep, QiocAccess *access,
+                               QIOChannel *peer, GError **errp)
 {
+    const QiocAddress *addr = ep->addr;
     int flags = file_flags(addr, QIOC_ACCESS_WRITE,
                            O_WRONLY | O_CREAT | O_TRUNC);
 
-    if (qioc_address_get_flag(addr, "append")) {
+    if (addr->o.append) {
         flags &= ~O_TRUNC;
     }
     return open_path(addr, access, flags, errp);
@@ -152,23 +128,16 @@ QIOChannel *qioc_open_create(const QiocAddress *addr, QiocAccess *access,
 static gboolean make_fifo(const QiocAddress *addr, GError **errp)
 {
     const char *path = addr->params[0];
-    gboolean masked = qioc_address_has_opt(addr, "umask");
-    mode_t old = 0;
-    int rc, err;
+    mode_t old = qioc_umask_push(addr);
+    int rc = mkfifo(path, create_mode(addr));
+    int err = errno;
 
-    if (masked) {
-        old = umask((mode_t)qioc_address_get_int(addr, "umask", 022));
-    }
-    rc = mkfifo(path, create_mode(addr));
-    err = errno;
-    if (masked) {
-        umask(old);
-    }
+    qioc_umask_pop(addr, old);
     if (rc < 0 && err != EEXIST) {
-        qioc_addr_error_errno(errp, err, "mkfifo %s", path);
+        qioc_error_errno(errp, err, "mkfifo %s", path);
         return FALSE;
     }
-    return rc < 0 || qioc_addr_set_file_attrs(addr, path, errp);
+    return rc < 0 || qioc_set_file_attrs(addr, path, errp);
 }
 
 static int open_fifo_fd(const char *path, int flags, GError **errp)
@@ -176,7 +145,7 @@ static int open_fifo_fd(const char *path, int flags, GError **errp)
     int fd = open(path, flags | O_NOCTTY | O_CLOEXEC);
 
     if (fd < 0) {
-        qioc_addr_error_errno(errp, errno, "open %s", path);
+        qioc_error_errno(errp, errno, "open %s", path);
     }
     return fd;
 }
@@ -231,7 +200,7 @@ static void fifo_open_worker(QIOTask *task, gpointer opaque)
         f->fd = open(f->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
     } while (f->fd < 0 && errno == EINTR);
     if (f->fd < 0) {
-        qioc_addr_error_errno(&err, errno, "open %s", f->path);
+        qioc_error_errno(&err, errno, "open %s", f->path);
         qio_task_set_error(task, err);
     }
 }
@@ -267,9 +236,10 @@ static void open_fifo_write(const char *path, QiocOpenDone *done,
     qio_task_run_in_thread(task, fifo_open_worker, f, NULL, NULL);
 }
 
-void qioc_connect_fifo(const QiocAddress *addr, const QiocOptions *opts,
-                       QiocOpenDone *done, gpointer data)
+static void fifo_connect(QiocEndpoint *ep, QiocOpenDone *done,
+                         gpointer data)
 {
+    const QiocAddress *addr = ep->addr;
     const char *path = addr->params[0];
     GError *err = NULL;
     QIOChannel *ioc = NULL;
@@ -279,7 +249,7 @@ void qioc_connect_fifo(const QiocAddress *addr, const QiocOptions *opts,
         done(NULL, err, data);
         return;
     }
-    switch (qioc_addr_access(opts, addr->index - 1)) {
+    switch (ep->need) {
     case QIOC_ACCESS_WRITE:
         qioc_info(2, "address %d (%s): waiting for a reader of %s",
                   addr->index, addr->text, path);
@@ -301,17 +271,89 @@ void qioc_connect_fifo(const QiocAddress *addr, const QiocOptions *opts,
     done(ioc, err, data);
 }
 
-QIOChannel *qioc_open_pipe(const QiocAddress *addr, QiocAccess *access,
-                           QIOChannel *peer, const QiocOptions *opts, GError **errp)
+static QIOChannel *pipe_open(QiocEndpoint *ep, QiocAccess *access,
+                             QIOChannel *peer, GError **errp)
 {
     int fds[2];
 
-    /* A named FIFO is qioc_connect_fifo()'s. */
-    g_return_val_if_fail(addr->nparams == 0, NULL);
     if (pipe2(fds, O_CLOEXEC) < 0) {
-        qioc_addr_error_errno(errp, errno, "pipe");
+        qioc_error_errno(errp, errno, "pipe");
         return NULL;
     }
     /* An echo: what qioc writes into the pipe comes back out of it. */
     return QIO_CHANNEL(qio_channel_file_new_fd_pair(fds[0], fds[1]));
 }
+
+/* ---------------------------------------------------------------- types */
+
+static gboolean is_socket_path(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* GOPEN of a unix socket connects, without blocking, like UNIX-CONNECT. */
+static const QiocAddrDesc *gopen_choose(const QiocEndpoint *ep)
+{
+    return is_socket_path(ep->addr->params[0]) ? &qioc_addr_unix_connect
+                                               : ep->desc;
+}
+
+/*
+ * A named FIFO opens like a connecting type: written only, it waits for a
+ * reader as socat's does, and that wait is an open(2) that blocks, so it
+ * happens off the loop.
+ */
+static const QiocAddrDesc fifo_desc = {
+    .kind = QIOC_ADDR_PIPE, .connect = fifo_connect,
+};
+
+static const QiocAddrDesc *pipe_choose(const QiocEndpoint *ep)
+{
+    return ep->addr->nparams > 0 ? &fifo_desc : ep->desc;
+}
+
+static const QiocAddrType pipe_types[] = {
+    { "PIPE", QIOC_NAMES("ECHO", "FIFO"), QIOC_ADDR_PIPE, AF_UNSPEC, 0, 1,
+      QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM, "[PATH]",
+      "an unnamed pipe that echoes, or the named FIFO PATH" },
+};
+
+static const QiocAddrType file_types[] = {
+    { "FILE", QIOC_NAMES("OPEN"), QIOC_ADDR_FILE, AF_UNSPEC, 1, 1,
+      QIOC_T_FILE | QIOC_OPTGRP_READEOF, "PATH",
+      "an existing file or device" },
+};
+
+static const QiocAddrType gopen_types[] = {
+    { "GOPEN", NULL, QIOC_ADDR_GOPEN, AF_UNSPEC, 1, 1,
+      QIOC_T_FILE | QIOC_OPTGRP_READEOF | QIOC_OPTGRP_FDPASS |
+          QIOC_OPTGRP_CONNECT,
+      "PATH",
+      "a unix socket at PATH is connected, anything else opened as FILE" },
+};
+
+static const QiocAddrType create_types[] = {
+    { "CREATE", QIOC_NAMES("CREAT"), QIOC_ADDR_CREATE, AF_UNSPEC, 1, 1,
+      QIOC_T_FILE, "PATH", "create or truncate PATH for writing" },
+};
+
+const QiocAddrDesc qioc_addr_pipe = {
+    .kind = QIOC_ADDR_PIPE, QIOC_ADDR_TYPES(pipe_types),
+    .choose = pipe_choose, .open = pipe_open,
+};
+
+const QiocAddrDesc qioc_addr_file = {
+    .kind = QIOC_ADDR_FILE, QIOC_ADDR_TYPES(file_types), .open = file_open,
+};
+
+const QiocAddrDesc qioc_addr_gopen = {
+    .kind = QIOC_ADDR_GOPEN, QIOC_ADDR_TYPES(gopen_types),
+    .choose = gopen_choose, .open = file_open,
+};
+
+const QiocAddrDesc qioc_addr_create = {
+    .kind = QIOC_ADDR_CREATE, QIOC_ADDR_TYPES(create_types),
+    .open = create_open,
+};

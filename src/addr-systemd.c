@@ -42,28 +42,9 @@ static gboolean sd_count(guint *n, GError **errp)
     return TRUE;
 }
 
-static gboolean sd_add(QIONetListener *listener, int fd, GError **errp)
+static QIONetListener *sd_listen(QiocEndpoint *ep, GError **errp)
 {
-    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new_fd(fd, errp);
-
-    if (!sioc) {
-        return FALSE;
-    }
-    if (!qio_channel_has_feature(QIO_CHANNEL(sioc),
-                                 QIO_CHANNEL_FEATURE_LISTEN)) {
-        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                    "descriptor %d is not a listening socket "
-                    "(use Accept=no in the .socket unit)",
-                    fd);
-        return FALSE;
-    }
-    qio_net_listener_add(listener, sioc);
-    return TRUE;
-}
-
-QIONetListener *qioc_listen_systemd(const QiocAddress *addr,
-                                    const QiocOptions *opts, GError **errp)
-{
+    const QiocAddress *addr = ep->addr;
     const char *want = addr->nparams > 0 ? addr->params[0] : NULL;
     g_auto(GStrv) names = NULL;
     g_autoptr(QIONetListener) listener = qio_net_listener_new();
@@ -80,7 +61,9 @@ QIONetListener *qioc_listen_systemd(const QiocAddress *addr,
         if (want && !g_str_equal(want, name)) {
             continue;
         }
-        if (!sd_add(listener, SD_LISTEN_FDS_START + (int)i, errp)) {
+        if (!qioc_listener_add_fd(listener, SD_LISTEN_FDS_START + (int)i,
+                                  " (use Accept=no in the .socket unit)",
+                                  errp)) {
             return NULL;
         }
     }
@@ -95,3 +78,13 @@ QIONetListener *qioc_listen_systemd(const QiocAddress *addr,
     g_unsetenv("LISTEN_FDNAMES");
     return g_steal_pointer(&listener);
 }
+
+static const QiocAddrType sd_listen_types[] = {
+    { "SD-LISTEN", NULL, QIOC_ADDR_SD_LISTEN, AF_UNSPEC, 0, 1, QIOC_T_ACCEPT,
+      "[NAME]", "accept clients on a socket from systemd socket activation" },
+};
+
+const QiocAddrDesc qioc_addr_sd_listen = {
+    .kind = QIOC_ADDR_SD_LISTEN, QIOC_ADDR_TYPES(sd_listen_types),
+    .listen = sd_listen,
+};

@@ -8,7 +8,10 @@
 #include <netdb.h>
 #include <string.h>
 
-#include "addr.h"
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "addr-tcp.h"
 
 /* A port number or a service name from /etc/services. */
 static gboolean parse_port(const char *text, guint16 *port, GError **errp)
@@ -28,26 +31,6 @@ static gboolean parse_port(const char *text, guint16 *port, GError **errp)
     }
     *port = ntohs((guint16)se->s_port);
     return TRUE;
-}
-
-/* Split "HOST[:PORT]", "[V6]:PORT" or a bare IPv6 literal. */
-static void split_host_port(const char *text, char **host, char **port)
-{
-    const char *colon;
-
-    if (text[0] == '[' && (colon = strstr(text, "]")) != NULL) {
-        *host = g_strndup(text + 1, colon - text - 1);
-        *port = colon[1] == ':' ? g_strdup(colon + 2) : NULL;
-        return;
-    }
-    colon = strrchr(text, ':');
-    if (!colon || strchr(text, ':') != colon) {
-        *host = g_strdup(text);
-        *port = NULL;
-        return;
-    }
-    *host = g_strndup(text, colon - text);
-    *port = g_strdup(colon + 1);
 }
 
 /* The first address @host resolves to, in @family if not AF_UNSPEC. */
@@ -71,41 +54,19 @@ static GInetAddress *lookup_one(const char *host, int family, GError **errp)
     return NULL;
 }
 
-/*
- * resolve_one() looks a name up once: qioc_prepare_tcp() does it at
- * start-up, so a bind= host name never blocks the loop per connection.
- * Main thread only, like everything in qioc's loop.
- */
+/* A literal, or a name looked up once, at start-up (prepare). */
 static GInetAddress *resolve_one(const char *host, int family, GError **errp)
 {
-    static GHashTable *resolved;
-    g_autofree char *key = g_strdup_printf("%d %s", family, host);
     GInetAddress *ia = g_inet_address_new_from_string(host);
 
-    if (ia) {
-        return ia;
-    }
-    if (!resolved) {
-        resolved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                         g_object_unref);
-    }
-    ia = g_hash_table_lookup(resolved, key);
-    if (ia) {
-        return g_object_ref(ia);
-    }
-    ia = lookup_one(host, family, errp);
-    if (ia) {
-        g_hash_table_insert(resolved, g_steal_pointer(&key),
-                            g_object_ref(ia));
-    }
-    return ia;
+    return ia ? ia : lookup_one(host, family, errp);
 }
 
 /* bind= and sourceport= as a local address, or NULL when neither. */
 static gboolean local_address(const QiocAddress *addr, int family,
                               GSocketAddress **out, GError **errp)
 {
-    const char *bind = qioc_address_get_string(addr, "bind");
+    const char *bind = addr->o.bind;
     g_autofree char *host = NULL;
     g_autofree char *port = NULL;
     g_autoptr(GInetAddress) ia = NULL;
@@ -113,13 +74,11 @@ static gboolean local_address(const QiocAddress *addr, int family,
 
     *out = NULL;
     if (bind) {
-        split_host_port(bind, &host, &port);
+        qioc_split_host_port(bind, &host, &port);
     }
-    if (qioc_address_has_opt(addr, "sourceport")) {
+    if (addr->o.sourceport >= 0) {
         g_free(port);
-        port = g_strdup_printf(
-            "%" G_GINT64_FORMAT,
-            qioc_address_get_int(addr, "sourceport", 0));
+        port = g_strdup_printf("%" G_GINT64_FORMAT, addr->o.sourceport);
     }
     if (!host && !port) {
         return TRUE;
@@ -141,16 +100,8 @@ static gboolean local_address(const QiocAddress *addr, int family,
     return TRUE;
 }
 
-gboolean qioc_prepare_tcp(const QiocAddress *addr, const QiocOptions *opts,
-                          GError **errp)
-{
-    g_autoptr(GSocketAddress) local = NULL;
-
-    return local_address(addr, qioc_addr_family(addr, opts), &local, errp);
-}
-
 typedef struct {
-    const QiocAddress *addr;
+    QiocEndpoint *ep;
     QiocOpenDone *done;
     gpointer data;
 } QiocTcpConnect;
@@ -163,45 +114,42 @@ static void tcp_connected(QIOChannel *ioc, GError *err, gpointer data)
 
     g_free(c);
     if (ioc) {
-        qioc_addr_set_tcp_opts(call.addr, QIO_CHANNEL_SOCKET(ioc));
+        qioc_tcp_set_opts(call.ep, QIO_CHANNEL_SOCKET(ioc));
     }
     call.done(ioc, err, call.data);
 }
 
-/* What a connect to @addr needs, worked out once for all its connections. */
-typedef struct {
+struct QiocTcpTarget {
     GSocketConnectable *target;
     GSocketAddress *local;      /* bind=, sourceport=, or NULL */
     QIOChannelSocketOptions sopts;
-} QiocTcpTarget;
+};
 
-static void tcp_target_free(gpointer data)
+void qioc_tcp_target_free(QiocTcpTarget *t)
 {
-    QiocTcpTarget *t = data;
-
     g_object_unref(t->target);
     g_clear_object(&t->local);
     g_free(t);
 }
 
-static QiocTcpTarget *tcp_target_new(const QiocAddress *addr,
-                                     const QiocOptions *opts, GError **errp)
+QiocTcpTarget *qioc_tcp_target_new(const QiocEndpoint *ep, GError **errp)
 {
+    const QiocAddress *addr = ep->addr;
     g_autoptr(GSocketAddress) local = NULL;
     g_autoptr(GInetAddress) ia = NULL;
     QiocTcpTarget *t;
-    int family = qioc_addr_family(addr, opts);
     guint16 port;
 
     if (!parse_port(addr->params[1], &port, errp) ||
-        !local_address(addr, family, &local, errp)) {
+        !local_address(addr, ep->family, &local, errp)) {
         return NULL;
     }
     t = g_new0(QiocTcpTarget, 1);
     t->sopts = (QIOChannelSocketOptions)QIO_CHANNEL_SOCKET_OPTIONS_INIT;
-    t->sopts.family = family;
-    t->sopts.connect_timeout_ms =
-        (int)(qioc_address_get_duration(addr, "connect-timeout", 0) * 1000);
+    t->sopts.family = ep->family;
+    if (addr->o.connect_timeout > 0) {
+        t->sopts.connect_timeout_ms = (int)(addr->o.connect_timeout * 1000);
+    }
     t->local = g_steal_pointer(&local);
     /*
      * An address literal needs no resolving: as a socket address it is
@@ -215,63 +163,57 @@ static QiocTcpTarget *tcp_target_new(const QiocAddress *addr,
     return t;
 }
 
-/*
- * The target of @addr, from a cache: a fork listener connects the same
- * address for every client. Main thread only, like resolve_one().
- */
-static const QiocTcpTarget *tcp_target(const QiocAddress *addr,
-                                       const QiocOptions *opts, GError **errp)
-{
-    static GHashTable *targets;
-    QiocTcpTarget *t;
-
-    if (!targets) {
-        targets = g_hash_table_new_full(NULL, NULL, NULL, tcp_target_free);
-    }
-    t = g_hash_table_lookup(targets, addr);
-    if (!t && (t = tcp_target_new(addr, opts, errp)) != NULL) {
-        g_hash_table_insert(targets, (gpointer)addr, t);
-    }
-    return t;
-}
-
-void qioc_connect_tcp(const QiocAddress *addr, const QiocOptions *opts,
+void qioc_tcp_connect(QiocEndpoint *ep, const QiocTcpTarget *t,
                       QiocOpenDone *done, gpointer data)
 {
-    const QiocTcpTarget *t;
-    QIOChannelSocketOptions sopts;
-    QiocTcpConnect *c;
-    GError *err = NULL;
+    QIOChannelSocketOptions sopts = t->sopts;
+    QiocTcpConnect *c = g_new0(QiocTcpConnect, 1);
 
-    t = tcp_target(addr, opts, &err);
-    if (!t) {
-        done(NULL, err, data);
-        return;
-    }
-    sopts = t->sopts;
     sopts.bind = t->local;
-    c = g_new0(QiocTcpConnect, 1);
-    *c = (QiocTcpConnect){ addr, done, data };
-    qioc_addr_socket_connect(t->target, &sopts, tcp_connected, c);
+    *c = (QiocTcpConnect){ ep, done, data };
+    qioc_socket_connect(t->target, &sopts, tcp_connected, c);
+}
+
+void qioc_tcp_set_opts(QiocEndpoint *ep, QIOChannelSocket *sioc)
+{
+    int one = 1;
+
+    if (ep->addr->o.nodelay) {
+        qio_channel_set_delay(QIO_CHANNEL(sioc), false);
+    }
+    if (ep->addr->o.keepalive) {
+        setsockopt(qio_channel_socket_get_fd(sioc), SOL_SOCKET, SO_KEEPALIVE,
+                   &one, sizeof(one));
+    }
+}
+
+static gboolean tcp_prepare(QiocEndpoint *ep, GError **errp)
+{
+    ep->state = qioc_tcp_target_new(ep, errp);
+    return ep->state != NULL;
+}
+
+static void tcp_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
+{
+    qioc_tcp_connect(ep, ep->state, done, data);
 }
 
 /* The host part of bind= for a listener, or NULL for every address. */
 static char *listen_host(const QiocAddress *addr)
 {
-    const char *bind = qioc_address_get_string(addr, "bind");
     g_autofree char *port = NULL;
     char *host = NULL;
 
-    if (!bind) {
+    if (!addr->o.bind) {
         return NULL;
     }
-    split_host_port(bind, &host, &port);
+    qioc_split_host_port(addr->o.bind, &host, &port);
     return host;
 }
 
-QIONetListener *qioc_listen_tcp(const QiocAddress *addr,
-                                const QiocOptions *opts, GError **errp)
+QIONetListener *qioc_tcp_listen(QiocEndpoint *ep, GError **errp)
 {
+    const QiocAddress *addr = ep->addr;
     g_autoptr(QIONetListener) listener = qio_net_listener_new();
     g_autoptr(GSocketConnectable) na = NULL;
     g_autofree char *host = listen_host(addr);
@@ -281,11 +223,11 @@ QIONetListener *qioc_listen_tcp(const QiocAddress *addr,
     if (!parse_port(addr->params[0], &port, errp)) {
         return NULL;
     }
-    sopts.family = qioc_addr_family(addr, opts);
-    sopts.backlog = (int)qioc_address_get_int(addr, "backlog", 128);
-    sopts.reuseaddr = qioc_address_get_flag(addr, "reuseaddr");
-    if (qioc_address_has_opt(addr, "ipv6only")) {
-        sopts.v6only = qioc_address_get_flag(addr, "ipv6only");
+    sopts.family = ep->family;
+    sopts.backlog = (int)addr->o.backlog;
+    sopts.reuseaddr = addr->o.reuseaddr;
+    if (addr->o.ipv6only >= 0) {
+        sopts.v6only = addr->o.ipv6only;
     }
     na = g_network_address_new(host ? host : "", port);
     if (qio_net_listener_open_sync(listener, na, &sopts, errp) < 0) {
@@ -293,3 +235,41 @@ QIONetListener *qioc_listen_tcp(const QiocAddress *addr,
     }
     return g_steal_pointer(&listener);
 }
+
+/* ---------------------------------------------------------------- types */
+
+static const QiocAddrType tcp_connect_types[] = {
+    { "TCP", QIOC_NAMES("TCP-CONNECT", "INET"), QIOC_ADDR_TCP_CONNECT,
+      AF_UNSPEC, 2, 2, QIOC_T_TCONN, "HOST:PORT", "connect over TCP" },
+    { "TCP4", QIOC_NAMES("TCP4-CONNECT", "INET4"), QIOC_ADDR_TCP_CONNECT,
+      AF_INET, 2, 2, QIOC_T_TCONN, "HOST:PORT",
+      "connect over TCP, IPv4 only" },
+    { "TCP6", QIOC_NAMES("TCP6-CONNECT", "INET6"), QIOC_ADDR_TCP_CONNECT,
+      AF_INET6, 2, 2, QIOC_T_TCONN, "HOST:PORT",
+      "connect over TCP, IPv6 only" },
+};
+
+static const QiocAddrType tcp_listen_types[] = {
+    { "TCP-LISTEN", QIOC_NAMES("TCP-L", "INET-LISTEN", "INET-L"),
+      QIOC_ADDR_TCP_LISTEN, AF_UNSPEC, 1, 1, QIOC_T_TLISTEN, "PORT",
+      "listen on a TCP port, IPv4 and IPv6" },
+    { "TCP4-LISTEN", QIOC_NAMES("TCP4-L", "INET4-LISTEN", "INET4-L"),
+      QIOC_ADDR_TCP_LISTEN, AF_INET, 1, 1, QIOC_T_TLISTEN, "PORT",
+      "listen on a TCP port, IPv4 only" },
+    { "TCP6-LISTEN", QIOC_NAMES("TCP6-L", "INET6-LISTEN", "INET6-L"),
+      QIOC_ADDR_TCP_LISTEN, AF_INET6, 1, 1, QIOC_T_TLISTEN, "PORT",
+      "listen on a TCP port, IPv6 only" },
+};
+
+const QiocAddrDesc qioc_addr_tcp_connect = {
+    .kind = QIOC_ADDR_TCP_CONNECT, QIOC_ADDR_TYPES(tcp_connect_types),
+    .check = qioc_address_check_connect_port, .prepare = tcp_prepare,
+    .free_state = (GDestroyNotify)qioc_tcp_target_free,
+    .connect = tcp_connect,
+};
+
+const QiocAddrDesc qioc_addr_tcp_listen = {
+    .kind = QIOC_ADDR_TCP_LISTEN, QIOC_ADDR_TYPES(tcp_listen_types),
+    .check = qioc_address_check_listen_port, .listen = qioc_tcp_listen,
+    .accepted = qioc_tcp_set_opts,
+};

@@ -10,63 +10,63 @@
  */
 #include "config.h"
 
-#include "addr.h"
+#include "addr-tcp.h"
 #include "log.h"
 
 typedef struct {
-    const QiocAddress *addr;
+    const QiocEndpoint *ep;
     QIOChannelTLS *tioc;
     QiocOpenDone *done;
     gpointer data;
 } QiocTlsCall;
 
-static QIOTLSCreds *tls_creds(const QiocAddress *addr,
-                              QIOTLSCredsEndpoint endpoint, GError **errp)
-{
-    QIOTLSCredsOptions copts = QIO_TLS_CREDS_OPTIONS_INIT;
+/* What a TLS address works out once: credentials, and a TCP target. */
+typedef struct {
+    QIOTLSCreds *creds;
+    QiocTcpTarget *target;      /* TLS-CONNECT */
+} QiocTlsState;
 
-    copts.cert_file = qioc_address_get_string(addr, "cert");
-    copts.key_file = qioc_address_get_string(addr, "key");
-    copts.ca_file = qioc_address_get_string(addr, "cafile");
-    copts.verify = qioc_address_get_flag(addr, "verify");
-    copts.priority = qioc_address_get_string(addr, "priority");
-    return qio_tls_creds_new(endpoint, &copts, errp);
+static void tls_state_free(gpointer data)
+{
+    QiocTlsState *st = data;
+
+    g_clear_object(&st->creds);
+    g_clear_pointer(&st->target, qioc_tcp_target_free);
+    g_free(st);
 }
 
-/*
- * Credentials are loaded once per address, at start-up (a bad cert= is an
- * error before any client arrives), and shared by every connection.
- */
-static QIOTLSCreds *creds_cache[3];
-
-static QIOTLSCredsEndpoint endpoint_of(const QiocAddress *addr)
+static QIOTLSCredsEndpoint endpoint_of(const QiocEndpoint *ep)
 {
-    return addr->type->kind == QIOC_ADDR_TLS_LISTEN
+    return ep->desc->kind == QIOC_ADDR_TLS_LISTEN
                ? QIO_TLS_CREDS_ENDPOINT_SERVER
                : QIO_TLS_CREDS_ENDPOINT_CLIENT;
 }
 
-static QIOTLSCreds *tls_creds_for(const QiocAddress *addr, GError **errp)
+static QIOTLSCreds *tls_creds_new(const QiocEndpoint *ep, GError **errp)
 {
-    g_return_val_if_fail(addr->index >= 1 && addr->index <= 2, NULL);
-    if (!creds_cache[addr->index]) {
-        creds_cache[addr->index] = tls_creds(addr, endpoint_of(addr), errp);
-    }
-    return creds_cache[addr->index] ? g_object_ref(creds_cache[addr->index])
-                                    : NULL;
+    const QiocAddrOpts *o = &ep->addr->o;
+    QIOTLSCredsOptions copts = QIO_TLS_CREDS_OPTIONS_INIT;
+
+    copts.cert_file = o->cert;
+    copts.key_file = o->key;
+    copts.ca_file = o->cafile;
+    copts.verify = o->verify;
+    copts.priority = o->priority;
+    return qio_tls_creds_new(endpoint_of(ep), &copts, errp);
 }
 
-gboolean qioc_prepare_tls(const QiocAddress *addr, const QiocOptions *opts,
-                          GError **errp)
+/* Credentials are loaded once, so a bad file fails at start-up. */
+static gboolean tls_prepare(QiocEndpoint *ep, GError **errp)
 {
-    g_autoptr(QIOTLSCreds) creds = NULL;
+    QiocTlsState *st = g_new0(QiocTlsState, 1);
 
-    if (addr->type->kind == QIOC_ADDR_TLS_CONNECT &&
-        !qioc_prepare_tcp(addr, opts, errp)) {
+    ep->state = st;
+    if (ep->desc->kind == QIOC_ADDR_TLS_CONNECT &&
+        !(st->target = qioc_tcp_target_new(ep, errp))) {
         return FALSE;
     }
-    creds = tls_creds_for(addr, errp);
-    return creds != NULL;
+    st->creds = tls_creds_new(ep, errp);
+    return st->creds != NULL;
 }
 
 static const char *or_unknown(const char *name)
@@ -118,7 +118,7 @@ static void tls_handshake_done(QIOTask *task, gpointer opaque)
         call->done(NULL, err, call->data);
         return;
     }
-    tls_log_session(call->addr, QIO_CHANNEL_TLS(ioc));
+    tls_log_session(call->ep->addr, QIO_CHANNEL_TLS(ioc));
     call->done(ioc, NULL, call->data);
 }
 
@@ -134,23 +134,22 @@ static void tls_call_free(gpointer data)
  * Wrap @ioc (transfer full) in a TLS channel and start the handshake;
  * on failure @ioc is closed and @done gets the error.
  */
-static void tls_wrap(const QiocAddress *addr, QIOChannel *ioc,
-                     QIOTLSCredsEndpoint endpoint, QiocOpenDone *done,
+static void tls_wrap(QiocEndpoint *ep, QIOChannel *ioc, QiocOpenDone *done,
                      gpointer data)
 {
+    const QiocAddress *addr = ep->addr;
+    QIOTLSCreds *creds = ((QiocTlsState *)ep->state)->creds;
     g_autoptr(QIOChannel) master = ioc;
-    g_autoptr(QIOTLSCreds) creds = NULL;
     QIOChannelTLS *tioc = NULL;
     QiocTlsCall *call;
     GError *err = NULL;
 
-    creds = tls_creds_for(addr, &err);
-    if (creds && endpoint == QIO_TLS_CREDS_ENDPOINT_CLIENT) {
-        const char *sni = qioc_address_get_string(addr, "snihost");
+    if (endpoint_of(ep) == QIO_TLS_CREDS_ENDPOINT_CLIENT) {
+        const char *sni = addr->o.snihost;
 
         tioc = qio_channel_tls_new_client(master, creds,
                                           sni ? sni : addr->params[0], &err);
-    } else if (creds) {
+    } else {
         tioc = qio_channel_tls_new_server(master, creds, &err);
     }
     if (!tioc) {
@@ -162,20 +161,52 @@ static void tls_wrap(const QiocAddress *addr, QIOChannel *ioc,
     /* The handshake must not stall the loop that serves everything else. */
     qio_channel_set_blocking(QIO_CHANNEL(tioc), false, NULL);
     call = g_new0(QiocTlsCall, 1);
-    *call = (QiocTlsCall){ addr, g_object_ref(tioc), done, data };
+    *call = (QiocTlsCall){ ep, g_object_ref(tioc), done, data };
     qio_channel_tls_handshake(tioc, tls_handshake_done, call, tls_call_free,
                               NULL);
     g_object_unref(tioc);
 }
 
-void qioc_wrap_tls_client(const QiocAddress *addr, const QiocOptions *opts,
-                          QIOChannel *ioc, QiocOpenDone *done, gpointer data)
+static void tls_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
 {
-    tls_wrap(addr, ioc, QIO_TLS_CREDS_ENDPOINT_CLIENT, done, data);
+    qioc_tcp_connect(ep, ((QiocTlsState *)ep->state)->target, done, data);
 }
 
-void qioc_wrap_tls_server(const QiocAddress *addr, const QiocOptions *opts,
-                          QIOChannel *ioc, QiocOpenDone *done, gpointer data)
+static gboolean check_tls_listen(const QiocAddress *addr, GError **errp)
 {
-    tls_wrap(addr, ioc, QIO_TLS_CREDS_ENDPOINT_SERVER, done, data);
+    if (!qioc_address_check_listen_port(addr, errp)) {
+        return FALSE;
+    }
+    if (!addr->o.cert) {
+        qioc_address_fail(addr, errp, "%s needs cert=FILE", addr->type->name);
+        return FALSE;
+    }
+    return TRUE;
 }
+
+static const QiocAddrType tls_connect_types[] = {
+    { "TLS", QIOC_NAMES("TLS-CONNECT", "OPENSSL", "SSL", "OPENSSL-CONNECT"),
+      QIOC_ADDR_TLS_CONNECT, AF_UNSPEC, 2, 2,
+      QIOC_T_TCONN | QIOC_OPTGRP_TLS | QIOC_OPTGRP_TLSCONNECT, "HOST:PORT",
+      "TLS client over TCP" },
+};
+
+static const QiocAddrType tls_listen_types[] = {
+    { "TLS-LISTEN", QIOC_NAMES("TLS-L", "OPENSSL-LISTEN", "SSL-L"),
+      QIOC_ADDR_TLS_LISTEN, AF_UNSPEC, 1, 1,
+      QIOC_T_TLISTEN | QIOC_OPTGRP_TLS, "PORT",
+      "TLS server over TCP (needs cert=)" },
+};
+
+const QiocAddrDesc qioc_addr_tls_connect = {
+    .kind = QIOC_ADDR_TLS_CONNECT, QIOC_ADDR_TYPES(tls_connect_types),
+    .check = qioc_address_check_connect_port, .prepare = tls_prepare,
+    .free_state = tls_state_free, .connect = tls_connect, .wrap = tls_wrap,
+};
+
+const QiocAddrDesc qioc_addr_tls_listen = {
+    .kind = QIOC_ADDR_TLS_LISTEN, QIOC_ADDR_TYPES(tls_listen_types),
+    .check = check_tls_listen, .prepare = tls_prepare,
+    .free_state = tls_state_free, .listen = qioc_tcp_listen,
+    .accepted = qioc_tcp_set_opts, .wrap = tls_wrap,
+};

@@ -1,5 +1,5 @@
 /*
- * qioc - UNIX-CONNECT, UNIX-LISTEN, ABSTRACT-CONNECT, ABSTRACT-LISTEN
+ * qioc - UNIX-CONNECT, UNIX-LISTEN and their ABSTRACT forms
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -10,110 +10,56 @@
 
 #include "addr.h"
 
-static gboolean is_abstract(const QiocAddress *addr)
+static gboolean is_abstract(const QiocEndpoint *ep)
 {
-    return addr->type->kind == QIOC_ADDR_ABSTRACT_CONNECT ||
-           addr->type->kind == QIOC_ADDR_ABSTRACT_LISTEN;
+    return ep->desc->kind == QIOC_ADDR_ABSTRACT_CONNECT ||
+           ep->desc->kind == QIOC_ADDR_ABSTRACT_LISTEN;
 }
 
-static GSocketConnectable *unix_address(const QiocAddress *addr)
+static GSocketConnectable *unix_address(const QiocEndpoint *ep)
 {
-    GUnixSocketAddressType type = is_abstract(addr)
+    GUnixSocketAddressType type = is_abstract(ep)
                                       ? G_UNIX_SOCKET_ADDRESS_ABSTRACT
                                       : G_UNIX_SOCKET_ADDRESS_PATH;
 
     return G_SOCKET_CONNECTABLE(
-        g_unix_socket_address_new_with_type(addr->params[0], -1, type));
+        g_unix_socket_address_new_with_type(ep->addr->params[0], -1, type));
 }
 
-static QIOChannelSocketOptions connect_options(const QiocAddress *addr)
+static void unix_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
 {
+    g_autoptr(GSocketConnectable) sa = unix_address(ep);
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
-    double timeout = qioc_address_get_duration(addr, "connect-timeout", 0);
 
-    sopts.connect_timeout_ms = (int)(timeout * 1000);
-    return sopts;
-}
-
-typedef struct {
-    QiocOpenDone *done;
-    gpointer data;
-} QiocConnectCall;
-
-/* QIOTask completion -> QiocOpenDone, for every socket connect. */
-static void socket_connected(QIOTask *task, gpointer opaque)
-{
-    QiocConnectCall *call = opaque;
-    GError *err = NULL;
-    QIOChannel *ioc = NULL;
-
-    if (!qio_task_propagate_error(task, &err)) {
-        ioc = QIO_CHANNEL(g_object_ref(qio_task_get_source(task)));
+    if (ep->addr->o.connect_timeout > 0) {
+        sopts.connect_timeout_ms = (int)(ep->addr->o.connect_timeout * 1000);
     }
-    call->done(ioc, err, call->data);
+    qioc_socket_connect(sa, &sopts, done, data);
 }
 
-void qioc_addr_socket_connect(GSocketConnectable *sa,
-                              const QIOChannelSocketOptions *sopts,
-                              QiocOpenDone *done, gpointer data)
+static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
 {
-    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
-    QiocConnectCall *call = g_new0(QiocConnectCall, 1);
-
-    call->done = done;
-    call->data = data;
-    /* What the pump wants: no mode switches after the connect. */
-    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
-    qio_channel_socket_connect_async(sioc, sa, sopts,
-                                     socket_connected, call,
-                                     g_free, NULL);
-}
-
-void qioc_connect_unix(const QiocAddress *addr, const QiocOptions *opts,
-                       QiocOpenDone *done, gpointer data)
-{
-    g_autoptr(GSocketConnectable) sa = unix_address(addr);
-    QIOChannelSocketOptions sopts = connect_options(addr);
-
-    qioc_addr_socket_connect(sa, &sopts, done, data);
-}
-
-static int listen_masked(const QiocAddress *addr, QIONetListener *listener,
-                         GSocketConnectable *sa,
-                         const QIOChannelSocketOptions *sopts, GError **errp)
-{
-    gboolean masked = qioc_address_has_opt(addr, "umask");
-    mode_t old = 0;
-    int rc;
-
-    if (masked) {
-        old = umask((mode_t)qioc_address_get_int(addr, "umask", 022));
-    }
-    rc = qio_net_listener_open_sync(listener, sa, sopts, errp);
-    if (masked) {
-        umask(old);
-    }
-    return rc;
-}
-
-QIONetListener *qioc_listen_unix(const QiocAddress *addr,
-                                 const QiocOptions *opts, GError **errp)
-{
-    g_autoptr(GSocketConnectable) sa = unix_address(addr);
+    const QiocAddress *addr = ep->addr;
+    g_autoptr(GSocketConnectable) sa = unix_address(ep);
     g_autoptr(QIONetListener) listener = qio_net_listener_new();
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    mode_t old;
+    int rc;
 
-    sopts.backlog = (int)qioc_address_get_int(addr, "backlog", 128);
-    sopts.unlink_early = qioc_address_get_flag(addr, "unlink-early");
-    if (listen_masked(addr, listener, sa, &sopts, errp) < 0) {
+    sopts.backlog = (int)addr->o.backlog;
+    sopts.unlink_early = addr->o.unlink_early;
+    old = qioc_umask_push(addr);
+    rc = qio_net_listener_open_sync(listener, sa, &sopts, errp);
+    qioc_umask_pop(addr, old);
+    if (rc < 0) {
         return NULL;
     }
-    if (!is_abstract(addr) &&
-        !qioc_addr_set_file_attrs(addr, addr->params[0], errp)) {
+    if (!is_abstract(ep) &&
+        !qioc_set_file_attrs(addr, addr->params[0], errp)) {
         qio_net_listener_disconnect(listener);
         return NULL;
     }
-    if (!qioc_address_get_flag(addr, "unlink-close")) {
+    if (!addr->o.unlink_close) {
         for (guint i = 0; i < qio_net_listener_get_nsockets(listener); i++) {
             qio_channel_socket_set_unlink_on_close(
                 qio_net_listener_get_socket(listener, i), FALSE);
@@ -121,3 +67,48 @@ QIONetListener *qioc_listen_unix(const QiocAddress *addr,
     }
     return g_steal_pointer(&listener);
 }
+
+static const QiocAddrType unix_connect_types[] = {
+    { "UNIX-CONNECT", QIOC_NAMES("UNIX", "UNIX-CLIENT", "LOCAL"),
+      QIOC_ADDR_UNIX_CONNECT, AF_UNSPEC, 1, 1, QIOC_T_UCONN, "PATH",
+      "connect to a unix stream socket" },
+};
+
+static const QiocAddrType unix_listen_types[] = {
+    { "UNIX-LISTEN", QIOC_NAMES("UNIX-L"), QIOC_ADDR_UNIX_LISTEN, AF_UNSPEC, 1,
+      1, QIOC_T_ULISTEN | QIOC_OPTGRP_UNIXLISTEN | QIOC_OPTGRP_FSPERM, "PATH",
+      "listen on a unix stream socket" },
+};
+
+static const QiocAddrType abstract_connect_types[] = {
+    { "ABSTRACT-CONNECT", QIOC_NAMES("ABSTRACT", "ABSTRACT-CLIENT"),
+      QIOC_ADDR_ABSTRACT_CONNECT, AF_UNSPEC, 1, 1, QIOC_T_UCONN, "NAME",
+      "connect to a socket in the abstract namespace" },
+};
+
+static const QiocAddrType abstract_listen_types[] = {
+    { "ABSTRACT-LISTEN", QIOC_NAMES("ABSTRACT-L"), QIOC_ADDR_ABSTRACT_LISTEN,
+      AF_UNSPEC, 1, 1, QIOC_T_ULISTEN, "NAME",
+      "listen on a socket in the abstract namespace" },
+};
+
+const QiocAddrDesc qioc_addr_unix_connect = {
+    .kind = QIOC_ADDR_UNIX_CONNECT, QIOC_ADDR_TYPES(unix_connect_types),
+    .check = qioc_address_check_sun_path, .connect = unix_connect,
+};
+
+const QiocAddrDesc qioc_addr_unix_listen = {
+    .kind = QIOC_ADDR_UNIX_LISTEN, QIOC_ADDR_TYPES(unix_listen_types),
+    .check = qioc_address_check_sun_path, .listen = unix_listen,
+};
+
+const QiocAddrDesc qioc_addr_abstract_connect = {
+    .kind = QIOC_ADDR_ABSTRACT_CONNECT,
+    QIOC_ADDR_TYPES(abstract_connect_types),
+    .check = qioc_address_check_sun_path, .connect = unix_connect,
+};
+
+const QiocAddrDesc qioc_addr_abstract_listen = {
+    .kind = QIOC_ADDR_ABSTRACT_LISTEN, QIOC_ADDR_TYPES(abstract_listen_types),
+    .check = qioc_address_check_sun_path, .listen = unix_listen,
+};

@@ -1,164 +1,171 @@
 /*
- * qioc - opening parsed addresses as channels
+ * qioc - the table of address types, and endpoints
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
-#include <errno.h>
 #include <gio/gio.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "addr.h"
 #include "log.h"
 
-/* What each address type does. */
-static const QiocAddrOps addr_ops[] = {
-    { QIOC_ADDR_STDIO, .open = qioc_open_stdio },
-    { QIOC_ADDR_STDIN, .open = qioc_open_stdio },
-    { QIOC_ADDR_STDOUT, .open = qioc_open_stdio },
-    { QIOC_ADDR_STDERR, .open = qioc_open_stdio },
-    { QIOC_ADDR_FD, .open = qioc_open_fd },
-    { QIOC_ADDR_PIPE, .open = qioc_open_pipe },
-    { QIOC_ADDR_FILE, .open = qioc_open_file },
-    { QIOC_ADDR_GOPEN, .open = qioc_open_file },
-    { QIOC_ADDR_CREATE, .open = qioc_open_create },
-    { QIOC_ADDR_EXEC, .open = qioc_open_exec },
-    { QIOC_ADDR_SYSTEM, .open = qioc_open_system },
-    { QIOC_ADDR_UNIX_CONNECT, .connect = qioc_connect_unix },
-    { QIOC_ADDR_ABSTRACT_CONNECT, .connect = qioc_connect_unix },
-    { QIOC_ADDR_TCP_CONNECT, .prepare = qioc_prepare_tcp,
-      .connect = qioc_connect_tcp },
-    { QIOC_ADDR_UNIX_LISTEN, .listen = qioc_listen_unix },
-    { QIOC_ADDR_ABSTRACT_LISTEN, .listen = qioc_listen_unix },
-    { QIOC_ADDR_TCP_LISTEN, .listen = qioc_listen_tcp },
-    { QIOC_ADDR_ACCEPT_FD, .listen = qioc_listen_fd },
-    { QIOC_ADDR_SD_LISTEN, .listen = qioc_listen_systemd },
-    { QIOC_ADDR_TLS_CONNECT, .prepare = qioc_prepare_tls,
-      .connect = qioc_connect_tcp, .wrap = qioc_wrap_tls_client },
-    { QIOC_ADDR_TLS_LISTEN, .prepare = qioc_prepare_tls,
-      .listen = qioc_listen_tcp, .wrap = qioc_wrap_tls_server },
+/* Every kind's description, by kind; a unit test checks it is complete. */
+static const QiocAddrDesc *const addr_descs[QIOC_ADDR__COUNT] = {
+    [QIOC_ADDR_STDIO] = &qioc_addr_stdio,
+    [QIOC_ADDR_STDIN] = &qioc_addr_stdin,
+    [QIOC_ADDR_STDOUT] = &qioc_addr_stdout,
+    [QIOC_ADDR_STDERR] = &qioc_addr_stderr,
+    [QIOC_ADDR_FD] = &qioc_addr_fd,
+    [QIOC_ADDR_PIPE] = &qioc_addr_pipe,
+    [QIOC_ADDR_FILE] = &qioc_addr_file,
+    [QIOC_ADDR_GOPEN] = &qioc_addr_gopen,
+    [QIOC_ADDR_CREATE] = &qioc_addr_create,
+    [QIOC_ADDR_UNIX_CONNECT] = &qioc_addr_unix_connect,
+    [QIOC_ADDR_UNIX_LISTEN] = &qioc_addr_unix_listen,
+    [QIOC_ADDR_ABSTRACT_CONNECT] = &qioc_addr_abstract_connect,
+    [QIOC_ADDR_ABSTRACT_LISTEN] = &qioc_addr_abstract_listen,
+    [QIOC_ADDR_TCP_CONNECT] = &qioc_addr_tcp_connect,
+    [QIOC_ADDR_TCP_LISTEN] = &qioc_addr_tcp_listen,
+    [QIOC_ADDR_EXEC] = &qioc_addr_exec,
+    [QIOC_ADDR_SYSTEM] = &qioc_addr_system,
+    [QIOC_ADDR_TLS_CONNECT] = &qioc_addr_tls_connect,
+    [QIOC_ADDR_TLS_LISTEN] = &qioc_addr_tls_listen,
+    [QIOC_ADDR_ACCEPT_FD] = &qioc_addr_accept_fd,
+    [QIOC_ADDR_SD_LISTEN] = &qioc_addr_sd_listen,
 };
 
-/* GOPEN of a unix socket connects, without blocking, like UNIX-CONNECT. */
-static const QiocAddrOps gopen_socket_ops = {
-    QIOC_ADDR_GOPEN, .connect = qioc_connect_unix
-};
-
-/*
- * A named FIFO opens like a connecting type: written only, it waits for a
- * reader as socat's does, and that wait is an open(2) that blocks, so it
- * happens off the loop (addr-file.c).
- */
-static const QiocAddrOps fifo_ops = {
-    QIOC_ADDR_PIPE, .connect = qioc_connect_fifo
-};
-
-static gboolean is_socket_path(const char *path)
+const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind)
 {
-    struct stat st;
-
-    return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+    g_return_val_if_fail(kind < QIOC_ADDR__COUNT, NULL);
+    return addr_descs[kind];
 }
 
-const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr)
+/* ---------------------------------------------------------------- endpoint */
+
+QiocEndpoint *qioc_endpoint_new(const QiocAddress *addr,
+                                const QiocOptions *opts, GError **errp)
 {
-    if (addr->type->kind == QIOC_ADDR_GOPEN &&
-        is_socket_path(addr->params[0])) {
-        return &gopen_socket_ops;
-    }
-    if (addr->type->kind == QIOC_ADDR_PIPE && addr->nparams > 0) {
-        return &fifo_ops;
-    }
-    for (gsize i = 0; i < G_N_ELEMENTS(addr_ops); i++) {
-        if (addr_ops[i].kind == addr->type->kind) {
-            return &addr_ops[i];
-        }
-    }
-    return NULL;
-}
+    g_autoptr(QiocEndpoint) ep = g_new0(QiocEndpoint, 1);
 
-QiocAccess qioc_addr_access(const QiocOptions *opts, int i)
-{
-    if (opts->left_to_right) {
-        return i == 0 ? QIOC_ACCESS_READ : QIOC_ACCESS_WRITE;
-    }
-    if (opts->right_to_left) {
-        return i == 0 ? QIOC_ACCESS_WRITE : QIOC_ACCESS_READ;
-    }
-    return QIOC_ACCESS_RDWR;
-}
-
-gboolean qioc_addr_prepare(const QiocAddress *addr, const QiocOptions *opts,
-                           GError **errp)
-{
-    const QiocAddrOps *ops = qioc_addr_ops(addr);
-
-    return !ops || !ops->prepare || ops->prepare(addr, opts, errp);
-}
-
-gboolean qioc_addr_is_listener(const QiocAddress *addr)
-{
-    const QiocAddrOps *ops = qioc_addr_ops(addr);
-
-    return ops && ops->listen;
-}
-
-static void not_implemented(const QiocAddress *addr, GError **errp)
-{
-    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                "address type %s is not implemented yet", addr->type->name);
-}
-
-QIOChannel *qioc_addr_open(const QiocAddress *addr, QiocAccess *access,
-                           QIOChannel *peer, const QiocOptions *opts,
-                           GError **errp)
-{
-    const QiocAddrOps *ops = qioc_addr_ops(addr);
-
-    if (!ops || !ops->open) {
-        not_implemented(addr, errp);
+    ep->addr = addr;
+    ep->desc = qioc_addr_desc(addr->type->kind);
+    ep->opts = opts;
+    ep->family = qioc_address_family(addr, opts->family);
+    ep->need = qioc_access_needed(opts, addr->index - 1);
+    if (ep->desc->prepare && !ep->desc->prepare(ep, errp)) {
         return NULL;
     }
-    return ops->open(addr, access, peer, opts, errp);
+    return g_steal_pointer(&ep);
 }
 
-void qioc_addr_error_errno(GError **errp, int err, const char *fmt, ...)
+void qioc_endpoint_free(QiocEndpoint *ep)
 {
-    va_list ap;
-    g_autofree char *what = NULL;
-
-    va_start(ap, fmt);
-    what = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err), "%s: %s", what,
-                g_strerror(err));
+    if (!ep) {
+        return;
+    }
+    if (ep->state && ep->desc->free_state) {
+        ep->desc->free_state(ep->state);
+    }
+    g_free(ep);
 }
 
-int qioc_addr_family(const QiocAddress *addr, const QiocOptions *opts)
+const QiocAddrDesc *qioc_endpoint_ops(const QiocEndpoint *ep)
 {
-    const char *pf;
+    return ep->desc->choose ? ep->desc->choose(ep) : ep->desc;
+}
 
-    if (addr->type->family != AF_UNSPEC) {
-        return addr->type->family;
+gboolean qioc_endpoint_is_listener(const QiocEndpoint *ep)
+{
+    return qioc_endpoint_ops(ep)->listen != NULL;
+}
+
+gboolean qioc_endpoint_serves_many(const QiocEndpoint *ep)
+{
+    return qioc_endpoint_is_listener(ep) && ep->addr->o.fork;
+}
+
+gboolean qioc_endpoint_takes_peer(const QiocEndpoint *ep)
+{
+    return qioc_endpoint_ops(ep)->spawn != NULL;
+}
+
+static void not_supported(const QiocEndpoint *ep, const char *what,
+                          GError **errp)
+{
+    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                "address type %s cannot %s", ep->addr->type->name, what);
+}
+
+QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
+                               QIOChannel *peer, GError **errp)
+{
+    const QiocAddrDesc *ops = qioc_endpoint_ops(ep);
+
+    if (!ops->open) {
+        not_supported(ep, "be opened at once", errp);
+        return NULL;
     }
-    pf = qioc_address_get_string(addr, "pf");
-    if (pf) {
-        return g_str_equal(pf, "ip6") ? AF_INET6 : AF_INET;
+    return ops->open(ep, access, peer, errp);
+}
+
+QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp)
+{
+    const QiocAddrDesc *ops = qioc_endpoint_ops(ep);
+    QIONetListener *listener;
+
+    if (!ops->listen) {
+        not_supported(ep, "listen", errp);
+        return NULL;
     }
-    return opts->family;
+    listener = ops->listen(ep, errp);
+    if (!listener) {
+        return NULL;
+    }
+    qio_net_listener_set_name(listener, ep->addr->text);
+    for (guint i = 0; qioc_log_get_level() >= 2 &&
+                      i < qio_net_listener_get_nsockets(listener); i++) {
+        QIOChannelSocket *sioc = qio_net_listener_get_socket(listener, i);
+        g_autoptr(GSocketAddress) local =
+            qio_channel_socket_get_local_address(sioc, NULL);
+        g_autofree char *text =
+            local ? qio_socket_address_to_string(local) : g_strdup("?");
+
+        qioc_info(2, "address %d (%s): listening on %s (socket %d)",
+                  ep->addr->index, ep->addr->text, text,
+                  qio_channel_socket_get_fd(sioc));
+    }
+    return listener;
+}
+
+gboolean qioc_endpoint_finish(QiocEndpoint *ep, QIOChannel *ioc)
+{
+    return !ioc || !ep->desc->finish || ep->desc->finish(ep, ioc);
+}
+
+gboolean qioc_endpoint_spawn(QiocEndpoint *ep, QIOChannel *peer, GPid *pid,
+                             GError **errp)
+{
+    return qioc_endpoint_ops(ep)->spawn(ep, peer, pid, errp);
+}
+
+gboolean qioc_endpoint_exited(QiocEndpoint *ep, GPid pid, int status)
+{
+    return qioc_endpoint_ops(ep)->exited(ep, pid, status);
+}
+
+void qioc_endpoint_error(const QiocEndpoint *ep, const GError *err)
+{
+    qioc_error("address %d (%s): %s", ep->addr->index, ep->addr->text,
+               err->message);
 }
 
 /* ---------------------------------------------------------------- connect */
 
 typedef struct {
-    const QiocAddress *addr;
+    QiocEndpoint *ep;
     QiocConnectFunc *connect;     /* fixed at the first try */
-    const QiocOptions *opts;
     QiocOpenDone *done;
     gpointer data;
     gint64 retries_left;
@@ -175,7 +182,7 @@ static gboolean connect_retry_timer(gpointer data)
 static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
 {
     QiocConnectRetry *r = data;
-    double interval;
+    double interval = r->ep->addr->o.interval;
 
     if (ioc || r->retries_left <= 0) {
         QiocOpenDone *done = r->done;
@@ -186,21 +193,19 @@ static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
         return;
     }
     r->retries_left--;
-    interval = qioc_address_get_duration(r->addr, "interval", 1.0);
-    qioc_info(1, "address %d (%s): %s; retrying in %g s", r->addr->index,
-              r->addr->text, err->message, interval);
+    qioc_info(1, "address %d (%s): %s; retrying in %g s", r->ep->addr->index,
+              r->ep->addr->text, err->message, interval);
     g_error_free(err);
     g_timeout_add((guint)(interval * 1000), connect_retry_timer, r);
 }
 
 static void connect_attempt(QiocConnectRetry *r)
 {
-    r->connect(r->addr, r->opts, connect_finished, r);
+    r->connect(r->ep, connect_finished, r);
 }
 
 typedef struct {
-    const QiocAddress *addr;
-    const QiocOptions *opts;
+    QiocEndpoint *ep;
     QiocOpenDone *done;
     gpointer data;
 } QiocWrapStep;
@@ -215,39 +220,36 @@ static void connect_then_wrap(QIOChannel *ioc, GError *err, gpointer data)
         step.done(NULL, err, step.data);
         return;
     }
-    qioc_addr_wrap_async(step.addr, step.opts, ioc, step.done, step.data);
+    qioc_endpoint_wrap_async(step.ep, ioc, step.done, step.data);
 }
 
-void qioc_addr_connect_async(const QiocAddress *addr,
-                             const QiocOptions *opts, QiocOpenDone *done,
-                             gpointer data)
+void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
+                                 gpointer data)
 {
-    const QiocAddrOps *ops = qioc_addr_ops(addr);
+    const QiocAddrDesc *ops = qioc_endpoint_ops(ep);
     QiocConnectRetry *r;
     QiocWrapStep *w;
 
-    if (!ops || !ops->connect) {
+    if (!ops->connect) {
         GError *err = NULL;
 
-        not_implemented(addr, &err);
+        not_supported(ep, "connect", &err);
         done(NULL, err, data);
         return;
     }
     w = g_new0(QiocWrapStep, 1);
-    *w = (QiocWrapStep){ addr, opts, done, data };
+    *w = (QiocWrapStep){ ep, done, data };
     r = g_new0(QiocConnectRetry, 1);
-    *r = (QiocConnectRetry){ addr, ops->connect, opts, connect_then_wrap, w,
-                             qioc_address_get_int(addr, "retry", 0) };
+    *r = (QiocConnectRetry){ ep, ops->connect, connect_then_wrap, w,
+                             MAX(ep->addr->o.retry, 0) };
     connect_attempt(r);
 }
 
-void qioc_addr_wrap_async(const QiocAddress *addr, const QiocOptions *opts,
-                          QIOChannel *ioc, QiocOpenDone *done, gpointer data)
+void qioc_endpoint_wrap_async(QiocEndpoint *ep, QIOChannel *ioc,
+                              QiocOpenDone *done, gpointer data)
 {
-    const QiocAddrOps *ops = qioc_addr_ops(addr);
-
-    if (ops && ops->wrap) {
-        ops->wrap(addr, opts, ioc, done, data);
+    if (ep->desc->wrap) {
+        ep->desc->wrap(ep, ioc, done, data);
         return;
     }
     done(ioc, NULL, data);
@@ -269,9 +271,8 @@ static GInetAddress *unmap_v4(GInetAddress *ia)
     return g_object_ref(ia);
 }
 
-static gboolean in_range(const char *range, GSocketAddress *peer)
+static gboolean in_range(GPtrArray *range, GSocketAddress *peer)
 {
-    g_auto(GStrv) cidrs = g_strsplit(range, ";", -1);
     g_autoptr(GInetAddress) ia = NULL;
 
     if (!G_IS_INET_SOCKET_ADDRESS(peer)) {
@@ -279,21 +280,17 @@ static gboolean in_range(const char *range, GSocketAddress *peer)
     }
     ia = unmap_v4(
         g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(peer)));
-    for (char **c = cidrs; *c; c++) {
-        g_autoptr(GInetAddressMask) mask =
-            g_inet_address_mask_new_from_string(g_strstrip(*c), NULL);
-
-        if (mask && g_inet_address_mask_matches(mask, ia)) {
+    for (guint i = 0; i < range->len; i++) {
+        if (g_inet_address_mask_matches(range->pdata[i], ia)) {
             return TRUE;
         }
     }
     return FALSE;
 }
 
-gboolean qioc_addr_client_ok(const QiocAddress *addr,
-                             QIOChannelSocket *client)
+static gboolean client_in_range(QiocEndpoint *ep, QIOChannelSocket *client)
 {
-    const char *range = qioc_address_get_string(addr, "range");
+    const QiocNetworks *range = ep->addr->o.range;
     g_autoptr(GSocketAddress) peer = NULL;
     g_autofree char *text = NULL;
 
@@ -301,55 +298,47 @@ gboolean qioc_addr_client_ok(const QiocAddress *addr,
         return TRUE;
     }
     peer = qio_channel_socket_get_remote_address(client, NULL);
-    if (peer && in_range(range, peer)) {
+    if (peer && in_range(range->masks, peer)) {
         return TRUE;
     }
     text = peer ? qio_socket_address_to_string(peer) : g_strdup("?");
-    qioc_error("refused %s: not in range=%s", text, range);
+    qioc_error("refused %s: not in range=%s", text, range->text);
     return FALSE;
 }
 
-/* ---------------------------------------------------------------- attrs */
-
-gboolean qioc_addr_set_file_attrs(const QiocAddress *addr, const char *path,
-                                  GError **errp)
+gboolean qioc_endpoint_accept_client(QiocEndpoint *ep,
+                                     QIOChannelSocket *client)
 {
-    uid_t uid = (uid_t)qioc_address_get_int(addr, "user", -1);
-    gid_t gid = (gid_t)qioc_address_get_int(addr, "group", -1);
-
-    if (qioc_address_has_opt(addr, "mode")) {
-        mode_t mode = (mode_t)qioc_address_get_int(addr, "mode", 0);
-
-        if (chmod(path, mode) < 0) {
-            qioc_addr_error_errno(errp, errno, "chmod %s", path);
-            return FALSE;
-        }
-    }
-    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
-        qioc_addr_error_errno(errp, errno, "chown %s", path);
+    if (!client_in_range(ep, client)) {
         return FALSE;
+    }
+    qioc_endpoint_log_client(ep, client);
+    if (ep->desc->accepted) {
+        ep->desc->accepted(ep, client);
     }
     return TRUE;
 }
 
-void qioc_addr_set_tcp_opts(const QiocAddress *addr, QIOChannelSocket *sioc)
-{
-    int fd = qio_channel_socket_get_fd(sioc);
-    int one = 1;
-
-    if (qioc_address_get_flag(addr, "nodelay")) {
-        qio_channel_set_delay(QIO_CHANNEL(sioc), false);
-    }
-    if (qioc_address_get_flag(addr, "keepalive")) {
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    }
-}
-
-/* ---------------------------------------------------------------- -dd */
+/* ---------------------------------------------------------------- -d, -dd */
 
 static char *socket_text(GSocketAddress *sa)
 {
     return sa ? qio_socket_address_to_string(sa) : g_strdup("?");
+}
+
+void qioc_endpoint_log_client(const QiocEndpoint *ep,
+                              QIOChannelSocket *client)
+{
+    g_autoptr(GSocketAddress) peer = NULL;
+    g_autofree char *text = NULL;
+
+    if (qioc_log_get_level() < 1) {
+        return;
+    }
+    peer = qio_channel_socket_get_remote_address(client, NULL);
+    text = socket_text(peer);
+    qioc_info(1, "address %d (%s): client %s", ep->addr->index,
+              ep->addr->text, text);
 }
 
 static char *socket_ends(QIOChannelSocket *sioc)
@@ -391,7 +380,7 @@ static char *file_fds(QIOChannelFile *fioc)
                            w);
 }
 
-void qioc_addr_log_channel(const QiocAddress *addr, QIOChannel *ioc)
+void qioc_endpoint_log_channel(const QiocEndpoint *ep, QIOChannel *ioc)
 {
     g_autofree char *what = NULL;
 
@@ -408,23 +397,6 @@ void qioc_addr_log_channel(const QiocAddress *addr, QIOChannel *ioc)
     } else {
         return;
     }
-    qioc_info(2, "address %d (%s): %s", addr->index, addr->text, what);
-}
-
-void qioc_addr_log_listener(const QiocAddress *addr,
-                            QIONetListener *listener)
-{
-    if (qioc_log_get_level() < 2) {
-        return;
-    }
-    for (guint i = 0; i < qio_net_listener_get_nsockets(listener); i++) {
-        QIOChannelSocket *sioc = qio_net_listener_get_socket(listener, i);
-        g_autoptr(GSocketAddress) local =
-            qio_channel_socket_get_local_address(sioc, NULL);
-        g_autofree char *text = socket_text(local);
-
-        qioc_info(2, "address %d (%s): listening on %s (socket %d)",
-                  addr->index, addr->text, text,
-                  qio_channel_socket_get_fd(sioc));
-    }
+    qioc_info(2, "address %d (%s): %s", ep->addr->index, ep->addr->text,
+              what);
 }

@@ -1,10 +1,15 @@
 /*
- * qioc - opening parsed addresses as channels
+ * qioc - address types and endpoints
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Each address family lives in its own src/addr-*.c and contributes open
- * functions; addr.c maps address kinds to them with a table.
+ * Each address family describes itself in its own src/addr-*.c: one
+ * #QiocAddrDesc per kind, holding the grammar rows (names, aliases,
+ * parameters, the options that apply), the kind's own checks, and what
+ * it does (prepare, open or connect or listen, accepted, wrap, finish).
+ * addr.c keeps the table of them, indexed by kind, and builds an
+ * #QiocEndpoint from each parsed address at start-up: the one object the
+ * rest of qioc (src/serve.c, src/acceptor.c) works with.
  */
 #ifndef QIOC_ADDR_H
 #define QIOC_ADDR_H
@@ -21,165 +26,265 @@ typedef enum {
     QIOC_ACCESS_RDWR = 3,
 } QiocAccess;
 
-/*
- * Open @addr. *@access says on entry which directions qioc needs (from
- * -u/-U) and on return which ones the channel serves (CREATE only
- * writes, STDIN only reads, ...). Errors name the operation and the
- * object ("connect to 127.0.0.1:9: Connection refused"); the caller adds
- * which address it was.
- */
-typedef QIOChannel *QiocOpenFunc(const QiocAddress *addr, QiocAccess *access,
-                                 QIOChannel *peer, const QiocOptions *opts, GError **errp);
+typedef struct QiocAddrDesc QiocAddrDesc;
+typedef struct QiocEndpoint QiocEndpoint;
 
-/*
- * Listener types: open the listening socket(s). Clients are accepted by
- * the caller (src/serve.c), which checks them with qioc_addr_client_ok().
+/**
+ * QiocEndpoint:
+ * @addr: the parsed address: index, text, parameters, typed options
+ * @desc: what its type does
+ * @opts: the global options
+ * @family: the address family in effect (type, pf=, -4/-6)
+ * @need: the directions -u/-U need from it
+ * @state: what the type worked out once and owns (TLS credentials, a
+ *   resolved target); freed with @desc's free_state
+ *
+ * One address, ready to open: built once at start-up, used for every
+ * connection.
  */
-typedef QIONetListener *QiocListenFunc(const QiocAddress *addr,
-                                       const QiocOptions *opts,
-                                       GError **errp);
+struct QiocEndpoint {
+    const QiocAddress *addr;
+    const QiocAddrDesc *desc;
+    const QiocOptions *opts;
+    int family;
+    QiocAccess need;
+    gpointer state;
+};
 
 /* Completion of an asynchronous open: @ioc (transfer full) or @err. */
 typedef void QiocOpenDone(QIOChannel *ioc, GError *err, gpointer data);
 
 /*
- * Connecting types: start connecting without blocking the main loop; one
- * attempt (retry= is the caller's business: qioc_addr_connect_async).
+ * Work done once, before anything is opened (loading TLS credentials,
+ * resolving bind=), so that a bad setting is reported at start-up rather
+ * than per connection. May set ep->state.
  */
-typedef void QiocConnectFunc(const QiocAddress *addr, const QiocOptions *opts,
-                             QiocOpenDone *done, gpointer data);
+typedef gboolean QiocPrepareFunc(QiocEndpoint *ep, GError **errp);
 
 /*
- * Layers put on top of the transport once it is connected or accepted
- * (TLS): take @ioc (transfer full), finish with @done.
+ * Open at once. *@access says on entry which directions qioc needs and
+ * on return which ones the channel serves (CREATE only writes, STDIN only
+ * reads, ...). @peer is the other address's channel when that one is
+ * already open (EXEC tells its child about it), else NULL. Errors name
+ * the operation and the object ("open /x: No such file or directory");
+ * the caller adds which address it was.
  */
-typedef void QiocWrapFunc(const QiocAddress *addr, const QiocOptions *opts,
-                          QIOChannel *ioc, QiocOpenDone *done,
-                          gpointer data);
+typedef QIOChannel *QiocOpenFunc(QiocEndpoint *ep, QiocAccess *access,
+                                 QIOChannel *peer, GError **errp);
 
 /*
- * Work done once, before anything is opened (loading TLS credentials), so
- * that a bad setting is reported at start-up rather than per connection.
+ * Start connecting without blocking the main loop: one attempt (retry= is
+ * qioc_endpoint_connect_async()'s).
  */
-typedef gboolean QiocPrepareFunc(const QiocAddress *addr,
-                                 const QiocOptions *opts, GError **errp);
-
-/* What an address type can do; one table entry per kind in addr.c. */
-typedef struct QiocAddrOps {
-    QiocAddrKind kind;
-    QiocPrepareFunc *prepare;     /* once at start-up, or NULL */
-    QiocOpenFunc *open;           /* everything that opens at once */
-    QiocListenFunc *listen;       /* listeners */
-    QiocConnectFunc *connect;     /* connecting sockets */
-    QiocWrapFunc *wrap;           /* on top of listen or connect, or NULL */
-} QiocAddrOps;
-
-const QiocAddrOps *qioc_addr_ops(const QiocAddress *addr);
-
-/* Which directions -u/-U need from address @i (0 or 1). */
-QiocAccess qioc_addr_access(const QiocOptions *opts, int i);
-
-/* Run the type's prepare step, if it has one. */
-gboolean qioc_addr_prepare(const QiocAddress *addr, const QiocOptions *opts,
-                           GError **errp);
-
-/* Is @addr a listener (serves clients rather than opening once)? */
-gboolean qioc_addr_is_listener(const QiocAddress *addr);
-
-/*
- * Open a type that has an `open` function. @peer is the other address's
- * channel when that one is already open (EXEC tells its child about it),
- * else NULL.
- */
-QIOChannel *qioc_addr_open(const QiocAddress *addr, QiocAccess *access,
-                           QIOChannel *peer, const QiocOptions *opts,
-                           GError **errp);
-
-/*
- * Open a type that has a `connect` function, retrying retry= times
- * interval= seconds apart, then apply its wrap. Never blocks.
- */
-void qioc_addr_connect_async(const QiocAddress *addr,
-                             const QiocOptions *opts, QiocOpenDone *done,
+typedef void QiocConnectFunc(QiocEndpoint *ep, QiocOpenDone *done,
                              gpointer data);
 
-/* Apply the address's wrap (if any) to an accepted client. */
-void qioc_addr_wrap_async(const QiocAddress *addr, const QiocOptions *opts,
-                          QIOChannel *ioc, QiocOpenDone *done, gpointer data);
+/* Open the listening socket(s); src/acceptor.c accepts the clients. */
+typedef QIONetListener *QiocListenFunc(QiocEndpoint *ep, GError **errp);
 
-/* Does range= allow @client? Refusals are logged. */
-gboolean qioc_addr_client_ok(const QiocAddress *addr,
-                             QIOChannelSocket *client);
+/* Options that apply to each accepted client (nodelay, keepalive). */
+typedef void QiocAcceptedFunc(QiocEndpoint *ep, QIOChannelSocket *client);
 
 /*
- * -dd: what @ioc, just opened for @addr, is: a socket's local and peer
- * addresses (a TLS channel's socket), a file channel's descriptors.
- * Commands say so themselves (-d). Nothing below level 2.
+ * A layer put on top of the transport once it is connected or accepted
+ * (TLS): takes @ioc (transfer full), finishes with @done.
  */
-void qioc_addr_log_channel(const QiocAddress *addr, QIOChannel *ioc);
-
-/* -dd: the addresses @listener, opened for @addr, listens on. */
-void qioc_addr_log_listener(const QiocAddress *addr,
-                            QIONetListener *listener);
-
-/* The openers, one group per src/addr-*.c. */
-QiocOpenFunc qioc_open_stdio;
-QiocOpenFunc qioc_open_fd;
-QiocOpenFunc qioc_open_file;
-QiocOpenFunc qioc_open_create;
-QiocOpenFunc qioc_open_pipe;
-QiocOpenFunc qioc_open_exec;
-QiocOpenFunc qioc_open_system;
-QiocListenFunc qioc_listen_unix;
-QiocListenFunc qioc_listen_tcp;
-QiocListenFunc qioc_listen_fd;
-QiocListenFunc qioc_listen_systemd;
-QiocConnectFunc qioc_connect_fifo;
-QiocConnectFunc qioc_connect_unix;
-QiocConnectFunc qioc_connect_tcp;
-QiocPrepareFunc qioc_prepare_tls;
-QiocPrepareFunc qioc_prepare_tcp;
-QiocWrapFunc qioc_wrap_tls_client;
-QiocWrapFunc qioc_wrap_tls_server;
+typedef void QiocWrapFunc(QiocEndpoint *ep, QIOChannel *ioc,
+                          QiocOpenDone *done, gpointer data);
 
 /*
- * EXEC/SYSTEM (addr-exec.c): if @ioc is a command channel, close it now,
- * which reaps its child in bounded time, and log how the child ended (-d;
- * an abnormal end is an error line). Returns FALSE when the child ended
- * abnormally: a non-zero exit status, or a signal qioc did not send.
- * TRUE otherwise, and for any other kind of channel (left untouched).
+ * The connection is over: close @ioc if the type must see it closed (a
+ * child is reaped). FALSE when that makes the transfer a failure.
  */
-gboolean qioc_exec_reap(QIOChannel *ioc, const QiocAddress *addr);
+typedef gboolean QiocFinishFunc(QiocEndpoint *ep, QIOChannel *ioc);
 
-/* EXEC/SYSTEM with nofork: the child runs on @peer's own descriptors and
- * qioc relays nothing; the caller watches @pid. */
-gboolean qioc_exec_is_nofork(const QiocAddress *addr);
-gboolean qioc_exec_spawn_nofork(const QiocAddress *addr, QIOChannel *peer,
-                                GPid *pid, GError **errp);
+/*
+ * Types that put a process on the other address's descriptors instead of
+ * opening a channel (EXEC nofork): start it, and judge how it ended.
+ */
+typedef gboolean QiocSpawnFunc(QiocEndpoint *ep, QIOChannel *peer, GPid *pid,
+                               GError **errp);
+typedef gboolean QiocExitedFunc(QiocEndpoint *ep, GPid pid, int status);
 
-/* Log how a nofork child ended; FALSE if abnormally (an error line). */
-gboolean qioc_exec_report_exit(const QiocAddress *addr, GPid pid,
-                               int status);
+/* Types whose behaviour depends on the address or the file system. */
+typedef const QiocAddrDesc *QiocChooseFunc(const QiocEndpoint *ep);
 
-/* ---- helpers shared by the openers (addr.c) */
+typedef enum {
+    /* The descriptors were given, not opened: shared with other
+     * processes, so they are left blocking again at the end. */
+    QIOC_ADDR_INHERITED = 1u << 0,
+} QiocAddrFlags;
 
-/* The address family: TCP4/TCP6 types, then pf=, then -4/-6. */
-int qioc_addr_family(const QiocAddress *addr, const QiocOptions *opts);
+/**
+ * QiocAddrDesc:
+ * @kind: the kind it describes (its index in the table)
+ * @types: the grammar rows: every spelling of the kind, its parameters
+ *   and option groups (NULL for a variant returned by @choose)
+ * @ntypes: how many
+ * @raw_command: the one parameter is a command, quotes kept
+ * @check: further checks of a parsed address, or NULL
+ * @flags: #QiocAddrFlags
+ * @prepare: once at start-up, or NULL
+ * @free_state: frees #QiocEndpoint.state
+ * @choose: the variant to use for an open, or NULL for this one
+ * @open: opens at once, or NULL
+ * @connect: connects without blocking, or NULL
+ * @listen: listens for clients, or NULL
+ * @accepted: per accepted client, or NULL
+ * @wrap: a layer over a connected or accepted channel, or NULL
+ * @finish: at the end of a connection, or NULL
+ * @spawn: runs on the peer's descriptors instead of opening, or NULL
+ * @exited: with @spawn, how its process ended
+ *
+ * What an address type is and does. One of @open, @connect, @listen and
+ * @spawn is set (in the variant @choose returns, if any).
+ */
+struct QiocAddrDesc {
+    QiocAddrKind kind;
+    const QiocAddrType *types;
+    guint ntypes;
+    gboolean raw_command;
+    QiocAddrCheck *check;
+    guint flags;
+    QiocPrepareFunc *prepare;
+    GDestroyNotify free_state;
+    QiocChooseFunc *choose;
+    QiocOpenFunc *open;
+    QiocConnectFunc *connect;
+    QiocListenFunc *listen;
+    QiocAcceptedFunc *accepted;
+    QiocWrapFunc *wrap;
+    QiocFinishFunc *finish;
+    QiocSpawnFunc *spawn;
+    QiocExitedFunc *exited;
+};
 
-/* Apply mode=/perm=, user= and group= to a file qioc created. */
-gboolean qioc_addr_set_file_attrs(const QiocAddress *addr, const char *path,
-                                  GError **errp);
+#define QIOC_ADDR_TYPES(rows) .types = (rows), .ntypes = G_N_ELEMENTS(rows)
 
-/* Connect a socket asynchronously; the channel goes to @done. */
-void qioc_addr_socket_connect(GSocketConnectable *sa,
-                              const QIOChannelSocketOptions *sopts,
+/* The description of @kind; every kind has one (a unit test checks). */
+const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind);
+
+/* The descriptions, one exported per kind by its src/addr-*.c. */
+extern const QiocAddrDesc qioc_addr_stdio;
+extern const QiocAddrDesc qioc_addr_stdin;
+extern const QiocAddrDesc qioc_addr_stdout;
+extern const QiocAddrDesc qioc_addr_stderr;
+extern const QiocAddrDesc qioc_addr_fd;
+extern const QiocAddrDesc qioc_addr_accept_fd;
+extern const QiocAddrDesc qioc_addr_pipe;
+extern const QiocAddrDesc qioc_addr_file;
+extern const QiocAddrDesc qioc_addr_gopen;
+extern const QiocAddrDesc qioc_addr_create;
+extern const QiocAddrDesc qioc_addr_unix_connect;
+extern const QiocAddrDesc qioc_addr_unix_listen;
+extern const QiocAddrDesc qioc_addr_abstract_connect;
+extern const QiocAddrDesc qioc_addr_abstract_listen;
+extern const QiocAddrDesc qioc_addr_tcp_connect;
+extern const QiocAddrDesc qioc_addr_tcp_listen;
+extern const QiocAddrDesc qioc_addr_exec;
+extern const QiocAddrDesc qioc_addr_system;
+extern const QiocAddrDesc qioc_addr_tls_connect;
+extern const QiocAddrDesc qioc_addr_tls_listen;
+extern const QiocAddrDesc qioc_addr_sd_listen;
+
+/* ---- endpoints (addr.c) */
+
+/*
+ * The endpoint of @addr, address @addr->index of the command line, with
+ * the type's prepare step run. NULL and @errp when that fails.
+ */
+QiocEndpoint *qioc_endpoint_new(const QiocAddress *addr,
+                                const QiocOptions *opts, GError **errp);
+void qioc_endpoint_free(QiocEndpoint *ep);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QiocEndpoint, qioc_endpoint_free)
+
+/* What the endpoint does for the next open (after the type's choose). */
+const QiocAddrDesc *qioc_endpoint_ops(const QiocEndpoint *ep);
+
+/* A listener (serves clients rather than opening once)? */
+gboolean qioc_endpoint_is_listener(const QiocEndpoint *ep);
+
+/* A listener with fork: many clients at once. */
+gboolean qioc_endpoint_serves_many(const QiocEndpoint *ep);
+
+/* Runs on the peer's descriptors (EXEC nofork): open the peer first. */
+gboolean qioc_endpoint_takes_peer(const QiocEndpoint *ep);
+
+/* Open a type that opens at once. */
+QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
+                               QIOChannel *peer, GError **errp);
+
+/*
+ * Open a connecting type, retrying retry= times interval= seconds apart,
+ * then apply its wrap. Never blocks.
+ */
+void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
+                                 gpointer data);
+
+/* Open the listening socket(s) of a listener, logged at -dd. */
+QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp);
+
+/*
+ * A client was accepted: FALSE (logged) when range= refuses it, else
+ * the type's per-client options are applied.
+ */
+gboolean qioc_endpoint_accept_client(QiocEndpoint *ep,
+                                     QIOChannelSocket *client);
+
+/* Apply the type's wrap (if any) to an accepted client. */
+void qioc_endpoint_wrap_async(QiocEndpoint *ep, QIOChannel *ioc,
                               QiocOpenDone *done, gpointer data);
 
-/* Apply nodelay and keepalive to a connected TCP socket. */
-void qioc_addr_set_tcp_opts(const QiocAddress *addr, QIOChannelSocket *sioc);
+/* The end of a connection (the type's finish); FALSE: a failure. */
+gboolean qioc_endpoint_finish(QiocEndpoint *ep, QIOChannel *ioc);
+
+/* Start the process of a type that takes its peer's descriptors. */
+gboolean qioc_endpoint_spawn(QiocEndpoint *ep, QIOChannel *peer, GPid *pid,
+                             GError **errp);
+gboolean qioc_endpoint_exited(QiocEndpoint *ep, GPid pid, int status);
+
+/* "address N (TEXT): MESSAGE" on stderr. */
+void qioc_endpoint_error(const QiocEndpoint *ep, const GError *err);
+
+/*
+ * -dd: what @ioc, just opened for @ep, is: a socket's local and peer
+ * addresses (a TLS channel's socket), a file channel's descriptors.
+ */
+void qioc_endpoint_log_channel(const QiocEndpoint *ep, QIOChannel *ioc);
+
+/* -d: the client @client of a listener. */
+void qioc_endpoint_log_client(const QiocEndpoint *ep,
+                              QIOChannelSocket *client);
+
+/* ---- helpers shared by the address families (addr-util.c) */
+
+/* Which directions -u/-U need from address @i (0 or 1). */
+QiocAccess qioc_access_needed(const QiocOptions *opts, int i);
+
+/* open(2)'s access mode for @access, and back. */
+int qioc_access_flags(QiocAccess access);
+QiocAccess qioc_access_of_flags(int flags);
+
+/* umask= while creating a file: set it (returns the old mask), restore. */
+mode_t qioc_umask_push(const QiocAddress *addr);
+void qioc_umask_pop(const QiocAddress *addr, mode_t old);
+
+/* Apply mode=/perm=, user= and group= to a file qioc created. */
+gboolean qioc_set_file_attrs(const QiocAddress *addr, const char *path,
+                             GError **errp);
+
+/* Connect a socket asynchronously; the channel goes to @done. */
+void qioc_socket_connect(GSocketConnectable *sa,
+                         const QIOChannelSocketOptions *sopts,
+                         QiocOpenDone *done, gpointer data);
+
+/* A listener on the inherited listening socket @fd. */
+gboolean qioc_listener_add_fd(QIONetListener *listener, int fd,
+                              const char *hint, GError **errp);
 
 /* Set errp from errno: "WHAT: strerror". */
-void qioc_addr_error_errno(GError **errp, int err, const char *fmt, ...)
+void qioc_error_errno(GError **errp, int err, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
 #endif /* QIOC_ADDR_H */

@@ -17,13 +17,14 @@
 
 #include <gio/gio.h>
 
-#include "address.h"
+#include "addr.h"
 
 /* clang-format off */
 G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 /* clang-format on */
 
-#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define NAMES QIOC_NAMES
+#define OFF(field) offsetof(QiocAddrOpts, field)
 
 /* Longest unix socket path (and abstract name, after its leading NUL). */
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1)
@@ -32,87 +33,6 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define DURATION_MAX 2147483.0
 
 /* ---------------------------------------------------------------- tables */
-
-/* Groups of the address types, built from the QiocOptGroup bits. */
-#define T_FDPASS (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FDPASS)
-#define T_READ (T_FDPASS | QIOC_OPTGRP_READEOF)
-#define T_FILE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_OPEN)
-#define T_UCONN (T_FDPASS | QIOC_OPTGRP_CONNECT)
-#define T_ACCEPT (T_FDPASS | QIOC_OPTGRP_ACCEPT)
-#define T_ULISTEN (T_ACCEPT | QIOC_OPTGRP_LISTEN)
-#define T_TCONN                                                                \
-    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_IP |                  \
-     QIOC_OPTGRP_IPCONNECT)
-#define T_TLISTEN                                                              \
-    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_ACCEPT | QIOC_OPTGRP_LISTEN |               \
-     QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN)
-#define T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
-
-static const QiocAddrType addr_types[] = {
-    {"STDIO", NAMES("-"), QIOC_ADDR_STDIO, AF_UNSPEC, 0, 0, T_READ, "",
-     "standard input for reading, standard output for writing"},
-    {"STDIN", NULL, QIOC_ADDR_STDIN, AF_UNSPEC, 0, 0, T_READ, "",
-     "standard input, read only"},
-    {"STDOUT", NULL, QIOC_ADDR_STDOUT, AF_UNSPEC, 0, 0, T_FDPASS, "",
-     "standard output, write only"},
-    {"STDERR", NULL, QIOC_ADDR_STDERR, AF_UNSPEC, 0, 0, T_FDPASS, "",
-     "standard error, write only"},
-    {"FD", NULL, QIOC_ADDR_FD, AF_UNSPEC, 1, 1, T_READ, "N",
-     "an inherited descriptor: socket, pipe, tty or file"},
-    {"PIPE", NAMES("ECHO", "FIFO"), QIOC_ADDR_PIPE, AF_UNSPEC, 0, 1,
-     QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM, "[PATH]",
-     "an unnamed pipe that echoes, or the named FIFO PATH"},
-    {"FILE", NAMES("OPEN"), QIOC_ADDR_FILE, AF_UNSPEC, 1, 1,
-     T_FILE | QIOC_OPTGRP_READEOF, "PATH", "an existing file or device"},
-    {"GOPEN", NULL, QIOC_ADDR_GOPEN, AF_UNSPEC, 1, 1,
-     T_FILE | QIOC_OPTGRP_READEOF | QIOC_OPTGRP_FDPASS | QIOC_OPTGRP_CONNECT,
-     "PATH",
-     "a unix socket at PATH is connected, anything else opened as FILE"},
-    {"CREATE", NAMES("CREAT"), QIOC_ADDR_CREATE, AF_UNSPEC, 1, 1, T_FILE,
-     "PATH", "create or truncate PATH for writing"},
-    {"UNIX-CONNECT", NAMES("UNIX", "UNIX-CLIENT", "LOCAL"),
-     QIOC_ADDR_UNIX_CONNECT, AF_UNSPEC, 1, 1, T_UCONN, "PATH",
-     "connect to a unix stream socket"},
-    {"UNIX-LISTEN", NAMES("UNIX-L"), QIOC_ADDR_UNIX_LISTEN, AF_UNSPEC, 1, 1,
-     T_ULISTEN | QIOC_OPTGRP_UNIXLISTEN | QIOC_OPTGRP_FSPERM, "PATH",
-     "listen on a unix stream socket"},
-    {"ABSTRACT-CONNECT", NAMES("ABSTRACT", "ABSTRACT-CLIENT"),
-     QIOC_ADDR_ABSTRACT_CONNECT, AF_UNSPEC, 1, 1, T_UCONN, "NAME",
-     "connect to a socket in the abstract namespace"},
-    {"ABSTRACT-LISTEN", NAMES("ABSTRACT-L"), QIOC_ADDR_ABSTRACT_LISTEN,
-     AF_UNSPEC, 1, 1, T_ULISTEN, "NAME",
-     "listen on a socket in the abstract namespace"},
-    {"TCP", NAMES("TCP-CONNECT", "INET"), QIOC_ADDR_TCP_CONNECT, AF_UNSPEC, 2,
-     2, T_TCONN, "HOST:PORT", "connect over TCP"},
-    {"TCP4", NAMES("TCP4-CONNECT", "INET4"), QIOC_ADDR_TCP_CONNECT, AF_INET, 2,
-     2, T_TCONN, "HOST:PORT", "connect over TCP, IPv4 only"},
-    {"TCP6", NAMES("TCP6-CONNECT", "INET6"), QIOC_ADDR_TCP_CONNECT, AF_INET6, 2,
-     2, T_TCONN, "HOST:PORT", "connect over TCP, IPv6 only"},
-    {"TCP-LISTEN", NAMES("TCP-L", "INET-LISTEN", "INET-L"),
-     QIOC_ADDR_TCP_LISTEN, AF_UNSPEC, 1, 1, T_TLISTEN, "PORT",
-     "listen on a TCP port, IPv4 and IPv6"},
-    {"TCP4-LISTEN", NAMES("TCP4-L", "INET4-LISTEN", "INET4-L"),
-     QIOC_ADDR_TCP_LISTEN, AF_INET, 1, 1, T_TLISTEN, "PORT",
-     "listen on a TCP port, IPv4 only"},
-    {"TCP6-LISTEN", NAMES("TCP6-L", "INET6-LISTEN", "INET6-L"),
-     QIOC_ADDR_TCP_LISTEN, AF_INET6, 1, 1, T_TLISTEN, "PORT",
-     "listen on a TCP port, IPv6 only"},
-    {"EXEC", NULL, QIOC_ADDR_EXEC, AF_UNSPEC, 1, 1, T_EXEC, "COMMAND",
-     "run COMMAND, split into words like a shell does, without a shell"},
-    {"SYSTEM", NULL, QIOC_ADDR_SYSTEM, AF_UNSPEC, 1, 1, T_EXEC, "SHELL-COMMAND",
-     "run /bin/sh -c SHELL-COMMAND"},
-    {"TLS", NAMES("TLS-CONNECT", "OPENSSL", "SSL", "OPENSSL-CONNECT"),
-     QIOC_ADDR_TLS_CONNECT, AF_UNSPEC, 2, 2,
-     T_TCONN | QIOC_OPTGRP_TLS | QIOC_OPTGRP_TLSCONNECT, "HOST:PORT",
-     "TLS client over TCP"},
-    {"TLS-LISTEN", NAMES("TLS-L", "OPENSSL-LISTEN", "SSL-L"),
-     QIOC_ADDR_TLS_LISTEN, AF_UNSPEC, 1, 1, T_TLISTEN | QIOC_OPTGRP_TLS, "PORT",
-     "TLS server over TCP (needs cert=)"},
-    {"ACCEPT-FD", NAMES("ACCEPT"), QIOC_ADDR_ACCEPT_FD, AF_UNSPEC, 1, 1,
-     T_ACCEPT, "N", "accept clients on an inherited listening socket"},
-    {"SD-LISTEN", NULL, QIOC_ADDR_SD_LISTEN, AF_UNSPEC, 0, 1, T_ACCEPT,
-     "[NAME]", "accept clients on a socket from systemd socket activation"},
-};
 
 #define O_ALL QIOC_OPTGRP_ALL
 #define O_ACCEPT QIOC_OPTGRP_ACCEPT
@@ -144,89 +64,89 @@ static const QiocAddrType addr_types[] = {
 
 static const QiocOptDesc addr_options[] = {
     {"fork", NULL, FLAG, O_ACCEPT, "0", NULL,
-     "serve every client concurrently, not just one"},
+     "serve every client concurrently, not just one", OFF(fork)},
     {"max-children", NULL, INT, O_ACCEPT, NULL, NULL,
-     "with fork: at most N clients at once"},
-    {"backlog", NULL, INT, O_LISTEN, "128", NULL, "listen backlog"},
+     "with fork: at most N clients at once", OFF(max_children)},
+    {"backlog", NULL, INT, O_LISTEN, "128", NULL, "listen backlog", OFF(backlog)},
     {"accept-timeout", NAMES("listen-timeout"), DURATION, O_ACCEPT, NULL, NULL,
-     "give up when no client arrives within SECONDS"},
+     "give up when no client arrives within SECONDS", OFF(accept_timeout)},
     {"reuseaddr", NAMES("so-reuseaddr"), FLAG, O_IPLISTEN, "1", NULL,
-     "set SO_REUSEADDR on the listening socket"},
+     "set SO_REUSEADDR on the listening socket", OFF(reuseaddr)},
     {"range", NULL, CIDRS, O_IPLISTEN, NULL, NULL,
-     "accept clients only from these networks"},
+     "accept clients only from these networks", OFF(range)},
     {"bind", NULL, STRING, O_IP, NULL, NULL,
-     "local address HOST[:PORT] to bind"},
+     "local address HOST[:PORT] to bind", OFF(bind)},
     {"sourceport", NAMES("sp"), INT, O_IPCONNECT, NULL, NULL,
-     "local port to bind"},
+     "local port to bind", OFF(sourceport)},
     {"pf", NAMES("protocol-family"), CHOICE, O_IP, NULL, NAMES("ip4", "ip6"),
-     "address family: ip4 or ip6"},
+     "address family: ip4 or ip6", OFF(pf)},
     {"ipv6only", NAMES("ipv6-v6only"), FLAG, O_IP, "0", NULL,
-     "an IPv6 socket takes IPv6 only (IPV6_V6ONLY)"},
-    {"nodelay", NAMES("tcp-nodelay"), FLAG, O_IP, "0", NULL, "set TCP_NODELAY"},
+     "an IPv6 socket takes IPv6 only (IPV6_V6ONLY)", OFF(ipv6only), TRUE},
+    {"nodelay", NAMES("tcp-nodelay"), FLAG, O_IP, "0", NULL, "set TCP_NODELAY", OFF(nodelay)},
     {"keepalive", NAMES("so-keepalive"), FLAG, O_IP, "0", NULL,
-     "set SO_KEEPALIVE"},
+     "set SO_KEEPALIVE", OFF(keepalive)},
     {"connect-timeout", NULL, DURATION, O_CONNECT, NULL, NULL,
-     "give up connecting after SECONDS"},
+     "give up connecting after SECONDS", OFF(connect_timeout)},
     {"retry", NULL, INT, O_CONNECT, "0", NULL,
-     "retry a failed connect N times"},
+     "retry a failed connect N times", OFF(retry)},
     {"interval", NAMES("intervall"), DURATION, O_CONNECT, "1", NULL,
-     "SECONDS to wait between connect tries"},
+     "SECONDS to wait between connect tries", OFF(interval)},
     {"unlink-early", NAMES("unlink"), FLAG, O_UNIXLISTEN, "0", NULL,
-     "remove an existing socket file before binding"},
+     "remove an existing socket file before binding", OFF(unlink_early)},
     {"unlink-close", NULL, FLAG, O_UNIXLISTEN, "1", NULL,
-     "remove the socket file on exit"},
+     "remove the socket file on exit", OFF(unlink_close)},
     {"mode", NAMES("perm"), MODE, O_FSPERM, NULL, NULL,
-     "permissions of the created file"},
+     "permissions of the created file", OFF(mode)},
     {"user", NAMES("owner", "uid"), USER, O_FSPERM, NULL, NULL,
-     "owner of the created file"},
+     "owner of the created file", OFF(user)},
     {"group", NAMES("gid"), GROUP, O_FSPERM, NULL, NULL,
-     "group of the created file"},
-    {"umask", NULL, MODE, O_FSPERM, NULL, NULL, "umask while creating"},
+     "group of the created file", OFF(group)},
+    {"umask", NULL, MODE, O_FSPERM, NULL, NULL, "umask while creating", OFF(umask)},
     {"append", NAMES("o-append"), FLAG, O_OPEN, "0", NULL,
-     "open with O_APPEND"},
-    {"creat", NAMES("o-creat"), FLAG, O_OPEN, "0", NULL, "open with O_CREAT"},
-    {"trunc", NAMES("o-trunc"), FLAG, O_OPEN, "0", NULL, "open with O_TRUNC"},
-    {"excl", NAMES("o-excl"), FLAG, O_OPEN, "0", NULL, "open with O_EXCL"},
+     "open with O_APPEND", OFF(append)},
+    {"creat", NAMES("o-creat"), FLAG, O_OPEN, "0", NULL, "open with O_CREAT", OFF(creat)},
+    {"trunc", NAMES("o-trunc"), FLAG, O_OPEN, "0", NULL, "open with O_TRUNC", OFF(trunc)},
+    {"excl", NAMES("o-excl"), FLAG, O_OPEN, "0", NULL, "open with O_EXCL", OFF(excl)},
     {"rdonly", NAMES("o-rdonly"), FLAG, O_OPEN, "0", NULL,
-     "open for reading only"},
+     "open for reading only", OFF(rdonly)},
     {"wronly", NAMES("o-wronly"), FLAG, O_OPEN, "0", NULL,
-     "open for writing only"},
+     "open for writing only", OFF(wronly)},
     {"ignoreeof", NULL, FLAG, O_READEOF, "0", NULL,
-     "at end-of-file keep waiting for more, like tail -f"},
+     "at end-of-file keep waiting for more, like tail -f", OFF(ignoreeof)},
     {"stderr", NULL, FLAG, O_EXEC, "0", NULL,
-     "the child's stderr goes into the channel too"},
-    {"pipes", NULL, FLAG, O_EXEC, "1", NULL, "connect the child through pipes"},
+     "the child's stderr goes into the channel too", OFF(merge_stderr)},
+    {"pipes", NULL, FLAG, O_EXEC, "1", NULL, "connect the child through pipes", OFF(pipes), TRUE},
     {"socketpair", NULL, FLAG, O_EXEC, "0", NULL,
-     "connect the child through a socket pair"},
+     "connect the child through a socket pair", OFF(socketpair)},
     {"pty", NULL, FLAG, O_EXEC, "0", NULL,
-     "run the child on a new pseudo-terminal"},
+     "run the child on a new pseudo-terminal", OFF(pty)},
     {"setsid", NAMES("sid"), FLAG, O_EXEC, "0", NULL,
-     "run the child in a new session"},
+     "run the child in a new session", OFF(setsid)},
     {"ctty", NULL, FLAG, O_EXEC, "0", NULL,
-     "make the pty the child's controlling terminal"},
+     "make the pty the child's controlling terminal", OFF(ctty)},
     {"nofork", NULL, FLAG, O_EXEC, "0", NULL,
-     "give the child the other address's descriptor; relay nothing"},
-    {"fdin", NULL, INT, O_EXEC, "0", NULL, "the child reads from fd N"},
-    {"fdout", NULL, INT, O_EXEC, "1", NULL, "the child writes to fd N"},
+     "give the child the other address's descriptor; relay nothing", OFF(nofork)},
+    {"fdin", NULL, INT, O_EXEC, "0", NULL, "the child reads from fd N", OFF(fdin)},
+    {"fdout", NULL, INT, O_EXEC, "1", NULL, "the child writes to fd N", OFF(fdout)},
     {"end-close", NULL, FLAG, O_EXEC, "0", NULL,
-     "at the end, close the channel without signalling the child"},
+     "at the end, close the channel without signalling the child", OFF(end_close)},
     {"cert", NAMES("certificate"), STRING, O_TLS, NULL, NULL,
-     "PEM certificate chain (may hold the key too)"},
-    {"key", NULL, STRING, O_TLS, NULL, NULL, "PEM private key"},
+     "PEM certificate chain (may hold the key too)", OFF(cert)},
+    {"key", NULL, STRING, O_TLS, NULL, NULL, "PEM private key", OFF(key)},
     {"cafile", NULL, STRING, O_TLS, NULL, NULL,
-     "trust anchors; on TLS-LISTEN, verify client certificates"},
-    {"verify", NULL, FLAG, O_TLS, "1", NULL, "verify the peer"},
+     "trust anchors; on TLS-LISTEN, verify client certificates", OFF(cafile)},
+    {"verify", NULL, FLAG, O_TLS, "1", NULL, "verify the peer", OFF(verify)},
     {"snihost", NAMES("commonname", "cn"), STRING, O_TLSCONNECT, NULL, NULL,
-     "name sent in SNI and checked in the certificate (default: HOST)"},
-    {"priority", NULL, STRING, O_TLS, "NORMAL", NULL, "GnuTLS priority string"},
+     "name sent in SNI and checked in the certificate (default: HOST)", OFF(snihost)},
+    {"priority", NULL, STRING, O_TLS, "NORMAL", NULL, "GnuTLS priority string", OFF(priority)},
     {"send-fds", NULL, FDLIST, O_FDPASS, NULL, NULL,
-     "send these descriptors with the first data written"},
+     "send these descriptors with the first data written", OFF(send_fds)},
     {"readbytes", NAMES("bytes"), SIZE, O_ALL, NULL, NULL,
-     "read at most N bytes, then treat it as end-of-file (0: no limit)"},
+     "read at most N bytes, then treat it as end-of-file (0: no limit)", OFF(readbytes)},
     {"shut", NULL, CHOICE, O_ALL, "write",
      NAMES("write", "both", "close", "none"),
      "when data into this address ends: write (half-close), both, close "
-     "or none (socat: shut-down, shut-close, shut-none)"},
+     "or none (socat: shut-down, shut-close, shut-none)", OFF(shut)},
 };
 
 /* socat spells some values of an option as an option of its own. */
@@ -282,12 +202,40 @@ static gboolean name_matches(const char *name, const char *canonical,
     return FALSE;
 }
 
+/*
+ * The type rows of every kind, in kind order, copied once from the
+ * descriptions in src/addr-*.c into one array for the lookups, the help
+ * and the completion.
+ */
+static const QiocAddrType *all_types(guint *n)
+{
+    static gsize types;
+    static guint count;
+
+    if (g_once_init_enter(&types)) {
+        GArray *a = g_array_new(FALSE, FALSE, sizeof(QiocAddrType));
+
+        for (int k = 0; k < QIOC_ADDR__COUNT; k++) {
+            const QiocAddrDesc *d = qioc_addr_desc(k);
+
+            g_array_append_vals(a, d->types, d->ntypes);
+        }
+        count = a->len;
+        g_once_init_leave(&types, (gsize)g_array_free(a, FALSE));
+    }
+    *n = count;
+    return (const QiocAddrType *)types;
+}
+
 const QiocAddrType *qioc_address_types(guint *n)
 {
+    guint count;
+    const QiocAddrType *types = all_types(&count);
+
     if (n) {
-        *n = G_N_ELEMENTS(addr_types);
+        *n = count;
     }
-    return addr_types;
+    return types;
 }
 
 const QiocOptDesc *qioc_address_options(guint *n)
@@ -300,21 +248,28 @@ const QiocOptDesc *qioc_address_options(guint *n)
 
 const QiocAddrType *qioc_address_type_lookup(const char *name)
 {
+    guint n;
+    const QiocAddrType *types = all_types(&n);
+
     g_return_val_if_fail(name != NULL, NULL);
 
-    for (guint i = 0; i < G_N_ELEMENTS(addr_types); i++) {
-        if (name_matches(name, addr_types[i].name, addr_types[i].aliases)) {
-            return &addr_types[i];
+    for (guint i = 0; i < n; i++) {
+        if (name_matches(name, types[i].name, types[i].aliases)) {
+            return &types[i];
         }
     }
     return NULL;
 }
 
+/* The first row of @kind, in the table qioc_address_types() gives. */
 static const QiocAddrType *type_of_kind(QiocAddrKind kind)
 {
-    for (guint i = 0; i < G_N_ELEMENTS(addr_types); i++) {
-        if (addr_types[i].kind == kind) {
-            return &addr_types[i];
+    guint n;
+    const QiocAddrType *types = all_types(&n);
+
+    for (guint i = 0; i < n; i++) {
+        if (types[i].kind == kind) {
+            return &types[i];
         }
     }
     g_return_val_if_reached(NULL);
@@ -1000,21 +955,34 @@ static gboolean parse_options(Parser *ps, GError **errp)
 
 /* ---------------------------------------------------------------- checks */
 
-static gboolean check_fd(const Parser *ps, GError **errp)
+void qioc_address_fail(const QiocAddress *addr, GError **errp,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *what = NULL;
+    Parser ps = {.spec = addr->text, .index = addr->index};
+
+    va_start(ap, fmt);
+    what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fail(&ps, errp, "%s", what);
+}
+
+gboolean qioc_address_check_fd(const QiocAddress *addr, GError **errp)
 {
     guint64 fd;
 
-    if (!parse_uint(param_at(ps, 0), 10, G_MAXINT, &fd)) {
-        fail(ps, errp,
-             "bad descriptor \"%s\" for %s: expected a "
-             "non-negative integer",
-             param_at(ps, 0), ps->type->name);
+    if (!parse_uint(addr->params[0], 10, G_MAXINT, &fd)) {
+        qioc_address_fail(addr, errp,
+                          "bad descriptor \"%s\" for %s: expected a "
+                          "non-negative integer",
+                          addr->params[0], addr->type->name);
         return FALSE;
     }
     return TRUE;
 }
 
-static gboolean check_port(const Parser *ps, const char *port,
+static gboolean check_port(const QiocAddress *addr, const char *port,
                            gboolean listener, GError **errp)
 {
     guint64 n;
@@ -1024,95 +992,64 @@ static gboolean check_port(const Parser *ps, const char *port,
         return TRUE;
     }
     if (all_digits(port)) {
-        fail(ps, errp, "bad port \"%s\": expected %d to 65535", port,
-             listener ? 0 : 1);
+        qioc_address_fail(addr, errp, "bad port \"%s\": expected %d to 65535",
+                          port, listener ? 0 : 1);
         return FALSE;
     }
     if (getservbyname(port, "tcp") == NULL) {
-        fail(ps, errp, "bad port \"%s\": not a number or a known service",
-             port);
+        qioc_address_fail(addr, errp,
+                          "bad port \"%s\": not a number or a known service",
+                          port);
         return FALSE;
     }
     return TRUE;
 }
 
-static gboolean check_connect_port(const Parser *ps, GError **errp)
+gboolean qioc_address_check_connect_port(const QiocAddress *addr,
+                                         GError **errp)
 {
-    return check_port(ps, param_at(ps, 1), FALSE, errp);
+    return check_port(addr, addr->params[1], FALSE, errp);
 }
 
-static gboolean check_listen_port(const Parser *ps, GError **errp)
+gboolean qioc_address_check_listen_port(const QiocAddress *addr,
+                                        GError **errp)
 {
-    return check_port(ps, param_at(ps, 0), TRUE, errp);
+    return check_port(addr, addr->params[0], TRUE, errp);
 }
 
-static gboolean check_tls_listen(const Parser *ps, GError **errp)
+gboolean qioc_address_check_sun_path(const QiocAddress *addr, GError **errp)
 {
-    if (!check_listen_port(ps, errp)) {
-        return FALSE;
-    }
-    if (!g_hash_table_contains(ps->opts, "cert")) {
-        fail(ps, errp, "%s needs cert=FILE", ps->type->name);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-static gboolean check_sun_path(const Parser *ps, GError **errp)
-{
-    const char *path = param_at(ps, 0);
+    const char *path = addr->params[0];
 
     if (strlen(path) > SUN_PATH_MAX) {
-        fail(ps, errp,
-             "\"%s\" is too long for a unix socket (at most %zu "
-             "bytes)",
-             path, (size_t)SUN_PATH_MAX);
+        qioc_address_fail(addr, errp,
+                          "\"%s\" is too long for a unix socket (at most %zu "
+                          "bytes)",
+                          path, (size_t)SUN_PATH_MAX);
         return FALSE;
     }
     return TRUE;
 }
 
-/* What the grammar and the checks do differently per kind. */
-typedef gboolean (*KindCheck)(const Parser *ps, GError **errp);
-
-static const struct {
-    gboolean raw_command; /* one parameter: the command text, quoted */
-    KindCheck check;      /* after the parameters and options */
-} kind_traits[QIOC_ADDR__COUNT] = {
-    [QIOC_ADDR_FD] = {FALSE, check_fd},
-    [QIOC_ADDR_ACCEPT_FD] = {FALSE, check_fd},
-    [QIOC_ADDR_UNIX_CONNECT] = {FALSE, check_sun_path},
-    [QIOC_ADDR_UNIX_LISTEN] = {FALSE, check_sun_path},
-    [QIOC_ADDR_ABSTRACT_CONNECT] = {FALSE, check_sun_path},
-    [QIOC_ADDR_ABSTRACT_LISTEN] = {FALSE, check_sun_path},
-    [QIOC_ADDR_TCP_CONNECT] = {FALSE, check_connect_port},
-    [QIOC_ADDR_TCP_LISTEN] = {FALSE, check_listen_port},
-    [QIOC_ADDR_TLS_CONNECT] = {FALSE, check_connect_port},
-    [QIOC_ADDR_TLS_LISTEN] = {FALSE, check_tls_listen},
-    [QIOC_ADDR_EXEC] = {TRUE, NULL},
-    [QIOC_ADDR_SYSTEM] = {TRUE, NULL},
-};
-
-static gboolean check_kind(const Parser *ps, GError **errp)
+static gboolean check_kind(const QiocAddress *addr, GError **errp)
 {
-    KindCheck check = kind_traits[ps->type->kind].check;
+    QiocAddrCheck *check = qioc_addr_desc(addr->type->kind)->check;
 
-    return check == NULL || check(ps, errp);
+    return check == NULL || check(addr, errp);
 }
 
 /* TCP4-LISTEN:80,pf=ip6 cannot be honoured. */
-static gboolean check_family(const Parser *ps, GError **errp)
+static gboolean check_family(const QiocAddress *addr, GError **errp)
 {
-    const char *pf = g_hash_table_lookup(ps->opts, "pf");
     int family;
 
-    if (pf == NULL || ps->type->family == AF_UNSPEC) {
+    if (addr->o.pf < 0 || addr->type->family == AF_UNSPEC) {
         return TRUE;
     }
-    family = strcmp(pf, "ip4") == 0 ? AF_INET : AF_INET6;
-    if (family != ps->type->family) {
-        fail(ps, errp, "option \"pf=%s\" conflicts with %s", pf,
-             ps->type->name);
+    family = addr->o.pf == 0 ? AF_INET : AF_INET6;
+    if (family != addr->type->family) {
+        qioc_address_fail(addr, errp, "option \"pf=%s\" conflicts with %s",
+                          addr->o.pf == 0 ? "ip4" : "ip6", addr->type->name);
         return FALSE;
     }
     return TRUE;
@@ -1226,7 +1163,7 @@ static gboolean parse_command(Parser *ps, GError **errp)
 
 static gboolean parse_params(Parser *ps, GError **errp)
 {
-    if (kind_traits[ps->type->kind].raw_command) {
+    if (qioc_addr_desc(ps->type->kind)->raw_command) {
         return parse_command(ps, errp);
     }
     while (*ps->p == ':') {
@@ -1250,15 +1187,177 @@ static gboolean parse_spec(Parser *ps, GError **errp)
     }
     return parse_type(ps, errp) && parse_params(ps, errp) &&
            check_param_count(ps, errp) && check_params_empty(ps, errp) &&
-           parse_options(ps, errp) && check_kind(ps, errp) &&
-           check_family(ps, errp);
+           parse_options(ps, errp);
+}
+
+/* ---------------------------------------------------------------- typed */
+
+#define FIELD(o, desc, type) ((type *)((char *)(o) + (desc)->offset))
+
+static GArray *fdlist_value(const char *text)
+{
+    g_auto(GStrv) nums = g_strsplit(text, ":", -1);
+    GArray *fds = g_array_new(FALSE, FALSE, sizeof(int));
+
+    for (char **n = nums; *n; n++) {
+        int fd = (int)g_ascii_strtoll(*n, NULL, 10);
+
+        g_array_append_val(fds, fd);
+    }
+    return fds;
+}
+
+static QiocNetworks *cidrs_value(const char *text)
+{
+    g_auto(GStrv) cidrs = g_strsplit(text, ";", -1);
+    QiocNetworks *nets = g_new0(QiocNetworks, 1);
+
+    nets->text = g_strdup(text);
+    nets->masks = g_ptr_array_new_with_free_func(g_object_unref);
+    for (char **c = cidrs; *c; c++) {
+        GInetAddressMask *mask =
+            g_inet_address_mask_new_from_string(g_strstrip(*c), NULL);
+
+        if (mask) {
+            g_ptr_array_add(nets->masks, mask);
+        }
+    }
+    return nets;
+}
+
+static void networks_free(QiocNetworks *nets)
+{
+    g_free(nets->text);
+    g_ptr_array_unref(nets->masks);
+    g_free(nets);
+}
+
+static int choice_index(const QiocOptDesc *desc, const char *text)
+{
+    for (int i = 0; desc->choices[i]; i++) {
+        if (strcmp(desc->choices[i], text) == 0) {
+            return i;
+        }
+    }
+    g_return_val_if_reached(-1);
+}
+
+/* The value of one option from its normalised text. */
+static void store_value(QiocAddrOpts *o, const QiocOptDesc *desc,
+                        const char *text)
+{
+    switch (desc->type) {
+    case QIOC_OPT_FLAG:
+        *FIELD(o, desc, int) = strcmp(text, "1") == 0;
+        break;
+    case QIOC_OPT_MODE:
+        *FIELD(o, desc, gint64) = g_ascii_strtoll(text, NULL, 8);
+        break;
+    case QIOC_OPT_INT:
+    case QIOC_OPT_SIZE:
+    case QIOC_OPT_USER:
+    case QIOC_OPT_GROUP:
+        *FIELD(o, desc, gint64) = g_ascii_strtoll(text, NULL, 10);
+        break;
+    case QIOC_OPT_DURATION:
+        *FIELD(o, desc, double) = g_ascii_strtod(text, NULL);
+        break;
+    case QIOC_OPT_STRING:
+        g_free(*FIELD(o, desc, char *));
+        *FIELD(o, desc, char *) = g_strdup(text);
+        break;
+    case QIOC_OPT_CHOICE:
+        *FIELD(o, desc, int) = choice_index(desc, text);
+        break;
+    case QIOC_OPT_FDLIST:
+        g_clear_pointer(FIELD(o, desc, GArray *), g_array_unref);
+        *FIELD(o, desc, GArray *) = fdlist_value(text);
+        break;
+    case QIOC_OPT_CIDRS:
+        g_clear_pointer(FIELD(o, desc, QiocNetworks *), networks_free);
+        *FIELD(o, desc, QiocNetworks *) = cidrs_value(text);
+        break;
+    }
+}
+
+/* "Not given": FALSE, -1, or NULL, by type. */
+static void store_unset(QiocAddrOpts *o, const QiocOptDesc *desc)
+{
+    switch (desc->type) {
+    case QIOC_OPT_FLAG:
+        *FIELD(o, desc, int) = desc->given_only ? -1 : FALSE;
+        break;
+    case QIOC_OPT_DURATION:
+        *FIELD(o, desc, double) = -1;
+        break;
+    case QIOC_OPT_CHOICE:
+        *FIELD(o, desc, int) = -1;
+        break;
+    case QIOC_OPT_STRING:
+    case QIOC_OPT_FDLIST:
+    case QIOC_OPT_CIDRS:
+        *FIELD(o, desc, gpointer) = NULL;
+        break;
+    default:
+        *FIELD(o, desc, gint64) = -1;
+        break;
+    }
+}
+
+/* Every option: the given value, else the default, else unset. */
+static void fill_opts(QiocAddrOpts *o, GHashTable *given)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
+        const QiocOptDesc *desc = &addr_options[i];
+        const char *text = g_hash_table_lookup(given, desc->name);
+
+        store_unset(o, desc);
+        if (!text && !desc->given_only) {
+            text = desc->defval;
+        }
+        if (text) {
+            store_value(o, desc, text);
+        }
+    }
+}
+
+static void clear_opts(QiocAddrOpts *o)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
+        const QiocOptDesc *desc = &addr_options[i];
+
+        if (desc->type == QIOC_OPT_STRING) {
+            g_clear_pointer(FIELD(o, desc, char *), g_free);
+        } else if (desc->type == QIOC_OPT_FDLIST) {
+            g_clear_pointer(FIELD(o, desc, GArray *), g_array_unref);
+        } else if (desc->type == QIOC_OPT_CIDRS) {
+            g_clear_pointer(FIELD(o, desc, QiocNetworks *), networks_free);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- address */
+
+static QiocAddress *address_new(const Parser *ps)
+{
+    QiocAddress *addr = g_new0(QiocAddress, 1);
+
+    addr->index = ps->index;
+    addr->text = g_strdup(ps->spec);
+    addr->type = ps->type;
+    addr->nparams = ps->params->len;
+    g_ptr_array_add(ps->params, NULL);
+    addr->params = (char **)g_ptr_array_free(ps->params, FALSE);
+    addr->opts = ps->opts;
+    fill_opts(&addr->o, addr->opts);
+    return addr;
 }
 
 QiocAddress *qioc_address_parse(const char *spec, int index, GError **errp)
 {
     g_autoptr(GPtrArray) params = NULL;
     g_autoptr(GHashTable) opts = NULL;
-    QiocAddress *addr;
+    g_autoptr(QiocAddress) addr = NULL;
 
     g_return_val_if_fail(spec != NULL, NULL);
     g_return_val_if_fail(errp == NULL || *errp == NULL, NULL);
@@ -1269,15 +1368,13 @@ QiocAddress *qioc_address_parse(const char *spec, int index, GError **errp)
     if (!parse_spec(&ps, errp)) {
         return NULL;
     }
-    addr = g_new0(QiocAddress, 1);
-    addr->index = index;
-    addr->text = g_strdup(spec);
-    addr->type = ps.type;
-    addr->nparams = params->len;
-    g_ptr_array_add(params, NULL);
-    addr->params = (char **)g_ptr_array_free(g_steal_pointer(&params), FALSE);
-    addr->opts = g_steal_pointer(&opts);
-    return addr;
+    g_steal_pointer(&params);
+    g_steal_pointer(&opts);
+    addr = address_new(&ps);
+    if (!check_kind(addr, errp) || !check_family(addr, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&addr);
 }
 
 void qioc_address_free(QiocAddress *addr)
@@ -1290,6 +1387,7 @@ void qioc_address_free(QiocAddress *addr)
     if (addr->opts != NULL) {
         g_hash_table_unref(addr->opts);
     }
+    clear_opts(&addr->o);
     g_free(addr);
 }
 
@@ -1404,38 +1502,46 @@ static void append_command(GString *out, const char *cmd)
     }
 }
 
+void qioc_split_host_port(const char *text, char **host, char **port)
+{
+    const char *colon;
+
+    if (text[0] == '[' && (colon = strstr(text, "]")) != NULL) {
+        *host = g_strndup(text + 1, colon - text - 1);
+        *port = colon[1] == ':' ? g_strdup(colon + 2) : NULL;
+        return;
+    }
+    colon = strrchr(text, ':');
+    if (!colon || strchr(text, ':') != colon) {
+        *host = g_strdup(text);
+        *port = NULL;
+        return;
+    }
+    *host = g_strndup(text, colon - text);
+    *port = g_strdup(colon + 1);
+}
+
 /* bind= is absent or a wildcard ("::", "[::]:80", "0.0.0.0:80"). */
 static gboolean binds_everywhere(const QiocAddress *addr)
 {
-    const char *bind = qioc_address_get_string(addr, "bind");
     g_autofree char *host = NULL;
-    const char *colon;
+    g_autofree char *port = NULL;
 
-    if (bind == NULL) {
+    if (addr->o.bind == NULL) {
         return TRUE;
     }
-    colon = strchr(bind, ':');
-    if (bind[0] == '[' && strchr(bind, ']')) {
-        host = g_strndup(bind + 1, strchr(bind, ']') - bind - 1);
-    } else if (colon && strrchr(bind, ':') == colon) {
-        host = g_strndup(bind, colon - bind);
-    } else {
-        host = g_strdup(bind);
-    }
+    qioc_split_host_port(addr->o.bind, &host, &port);
     return *host == '\0' || strcmp(host, "::") == 0 ||
            strcmp(host, "0.0.0.0") == 0;
 }
 
-/* The family: TCP4/TCP6 types, then pf=, then -4/-6 (@family). */
-static int effective_family(const QiocAddress *addr, int family)
+int qioc_address_family(const QiocAddress *addr, int family)
 {
-    const char *pf = qioc_address_get_string(addr, "pf");
-
     if (addr->type->family != AF_UNSPEC) {
         return addr->type->family;
     }
-    if (pf != NULL) {
-        return strcmp(pf, "ip6") == 0 ? AF_INET6 : AF_INET;
+    if (addr->o.pf >= 0) {
+        return addr->o.pf == 0 ? AF_INET : AF_INET6;
     }
     return family;
 }
@@ -1450,7 +1556,7 @@ static const char *effective_default(const QiocAddress *addr,
 {
     if (strcmp(desc->name, "ipv6only") == 0 &&
         (addr->type->groups & QIOC_OPTGRP_IPLISTEN) &&
-        effective_family(addr, family) == AF_INET6 &&
+        qioc_address_family(addr, family) == AF_INET6 &&
         binds_everywhere(addr)) {
         return "1";
     }
@@ -1471,7 +1577,7 @@ char *qioc_address_describe_for(const QiocAddress *addr, int family)
     out = g_string_new(addr->type->name);
     for (guint i = 0; i < addr->nparams; i++) {
         g_string_append_c(out, ':');
-        if (kind_traits[addr->type->kind].raw_command) {
+        if (qioc_addr_desc(addr->type->kind)->raw_command) {
             append_command(out, addr->params[i]);
         } else {
             append_quoted(out, addr->params[i], ":,'\"\\[");
@@ -1498,4 +1604,15 @@ char *qioc_address_describe_for(const QiocAddress *addr, int family)
         }
     }
     return g_string_free(out, FALSE);
+}
+
+char *qioc_fd_list_text(const GArray *fds)
+{
+    GString *text = g_string_new(NULL);
+
+    for (guint i = 0; i < fds->len; i++) {
+        g_string_append_printf(text, "%s%d", i ? ":" : "",
+                               g_array_index(fds, int, i));
+    }
+    return g_string_free(text, FALSE);
 }

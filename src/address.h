@@ -161,6 +161,9 @@ typedef struct QiocAddrType {
  * @defval: default, as normalised text; NULL when there is none
  * @choices: the accepted words of a %QIOC_OPT_CHOICE option, NULL-terminated
  * @help: one line for --help-addresses and the man page
+ * @offset: where the parsed value goes in #QiocAddrOpts
+ * @given_only: the default is for --dry-run only; the field keeps its
+ *   "not given" value (-1) unless the option is given
  *
  * One entry of the option table.
  */
@@ -172,7 +175,123 @@ typedef struct QiocOptDesc {
     const char *defval;
     const char *const *choices;
     const char *help;
+    gsize offset;
+    gboolean given_only;
 } QiocOptDesc;
+
+/**
+ * QiocShut:
+ *
+ * shut=: what the end of the data going into an address does to it. The
+ * order is that of the option's choices.
+ */
+typedef enum {
+    QIOC_SHUT_WRITE,
+    QIOC_SHUT_BOTH,
+    QIOC_SHUT_CLOSE,
+    QIOC_SHUT_NONE,
+} QiocShut;
+
+/**
+ * QiocNetworks:
+ * @text: the networks as given, "CIDR;CIDR" (for messages)
+ * @masks: (element-type GInetAddressMask): the networks
+ *
+ * The value of a %QIOC_OPT_CIDRS option.
+ */
+typedef struct QiocNetworks {
+    char *text;
+    GPtrArray *masks;
+} QiocNetworks;
+
+/**
+ * QiocAddrOpts:
+ *
+ * The options of one address, typed, filled once by the parser from the
+ * given values and the defaults. Numbers an option may leave unset are
+ * -1 then (a duration too); choices are the index of the word in the
+ * option's choices, -1 when unset; lists are NULL when not given.
+ * Nothing reads options by name once this is filled.
+ */
+typedef struct QiocAddrOpts {
+    /* accepting clients */
+    gboolean fork;
+    gint64 max_children;
+    gint64 backlog;
+    double accept_timeout;
+    /* IP sockets */
+    gboolean reuseaddr;
+    QiocNetworks *range;
+    char *bind;
+    gint64 sourceport;
+    int pf;                     /* 0 ip4, 1 ip6, -1 unset */
+    int ipv6only;               /* -1 unless given */
+    gboolean nodelay;
+    gboolean keepalive;
+    /* connecting */
+    double connect_timeout;
+    gint64 retry;
+    double interval;
+    /* unix socket files */
+    gboolean unlink_early;
+    gboolean unlink_close;
+    /* creating file system objects */
+    gint64 mode;
+    gint64 user;
+    gint64 group;
+    gint64 umask;
+    /* open(2) */
+    gboolean append;
+    gboolean creat;
+    gboolean trunc;
+    gboolean excl;
+    gboolean rdonly;
+    gboolean wronly;
+    gboolean ignoreeof;
+    /* child processes */
+    gboolean merge_stderr;
+    int pipes;                  /* -1 unless given */
+    gboolean socketpair;
+    gboolean pty;
+    gboolean setsid;
+    gboolean ctty;
+    gboolean nofork;
+    gint64 fdin;
+    gint64 fdout;
+    gboolean end_close;
+    /* TLS */
+    char *cert;
+    char *key;
+    char *cafile;
+    gboolean verify;
+    char *snihost;
+    char *priority;
+    /* every address */
+    GArray *send_fds;           /* int */
+    gint64 readbytes;
+    int shut;                   /* QiocShut */
+} QiocAddrOpts;
+
+/*
+ * Groups of options per kind of address type, for the type rows that
+ * each src/addr-*.c keeps.
+ */
+#define QIOC_T_FDPASS (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FDPASS)
+#define QIOC_T_READ (QIOC_T_FDPASS | QIOC_OPTGRP_READEOF)
+#define QIOC_T_FILE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_OPEN)
+#define QIOC_T_UCONN (QIOC_T_FDPASS | QIOC_OPTGRP_CONNECT)
+#define QIOC_T_ACCEPT (QIOC_T_FDPASS | QIOC_OPTGRP_ACCEPT)
+#define QIOC_T_ULISTEN (QIOC_T_ACCEPT | QIOC_OPTGRP_LISTEN)
+#define QIOC_T_TCONN                                                           \
+    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_IP |                  \
+     QIOC_OPTGRP_IPCONNECT)
+#define QIOC_T_TLISTEN                                                         \
+    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_ACCEPT | QIOC_OPTGRP_LISTEN |               \
+     QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN)
+#define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
+
+/* A NULL-terminated list of names, for aliases. */
+#define QIOC_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 /**
  * QiocAddress:
@@ -183,7 +302,9 @@ typedef struct QiocOptDesc {
  *   the one parameter of EXEC and SYSTEM is the command text with its
  *   quotes kept (only a pair wrapping the whole command is removed)
  * @nparams: the number of @params
- * @opts: private; use the getters
+ * @o: the options, typed
+ * @opts: the given options as normalised text (for --dry-run and the
+ *   parser's tests); use @o
  *
  * A parsed and validated address spec.
  */
@@ -193,8 +314,37 @@ typedef struct QiocAddress {
     const QiocAddrType *type;
     char **params;
     guint nparams;
+    QiocAddrOpts o;
     GHashTable *opts;
 } QiocAddress;
+
+/**
+ * QiocAddrCheck:
+ * @addr: a parsed address of the kind
+ * @errp: return location for a %QIOC_USAGE_ERROR (qioc_address_fail())
+ *
+ * A kind's own check of its parameters and options, after parsing.
+ *
+ * Returns: whether @addr is usable.
+ */
+typedef gboolean QiocAddrCheck(const QiocAddress *addr, GError **errp);
+
+/* Checks the address families share (address.c). */
+QiocAddrCheck qioc_address_check_fd;
+QiocAddrCheck qioc_address_check_connect_port;
+QiocAddrCheck qioc_address_check_listen_port;
+QiocAddrCheck qioc_address_check_sun_path;
+
+/**
+ * qioc_address_fail:
+ * @addr: the address
+ * @errp: return location for the error
+ * @fmt: what is wrong
+ *
+ * Sets a %QIOC_USAGE_ERROR that names the address, on one line.
+ */
+void qioc_address_fail(const QiocAddress *addr, GError **errp,
+                       const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /**
  * qioc_address_parse:
@@ -275,6 +425,26 @@ double qioc_address_get_duration(const QiocAddress *addr, const char *name,
 const char *qioc_address_get_string(const QiocAddress *addr, const char *name);
 
 /**
+ * qioc_split_host_port:
+ * @text: "HOST:PORT", "HOST", "[V6]:PORT", "[V6]" or a bare IPv6 literal
+ * @host: (out) (transfer full): the host, brackets removed
+ * @port: (out) (transfer full) (nullable): the port, or NULL
+ *
+ * The one reading of host and port in option values (bind=).
+ */
+void qioc_split_host_port(const char *text, char **host, char **port);
+
+/**
+ * qioc_address_family:
+ * @addr: an address
+ * @family: %AF_INET or %AF_INET6 for -4 or -6, else %AF_UNSPEC
+ *
+ * Returns: the address family in effect: the type's (TCP4, TCP6), else
+ * pf=, else @family.
+ */
+int qioc_address_family(const QiocAddress *addr, int family);
+
+/**
  * qioc_duration_parse:
  * @text: a duration in seconds: digits with an optional fraction
  *   (`0.5`, `10`, `.25`); no sign, exponent, hex, inf or nan
@@ -339,5 +509,8 @@ char *qioc_address_describe(const QiocAddress *addr);
 char *qioc_address_describe_for(const QiocAddress *addr, int family);
 
 G_END_DECLS
+
+/* A send-fds= list as the user writes it: N[:N]... */
+char *qioc_fd_list_text(const GArray *fds);
 
 #endif /* QIOC_ADDRESS_H */

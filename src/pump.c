@@ -17,11 +17,17 @@
 
 #include "log.h"
 #include "pump.h"
+#include "splice.h"
 
 #define PUMP_STOPPED (-10)            /* flow_read: asked to stop */
 /* The buffer a flow starts with (at most -b's size). */
 #define FIRST_BUFFER (16 * 1024)
 #define IGNOREEOF_POLL_MS 250         /* how often ignoreeof looks again */
+/*
+ * A splice-capable flow copies until a read brings this much, then
+ * splices (see flow_copy_then_splice).
+ */
+#define SPLICE_BULK_READ (16 * 1024)
 
 typedef struct QiocFlow {
     QiocPump *pump;
@@ -60,8 +66,8 @@ typedef struct {
 } QiocLinger;
 
 struct QiocPump {
-    const QiocOptions *opts;
-    QiocSide side[2];
+    QiocPumpConfig cfg;
+    QiocPumpSide side[2];
     QiocFlow flow[2];
     QiocPumpDone *done;
     void *opaque;
@@ -70,30 +76,34 @@ struct QiocPump {
     guint idle_timer;
     gboolean finished;
     int status;
-    QiocTrafficMode traffic;          /* -v / -x */
     QiocLinger linger[2];
     guint linger_timer;
 };
 
 /* ---------------------------------------------------------------- helpers */
 
-static const QiocAddress *flow_src(QiocFlow *f)
+static const QiocPumpSide *flow_src(QiocFlow *f)
 {
-    return f->pump->side[f->from].addr;
+    return &f->pump->side[f->from];
 }
 
-static const QiocAddress *flow_dst(QiocFlow *f)
+static const QiocPumpSide *flow_dst(QiocFlow *f)
 {
-    return f->pump->side[f->to].addr;
+    return &f->pump->side[f->to];
+}
+
+/* The configuration of the direction @f moves. */
+static const QiocFlowConfig *flow_cfg(QiocFlow *f)
+{
+    return &f->pump->cfg.flow[f->from];
 }
 
 static void flow_fail(QiocFlow *f, int side, GError *err)
 {
-    const QiocAddress *addr = f->pump->side[side].addr;
+    const QiocPumpSide *s = &f->pump->side[side];
 
     if (!f->stop || !f->abort) {
-        qioc_error("address %d (%s): %s", addr->index, addr->text,
-                   err->message);
+        qioc_error("address %d (%s): %s", s->index, s->name, err->message);
     }
     f->failed = TRUE;
     f->pump->status = QIOC_EXIT_FAILURE;
@@ -197,7 +207,7 @@ static void pump_touch(QiocPump *pump)
 
 static gboolean flow_wants_fds(QiocFlow *f)
 {
-    return f->pump->opts->fds != QIOC_FDS_OFF &&
+    return f->pump->cfg.fds != QIOC_FDS_OFF &&
            qio_channel_has_feature(f->pump->side[f->from].ioc,
                                    QIO_CHANNEL_FEATURE_FD_PASS);
 }
@@ -215,7 +225,7 @@ static size_t flow_read_size(QiocFlow *f)
 /* End-of-file: with ignoreeof, wait and look again (like tail -f). */
 static gboolean coroutine_fn flow_eof_retry(QiocFlow *f)
 {
-    if (!qioc_address_get_flag(flow_src(f), "ignoreeof")) {
+    if (!flow_cfg(f)->ignoreeof) {
         return FALSE;
     }
     flow_sleep(f, IGNOREEOF_POLL_MS);
@@ -229,7 +239,7 @@ static gboolean coroutine_fn flow_eof_retry(QiocFlow *f)
  */
 static void flow_buffer(QiocFlow *f)
 {
-    size_t full = f->pump->opts->buffer_size;
+    size_t full = f->pump->cfg.buffer_size;
 
     if (f->buf && f->buf_size < full && (size_t)f->last_read == f->buf_size) {
         flow_buffer_drop(f);
@@ -309,7 +319,7 @@ static void log_received_fds(QiocFlow *f, const int *fds, size_t nfds)
         g_autofree char *what = g_file_read_link(link, NULL);
 
         qioc_info(1, "address %d (%s): received descriptor %d: %s",
-                  flow_src(f)->index, flow_src(f)->text, fds[i],
+                  flow_src(f)->index, flow_src(f)->name, fds[i],
                   what ? what : "?");
     }
 }
@@ -400,7 +410,7 @@ static gboolean coroutine_fn flow_step(QiocFlow *f)
     if (n < 0 || (n == 0 && nfds == 0)) {
         return FALSE;
     }
-    qioc_log_traffic(f->pump->traffic, f->from + 1, f->buf, n, f->bytes);
+    qioc_log_traffic(f->pump->cfg.traffic, f->from + 1, f->buf, n, f->bytes);
     log_received_fds(f, fds, nfds);
     if (nfds > 0 &&
         !qio_channel_has_feature(f->pump->side[f->to].ioc,
@@ -417,27 +427,13 @@ static gboolean coroutine_fn flow_step(QiocFlow *f)
 
 /* ---------------------------------------------------------------- ending */
 
-typedef enum { SHUT_WRITE, SHUT_BOTH, SHUT_CLOSE, SHUT_NONE } QiocShut;
-
-static const struct {
-    const char *name;
-    QiocShut how;
-} shut_actions[] = {
-    { "write", SHUT_WRITE }, { "both", SHUT_BOTH },
-    { "close", SHUT_CLOSE }, { "none", SHUT_NONE },
+/* shut='s words, for -dd (the parser has the same ones, in this order). */
+static const char *const shut_names[] = {
+    [QIOC_SHUT_WRITE] = "write",
+    [QIOC_SHUT_BOTH] = "both",
+    [QIOC_SHUT_CLOSE] = "close",
+    [QIOC_SHUT_NONE] = "none",
 };
-
-static QiocShut flow_shut_action(QiocFlow *f)
-{
-    const char *name = qioc_address_get_string(flow_dst(f), "shut");
-
-    for (gsize i = 0; name && i < G_N_ELEMENTS(shut_actions); i++) {
-        if (g_str_equal(name, shut_actions[i].name)) {
-            return shut_actions[i].how;
-        }
-    }
-    return SHUT_WRITE;
-}
 
 static void shutdown_quietly(QIOChannel *ioc, QIOChannelShutdown how)
 {
@@ -456,11 +452,11 @@ static void flow_shut_destination(QiocFlow *f)
     QIOChannel *dst = pump->side[f->to].ioc;
     QiocFlow *other = &pump->flow[f->to];
 
-    switch (flow_shut_action(f)) {
-    case SHUT_WRITE:
+    switch (flow_cfg(f)->shut) {
+    case QIOC_SHUT_WRITE:
         shutdown_quietly(dst, QIO_CHANNEL_SHUTDOWN_WRITE);
         break;
-    case SHUT_BOTH:
+    case QIOC_SHUT_BOTH:
         /*
          * Reading is over too: the direction from dst ends now, before
          * the kernel turns the peer's next bytes into a reset it reports.
@@ -469,13 +465,13 @@ static void flow_shut_destination(QiocFlow *f)
         flow_wake(other);
         shutdown_quietly(dst, QIO_CHANNEL_SHUTDOWN_BOTH);
         break;
-    case SHUT_CLOSE:
+    case QIOC_SHUT_CLOSE:
         /* The direction reading from dst ends with it. */
         other->stop = other->abort = TRUE;
         flow_wake(other);
         qio_channel_close(dst, NULL);
         break;
-    case SHUT_NONE:
+    case QIOC_SHUT_NONE:
         break;
     }
 }
@@ -494,7 +490,7 @@ static const char *flow_end_reason(const QiocFlow *f)
 /* -dd: how a direction ended, and what its destination got. */
 static void log_flow_end(QiocFlow *f)
 {
-    const QiocAddress *dst = flow_dst(f);
+    const QiocPumpSide *dst = flow_dst(f);
     const char *why = flow_end_reason(f);
 
     if (f->failed || f->abort) {
@@ -505,8 +501,8 @@ static void log_flow_end(QiocFlow *f)
     }
     qioc_info(2, "%d -> %d: %s after %" G_GUINT64_FORMAT " bytes; "
               "shut=%s to address %d (%s)", f->from + 1, f->to + 1, why,
-              f->bytes, qioc_address_get_string(dst, "shut"), dst->index,
-              dst->text);
+              f->bytes, shut_names[flow_cfg(f)->shut], dst->index,
+              dst->name);
 }
 
 static void pump_finish(QiocPump *pump);
@@ -534,197 +530,100 @@ static void pump_flow_ended(QiocPump *pump)
         qioc_pump_stop(pump, TRUE);
         return;
     }
-    if (pump->opts->close_timeout >= 0 && !pump->close_timer) {
+    if (pump->cfg.close_timeout >= 0 && !pump->close_timer) {
         pump->close_timer = g_timeout_add(
-            (guint)(pump->opts->close_timeout * 1000), close_timeout_expired,
+            (guint)(pump->cfg.close_timeout * 1000), close_timeout_expired,
             pump);
     }
 }
 
 /* ---------------------------------------------------------------- splice */
 
-/*
- * The fast path: when both ends are plain kernel descriptors and nothing
- * has to look at the bytes, splice(2) moves them through a pipe without
- * copying them to user space. Any refusal before data is in flight falls
- * back to the copy loop.
- */
-/*
- * Measured (contrib/bench): a 1 MiB pipe moves TCP at the speed of a
- * minimal splice relay; the default 64 KiB pipe costs a quarter of that.
- * Pages move by reference, so a large pipe costs no copies, and 1 MiB is
- * what an unprivileged process may ask for (/proc/sys/fs/pipe-max-size).
- * A flow starts with the default pipe and grows it once a splice fills
- * it: resizing costs as much as creating the pipe, which short flows (a
- * connection per HTTP request) would pay for nothing.
- */
-#define SPLICE_PIPE_SIZE (1 << 20)
-#define SPLICE_MIN_PIPE (64 * 1024)
-#define SPLICE_BULK_READ (16 * 1024)
-
-typedef enum {
-    SPLICE_EOF,          /* the source ended; everything was written */
-    SPLICE_FAILED,       /* an error was reported */
-    SPLICE_STOPPED,      /* stop or abort */
-    SPLICE_FALLBACK,     /* not possible here: use the copy loop */
-} QiocSpliceEnd;
-
-static int channel_fd(QIOChannel *ioc, gboolean for_reading)
-{
-    if (QIO_IS_CHANNEL_SOCKET(ioc)) {
-        return qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(ioc));
-    }
-    if (QIO_IS_CHANNEL_FILE(ioc)) {
-        QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
-
-        return for_reading ? qio_channel_file_get_read_fd(fioc)
-                           : qio_channel_file_get_write_fd(fioc);
-    }
-    return -1;
-}
-
 static gboolean flow_can_splice(QiocFlow *f)
 {
     QiocPump *pump = f->pump;
 
-    return pump->traffic == QIOC_TRAFFIC_OFF && !flow_wants_fds(f) &&
+    return pump->cfg.traffic == QIOC_TRAFFIC_OFF && !flow_wants_fds(f) &&
            f->readbytes_left < 0 && (!f->send_fds || !f->send_fds->len) &&
-           !qioc_address_get_flag(flow_src(f), "ignoreeof") &&
-           channel_fd(pump->side[f->from].ioc, TRUE) >= 0 &&
-           channel_fd(pump->side[f->to].ioc, FALSE) >= 0;
+           !flow_cfg(f)->ignoreeof &&
+           qioc_channel_fd(pump->side[f->from].ioc, TRUE) >= 0 &&
+           qioc_channel_fd(pump->side[f->to].ioc, FALSE) >= 0;
 }
 
-static void flow_fail_errno(QiocFlow *f, int side, int err, const char *op)
+static gboolean splice_stopped(void *flow, gboolean writing)
 {
+    QiocFlow *f = flow;
+
+    return writing ? f->abort : f->stop;
+}
+
+static void coroutine_fn splice_wait(void *flow, QIOChannel *ioc,
+                                     GIOCondition cond)
+{
+    flow_yield(flow, ioc, cond);
+}
+
+static void splice_moved(void *flow, size_t n)
+{
+    QiocFlow *f = flow;
+
+    f->bytes += n;
+    pump_touch(f->pump);
+}
+
+static void splice_failed(void *flow, gboolean dst, int err, const char *op)
+{
+    QiocFlow *f = flow;
     g_autoptr(GError) error = g_error_new(G_IO_ERROR,
                                           g_io_error_from_errno(err), "%s: %s",
                                           op, g_strerror(err));
 
-    flow_fail(f, side, error);
+    flow_fail(f, dst ? f->to : f->from, error);
 }
 
 /* The destination refused splice mid-stream: copy what the pipe holds. */
-static gboolean coroutine_fn splice_copy_out(QiocFlow *f, int pipe_rd,
+static gboolean coroutine_fn splice_copy_out(void *flow, int pipe_rd,
                                              size_t len)
 {
+    QiocFlow *f = flow;
     ssize_t n;
 
     if (f->buf_size < len) {
         flow_buffer_drop(f);
     }
     if (!f->buf) {
-        f->buf_size = MAX(f->pump->opts->buffer_size, len);
+        f->buf_size = MAX(f->pump->cfg.buffer_size, len);
         f->buf = buffer_new(f->buf_size);
     }
     n = read(pipe_rd, f->buf, len);
     return n == (ssize_t)len && flow_write(f, len, NULL, 0);
 }
 
-/* Move @len bytes from the pipe to the destination. */
-static QiocSpliceEnd coroutine_fn splice_out(QiocFlow *f, int pipe_rd,
-                                             size_t len)
-{
-    QIOChannel *dst = f->pump->side[f->to].ioc;
-    int out = channel_fd(dst, FALSE);
-
-    while (len > 0) {
-        ssize_t n = splice(pipe_rd, NULL, out, NULL, len,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            flow_yield(f, dst, G_IO_OUT);
-            if (f->abort) {
-                return SPLICE_STOPPED;
-            }
-            continue;
-        }
-        if (n < 0 && errno == EINVAL) {
-            return splice_copy_out(f, pipe_rd, len) ? SPLICE_FALLBACK
-                                                    : SPLICE_FAILED;
-        }
-        if (n <= 0) {
-            flow_fail_errno(f, f->to, n < 0 ? errno : EPIPE, "write");
-            return SPLICE_FAILED;
-        }
-        len -= n;
-        f->bytes += n;
-        pump_touch(f->pump);
-    }
-    return SPLICE_EOF;
-}
-
-static QiocSpliceEnd coroutine_fn splice_loop(QiocFlow *f, int pipe[2])
-{
-    QIOChannel *src = f->pump->side[f->from].ioc;
-    int in = channel_fd(src, TRUE);
-    size_t chunk = MAX(f->pump->opts->buffer_size, SPLICE_PIPE_SIZE);
-    gboolean grown = FALSE;
-
-    for (;;) {
-        QiocSpliceEnd end;
-        ssize_t n;
-
-        if (f->stop) {
-            return SPLICE_STOPPED;
-        }
-        n = splice(in, NULL, pipe[1], NULL, chunk,
-                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            flow_yield(f, src, G_IO_IN);
-            continue;
-        }
-        if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
-            return SPLICE_FALLBACK;
-        }
-        if (n < 0) {
-            flow_fail_errno(f, f->from, errno, "read");
-            return SPLICE_FAILED;
-        }
-        if (n == 0) {
-            f->eof = TRUE;
-            return SPLICE_EOF;
-        }
-        if (!grown && n >= SPLICE_MIN_PIPE) {
-            /* A bulk flow; refused past the quota, the pipe stays as is. */
-            fcntl(pipe[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
-            grown = TRUE;
-        }
-        end = splice_out(f, pipe[0], n);
-        if (end != SPLICE_EOF) {
-            return end;
-        }
-    }
-}
+static const QiocSpliceOps flow_splice_ops = {
+    .stopped = splice_stopped,
+    .wait = splice_wait,
+    .moved = splice_moved,
+    .failed = splice_failed,
+    .copy_out = splice_copy_out,
+};
 
 static QiocSpliceEnd coroutine_fn flow_splice(QiocFlow *f)
 {
     QiocSpliceEnd end;
     int pipe[2];
 
-    if (pipe2(pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-        return SPLICE_FALLBACK;
-    }
-    /*
-     * Past the user's pipe quota (pipe-user-pages-soft) the kernel makes
-     * new pipes one or two pages, which would make splicing slower than
-     * copying: then copy.
-     */
-    if (fcntl(pipe[1], F_GETPIPE_SZ) < SPLICE_MIN_PIPE) {
-        close(pipe[0]);
-        close(pipe[1]);
-        return SPLICE_FALLBACK;
+    if (!qioc_splice_pipe_open(pipe)) {
+        return QIOC_SPLICE_FALLBACK;
     }
     qioc_info(2, "%d -> %d: splice(2), no copy", f->from + 1, f->to + 1);
     flow_buffer_drop(f);
-    end = splice_loop(f, pipe);
+    end = qioc_splice(f->pump->side[f->from].ioc, f->pump->side[f->to].ioc,
+                      pipe, f->pump->cfg.buffer_size, &flow_splice_ops, f);
     close(pipe[0]);
     close(pipe[1]);
+    if (end == QIOC_SPLICE_EOF) {
+        f->eof = TRUE;
+    }
     return end;
 }
 
@@ -735,31 +634,31 @@ static QiocSpliceEnd coroutine_fn flow_splice(QiocFlow *f)
  */
 static QiocSpliceEnd coroutine_fn flow_copy_then_splice(QiocFlow *f)
 {
-    size_t bulk = MIN(SPLICE_BULK_READ, f->pump->opts->buffer_size);
+    size_t bulk = MIN(SPLICE_BULK_READ, f->pump->cfg.buffer_size);
 
     qioc_info(2, "%d -> %d: copying, %" G_GSIZE_FORMAT "-byte buffer, "
               "until a read of %zu bytes or more",
-              f->from + 1, f->to + 1, f->pump->opts->buffer_size, bulk);
+              f->from + 1, f->to + 1, f->pump->cfg.buffer_size, bulk);
     while (flow_step(f)) {
         if ((size_t)f->last_read >= bulk) {
             return flow_splice(f);
         }
     }
-    return SPLICE_EOF;
+    return QIOC_SPLICE_EOF;
 }
 
 static void coroutine_fn flow_run(void *opaque)
 {
     QiocFlow *f = opaque;
-    QiocSpliceEnd end = SPLICE_FALLBACK;
+    QiocSpliceEnd end = QIOC_SPLICE_FALLBACK;
 
     if (flow_can_splice(f)) {
         end = flow_copy_then_splice(f);
     } else {
         qioc_info(2, "%d -> %d: copying, %" G_GSIZE_FORMAT "-byte buffer",
-                  f->from + 1, f->to + 1, f->pump->opts->buffer_size);
+                  f->from + 1, f->to + 1, f->pump->cfg.buffer_size);
     }
-    while (end == SPLICE_FALLBACK && flow_step(f)) {
+    while (end == QIOC_SPLICE_FALLBACK && flow_step(f)) {
         ;
     }
     log_flow_end(f);
@@ -777,13 +676,13 @@ static void coroutine_fn flow_run(void *opaque)
 static gboolean idle_timeout_check(gpointer data)
 {
     QiocPump *pump = data;
-    gint64 limit = (gint64)(pump->opts->idle_timeout * G_USEC_PER_SEC);
+    gint64 limit = (gint64)(pump->cfg.idle_timeout * G_USEC_PER_SEC);
     gint64 idle = g_get_monotonic_time() - pump->last_activity;
 
     if (idle >= limit) {
         pump->idle_timer = 0;
         qioc_info(1, "idle timeout: no data for %g s",
-                  pump->opts->idle_timeout);
+                  pump->cfg.idle_timeout);
         qioc_pump_stop(pump, TRUE);
         return G_SOURCE_REMOVE;
     }
@@ -814,10 +713,10 @@ static void warn_dropped_fds(QiocPump *pump)
         if (f->send_fds && f->send_fds->len > 0) {
             gboolean can = qio_channel_has_feature(
                 pump->side[f->to].ioc, QIO_CHANNEL_FEATURE_FD_PASS);
+            g_autofree char *list = qioc_fd_list_text(f->send_fds);
 
             qioc_warning("address %d (%s): send-fds=%s were not sent: %s",
-                         flow_dst(f)->index, flow_dst(f)->text,
-                         qioc_address_get_string(flow_dst(f), "send-fds"),
+                         flow_dst(f)->index, flow_dst(f)->name, list,
                          can ? "no data was written to it"
                              : "it cannot carry descriptors");
         }
@@ -825,7 +724,7 @@ static void warn_dropped_fds(QiocPump *pump)
             qioc_warning("closed %" G_GUINT64_FORMAT " descriptors that "
                          "address %d (%s) cannot carry",
                          f->fds_closed, flow_dst(f)->index,
-                         flow_dst(f)->text);
+                         flow_dst(f)->name);
         }
     }
 }
@@ -853,16 +752,18 @@ static void log_closed(QiocPump *pump)
 /* Both directions and any lingering are over: report and hand back. */
 static void pump_complete(QiocPump *pump)
 {
-    /* EXEC/SYSTEM: reap the child now, so that how it ended counts in
-     * the status read before qioc_pump_free (addr-exec.c). */
+    /* A side's end (a child reaped, say) counts in the status read
+     * before qioc_pump_free. */
     for (int i = 0; i < 2; i++) {
-        if (!qioc_exec_reap(pump->side[i].ioc, pump->side[i].addr)) {
+        QiocPumpSide *side = &pump->side[i];
+
+        if (side->finish && !side->finish(side->ioc, side->finish_data)) {
             pump->status = QIOC_EXIT_FAILURE;
         }
     }
     log_closed(pump);
     warn_dropped_fds(pump);
-    if (pump->opts->stats) {
+    if (pump->cfg.stats) {
         print_stats(pump);
     }
     pump->done(pump, pump->opaque);
@@ -942,8 +843,8 @@ static gboolean linger_wanted(QiocPump *pump, int i)
 /* Start draining where needed; FALSE when there is nothing to wait for. */
 static gboolean linger_start(QiocPump *pump)
 {
-    double secs = pump->opts->close_timeout >= 0 ? pump->opts->close_timeout
-                                                  : LINGER_SECONDS;
+    double secs = pump->cfg.close_timeout >= 0 ? pump->cfg.close_timeout
+                                                : LINGER_SECONDS;
 
     for (int i = 0; i < 2; i++) {
         if (!linger_wanted(pump, i)) {
@@ -974,80 +875,48 @@ static void pump_finish(QiocPump *pump)
     }
 }
 
-static gboolean flow_enabled(QiocPump *pump, int from)
-{
-    const QiocOptions *o = pump->opts;
-
-    if ((o->left_to_right && from == 1) || (o->right_to_left && from == 0)) {
-        return FALSE;
-    }
-    return (pump->side[from].access & QIOC_ACCESS_READ) &&
-           (pump->side[!from].access & QIOC_ACCESS_WRITE);
-}
-
-/* The descriptor numbers of send-fds=N[:N]... (validated by the parser). */
-static GArray *parse_send_fds(const QiocAddress *addr)
-{
-    const char *list = qioc_address_get_string(addr, "send-fds");
-    g_auto(GStrv) nums = NULL;
-    GArray *fds;
-
-    if (!list) {
-        return NULL;
-    }
-    nums = g_strsplit(list, ":", -1);
-    fds = g_array_new(FALSE, FALSE, sizeof(int));
-    for (char **n = nums; *n; n++) {
-        int fd = (int)g_ascii_strtoll(*n, NULL, 10);
-
-        g_array_append_val(fds, fd);
-    }
-    return fds;
-}
-
 static void flow_start(QiocPump *pump, int from)
 {
     QiocFlow *f = &pump->flow[from];
-    gint64 limit = qioc_address_get_int(pump->side[from].addr, "readbytes",
-                                        0);
+    const QiocFlowConfig *cfg = &pump->cfg.flow[from];
 
     f->pump = pump;
     f->from = from;
     f->to = !from;
     /* readbytes=0 is no limit, as in socat (it tests the value for 0). */
-    f->readbytes_left = limit > 0 ? limit : -1;
-    f->send_fds = parse_send_fds(pump->side[!from].addr);
-    if (!flow_enabled(pump, from)) {
+    f->readbytes_left = cfg->readbytes > 0 ? cfg->readbytes : -1;
+    /* A copy: the list is offered once per connection, then emptied. */
+    f->send_fds = cfg->send_fds ? g_array_copy(cfg->send_fds) : NULL;
+    if (!cfg->enabled) {
         return;
     }
-    f->plain_source = channel_fd(pump->side[from].ioc, TRUE) >= 0;
+    f->plain_source = qioc_channel_fd(pump->side[from].ioc, TRUE) >= 0;
     f->active = TRUE;
     f->started = g_get_monotonic_time();
     f->co = qio_coroutine_create(flow_run, f);
 }
 
-QiocPump *qioc_pump_start(const QiocSide *a, const QiocSide *b,
-                          const QiocOptions *opts, QiocPumpDone *done,
+QiocPump *qioc_pump_start(const QiocPumpSide side[2],
+                          const QiocPumpConfig *cfg, QiocPumpDone *done,
                           void *opaque)
 {
     QiocPump *pump = g_new0(QiocPump, 1);
 
-    pump->opts = opts;
-    pump->side[0] = *a;
-    pump->side[1] = *b;
+    pump->cfg = *cfg;
+    pump->side[0] = side[0];
+    pump->side[1] = side[1];
     pump->done = done;
     pump->opaque = opaque;
-    pump->traffic = opts->hexdump   ? QIOC_TRAFFIC_HEX
-                    : opts->verbose ? QIOC_TRAFFIC_TEXT
-                                    : QIOC_TRAFFIC_OFF;
     pump_touch(pump);
     for (int i = 0; i < 2; i++) {
         qio_channel_set_blocking(pump->side[i].ioc, false, NULL);
         flow_start(pump, i);
+        /* The flow holds its own copy: the caller's list is not kept. */
+        pump->cfg.flow[i].send_fds = NULL;
     }
-    if (opts->idle_timeout > 0) {
+    if (cfg->idle_timeout > 0) {
         pump->idle_timer = g_timeout_add(
-            (guint)(opts->idle_timeout * 1000), idle_timeout_check, pump);
+            (guint)(cfg->idle_timeout * 1000), idle_timeout_check, pump);
     }
     for (int i = 0; i < 2; i++) {
         if (pump->flow[i].co) {
@@ -1089,27 +958,6 @@ int qioc_pump_status(const QiocPump *pump)
     return pump->status;
 }
 
-/*
- * A descriptor qioc was given rather than opened: its file description
- * may be shared with other processes, which expect it blocking.
- */
-static gboolean side_inherited(const QiocSide *side)
-{
-    if (!side->addr) {
-        return FALSE;
-    }
-    switch (side->addr->type->kind) {
-    case QIOC_ADDR_STDIO:
-    case QIOC_ADDR_STDIN:
-    case QIOC_ADDR_STDOUT:
-    case QIOC_ADDR_STDERR:
-    case QIOC_ADDR_FD:
-        return TRUE;
-    default:
-        return FALSE;
-    }
-}
-
 void qioc_pump_free(QiocPump *pump)
 {
     if (!pump) {
@@ -1122,11 +970,16 @@ void qioc_pump_free(QiocPump *pump)
 
         g_clear_pointer(&pump->flow[i].send_fds, g_array_unref);
         /* Leave shared descriptors (a terminal, say) as we found them. */
-        if (side_inherited(&pump->side[i])) {
+        if (pump->side[i].inherited) {
             qio_channel_set_blocking(ioc, true, NULL);
         }
         qio_channel_close(ioc, NULL);
         g_object_unref(ioc);
     }
     g_free(pump);
+}
+
+guint64 qioc_pump_bytes(const QiocPump *pump, int from)
+{
+    return pump->flow[from].bytes;
 }

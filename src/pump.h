@@ -2,18 +2,85 @@
  * qioc - moving data between two channels
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The pump knows channels and a plain configuration, nothing of
+ * addresses: src/serve.c fills the configuration from the endpoints.
  */
 #ifndef QIOC_PUMP_H
 #define QIOC_PUMP_H
 
-#include "addr.h"
+#include <qio/qio.h>
 
-/* One end of a connection: the address and the channel opened for it. */
-typedef struct QiocSide {
-    const QiocAddress *addr;
+#include "address.h"
+#include "log.h"
+#include "qioc.h"
+
+/*
+ * The end of a connection for one side, before it is reported: close
+ * what must be seen closed (a child is reaped). FALSE fails the transfer.
+ */
+typedef gboolean QiocSideFinish(QIOChannel *ioc, void *opaque);
+
+/**
+ * QiocPumpSide:
+ * @ioc: (transfer full): the channel
+ * @index: 1 or 2, the address's place on the command line (messages)
+ * @name: the address as typed (messages); must outlive the pump
+ * @inherited: the descriptors were given, not opened: left blocking again
+ *   at the end, as other processes sharing them expect
+ * @finish: (nullable): called at the end with @ioc
+ * @finish_data: for @finish
+ *
+ * One end of a connection.
+ */
+typedef struct QiocPumpSide {
     QIOChannel *ioc;
-    QiocAccess access;
-} QiocSide;
+    int index;
+    const char *name;
+    gboolean inherited;
+    QiocSideFinish *finish;
+    void *finish_data;
+} QiocPumpSide;
+
+/**
+ * QiocFlowConfig:
+ * @enabled: the direction moves data (-u/-U, and what the channels allow)
+ * @readbytes: end after reading this many bytes; <= 0: no limit
+ * @ignoreeof: at end-of-file of the source, wait and read again
+ * @shut: what the end of the data does to the destination
+ * @send_fds: (nullable) (element-type int): descriptors sent with the
+ *   first data written to the destination; each pump copies the list
+ *
+ * One direction: flow[i] reads side i and writes side !i.
+ */
+typedef struct QiocFlowConfig {
+    gboolean enabled;
+    gint64 readbytes;
+    gboolean ignoreeof;
+    QiocShut shut;
+    GArray *send_fds;
+} QiocFlowConfig;
+
+/**
+ * QiocPumpConfig:
+ * @buffer_size: the largest read (-b)
+ * @close_timeout: once one direction has ended, end the other after this
+ *   many seconds; < 0: wait for it (-t)
+ * @idle_timeout: end after this many seconds without data; 0: never (-T)
+ * @traffic: -v / -x
+ * @fds: --fds
+ * @stats: --stats
+ * @flow: the two directions
+ */
+typedef struct QiocPumpConfig {
+    gsize buffer_size;
+    double close_timeout;
+    double idle_timeout;
+    QiocTrafficMode traffic;
+    QiocFdsMode fds;
+    gboolean stats;
+    QiocFlowConfig flow[2];
+} QiocPumpConfig;
 
 typedef struct QiocPump QiocPump;
 
@@ -21,12 +88,13 @@ typedef struct QiocPump QiocPump;
 typedef void QiocPumpDone(QiocPump *pump, void *opaque);
 
 /*
- * Start copying between @a and @b in the thread-default main context: one
- * coroutine per direction, each reading and then writing everything it
- * read. The pump takes ownership of the channels.
+ * Start copying between @side[0] and @side[1] in the thread-default main
+ * context: one coroutine per direction, each reading and then writing
+ * everything it read. The pump takes ownership of the channels; @cfg is
+ * copied.
  */
-QiocPump *qioc_pump_start(const QiocSide *a, const QiocSide *b,
-                          const QiocOptions *opts, QiocPumpDone *done,
+QiocPump *qioc_pump_start(const QiocPumpSide side[2],
+                          const QiocPumpConfig *cfg, QiocPumpDone *done,
                           void *opaque);
 
 /*
@@ -37,6 +105,9 @@ void qioc_pump_stop(QiocPump *pump, gboolean hard);
 
 /* QIOC_EXIT_OK, or QIOC_EXIT_FAILURE when a direction failed. */
 int qioc_pump_status(const QiocPump *pump);
+
+/* Bytes moved so far from side @from to the other. */
+guint64 qioc_pump_bytes(const QiocPump *pump, int from);
 
 /* Close the channels and free the pump (after it is done). */
 void qioc_pump_free(QiocPump *pump);

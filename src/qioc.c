@@ -465,13 +465,16 @@ static gboolean parse_addresses(char **specs, QiocAddress *addr[2])
 static gboolean send_fds_open(QiocAddress *addr[2])
 {
     for (int i = 0; i < 2; i++) {
-        const char *list = qioc_address_get_string(addr[i], "send-fds");
-        g_auto(GStrv) nums = list ? g_strsplit(list, ":", -1) : NULL;
+        const GArray *fds = addr[i]->o.send_fds;
 
-        for (char **n = nums; n && *n; n++) {
-            if (fcntl((int)g_ascii_strtoll(*n, NULL, 10), F_GETFD) < 0) {
-                qioc_error("address %d (%s): send-fds=%s: descriptor %s: %s",
-                           addr[i]->index, addr[i]->text, list, *n,
+        for (guint k = 0; fds && k < fds->len; k++) {
+            int fd = g_array_index(fds, int, k);
+
+            if (fcntl(fd, F_GETFD) < 0) {
+                g_autofree char *list = qioc_fd_list_text(fds);
+
+                qioc_error("address %d (%s): send-fds=%s: descriptor %d: %s",
+                           addr[i]->index, addr[i]->text, list, fd,
                            g_strerror(errno));
                 return FALSE;
             }

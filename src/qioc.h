@@ -15,7 +15,7 @@ typedef enum {
     QIOC_FDS_REQUIRE,   /* fail when a side cannot carry them */
 } QiocFdsMode;
 
-/* Exit statuses (cli.md, "Diagnostics and exit status"). */
+/* Exit statuses (doc/grammar.md, "Diagnostics and exit status"). */
 enum {
     QIOC_EXIT_OK = 0,
     QIOC_EXIT_FAILURE = 1,

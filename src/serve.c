@@ -8,15 +8,17 @@
  * there is one connection and its end is qioc's end; with `fork` the
  * listening side makes a connection per client, each with a fresh
  * instance of the other address, until a signal stops the listener.
+ * Everything here works with endpoints (src/addr.h): what an address
+ * type does is its own file's business.
  */
 #include "config.h"
 
-#include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
-#include <unistd.h>
 
+#include "acceptor.h"
 #include "addr.h"
+#include "hold.h"
 #include "log.h"
 #include "pump.h"
 #include "serve.h"
@@ -26,31 +28,27 @@ typedef struct QiocServer QiocServer;
 typedef struct QiocConn {
     QiocServer *srv;
     int refs;                     /* the server's, plus one per open */
-    QiocSide side[2];
-    QIONetListener *listener;     /* a one-client listener while opening */
-    guint accept_timer;
+    QIOChannel *ioc[2];           /* until the pump takes them */
+    QiocAccess access[2];         /* what each side serves */
+    gboolean opening[2];          /* the side's open has started */
+    QiocAcceptor *acceptor;       /* a one-client listener while opening */
+    int listening;                /* its side */
     QiocPump *pump;
-    GPid child;                   /* nofork: the child doing the work */
+    GPid child;                   /* a child on the peer's descriptors */
+    int child_side;
     guint child_watch;
-    gint64 held_since;            /* waiting for a descriptor, or 0 */
-    guint hold_timer;             /* its next try */
-    guint hold_watch;             /* its client going away */
+    QiocHold hold;                /* waiting for a descriptor */
     gboolean finished;
 } QiocConn;
 
 struct QiocServer {
     const QiocOptions *opts;
-    QiocAddress **addr;
+    QiocEndpoint *ep[2];
     int serving;                  /* side that accepts many clients, or -1 */
-    QIONetListener *listener;     /* its listener */
-    gboolean paused;              /* by max-children or held clients */
-    guint accept_timer;
-    gboolean had_client;
-    gboolean accept_failing;      /* an accept error was reported */
-    guint held;                   /* clients waiting for a descriptor */
-    int reserve;                  /* a descriptor to give up, or -1 */
+    QiocAcceptor *acceptor;       /* its acceptor */
+    QiocHolds holds;              /* its clients waiting for descriptors */
+    QiocPumpConfig pump_cfg;      /* all but what each connection allows */
     GPtrArray *conns;
-    gint64 max_children;
     GMainLoop *loop;
     int signal;
     int status;
@@ -58,16 +56,8 @@ struct QiocServer {
 };
 
 static void conn_open_side(QiocConn *conn, int i);
-static void conn_finish(QiocConn *conn);
-static void conn_stop_holding(QiocConn *conn);
-static void server_take_reserve(QiocServer *srv);
 
 /* ---------------------------------------------------------------- helpers */
-
-static void report(const QiocAddress *addr, const GError *err)
-{
-    qioc_error("address %d (%s): %s", addr->index, addr->text, err->message);
-}
 
 static void close_channel(QIOChannel **ioc)
 {
@@ -115,37 +105,24 @@ static void conn_unref(QiocConn *conn)
     g_free(conn);
 }
 
-static void conn_stop_listening(QiocConn *conn)
+static gpointer conn_ref_p(gpointer conn)
 {
-    if (conn->accept_timer) {
-        g_source_remove(conn->accept_timer);
-        conn->accept_timer = 0;
-    }
-    if (conn->listener) {
-        qio_net_listener_disconnect(conn->listener);
-        g_clear_object(&conn->listener);
-    }
+    return conn_ref(conn);
 }
 
-static void server_pause(QiocServer *srv)
+static void conn_unref_p(gpointer conn)
 {
-    if (srv->listener && !srv->paused) {
-        srv->paused = TRUE;
-        qio_net_listener_pause(srv->listener);
-    }
+    conn_unref(conn);
 }
 
-/*
- * Only a listener paused by max-children or held clients: resuming
- * rebuilds its watch, which GLib pays for with a wakeup of the loop, for
- * every connection.
- */
-static void server_resume(QiocServer *srv)
+/* The client is no longer held: the listener may accept again. */
+static void conn_release_hold(QiocConn *conn)
 {
-    if (srv->listener && srv->paused && !srv->stopping && srv->held == 0 &&
-        (srv->max_children <= 0 || srv->conns->len < srv->max_children)) {
-        srv->paused = FALSE;
-        qio_net_listener_resume(srv->listener);
+    QiocServer *srv = conn->srv;
+
+    if (qioc_hold_active(&conn->hold)) {
+        qioc_hold_release(&conn->hold);
+        qioc_acceptor_set_held(srv->acceptor, srv->holds.held > 0);
     }
 }
 
@@ -158,8 +135,8 @@ static void conn_finish(QiocConn *conn)
         return;
     }
     conn->finished = TRUE;
-    conn_stop_listening(conn);
-    conn_stop_holding(conn);
+    g_clear_pointer(&conn->acceptor, qioc_acceptor_free);
+    conn_release_hold(conn);
     if (conn->child) {
         /* Stopping (a signal): the child's work ends with qioc. */
         kill(conn->child, SIGTERM);
@@ -170,25 +147,30 @@ static void conn_finish(QiocConn *conn)
         }
         qioc_pump_free(conn->pump);
         conn->pump = NULL;
-    } else {
-        close_channel(&conn->side[0].ioc);
-        close_channel(&conn->side[1].ioc);
     }
+    close_channel(&conn->ioc[0]);
+    close_channel(&conn->ioc[1]);
     g_ptr_array_remove(srv->conns, conn);
-    server_take_reserve(srv);
-    server_resume(srv);
+    if (srv->acceptor) {
+        if (!srv->stopping) {
+            qioc_holds_take_reserve(&srv->holds);
+        }
+        qioc_acceptor_client_done(srv->acceptor);
+    }
     server_quit_if_idle(srv);
     conn_unref(conn);
 }
 
 static void conn_fail(QiocConn *conn, int i, const GError *err)
 {
-    report(conn->srv->addr[i], err);
+    qioc_endpoint_error(conn->srv->ep[i], err);
     if (one_shot(conn->srv)) {
         conn->srv->status = QIOC_EXIT_FAILURE;
     }
     conn_finish(conn);
 }
+
+/* ---------------------------------------------------------------- pumping */
 
 static gboolean pump_finished_idle(gpointer data)
 {
@@ -216,7 +198,7 @@ static gboolean conn_fds_ok(QiocConn *conn)
         return TRUE;
     }
     for (int i = 0; i < 2; i++) {
-        if (!qio_channel_has_feature(conn->side[i].ioc,
+        if (!qio_channel_has_feature(conn->ioc[i],
                                      QIO_CHANNEL_FEATURE_FD_PASS)) {
             err = g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                               "cannot pass descriptors (--fds=require)");
@@ -227,34 +209,93 @@ static gboolean conn_fds_ok(QiocConn *conn)
     return TRUE;
 }
 
+/* The pump configuration every connection shares, worked out once. */
+static void server_pump_config(QiocServer *srv)
+{
+    const QiocOptions *opts = srv->opts;
+    QiocPumpConfig *cfg = &srv->pump_cfg;
+
+    cfg->buffer_size = opts->buffer_size;
+    cfg->close_timeout = opts->close_timeout;
+    cfg->idle_timeout = opts->idle_timeout;
+    cfg->traffic = opts->hexdump   ? QIOC_TRAFFIC_HEX
+                   : opts->verbose ? QIOC_TRAFFIC_TEXT
+                                   : QIOC_TRAFFIC_OFF;
+    cfg->fds = opts->fds;
+    cfg->stats = opts->stats;
+    for (int i = 0; i < 2; i++) {
+        const QiocAddrOpts *src = &srv->ep[i]->addr->o;
+        const QiocAddrOpts *dst = &srv->ep[!i]->addr->o;
+        QiocFlowConfig *flow = &cfg->flow[i];
+
+        flow->readbytes = src->readbytes;
+        flow->ignoreeof = src->ignoreeof;
+        flow->shut = dst->shut;
+        flow->send_fds = dst->send_fds;
+    }
+}
+
+/* Side @from is read when -u/-U allow it and the channels serve it. */
+static gboolean conn_flow_enabled(QiocConn *conn, int from)
+{
+    const QiocOptions *o = conn->srv->opts;
+
+    if ((o->left_to_right && from == 1) || (o->right_to_left && from == 0)) {
+        return FALSE;
+    }
+    return (conn->access[from] & QIOC_ACCESS_READ) &&
+           (conn->access[!from] & QIOC_ACCESS_WRITE);
+}
+
+static gboolean side_finish(QIOChannel *ioc, void *data)
+{
+    return qioc_endpoint_finish(data, ioc);
+}
+
 static void conn_start_pump(QiocConn *conn)
 {
+    QiocServer *srv = conn->srv;
+    QiocPumpConfig cfg = srv->pump_cfg;
+    QiocPumpSide side[2];
+
     if (!conn_fds_ok(conn)) {
         return;
     }
-    conn->pump = qioc_pump_start(&conn->side[0], &conn->side[1],
-                                 conn->srv->opts, on_pump_done, conn);
-    if (conn->srv->stopping) {
+    for (int i = 0; i < 2; i++) {
+        QiocEndpoint *ep = srv->ep[i];
+
+        cfg.flow[i].enabled = conn_flow_enabled(conn, i);
+        side[i] = (QiocPumpSide){
+            .ioc = g_steal_pointer(&conn->ioc[i]),
+            .index = ep->addr->index,
+            .name = ep->addr->text,
+            .inherited = (ep->desc->flags & QIOC_ADDR_INHERITED) != 0,
+            .finish = side_finish,
+            .finish_data = ep,
+        };
+    }
+    conn->pump = qioc_pump_start(side, &cfg, on_pump_done, conn);
+    if (srv->stopping) {
         qioc_pump_stop(conn->pump, FALSE);
     }
 }
 
 /* ---------------------------------------------------------------- holding */
 
-/*
- * Descriptors ran out after a client was accepted, so its other side
- * could not be opened: the client is held rather than turned away. The
- * listener pauses (another client would find the table as full) and the
- * other side is tried again after the listener's own pause, once per
- * pause, until it opens, the client goes away, or connect-timeout= ends
- * the wait.
- */
-
-static gboolean out_of_descriptors(const GError *err)
+static void conn_hold_event(gpointer data, gboolean gone)
 {
-    return g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES) ||
-           g_error_matches(err, G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE) ||
-           g_error_matches(err, G_SPAWN_ERROR, G_SPAWN_ERROR_NFILE);
+    QiocConn *conn = data;
+    QiocServer *srv = conn->srv;
+    const QiocAddress *addr = srv->ep[srv->serving]->addr;
+
+    if (gone) {
+        qioc_info(1, "address %d (%s): the held client went away",
+                  addr->index, addr->text);
+        conn_finish(conn);
+        return;
+    }
+    qioc_holds_spend_reserve(&srv->holds, srv->conns->len);
+    conn_open_side(conn, !srv->serving);
 }
 
 /* Only a fork listener's client waits, and only for its other side. */
@@ -263,152 +304,26 @@ static gboolean conn_can_hold(QiocConn *conn, int i, const GError *err)
     QiocServer *srv = conn->srv;
 
     return !one_shot(srv) && !srv->stopping && i != srv->serving &&
-           conn->side[srv->serving].ioc && out_of_descriptors(err);
-}
-
-/*
- * One descriptor in reserve (libuv keeps one for accept): when every
- * connection is a held client, none of them will ever free a descriptor,
- * and giving this one up lets the first through. Taken again whenever a
- * connection ends, before the listener accepts anew.
- */
-static void server_take_reserve(QiocServer *srv)
-{
-    if (srv->reserve < 0 && !one_shot(srv) && !srv->stopping) {
-        srv->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-}
-
-static void server_spend_reserve(QiocServer *srv)
-{
-    if (srv->reserve >= 0 && srv->held == srv->conns->len) {
-        qioc_info(2, "every client waits for a descriptor: giving up the "
-                  "one in reserve");
-        close(srv->reserve);
-        srv->reserve = -1;
-    }
-}
-
-static gboolean conn_hold_retry(gpointer data)
-{
-    QiocConn *conn = data;
-
-    conn->hold_timer = 0;
-    server_spend_reserve(conn->srv);
-    conn_open_side(conn, !conn->srv->serving);
-    return G_SOURCE_REMOVE;
-}
-
-/*
- * A held client that hangs up or resets is let go. A TCP client's FIN
- * is no hang-up: it may be a half-close, still waiting for an answer.
- */
-static gboolean conn_held_client_gone(QIOChannel *ioc, GIOCondition cond,
-                                      gpointer data)
-{
-    QiocConn *conn = data;
-    const QiocAddress *addr = conn->srv->addr[conn->srv->serving];
-
-    conn->hold_watch = 0;
-    qioc_info(1, "address %d (%s): the held client went away", addr->index,
-              addr->text);
-    conn_finish(conn);
-    return G_SOURCE_REMOVE;
-}
-
-static void conn_start_holding(QiocConn *conn, int i, const GError *err)
-{
-    QiocServer *srv = conn->srv;
-    const QiocAddress *addr = srv->addr[i];
-    QIOChannel *client = conn->side[srv->serving].ioc;
-
-    conn->held_since = g_get_monotonic_time();
-    conn->hold_watch = qio_channel_add_watch(client, G_IO_HUP | G_IO_ERR,
-                                             conn_held_client_gone,
-                                             conn_ref(conn),
-                                             (GDestroyNotify)conn_unref);
-    /* One line while descriptors are short, as for accept errors. */
-    if (srv->held++ == 0) {
-        qioc_error("address %d (%s): %s; holding the client and retrying",
-                   addr->index, addr->text, err->message);
-    } else {
-        qioc_info(1, "address %d (%s): %s; holding the client and retrying",
-                  addr->index, addr->text, err->message);
-    }
-    server_pause(srv);
-}
-
-static void conn_stop_holding(QiocConn *conn)
-{
-    if (!conn->held_since) {
-        return;
-    }
-    conn->held_since = 0;
-    conn->srv->held--;
-    if (conn->hold_timer) {
-        g_source_remove(conn->hold_timer);
-        conn->hold_timer = 0;
-    }
-    if (conn->hold_watch) {
-        g_source_remove(conn->hold_watch);
-        conn->hold_watch = 0;
-    }
-}
-
-/* connect-timeout= bounds the wait for a descriptor too. */
-static GError *conn_hold_expired(QiocConn *conn, int i, const GError *err)
-{
-    const QiocAddress *addr = conn->srv->addr[i];
-    double secs = qioc_address_get_duration(addr, "connect-timeout", 0);
-    gint64 held = g_get_monotonic_time() - conn->held_since;
-
-    if (secs <= 0 || held < secs * G_USEC_PER_SEC) {
-        return NULL;
-    }
-    return g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                       "%s; no descriptor within %g s (connect-timeout)",
-                       err->message, secs);
-}
-
-static void conn_hold(QiocConn *conn, int i, const GError *err)
-{
-    const QiocAddress *addr = conn->srv->addr[i];
-    g_autoptr(GError) expired = NULL;
-
-    if (!conn->held_since) {
-        conn_start_holding(conn, i, err);
-    } else {
-        expired = conn_hold_expired(conn, i, err);
-        if (expired) {
-            conn_fail(conn, i, expired);
-            return;
-        }
-        qioc_info(2, "address %d (%s): %s; still holding the client",
-                  addr->index, addr->text, err->message);
-    }
-    conn->hold_timer = g_timeout_add_full(G_PRIORITY_DEFAULT,
-                                          QIO_NET_LISTENER_ERROR_PAUSE_MS,
-                                          conn_hold_retry, conn_ref(conn),
-                                          (GDestroyNotify)conn_unref);
+           conn->ioc[srv->serving] && qioc_hold_helps(err);
 }
 
 /* Opening side @i failed: hold the client if descriptors ran out. */
 static void conn_open_failed(QiocConn *conn, int i, const GError *err)
 {
-    if (conn_can_hold(conn, i, err)) {
-        conn_hold(conn, i, err);
-    } else {
-        conn_fail(conn, i, err);
-    }
-}
+    QiocServer *srv = conn->srv;
+    g_autoptr(GError) expired = NULL;
 
-/* The other side opened (or listens) after its client was held. */
-static void conn_held_side_opened(QiocConn *conn)
-{
-    if (conn->held_since) {
-        conn_stop_holding(conn);
-        server_resume(conn->srv);
+    if (!conn_can_hold(conn, i, err)) {
+        conn_fail(conn, i, err);
+        return;
     }
+    if (!qioc_hold(&conn->hold, &srv->holds, srv->ep[i],
+                   conn->ioc[srv->serving], err, conn_hold_event, conn,
+                   conn_ref_p, conn_unref_p, &expired)) {
+        conn_fail(conn, i, expired);
+        return;
+    }
+    qioc_acceptor_set_held(srv->acceptor, TRUE);
 }
 
 /* ---------------------------------------------------------------- opening */
@@ -440,8 +355,7 @@ static const char *const access_words[] = {
 static gboolean conn_access_ok(QiocConn *conn, int i)
 {
     const QiocOptions *opts = conn->srv->opts;
-    QiocAccess need = qioc_addr_access(opts, i);
-    QiocAccess missing = need & ~conn->side[i].access;
+    QiocAccess missing = conn->srv->ep[i]->need & ~conn->access[i];
     g_autoptr(GError) err = NULL;
 
     if (!(opts->left_to_right || opts->right_to_left) || !missing) {
@@ -459,7 +373,7 @@ static gboolean conn_access_ok(QiocConn *conn, int i)
 static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
                              GError *err)
 {
-    const QiocAddress *addr = conn->srv->addr[i];
+    QiocEndpoint *ep = conn->srv->ep[i];
 
     if (conn->finished) {
         close_channel(&ioc);
@@ -471,17 +385,17 @@ static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
         g_error_free(err);
         return;
     }
-    conn_held_side_opened(conn);
-    qio_channel_set_name(ioc, addr->text);
-    conn->side[i].ioc = ioc;
+    conn_release_hold(conn);
+    qio_channel_set_name(ioc, ep->addr->text);
+    conn->ioc[i] = ioc;
     if (!conn_access_ok(conn, i)) {
         return;
     }
-    qioc_info(1, "address %d (%s): open", addr->index, addr->text);
-    qioc_addr_log_channel(addr, ioc);
-    if (conn->side[0].ioc && conn->side[1].ioc) {
+    qioc_info(1, "address %d (%s): open", ep->addr->index, ep->addr->text);
+    qioc_endpoint_log_channel(ep, ioc);
+    if (conn->ioc[0] && conn->ioc[1]) {
         conn_start_pump(conn);
-    } else if (!conn->side[!i].addr) {
+    } else if (!conn->opening[!i]) {
         /*
          * Like socat: the other address is opened once this one is, so a
          * client that fails its TLS handshake costs no backend connection,
@@ -501,157 +415,81 @@ static void open_done(QIOChannel *ioc, GError *err, gpointer data)
     g_free(call);
 }
 
-/* nodelay and keepalive of a TCP listener apply to each accepted client. */
-static void accepted_client_opts(const QiocAddress *addr,
-                                 QIOChannelSocket *client)
+/* A client of side @i's listener: put the type's layer on it. */
+static void conn_accepted(QiocConn *conn, int i, QIOChannelSocket *client)
 {
-    QiocAddrKind kind = addr->type->kind;
-
-    if (kind == QIOC_ADDR_TCP_LISTEN || kind == QIOC_ADDR_TLS_LISTEN) {
-        qioc_addr_set_tcp_opts(addr, client);
-    }
+    qioc_endpoint_wrap_async(conn->srv->ep[i],
+                             QIO_CHANNEL(g_object_ref(client)), open_done,
+                             open_call(conn, i));
 }
 
-static void log_client(const QiocAddress *addr, QIOChannelSocket *client)
+/* The client of a one-client listener. */
+static void conn_on_client(QIOChannelSocket *client, gpointer data)
 {
-    g_autoptr(GSocketAddress) peer = NULL;
-    g_autofree char *text = NULL;
+    QiocConn *conn = conn_ref(data);
 
-    if (qioc_log_get_level() < 1) {
-        return;
-    }
-    peer = qio_channel_socket_get_remote_address(client, NULL);
-    text = peer ? qio_socket_address_to_string(peer) : g_strdup("?");
-    qioc_info(1, "address %d (%s): client %s", addr->index, addr->text,
-              text);
-}
-
-/* A one-client listener: the first client allowed by range= is it. */
-static void conn_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
-                           gpointer data)
-{
-    QiocOpenCall *call = data;
-    QiocConn *conn = call->conn;
-    int i = call->i;
-    const QiocAddress *addr = conn->srv->addr[i];
-
-    if (!qioc_addr_client_ok(addr, sioc)) {
-        qio_channel_close(QIO_CHANNEL(sioc), NULL);
-        return;
-    }
-    log_client(addr, sioc);
-    accepted_client_opts(addr, sioc);
-    conn_ref(conn);
-    /* Frees @call; no other client is taken. */
-    qio_net_listener_set_client_func(listener, NULL, NULL, NULL);
-    conn_stop_listening(conn);
-    qioc_addr_wrap_async(addr, conn->srv->opts,
-                         QIO_CHANNEL(g_object_ref(sioc)), open_done,
-                         open_call(conn, i));
+    conn_accepted(conn, conn->listening, client);
     conn_unref(conn);
 }
 
-static GError *accept_timeout_error(const QiocAddress *addr)
+static void conn_accept_timeout(const GError *err, gpointer data)
 {
-    double secs = qioc_address_get_duration(addr, "accept-timeout", 0);
+    QiocConn *conn = data;
 
-    return g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                       "accept: no client within %g s (accept-timeout)",
-                       secs);
-}
-
-static gboolean conn_accept_timeout(gpointer data)
-{
-    QiocOpenCall *call = data;
-    QiocConn *conn = call->conn;
-    g_autoptr(GError) err = accept_timeout_error(conn->srv->addr[call->i]);
-
-    conn->accept_timer = 0;
-    conn_fail(conn, call->i, err);
-    return G_SOURCE_REMOVE;
-}
-
-static void free_open_call(gpointer data)
-{
-    QiocOpenCall *call = data;
-
-    conn_unref(call->conn);
-    g_free(call);
-}
-
-static guint accept_timer(const QiocAddress *addr, GSourceFunc func,
-                          gpointer data, GDestroyNotify notify)
-{
-    double secs = qioc_address_get_duration(addr, "accept-timeout", -1);
-
-    if (secs < 0) {
-        if (notify) {
-            notify(data);
-        }
-        return 0;
-    }
-    return g_timeout_add_full(G_PRIORITY_DEFAULT, (guint)(secs * 1000), func,
-                              data, notify);
+    conn_fail(conn, conn->listening, err);
 }
 
 static void conn_listen(QiocConn *conn, int i)
 {
-    const QiocAddress *addr = conn->srv->addr[i];
     GError *err = NULL;
-    QiocOpenCall *call;
 
-    conn->listener = qioc_addr_ops(addr)->listen(addr, conn->srv->opts, &err);
-    if (!conn->listener) {
+    conn->listening = i;
+    conn->acceptor = qioc_acceptor_new(conn->srv->ep[i], conn_on_client,
+                                       conn_accept_timeout, conn, &err);
+    if (!conn->acceptor) {
         conn_open_failed(conn, i, err);
         g_error_free(err);
         return;
     }
-    conn_held_side_opened(conn);
-    qio_net_listener_set_name(conn->listener, addr->text);
-    qioc_addr_log_listener(addr, conn->listener);
-    call = open_call(conn, i);
-    qio_net_listener_set_client_func(conn->listener, conn_on_client, call,
-                                     free_open_call);
-    conn->accept_timer = accept_timer(addr, conn_accept_timeout,
-                                      open_call(conn, i), free_open_call);
+    conn_release_hold(conn);
 }
 
 static void conn_child_exited(GPid pid, gint status, gpointer data)
 {
     QiocConn *conn = data;
-    int i = qioc_exec_is_nofork(conn->srv->addr[0]) ? 0 : 1;
 
     conn->child_watch = 0;
     conn->child = 0;
     g_spawn_close_pid(pid);
-    if (!qioc_exec_report_exit(conn->srv->addr[i], pid, status) &&
+    if (!qioc_endpoint_exited(conn->srv->ep[conn->child_side], pid,
+                              status) &&
         one_shot(conn->srv)) {
         conn->srv->status = QIOC_EXIT_FAILURE;
     }
     conn_finish(conn);
 }
 
-/* nofork: the child takes over the other side's descriptors. */
-static void conn_spawn_nofork(QiocConn *conn, int i)
+/* A child takes over the other side's descriptors (EXEC nofork). */
+static void conn_spawn(QiocConn *conn, int i)
 {
     g_autoptr(GError) err = NULL;
     GPid pid;
 
-    if (!conn->side[!i].ioc) {
+    if (!conn->ioc[!i]) {
         err = g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                           "nofork needs the other address opened first");
         conn_fail(conn, i, err);
         return;
     }
-    if (!qioc_exec_spawn_nofork(conn->srv->addr[i], conn->side[!i].ioc, &pid,
-                                &err)) {
+    if (!qioc_endpoint_spawn(conn->srv->ep[i], conn->ioc[!i], &pid, &err)) {
         conn_open_failed(conn, i, err);
         return;
     }
-    conn_held_side_opened(conn);
+    conn_release_hold(conn);
     /* The child has its own copies; ours would keep the peer open. */
-    close_channel(&conn->side[!i].ioc);
+    close_channel(&conn->ioc[!i]);
     conn->child = pid;
+    conn->child_side = i;
     conn->child_watch = g_child_watch_add_full(
         G_PRIORITY_DEFAULT, pid, conn_child_exited, conn_ref(conn),
         (GDestroyNotify)conn_unref);
@@ -659,25 +497,21 @@ static void conn_spawn_nofork(QiocConn *conn, int i)
 
 static void conn_open_side(QiocConn *conn, int i)
 {
-    QiocServer *srv = conn->srv;
-    const QiocAddress *addr = srv->addr[i];
-    const QiocAddrOps *ops = qioc_addr_ops(addr);
+    QiocEndpoint *ep = conn->srv->ep[i];
     GError *err = NULL;
     QIOChannel *ioc;
 
     conn_ref(conn);
-    conn->side[i].addr = addr;
-    conn->side[i].access = qioc_addr_access(srv->opts, i);
-    if (qioc_exec_is_nofork(addr)) {
-        conn_spawn_nofork(conn, i);
-    } else if (ops && ops->listen) {
+    conn->opening[i] = TRUE;
+    conn->access[i] = ep->need;
+    if (qioc_endpoint_takes_peer(ep)) {
+        conn_spawn(conn, i);
+    } else if (qioc_endpoint_is_listener(ep)) {
         conn_listen(conn, i);
-    } else if (ops && ops->connect) {
-        qioc_addr_connect_async(addr, srv->opts, open_done,
-                                open_call(conn, i));
+    } else if (qioc_endpoint_ops(ep)->connect) {
+        qioc_endpoint_connect_async(ep, open_done, open_call(conn, i));
     } else {
-        ioc = qioc_addr_open(addr, &conn->side[i].access,
-                             conn->side[!i].ioc, srv->opts, &err);
+        ioc = qioc_endpoint_open(ep, &conn->access[i], conn->ioc[!i], &err);
         conn_side_opened(conn, i, ioc, err);
     }
     conn_unref(conn);
@@ -685,108 +519,42 @@ static void conn_open_side(QiocConn *conn, int i)
 
 /* ---------------------------------------------------------------- serving */
 
-static void server_on_client(QIONetListener *listener, QIOChannelSocket *sioc,
-                             gpointer data)
+/* A client of the `fork` listener: a connection of its own. */
+static void server_on_client(QIOChannelSocket *client, gpointer data)
 {
     QiocServer *srv = data;
     int s = srv->serving;
-    const QiocAddress *addr = srv->addr[s];
-    QiocConn *conn;
+    QiocConn *conn = conn_ref(conn_new(srv));
 
-    if (!qioc_addr_client_ok(addr, sioc)) {
-        qio_channel_close(QIO_CHANNEL(sioc), NULL);
-        return;
-    }
-    log_client(addr, sioc);
-    accepted_client_opts(addr, sioc);
-    srv->had_client = TRUE;
-    if (srv->accept_failing) {
-        srv->accept_failing = FALSE;
-        qioc_info(1, "address %d (%s): accepting again", addr->index,
-                  addr->text);
-    }
-    conn = conn_ref(conn_new(srv));
-    conn->side[s].addr = addr;
-    conn->side[s].access = qioc_addr_access(srv->opts, s);
-    qioc_addr_wrap_async(addr, srv->opts,
-                         QIO_CHANNEL(g_object_ref(sioc)), open_done,
-                         open_call(conn, s));
+    conn->opening[s] = TRUE;
+    conn->access[s] = srv->ep[s]->need;
+    conn_accepted(conn, s, client);
     conn_unref(conn);
-    if (srv->max_children > 0 && srv->conns->len >= srv->max_children) {
-        server_pause(srv);
-    }
 }
 
-/*
- * Out of descriptors (or memory) the listener pauses and tries again; one
- * line says so, not one per try, until a client gets through again.
- */
-static void server_on_accept_error(QIONetListener *listener,
-                                   const GError *err, gpointer data)
+static void server_accept_timeout(const GError *err, gpointer data)
 {
     QiocServer *srv = data;
-    const QiocAddress *addr = srv->addr[srv->serving];
 
-    if (srv->accept_failing) {
-        qioc_info(2, "address %d (%s): %s", addr->index, addr->text,
-                  err->message);
-        return;
-    }
-    srv->accept_failing = TRUE;
-    qioc_error("address %d (%s): %s; pausing and retrying", addr->index,
-               addr->text, err->message);
-}
-
-static gboolean server_accept_timeout(gpointer data)
-{
-    QiocServer *srv = data;
-    g_autoptr(GError) err = NULL;
-
-    srv->accept_timer = 0;
-    if (srv->had_client) {
-        return G_SOURCE_REMOVE;
-    }
-    err = accept_timeout_error(srv->addr[srv->serving]);
-    report(srv->addr[srv->serving], err);
+    qioc_endpoint_error(srv->ep[srv->serving], err);
     srv->status = QIOC_EXIT_FAILURE;
     srv->stopping = TRUE;
-    qio_net_listener_disconnect(srv->listener);
     server_quit_if_idle(srv);
-    return G_SOURCE_REMOVE;
 }
 
 static gboolean server_listen(QiocServer *srv)
 {
-    const QiocAddress *addr = srv->addr[srv->serving];
+    QiocEndpoint *ep = srv->ep[srv->serving];
     g_autoptr(GError) err = NULL;
 
-    srv->listener = qioc_addr_ops(addr)->listen(addr, srv->opts, &err);
-    if (!srv->listener) {
-        report(addr, err);
+    srv->acceptor = qioc_acceptor_new(ep, server_on_client,
+                                      server_accept_timeout, srv, &err);
+    if (!srv->acceptor) {
+        qioc_endpoint_error(ep, err);
         return FALSE;
     }
-    qio_net_listener_set_name(srv->listener, addr->text);
-    qioc_addr_log_listener(addr, srv->listener);
-    qio_net_listener_set_error_func(srv->listener, server_on_accept_error,
-                                    srv);
-    qio_net_listener_set_client_func(srv->listener, server_on_client, srv,
-                                     NULL);
-    srv->max_children = qioc_address_get_int(addr, "max-children", 0);
-    srv->accept_timer = accept_timer(addr, server_accept_timeout, srv, NULL);
-    server_take_reserve(srv);
+    qioc_holds_take_reserve(&srv->holds);
     return TRUE;
-}
-
-/* The side with a `fork` listener, or -1. */
-static int serving_side(QiocAddress *addr[2])
-{
-    for (int i = 0; i < 2; i++) {
-        if (qioc_addr_is_listener(addr[i]) &&
-            qioc_address_get_flag(addr[i], "fork")) {
-            return i;
-        }
-    }
-    return -1;
 }
 
 /* ---------------------------------------------------------------- signals */
@@ -794,12 +562,8 @@ static int serving_side(QiocAddress *addr[2])
 static void server_stop(QiocServer *srv, gboolean hard)
 {
     srv->stopping = TRUE;
-    if (srv->accept_timer) {
-        g_source_remove(srv->accept_timer);
-        srv->accept_timer = 0;
-    }
-    if (srv->listener) {
-        qio_net_listener_disconnect(srv->listener);
+    if (srv->acceptor) {
+        qioc_acceptor_stop(srv->acceptor);
     }
     /* Backwards: finishing a connection removes it from the array. */
     for (guint i = srv->conns->len; i-- > 0;) {
@@ -837,19 +601,35 @@ static gboolean on_sigterm(gpointer data)
 
 /* ---------------------------------------------------------------- main */
 
-static gboolean server_start(QiocServer *srv)
+/* The endpoints, each prepared once; the side serving many clients. */
+static gboolean server_endpoints(QiocServer *srv, QiocAddress *addr[2])
 {
+    srv->serving = -1;
     for (int i = 0; i < 2; i++) {
         g_autoptr(GError) err = NULL;
 
-        if (!qioc_addr_prepare(srv->addr[i], srv->opts, &err)) {
-            report(srv->addr[i], err);
+        srv->ep[i] = qioc_endpoint_new(addr[i], srv->opts, &err);
+        if (!srv->ep[i]) {
+            qioc_error("address %d (%s): %s", addr[i]->index, addr[i]->text,
+                       err->message);
             return FALSE;
         }
+        if (srv->serving < 0 && qioc_endpoint_serves_many(srv->ep[i])) {
+            srv->serving = i;
+        }
+    }
+    server_pump_config(srv);
+    return TRUE;
+}
+
+static gboolean server_start(QiocServer *srv, QiocAddress *addr[2])
+{
+    if (!server_endpoints(srv, addr)) {
+        return FALSE;
     }
     if (one_shot(srv)) {
-        /* A nofork child needs its peer's descriptor: open that first. */
-        conn_open_side(conn_new(srv), qioc_exec_is_nofork(srv->addr[0]));
+        /* A child on its peer's descriptors needs that peer open first. */
+        conn_open_side(conn_new(srv), qioc_endpoint_takes_peer(srv->ep[0]));
         return TRUE;
     }
     return server_listen(srv);
@@ -859,9 +639,7 @@ int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)
 {
     QiocServer srv = {
         .opts = opts,
-        .addr = addr,
-        .serving = serving_side(addr),
-        .reserve = -1,
+        .holds = QIOC_HOLDS_INIT,
         .conns = g_ptr_array_new(),
         .loop = g_main_loop_new(NULL, FALSE),
     };
@@ -870,21 +648,19 @@ int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)
         g_unix_signal_add(SIGTERM, on_sigterm, &srv),
     };
 
-    if (!server_start(&srv)) {
+    if (!server_start(&srv, addr)) {
         srv.status = QIOC_EXIT_FAILURE;
     } else if (srv.conns->len > 0 || !one_shot(&srv)) {
         g_main_loop_run(srv.loop);
     }
     g_source_remove(sigs[0]);
     g_source_remove(sigs[1]);
-    if (srv.listener) {
-        qio_net_listener_disconnect(srv.listener);
-        g_object_unref(srv.listener);
-    }
-    if (srv.reserve >= 0) {
-        close(srv.reserve);
-    }
+    g_clear_pointer(&srv.acceptor, qioc_acceptor_free);
+    qioc_holds_clear(&srv.holds);
     g_ptr_array_unref(srv.conns);
     g_main_loop_unref(srv.loop);
+    for (int i = 0; i < 2; i++) {
+        qioc_endpoint_free(srv.ep[i]);
+    }
     return srv.signal ? QIOC_EXIT_SIGNAL_BASE + srv.signal : srv.status;
 }

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "../../src/addr.h"
 #include "../../src/address.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -584,6 +585,66 @@ static void test_type_table(void)
     g_assert_null(qioc_address_type_lookup("NOPE"));
 }
 
+/*
+ * Every kind has its description, at its own index, and the description
+ * owns the grammar rows of that kind and no other: the table is complete.
+ */
+static void test_desc_table(void)
+{
+    guint n, rows = 0;
+
+    qioc_address_types(&n);
+    for (guint k = 0; k < QIOC_ADDR__COUNT; k++) {
+        const QiocAddrDesc *d = qioc_addr_desc(k);
+
+        g_assert_nonnull(d);
+        g_assert_cmpuint(d->kind, ==, k);
+        g_assert_cmpuint(d->ntypes, >, 0);
+        for (guint i = 0; i < d->ntypes; i++) {
+            g_assert_cmpuint(d->types[i].kind, ==, k);
+            g_assert_cmpuint(
+                qioc_address_type_lookup(d->types[i].name)->kind, ==, k);
+        }
+        /* What it does: one way to get a channel, or a variant chooser. */
+        g_assert_true(d->choose || d->open || d->connect || d->listen ||
+                      d->spawn);
+        rows += d->ntypes;
+    }
+    g_assert_cmpuint(rows, ==, n);
+}
+
+/* The parser fills the typed options once; nothing reads them by name. */
+static void test_typed_values(void)
+{
+    g_autoptr(QiocAddress) l = parse_ok(
+        "TCP-LISTEN:80,fork,max-children=3,range=10.0.0.0/8;::1/128,"
+        "accept-timeout=1.5,shut=close,readbytes=1k");
+    g_autoptr(QiocAddress) c = parse_ok("TCP:h:1,retry=4,interval=0.5,pf=ip6");
+    g_autoptr(QiocAddress) u = parse_ok("UNIX-CONNECT:/s,send-fds=5:6:7");
+    g_autoptr(QiocAddress) d = parse_ok("STDIO");
+    g_autofree char *fds = NULL;
+
+    g_assert_true(l->o.fork);
+    g_assert_cmpint(l->o.max_children, ==, 3);
+    g_assert_cmpfloat(l->o.accept_timeout, ==, 1.5);
+    g_assert_cmpint(l->o.shut, ==, QIOC_SHUT_CLOSE);
+    g_assert_cmpint(l->o.readbytes, ==, 1024);
+    g_assert_nonnull(l->o.range);
+    g_assert_cmpuint(l->o.range->masks->len, ==, 2);
+    g_assert_cmpint(c->o.retry, ==, 4);
+    g_assert_cmpfloat(c->o.interval, ==, 0.5);
+    g_assert_cmpint(c->o.pf, ==, 1);
+    g_assert_nonnull(u->o.send_fds);
+    fds = qioc_fd_list_text(u->o.send_fds);
+    g_assert_cmpstr(fds, ==, "5:6:7");
+    /* Unset: lists NULL, durations and optional numbers -1. */
+    g_assert_null(d->o.send_fds);
+    g_assert_null(d->o.range);
+    g_assert_cmpint(d->o.shut, ==, QIOC_SHUT_WRITE);
+    g_assert_cmpfloat(l->o.connect_timeout, <, 0);
+    g_assert_cmpint(c->o.max_children, ==, -1);
+}
+
 static const QiocAddrType *type_for_option(const QiocOptDesc *o)
 {
     guint n;
@@ -863,6 +924,8 @@ int main(int argc, char **argv)
     g_test_add_func("/address/getters/values", test_getters);
     g_test_add_func("/address/getters/misuse", test_getter_misuse);
     g_test_add_func("/address/tables/types", test_type_table);
+    g_test_add_func("/address/tables/descs", test_desc_table);
+    g_test_add_func("/address/typed/values", test_typed_values);
     g_test_add_func("/address/tables/options", test_option_table);
     g_test_add_func("/address/tables/cli-options", test_option_names);
     g_test_add_func("/address/describe/roundtrip", test_describe_roundtrip);

@@ -1,0 +1,216 @@
+/*
+ * qioc - accepting the clients of a listening address
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One acceptor for both ways of listening: without `fork` it takes a
+ * single client and closes (like socat, so that a second client is
+ * refused rather than queued); with `fork` it keeps accepting, paused
+ * while max-children= connections run or a client waits for a
+ * descriptor (src/hold.c).
+ */
+#include "config.h"
+
+#include "acceptor.h"
+#include "log.h"
+
+struct QiocAcceptor {
+    QiocEndpoint *ep;
+    QIONetListener *listener;     /* NULL once a one-client acceptor is
+                                   * done, or stopped */
+    gboolean once;                /* no `fork`: the first client only */
+    guint64 limit;                /* clients at once; 0: no limit */
+    guint64 clients;              /* accepted, not yet done */
+    gboolean held;
+    gboolean paused;
+    gboolean stopped;
+    gboolean had_client;
+    gboolean failing;             /* an accept error was reported */
+    guint timer;                  /* accept-timeout= */
+    QiocAcceptFunc *on_client;
+    QiocAcceptTimeoutFunc *on_timeout;
+    gpointer data;
+};
+
+static void acceptor_clear_timer(QiocAcceptor *acc)
+{
+    if (acc->timer) {
+        g_source_remove(acc->timer);
+        acc->timer = 0;
+    }
+}
+
+static void acceptor_close(QiocAcceptor *acc)
+{
+    if (acc->listener) {
+        qio_net_listener_set_client_func(acc->listener, NULL, NULL, NULL);
+        qio_net_listener_disconnect(acc->listener);
+        g_clear_object(&acc->listener);
+    }
+}
+
+static gboolean acceptor_full(const QiocAcceptor *acc)
+{
+    return acc->limit > 0 && acc->clients >= acc->limit;
+}
+
+static void acceptor_pause(QiocAcceptor *acc)
+{
+    if (acc->listener && !acc->paused) {
+        acc->paused = TRUE;
+        qio_net_listener_pause(acc->listener);
+    }
+}
+
+/*
+ * Only a paused listener: resuming rebuilds its watch, which GLib pays
+ * for with a wakeup of the loop, for every connection.
+ */
+static void acceptor_resume(QiocAcceptor *acc)
+{
+    if (acc->listener && acc->paused && !acc->stopped && !acc->held &&
+        !acceptor_full(acc)) {
+        acc->paused = FALSE;
+        qio_net_listener_resume(acc->listener);
+    }
+}
+
+static void acceptor_on_client(QIONetListener *listener,
+                               QIOChannelSocket *client, gpointer data)
+{
+    QiocAcceptor *acc = data;
+    const QiocAddress *addr = acc->ep->addr;
+
+    if (!qioc_endpoint_accept_client(acc->ep, client)) {
+        qio_channel_close(QIO_CHANNEL(client), NULL);
+        return;
+    }
+    if (acc->failing) {
+        acc->failing = FALSE;
+        qioc_info(1, "address %d (%s): accepting again", addr->index,
+                  addr->text);
+    }
+    acc->had_client = TRUE;
+    acceptor_clear_timer(acc);
+    acc->clients++;
+    if (acc->once) {
+        /* No other client is taken: the listening socket closes. */
+        g_object_ref(client);
+        acceptor_close(acc);
+        acc->on_client(client, acc->data);
+        g_object_unref(client);
+        return;
+    }
+    if (acceptor_full(acc)) {
+        acceptor_pause(acc);
+    }
+    acc->on_client(client, acc->data);
+}
+
+/*
+ * Out of descriptors (or memory) the listener pauses and tries again; one
+ * line says so, not one per try, until a client gets through again.
+ */
+static void acceptor_on_error(QIONetListener *listener, const GError *err,
+                              gpointer data)
+{
+    QiocAcceptor *acc = data;
+    const QiocAddress *addr = acc->ep->addr;
+
+    if (acc->failing) {
+        qioc_info(2, "address %d (%s): %s", addr->index, addr->text,
+                  err->message);
+        return;
+    }
+    acc->failing = TRUE;
+    qioc_error("address %d (%s): %s; pausing and retrying", addr->index,
+               addr->text, err->message);
+}
+
+static gboolean acceptor_timeout(gpointer data)
+{
+    QiocAcceptor *acc = data;
+    g_autoptr(GError) err = g_error_new(
+        G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+        "accept: no client within %g s (accept-timeout)",
+        acc->ep->addr->o.accept_timeout);
+
+    acc->timer = 0;
+    if (!acc->had_client) {
+        qioc_acceptor_stop(acc);
+        acc->on_timeout(err, acc->data);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
+                                QiocAcceptTimeoutFunc *on_timeout,
+                                gpointer data, GError **errp)
+{
+    QIONetListener *listener = qioc_endpoint_listen(ep, errp);
+    const QiocAddrOpts *o = &ep->addr->o;
+    QiocAcceptor *acc;
+
+    if (!listener) {
+        return NULL;
+    }
+    acc = g_new0(QiocAcceptor, 1);
+    acc->ep = ep;
+    acc->listener = listener;
+    acc->once = !qioc_endpoint_serves_many(ep);
+    acc->limit = acc->once ? 1 : (guint64)MAX(o->max_children, 0);
+    acc->on_client = on_client;
+    acc->on_timeout = on_timeout;
+    acc->data = data;
+    qio_net_listener_set_error_func(listener, acceptor_on_error, acc);
+    qio_net_listener_set_client_func(listener, acceptor_on_client, acc,
+                                     NULL);
+    if (o->accept_timeout >= 0) {
+        acc->timer = g_timeout_add((guint)(o->accept_timeout * 1000),
+                                   acceptor_timeout, acc);
+    }
+    return acc;
+}
+
+void qioc_acceptor_client_done(QiocAcceptor *acc)
+{
+    if (!acc) {
+        return;
+    }
+    if (acc->clients > 0) {
+        acc->clients--;
+    }
+    acceptor_resume(acc);
+}
+
+void qioc_acceptor_set_held(QiocAcceptor *acc, gboolean held)
+{
+    if (!acc) {
+        return;
+    }
+    acc->held = held;
+    if (held) {
+        acceptor_pause(acc);
+    } else {
+        acceptor_resume(acc);
+    }
+}
+
+void qioc_acceptor_stop(QiocAcceptor *acc)
+{
+    acc->stopped = TRUE;
+    acceptor_clear_timer(acc);
+    if (acc->listener) {
+        qio_net_listener_disconnect(acc->listener);
+    }
+}
+
+void qioc_acceptor_free(QiocAcceptor *acc)
+{
+    if (!acc) {
+        return;
+    }
+    acceptor_clear_timer(acc);
+    acceptor_close(acc);
+    g_free(acc);
+}

@@ -1,0 +1,146 @@
+/*
+ * qioc - helpers the address families share
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+
+QiocAccess qioc_access_needed(const QiocOptions *opts, int i)
+{
+    if (opts->left_to_right) {
+        return i == 0 ? QIOC_ACCESS_READ : QIOC_ACCESS_WRITE;
+    }
+    if (opts->right_to_left) {
+        return i == 0 ? QIOC_ACCESS_WRITE : QIOC_ACCESS_READ;
+    }
+    return QIOC_ACCESS_RDWR;
+}
+
+int qioc_access_flags(QiocAccess access)
+{
+    switch (access) {
+    case QIOC_ACCESS_READ:
+        return O_RDONLY;
+    case QIOC_ACCESS_WRITE:
+        return O_WRONLY;
+    default:
+        return O_RDWR;
+    }
+}
+
+QiocAccess qioc_access_of_flags(int flags)
+{
+    switch (flags & O_ACCMODE) {
+    case O_RDONLY:
+        return QIOC_ACCESS_READ;
+    case O_WRONLY:
+        return QIOC_ACCESS_WRITE;
+    default:
+        return QIOC_ACCESS_RDWR;
+    }
+}
+
+mode_t qioc_umask_push(const QiocAddress *addr)
+{
+    return addr->o.umask >= 0 ? umask((mode_t)addr->o.umask) : 0;
+}
+
+void qioc_umask_pop(const QiocAddress *addr, mode_t old)
+{
+    if (addr->o.umask >= 0) {
+        umask(old);
+    }
+}
+
+gboolean qioc_set_file_attrs(const QiocAddress *addr, const char *path,
+                             GError **errp)
+{
+    uid_t uid = (uid_t)addr->o.user;
+    gid_t gid = (gid_t)addr->o.group;
+
+    if (addr->o.mode >= 0 && chmod(path, (mode_t)addr->o.mode) < 0) {
+        qioc_error_errno(errp, errno, "chmod %s", path);
+        return FALSE;
+    }
+    if ((addr->o.user >= 0 || addr->o.group >= 0) &&
+        chown(path, uid, gid) < 0) {
+        qioc_error_errno(errp, errno, "chown %s", path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+typedef struct {
+    QiocOpenDone *done;
+    gpointer data;
+} QiocConnectCall;
+
+static void socket_connected(QIOTask *task, gpointer opaque)
+{
+    QiocConnectCall *call = opaque;
+    GError *err = NULL;
+    QIOChannel *ioc = NULL;
+
+    if (!qio_task_propagate_error(task, &err)) {
+        ioc = QIO_CHANNEL(g_object_ref(qio_task_get_source(task)));
+    }
+    call->done(ioc, err, call->data);
+}
+
+void qioc_socket_connect(GSocketConnectable *sa,
+                         const QIOChannelSocketOptions *sopts,
+                         QiocOpenDone *done, gpointer data)
+{
+    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
+    QiocConnectCall *call = g_new0(QiocConnectCall, 1);
+
+    call->done = done;
+    call->data = data;
+    /* What the pump wants: no mode switches after the connect. */
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    qio_channel_socket_connect_async(sioc, sa, sopts, socket_connected, call,
+                                     g_free, NULL);
+}
+
+gboolean qioc_listener_add_fd(QIONetListener *listener, int fd,
+                              const char *hint, GError **errp)
+{
+    g_autoptr(QIOChannelSocket) sioc = NULL;
+
+    if (fcntl(fd, F_GETFD) < 0) {
+        qioc_error_errno(errp, errno, "descriptor %d", fd);
+        return FALSE;
+    }
+    sioc = qio_channel_socket_new_fd(fd, errp);
+    if (!sioc) {
+        return FALSE;
+    }
+    if (!qio_channel_has_feature(QIO_CHANNEL(sioc),
+                                 QIO_CHANNEL_FEATURE_LISTEN)) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "descriptor %d is not a listening socket%s", fd,
+                    hint ? hint : "");
+        return FALSE;
+    }
+    qio_net_listener_add(listener, sioc);
+    return TRUE;
+}
+
+void qioc_error_errno(GError **errp, int err, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *what = NULL;
+
+    va_start(ap, fmt);
+    what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err), "%s: %s", what,
+                g_strerror(err));
+}
