@@ -151,8 +151,8 @@ show_run() {
 # what it leaves running is killed in teardown. Leaves the qioc run's
 # stdout in $output and $lines, stderr in $stderr and the exit status in
 # $status, as `run` would, for the qioc assertions. Fails when socat's stdout or exit status differs;
-# --output-only compares stdout alone, for where cli.md deliberately
-# differs in the status.
+# --output-only compares stdout alone, for where qioc deliberately differs
+# in the status (doc/grammar.md, "Diagnostics and exit status").
 compare_socat() {
     local output_only=
     if [[ $1 == --output-only ]]; then
@@ -203,7 +203,8 @@ output_sha() {
 @test "socat STDIN STDOUT: one stream each way, a line passes" {
     printf 'one way\n' >in
     # Two-way, socat also reads STDOUT's descriptor and exits 1 (EBADF),
-    # where STDOUT is write-only for qioc (cli.md): output compared only.
+    # where STDOUT is write-only for qioc (doc/grammar.md, "Address
+    # types"): output compared only.
     same_as_socat --output-only STDIN STDOUT <in
     assert_status 0
     [[ $output == "one way" ]]
@@ -546,8 +547,8 @@ listen_pair() {
         wait_socket "$PWD/s" || return 1
     else
         wait_port "$port" || return 1
-        # TCP-LISTEN is dual-stack in qioc, IPv4 in socat (cli.md): the
-        # family is shown for the types that name one.
+        # TCP-LISTEN is dual-stack in qioc, IPv4 in socat (doc/grammar.md,
+        # "Address types"): the family is shown for the types that name one.
         if [[ $1 == TCP[46]* ]]; then
             tcp_listening_family "$port" 4 && echo "listening on IPv4"
             tcp_listening_family "$port" 6 && echo "listening on IPv6"
@@ -638,8 +639,9 @@ sourceport_seen() {
 }
 
 @test "accept-timeout: no client in time, exit 1 naming accept-timeout" {
-    # socat ends the same way, silently and with status 0: cli.md has
-    # qioc say so and exit 1, so only the output is compared.
+    # socat ends the same way, silently and with status 0: qioc says so and
+    # exits 1 (doc/grammar.md, "Listeners and fork"), so only the output
+    # is compared.
     same_as_socat --output-only TCP-L:"$P",accept-timeout=0.5 - </dev/null
     assert_error 1 "TCP-L:$P,accept-timeout=0.5" "no client within 0.5 s (accept-timeout)"
     [[ -z $output ]]
@@ -759,7 +761,8 @@ sourceport_seen() {
 }
 
 # Not compared: socat 1.7.4 refuses the stale file ("exists") even with
-# unlink; qioc's unlink is unlink-early, as cli.md says.
+# unlink; qioc's unlink is unlink-early, as doc/grammar.md says ("Address
+# options").
 @test "socat UNIX-L:path,unlink replaces a stale socket file and serves" {
     peer stale-unix "$T/s"
     [[ -S $T/s ]]

@@ -1,14 +1,16 @@
 #!/usr/bin/env bats
 #
-# man/qioc.1: it lints clean and documents every name of the command-line
-# contract (shared cli.md). The lists below are cli.md's; the program's
-# own tables (qioc --help-addresses) may replace them later.
+# man/qioc.1 and doc/grammar.md: the man page lints clean, and both
+# document every name of the command line. The lists below are those of
+# doc/grammar.md ("Address types", "Address options", "Global options");
+# the program's own tables (qioc --help-addresses, qioc --help) are
+# checked against both documents too, so neither can drift from the code.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 bats_require_minimum_version 1.5.0
 
-# Address types and their aliases, as in cli.md's address table.
+# Address types and their aliases, as in doc/grammar.md, "Address types".
 ADDRESS_TYPES=(
     STDIO - STDIN STDOUT STDERR FD
     PIPE ECHO FIFO FILE OPEN GOPEN CREATE CREAT
@@ -21,7 +23,8 @@ ADDRESS_TYPES=(
     ACCEPT-FD SD-LISTEN
 )
 
-# Address options, their aliases and socat's long spellings, as in cli.md.
+# Address options, their aliases and socat's long spellings, as in
+# doc/grammar.md, "Address options".
 ADDRESS_OPTIONS=(
     fork max-children backlog reuseaddr bind range nodelay keepalive
     connect-timeout retry interval unlink-early unlink-close
@@ -34,10 +37,11 @@ ADDRESS_OPTIONS=(
     so-reuseaddr so-keepalive tcp-nodelay unlink
 )
 
-# Values spelled out by cli.md.
+# Values spelled out by doc/grammar.md.
 OPTION_VALUES=(write both close none ip4 ip6 auto off require)
 
-# Global options: short ones (-x) and long ones (--x), as in cli.md.
+# Global options: short ones (-x) and long ones (--x), as in
+# doc/grammar.md, "Global options".
 SHORT_OPTIONS=(u U b t T d v x 4 6 h V lf ly lp lu lh)
 LONG_OPTIONS=(
     left-to-right right-to-left buffer-size close-timeout idle-timeout
@@ -49,6 +53,7 @@ LONG_OPTIONS=(
 setup() {
     QIOC_TESTS=${QIOC_TESTS:-$BATS_TEST_DIRNAME}
     MAN="$QIOC_TESTS/../../man/qioc.1"
+    DOC="$QIOC_TESTS/../../doc/grammar.md"
     [ -s "$MAN" ] || {
         echo "no man page at $MAN" >&2
         return 1
@@ -257,4 +262,106 @@ for line in joined(literal_lines(sys.stdin.read())):
         fi
     done
     [ "$failed" -eq 0 ]
+}
+
+# ------------------------------------------------------------ doc/grammar.md
+
+# Names that doc/grammar.md shows in no code span: `NAME` alone, or
+# starting one and followed by "=", ":", "[" or a space (`fork=1`,
+# `TCP:HOST:PORT`, `--syslog[=FACILITY]`, `-lf FILE`); prints them, one a
+# line. Case matters: types are upper case, options lower case.
+missing_doc() {
+    local name
+    for name in "$@"; do
+        grep -qF -e "\`$name\`" -e "\`$name=" -e "\`$name:" -e "\`${name}[" \
+            -e "\`$name " "$DOC" || echo "$name"
+    done
+}
+
+# The names in the first two columns (name, aliases) of the table rows of
+# doc/grammar.md's section $1 that start with a code span, one a line.
+doc_table_names() {
+    awk -v name="## $1" '
+        /^## / { inside = ($0 == name); next }
+        inside && /^\| `/ {
+            n = split($0, col, "|")
+            for (c = 2; c <= 3 && c <= n; c++) {
+                rest = col[c]
+                while (match(rest, /`[^`]+`/)) {
+                    print substr(rest, RSTART + 1, RLENGTH - 2)
+                    rest = substr(rest, RSTART + RLENGTH)
+                }
+            }
+        }' "$DOC"
+}
+
+# The global options `qioc --help` lists: -x and --long, one a line.
+help_options() {
+    "$QIOC" --help | awk '
+        /^  -/ {
+            long = $1
+            if ($1 ~ /^-[^-],$/) {
+                short = $1; sub(/,$/, "", short); print short; long = $2
+            }
+            sub(/[=[].*/, "", long); print long
+        }'
+}
+
+@test "doc/grammar.md: every name of the lists above appears" {
+    [ -s "$DOC" ] || {
+        echo "no doc/grammar.md at $DOC"
+        false
+    }
+    local shorts=("${SHORT_OPTIONS[@]/#/-}") longs=("${LONG_OPTIONS[@]/#/--}")
+    run -0 missing_doc "${ADDRESS_TYPES[@]}" "${ADDRESS_OPTIONS[@]}" \
+        "${OPTION_VALUES[@]}" "${shorts[@]}" "${longs[@]}"
+    [ -z "$output" ] || {
+        echo "missing from doc/grammar.md: $output"
+        false
+    }
+}
+
+@test "doc/grammar.md: every type and option in qioc's tables appears" {
+    [ -x "$QIOC" ] || skip "QIOC is not set to a built qioc"
+    local names
+    mapfile -t names < <(table_names)
+    echo "names in the tables: ${#names[@]}"
+    [ "${#names[@]}" -gt 100 ]
+    run -0 missing_doc "${names[@]}"
+    [ -z "$output" ] || {
+        echo "in qioc's tables but not in doc/grammar.md: $output"
+        false
+    }
+}
+
+@test "doc/grammar.md: its type and option tables are qioc's" {
+    [ -x "$QIOC" ] || skip "QIOC is not set to a built qioc"
+    local known doc missing extra
+    known=$(table_names | sort -u)
+    doc=$({
+        doc_table_names "Address types"
+        doc_table_names "Address options"
+    } | sort -u)
+    echo "names in the documented tables: $(wc -l <<<"$doc")"
+    [ "$(wc -l <<<"$doc")" -gt 100 ]
+    missing=$(comm -23 <(echo "$known") <(echo "$doc") | tr '\n' ' ')
+    extra=$(comm -13 <(echo "$known") <(echo "$doc") | tr '\n' ' ')
+    [ -z "$missing$extra" ] || {
+        echo "in qioc's tables, not in a row of doc/grammar.md's: $missing"
+        echo "in a row of doc/grammar.md's tables, not in qioc's: $extra"
+        false
+    }
+}
+
+@test "doc/grammar.md: every global option of qioc --help appears" {
+    [ -x "$QIOC" ] || skip "QIOC is not set to a built qioc"
+    local opts
+    mapfile -t opts < <(help_options)
+    echo "options in --help: ${#opts[@]}"
+    [ "${#opts[@]}" -gt 20 ]
+    run -0 missing_doc "${opts[@]}"
+    [ -z "$output" ] || {
+        echo "in qioc --help but not in doc/grammar.md: $output"
+        false
+    }
 }

@@ -82,7 +82,11 @@ typedef struct {
 #define K6(s, k) {s, QIOC_ADDR_##k, AF_INET6}
 /* clang-format on */
 
-/* Every type name and alias of cli.md, plus socat's extra spellings. */
+/*
+ * Type names and aliases of doc/grammar.md ("Address types"), some in
+ * other cases, with the kind and family each gives, and socat's shortcuts
+ * ("Address grammar"). test_type_table() parses every alias the table has.
+ */
 static const KindCase kind_cases[] = {
     K("STDIO", STDIO),
     K("-", STDIO),
@@ -688,7 +692,8 @@ static void test_option_table(void)
     }
 }
 
-/* Every option of cli.md's table is there, with socat's aliases. */
+/* Every option of doc/grammar.md's table ("Address options") is there,
+ * with socat's aliases. */
 static void test_option_names(void)
 {
     static const char *const names[] = {
