@@ -10,9 +10,13 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <gio/gio.h>
 
 #include "qio/channel.h"
+#include "qio/channel-socket.h"
+#include "qio/task.h"
 
 G_BEGIN_DECLS
 
@@ -89,6 +93,142 @@ void qio__aio_fd_clear(QIOAioFd *r);
  * whenever it changes, and with -1 before it is closed.
  */
 void qio__channel_set_poll_fd(QIOChannel *ioc, int fd);
+
+/* ---------------------------------------------------------------- sockets */
+
+/*
+ * QIOChannelSocket is written in three files: lib/channel-socket.c (the
+ * channel: I/O, descriptors, zero copy, shutdown, close),
+ * lib/socket-connect.c (name lookup, connecting, and the record of an
+ * asynchronous operation) and lib/socket-listen.c (listening, accepting).
+ */
+typedef struct QIOSocketAsync QIOSocketAsync;
+
+struct _QIOChannelSocket {
+    QIOChannel parent;
+    int fd;
+    int family;
+    /* The mode asked for; applied when a socket arrives after the call. */
+    bool blocking;
+    /*
+     * O_NONBLOCK as this channel last left its own socket: 1 or 0; -1 for
+     * a descriptor from outside (qio_channel_socket_new_fd), whose file
+     * description others may change, so it is set every time.
+     */
+    int fd_nonblock;
+    /* A listener's socket file, removed on close if still the same inode. */
+    char *unlink_path;
+    dev_t unlink_dev;
+    ino_t unlink_ino;
+    /* A connect_async or listen_async in flight, abandoned by close. */
+    QIOSocketAsync *async;
+    /* An inet socket on a kernel that takes SO_ZEROCOPY. */
+    bool zc_possible;
+    /* SO_ZEROCOPY is on: writes may use MSG_ZEROCOPY. */
+    bool zc_enabled;
+    /* Zero-copy sends the kernel numbered, and how many it reported done. */
+    guint32 zc_queued;
+    guint32 zc_done;
+    /* Since the last flush: a zero-copy write, one that avoided a copy. */
+    bool zc_unflushed;
+    bool zc_avoided_copy;
+};
+
+/*
+ * One connect_async or listen_async in flight. The caller's task holds
+ * the channel, so @sioc is not a reference of its own; the channel points
+ * back here so that closing it abandons the operation.
+ */
+struct QIOSocketAsync {
+    QIOChannelSocket *sioc;
+    QIOTask *task;
+    GMainContext *context;
+    GSocketConnectable *addr;
+    QIOChannelSocketOptions opts;
+    bool abandoned;
+    /* connect: the resolved addresses, the next one to try, the last error */
+    GList *addrs;
+    GList *next;
+    GError *last;
+    /* connect: the attempt in flight, what it waits for, its deadline */
+    GSocketAddress *current;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int fd;
+    GSource *watch;
+    QIOAioFd aio;               /* or the wait for the socket's connect */
+    GSource *timer;
+    guint retry_ms;
+    /* an idle that moves the operation on from inside @context */
+    GSource *idle;
+};
+
+/* The options a NULL QIOChannelSocketOptions stands for. */
+extern const QIOChannelSocketOptions qio__socket_defaults;
+
+/* FIONBIO on @fd: 0, or -1 with errno set. */
+int qio__socket_set_nonblocking(int fd, bool nonblocking);
+
+/* AF_INET or AF_INET6. */
+bool qio__socket_is_inet(int family);
+
+/*
+ * Give @sioc its socket and the features that come with it; @fd_nonblock
+ * is the socket's O_NONBLOCK if this library made it, else -1.
+ */
+void qio__socket_adopt(QIOChannelSocket *sioc, int fd, int family,
+                       bool listening, int fd_nonblock);
+
+/*
+ * Sockets are made blocking; a channel switched to non-blocking before it
+ * had one gets that mode now.
+ */
+int qio__socket_apply_blocking(QIOChannelSocket *sioc, GError **errp);
+
+/* FALSE, with QIO_CHANNEL_ERROR_CLOSED, when @sioc has no socket. */
+bool qio__socket_check_open(QIOChannelSocket *sioc, GError **errp);
+
+/* Remove the socket file if it is still the one this listener created. */
+void qio__socket_unlink_file(QIOChannelSocket *sioc);
+
+/* @sa as a struct sockaddr: FALSE with @errp set if it does not fit. */
+bool qio__socket_address_to_native(GSocketAddress *sa,
+                                   struct sockaddr_storage *ss,
+                                   socklen_t *len, GError **errp);
+
+/* Whether a resolved address passes the family filters of @opts. */
+bool qio__socket_address_wanted(GSocketAddress *sa,
+                                const QIOChannelSocketOptions *opts);
+
+/* "@op ADDRESS: no address of the requested family" */
+void qio__socket_no_address_error(GSocketConnectable *addr, const char *op,
+                                  GError **errp);
+
+/* Start the record of an operation; @sioc points to it until it finishes. */
+QIOSocketAsync *qio__socket_async_new(QIOChannelSocket *sioc,
+                                      GSocketConnectable *addr,
+                                      const QIOChannelSocketOptions *opts,
+                                      QIOTaskFunc callback, gpointer opaque,
+                                      GDestroyNotify destroy,
+                                      GMainContext *context);
+
+/*
+ * Report @err (transfer full, NULL for success) through the caller's
+ * task, and free @op. The channel is free for another operation by the
+ * time the callback runs.
+ */
+void qio__socket_async_finish(QIOSocketAsync *op, GError *err);
+
+/* "@what ADDRESS: the channel was closed", for an abandoned operation. */
+GError *qio__socket_async_closed_error(QIOSocketAsync *op, const char *what);
+
+/*
+ * The channel is being closed: give up. A connect attempt in flight is
+ * stopped now and the operation completes from the context; a worker
+ * still resolving or listening cannot be stopped, so its result is
+ * dropped when it arrives.
+ */
+void qio__socket_async_abandon(QIOSocketAsync *op);
 
 G_END_DECLS
 
