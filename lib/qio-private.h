@@ -204,7 +204,11 @@ bool qio__socket_address_wanted(GSocketAddress *sa,
 void qio__socket_no_address_error(GSocketConnectable *addr, const char *op,
                                   GError **errp);
 
-/* Start the record of an operation; @sioc points to it until it finishes. */
+/*
+ * Start the record of an operation; @sioc points to it until it finishes.
+ * The checks of connect_async and listen_async: NULL (and a critical) for
+ * a bad argument, a channel that has a socket or an operation already.
+ */
 QIOSocketAsync *qio__socket_async_new(QIOChannelSocket *sioc,
                                       GSocketConnectable *addr,
                                       const QIOChannelSocketOptions *opts,

@@ -312,8 +312,15 @@ QIOSocketAsync *qio__socket_async_new(QIOChannelSocket *sioc,
                                       GDestroyNotify destroy,
                                       GMainContext *context)
 {
-    QIOSocketAsync *op = g_new0(QIOSocketAsync, 1);
+    QIOSocketAsync *op;
 
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(sioc), NULL);
+    g_return_val_if_fail(G_IS_SOCKET_CONNECTABLE(addr), NULL);
+    g_return_val_if_fail(callback != NULL, NULL);
+    g_return_val_if_fail(sioc->fd < 0, NULL);
+    g_return_val_if_fail(sioc->async == NULL, NULL);
+
+    op = g_new0(QIOSocketAsync, 1);
     op->sioc = sioc;
     op->task = qio_task_new(G_OBJECT(sioc), callback, opaque, destroy);
     op->context = context ? g_main_context_ref(context)
@@ -689,17 +696,13 @@ void qio_channel_socket_connect_async(QIOChannelSocket *ioc,
                                       GDestroyNotify destroy,
                                       GMainContext *context)
 {
-    QIOSocketAsync *op;
+    QIOSocketAsync *op = qio__socket_async_new(ioc, addr, opts, callback,
+                                               opaque, destroy, context);
     QIOTask *resolve;
 
-    g_return_if_fail(QIO_IS_CHANNEL_SOCKET(ioc));
-    g_return_if_fail(G_IS_SOCKET_CONNECTABLE(addr));
-    g_return_if_fail(callback != NULL);
-    g_return_if_fail(ioc->fd < 0);
-    g_return_if_fail(ioc->async == NULL);
-
-    op = qio__socket_async_new(ioc, addr, opts, callback, opaque, destroy,
-                               context);
+    if (!op) {
+        return;
+    }
     if (G_IS_SOCKET_ADDRESS(addr)) {
         /* Nothing to resolve; still start (and finish) in the context. */
         op->addrs = resolve_addresses(addr, &op->opts, &op->last);

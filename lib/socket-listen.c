@@ -325,17 +325,13 @@ void qio_channel_socket_listen_async(QIOChannelSocket *ioc,
                                      GDestroyNotify destroy,
                                      GMainContext *context)
 {
-    QIOSocketAsync *op;
+    QIOSocketAsync *op = qio__socket_async_new(ioc, addr, opts, callback,
+                                               opaque, destroy, context);
     QIOTask *task;
 
-    g_return_if_fail(QIO_IS_CHANNEL_SOCKET(ioc));
-    g_return_if_fail(G_IS_SOCKET_CONNECTABLE(addr));
-    g_return_if_fail(callback != NULL);
-    g_return_if_fail(ioc->fd < 0);
-    g_return_if_fail(ioc->async == NULL);
-
-    op = qio__socket_async_new(ioc, addr, opts, callback, opaque, destroy,
-                               context);
+    if (!op) {
+        return;
+    }
     task = qio_task_new(NULL, listen_done, op, NULL);
     qio_task_run_in_thread(task, listen_worker, op, NULL, op->context);
 }
