@@ -94,6 +94,101 @@ void qio__aio_fd_clear(QIOAioFd *r);
  */
 void qio__channel_set_poll_fd(QIOChannel *ioc, int fd);
 
+/* ---------------------------------------------------------------- fd pairs */
+
+/*
+ * The read and write descriptors of QIOChannelFile and QIOChannelCommand
+ * (lib/fd-pair.c). The owner guards its pair with its own lock: functions
+ * named _locked are called with it held, the others take it themselves.
+ */
+
+/* What kind of channel owns a pair: its words in errors, and one rule. */
+typedef struct {
+    const char *name;     /* "file": "read: file channels cannot ..." */
+    const char *no_read;  /* "read: <no_read>": there is no read descriptor */
+    const char *no_write; /* "write: <no_write>" */
+    bool keep_std;        /* a released 0, 1 or 2 stays inheritable */
+} QIOFdPairKind;
+
+typedef struct {
+    GMutex *lock;         /* the owner's; guards the fields below */
+    const QIOFdPairKind *kind;
+    int readfd;           /* -1: none, or closed */
+    int writefd;          /* may equal readfd */
+    bool read_shut;
+    bool write_shut;
+    bool closed;
+} QIOFdPair;
+
+/* No descriptors yet. */
+void qio__fd_pair_init(QIOFdPair *p, GMutex *lock, const QIOFdPairKind *kind);
+
+/* FALSE with "@op: channel is closed" (QIO_CHANNEL_ERROR_CLOSED) if so. */
+bool qio__fd_pair_check_open_locked(const QIOFdPair *p, const char *op,
+                                    GError **errp);
+
+/*
+ * The descriptor to read from, or -1: with @errp set when the caller
+ * wants descriptors (@want_fds) or gives @flags, which plain descriptors
+ * do not take, or when the pair is closed or has no read descriptor; with
+ * *@eof set (and no error) when reading was shut down.
+ */
+int qio__fd_pair_read_fd(QIOFdPair *p, bool want_fds, int flags, bool *eof,
+                         GError **errp);
+
+/*
+ * The descriptor to write to, or -1 with @errp set: for the reasons
+ * qio__fd_pair_read_fd() gives, and EPIPE when writing was shut down.
+ */
+int qio__fd_pair_write_fd(QIOFdPair *p, bool with_fds, int flags,
+                          GError **errp);
+
+/*
+ * Mark the directions of @how shut. *@rd, *@wr: whether the read, the
+ * write direction was shut just now (it has a descriptor and was open).
+ */
+void qio__fd_pair_shut_locked(QIOFdPair *p, QIOChannelShutdown how,
+                              bool *rd, bool *wr);
+
+/*
+ * Let go of the files behind the directions qio__fd_pair_shut_locked()
+ * just shut (@rd, @wr), but not of their numbers: each slot now holds
+ * /dev/null, close-on-exec (but see QIOFdPairKind.keep_std), until
+ * close. A descriptor that serves both ways is released once both are
+ * shut.
+ */
+void qio__fd_pair_release_locked(QIOFdPair *p, bool rd, bool wr);
+
+/*
+ * Mark @p closed and move its descriptors to @fds (one that serves both
+ * ways once, -1 for none), to be closed with the lock released.
+ */
+void qio__fd_pair_take_locked(QIOFdPair *p, int fds[2]);
+
+/* Close what qio__fd_pair_take_locked() took; the first failure is set. */
+int qio__fd_pair_close(const int fds[2], GError **errp);
+
+/* readv(2), writev(2) of at most IOV_MAX pieces, EINTR retried. */
+ssize_t qio__fd_readv(int fd, const struct iovec *iov, size_t niov);
+ssize_t qio__fd_writev(int fd, const struct iovec *iov, size_t niov);
+
+/*
+ * What io_readv and io_writev return for a read or write that returned
+ * @ret (errno set if negative): @ret, QIO_CHANNEL_ERR_BLOCK when it would
+ * block, or -1 with "@op: <strerror>" set.
+ */
+ssize_t qio__fd_io_result(ssize_t ret, const char *op, GError **errp);
+
+/*
+ * Clear (@enabled) or set O_NONBLOCK on the descriptors of the directions
+ * that are not shut; fails if the pair is closed.
+ */
+int qio__fd_pair_set_blocking(QIOFdPair *p, bool enabled, GError **errp);
+
+/* A watch on the read descriptor for reading, the write one for writing. */
+GSource *qio__fd_pair_create_watch(QIOChannel *ioc, QIOFdPair *p,
+                                   GIOCondition condition);
+
 /* ---------------------------------------------------------------- sockets */
 
 /*
