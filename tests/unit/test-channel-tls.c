@@ -1209,7 +1209,11 @@ static QIOTLSCreds *reauth_creds(QIOTLSCredsEndpoint ep, const char *both)
     return creds;
 }
 
-static void test_reauth_read_writes(void)
+/*
+ * A handshaken pair whose credentials allow reauthentication and whose
+ * client writes through the gate returned.
+ */
+static TestGate *pair_init_reauth(Pair *p)
 {
     g_autoptr(QIOTLSCreds) cc =
         reauth_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT, "client-both.pem");
@@ -1217,21 +1221,43 @@ static void test_reauth_read_writes(void)
         reauth_creds(QIO_TLS_CREDS_ENDPOINT_SERVER, "server-both.pem");
     TestGate *gate = g_object_new(TEST_TYPE_GATE, NULL);
     g_autoptr(GError) err = NULL;
+
+    memset(p, 0, sizeof(*p));
+    socket_pair(&gate->inner, &p->smaster);
+    p->cmaster = QIO_CHANNEL(gate);
+    p->client = qio_channel_tls_new_client(p->cmaster, cc, "localhost", &err);
+    g_assert_no_error(err);
+    p->server = qio_channel_tls_new_server(p->smaster, sc, &err);
+    g_assert_no_error(err);
+    pair_handshake_ok(p);
+    return gate;
+}
+
+/* Let the server's reauthentication of @ss finish (at most 5 s). */
+static void reauth_finish(gnutls_session_t ss)
+{
+    int ret;
+
+    for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+         (ret = gnutls_reauth(ss, 0)) == GNUTLS_E_AGAIN;) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(500);
+    }
+    g_assert_cmpint(ret, ==, 0);
+}
+
+static void test_reauth_read_writes(void)
+{
+    Pair p;
+    TestGate *gate = pair_init_reauth(&p);
     gnutls_session_t cs;
     gnutls_session_t ss;
     char buf[64] = { 0 };
     CoJob job = { .buf = buf, .len = 5 };
     unsigned attempts;
     int ret;
-    Pair p = { 0 };
 
-    socket_pair(&gate->inner, &p.smaster);
-    p.cmaster = QIO_CHANNEL(gate);
-    p.client = qio_channel_tls_new_client(p.cmaster, cc, "localhost", &err);
-    g_assert_no_error(err);
-    p.server = qio_channel_tls_new_server(p.smaster, sc, &err);
-    g_assert_no_error(err);
-    pair_handshake_ok(&p);
     cs = qio_channel_tls_get_session(p.client);
     ss = qio_channel_tls_get_session(p.server);
     g_assert_cmpint(gnutls_protocol_get_version(cs), ==, GNUTLS_TLS1_3);
@@ -1255,13 +1281,7 @@ static void test_reauth_read_writes(void)
     g_assert_false(job.done);
 
     /* The server gets the answer; then both directions work. */
-    for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-         (ret = gnutls_reauth(ss, 0)) == GNUTLS_E_AGAIN;) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(500);
-    }
-    g_assert_cmpint(ret, ==, 0);
+    reauth_finish(ss);
     qio_test_write_str(QIO_CHANNEL(p.server), "hello");
     run_until(&job.done, NULL);
     co_job_check(&job);
@@ -1293,26 +1313,13 @@ static gboolean watch_read(QIOChannel *ioc, GIOCondition cond, gpointer data)
  */
 static void test_watch_follows_direction(void)
 {
-    g_autoptr(QIOTLSCreds) cc =
-        reauth_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT, "client-both.pem");
-    g_autoptr(QIOTLSCreds) sc =
-        reauth_creds(QIO_TLS_CREDS_ENDPOINT_SERVER, "server-both.pem");
-    TestGate *gate = g_object_new(TEST_TYPE_GATE, NULL);
-    g_autoptr(GError) err = NULL;
+    Pair p;
+    TestGate *gate = pair_init_reauth(&p);
     WatchReader w = { 0 };
     gnutls_session_t ss;
     unsigned fired;
     guint id;
-    int ret;
-    Pair p = { 0 };
 
-    socket_pair(&gate->inner, &p.smaster);
-    p.cmaster = QIO_CHANNEL(gate);
-    p.client = qio_channel_tls_new_client(p.cmaster, cc, "localhost", &err);
-    g_assert_no_error(err);
-    p.server = qio_channel_tls_new_server(p.smaster, sc, &err);
-    g_assert_no_error(err);
-    pair_handshake_ok(&p);
     ss = qio_channel_tls_get_session(p.server);
     id = qio_channel_add_watch(QIO_CHANNEL(p.client), G_IO_IN, watch_read, &w,
                                NULL);
@@ -1332,13 +1339,7 @@ static void test_watch_follows_direction(void)
 
     gate->shut = false;
     run_until_changed(&w.fired, fired);
-    for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-         (ret = gnutls_reauth(ss, 0)) == GNUTLS_E_AGAIN;) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(500);
-    }
-    g_assert_cmpint(ret, ==, 0);
+    reauth_finish(ss);
     qio_test_write_str(QIO_CHANNEL(p.server), "hello");
     for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
          w.last != 5;) {
