@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "qio/channel-command.h"
-#include "qio/channel-watch.h"
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -44,11 +43,8 @@ struct _QIOChannelCommand {
      */
     GMutex lock;
     QIOChannelCommandLink link;
-    int readfd;              /* the child's output; -1: none, or closed */
-    int writefd;             /* its input; equals readfd unless pipes */
-    bool read_shut;
-    bool write_shut;
-    bool closed;
+    /* Reads the child's output, writes its input: one descriptor but pipes */
+    QIOFdPair fds;
     bool at_line_start;      /* pty: the last byte written was '\n' */
 
     GPid pid;
@@ -64,81 +60,11 @@ struct _QIOChannelCommand {
 
 G_DEFINE_FINAL_TYPE(QIOChannelCommand, qio_channel_command, QIO_TYPE_CHANNEL)
 
-/* ---------------------------------------------------------------- fds */
-
-/*
- * The descriptor for one direction, or -1: with @errp set when the channel
- * is closed or does not go that way; with *@shut set (and no error) when
- * that direction was shut down.
- */
-static int cmd_io_fd(QIOChannelCommand *cioc, bool reading, bool *shut,
-                     GError **errp)
-{
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cioc->lock);
-    const char *dir = reading ? "read" : "write";
-
-    *shut = false;
-    if (cioc->closed) {
-        qio__error(errp, QIO_CHANNEL_ERROR_CLOSED, "%s: channel is closed",
-                   dir);
-        return -1;
-    }
-    if (reading ? cioc->read_shut : cioc->write_shut) {
-        *shut = true;
-        return -1;
-    }
-    if ((reading ? cioc->readfd : cioc->writefd) < 0) {
-        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
-                   "%s: the command channel was opened %s", dir,
-                   reading ? "write-only" : "read-only");
-        return -1;
-    }
-    return reading ? cioc->readfd : cioc->writefd;
-}
-
-/*
- * Let go of the pipe behind @fd but keep the number, pointing it at
- * /dev/null: the child sees end-of-file or EPIPE at once, while I/O
- * racing on another thread can never reach a file opened meanwhile in a
- * freed slot (the same scheme as channel-file.c). If /dev/null cannot be
- * opened, close @fd. Returns what the slot now holds.
- */
-static int cmd_release_fd(int fd)
-{
-    int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    int ret;
-
-    if (nullfd < 0) {
-        close(fd);
-        return -1;
-    }
-    do {
-        ret = dup3(nullfd, fd, O_CLOEXEC);
-    } while (ret < 0 && errno == EINTR);
-    close(nullfd);
-    if (ret < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int cmd_fd_set_blocking(int fd, bool enabled, GError **errp)
-{
-    int flags = fcntl(fd, F_GETFL);
-    int want;
-
-    if (flags < 0) {
-        qio__error_errno(errp, errno, "fcntl F_GETFL on fd %d", fd);
-        return -1;
-    }
-    want = enabled ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
-    if (want != flags && fcntl(fd, F_SETFL, want) < 0) {
-        qio__error_errno(errp, errno, "fcntl F_SETFL on fd %d", fd);
-        return -1;
-    }
-    return 0;
-}
+static const QIOFdPairKind command_kind = {
+    .name = "command",
+    .no_read = "the command channel was opened write-only",
+    .no_write = "the command channel was opened read-only",
+};
 
 /* ---------------------------------------------------------------- reaping */
 
@@ -299,38 +225,20 @@ static ssize_t command_readv(QIOChannel *ioc, const struct iovec *iov,
                              GError **errp)
 {
     QIOChannelCommand *cioc = QIO_CHANNEL_COMMAND(ioc);
-    bool shut = false;
+    bool eof = false;
     ssize_t ret;
     int fd;
 
-    if (fds != NULL || flags != 0) {
-        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
-                   "read: command channels cannot receive descriptors or "
-                   "take read flags");
-        return -1;
-    }
-    fd = cmd_io_fd(cioc, true, &shut, errp);
-    if (shut) {
-        return 0;
-    }
+    fd = qio__fd_pair_read_fd(&cioc->fds, fds != NULL, flags, &eof, errp);
     if (fd < 0) {
-        return -1;
+        return eof ? 0 : -1;
     }
-    do {
-        ret = readv(fd, iov, (int)MIN(niov, IOV_MAX));
-    } while (ret < 0 && errno == EINTR);
-    if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return QIO_CHANNEL_ERR_BLOCK;
-    }
+    ret = qio__fd_readv(fd, iov, niov);
     /* A pty master reads EIO once the child's side is closed: that is EOF */
     if (ret < 0 && errno == EIO && cioc->link == QIO_CHANNEL_COMMAND_PTY) {
         return 0;
     }
-    if (ret < 0) {
-        qio__error_errno(errp, errno, "read");
-        return -1;
-    }
-    return ret;
+    return qio__fd_io_result(ret, "read", errp);
 }
 
 /*
@@ -407,32 +315,14 @@ static ssize_t command_writev(QIOChannel *ioc, const struct iovec *iov,
                               GError **errp)
 {
     QIOChannelCommand *cioc = QIO_CHANNEL_COMMAND(ioc);
-    bool shut = false;
+    int fd = qio__fd_pair_write_fd(&cioc->fds, nfds != 0, flags, errp);
     ssize_t ret;
-    int fd;
 
-    if (nfds != 0 || flags != 0) {
-        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
-                   "write: command channels cannot send descriptors or "
-                   "take write flags");
-        return -1;
-    }
-    fd = cmd_io_fd(cioc, false, &shut, errp);
-    if (shut) {
-        qio__error_errno(errp, EPIPE, "write");
-        return -1;
-    }
     if (fd < 0) {
         return -1;
     }
-    ret = cmd_write_fd(cioc->link, fd, iov, niov);
-    if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return QIO_CHANNEL_ERR_BLOCK;
-    }
-    if (ret < 0) {
-        qio__error_errno(errp, errno, "write");
-        return -1;
-    }
+    ret = qio__fd_io_result(cmd_write_fd(cioc->link, fd, iov, niov), "write",
+                            errp);
     if (ret > 0 && cioc->link == QIO_CHANNEL_COMMAND_PTY) {
         g_mutex_lock(&cioc->lock);
         cioc->at_line_start = cmd_iov_byte(iov, niov, ret - 1) == '\n';
@@ -446,29 +336,8 @@ static ssize_t command_writev(QIOChannel *ioc, const struct iovec *iov,
 static int command_set_blocking(QIOChannel *ioc, bool enabled, GError **errp)
 {
     QIOChannelCommand *cioc = QIO_CHANNEL_COMMAND(ioc);
-    bool closed;
-    int rfd;
-    int wfd;
 
-    g_mutex_lock(&cioc->lock);
-    closed = cioc->closed;
-    rfd = cioc->readfd;
-    wfd = cioc->writefd;
-    g_mutex_unlock(&cioc->lock);
-
-    if (closed) {
-        qio__error(errp, QIO_CHANNEL_ERROR_CLOSED,
-                   "set blocking: channel is closed");
-        return -1;
-    }
-    if (rfd >= 0 && cmd_fd_set_blocking(rfd, enabled, errp) < 0) {
-        return -1;
-    }
-    if (wfd >= 0 && wfd != rfd &&
-        cmd_fd_set_blocking(wfd, enabled, errp) < 0) {
-        return -1;
-    }
-    return 0;
+    return qio__fd_pair_set_blocking(&cioc->fds, enabled, errp);
 }
 
 /*
@@ -479,18 +348,18 @@ static int command_set_blocking(QIOChannel *ioc, bool enabled, GError **errp)
  */
 static void cmd_pty_send_eof_locked(QIOChannelCommand *cioc)
 {
-    struct pollfd pfd = { .fd = cioc->writefd, .events = POLLOUT };
+    struct pollfd pfd = { .fd = cioc->fds.writefd, .events = POLLOUT };
     struct termios tio;
     char eof[2];
 
-    if (tcgetattr(cioc->writefd, &tio) < 0 || !(tio.c_lflag & ICANON)) {
+    if (tcgetattr(cioc->fds.writefd, &tio) < 0 || !(tio.c_lflag & ICANON)) {
         return;
     }
     if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT)) {
         return;
     }
     eof[0] = eof[1] = (char)tio.c_cc[VEOF];
-    if (write(cioc->writefd, eof, cioc->at_line_start ? 1 : 2) < 0) {
+    if (write(cioc->fds.writefd, eof, cioc->at_line_start ? 1 : 2) < 0) {
         return; /* the child is gone: it needs no end-of-file */
     }
 }
@@ -498,29 +367,22 @@ static void cmd_pty_send_eof_locked(QIOChannelCommand *cioc)
 /* Apply one shutdown request; called locked. */
 static void cmd_shut_locked(QIOChannelCommand *cioc, QIOChannelShutdown how)
 {
-    bool rd = (how & QIO_CHANNEL_SHUTDOWN_READ) && cioc->readfd >= 0 &&
-              !cioc->read_shut;
-    bool wr = (how & QIO_CHANNEL_SHUTDOWN_WRITE) && cioc->writefd >= 0 &&
-              !cioc->write_shut;
+    bool rd;
+    bool wr;
 
-    cioc->read_shut |= rd;
-    cioc->write_shut |= wr;
+    qio__fd_pair_shut_locked(&cioc->fds, how, &rd, &wr);
     cioc->output_dropped |= rd;
     switch (cioc->link) {
     case QIO_CHANNEL_COMMAND_PIPES:
-        if (rd) {
-            cioc->readfd = cmd_release_fd(cioc->readfd);
-        }
-        if (wr) {
-            cioc->writefd = cmd_release_fd(cioc->writefd);
-        }
+        /* The child sees end-of-file or EPIPE at once */
+        qio__fd_pair_release_locked(&cioc->fds, rd, wr);
         break;
     case QIO_CHANNEL_COMMAND_SOCKETPAIR:
         if (rd) {
-            shutdown(cioc->readfd, SHUT_RD);
+            shutdown(cioc->fds.readfd, SHUT_RD);
         }
         if (wr) {
-            shutdown(cioc->writefd, SHUT_WR);
+            shutdown(cioc->fds.writefd, SHUT_WR);
         }
         break;
     case QIO_CHANNEL_COMMAND_PTY:
@@ -537,9 +399,7 @@ static int command_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
     QIOChannelCommand *cioc = QIO_CHANNEL_COMMAND(ioc);
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cioc->lock);
 
-    if (cioc->closed) {
-        qio__error(errp, QIO_CHANNEL_ERROR_CLOSED,
-                   "shutdown: channel is closed");
+    if (!qio__fd_pair_check_open_locked(&cioc->fds, "shutdown", errp)) {
         return -1;
     }
     cmd_shut_locked(cioc, how);
@@ -550,32 +410,20 @@ static int command_close(QIOChannel *ioc, GError **errp)
 {
     QIOChannelCommand *cioc = QIO_CHANNEL_COMMAND(ioc);
     int fds[2];
-    int err = 0;
+    int ret;
 
     g_mutex_lock(&cioc->lock);
-    if (cioc->closed) {
+    if (cioc->fds.closed) {
         g_mutex_unlock(&cioc->lock);
         return 0;
     }
-    fds[0] = cioc->readfd;
-    fds[1] = cioc->writefd == cioc->readfd ? -1 : cioc->writefd;
-    cioc->output_dropped |= cioc->readfd >= 0;
-    cioc->readfd = cioc->writefd = -1;
-    cioc->closed = true;
+    cioc->output_dropped |= cioc->fds.readfd >= 0;
+    qio__fd_pair_take_locked(&cioc->fds, fds);
     g_mutex_unlock(&cioc->lock);
 
-    for (size_t i = 0; i < G_N_ELEMENTS(fds); i++) {
-        /* Linux frees the descriptor even when close() reports EINTR */
-        if (fds[i] >= 0 && close(fds[i]) < 0 && errno != EINTR && !err) {
-            err = errno;
-        }
-    }
+    ret = qio__fd_pair_close(fds, errp);
     cmd_end_child(cioc);
-    if (err) {
-        qio__error_errno(errp, err, "close");
-        return -1;
-    }
-    return 0;
+    return ret;
 }
 
 /* ---------------------------------------------------------------- watch */
@@ -583,20 +431,8 @@ static int command_close(QIOChannel *ioc, GError **errp)
 static GSource *command_create_watch(QIOChannel *ioc, GIOCondition condition)
 {
     QIOChannelCommand *cioc = QIO_CHANNEL_COMMAND(ioc);
-    int rfd;
-    int wfd;
 
-    /* Shut pipe slots hold /dev/null: always ready, so waiters wake */
-    g_mutex_lock(&cioc->lock);
-    rfd = cioc->readfd;
-    wfd = cioc->writefd;
-    g_mutex_unlock(&cioc->lock);
-
-    if (rfd < 0 || wfd < 0 || rfd == wfd) {
-        return qio_channel_create_fd_watch(ioc, rfd >= 0 ? rfd : wfd,
-                                           condition);
-    }
-    return qio_channel_create_fd_pair_watch(ioc, rfd, wfd, condition);
+    return qio__fd_pair_create_watch(ioc, &cioc->fds, condition);
 }
 
 /* ---------------------------------------------------------------- type */
@@ -627,8 +463,7 @@ static void qio_channel_command_class_init(QIOChannelCommandClass *klass)
 static void qio_channel_command_init(QIOChannelCommand *cioc)
 {
     g_mutex_init(&cioc->lock);
-    cioc->readfd = -1;
-    cioc->writefd = -1;
+    qio__fd_pair_init(&cioc->fds, &cioc->lock, &command_kind);
     cioc->at_line_start = true;
     cioc->grace_ms = QIO_CHANNEL_COMMAND_GRACE_MS_DEFAULT;
     cioc->signal_on_close = true;
@@ -640,8 +475,8 @@ static QIOChannelCommand *cmd_new(QIOChannelCommandLink link, int readfd,
     QIOChannelCommand *cioc = g_object_new(QIO_TYPE_CHANNEL_COMMAND, NULL);
 
     cioc->link = link;
-    cioc->readfd = readfd;
-    cioc->writefd = writefd;
+    cioc->fds.readfd = readfd;
+    cioc->fds.writefd = writefd;
     cioc->pid = pid;
     qio_channel_set_feature(QIO_CHANNEL(cioc), QIO_CHANNEL_FEATURE_SHUTDOWN);
     return cioc;

@@ -6,111 +6,42 @@
 #include "qio-private.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "qio/channel-file.h"
-#include "qio/channel-watch.h"
-
-#ifndef IOV_MAX
-#define IOV_MAX 1024
-#endif
 
 struct _QIOChannelFile {
     QIOChannel parent_instance;
 
-    /*
-     * Guards the fields below. It is never held across a system call that
-     * can block, so qio_channel_shutdown() from another thread stays quick.
-     * Once a direction is shut its number holds /dev/null until close
-     * (see file_release_fd()), so a descriptor read under the lock stays
-     * valid for the I/O that follows.
-     */
+    /* Guards @fds; see lib/fd-pair.c. */
     GMutex lock;
-    int readfd;  /* -1: none, or closed */
-    int writefd; /* may equal readfd */
-    bool read_shut;
-    bool write_shut;
-    bool closed;
+    QIOFdPair fds;
 };
 
 G_DEFINE_FINAL_TYPE(QIOChannelFile, qio_channel_file, QIO_TYPE_CHANNEL)
 
+/* A standard descriptor stays inheritable, as a later child expects. */
+static const QIOFdPairKind file_kind = {
+    .name = "file",
+    .no_read = "channel has no read descriptor",
+    .no_write = "channel has no write descriptor",
+    .keep_std = true,
+};
+
 /* ---------------------------------------------------------------- fds */
-
-/*
- * The descriptor for one direction, or -1: with @errp set when the channel
- * is closed or has no descriptor for @reading; with *@shut set (and no
- * error) when that direction was shut down.
- */
-static int file_io_fd(QIOChannelFile *fioc, bool reading, bool *shut,
-                      GError **errp)
-{
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fioc->lock);
-    const char *dir = reading ? "read" : "write";
-
-    *shut = false;
-    if (fioc->closed) {
-        qio__error(errp, QIO_CHANNEL_ERROR_CLOSED, "%s: channel is closed",
-                   dir);
-        return -1;
-    }
-    if (reading ? fioc->read_shut : fioc->write_shut) {
-        *shut = true;
-        return -1;
-    }
-    if ((reading ? fioc->readfd : fioc->writefd) < 0) {
-        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
-                   "%s: channel has no %s descriptor", dir, dir);
-        return -1;
-    }
-    return reading ? fioc->readfd : fioc->writefd;
-}
 
 /* The descriptor of one direction if it is still usable, else -1. */
 static int file_live_fd(QIOChannelFile *fioc, bool reading)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fioc->lock);
 
-    if (fioc->closed || (reading ? fioc->read_shut : fioc->write_shut)) {
+    if (fioc->fds.closed ||
+        (reading ? fioc->fds.read_shut : fioc->fds.write_shut)) {
         return -1;
     }
-    return reading ? fioc->readfd : fioc->writefd;
-}
-
-/*
- * Let go of the file behind @fd but not of the number: point the slot at
- * /dev/null. The file's last reference goes (a pipe's peer sees
- * end-of-file or EPIPE), a read or write racing on another thread reaches
- * /dev/null rather than whatever open() would put in a freed slot, and a
- * standard descriptor stays occupied. Standard slots stay inheritable, as
- * a later child expects them; others get close-on-exec. If /dev/null is
- * unavailable, close @fd. Returns what the slot now holds.
- */
-static int file_release_fd(int fd)
-{
-    int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    int ret;
-
-    if (nullfd < 0) {
-        close(fd);
-        return -1;
-    }
-    do {
-        ret = dup2(nullfd, fd);
-    } while (ret < 0 && errno == EINTR);
-    close(nullfd);
-    if (ret < 0) {
-        close(fd);
-        return -1;
-    }
-    if (fd > STDERR_FILENO) {
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    return fd;
+    return reading ? fioc->fds.readfd : fioc->fds.writefd;
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -119,38 +50,17 @@ static ssize_t file_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
                           int **fds, size_t *nfds, int flags, GError **errp)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
-    bool shut = false;
-    ssize_t ret;
+    bool eof = false;
     int fd;
 
-    /* The base class refuses these already; stay safe if called directly */
-    if (fds != NULL || flags != 0) {
-        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
-                   "read: file channels cannot receive descriptors or "
-                   "take read flags");
-        return -1;
-    }
     if (nfds != NULL) {
         *nfds = 0;
     }
-    fd = file_io_fd(fioc, true, &shut, errp);
-    if (shut) {
-        return 0;
-    }
+    fd = qio__fd_pair_read_fd(&fioc->fds, fds != NULL, flags, &eof, errp);
     if (fd < 0) {
-        return -1;
+        return eof ? 0 : -1;
     }
-    do {
-        ret = readv(fd, iov, (int)MIN(niov, IOV_MAX));
-    } while (ret < 0 && errno == EINTR);
-    if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return QIO_CHANNEL_ERR_BLOCK;
-    }
-    if (ret < 0) {
-        qio__error_errno(errp, errno, "read");
-        return -1;
-    }
-    return ret;
+    return qio__fd_io_result(qio__fd_readv(fd, iov, niov), "read", errp);
 }
 
 static ssize_t file_writev(QIOChannel *ioc, const struct iovec *iov,
@@ -158,35 +68,12 @@ static ssize_t file_writev(QIOChannel *ioc, const struct iovec *iov,
                            GError **errp)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
-    bool shut = false;
-    ssize_t ret;
-    int fd;
+    int fd = qio__fd_pair_write_fd(&fioc->fds, nfds != 0, flags, errp);
 
-    if (nfds != 0 || flags != 0) {
-        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
-                   "write: file channels cannot send descriptors or "
-                   "take write flags");
-        return -1;
-    }
-    fd = file_io_fd(fioc, false, &shut, errp);
-    if (shut) {
-        qio__error_errno(errp, EPIPE, "write");
-        return -1;
-    }
     if (fd < 0) {
         return -1;
     }
-    do {
-        ret = writev(fd, iov, (int)MIN(niov, IOV_MAX));
-    } while (ret < 0 && errno == EINTR);
-    if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return QIO_CHANNEL_ERR_BLOCK;
-    }
-    if (ret < 0) {
-        qio__error_errno(errp, errno, "write");
-        return -1;
-    }
-    return ret;
+    return qio__fd_io_result(qio__fd_writev(fd, iov, niov), "write", errp);
 }
 
 static off_t file_seek(QIOChannel *ioc, off_t offset, int whence, GError **errp)
@@ -208,92 +95,25 @@ static off_t file_seek(QIOChannel *ioc, off_t offset, int whence, GError **errp)
 
 /* ---------------------------------------------------------------- state */
 
-static int file_fd_set_blocking(int fd, bool enabled, GError **errp)
-{
-    int flags = fcntl(fd, F_GETFL);
-    int want;
-
-    if (flags < 0) {
-        qio__error_errno(errp, errno, "fcntl F_GETFL on fd %d", fd);
-        return -1;
-    }
-    want = enabled ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
-    if (want != flags && fcntl(fd, F_SETFL, want) < 0) {
-        qio__error_errno(errp, errno, "fcntl F_SETFL on fd %d", fd);
-        return -1;
-    }
-    return 0;
-}
-
-/*
- * O_NONBLOCK lives in the open file description, so a tty or pipe shared
- * with another process (an inherited stdin) changes mode for it too; the
- * caller chose to wrap such a descriptor. Regular files ignore the flag.
- */
 static int file_set_blocking(QIOChannel *ioc, bool enabled, GError **errp)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
-    bool closed;
-    int rfd;
-    int wfd;
 
-    g_mutex_lock(&fioc->lock);
-    closed = fioc->closed;
-    rfd = fioc->read_shut ? -1 : fioc->readfd;
-    wfd = fioc->write_shut ? -1 : fioc->writefd;
-    g_mutex_unlock(&fioc->lock);
-
-    if (closed) {
-        qio__error(errp, QIO_CHANNEL_ERROR_CLOSED,
-                   "set blocking: channel is closed");
-        return -1;
-    }
-    if (rfd >= 0 && file_fd_set_blocking(rfd, enabled, errp) < 0) {
-        return -1;
-    }
-    if (wfd >= 0 && wfd != rfd &&
-        file_fd_set_blocking(wfd, enabled, errp) < 0) {
-        return -1;
-    }
-    return 0;
-}
-
-/* Which descriptors one shutdown request releases; called locked. */
-static void file_shut_locked(QIOChannelFile *fioc, QIOChannelShutdown how)
-{
-    bool shut_read = (how & QIO_CHANNEL_SHUTDOWN_READ) && fioc->readfd >= 0 &&
-                     !fioc->read_shut;
-    bool shut_write = (how & QIO_CHANNEL_SHUTDOWN_WRITE) &&
-                      fioc->writefd >= 0 && !fioc->write_shut;
-
-    fioc->read_shut |= shut_read;
-    fioc->write_shut |= shut_write;
-    if (fioc->readfd == fioc->writefd) {
-        /* One descriptor serves both ways: keep it until both are shut */
-        if ((shut_read || shut_write) && fioc->read_shut && fioc->write_shut) {
-            fioc->readfd = fioc->writefd = file_release_fd(fioc->readfd);
-        }
-        return;
-    }
-    if (shut_read) {
-        fioc->readfd = file_release_fd(fioc->readfd);
-    }
-    if (shut_write) {
-        fioc->writefd = file_release_fd(fioc->writefd);
-    }
+    return qio__fd_pair_set_blocking(&fioc->fds, enabled, errp);
 }
 
 static int file_shutdown(QIOChannel *ioc, QIOChannelShutdown how, GError **errp)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fioc->lock);
+    bool rd;
+    bool wr;
 
-    if (fioc->closed) {
-        qio__error(errp, QIO_CHANNEL_ERROR_CLOSED,
-                   "shutdown: channel is closed");
+    if (!qio__fd_pair_check_open_locked(&fioc->fds, "shutdown", errp)) {
         return -1;
     }
-    file_shut_locked(fioc, how);
+    qio__fd_pair_shut_locked(&fioc->fds, how, &rd, &wr);
+    qio__fd_pair_release_locked(&fioc->fds, rd, wr);
     return 0;
 }
 
@@ -301,26 +121,12 @@ static int file_close(QIOChannel *ioc, GError **errp)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
     int fds[2];
-    int err = 0;
 
     g_mutex_lock(&fioc->lock);
-    fds[0] = fioc->readfd;
-    fds[1] = fioc->writefd == fioc->readfd ? -1 : fioc->writefd;
-    fioc->readfd = fioc->writefd = -1;
-    fioc->closed = true;
+    qio__fd_pair_take_locked(&fioc->fds, fds);
     g_mutex_unlock(&fioc->lock);
 
-    for (size_t i = 0; i < G_N_ELEMENTS(fds); i++) {
-        /* Linux frees the descriptor even when close() reports EINTR */
-        if (fds[i] >= 0 && close(fds[i]) < 0 && errno != EINTR && !err) {
-            err = errno;
-        }
-    }
-    if (err) {
-        qio__error_errno(errp, err, "close");
-        return -1;
-    }
-    return 0;
+    return qio__fd_pair_close(fds, errp);
 }
 
 /* ---------------------------------------------------------------- watch */
@@ -328,22 +134,8 @@ static int file_close(QIOChannel *ioc, GError **errp)
 static GSource *file_create_watch(QIOChannel *ioc, GIOCondition condition)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
-    int rfd;
-    int wfd;
 
-    /* Shut slots hold /dev/null: always ready, so waiters wake and fail */
-    g_mutex_lock(&fioc->lock);
-    rfd = fioc->readfd;
-    wfd = fioc->writefd;
-    g_mutex_unlock(&fioc->lock);
-
-    if (rfd >= 0 && (wfd < 0 || wfd == rfd)) {
-        return qio_channel_create_fd_watch(ioc, rfd, condition);
-    }
-    if (rfd < 0 && wfd >= 0) {
-        return qio_channel_create_fd_watch(ioc, wfd, condition);
-    }
-    return qio_channel_create_fd_pair_watch(ioc, rfd, wfd, condition);
+    return qio__fd_pair_create_watch(ioc, &fioc->fds, condition);
 }
 
 /* ---------------------------------------------------------------- type */
@@ -352,7 +144,7 @@ static void qio_channel_file_finalize(GObject *obj)
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(obj);
 
-    if (!fioc->closed) {
+    if (!fioc->fds.closed) {
         file_close(QIO_CHANNEL(fioc), NULL);
     }
     g_mutex_clear(&fioc->lock);
@@ -377,8 +169,7 @@ static void qio_channel_file_class_init(QIOChannelFileClass *klass)
 static void qio_channel_file_init(QIOChannelFile *fioc)
 {
     g_mutex_init(&fioc->lock);
-    fioc->readfd = -1;
-    fioc->writefd = -1;
+    qio__fd_pair_init(&fioc->fds, &fioc->lock, &file_kind);
 }
 
 /* ---------------------------------------------------------------- public */
@@ -391,8 +182,8 @@ QIOChannelFile *qio_channel_file_new_fd_pair(int readfd, int writefd)
     g_return_val_if_fail(readfd >= 0 || writefd >= 0, NULL);
 
     fioc = g_object_new(QIO_TYPE_CHANNEL_FILE, NULL);
-    fioc->readfd = readfd;
-    fioc->writefd = writefd;
+    fioc->fds.readfd = readfd;
+    fioc->fds.writefd = writefd;
     qio_channel_set_feature(QIO_CHANNEL(fioc), QIO_CHANNEL_FEATURE_SHUTDOWN);
     return fioc;
 }

@@ -10,9 +10,13 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <gio/gio.h>
 
 #include "qio/channel.h"
+#include "qio/channel-socket.h"
+#include "qio/task.h"
 
 G_BEGIN_DECLS
 
@@ -89,6 +93,241 @@ void qio__aio_fd_clear(QIOAioFd *r);
  * whenever it changes, and with -1 before it is closed.
  */
 void qio__channel_set_poll_fd(QIOChannel *ioc, int fd);
+
+/* ---------------------------------------------------------------- fd pairs */
+
+/*
+ * The read and write descriptors of QIOChannelFile and QIOChannelCommand
+ * (lib/fd-pair.c). The owner guards its pair with its own lock: functions
+ * named _locked are called with it held, the others take it themselves.
+ */
+
+/* What kind of channel owns a pair: its words in errors, and one rule. */
+typedef struct {
+    const char *name;     /* "file": "read: file channels cannot ..." */
+    const char *no_read;  /* "read: <no_read>": there is no read descriptor */
+    const char *no_write; /* "write: <no_write>" */
+    bool keep_std;        /* a released 0, 1 or 2 stays inheritable */
+} QIOFdPairKind;
+
+typedef struct {
+    GMutex *lock;         /* the owner's; guards the fields below */
+    const QIOFdPairKind *kind;
+    int readfd;           /* -1: none, or closed */
+    int writefd;          /* may equal readfd */
+    bool read_shut;
+    bool write_shut;
+    bool closed;
+} QIOFdPair;
+
+/* No descriptors yet. */
+void qio__fd_pair_init(QIOFdPair *p, GMutex *lock, const QIOFdPairKind *kind);
+
+/* FALSE with "@op: channel is closed" (QIO_CHANNEL_ERROR_CLOSED) if so. */
+bool qio__fd_pair_check_open_locked(const QIOFdPair *p, const char *op,
+                                    GError **errp);
+
+/*
+ * The descriptor to read from, or -1: with @errp set when the caller
+ * wants descriptors (@want_fds) or gives @flags, which plain descriptors
+ * do not take, or when the pair is closed or has no read descriptor; with
+ * *@eof set (and no error) when reading was shut down.
+ */
+int qio__fd_pair_read_fd(QIOFdPair *p, bool want_fds, int flags, bool *eof,
+                         GError **errp);
+
+/*
+ * The descriptor to write to, or -1 with @errp set: for the reasons
+ * qio__fd_pair_read_fd() gives, and EPIPE when writing was shut down.
+ */
+int qio__fd_pair_write_fd(QIOFdPair *p, bool with_fds, int flags,
+                          GError **errp);
+
+/*
+ * Mark the directions of @how shut. *@rd, *@wr: whether the read, the
+ * write direction was shut just now (it has a descriptor and was open).
+ */
+void qio__fd_pair_shut_locked(QIOFdPair *p, QIOChannelShutdown how,
+                              bool *rd, bool *wr);
+
+/*
+ * Let go of the files behind the directions qio__fd_pair_shut_locked()
+ * just shut (@rd, @wr), but not of their numbers: each slot now holds
+ * /dev/null, close-on-exec (but see QIOFdPairKind.keep_std), until
+ * close. A descriptor that serves both ways is released once both are
+ * shut.
+ */
+void qio__fd_pair_release_locked(QIOFdPair *p, bool rd, bool wr);
+
+/*
+ * Mark @p closed and move its descriptors to @fds (one that serves both
+ * ways once, -1 for none), to be closed with the lock released.
+ */
+void qio__fd_pair_take_locked(QIOFdPair *p, int fds[2]);
+
+/* Close what qio__fd_pair_take_locked() took; the first failure is set. */
+int qio__fd_pair_close(const int fds[2], GError **errp);
+
+/* readv(2), writev(2) of at most IOV_MAX pieces, EINTR retried. */
+ssize_t qio__fd_readv(int fd, const struct iovec *iov, size_t niov);
+ssize_t qio__fd_writev(int fd, const struct iovec *iov, size_t niov);
+
+/*
+ * What io_readv and io_writev return for a read or write that returned
+ * @ret (errno set if negative): @ret, QIO_CHANNEL_ERR_BLOCK when it would
+ * block, or -1 with "@op: <strerror>" set.
+ */
+ssize_t qio__fd_io_result(ssize_t ret, const char *op, GError **errp);
+
+/*
+ * Clear (@enabled) or set O_NONBLOCK on the descriptors of the directions
+ * that are not shut; fails if the pair is closed.
+ */
+int qio__fd_pair_set_blocking(QIOFdPair *p, bool enabled, GError **errp);
+
+/* A watch on the read descriptor for reading, the write one for writing. */
+GSource *qio__fd_pair_create_watch(QIOChannel *ioc, QIOFdPair *p,
+                                   GIOCondition condition);
+
+/* ---------------------------------------------------------------- sockets */
+
+/*
+ * QIOChannelSocket is written in three files: lib/channel-socket.c (the
+ * channel: I/O, descriptors, zero copy, shutdown, close),
+ * lib/socket-connect.c (name lookup, connecting, and the record of an
+ * asynchronous operation) and lib/socket-listen.c (listening, accepting).
+ */
+typedef struct QIOSocketAsync QIOSocketAsync;
+
+struct _QIOChannelSocket {
+    QIOChannel parent;
+    int fd;
+    int family;
+    /* The mode asked for; applied when a socket arrives after the call. */
+    bool blocking;
+    /*
+     * O_NONBLOCK as this channel last left its own socket: 1 or 0; -1 for
+     * a descriptor from outside (qio_channel_socket_new_fd), whose file
+     * description others may change, so it is set every time.
+     */
+    int fd_nonblock;
+    /* A listener's socket file, removed on close if still the same inode. */
+    char *unlink_path;
+    dev_t unlink_dev;
+    ino_t unlink_ino;
+    /* A connect_async or listen_async in flight, abandoned by close. */
+    QIOSocketAsync *async;
+    /* An inet socket on a kernel that takes SO_ZEROCOPY. */
+    bool zc_possible;
+    /* SO_ZEROCOPY is on: writes may use MSG_ZEROCOPY. */
+    bool zc_enabled;
+    /* Zero-copy sends the kernel numbered, and how many it reported done. */
+    guint32 zc_queued;
+    guint32 zc_done;
+    /* Since the last flush: a zero-copy write, one that avoided a copy. */
+    bool zc_unflushed;
+    bool zc_avoided_copy;
+};
+
+/*
+ * One connect_async or listen_async in flight. The caller's task holds
+ * the channel, so @sioc is not a reference of its own; the channel points
+ * back here so that closing it abandons the operation.
+ */
+struct QIOSocketAsync {
+    QIOChannelSocket *sioc;
+    QIOTask *task;
+    GMainContext *context;
+    GSocketConnectable *addr;
+    QIOChannelSocketOptions opts;
+    bool abandoned;
+    /* connect: the resolved addresses, the next one to try, the last error */
+    GList *addrs;
+    GList *next;
+    GError *last;
+    /* connect: the attempt in flight, what it waits for, its deadline */
+    GSocketAddress *current;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int fd;
+    GSource *watch;
+    QIOAioFd aio;               /* or the wait for the socket's connect */
+    GSource *timer;
+    guint retry_ms;
+    /* an idle that moves the operation on from inside @context */
+    GSource *idle;
+};
+
+/* The options a NULL QIOChannelSocketOptions stands for. */
+extern const QIOChannelSocketOptions qio__socket_defaults;
+
+/* FIONBIO on @fd: 0, or -1 with errno set. */
+int qio__socket_set_nonblocking(int fd, bool nonblocking);
+
+/* AF_INET or AF_INET6. */
+bool qio__socket_is_inet(int family);
+
+/*
+ * Give @sioc its socket and the features that come with it; @fd_nonblock
+ * is the socket's O_NONBLOCK if this library made it, else -1.
+ */
+void qio__socket_adopt(QIOChannelSocket *sioc, int fd, int family,
+                       bool listening, int fd_nonblock);
+
+/*
+ * Sockets are made blocking; a channel switched to non-blocking before it
+ * had one gets that mode now.
+ */
+int qio__socket_apply_blocking(QIOChannelSocket *sioc, GError **errp);
+
+/* FALSE, with QIO_CHANNEL_ERROR_CLOSED, when @sioc has no socket. */
+bool qio__socket_check_open(QIOChannelSocket *sioc, GError **errp);
+
+/* Remove the socket file if it is still the one this listener created. */
+void qio__socket_unlink_file(QIOChannelSocket *sioc);
+
+/* @sa as a struct sockaddr: FALSE with @errp set if it does not fit. */
+bool qio__socket_address_to_native(GSocketAddress *sa,
+                                   struct sockaddr_storage *ss,
+                                   socklen_t *len, GError **errp);
+
+/* Whether a resolved address passes the family filters of @opts. */
+bool qio__socket_address_wanted(GSocketAddress *sa,
+                                const QIOChannelSocketOptions *opts);
+
+/* "@op ADDRESS: no address of the requested family" */
+void qio__socket_no_address_error(GSocketConnectable *addr, const char *op,
+                                  GError **errp);
+
+/*
+ * Start the record of an operation; @sioc points to it until it finishes.
+ * The checks of connect_async and listen_async: NULL (and a critical) for
+ * a bad argument, a channel that has a socket or an operation already.
+ */
+QIOSocketAsync *qio__socket_async_new(QIOChannelSocket *sioc,
+                                      GSocketConnectable *addr,
+                                      const QIOChannelSocketOptions *opts,
+                                      QIOTaskFunc callback, gpointer opaque,
+                                      GDestroyNotify destroy,
+                                      GMainContext *context);
+
+/*
+ * Report @err (transfer full, NULL for success) through the caller's
+ * task, and free @op. The channel is free for another operation by the
+ * time the callback runs.
+ */
+void qio__socket_async_finish(QIOSocketAsync *op, GError *err);
+
+/* "@what ADDRESS: the channel was closed", for an abandoned operation. */
+GError *qio__socket_async_closed_error(QIOSocketAsync *op, const char *what);
+
+/*
+ * The channel is being closed: give up. A connect attempt in flight is
+ * stopped now and the operation completes from the context; a worker
+ * still resolving or listening cannot be stopped, so its result is
+ * dropped when it arrives.
+ */
+void qio__socket_async_abandon(QIOSocketAsync *op);
 
 G_END_DECLS
 

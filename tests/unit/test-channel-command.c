@@ -75,25 +75,6 @@ static GString *read_to_eof(QIOChannel *ioc)
     }
 }
 
-static void read_exactly(QIOChannel *ioc, const char *want)
-{
-    g_autoptr(GError) err = NULL;
-    size_t len = strlen(want);
-    g_autofree char *buf = g_malloc0(len + 1);
-
-    g_assert_cmpint(qio_channel_read_all(ioc, buf, len, &err), ==, 0);
-    g_assert_no_error(err);
-    g_assert_cmpstr(buf, ==, want);
-}
-
-static void write_all(QIOChannel *ioc, const char *buf, size_t len)
-{
-    g_autoptr(GError) err = NULL;
-
-    g_assert_cmpint(qio_channel_write_all(ioc, buf, len, &err), ==, 0);
-    g_assert_no_error(err);
-}
-
 static void shut(QIOChannel *ioc, QIOChannelShutdown how)
 {
     g_autoptr(GError) err = NULL;
@@ -219,7 +200,7 @@ static void test_half_close_sort(void)
     cioc = spawn_opts(argv, O_RDWR, &o);
     ioc = QIO_CHANNEL(cioc);
     make_lines(in, want, 100000); /* 1.7 MB: far beyond a pipe buffer */
-    write_all(ioc, in->str, in->len);
+    qio_test_write_all(ioc, in->str, in->len);
 
     qio_test_set_blocking(ioc, false);
     g_assert_cmpint(qio_channel_read(ioc, &c, 1, NULL), ==,
@@ -250,7 +231,7 @@ static gint64 timed_close(QIOChannelCommand *cioc, int *status)
 {
     gint64 start;
 
-    read_exactly(QIO_CHANNEL(cioc), "ready\n");
+    qio_test_read_str(QIO_CHANNEL(cioc), "ready\n");
     start = g_get_monotonic_time();
     *status = close_status(cioc);
     return g_get_monotonic_time() - start;
@@ -507,7 +488,7 @@ static void test_write_only(void)
                     -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
     qio_test_fill_random(src, len);
-    write_all(QIO_CHANNEL(cioc), src, len);
+    qio_test_write_all(QIO_CHANNEL(cioc), src, len);
     assert_exited(close_status(cioc), 0);
 
     g_assert_true(g_file_get_contents(data, &got, &got_len, NULL));
@@ -558,7 +539,7 @@ static void test_fdin_fdout(void)
     o.child_fdin = 5;
     o.child_fdout = 6;
     cioc = spawn_opts(argv, O_RDWR, &o);
-    write_all(QIO_CHANNEL(cioc), "hello\n", 6);
+    qio_test_write_all(QIO_CHANNEL(cioc), "hello\n", 6);
     shut(QIO_CHANNEL(cioc), QIO_CHANNEL_SHUTDOWN_WRITE);
     out = read_to_eof(QIO_CHANNEL(cioc));
     g_assert_cmpstr(out->str, ==, "/dev/null\nhello\n");
@@ -642,7 +623,7 @@ static void test_pty_half_close(void)
     g_autoptr(QIOChannelCommand) cioc = spawn_pty("exec sort", false, false);
     g_autoptr(GString) out = NULL;
 
-    write_all(QIO_CHANNEL(cioc), "b\na", 3);
+    qio_test_write_all(QIO_CHANNEL(cioc), "b\na", 3);
     shut(QIO_CHANNEL(cioc), QIO_CHANNEL_SHUTDOWN_WRITE);
     out = read_to_eof(QIO_CHANNEL(cioc));
     g_assert_true(g_str_has_suffix(out->str, "a\r\nb\r\n"));
@@ -650,12 +631,6 @@ static void test_pty_half_close(void)
 }
 
 /* ---------------------------------------------------------------- watch */
-
-static gboolean watch_fired(QIOChannel *ioc, GIOCondition cond, gpointer d)
-{
-    *(GIOCondition *)d = cond;
-    return G_SOURCE_REMOVE;
-}
 
 static gboolean watch_timeout(gpointer data)
 {
@@ -673,25 +648,25 @@ static void test_watch_in(void)
     guint timer;
 
     qio_test_set_blocking(ioc, false);
-    qio_channel_add_watch(ioc, G_IO_IN, watch_fired, &got, NULL);
+    qio_channel_add_watch(ioc, G_IO_IN, qio_test_watch_cond, &got, NULL);
     /* The child writes only after it has read: nothing is ready yet */
     for (int i = 0; i < 20; i++) {
         g_main_context_iteration(NULL, FALSE);
     }
     g_assert_cmpint(got, ==, 0);
 
-    write_all(ioc, "hi\n", 3);
+    qio_test_write_all(ioc, "hi\n", 3);
     timer = g_timeout_add_seconds(10, watch_timeout, NULL);
     while (!got) {
         g_main_context_iteration(NULL, TRUE);
     }
     g_source_remove(timer);
     g_assert_true(got & G_IO_IN);
-    read_exactly(ioc, "got hi\n");
+    qio_test_read_str(ioc, "got hi\n");
 
     /* A watch for writing fires at once: the pipe has room */
     got = 0;
-    qio_channel_add_watch(ioc, G_IO_OUT, watch_fired, &got, NULL);
+    qio_channel_add_watch(ioc, G_IO_OUT, qio_test_watch_cond, &got, NULL);
     while (!got) {
         g_main_context_iteration(NULL, TRUE);
     }
@@ -716,7 +691,7 @@ static void test_shutdown_read_sigpipe(void)
     signal(SIGPIPE, SIG_IGN);
     cioc = spawn(argv, O_RDONLY);
     signal(SIGPIPE, SIG_DFL);
-    read_exactly(QIO_CHANNEL(cioc), "y\ny\n");
+    qio_test_read_str(QIO_CHANNEL(cioc), "y\ny\n");
     shut(QIO_CHANNEL(cioc), QIO_CHANNEL_SHUTDOWN_READ);
     g_assert_cmpint(qio_channel_read(QIO_CHANNEL(cioc), buf, 4, &err), ==,
                     0);
@@ -766,8 +741,8 @@ static void test_new_pid(void)
     g_assert_no_error(err);
     cioc = qio_channel_command_new_pid(in, out, pid);
     g_assert_cmpint(qio_channel_command_get_pid(cioc), ==, pid);
-    write_all(QIO_CHANNEL(cioc), "abc", 3);
-    read_exactly(QIO_CHANNEL(cioc), "abc");
+    qio_test_write_all(QIO_CHANNEL(cioc), "abc", 3);
+    qio_test_read_str(QIO_CHANNEL(cioc), "abc");
     assert_exited(close_status(cioc), 0);
 }
 
@@ -791,7 +766,7 @@ static void test_no_signal_on_close(void)
     cioc = spawn_opts(argv, O_RDWR, &o);
     qio_channel_command_set_signal_on_close(cioc, false);
     pid = qio_channel_command_get_pid(cioc);
-    read_exactly(QIO_CHANNEL(cioc), "ready\n");
+    qio_test_read_str(QIO_CHANNEL(cioc), "ready\n");
     took = g_get_monotonic_time();
     g_assert_cmpint(qio_channel_close(QIO_CHANNEL(cioc), NULL), ==, 0);
     took = g_get_monotonic_time() - took;
@@ -812,14 +787,7 @@ static void test_no_signal_on_close(void)
 
 /* ---------------------------------------------------------------- main */
 
-typedef struct {
-    const char *path;
-    void (*func)(void);
-    /* Uses g_child_watch_add(): GLib may keep a wake-up descriptor. */
-    bool child_watch;
-} TestCase;
-
-static const TestCase tests[] = {
+static const QIOTestCase tests[] = {
     {"/command/echo/cat", test_echo_cat},
     {"/command/echo/cat-nonblocking", test_echo_cat_nonblocking},
     {"/command/echo/socketpair", test_echo_socketpair},
@@ -848,7 +816,8 @@ static const TestCase tests[] = {
     {"/command/signal/shutdown-read-sigpipe", test_shutdown_read_sigpipe},
     {"/command/signal/write-no-sigpipe", test_write_no_sigpipe},
     {"/command/new-pid", test_new_pid},
-    {"/command/close/no-signal", test_no_signal_on_close, true},
+    {"/command/close/no-signal", test_no_signal_on_close,
+     .watches_child = true},
 };
 
 /* No child of ours may survive a test, running or as a zombie. */
@@ -864,14 +833,8 @@ static void assert_no_children(void)
 
 static void run_checked(gconstpointer data)
 {
-    const TestCase *tc = data;
-    unsigned before = qio_test_count_fds();
-
-    tc->func();
+    qio_test_run_checked(data);
     assert_no_children();
-    if (!tc->child_watch) {
-        g_assert_cmpuint(qio_test_count_fds(), ==, before);
-    }
 }
 
 int main(int argc, char **argv)
@@ -885,8 +848,6 @@ int main(int argc, char **argv)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     /* SIGPIPE keeps its default action: writes must never raise it */
 
-    for (size_t i = 0; i < G_N_ELEMENTS(tests); i++) {
-        g_test_add_data_func(tests[i].path, &tests[i], run_checked);
-    }
+    qio_test_add_cases(tests, G_N_ELEMENTS(tests), run_checked);
     return g_test_run();
 }

@@ -26,11 +26,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void make_pipe(int fds[2])
-{
-    g_assert_no_errno(pipe2(fds, O_CLOEXEC));
-}
-
 /* Report the first differing byte rather than a bare memcmp failure. */
 static void assert_same_data(const char *want, const char *got, size_t len)
 {
@@ -72,15 +67,6 @@ static int open_tmpfile(void)
     return fd;
 }
 
-static char *make_tmpdir(void)
-{
-    g_autoptr(GError) err = NULL;
-    char *dir = g_dir_make_tmp("qio-file-XXXXXX", &err);
-
-    g_assert_no_error(err);
-    return dir;
-}
-
 /* Expect @ret to be NULL and @err to match, naming the operation. */
 static void assert_open_error(QIOChannelFile *ioc, GError *err, int code,
                               const char *path)
@@ -96,7 +82,7 @@ static void assert_open_error(QIOChannelFile *ioc, GError *err, int code,
 
 static void test_file_iov_roundtrip(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "data", NULL);
     g_autofree char *want = g_malloc(BIG_LEN);
     g_autofree char *got = g_malloc0(BIG_LEN);
@@ -160,7 +146,7 @@ static gpointer file_job(gpointer data)
  */
 static void test_file_threads_nonblocking(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "data", NULL);
     g_autofree char *want = g_malloc(BIG_LEN);
     g_autofree char *got = g_malloc0(BIG_LEN);
@@ -199,7 +185,7 @@ static void test_file_threads_nonblocking(void)
 
 static void test_file_open_enoent(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "no", "such", NULL);
     g_autofree char *msg = NULL;
     g_autoptr(GError) err = NULL;
@@ -213,7 +199,7 @@ static void test_file_open_enoent(void)
 
 static void test_file_open_excl(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "exists", NULL);
     g_autoptr(GError) err = NULL;
     QIOChannelFile *fioc = NULL;
@@ -237,7 +223,7 @@ static void test_file_open_eacces(void)
         g_test_skip("root ignores directory permissions");
         return;
     }
-    dir = make_tmpdir();
+    dir = qio_test_make_tmpdir();
     path = g_build_filename(dir, "file", NULL);
     g_assert_no_errno(g_chmod(dir, 0500));
     fioc = qio_channel_file_new_path(path, O_WRONLY | O_CREAT, 0600, &err);
@@ -248,7 +234,7 @@ static void test_file_open_eacces(void)
 
 static void test_file_open_eisdir(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autoptr(GError) err = NULL;
     QIOChannelFile *fioc = qio_channel_file_new_path(dir, O_WRONLY, 0, &err);
 
@@ -274,7 +260,7 @@ static void test_file_seekable(void)
     file = qio_channel_file_new_fd(open_tmpfile());
     g_assert_true(qio_channel_file_is_seekable(file));
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     rpipe = qio_channel_file_new_fd(fds[0]);
     wpipe = qio_channel_file_new_fd(fds[1]);
     g_assert_false(qio_channel_file_is_seekable(rpipe));
@@ -298,7 +284,7 @@ static void pipe_transfer(bool nonblocking, bool use_all)
     };
     int fds[2];
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     rd = qio_channel_file_new_fd_pair(fds[0], -1);
     wr = qio_channel_file_new_fd_pair(-1, fds[1]);
     transfer_then_eof(QIO_CHANNEL(wr), QIO_CHANNEL(rd), &opts);
@@ -336,7 +322,7 @@ static void test_pipe_err_block(void)
     ssize_t n;
     int fds[2];
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     rd = qio_channel_file_new_fd_pair(fds[0], -1);
     wr = qio_channel_file_new_fd_pair(-1, fds[1]);
     g_assert_cmpint(qio_channel_set_blocking(QIO_CHANNEL(rd), false, &err), ==,
@@ -379,7 +365,7 @@ static void test_pipe_read_all_eof(void)
     char buf[10];
     int fds[2];
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     rd = qio_channel_file_new_fd(fds[0]);
     wr = qio_channel_file_new_fd(fds[1]);
     g_assert_cmpint(
@@ -417,7 +403,7 @@ static void test_pipe_no_fds(void)
     int sfd = STDIN_FILENO;
     int fds[2];
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     rd = qio_channel_file_new_fd(fds[0]);
     wr = qio_channel_file_new_fd(fds[1]);
     g_assert_cmpint(
@@ -443,7 +429,7 @@ static void test_one_way(void)
     char c = 'x';
     int fds[2];
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     rd = qio_channel_file_new_fd_pair(fds[0], -1);
     wr = qio_channel_file_new_fd_pair(-1, fds[1]);
     g_assert_cmpint(qio_channel_file_get_fd(rd), ==, fds[0]);
@@ -468,8 +454,8 @@ typedef struct {
 
 static void pipe_pair_open(PipePair *pp)
 {
-    make_pipe(pp->a);
-    make_pipe(pp->b);
+    qio_test_make_pipe(pp->a);
+    qio_test_make_pipe(pp->b);
     pp->ioc = qio_channel_file_new_fd_pair(pp->a[0], pp->b[1]);
 }
 
@@ -704,7 +690,7 @@ static void std_slot_child(void)
     int fds[2];
 
     g_assert_cmpint(saved, >, STDERR_FILENO);
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     fflush(stdout);
     g_assert_no_errno(dup2(fds[1], STDOUT_FILENO));
     g_assert_no_errno(close(fds[1]));
@@ -784,7 +770,7 @@ static void test_pipe_watch(void)
     int fds[2];
     guint id;
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     rd = qio_channel_file_new_fd_pair(fds[0], -1);
     id = qio_channel_add_watch_full(QIO_CHANNEL(rd), G_IO_IN, watch_cb, &ws,
                                     NULL, ctx);
@@ -817,7 +803,7 @@ static void test_pipe_watch_remove(void)
     WatchState ws = {.remove_on_in = true};
     int fds[2];
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     rd = qio_channel_file_new_fd_pair(fds[0], -1);
     qio_channel_add_watch_full(QIO_CHANNEL(rd), G_IO_IN, watch_cb, &ws, NULL,
                                ctx);
@@ -932,7 +918,7 @@ static void test_dupfd(void)
     int fds[2];
     int dupfd;
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     fioc = qio_channel_file_new_dupfd(fds[0], &err);
     g_assert_no_error(err);
     dupfd = qio_channel_file_get_fd(fioc);
@@ -962,7 +948,7 @@ static void test_close(void)
     char c = 'x';
     int fds[2];
 
-    make_pipe(fds);
+    qio_test_make_pipe(fds);
     g_assert_no_errno(close(fds[0]));
     fioc = qio_channel_file_new_fd(fds[1]);
     g_assert_cmpint(qio_channel_close(QIO_CHANNEL(fioc), &err), ==, 0);
@@ -985,18 +971,8 @@ static void test_close(void)
 
 /* ---------------------------------------------------------------- main */
 
-typedef struct {
-    const char *path;
-    void (*func)(void);
-    /*
-     * Spawns a subprocess: GLib may keep descriptors for child watching
-     * (a SIGCHLD wake-up pipe when pidfd_open is unavailable, as under
-     * valgrind). The child checks its own descriptors.
-     */
-    bool spawns;
-} TestCase;
-
-static const TestCase tests[] = {
+/* Every case must leave the descriptor table as it found it. */
+static const QIOTestCase tests[] = {
     {"/file/path/iov-roundtrip", test_file_iov_roundtrip},
     {"/file/path/threads-nonblocking", test_file_threads_nonblocking},
     {"/file/path/error-enoent", test_file_open_enoent},
@@ -1020,25 +996,13 @@ static const TestCase tests[] = {
     {"/file/pair/shutdown-wakes-watch", test_pair_shutdown_wakes_watch},
     {"/file/pair/shutdown-during-read", test_shutdown_during_read},
     {"/file/shared/shutdown", test_shared_fd_shutdown},
-    {"/file/std-slot/shutdown", test_std_slot_shutdown, .spawns = true},
+    {"/file/std-slot/shutdown", test_std_slot_shutdown,
+     .watches_child = true},
     {"/file/dev-full", test_dev_full},
     {"/file/pty", test_pty},
     {"/file/dupfd", test_dupfd},
     {"/file/close", test_close},
 };
-
-/* Every case must leave the descriptor table as it found it. */
-static void run_checked(gconstpointer data)
-{
-    const TestCase *tc = data;
-    bool check = !tc->spawns || g_test_subprocess();
-    unsigned before = qio_test_count_fds();
-
-    tc->func();
-    if (check) {
-        g_assert_cmpuint(qio_test_count_fds(), ==, before);
-    }
-}
 
 int main(int argc, char **argv)
 {
@@ -1048,8 +1012,6 @@ int main(int argc, char **argv)
     /* GLib opens the default context's wakeup fd once; do it up front */
     g_main_context_default();
 
-    for (size_t i = 0; i < G_N_ELEMENTS(tests); i++) {
-        g_test_add_data_func(tests[i].path, &tests[i], run_checked);
-    }
+    qio_test_add_cases(tests, G_N_ELEMENTS(tests), NULL);
     return g_test_run();
 }

@@ -51,40 +51,14 @@ typedef struct {
     QIOChannelSocket *server;
 } SockPair;
 
-static gboolean have_ipv6(void)
-{
-    struct sockaddr_in6 sin6 = {
-        .sin6_family = AF_INET6,
-        .sin6_addr = IN6ADDR_LOOPBACK_INIT,
-    };
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    gboolean ok;
-
-    if (fd < 0) {
-        return FALSE;
-    }
-    ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
-    close(fd);
-    return ok;
-}
-
 /* Skip the current test without IPv6; returns TRUE if skipped. */
 static gboolean skip_without_ipv6(void)
 {
-    if (have_ipv6()) {
+    if (qio_test_have_ipv6()) {
         return FALSE;
     }
     g_test_skip("IPv6 loopback is not available");
     return TRUE;
-}
-
-static char *make_tmpdir(void)
-{
-    g_autoptr(GError) err = NULL;
-    char *dir = g_dir_make_tmp("qio-test-XXXXXX", &err);
-
-    g_assert_no_error(err);
-    return dir;
 }
 
 static char *random_abstract_name(void)
@@ -103,7 +77,7 @@ static GSocketConnectable *kind_listen_address(SockKind kind, SockPair *p)
     case KIND_TCP6:
         return g_network_address_new("::1", 0);
     case KIND_UNIX:
-        p->dir = make_tmpdir();
+        p->dir = qio_test_make_tmpdir();
         p->path = g_build_filename(p->dir, "sock", NULL);
         return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(p->path));
     case KIND_ABSTRACT:
@@ -200,34 +174,6 @@ static void pair_close(SockPair *p)
 
 #define CH(sioc) QIO_CHANNEL(sioc)
 
-static void write_all(QIOChannelSocket *sioc, const char *buf, size_t len)
-{
-    g_autoptr(GError) err = NULL;
-
-    g_assert_cmpint(qio_channel_write_all(CH(sioc), buf, len, &err), ==, 0);
-    g_assert_no_error(err);
-}
-
-static void read_expect(QIOChannelSocket *sioc, const char *expect)
-{
-    g_autoptr(GError) err = NULL;
-    size_t len = strlen(expect);
-    g_autofree char *buf = g_malloc0(len + 1);
-
-    g_assert_cmpint(qio_channel_read_all(CH(sioc), buf, len, &err), ==, 0);
-    g_assert_no_error(err);
-    g_assert_cmpstr(buf, ==, expect);
-}
-
-static void read_expect_eof(QIOChannelSocket *sioc)
-{
-    g_autoptr(GError) err = NULL;
-    char c;
-
-    g_assert_cmpint(qio_channel_read(CH(sioc), &c, 1, &err), ==, 0);
-    g_assert_no_error(err);
-}
-
 static char *address_text(GSocketAddress *sa)
 {
     g_assert_nonnull(sa);
@@ -304,11 +250,6 @@ static void add_transfer_tests(void)
 
 /* ---------------------------------------------------------------- fds */
 
-static void make_pipe(int p[2])
-{
-    g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
-}
-
 static void send_fds(QIOChannelSocket *sioc, int *fds, size_t nfds)
 {
     g_autoptr(GError) err = NULL;
@@ -380,7 +321,7 @@ static void test_fd_pass_same_thrice(void)
     pair_open(&p, KIND_UNIX);
     g_assert_true(
         qio_channel_has_feature(CH(p.client), QIO_CHANNEL_FEATURE_FD_PASS));
-    make_pipe(pfd);
+    qio_test_make_pipe(pfd);
     before = qio_test_count_fds();
     send[0] = send[1] = send[2] = pfd[1];
     send_fds(p.client, send, 3);
@@ -404,7 +345,7 @@ static void test_fd_pass_twenty(void)
 
     pair_open(&p, KIND_UNIX);
     for (int i = 0; i < 10; i++) {
-        make_pipe(&pipes[2 * i]);
+        qio_test_make_pipe(&pipes[2 * i]);
     }
     send_fds(p.client, pipes, 20);
     fds = recv_fds(p.server, 20);
@@ -430,7 +371,7 @@ static void test_fd_pass_max(void)
     unsigned before;
 
     pair_open(&p, KIND_UNIX);
-    make_pipe(pfd);
+    qio_test_make_pipe(pfd);
     before = qio_test_count_fds();
     for (int i = 0; i < QIO_CHANNEL_SOCKET_MAX_FDS; i++) {
         send[i] = pfd[1];
@@ -457,7 +398,7 @@ static void test_fd_pass_too_many(void)
     char c;
 
     pair_open(&p, KIND_UNIX);
-    make_pipe(pfd);
+    qio_test_make_pipe(pfd);
     for (int i = 0; i < QIO_CHANNEL_SOCKET_MAX_FDS + 1; i++) {
         send[i] = pfd[1];
     }
@@ -520,7 +461,7 @@ static void test_fd_pass_truncated_rlimit(void)
         return;
     }
     pair_open(&p, KIND_UNIX);
-    make_pipe(pfd);
+    qio_test_make_pipe(pfd);
     send_max_fds(p.client, pfd[1]);
     before = qio_test_count_fds();
     g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &rl), ==, 0);
@@ -545,7 +486,7 @@ static void test_fd_pass_truncated_creds(void)
     unsigned before;
 
     pair_open(&p, KIND_UNIX);
-    make_pipe(pfd);
+    qio_test_make_pipe(pfd);
     g_assert_cmpint(setsockopt(qio_channel_socket_get_fd(p.server),
                                SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)),
                     ==, 0);
@@ -553,8 +494,8 @@ static void test_fd_pass_truncated_creds(void)
     before = qio_test_count_fds();
     assert_truncated_read(p.server, before);
     /* The channel still works after the error. */
-    write_all(p.client, "ok", 2);
-    read_expect(p.server, "ok");
+    qio_test_write_all(CH(p.client), "ok", 2);
+    qio_test_read_str(CH(p.server), "ok");
     close(pfd[0]);
     close(pfd[1]);
     pair_close(&p);
@@ -570,7 +511,7 @@ static void test_fd_pass_unwanted_closed(void)
     char c = 0;
 
     pair_open(&p, KIND_UNIX);
-    make_pipe(pfd);
+    qio_test_make_pipe(pfd);
     before = qio_test_count_fds();
     for (int i = 0; i < 5; i++) {
         send[i] = pfd[1];
@@ -623,14 +564,14 @@ static void test_peek(gconstpointer data)
     }
     g_assert_true(qio_channel_has_feature(CH(p.server),
                                           QIO_CHANNEL_FEATURE_READ_MSG_PEEK));
-    write_all(p.client, "hello world", 11);
+    qio_test_write_all(CH(p.client), "hello world", 11);
     g_assert_cmpint(qio_channel_readv_full(CH(p.server), &iov, 1, NULL, NULL,
                                            QIO_CHANNEL_READ_FLAG_MSG_PEEK,
                                            &err),
                     ==, 5);
     g_assert_no_error(err);
     g_assert_cmpstr(buf, ==, "hello");
-    read_expect(p.server, "hello world");
+    qio_test_read_str(CH(p.server), "hello world");
     pair_close(&p);
 }
 
@@ -651,13 +592,13 @@ static void test_shutdown_write(gconstpointer data)
     if (!pair_open(&p, GPOINTER_TO_INT(data))) {
         return;
     }
-    write_all(p.client, "ping", 4);
+    qio_test_write_all(CH(p.client), "ping", 4);
     do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_WRITE);
-    read_expect(p.server, "ping");
-    read_expect_eof(p.server);
+    qio_test_read_str(CH(p.server), "ping");
+    qio_test_read_eof(CH(p.server));
     /* The other direction still works. */
-    write_all(p.server, "pong", 4);
-    read_expect(p.client, "pong");
+    qio_test_write_all(CH(p.server), "pong", 4);
+    qio_test_read_str(CH(p.client), "pong");
     pair_close(&p);
 }
 
@@ -669,9 +610,9 @@ static void test_shutdown_read(gconstpointer data)
         return;
     }
     do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_READ);
-    read_expect_eof(p.client);
-    write_all(p.client, "ping", 4);
-    read_expect(p.server, "ping");
+    qio_test_read_eof(CH(p.client));
+    qio_test_write_all(CH(p.client), "ping", 4);
+    qio_test_read_str(CH(p.server), "ping");
     pair_close(&p);
 }
 
@@ -684,8 +625,8 @@ static void test_shutdown_both(gconstpointer data)
         return;
     }
     do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_BOTH);
-    read_expect_eof(p.server);
-    read_expect_eof(p.client);
+    qio_test_read_eof(CH(p.server));
+    qio_test_read_eof(CH(p.client));
     /* EPIPE, reported as an error: SIGPIPE must not kill the process. */
     g_assert_cmpint(qio_channel_write(CH(p.client), "x", 1, &err), ==, -1);
     g_assert_error(err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
@@ -700,7 +641,7 @@ static void test_read_all_eof(void)
 
     /* Whole message, then a clean end-of-file. */
     pair_open(&p, KIND_UNIX);
-    write_all(p.client, "0123456789", 10);
+    qio_test_write_all(CH(p.client), "0123456789", 10);
     do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_WRITE);
     g_assert_cmpint(qio_channel_read_all_eof(CH(p.server), buf, 10, &err), ==,
                     1);
@@ -712,7 +653,7 @@ static void test_read_all_eof(void)
 
     /* End-of-file in the middle of a message. */
     pair_open(&p, KIND_UNIX);
-    write_all(p.client, "01234", 5);
+    qio_test_write_all(CH(p.client), "01234", 5);
     do_shutdown(p.client, QIO_CHANNEL_SHUTDOWN_WRITE);
     g_assert_cmpint(qio_channel_read_all_eof(CH(p.server), buf, 10, &err), ==,
                     -1);
@@ -752,7 +693,7 @@ static void test_connect_refused(void)
 static void test_connect_unix_missing(void)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "none", NULL);
     g_autofree char *expect = g_strdup_printf(
         "connect to %s: No such file or directory", path);
@@ -898,8 +839,8 @@ static void check_accepts_at(QIOChannelSocket *lsn, GSocketConnectable *addr)
     g_autoptr(QIOChannelSocket) cl = connect_to(addr, NULL);
     g_autoptr(QIOChannelSocket) sv = accept_one(lsn);
 
-    write_all(cl, "hi", 2);
-    read_expect(sv, "hi");
+    qio_test_write_all(CH(cl), "hi", 2);
+    qio_test_read_str(CH(sv), "hi");
 }
 
 static void check_accepts(QIOChannelSocket *lsn, const char *host,
@@ -1018,7 +959,7 @@ static void test_accept_would_block(void)
 
 static void test_unix_unlink_on_close(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
@@ -1044,7 +985,7 @@ static void test_unix_unlink_on_close(void)
 
 static void test_unix_keep_on_close(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
@@ -1059,7 +1000,7 @@ static void test_unix_keep_on_close(void)
 
 static void test_unix_unlink_on_finalize(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
@@ -1074,7 +1015,7 @@ static void test_unix_unlink_on_finalize(void)
 /* A file that replaced ours at the path is not ours to remove. */
 static void test_unix_unlink_only_own(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
@@ -1104,7 +1045,7 @@ static void make_stale_socket(const char *path)
 
 static void test_unix_unlink_early(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autofree char *expect = g_strdup_printf(
         "listen on %s: Address already in use", path);
@@ -1132,7 +1073,7 @@ static void test_unix_unlink_early(void)
 /* unlink_early removes sockets only, never a regular file. */
 static void test_unix_unlink_early_not_socket(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
@@ -1177,17 +1118,17 @@ static void test_watch(gconstpointer data)
     g_assert_false(g_main_context_iteration(ctx, FALSE));
     g_assert_cmpint(calls, ==, 0);
 
-    write_all(p.client, "a", 1);
+    qio_test_write_all(CH(p.client), "a", 1);
     while (calls == 0) {
         g_main_context_iteration(ctx, TRUE);
     }
     g_assert_cmpint(calls, ==, 1);
 
     /* Removed by its callback: more data does not call it again. */
-    write_all(p.client, "b", 1);
+    qio_test_write_all(CH(p.client), "b", 1);
     g_assert_false(g_main_context_iteration(ctx, FALSE));
     g_assert_cmpint(calls, ==, 1);
-    read_expect(p.server, "b");
+    qio_test_read_str(CH(p.server), "b");
     pair_close(&p);
 }
 
@@ -1283,7 +1224,7 @@ static void test_new_fd_not_socket(void)
     g_autoptr(GError) err = NULL;
     int pfd[2];
 
-    make_pipe(pfd);
+    qio_test_make_pipe(pfd);
     g_assert_null(qio_channel_socket_new_fd(pfd[0], &err));
     g_assert_nonnull(err);
     /* The descriptor is still the caller's and still open. */
@@ -1317,8 +1258,8 @@ static void test_new_fd_socketpair(void)
     g_assert_cmpint(qio_channel_read(CH(b), &c, 1, &err), ==,
                     QIO_CHANNEL_ERR_BLOCK);
     g_assert_no_error(err);
-    write_all(a, "z", 1);
-    read_expect(b, "z");
+    qio_test_write_all(CH(a), "z", 1);
+    qio_test_read_str(CH(b), "z");
 }
 
 static void test_new_fd_listener(void)
@@ -1476,8 +1417,8 @@ static void assert_zc_refused(SockPair *p, int *fds, size_t nfds)
                         QIO_CHANNEL_WRITE_FLAG_ZERO_COPY, &err),
                     ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
-    write_all(p->client, "k", 1);
-    read_expect(p->server, "k");
+    qio_test_write_all(CH(p->client), "k", 1);
+    qio_test_read_str(CH(p->server), "k");
 }
 
 static void test_zero_copy_refused_unix(void)
@@ -1700,7 +1641,7 @@ static void test_zero_copy_flush_waits(gconstpointer data)
     g_assert_cmpint(unacked_bytes(p.client), <=, fin);
     zc_reader_finish(&r, src);
     if (hangup) {
-        read_expect_eof(p.server);
+        qio_test_read_eof(CH(p.server));
     }
     alarm(0);
     pair_close(&p);
@@ -1729,7 +1670,7 @@ static void test_zero_copy_close_pending(void)
     g_assert_cmpint(zc_flush(p.client), ==, 0);
     zc_reader_start(&r, p.server, sent);
     zc_reader_finish(&r, src);
-    read_expect_eof(p.server);
+    qio_test_read_eof(CH(p.server));
     alarm(0);
     pair_close(&p);
     g_assert_cmpuint(qio_test_count_fds(), ==, fds_before);
@@ -1864,7 +1805,7 @@ static void test_zero_copy_enobufs_fallback(void)
     if (!zc_probe_enobufs()) {
         pin_restore(&saved);
         g_test_skip("MSG_ZEROCOPY is not limited by RLIMIT_MEMLOCK here");
-        write_all(p.client, src, ZC_LEN);
+        qio_test_write_all(CH(p.client), src, ZC_LEN);
         zc_reader_finish(&r, src);
         alarm(0);
         pair_close(&p);
@@ -1912,8 +1853,8 @@ static void test_cork_delay(void)
     pair_open(&p, KIND_UNIX);
     qio_channel_set_delay(CH(p.client), false);
     qio_channel_set_cork(CH(p.client), true);
-    write_all(p.client, "u", 1);
-    read_expect(p.server, "u");
+    qio_test_write_all(CH(p.client), "u", 1);
+    qio_test_read_str(CH(p.server), "u");
     pair_close(&p);
 }
 
@@ -1930,7 +1871,7 @@ static void test_closed_channel(void)
     g_assert_cmpint(qio_channel_read(CH(p.client), &c, 1, &err), ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_CLOSED);
     /* The peer sees end-of-file. */
-    read_expect_eof(p.server);
+    qio_test_read_eof(CH(p.server));
     pair_close(&p);
 }
 
@@ -2206,7 +2147,7 @@ static void test_connect_async_tcp(void)
 
 static void test_connect_async_unix(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
@@ -2225,7 +2166,7 @@ static void test_connect_async_unix(void)
  */
 static void test_connect_async_unix_full(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autofree char *expect = g_strdup_printf(
         "connect to %s: Connection timed out", path);
@@ -2263,8 +2204,8 @@ static void test_connect_async_unix_full(void)
     async_wait(&r);
     g_assert_no_error(r.error);
     sv2 = accept_one(lsn);
-    write_all(patient, "late", 4);
-    read_expect(sv2, "late");
+    qio_test_write_all(CH(patient), "late", 4);
+    qio_test_read_str(CH(sv2), "late");
     async_result_clear(&r);
 
     g_object_unref(lsn);
@@ -2273,7 +2214,7 @@ static void test_connect_async_unix_full(void)
 
 static void test_connect_async_unix_missing(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "none", NULL);
     g_autofree char *expect = g_strdup_printf(
         "connect to %s: No such file or directory", path);
@@ -2332,8 +2273,8 @@ static void test_connect_async_localhost(void)
     sv = accept_one(lsn);
     remote = remote_text(cl);
     g_assert_cmpstr(remote, ==, expect);
-    write_all(cl, "hello", 5);
-    read_expect(sv, "hello");
+    qio_test_write_all(CH(cl), "hello", 5);
+    qio_test_read_str(CH(sv), "hello");
     async_result_clear(&r);
 }
 
@@ -2626,8 +2567,8 @@ static void test_connect_async_slow_resolver(void)
     g_assert_cmpuint(t.ticks, >=, 3);
     g_assert_cmpint(t.max_gap, <, 350 * 1000);
     sv = accept_one(lsn);
-    write_all(sv, "ok", 2);
-    read_expect(cl, "ok");
+    qio_test_write_all(CH(sv), "ok", 2);
+    qio_test_read_str(CH(cl), "ok");
     async_result_clear(&r);
 }
 
@@ -2657,8 +2598,8 @@ static void test_connect_async_given_context(void)
         async_wait(&r);
         g_assert_no_error(r.error);
         sv = accept_one(lsn);
-        write_all(sv, "ok", 2);
-        read_expect(cl, "ok");
+        qio_test_write_all(CH(sv), "ok", 2);
+        qio_test_read_str(CH(cl), "ok");
         async_result_clear(&r);
     }
 }
@@ -2703,7 +2644,7 @@ static void test_connect_async_many(void)
     for (size_t i = 0; i < G_N_ELEMENTS(cl); i++) {
         g_autoptr(QIOChannelSocket) sv = accept_one(lsn);
 
-        write_all(cl[i], "x", 1);
+        qio_test_write_all(CH(cl[i]), "x", 1);
         g_object_unref(cl[i]);
     }
     g_main_loop_unref(m.loop);
@@ -2733,7 +2674,7 @@ static void test_connect_async_unref(void)
     /* Released with the task, after the callback: the peer sees EOF. */
     g_assert_null(weak);
     sv = accept_one(lsn);
-    read_expect_eof(sv);
+    qio_test_read_eof(CH(sv));
     async_result_clear(&r);
 }
 
@@ -2804,7 +2745,7 @@ static void test_listen_async_tcp(void)
 /* The listener's socket file moves to the caller's channel with it. */
 static void test_listen_async_unix(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
@@ -2851,7 +2792,7 @@ static void test_listen_async_in_use(void)
 /* Closed before the worker is done: its socket and file are dropped. */
 static void test_listen_async_close(void)
 {
-    g_autofree char *dir = make_tmpdir();
+    g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));

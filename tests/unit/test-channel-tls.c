@@ -921,34 +921,6 @@ static void test_verify_client_optional(void)
 
 /* ---------------------------------------------------------------- closing */
 
-static void read_exact(QIOChannel *ioc, const char *want)
-{
-    g_autoptr(GError) err = NULL;
-    size_t len = strlen(want);
-    g_autofree char *buf = g_malloc0(len + 1);
-
-    g_assert_cmpint(qio_channel_read_all(ioc, buf, len, &err), ==, 0);
-    g_assert_no_error(err);
-    g_assert_cmpstr(buf, ==, want);
-}
-
-static void write_str(QIOChannel *ioc, const char *s)
-{
-    g_autoptr(GError) err = NULL;
-
-    g_assert_cmpint(qio_channel_write_all(ioc, s, strlen(s), &err), ==, 0);
-    g_assert_no_error(err);
-}
-
-static void read_eof(QIOChannel *ioc)
-{
-    g_autoptr(GError) err = NULL;
-    char c;
-
-    g_assert_cmpint(qio_channel_read(ioc, &c, 1, &err), ==, 0);
-    g_assert_no_error(err);
-}
-
 /*
  * shutdown(WRITE): close_notify, then the master's write side; the peer
  * reads end-of-file while the other direction still works.
@@ -968,7 +940,7 @@ static void test_shutdown_write(void)
     qio_test_set_blocking(s, true);
     g_assert_true(qio_channel_has_feature(c, QIO_CHANNEL_FEATURE_SHUTDOWN));
 
-    write_str(c, "request");
+    qio_test_write_str(c, "request");
     g_assert_cmpint(qio_channel_shutdown(c, QIO_CHANNEL_SHUTDOWN_WRITE, &err),
                     ==, 0);
     g_assert_no_error(err);
@@ -976,17 +948,17 @@ static void test_shutdown_write(void)
     g_assert_error(err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
     g_clear_error(&err);
 
-    read_exact(s, "request");
-    read_eof(s);
-    read_eof(s);
+    qio_test_read_str(s, "request");
+    qio_test_read_eof(s);
+    qio_test_read_eof(s);
     /* The master's write side was shut after the alert. */
-    read_eof(p.smaster);
+    qio_test_read_eof(p.smaster);
 
-    write_str(s, "reply, still flowing");
-    read_exact(c, "reply, still flowing");
+    qio_test_write_str(s, "reply, still flowing");
+    qio_test_read_str(c, "reply, still flowing");
     g_assert_cmpint(qio_channel_shutdown(s, QIO_CHANNEL_SHUTDOWN_WRITE, &err),
                     ==, 0);
-    read_eof(c);
+    qio_test_read_eof(c);
     pair_free(&p);
 }
 
@@ -1179,13 +1151,13 @@ static void test_shutdown_deferred(void)
 
     gate = pair_init_gated(&p, NULL);
     pair_handshake_ok(&p);
-    write_str(QIO_CHANNEL(p.client), "last words");
+    qio_test_write_str(QIO_CHANNEL(p.client), "last words");
     gate->shut = true;
     g_assert_cmpint(qio_channel_shutdown(QIO_CHANNEL(p.client),
                                          QIO_CHANNEL_SHUTDOWN_WRITE, &err),
                     ==, 0);
     g_assert_no_error(err);
-    read_exact(QIO_CHANNEL(p.server), "last words");
+    qio_test_read_str(QIO_CHANNEL(p.server), "last words");
     /* Nothing more yet: the alert is held back by the gate. */
     g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.server), &c, 1, &err), ==,
                     QIO_CHANNEL_ERR_BLOCK);
@@ -1195,8 +1167,8 @@ static void test_shutdown_deferred(void)
     gate->shut = false;
     run_for(20);
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
-    read_eof(QIO_CHANNEL(p.server));
-    read_eof(p.smaster);
+    qio_test_read_eof(QIO_CHANNEL(p.server));
+    qio_test_read_eof(p.smaster);
     pair_free(&p);
 }
 
@@ -1237,7 +1209,11 @@ static QIOTLSCreds *reauth_creds(QIOTLSCredsEndpoint ep, const char *both)
     return creds;
 }
 
-static void test_reauth_read_writes(void)
+/*
+ * A handshaken pair whose credentials allow reauthentication and whose
+ * client writes through the gate returned.
+ */
+static TestGate *pair_init_reauth(Pair *p)
 {
     g_autoptr(QIOTLSCreds) cc =
         reauth_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT, "client-both.pem");
@@ -1245,21 +1221,43 @@ static void test_reauth_read_writes(void)
         reauth_creds(QIO_TLS_CREDS_ENDPOINT_SERVER, "server-both.pem");
     TestGate *gate = g_object_new(TEST_TYPE_GATE, NULL);
     g_autoptr(GError) err = NULL;
+
+    memset(p, 0, sizeof(*p));
+    socket_pair(&gate->inner, &p->smaster);
+    p->cmaster = QIO_CHANNEL(gate);
+    p->client = qio_channel_tls_new_client(p->cmaster, cc, "localhost", &err);
+    g_assert_no_error(err);
+    p->server = qio_channel_tls_new_server(p->smaster, sc, &err);
+    g_assert_no_error(err);
+    pair_handshake_ok(p);
+    return gate;
+}
+
+/* Let the server's reauthentication of @ss finish (at most 5 s). */
+static void reauth_finish(gnutls_session_t ss)
+{
+    int ret;
+
+    for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+         (ret = gnutls_reauth(ss, 0)) == GNUTLS_E_AGAIN;) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(500);
+    }
+    g_assert_cmpint(ret, ==, 0);
+}
+
+static void test_reauth_read_writes(void)
+{
+    Pair p;
+    TestGate *gate = pair_init_reauth(&p);
     gnutls_session_t cs;
     gnutls_session_t ss;
     char buf[64] = { 0 };
     CoJob job = { .buf = buf, .len = 5 };
     unsigned attempts;
     int ret;
-    Pair p = { 0 };
 
-    socket_pair(&gate->inner, &p.smaster);
-    p.cmaster = QIO_CHANNEL(gate);
-    p.client = qio_channel_tls_new_client(p.cmaster, cc, "localhost", &err);
-    g_assert_no_error(err);
-    p.server = qio_channel_tls_new_server(p.smaster, sc, &err);
-    g_assert_no_error(err);
-    pair_handshake_ok(&p);
     cs = qio_channel_tls_get_session(p.client);
     ss = qio_channel_tls_get_session(p.server);
     g_assert_cmpint(gnutls_protocol_get_version(cs), ==, GNUTLS_TLS1_3);
@@ -1283,20 +1281,14 @@ static void test_reauth_read_writes(void)
     g_assert_false(job.done);
 
     /* The server gets the answer; then both directions work. */
-    for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-         (ret = gnutls_reauth(ss, 0)) == GNUTLS_E_AGAIN;) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(500);
-    }
-    g_assert_cmpint(ret, ==, 0);
-    write_str(QIO_CHANNEL(p.server), "hello");
+    reauth_finish(ss);
+    qio_test_write_str(QIO_CHANNEL(p.server), "hello");
     run_until(&job.done, NULL);
     co_job_check(&job);
     g_assert_cmpstr(buf, ==, "hello");
-    write_str(QIO_CHANNEL(p.client), "ping");
+    qio_test_write_str(QIO_CHANNEL(p.client), "ping");
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
-    read_exact(QIO_CHANNEL(p.server), "ping");
+    qio_test_read_str(QIO_CHANNEL(p.server), "ping");
     pair_free(&p);
 }
 
@@ -1321,26 +1313,13 @@ static gboolean watch_read(QIOChannel *ioc, GIOCondition cond, gpointer data)
  */
 static void test_watch_follows_direction(void)
 {
-    g_autoptr(QIOTLSCreds) cc =
-        reauth_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT, "client-both.pem");
-    g_autoptr(QIOTLSCreds) sc =
-        reauth_creds(QIO_TLS_CREDS_ENDPOINT_SERVER, "server-both.pem");
-    TestGate *gate = g_object_new(TEST_TYPE_GATE, NULL);
-    g_autoptr(GError) err = NULL;
+    Pair p;
+    TestGate *gate = pair_init_reauth(&p);
     WatchReader w = { 0 };
     gnutls_session_t ss;
     unsigned fired;
     guint id;
-    int ret;
-    Pair p = { 0 };
 
-    socket_pair(&gate->inner, &p.smaster);
-    p.cmaster = QIO_CHANNEL(gate);
-    p.client = qio_channel_tls_new_client(p.cmaster, cc, "localhost", &err);
-    g_assert_no_error(err);
-    p.server = qio_channel_tls_new_server(p.smaster, sc, &err);
-    g_assert_no_error(err);
-    pair_handshake_ok(&p);
     ss = qio_channel_tls_get_session(p.server);
     id = qio_channel_add_watch(QIO_CHANNEL(p.client), G_IO_IN, watch_read, &w,
                                NULL);
@@ -1360,14 +1339,8 @@ static void test_watch_follows_direction(void)
 
     gate->shut = false;
     run_until_changed(&w.fired, fired);
-    for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-         (ret = gnutls_reauth(ss, 0)) == GNUTLS_E_AGAIN;) {
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(500);
-    }
-    g_assert_cmpint(ret, ==, 0);
-    write_str(QIO_CHANNEL(p.server), "hello");
+    reauth_finish(ss);
+    qio_test_write_str(QIO_CHANNEL(p.server), "hello");
     for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
          w.last != 5;) {
         g_assert_cmpint(g_get_monotonic_time(), <, end);
@@ -1395,16 +1368,16 @@ static void test_key_update(void)
     g_assert_cmpint(gnutls_session_key_update(
                         qio_channel_tls_get_session(p.server), GNUTLS_KU_PEER),
                     ==, 0);
-    write_str(QIO_CHANNEL(p.server), "hello");
+    qio_test_write_str(QIO_CHANNEL(p.server), "hello");
     run_until(&job.done, NULL);
     co_job_check(&job);
     g_assert_cmpstr(buf, ==, "hello");
-    write_str(QIO_CHANNEL(p.client), "ping");
+    qio_test_write_str(QIO_CHANNEL(p.client), "ping");
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
-    read_exact(QIO_CHANNEL(p.server), "ping");
-    write_str(QIO_CHANNEL(p.server), "pong");
+    qio_test_read_str(QIO_CHANNEL(p.server), "ping");
+    qio_test_write_str(QIO_CHANNEL(p.server), "pong");
     qio_test_set_blocking(QIO_CHANNEL(p.client), true);
-    read_exact(QIO_CHANNEL(p.client), "pong");
+    qio_test_read_str(QIO_CHANNEL(p.client), "pong");
     pair_free(&p);
 }
 
@@ -1500,10 +1473,10 @@ static void test_key_update_held_write(void)
     g_assert_cmpint(n, ==, QIO_CHANNEL_ERR_BLOCK);
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
     qio_test_set_blocking(QIO_CHANNEL(p.client), true);
-    write_str(QIO_CHANNEL(p.client), "ping");
-    read_exact(QIO_CHANNEL(p.server), "ping");
-    write_str(QIO_CHANNEL(p.server), "pong");
-    read_exact(QIO_CHANNEL(p.client), "pong");
+    qio_test_write_str(QIO_CHANNEL(p.client), "ping");
+    qio_test_read_str(QIO_CHANNEL(p.server), "ping");
+    qio_test_write_str(QIO_CHANNEL(p.server), "pong");
+    qio_test_read_str(QIO_CHANNEL(p.client), "pong");
     pair_free(&p);
 }
 
@@ -1518,10 +1491,10 @@ static void test_premature_eof(void)
     pair_init(&p, &client_spec, &server_spec, "localhost");
     pair_handshake_ok(&p);
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
-    write_str(QIO_CHANNEL(p.client), "cut");
+    qio_test_write_str(QIO_CHANNEL(p.client), "cut");
     /* The raw socket goes away without close_notify. */
     qio_channel_close(p.cmaster, NULL);
-    read_exact(QIO_CHANNEL(p.server), "cut");
+    qio_test_read_str(QIO_CHANNEL(p.server), "cut");
     g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.server), buf, sizeof(buf),
                                      &err),
                     ==, -1);
@@ -1563,7 +1536,7 @@ static void test_premature_eof_after_data(void)
     pair_init(&p, &client_spec, &server_spec, "localhost");
     pair_handshake_ok(&p);
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
-    write_str(QIO_CHANNEL(p.client), "abcde");
+    qio_test_write_str(QIO_CHANNEL(p.client), "abcde");
     qio_channel_close(p.cmaster, NULL);
     g_assert_cmpint(qio_channel_readv(QIO_CHANNEL(p.server), iov, 2, &err),
                     ==, 5);
@@ -1588,12 +1561,6 @@ static int socket_unread(QIOChannel *sock)
     return n;
 }
 
-static gboolean watch_fired(QIOChannel *ioc, GIOCondition cond, gpointer data)
-{
-    *(GIOCondition *)data = cond;
-    return G_SOURCE_REMOVE;
-}
-
 static gboolean timed_out(gpointer data)
 {
     *(bool *)data = true;
@@ -1606,7 +1573,8 @@ static GIOCondition wait_in_watch(QIOChannel *ioc)
     GIOCondition got = 0;
     bool expired = false;
     guint timer = g_timeout_add(2000, timed_out, &expired);
-    guint id = qio_channel_add_watch(ioc, G_IO_IN, watch_fired, &got, NULL);
+    guint id = qio_channel_add_watch(ioc, G_IO_IN, qio_test_watch_cond, &got,
+                                     NULL);
 
     while (!got && !expired) {
         g_main_context_iteration(NULL, TRUE);
@@ -1696,9 +1664,9 @@ static void test_pending_data_yield(void)
 
     pair_init(&p, &client_spec, &server_spec, "localhost");
     pair_handshake_ok(&p);
-    write_str(QIO_CHANNEL(p.client), "0123456789");
+    qio_test_write_str(QIO_CHANNEL(p.client), "0123456789");
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
-    read_exact(QIO_CHANNEL(p.server), "0");
+    qio_test_read_str(QIO_CHANNEL(p.server), "0");
     qio_test_set_blocking(QIO_CHANNEL(p.server), false);
     g_assert_cmpint(socket_unread(p.smaster), ==, 0);
     job.ioc = QIO_CHANNEL(p.server);

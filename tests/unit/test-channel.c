@@ -35,9 +35,6 @@
 
 #define MiB (1024 * 1024)
 
-/* A loop that has not finished after this long is a hang, not slowness. */
-#define LOOP_TIMEOUT_S 300
-
 /* ---------------------------------------------------------------- helpers */
 
 /* One-way channels over a pipe, so that shutting the writer means EOF. */
@@ -91,49 +88,11 @@ static void poll_context(GMainContext *ctx)
     }
 }
 
-static void write_str(QIOChannel *ioc, const char *s)
-{
-    g_autoptr(GError) err = NULL;
-
-    g_assert_cmpint(qio_channel_write_all(ioc, s, strlen(s), &err), ==, 0);
-    g_assert_no_error(err);
-}
-
-static void read_str(QIOChannel *ioc, const char *want)
-{
-    g_autoptr(GError) err = NULL;
-    g_autofree char *buf = g_malloc0(strlen(want) + 1);
-
-    g_assert_cmpint(qio_channel_read_all(ioc, buf, strlen(want), &err), ==, 0);
-    g_assert_no_error(err);
-    g_assert_cmpstr(buf, ==, want);
-}
-
-static gboolean loop_timed_out(gpointer data)
-{
-    g_error("%s: the main loop did not finish in %d s", (const char *)data,
-            LOOP_TIMEOUT_S);
-    return G_SOURCE_REMOVE;
-}
-
-/* g_main_loop_run(), failing the test rather than hanging for ever. */
-static void run_loop(GMainLoop *loop)
-{
-    GSource *guard = g_timeout_source_new_seconds(LOOP_TIMEOUT_S);
-
-    g_source_set_callback(guard, loop_timed_out, (gpointer)g_test_get_path(),
-                          NULL);
-    g_source_attach(guard, g_main_loop_get_context(loop));
-    g_main_loop_run(loop);
-    g_source_destroy(guard);
-    g_source_unref(guard);
-}
-
-/* Wait on @cond until *@flag is set, at most LOOP_TIMEOUT_S. */
+/* Wait on @cond until *@flag is set, at most QIO_TEST_LOOP_TIMEOUT_S. */
 static void wait_flag(GMutex *lock, GCond *cond, const bool *flag)
 {
     gint64 deadline =
-        g_get_monotonic_time() + LOOP_TIMEOUT_S * G_TIME_SPAN_SECOND;
+        g_get_monotonic_time() + QIO_TEST_LOOP_TIMEOUT_S * G_TIME_SPAN_SECOND;
 
     g_mutex_lock(lock);
     while (!*flag) {
@@ -688,7 +647,7 @@ static void test_features_socket(void)
     qio_channel_set_delay(a, false);
 
     /* Peek leaves the data for the next read. */
-    write_str(b, "hello");
+    qio_test_write_str(b, "hello");
     g_assert_cmpint(qio_channel_readv_full(a, &iov, 1, NULL, NULL,
                                            QIO_CHANNEL_READ_FLAG_MSG_PEEK,
                                            &err),
@@ -850,7 +809,7 @@ static void iterate_until_called(GMainContext *ctx, WatchState *w,
                                  unsigned calls)
 {
     gint64 deadline =
-        g_get_monotonic_time() + LOOP_TIMEOUT_S * G_TIME_SPAN_SECOND;
+        g_get_monotonic_time() + QIO_TEST_LOOP_TIMEOUT_S * G_TIME_SPAN_SECOND;
 
     while (w->calls < calls) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
@@ -873,7 +832,7 @@ static void test_watch_in(void)
     poll_context(NULL);
     g_assert_cmpuint(w.calls, ==, 0);
 
-    write_str(wr, "x");
+    qio_test_write_str(wr, "x");
     iterate_until_called(NULL, &w, 1);
     g_assert_true(w.cond & G_IO_IN);
     g_assert_cmpuint(w.notified, ==, 1);
@@ -882,7 +841,7 @@ static void test_watch_in(void)
     /* The byte is still there: a live watch would fire again. */
     poll_context(NULL);
     g_assert_cmpuint(w.calls, ==, 1);
-    read_str(rd, "x");
+    qio_test_read_str(rd, "x");
 
     unref_and_check_freed(rd);
     unref_and_check_freed(wr);
@@ -899,7 +858,7 @@ static void test_watch_thread_default(void)
 
     socket_channels(&a, &b);
     w.ioc = a;
-    write_str(b, "x");
+    qio_test_write_str(b, "x");
     g_main_context_push_thread_default(ctx);
     id = qio_channel_add_watch(a, G_IO_IN, watch_cb, &w, watch_notify);
     g_main_context_pop_thread_default(ctx);
@@ -928,7 +887,7 @@ static void test_watch_full_context(void)
     w.ioc = a;
     id = qio_channel_add_watch_full(a, G_IO_IN, watch_cb, &w, watch_notify,
                                     ctx);
-    write_str(b, "x");
+    qio_test_write_str(b, "x");
     poll_context(NULL);
     g_assert_cmpuint(w.calls, ==, 0);
 
@@ -1079,7 +1038,7 @@ static gpointer wait_writer(gpointer data)
     }
     c->written = true;
     g_mutex_unlock(&c->lock);
-    write_str(c->wr, "late data");
+    qio_test_write_str(c->wr, "late data");
     return NULL;
 }
 
@@ -1536,8 +1495,8 @@ static void test_co_yield_in(void)
 
     poll_context(NULL);
     g_assert_cmpuint(s.resumed, ==, 0);
-    write_str(b, "hello");
-    run_loop(s.loop);
+    qio_test_write_str(b, "hello");
+    qio_test_run_loop(s.loop);
     g_assert_true(s.done);
     g_assert_cmpuint(s.resumed, ==, 1);
 
@@ -1608,7 +1567,7 @@ static void test_co_bidirectional(void)
     }
     /* Far more than the socket buffers: everyone is waiting now. */
     g_assert_cmpuint(running, ==, 4);
-    run_loop(loop);
+    qio_test_run_loop(loop);
 
     for (int i = 0; i < 4; i++) {
         g_assert_no_error(flows[i].err);
@@ -1686,7 +1645,7 @@ static void test_co_read_all_runs_loop(void)
     g_timeout_add(1, feed_chunk, &s);
     qio_coroutine_enter(qio_coroutine_create(co_read_all, &s));
     g_assert_true(s.reading);
-    run_loop(s.loop);
+    qio_test_run_loop(s.loop);
 
     g_assert_no_error(s.err);
     g_assert_cmpint(s.ret, ==, 0);
@@ -1779,7 +1738,7 @@ static void test_co_wake_read_thread(void)
     g_assert_false(s.done);
 
     thread = g_thread_new("waker", wake_thread, &s);
-    run_loop(s.loop);
+    qio_test_run_loop(s.loop);
     g_thread_join(thread);
     g_assert_true(s.done);
     g_assert_cmpuint(s.yields, ==, 1);
@@ -1828,7 +1787,7 @@ static void coroutine_fn co_reenter(void *opaque)
     s->phase = 2;
     qio_coroutine_yield();
     reenter_arrived(s);
-    read_str(s->ioc, "first");
+    qio_test_read_str(s->ioc, "first");
 
     /* 3: a new wait on the channel works. */
     s->phase = 3;
@@ -1866,7 +1825,7 @@ static void test_co_reenter(void)
     g_assert_cmpint(s.phase, ==, 2);
 
     /* Data now: a handler left over from phase 1 would enter it. */
-    write_str(b, "first");
+    qio_test_write_str(b, "first");
     poll_context(NULL);
     g_assert_cmpuint(s.stray, ==, 0);
     g_assert_cmpint(s.phase, ==, 2);
@@ -1879,7 +1838,7 @@ static void test_co_reenter(void)
     g_assert_false(s.done);
 
     s.enter_allowed = true;
-    write_str(b, "second");
+    qio_test_write_str(b, "second");
     while (!s.done) {
         g_main_context_iteration(NULL, TRUE);
     }
@@ -1978,7 +1937,7 @@ static void run_co_in_worker(bool attach)
 
     wait_flag(&s.lock, &s.cond, &s.waiting);
     poll_context(NULL); /* the main thread's context has nothing to do */
-    write_str(b, "ping");
+    qio_test_write_str(b, "ping");
     wait_flag(&s.lock, &s.cond, &s.done);
     g_main_loop_quit(s.loop);
     g_thread_join(s.worker);
@@ -2122,7 +2081,7 @@ static void coroutine_fn co_detach(void *opaque)
     s->entries++;
     s->stray += !s->enter_allowed;
     s->enter_allowed = false;
-    read_str(s->ioc, "one");
+    qio_test_read_str(s->ioc, "one");
 
     /* Waiting again: now in the attached context. */
     while ((n = qio_channel_read(s->ioc, buf, sizeof(buf) - 1, NULL)) ==
@@ -2166,7 +2125,7 @@ static void test_co_detach(void)
     qio_coroutine_enter(s.co);
 
     qio_channel_detach_aio_context(a);
-    write_str(b, "one");
+    qio_test_write_str(b, "one");
     poll_context(NULL);
     g_assert_cmpuint(s.entries, ==, 0);
 
@@ -2184,7 +2143,7 @@ static void test_co_detach(void)
     g_assert_false(s.done);
 
     /* The second wait's handler is in ctx, not in the default context. */
-    write_str(b, "two");
+    qio_test_write_str(b, "two");
     poll_context(NULL);
     g_assert_false(s.done);
     while (!s.done) {
@@ -2237,7 +2196,7 @@ static void test_set_aio_fd_handler(void)
     poll_context(NULL);
     g_assert_cmpuint(n.writes, ==, 2);
     g_assert_cmpuint(n.reads, ==, 0);
-    write_str(b, "x");
+    qio_test_write_str(b, "x");
     g_main_context_iteration(NULL, FALSE);
     g_main_context_iteration(NULL, FALSE);
     g_assert_cmpuint(n.reads, ==, 2); /* unread data: again and again */
@@ -2301,7 +2260,7 @@ static void test_aio_batch_close(void)
 
     for (int i = 0; i < 2; i++) {
         socket_channels(&r.ioc[i], &peer[i]);
-        write_str(peer[i], "x");
+        qio_test_write_str(peer[i], "x");
     }
     qio_channel_set_aio_fd_handler(r.ioc[0], NULL, on_rival0, NULL, &r);
     qio_channel_set_aio_fd_handler(r.ioc[1], NULL, on_rival1, NULL, &r);
@@ -2337,7 +2296,7 @@ static void test_aio_same_fd(void)
     twin = QIO_CHANNEL(qio_channel_socket_new_fd(
         qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(a)), &err));
     g_assert_no_error(err);
-    write_str(b, "x");
+    qio_test_write_str(b, "x");
     qio_channel_set_aio_fd_handler(a, NULL, on_aio_read, NULL, &na);
     qio_channel_set_aio_fd_handler(twin, NULL, on_aio_read, NULL, &nt);
     g_main_context_iteration(NULL, FALSE);

@@ -125,23 +125,6 @@ static void listener_free(QIONetListener *l)
 
 /* ---------------------------------------------------------------- clients */
 
-static gboolean have_ipv6(void)
-{
-    struct sockaddr_in6 sin6 = {
-        .sin6_family = AF_INET6,
-        .sin6_addr = IN6ADDR_LOOPBACK_INIT,
-    };
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    gboolean ok;
-
-    if (fd < 0) {
-        return FALSE;
-    }
-    ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
-    close(fd);
-    return ok;
-}
-
 /* The address of the @i-th listening socket of @l. */
 static GSocketAddress *listener_address(QIONetListener *l, guint i)
 {
@@ -324,7 +307,7 @@ static void test_wildcard(void)
     g_assert_cmpuint(qio_net_listener_get_nsockets(l), ==, 1);
     qio_net_listener_set_client_func(l, on_client, &acc, NULL);
     connect_and_check(&acc, "127.0.0.1", port);
-    if (have_ipv6()) {
+    if (qio_test_have_ipv6()) {
         connect_and_check(&acc, "::1", port);
     } else {
         g_test_message("IPv6 loopback unavailable: IPv4 half only");
@@ -339,7 +322,7 @@ static void test_localhost(void)
 {
     Accepted acc;
     QIONetListener *l = listener_open("localhost", NULL);
-    gboolean v6 = have_ipv6();
+    gboolean v6 = qio_test_have_ipv6();
     guint n = qio_net_listener_get_nsockets(l);
     guint16 port = listener_port(l, 0);
 

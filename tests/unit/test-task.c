@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "qio/task.h"
+#include "test-util.h"
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -52,24 +53,6 @@ static void probe_clear(Probe *p)
     g_mutex_clear(&p->lock);
     g_cond_clear(&p->cond);
     g_clear_error(&p->seen_error);
-}
-
-static gboolean loop_too_long(gpointer data)
-{
-    g_error("the main loop ran for too long");
-    return G_SOURCE_REMOVE;
-}
-
-/* Run @loop until it is quit, failing the test after 20 s. */
-static void run_loop(GMainLoop *loop)
-{
-    GSource *guard = g_timeout_source_new_seconds(20);
-
-    g_source_set_callback(guard, loop_too_long, NULL, NULL);
-    g_source_attach(guard, g_main_loop_get_context(loop));
-    g_main_loop_run(loop);
-    g_source_destroy(guard);
-    g_source_unref(guard);
 }
 
 /* Dispatch whatever is ready in @ctx without waiting. */
@@ -170,7 +153,7 @@ static void test_thread_default_context(void)
     qio_task_run_in_thread(task, probe_worker, &p, probe_worker_free, NULL);
     probe_wait_worker_done(&p);
     g_assert_cmpint(g_atomic_int_get(&p.callbacks), ==, 0);
-    run_loop(p.loop);
+    qio_test_run_loop(p.loop);
     drain(NULL);
 
     probe_assert_once(&p);
@@ -199,7 +182,7 @@ static void test_thread_pushed_context(void)
     g_assert_cmpint(g_atomic_int_get(&p.callbacks), ==, 0);
 
     g_main_context_push_thread_default(ctx);
-    run_loop(p.loop);
+    qio_test_run_loop(p.loop);
     drain(ctx);
     g_main_context_pop_thread_default(ctx);
     probe_assert_once(&p);
@@ -323,7 +306,7 @@ static void test_error_first_wins(void)
     probe_init(&p, g_main_context_default());
     task = qio_task_new(NULL, error_callback, &p, probe_opaque_free);
     qio_task_run_in_thread(task, error_worker, &p, probe_worker_free, NULL);
-    run_loop(p.loop);
+    qio_test_run_loop(p.loop);
 
     probe_assert_once(&p);
     g_assert_true(p.failed);
@@ -405,7 +388,7 @@ static void test_result_pointer(void)
     probe_init(&p, g_main_context_default());
     task = qio_task_new(NULL, result_callback, &p, probe_opaque_free);
     qio_task_run_in_thread(task, result_worker, &p, probe_worker_free, NULL);
-    run_loop(p.loop);
+    qio_test_run_loop(p.loop);
     drain(NULL);
 
     probe_assert_once(&p);
@@ -531,7 +514,7 @@ static void test_source_kept_alive(void)
     g_assert_nonnull(weak);
 
     qio_task_run_in_thread(task, source_worker, &p, probe_worker_free, NULL);
-    run_loop(p.loop);
+    qio_test_run_loop(p.loop);
     /* Seen by the callback, released as soon as the task was. */
     g_assert_true(p.seen_source == obj);
     g_assert_null(weak);
@@ -603,7 +586,7 @@ static void test_many(void)
         task = qio_task_new(NULL, many_callback, it, many_free);
         qio_task_run_in_thread(task, many_worker, it, NULL, NULL);
     }
-    run_loop(m->loop);
+    qio_test_run_loop(m->loop);
     drain(NULL);
     for (int i = 0; i < MANY_TASKS; i++) {
         g_assert_cmpint(m->workers[i], ==, 1);
@@ -672,7 +655,7 @@ static void test_complete_from_watch(void)
     g_object_unref(obj);
     g_unix_fd_add(op.fds[0], G_IO_IN, watch_op_readable, &op);
     g_assert_cmpint(write(op.fds[1], "x", 1), ==, 1);
-    run_loop(op.loop);
+    qio_test_run_loop(op.loop);
 
     g_assert_cmpint(op.callbacks, ==, 1);
     g_assert_cmpint(op.frees, ==, 1);

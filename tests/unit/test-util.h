@@ -10,6 +10,16 @@
  *   qio_test_count_fds()     open descriptors, from /proc/self/fd
  *   qio_test_max_fd()        the highest open descriptor
  *   qio_test_fd_is_open()    whether a descriptor is open
+ *   qio_test_make_pipe()     a close-on-exec pipe
+ *   qio_test_make_tmpdir()   a fresh directory under the temporary one
+ *   qio_test_have_ipv6()     whether the IPv6 loopback can be bound
+ *   qio_test_write_all()     write, asserting that all of it went
+ *   qio_test_write_str()
+ *   qio_test_read_str()      read exactly the bytes expected, and compare
+ *   qio_test_read_eof()      read end-of-file
+ *   qio_test_watch_cond()    a watch callback that records its condition
+ *   qio_test_run_loop()      g_main_loop_run() that fails instead of hanging
+ *   qio_test_add_cases()     register cases that must not leak descriptors
  *   qio_test_transfer()      move a large random buffer from one channel to
  *                            another, writer and reader in their own
  *                            threads, and compare
@@ -20,13 +30,18 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "qio/channel.h"
+
+/* A main loop that has not finished after this long is a hang. */
+#define QIO_TEST_LOOP_TIMEOUT_S 300
 
 /* ---------------------------------------------------------------- data */
 
@@ -107,6 +122,151 @@ static inline int qio_test_max_fd(void)
 static inline bool qio_test_fd_is_open(int fd)
 {
     return fcntl(fd, F_GETFD) >= 0;
+}
+
+static inline void qio_test_make_pipe(int fds[2])
+{
+    g_assert_no_errno(pipe2(fds, O_CLOEXEC));
+}
+
+/* A new directory for the test's files; the caller removes it. */
+static inline char *qio_test_make_tmpdir(void)
+{
+    g_autoptr(GError) err = NULL;
+    char *dir = g_dir_make_tmp("qio-test-XXXXXX", &err);
+
+    g_assert_no_error(err);
+    return dir;
+}
+
+/* Whether this system can bind the IPv6 loopback address. */
+static inline bool qio_test_have_ipv6(void)
+{
+    struct sockaddr_in6 sin6 = {
+        .sin6_family = AF_INET6,
+        .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+    };
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+static inline void qio_test_write_all(QIOChannel *ioc, const void *buf,
+                                      size_t len)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpint(qio_channel_write_all(ioc, buf, len, &err), ==, 0);
+    g_assert_no_error(err);
+}
+
+static inline void qio_test_write_str(QIOChannel *ioc, const char *s)
+{
+    qio_test_write_all(ioc, s, strlen(s));
+}
+
+/* Read strlen(@want) bytes from @ioc and assert that they are @want. */
+static inline void qio_test_read_str(QIOChannel *ioc, const char *want)
+{
+    g_autoptr(GError) err = NULL;
+    size_t len = strlen(want);
+    g_autofree char *buf = g_malloc0(len + 1);
+
+    g_assert_cmpint(qio_channel_read_all(ioc, buf, len, &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpstr(buf, ==, want);
+}
+
+/* Assert that the next read of @ioc returns end-of-file. */
+static inline void qio_test_read_eof(QIOChannel *ioc)
+{
+    g_autoptr(GError) err = NULL;
+    char c;
+
+    g_assert_cmpint(qio_channel_read(ioc, &c, 1, &err), ==, 0);
+    g_assert_no_error(err);
+}
+
+/* A QIOChannelFunc that stores its condition in *@data and is removed. */
+static inline gboolean qio_test_watch_cond(QIOChannel *ioc, GIOCondition cond,
+                                           gpointer data)
+{
+    *(GIOCondition *)data = cond;
+    return G_SOURCE_REMOVE;
+}
+
+/* ---------------------------------------------------------------- loops */
+
+static inline gboolean qio_test_loop_timed_out(gpointer data)
+{
+    g_error("%s: the main loop did not finish in %d s", (const char *)data,
+            QIO_TEST_LOOP_TIMEOUT_S);
+    return G_SOURCE_REMOVE;
+}
+
+/* g_main_loop_run(), failing the test rather than hanging for ever. */
+static inline void qio_test_run_loop(GMainLoop *loop)
+{
+    GSource *guard = g_timeout_source_new_seconds(QIO_TEST_LOOP_TIMEOUT_S);
+
+    g_source_set_callback(guard, qio_test_loop_timed_out,
+                          (gpointer)g_test_get_path(), NULL);
+    g_source_attach(guard, g_main_loop_get_context(loop));
+    g_main_loop_run(loop);
+    g_source_destroy(guard);
+    g_source_unref(guard);
+}
+
+/* ---------------------------------------------------------------- cases */
+
+/**
+ * QIOTestCase:
+ * @path: the GTest path
+ * @func: the test
+ * @watches_child: GLib watches a child process for the test
+ *   (g_child_watch_add(), g_test_trap_subprocess()) and may keep
+ *   descriptors for that (a SIGCHLD wake-up pipe where pidfd_open is
+ *   missing, as under valgrind): descriptors are counted only in a
+ *   g_test_trap_subprocess() child, which checks its own
+ */
+typedef struct {
+    const char *path;
+    void (*func)(void);
+    bool watches_child;
+} QIOTestCase;
+
+/* Run a QIOTestCase; it must leave the descriptor table as it found it. */
+static inline void qio_test_run_checked(gconstpointer data)
+{
+    const QIOTestCase *tc = data;
+    bool check = !tc->watches_child || g_test_subprocess();
+    unsigned before = qio_test_count_fds();
+
+    tc->func();
+    if (check) {
+        g_assert_cmpuint(qio_test_count_fds(), ==, before);
+    }
+}
+
+/*
+ * Register @n cases, each run by @run (NULL: qio_test_run_checked(),
+ * which a @run of the caller's may call in turn).
+ */
+static inline void qio_test_add_cases(const QIOTestCase *cases, size_t n,
+                                      GTestDataFunc run)
+{
+    for (size_t i = 0; i < n; i++) {
+        g_test_add_data_func(cases[i].path, &cases[i],
+                             run ? run : qio_test_run_checked);
+    }
 }
 
 /* ---------------------------------------------------------------- transfer */
