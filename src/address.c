@@ -1549,7 +1549,7 @@ int qioc_address_family(const QiocAddress *addr, int family)
 /*
  * Defaults that depend on the address, as the opening code applies them:
  * an IPv6 listener on every address is IPv6-only (listen_wildcard() in
- * lib/channel-socket.c), any other socket is not.
+ * lib/socket-listen.c), any other socket is not.
  */
 static const char *effective_default(const QiocAddress *addr,
                                      const QiocOptDesc *desc, int family)
