@@ -87,8 +87,7 @@ static void acceptor_on_client(QIONetListener *listener,
     }
     if (acc->failing) {
         acc->failing = FALSE;
-        qioc_info(1, "address %d (%s): accepting again", addr->index,
-                  addr->text);
+        qioc_log_address(1, addr->index, addr->text, "accepting again");
     }
     acc->had_client = TRUE;
     acceptor_clear_timer(acc);
@@ -118,13 +117,12 @@ static void acceptor_on_error(QIONetListener *listener, const GError *err,
     const QiocAddress *addr = acc->ep->addr;
 
     if (acc->failing) {
-        qioc_info(2, "address %d (%s): %s", addr->index, addr->text,
+        qioc_log_address(2, addr->index, addr->text, "%s",
                   err->message);
         return;
     }
     acc->failing = TRUE;
-    qioc_error("address %d (%s): %s; pausing and retrying", addr->index,
-               addr->text, err->message);
+    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text, "%s; pausing and retrying", err->message);
 }
 
 static gboolean acceptor_timeout(gpointer data)

@@ -181,8 +181,7 @@ static QIOChannel *exec_open(QiocEndpoint *ep, QiocAccess *access,
     if (!cioc) {
         return NULL;
     }
-    qioc_info(1, "address %d (%s): started child %d (%s)", addr->index,
-              addr->text, (int)qio_channel_command_get_pid(cioc),
+    qioc_log_address(1, addr->index, addr->text, "started child %d (%s)", (int)qio_channel_command_get_pid(cioc),
               addr->params[0]);
     return QIO_CHANNEL(cioc);
 }
@@ -272,9 +271,8 @@ static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
     if (!ok) {
         return FALSE;
     }
-    qioc_info(1, "address %d (%s): started child %d (%s) on the peer's "
-              "descriptors",
-              addr->index, addr->text, (int)*pid, addr->params[0]);
+    qioc_log_address(1, addr->index, addr->text, "started child %d (%s) on the peer's "
+              "descriptors", (int)*pid, addr->params[0]);
     return TRUE;
 }
 
@@ -300,11 +298,10 @@ static gboolean nofork_exited(QiocEndpoint *ep, GPid pid, int status)
     g_autofree char *how = exec_describe_status(status);
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        qioc_info(1, "address %d (%s): child %d (%s) %s", addr->index,
-                  addr->text, (int)pid, addr->params[0], how);
+        qioc_log_address(1, addr->index, addr->text, "child %d (%s) %s", (int)pid, addr->params[0], how);
         return TRUE;
     }
-    qioc_error("address %d (%s): child %d (%s) %s", addr->index, addr->text,
+    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text, "child %d (%s) %s",
                (int)pid, addr->params[0], how);
     return FALSE;
 }
@@ -331,19 +328,17 @@ static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
     pid = (int)qio_channel_command_get_pid(cioc);
     qio_channel_close(ioc, NULL);
     if (!qio_channel_command_get_exit_status(cioc, &status)) {
-        qioc_info(1, "address %d (%s): child %d (%s) left running",
-                  addr->index, addr->text, pid, addr->params[0]);
+        qioc_log_address(1, addr->index, addr->text, "child %d (%s) left running", pid, addr->params[0]);
         return TRUE;
     }
     how = exec_describe_status(status);
     stopped = qio_channel_command_was_stopped(cioc);
     if (stopped || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        qioc_info(1, "address %d (%s): child %d (%s) %s%s", addr->index,
-                  addr->text, pid, addr->params[0], how,
+        qioc_log_address(1, addr->index, addr->text, "child %d (%s) %s%s", pid, addr->params[0], how,
                   stopped ? ", ended by qioc" : "");
         return TRUE;
     }
-    qioc_error("address %d (%s): child %d (%s) %s", addr->index, addr->text,
+    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text, "child %d (%s) %s",
                pid, addr->params[0], how);
     return FALSE;
 }

@@ -251,8 +251,7 @@ static void fifo_connect(QiocEndpoint *ep, QiocOpenDone *done,
     }
     switch (ep->need) {
     case QIOC_ACCESS_WRITE:
-        qioc_info(2, "address %d (%s): waiting for a reader of %s",
-                  addr->index, addr->text, path);
+        qioc_log_address(2, addr->index, addr->text, "waiting for a reader of %s", path);
         open_fifo_write(path, done, data);
         return;
     case QIOC_ACCESS_READ:

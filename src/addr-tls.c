@@ -79,9 +79,8 @@ static void tls_log_params(const QiocAddress *addr, gnutls_session_t s)
 {
     gnutls_protocol_t version = gnutls_protocol_get_version(s);
 
-    qioc_info(2, "address %d (%s): TLS handshake done: %s, cipher %s, "
+    qioc_log_address(2, addr->index, addr->text, "TLS handshake done: %s, cipher %s, "
               "MAC %s, key exchange %s, group %s, %s session",
-              addr->index, addr->text,
               or_unknown(gnutls_protocol_get_name(version)),
               or_unknown(gnutls_cipher_get_name(gnutls_cipher_get(s))),
               or_unknown(gnutls_mac_get_name(gnutls_mac_get(s))),
@@ -100,8 +99,7 @@ static void tls_log_session(const QiocAddress *addr, QIOChannelTLS *tioc)
         return;
     }
     desc = gnutls_session_get_desc(session);
-    qioc_info(1, "address %d (%s): TLS session %s, peer %s", addr->index,
-              addr->text, desc ? desc : "?", dn ? dn : "not verified");
+    qioc_log_address(1, addr->index, addr->text, "TLS session %s, peer %s", desc ? desc : "?", dn ? dn : "not verified");
     gnutls_free(desc);
     tls_log_params(addr, session);
 }

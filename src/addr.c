@@ -132,8 +132,7 @@ QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp)
         g_autofree char *text =
             local ? qio_socket_address_to_string(local) : g_strdup("?");
 
-        qioc_info(2, "address %d (%s): listening on %s (socket %d)",
-                  ep->addr->index, ep->addr->text, text,
+        qioc_log_address(2, ep->addr->index, ep->addr->text, "listening on %s (socket %d)", text,
                   qio_channel_socket_get_fd(sioc));
     }
     return listener;
@@ -157,7 +156,7 @@ gboolean qioc_endpoint_exited(QiocEndpoint *ep, GPid pid, int status)
 
 void qioc_endpoint_error(const QiocEndpoint *ep, const GError *err)
 {
-    qioc_error("address %d (%s): %s", ep->addr->index, ep->addr->text,
+    qioc_log_address(QIOC_LOG_ERROR, ep->addr->index, ep->addr->text, "%s",
                err->message);
 }
 
@@ -193,8 +192,7 @@ static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
         return;
     }
     r->retries_left--;
-    qioc_info(1, "address %d (%s): %s; retrying in %g s", r->ep->addr->index,
-              r->ep->addr->text, err->message, interval);
+    qioc_log_address(1, r->ep->addr->index, r->ep->addr->text, "%s; retrying in %g s", err->message, interval);
     g_error_free(err);
     g_timeout_add((guint)(interval * 1000), connect_retry_timer, r);
 }
@@ -337,8 +335,7 @@ void qioc_endpoint_log_client(const QiocEndpoint *ep,
     }
     peer = qio_channel_socket_get_remote_address(client, NULL);
     text = socket_text(peer);
-    qioc_info(1, "address %d (%s): client %s", ep->addr->index,
-              ep->addr->text, text);
+    qioc_log_address(1, ep->addr->index, ep->addr->text, "client %s", text);
 }
 
 static char *socket_ends(QIOChannelSocket *sioc)
@@ -397,6 +394,6 @@ void qioc_endpoint_log_channel(const QiocEndpoint *ep, QIOChannel *ioc)
     } else {
         return;
     }
-    qioc_info(2, "address %d (%s): %s", ep->addr->index, ep->addr->text,
+    qioc_log_address(2, ep->addr->index, ep->addr->text, "%s",
               what);
 }

@@ -116,11 +116,9 @@ static void hold_begin(QiocHold *hold, QiocHolds *holds,
                                         hold_call_free);
     /* One line while descriptors are short, as for accept errors. */
     if (holds->held++ == 0) {
-        qioc_error("address %d (%s): %s; holding the client and retrying",
-                   addr->index, addr->text, err->message);
+        qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text, "%s; holding the client and retrying", err->message);
     } else {
-        qioc_info(1, "address %d (%s): %s; holding the client and retrying",
-                  addr->index, addr->text, err->message);
+        qioc_log_address(1, addr->index, addr->text, "%s; holding the client and retrying", err->message);
     }
 }
 
@@ -151,8 +149,7 @@ gboolean qioc_hold(QiocHold *hold, QiocHolds *holds, const QiocEndpoint *ep,
     } else if (hold_expired(hold, ep, err, errp)) {
         return FALSE;
     } else {
-        qioc_info(2, "address %d (%s): %s; still holding the client",
-                  ep->addr->index, ep->addr->text, err->message);
+        qioc_log_address(2, ep->addr->index, ep->addr->text, "%s; still holding the client", err->message);
     }
     hold->timer = g_timeout_add_full(G_PRIORITY_DEFAULT,
                                      QIO_NET_LISTENER_ERROR_PAUSE_MS,

@@ -145,6 +145,31 @@ void qioc_info(int level, const char *fmt, ...)
     va_end(ap);
 }
 
+void qioc_log_address(int level, int index, const char *text,
+                      const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (level > log_level) {
+        return;
+    }
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    switch (level) {
+    case QIOC_LOG_ERROR:
+        qioc_error("address %d (%s): %s", index, text, msg);
+        break;
+    case QIOC_LOG_WARNING:
+        qioc_warning("address %d (%s): %s", index, text, msg);
+        break;
+    default:
+        qioc_info(level, "address %d (%s): %s", index, text, msg);
+        break;
+    }
+}
+
 /* ---------------------------------------------------------------- traffic */
 
 #define HEX_PER_LINE 16

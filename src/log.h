@@ -32,6 +32,20 @@ void qioc_warning(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* "qioc: MESSAGE", shown from level @level on. */
 void qioc_info(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* Levels of qioc_log_address() besides qioc_info()'s 0, 1 and 2. */
+enum {
+    QIOC_LOG_ERROR = -2,    /* as qioc_error() */
+    QIOC_LOG_WARNING = -1,  /* as qioc_warning() */
+};
+
+/*
+ * "qioc: address INDEX (TEXT): MESSAGE", the one form of every line about
+ * an address: at @level QIOC_LOG_ERROR, QIOC_LOG_WARNING, or a level of
+ * qioc_info().
+ */
+void qioc_log_address(int level, int index, const char *text,
+                      const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
 typedef enum {
     QIOC_TRAFFIC_OFF,
     QIOC_TRAFFIC_TEXT,      /* -v */

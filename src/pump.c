@@ -103,7 +103,7 @@ static void flow_fail(QiocFlow *f, int side, GError *err)
     const QiocPumpSide *s = &f->pump->side[side];
 
     if (!f->stop || !f->abort) {
-        qioc_error("address %d (%s): %s", s->index, s->name, err->message);
+        qioc_log_address(QIOC_LOG_ERROR, s->index, s->name, "%s", err->message);
     }
     f->failed = TRUE;
     f->pump->status = QIOC_EXIT_FAILURE;
@@ -318,8 +318,7 @@ static void log_received_fds(QiocFlow *f, const int *fds, size_t nfds)
         g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fds[i]);
         g_autofree char *what = g_file_read_link(link, NULL);
 
-        qioc_info(1, "address %d (%s): received descriptor %d: %s",
-                  flow_src(f)->index, flow_src(f)->name, fds[i],
+        qioc_log_address(1, flow_src(f)->index, flow_src(f)->name, "received descriptor %d: %s", fds[i],
                   what ? what : "?");
     }
 }
@@ -715,8 +714,7 @@ static void warn_dropped_fds(QiocPump *pump)
                 pump->side[f->to].ioc, QIO_CHANNEL_FEATURE_FD_PASS);
             g_autofree char *list = qioc_fd_list_text(f->send_fds);
 
-            qioc_warning("address %d (%s): send-fds=%s were not sent: %s",
-                         flow_dst(f)->index, flow_dst(f)->name, list,
+            qioc_log_address(QIOC_LOG_WARNING, flow_dst(f)->index, flow_dst(f)->name, "send-fds=%s were not sent: %s", list,
                          can ? "no data was written to it"
                              : "it cannot carry descriptors");
         }

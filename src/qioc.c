@@ -473,8 +473,7 @@ static gboolean send_fds_open(QiocAddress *addr[2])
             if (fcntl(fd, F_GETFD) < 0) {
                 g_autofree char *list = qioc_fd_list_text(fds);
 
-                qioc_error("address %d (%s): send-fds=%s: descriptor %d: %s",
-                           addr[i]->index, addr[i]->text, list, fd,
+                qioc_log_address(QIOC_LOG_ERROR, addr[i]->index, addr[i]->text, "send-fds=%s: descriptor %d: %s", list, fd,
                            g_strerror(errno));
                 return FALSE;
             }

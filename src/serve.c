@@ -289,8 +289,7 @@ static void conn_hold_event(gpointer data, gboolean gone)
     const QiocAddress *addr = srv->ep[srv->serving]->addr;
 
     if (gone) {
-        qioc_info(1, "address %d (%s): the held client went away",
-                  addr->index, addr->text);
+        qioc_log_address(1, addr->index, addr->text, "the held client went away");
         conn_finish(conn);
         return;
     }
@@ -391,7 +390,7 @@ static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
     if (!conn_access_ok(conn, i)) {
         return;
     }
-    qioc_info(1, "address %d (%s): open", ep->addr->index, ep->addr->text);
+    qioc_log_address(1, ep->addr->index, ep->addr->text, "open");
     qioc_endpoint_log_channel(ep, ioc);
     if (conn->ioc[0] && conn->ioc[1]) {
         conn_start_pump(conn);
@@ -610,7 +609,7 @@ static gboolean server_endpoints(QiocServer *srv, QiocAddress *addr[2])
 
         srv->ep[i] = qioc_endpoint_new(addr[i], srv->opts, &err);
         if (!srv->ep[i]) {
-            qioc_error("address %d (%s): %s", addr[i]->index, addr[i]->text,
+            qioc_log_address(QIOC_LOG_ERROR, addr[i]->index, addr[i]->text, "%s",
                        err->message);
             return FALSE;
         }
