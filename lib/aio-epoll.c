@@ -34,7 +34,7 @@ struct QIOAioBatch {
 
 struct QIOAioEpoll {
     GSource parent;
-    GMainContext *ctx;          /* attached to (not referenced) */
+    GMainContext *ctx; /* attached to (not referenced) */
     int epfd;
     QIOAioBatch *batch;
 };
@@ -101,9 +101,8 @@ static void aio_epoll_finalize(GSource *source)
 /* @ctx's epoll source, made and attached on first use; NULL if none. */
 static QIOAioEpoll *aio_epoll_get(GMainContext *ctx)
 {
-    GSource *source =
-        g_main_context_find_source_by_funcs_user_data(ctx, &aio_epoll_funcs,
-                                                      NULL);
+    GSource *source = g_main_context_find_source_by_funcs_user_data(
+        ctx, &aio_epoll_funcs, NULL);
     QIOAioEpoll *ep;
     int epfd;
 
@@ -148,7 +147,7 @@ void qio__aio_epoll_prepare(GMainContext *ctx)
 
 void qio__aio_fd_init(QIOAioFd *r)
 {
-    *r = (QIOAioFd){ .fd = -1 };
+    *r = (QIOAioFd){.fd = -1};
 }
 
 void qio__aio_fd_clear(QIOAioFd *r)
@@ -165,8 +164,8 @@ static uint32_t aio_events(IOHandler *io_read, IOHandler *io_write)
     return (io_read ? EPOLLIN : 0) | (io_write ? EPOLLOUT : 0);
 }
 
-bool qio__aio_fd_set(QIOAioFd *r, GMainContext *ctx, int fd,
-                     IOHandler *io_read, IOHandler *io_write, void *opaque)
+bool qio__aio_fd_set(QIOAioFd *r, GMainContext *ctx, int fd, IOHandler *io_read,
+                     IOHandler *io_write, void *opaque)
 {
     uint32_t events = aio_events(io_read, io_write);
     QIOAioEpoll *ep;
@@ -183,7 +182,7 @@ bool qio__aio_fd_set(QIOAioFd *r, GMainContext *ctx, int fd,
     if (!ep) {
         return false;
     }
-    ev = (struct epoll_event){ .events = events, .data.ptr = r };
+    ev = (struct epoll_event){.events = events, .data.ptr = r};
     if (!r->ep) {
         /* EPERM (a regular file), EEXIST (the descriptor is taken): */
         if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {

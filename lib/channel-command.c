@@ -45,15 +45,15 @@ struct _QIOChannelCommand {
     QIOChannelCommandLink link;
     /* Reads the child's output, writes its input: one descriptor but pipes */
     QIOFdPair fds;
-    bool at_line_start;      /* pty: the last byte written was '\n' */
+    bool at_line_start; /* pty: the last byte written was '\n' */
 
     GPid pid;
-    bool group;              /* the child leads a process group */
-    bool reaped;             /* waited for, detached, or found gone */
+    bool group;  /* the child leads a process group */
+    bool reaped; /* waited for, detached, or found gone */
     bool status_known;
     int wait_status;
-    bool output_dropped;     /* our read side was shut or closed */
-    bool stopped;            /* see qio_channel_command_was_stopped() */
+    bool output_dropped; /* our read side was shut or closed */
+    bool stopped;        /* see qio_channel_command_was_stopped() */
     unsigned grace_ms;
     bool signal_on_close;
 };
@@ -135,7 +135,7 @@ static bool cmd_wait_exit(QIOChannelCommand *cioc, int pidfd, unsigned ms)
             return false;
         }
         if (pidfd >= 0) {
-            struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+            struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 
             poll(&pfd, 1, (int)((left + 999) / 1000));
             continue;
@@ -264,7 +264,7 @@ static ssize_t cmd_writev_nosigpipe(int fd, const struct iovec *iov, int niov)
     } while (ret < 0 && errno == EINTR);
     saved = errno;
     if (ret < 0 && saved == EPIPE && !was_pending) {
-        struct timespec zero = { 0, 0 };
+        struct timespec zero = {0, 0};
 
         while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {
             ;
@@ -282,8 +282,7 @@ static ssize_t cmd_write_fd(QIOChannelCommandLink link, int fd,
     ssize_t ret;
 
     if (link == QIO_CHANNEL_COMMAND_SOCKETPAIR) {
-        struct msghdr msg = { .msg_iov = (struct iovec *)iov,
-                              .msg_iovlen = n };
+        struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
 
         do {
             ret = sendmsg(fd, &msg, MSG_NOSIGNAL);
@@ -348,7 +347,7 @@ static int command_set_blocking(QIOChannel *ioc, bool enabled, GError **errp)
  */
 static void cmd_pty_send_eof_locked(QIOChannelCommand *cioc)
 {
-    struct pollfd pfd = { .fd = cioc->fds.writefd, .events = POLLOUT };
+    struct pollfd pfd = {.fd = cioc->fds.writefd, .events = POLLOUT};
     struct termios tio;
     char eof[2];
 
@@ -487,15 +486,15 @@ static QIOChannelCommand *cmd_new(QIOChannelCommandLink link, int readfd,
 /* Both ends of the connection to the child; -1 where unused. */
 typedef struct {
     QIOChannelCommandLink link;
-    int ours_read;           /* we read the child's output here */
-    int ours_write;          /* we write its input here */
-    int child_in;            /* it reads its input here */
-    int child_out;           /* it writes its output here */
+    int ours_read;  /* we read the child's output here */
+    int ours_write; /* we write its input here */
+    int child_in;   /* it reads its input here */
+    int child_out;  /* it writes its output here */
 } CmdLink;
 
-#define CMD_LINK_INIT                                                         \
-    {                                                                         \
-        .ours_read = -1, .ours_write = -1, .child_in = -1, .child_out = -1    \
+#define CMD_LINK_INIT                                                          \
+    {                                                                          \
+        .ours_read = -1, .ours_write = -1, .child_in = -1, .child_out = -1     \
     }
 
 static void cmd_close_pair(int *a, int *b)
@@ -605,8 +604,8 @@ static bool cmd_make_link(CmdLink *l, QIOChannelCommandLink link, bool rd,
 
 /* Which of the child's descriptors get which of its ends. */
 typedef struct {
-    int std[3];              /* sources for 0, 1, 2; -1: default */
-    int source[3];           /* others, by number */
+    int std[3];    /* sources for 0, 1, 2; -1: default */
+    int source[3]; /* others, by number */
     int target[3];
     size_t n;
 } CmdFdPlan;
@@ -624,7 +623,8 @@ static bool cmd_plan_add(CmdFdPlan *plan, int src, int target, GError **errp)
     if (slot && *slot >= 0 && *slot != src) {
         g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                     "descriptor %d of the child cannot carry both its "
-                    "input and its output", target);
+                    "input and its output",
+                    target);
         return false;
     }
     if (!slot) {
@@ -639,7 +639,7 @@ static bool cmd_plan_add(CmdFdPlan *plan, int src, int target, GError **errp)
 static bool cmd_plan_fds(CmdFdPlan *plan, const CmdLink *l,
                          const QIOChannelCommandOptions *opts, GError **errp)
 {
-    *plan = (CmdFdPlan){ .std = { -1, -1, -1 } };
+    *plan = (CmdFdPlan){.std = {-1, -1, -1}};
     if (l->child_in >= 0 &&
         !cmd_plan_add(plan, l->child_in, opts->child_fdin, errp)) {
         return false;
@@ -658,13 +658,13 @@ static bool cmd_plan_fds(CmdFdPlan *plan, const CmdLink *l,
 /* What the child does between fork and exec (async-signal-safe only). */
 typedef struct {
     bool setsid;
-    int ctty_fd;             /* -1: none */
+    int ctty_fd; /* -1: none */
 } CmdChildSetup;
 
 static void cmd_child_setup(gpointer data)
 {
     const CmdChildSetup *cs = data;
-    struct sigaction sa = { .sa_handler = SIG_DFL };
+    struct sigaction sa = {.sa_handler = SIG_DFL};
     sigset_t none;
 
     /* A relay ignores SIGPIPE; `yes | head` in the child must not. */
@@ -709,15 +709,22 @@ static int cmd_spawn_errno(int code)
         GSpawnError code;
         int err;
     } map[] = {
-        { G_SPAWN_ERROR_NOENT, ENOENT },   { G_SPAWN_ERROR_ACCES, EACCES },
-        { G_SPAWN_ERROR_PERM, EPERM },     { G_SPAWN_ERROR_NOEXEC, ENOEXEC },
-        { G_SPAWN_ERROR_ISDIR, EISDIR },   { G_SPAWN_ERROR_NOTDIR, ENOTDIR },
-        { G_SPAWN_ERROR_LOOP, ELOOP },     { G_SPAWN_ERROR_TXTBUSY, ETXTBSY },
-        { G_SPAWN_ERROR_NOMEM, ENOMEM },   { G_SPAWN_ERROR_TOO_BIG, E2BIG },
-        { G_SPAWN_ERROR_MFILE, EMFILE },   { G_SPAWN_ERROR_NFILE, ENFILE },
-        { G_SPAWN_ERROR_IO, EIO },         { G_SPAWN_ERROR_INVAL, EINVAL },
-        { G_SPAWN_ERROR_LIBBAD, ELIBBAD },
-        { G_SPAWN_ERROR_NAMETOOLONG, ENAMETOOLONG },
+        {G_SPAWN_ERROR_NOENT, ENOENT},
+        {G_SPAWN_ERROR_ACCES, EACCES},
+        {G_SPAWN_ERROR_PERM, EPERM},
+        {G_SPAWN_ERROR_NOEXEC, ENOEXEC},
+        {G_SPAWN_ERROR_ISDIR, EISDIR},
+        {G_SPAWN_ERROR_NOTDIR, ENOTDIR},
+        {G_SPAWN_ERROR_LOOP, ELOOP},
+        {G_SPAWN_ERROR_TXTBUSY, ETXTBSY},
+        {G_SPAWN_ERROR_NOMEM, ENOMEM},
+        {G_SPAWN_ERROR_TOO_BIG, E2BIG},
+        {G_SPAWN_ERROR_MFILE, EMFILE},
+        {G_SPAWN_ERROR_NFILE, ENFILE},
+        {G_SPAWN_ERROR_IO, EIO},
+        {G_SPAWN_ERROR_INVAL, EINVAL},
+        {G_SPAWN_ERROR_LIBBAD, ELIBBAD},
+        {G_SPAWN_ERROR_NAMETOOLONG, ENAMETOOLONG},
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(map); i++) {
@@ -736,8 +743,8 @@ static void cmd_spawn_error(GError **errp, const char *prog, GError *err)
     if (e) {
         qio__error_errno(errp, e, "failed to run %s", prog);
     } else {
-        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_FAILED,
-                    "failed to run %s: %s", prog, err->message);
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_FAILED, "failed to run %s: %s",
+                    prog, err->message);
     }
     g_error_free(err);
 }
@@ -764,8 +771,7 @@ static bool cmd_spawn(const char *const argv[], const CmdLink *l,
                       GError **errp)
 {
     g_auto(GStrv) env = cmd_environ(opts->env);
-    CmdChildSetup setup = { .setsid = opts->setsid || opts->ctty,
-                            .ctty_fd = -1 };
+    CmdChildSetup setup = {.setsid = opts->setsid || opts->ctty, .ctty_fd = -1};
     GError *err = NULL;
     CmdFdPlan plan;
 
@@ -773,14 +779,13 @@ static bool cmd_spawn(const char *const argv[], const CmdLink *l,
         return false;
     }
     if (opts->ctty) {
-        setup.ctty_fd = l->child_in >= 0 ? opts->child_fdin
-                                         : opts->child_fdout;
+        setup.ctty_fd = l->child_in >= 0 ? opts->child_fdin : opts->child_fdout;
     }
     if (!g_spawn_async_with_pipes_and_fds(
-            opts->cwd, (const gchar *const *)argv,
-            (const gchar *const *)env, cmd_spawn_flags(&plan, opts),
-            cmd_child_setup, &setup, plan.std[0], plan.std[1], plan.std[2],
-            plan.source, plan.target, plan.n, pid, NULL, NULL, NULL, &err)) {
+            opts->cwd, (const gchar *const *)argv, (const gchar *const *)env,
+            cmd_spawn_flags(&plan, opts), cmd_child_setup, &setup, plan.std[0],
+            plan.std[1], plan.std[2], plan.source, plan.target, plan.n, pid,
+            NULL, NULL, NULL, &err)) {
         cmd_spawn_error(errp, argv[0], err);
         return false;
     }
@@ -798,12 +803,11 @@ static bool cmd_check_options(const QIOChannelCommandOptions *opts,
         why = "a controlling terminal needs a pseudo-terminal";
     }
     for (const char *const *e = opts->env; !why && e && *e; e++) {
-        why = (*e)[0] == '\0' || (*e)[0] == '=' ? "empty environment name"
-                                                : NULL;
+        why =
+            (*e)[0] == '\0' || (*e)[0] == '=' ? "empty environment name" : NULL;
     }
     if (why) {
-        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                            why);
+        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, why);
         return false;
     }
     return true;

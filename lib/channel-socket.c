@@ -265,14 +265,12 @@ gboolean qio_channel_socket_is_unix(QIOChannelSocket *ioc)
  * Collect the SCM_RIGHTS descriptors of @msg. Unwanted ones (@fds NULL)
  * are closed: a peer must not be able to fill our descriptor table.
  */
-static int take_fds(struct msghdr *msg, int **fds, size_t *nfds,
-                    GError **errp)
+static int take_fds(struct msghdr *msg, int **fds, size_t *nfds, GError **errp)
 {
     g_autofree int *got = NULL;
     size_t n = 0;
 
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
-         c = CMSG_NXTHDR(msg, c)) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
         size_t count;
 
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
@@ -452,11 +450,9 @@ static void zc_completed(QIOChannelSocket *sioc,
  * Account one error-queue message. Other origins (timestamps someone
  * enabled on the descriptor) are not ours, unless they carry an error.
  */
-static int zc_account(QIOChannelSocket *sioc, struct msghdr *msg,
-                      GError **errp)
+static int zc_account(QIOChannelSocket *sioc, struct msghdr *msg, GError **errp)
 {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
-         c = CMSG_NXTHDR(msg, c)) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
         struct sock_extended_err ee;
 
         if (!is_recverr(c) || c->cmsg_len < CMSG_LEN(sizeof(ee))) {
@@ -523,7 +519,7 @@ static int zc_reap(QIOChannelSocket *sioc, GError **errp)
  */
 static int zc_wait(QIOChannelSocket *sioc, guint *hup_ms, GError **errp)
 {
-    struct pollfd pfd = { .fd = sioc->fd, .events = 0 };
+    struct pollfd pfd = {.fd = sioc->fd, .events = 0};
     int soerr = 0;
     socklen_t len = sizeof(soerr);
     int ret;
@@ -642,8 +638,7 @@ static ssize_t zc_sendmsg(QIOChannelSocket *sioc, const struct msghdr *msg,
 }
 
 /* Only a socket that took SO_ZEROCOPY (not a reused channel's old one). */
-static bool zc_check_write(QIOChannelSocket *sioc, size_t nfds,
-                           GError **errp)
+static bool zc_check_write(QIOChannelSocket *sioc, size_t nfds, GError **errp)
 {
     if (!sioc->zc_possible || !zc_turn_on(sioc)) {
         qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
@@ -659,9 +654,9 @@ static bool zc_check_write(QIOChannelSocket *sioc, size_t nfds,
 }
 
 static ssize_t qio_channel_socket_writev(QIOChannel *ioc,
-                                         const struct iovec *iov,
-                                         size_t niov, int *fds, size_t nfds,
-                                         int flags, GError **errp)
+                                         const struct iovec *iov, size_t niov,
+                                         int *fds, size_t nfds, int flags,
+                                         GError **errp)
 {
     QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
     QIOSocketControl control;
@@ -744,8 +739,8 @@ static int qio_channel_socket_set_blocking(QIOChannel *ioc, bool enabled,
     return -1;
 }
 
-static int qio_channel_socket_shutdown(QIOChannel *ioc,
-                                       QIOChannelShutdown how, GError **errp)
+static int qio_channel_socket_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
+                                       GError **errp)
 {
     static const int sys_how[] = {
         [QIO_CHANNEL_SHUTDOWN_READ] = SHUT_RD,
@@ -772,8 +767,7 @@ static int qio_channel_socket_shutdown(QIOChannel *ioc,
 static void set_tcp_option(QIOChannelSocket *sioc, int option, int value)
 {
     if (sioc->fd >= 0 && qio__socket_is_inet(sioc->family)) {
-        (void)setsockopt(sioc->fd, IPPROTO_TCP, option, &value,
-                         sizeof(value));
+        (void)setsockopt(sioc->fd, IPPROTO_TCP, option, &value, sizeof(value));
     }
 }
 

@@ -19,9 +19,9 @@
 
 /* A handshake in progress. */
 typedef struct {
-    QIOChannelTLS *tioc;          /* referenced by the task */
+    QIOChannelTLS *tioc; /* referenced by the task */
     QIOTask *task;
-    GMainContext *ctx;            /* where its watches run */
+    GMainContext *ctx; /* where its watches run */
 } QIOChannelTLSStep;
 
 /* qio_channel_set_aio_fd_handler() state, forwarded to the master. */
@@ -30,7 +30,7 @@ typedef struct {
     IOHandler *read;
     IOHandler *write;
     void *opaque;
-    GSource *ready;               /* idle: input ready without the master */
+    GSource *ready; /* idle: input ready without the master */
 } QIOChannelTLSAio;
 
 struct _QIOChannelTLS {
@@ -45,24 +45,24 @@ struct _QIOChannelTLS {
 
     bool handshake_done;
     bool closed;
-    bool blocking;                /* as last set through the channel */
-    bool read_eof;                /* the peer's close_notify arrived */
-    bool bye_done;                /* close_notify sent, or given up */
-    int shutdown;                 /* QIOChannelShutdown bits; atomic */
-    int read_wait;                /* master condition a read waits for */
-    int write_wait;               /* ... and a write; both atomic */
+    bool blocking;  /* as last set through the channel */
+    bool read_eof;  /* the peer's close_notify arrived */
+    bool bye_done;  /* close_notify sent, or given up */
+    int shutdown;   /* QIOChannelShutdown bits; atomic */
+    int read_wait;  /* master condition a read waits for */
+    int write_wait; /* ... and a write; both atomic */
     unsigned int verify_status;
     char *peer_dn;
-    GError *read_err;             /* a read error behind bytes returned */
+    GError *read_err; /* a read error behind bytes returned */
 
-    GMutex transport_lock;        /* the five below */
-    GError *pull_err;             /* why the master failed, for */
-    GError *push_err;             /* GNUTLS_E_PULL/PUSH_ERROR */
-    guint64 pushed;               /* bytes the master took from GnuTLS */
-    guint64 offered;              /* ... and was offered: the rest waits */
-    size_t last_record;           /* size of the last record offered */
+    GMutex transport_lock; /* the five below */
+    GError *pull_err;      /* why the master failed, for */
+    GError *push_err;      /* GNUTLS_E_PULL/PUSH_ERROR */
+    guint64 pushed;        /* bytes the master took from GnuTLS */
+    guint64 offered;       /* ... and was offered: the rest waits */
+    size_t last_record;    /* size of the last record offered */
 
-    size_t held;                  /* our bytes in a record GnuTLS holds */
+    size_t held; /* our bytes in a record GnuTLS holds */
 
     QIOChannelTLSStep *handshake;
     GSource *handshake_source;
@@ -72,13 +72,12 @@ struct _QIOChannelTLS {
 
 G_DEFINE_FINAL_TYPE(QIOChannelTLS, qio_channel_tls, QIO_TYPE_CHANNEL)
 
-G_DEFINE_QUARK(qio-channel-tls-error-quark, qio_channel_tls_error)
+G_DEFINE_QUARK(qio - channel - tls - error - quark, qio_channel_tls_error)
 
 G_STATIC_ASSERT(sizeof(giovec_t) == sizeof(struct iovec));
 G_STATIC_ASSERT(offsetof(giovec_t, iov_base) ==
                 offsetof(struct iovec, iov_base));
-G_STATIC_ASSERT(offsetof(giovec_t, iov_len) ==
-                offsetof(struct iovec, iov_len));
+G_STATIC_ASSERT(offsetof(giovec_t, iov_len) == offsetof(struct iovec, iov_len));
 
 static void tls_aio_update(QIOChannelTLS *tioc);
 
@@ -120,8 +119,7 @@ static bool tls_verifies_peer(QIOChannelTLS *tioc)
 
 /* ---------------------------------------------------------------- transport */
 
-static void tls_transport_error(QIOChannelTLS *tioc, GError **slot,
-                                GError *err)
+static void tls_transport_error(QIOChannelTLS *tioc, GError **slot, GError *err)
 {
     g_mutex_lock(&tioc->transport_lock);
     g_clear_error(slot);
@@ -143,8 +141,8 @@ static GError *tls_take_transport_error(QIOChannelTLS *tioc, GError **slot)
  * GnuTLS offers all it holds, one record per element, each time: what the
  * master did not take is what it still holds (see tls_flush_held()).
  */
-static void tls_note_push(QIOChannelTLS *tioc, const giovec_t *iov,
-                          int iovcnt, ssize_t taken)
+static void tls_note_push(QIOChannelTLS *tioc, const giovec_t *iov, int iovcnt,
+                          ssize_t taken)
 {
     size_t total = 0;
 
@@ -255,30 +253,30 @@ static const struct {
     unsigned int bit;
     const char *reason;
 } verify_reasons[] = {
-    { GNUTLS_CERT_SIGNER_NOT_FOUND, "the certificate issuer is unknown" },
-    { GNUTLS_CERT_UNEXPECTED_OWNER, NULL }, /* names the host: see below */
-    { GNUTLS_CERT_EXPIRED, "the certificate has expired" },
-    { GNUTLS_CERT_NOT_ACTIVATED, "the certificate is not valid yet" },
-    { GNUTLS_CERT_REVOKED, "the certificate has been revoked" },
-    { GNUTLS_CERT_SIGNER_NOT_CA, "the certificate issuer is not a CA" },
-    { GNUTLS_CERT_PURPOSE_MISMATCH,
-      "the certificate is not meant for this use (key purpose)" },
-    { GNUTLS_CERT_INSECURE_ALGORITHM,
-      "the certificate is signed with an insecure algorithm" },
-    { GNUTLS_CERT_SIGNATURE_FAILURE,
-      "the certificate's signature does not verify" },
-    { GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE,
-      "the certificate issuer's constraints forbid it" },
-    { GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED,
-      "the revocation data is out of date" },
-    { GNUTLS_CERT_MISMATCH, "the certificate is not the expected one" },
+    {GNUTLS_CERT_SIGNER_NOT_FOUND, "the certificate issuer is unknown"},
+    {GNUTLS_CERT_UNEXPECTED_OWNER, NULL}, /* names the host: see below */
+    {GNUTLS_CERT_EXPIRED, "the certificate has expired"},
+    {GNUTLS_CERT_NOT_ACTIVATED, "the certificate is not valid yet"},
+    {GNUTLS_CERT_REVOKED, "the certificate has been revoked"},
+    {GNUTLS_CERT_SIGNER_NOT_CA, "the certificate issuer is not a CA"},
+    {GNUTLS_CERT_PURPOSE_MISMATCH,
+     "the certificate is not meant for this use (key purpose)"},
+    {GNUTLS_CERT_INSECURE_ALGORITHM,
+     "the certificate is signed with an insecure algorithm"},
+    {GNUTLS_CERT_SIGNATURE_FAILURE,
+     "the certificate's signature does not verify"},
+    {GNUTLS_CERT_SIGNER_CONSTRAINTS_FAILURE,
+     "the certificate issuer's constraints forbid it"},
+    {GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED,
+     "the revocation data is out of date"},
+    {GNUTLS_CERT_MISMATCH, "the certificate is not the expected one"},
 };
 
 /* One line that says why verification failed, most telling cause first. */
 static char *tls_verify_reason(QIOChannelTLS *tioc, unsigned int status)
 {
     GString *out = g_string_new(NULL);
-    gnutls_datum_t text = { 0 };
+    gnutls_datum_t text = {0};
 
     for (size_t i = 0; i < G_N_ELEMENTS(verify_reasons); i++) {
         if (!(status & verify_reasons[i].bit)) {
@@ -296,9 +294,8 @@ static char *tls_verify_reason(QIOChannelTLS *tioc, unsigned int status)
             g_string_append(out, "the certificate is not for this peer");
         }
     }
-    if (out->len == 0 &&
-        gnutls_certificate_verification_status_print(
-            status, GNUTLS_CRT_X509, &text, 0) == 0) {
+    if (out->len == 0 && gnutls_certificate_verification_status_print(
+                             status, GNUTLS_CRT_X509, &text, 0) == 0) {
         g_string_append_len(out, (const char *)text.data, text.size);
         g_strstrip(out->str);
         out->len = strlen(out->str);
@@ -400,8 +397,8 @@ static void tls_error(QIOChannelTLS *tioc, int ret, const char *what,
         tls_error_alert(tioc, what, errp);
         return;
     case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
-        tioc->verify_status = gnutls_session_get_verify_cert_status(
-            tioc->session);
+        tioc->verify_status =
+            gnutls_session_get_verify_cert_status(tioc->session);
         reason = tls_verify_reason(tioc, tioc->verify_status);
         g_set_error(errp, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_VERIFY,
                     "certificate verification failed: %s", reason);
@@ -452,8 +449,8 @@ static bool tls_session_setup(QIOChannelTLS *tioc, GError **errp)
         return false;
     }
     tioc->session = s;
-    ret = gnutls_priority_set(s,
-                              qio_tls_creds_get_gnutls_priority(tioc->creds));
+    ret =
+        gnutls_priority_set(s, qio_tls_creds_get_gnutls_priority(tioc->creds));
     if (ret >= 0) {
         ret = gnutls_credentials_set(
             s, GNUTLS_CRD_CERTIFICATE,
@@ -484,9 +481,9 @@ static void tls_setup_verify(QIOChannelTLS *tioc)
         n++;
     }
     data[n].type = GNUTLS_DT_KEY_PURPOSE_OID;
-    data[n].data = (unsigned char *)(tioc->is_server
-                                         ? GNUTLS_KP_TLS_WWW_CLIENT
-                                         : GNUTLS_KP_TLS_WWW_SERVER);
+    data[n].data =
+        (unsigned char *)(tioc->is_server ? GNUTLS_KP_TLS_WWW_CLIENT
+                                          : GNUTLS_KP_TLS_WWW_SERVER);
     n++;
     /* GnuTLS verifies during the handshake, and alerts the peer. */
     gnutls_session_set_verify_cert2(tioc->session, data, n, 0);
@@ -515,10 +512,10 @@ static QIOChannelTLS *tls_new(QIOChannel *master, QIOTLSCreds *creds,
          * so that a wrong one fails as "issuer unknown", not "none sent".
          */
         gnutls_certificate_send_x509_rdn_sequence(tioc->session, 1);
-        gnutls_certificate_server_set_request(
-            tioc->session, qio_tls_creds_get_verify(creds)
-                               ? GNUTLS_CERT_REQUIRE
-                               : GNUTLS_CERT_REQUEST);
+        gnutls_certificate_server_set_request(tioc->session,
+                                              qio_tls_creds_get_verify(creds)
+                                                  ? GNUTLS_CERT_REQUIRE
+                                                  : GNUTLS_CERT_REQUEST);
     }
     if (!is_server && hostname && !g_hostname_is_ip_address(hostname)) {
         gnutls_server_name_set(tioc->session, GNUTLS_NAME_DNS, hostname,
@@ -568,7 +565,7 @@ static void tls_note_peer(QIOChannelTLS *tioc)
     const gnutls_datum_t *certs =
         gnutls_certificate_get_peers(tioc->session, &n);
     gnutls_x509_crt_t crt = NULL;
-    gnutls_datum_t dn = { 0 };
+    gnutls_datum_t dn = {0};
 
     if (!certs || n == 0 || !tls_verifies_peer(tioc) ||
         gnutls_x509_crt_init(&crt) < 0) {
@@ -711,9 +708,8 @@ static void tls_handshake_step(QIOChannelTLSStep *step)
         return;
     }
     source = qio_channel_create_watch(tioc->master, tls_direction(tioc));
-    g_source_set_callback(source,
-                          (GSourceFunc)(void (*)(void))tls_handshake_io, step,
-                          NULL);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))tls_handshake_io,
+                          step, NULL);
     g_source_attach(source, step->ctx);
     tioc->handshake_source = source;
 }
@@ -781,8 +777,7 @@ static ssize_t tls_recv(QIOChannelTLS *tioc, void *buf, size_t len)
 }
 
 /* A failed read: end-of-file if reading was shut, else an error. */
-static ssize_t tls_read_failed(QIOChannelTLS *tioc, ssize_t ret,
-                               GError **errp)
+static ssize_t tls_read_failed(QIOChannelTLS *tioc, ssize_t ret, GError **errp)
 {
     if (g_atomic_int_get(&tioc->shutdown) & QIO_CHANNEL_SHUTDOWN_READ) {
         tioc->read_eof = true;
@@ -995,10 +990,9 @@ static ssize_t tls_writev_loop(QIOChannelTLS *tioc, const struct iovec *iov,
     return done;
 }
 
-static ssize_t qio_channel_tls_writev(QIOChannel *ioc,
-                                      const struct iovec *iov, size_t niov,
-                                      int *fds, size_t nfds, int flags,
-                                      GError **errp)
+static ssize_t qio_channel_tls_writev(QIOChannel *ioc, const struct iovec *iov,
+                                      size_t niov, int *fds, size_t nfds,
+                                      int flags, GError **errp)
 {
     QIOChannelTLS *tioc = QIO_CHANNEL_TLS(ioc);
     ssize_t ret;
@@ -1061,8 +1055,8 @@ static gboolean tls_bye_io(QIOChannel *master, GIOCondition cond,
  */
 static void tls_bye_later(QIOChannelTLS *tioc, GMainContext *ctx)
 {
-    GSource *source = qio_channel_create_watch(tioc->master,
-                                               tls_direction(tioc));
+    GSource *source =
+        qio_channel_create_watch(tioc->master, tls_direction(tioc));
 
     tls_bye_cancel(tioc);
     g_source_set_callback(source, (GSourceFunc)(void (*)(void))tls_bye_io,
@@ -1071,8 +1065,7 @@ static void tls_bye_later(QIOChannelTLS *tioc, GMainContext *ctx)
     tioc->bye_source = source;
 }
 
-static gboolean tls_bye_io(QIOChannel *master, GIOCondition cond,
-                           gpointer data)
+static gboolean tls_bye_io(QIOChannel *master, GIOCondition cond, gpointer data)
 {
     QIOChannelTLS *tioc = data;
     GSource *self = g_steal_pointer(&tioc->bye_source);
@@ -1205,12 +1198,12 @@ static void qio_channel_tls_set_cork(QIOChannel *ioc, bool enabled)
 typedef struct {
     GSource parent;
     QIOChannelTLS *tioc;
-    GIOCondition condition;       /* as asked */
-    GSource *child;               /* the master's watch */
-    GIOCondition child_cond;      /* what it waits for */
-    GIOCondition in_as;           /* master condition standing for IN */
-    GIOCondition out_as;          /* ... and for OUT */
-    GIOCondition child_revents;   /* reported by the child, not yet passed */
+    GIOCondition condition;     /* as asked */
+    GSource *child;             /* the master's watch */
+    GIOCondition child_cond;    /* what it waits for */
+    GIOCondition in_as;         /* master condition standing for IN */
+    GIOCondition out_as;        /* ... and for OUT */
+    GIOCondition child_revents; /* reported by the child, not yet passed */
 } QIOChannelTLSSource;
 
 #define TLS_WATCH_ALWAYS (G_IO_HUP | G_IO_ERR | G_IO_NVAL)
@@ -1230,8 +1223,8 @@ static void tls_source_aim(QIOChannelTLSSource *src)
     GIOCondition in_as = (src->condition & G_IO_IN) ? tls_read_wait(tioc) : 0;
     GIOCondition out_as =
         (src->condition & G_IO_OUT) ? tls_write_wait(tioc) : 0;
-    GIOCondition want = in_as | out_as |
-                        (src->condition & ~(G_IO_IN | G_IO_OUT));
+    GIOCondition want =
+        in_as | out_as | (src->condition & ~(G_IO_IN | G_IO_OUT));
 
     src->in_as = in_as;
     src->out_as = out_as;
@@ -1245,9 +1238,8 @@ static void tls_source_aim(QIOChannelTLSSource *src)
     src->child = qio_channel_create_watch(tioc->master, want);
     src->child_cond = want;
     src->child_revents = 0;
-    g_source_set_callback(src->child,
-                          (GSourceFunc)(void (*)(void))tls_child_ready, src,
-                          NULL);
+    g_source_set_callback(
+        src->child, (GSourceFunc)(void (*)(void))tls_child_ready, src, NULL);
     g_source_add_child_source(&src->parent, src->child);
 }
 
@@ -1315,8 +1307,8 @@ static GSource *qio_channel_tls_create_watch(QIOChannel *ioc,
                                              GIOCondition condition)
 {
     QIOChannelTLS *tioc = QIO_CHANNEL_TLS(ioc);
-    GSource *source = g_source_new(&tls_source_funcs,
-                                   sizeof(QIOChannelTLSSource));
+    GSource *source =
+        g_source_new(&tls_source_funcs, sizeof(QIOChannelTLSSource));
     QIOChannelTLSSource *src = (QIOChannelTLSSource *)source;
 
     src->tioc = g_object_ref(tioc);
@@ -1410,8 +1402,8 @@ static void tls_aio_update(QIOChannelTLS *tioc)
         aio->ready = g_idle_source_new();
         /* At the priority of the descriptors: a busy loop never idles. */
         g_source_set_priority(aio->ready, G_PRIORITY_DEFAULT);
-        g_source_set_callback(aio->ready, tls_aio_ready_cb,
-                              g_object_ref(tioc), g_object_unref);
+        g_source_set_callback(aio->ready, tls_aio_ready_cb, g_object_ref(tioc),
+                              g_object_unref);
         g_source_attach(aio->ready, aio->ctx);
     }
 }
@@ -1483,8 +1475,8 @@ static void qio_channel_tls_finalize(GObject *obj)
 
     /* The master's handlers point at us. */
     if (tioc->aio.ctx) {
-        qio_channel_set_aio_fd_handler(tioc->master, tioc->aio.ctx, NULL,
-                                       NULL, NULL);
+        qio_channel_set_aio_fd_handler(tioc->master, tioc->aio.ctx, NULL, NULL,
+                                       NULL);
         g_main_context_unref(tioc->aio.ctx);
     }
     if (tioc->session) {

@@ -72,8 +72,8 @@ static GSourceFuncs fd_source_funcs = {
 static QIOChannelFDSource *fd_source_new(QIOChannel *ioc,
                                          GIOCondition condition)
 {
-    GSource *source = g_source_new(&fd_source_funcs,
-                                   sizeof(QIOChannelFDSource));
+    GSource *source =
+        g_source_new(&fd_source_funcs, sizeof(QIOChannelFDSource));
     QIOChannelFDSource *src = (QIOChannelFDSource *)source;
     const char *name = qio_channel_get_name(ioc);
 

@@ -18,25 +18,24 @@ typedef struct {
 typedef struct {
     unsigned int features;
     char *name;
-    GMainContext *ctx;               /* set by attach_aio_context */
-    QIOCoroutine *read_coroutine;    /* atomic: wake_read may run anywhere */
+    GMainContext *ctx;            /* set by attach_aio_context */
+    QIOCoroutine *read_coroutine; /* atomic: wake_read may run anywhere */
     QIOCoroutine *write_coroutine;
-    GMainContext *read_ctx;          /* atomic: where read_coroutine waits */
-    GMainContext *aio_ctx;           /* where the handlers below live */
+    GMainContext *read_ctx; /* atomic: where read_coroutine waits */
+    GMainContext *aio_ctx;  /* where the handlers below live */
     QIOChannelAioHandler aio_read;
     QIOChannelAioHandler aio_write;
     void *aio_opaque;
-    int poll_fd;                     /* qio__channel_set_poll_fd(), or -1 */
-    bool poll_fd_no_epoll;           /* epoll refused it: use watches */
-    QIOAioFd aio_fd;                 /* the handlers, when in epoll */
+    int poll_fd;           /* qio__channel_set_poll_fd(), or -1 */
+    bool poll_fd_no_epoll; /* epoll refused it: use watches */
+    QIOAioFd aio_fd;       /* the handlers, when in epoll */
 } QIOChannelPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(QIOChannel, qio_channel, G_TYPE_OBJECT)
 
-G_DEFINE_QUARK(qio-channel-error-quark, qio_channel_error)
+G_DEFINE_QUARK(qio - channel - error - quark, qio_channel_error)
 
-#define PRIV(ioc) \
-    ((QIOChannelPrivate *)qio_channel_get_instance_private(ioc))
+#define PRIV(ioc) ((QIOChannelPrivate *)qio_channel_get_instance_private(ioc))
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -48,8 +47,8 @@ void qio__error_errno(GError **errp, int err, const char *fmt, ...)
     va_start(ap, fmt);
     what = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err), "%s: %s",
-                what, g_strerror(err));
+    g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err), "%s: %s", what,
+                g_strerror(err));
 }
 
 void qio__error(GError **errp, QIOChannelError code, const char *fmt, ...)
@@ -177,8 +176,8 @@ const char *qio_channel_get_name(QIOChannel *ioc)
 
 /* ---------------------------------------------------------------- I/O */
 
-static bool check_read_args(QIOChannel *ioc, int **fds, size_t *nfds,
-                            int flags, GError **errp)
+static bool check_read_args(QIOChannel *ioc, int **fds, size_t *nfds, int flags,
+                            GError **errp)
 {
     if ((fds || nfds) &&
         !qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS)) {
@@ -196,8 +195,8 @@ static bool check_read_args(QIOChannel *ioc, int **fds, size_t *nfds,
 }
 
 ssize_t qio_channel_readv_full(QIOChannel *ioc, const struct iovec *iov,
-                               size_t niov, int **fds, size_t *nfds,
-                               int flags, GError **errp)
+                               size_t niov, int **fds, size_t *nfds, int flags,
+                               GError **errp)
 {
     g_return_val_if_fail(QIO_IS_CHANNEL(ioc), -1);
     g_return_val_if_fail(iov || niov == 0, -1);
@@ -212,12 +211,12 @@ ssize_t qio_channel_readv_full(QIOChannel *ioc, const struct iovec *iov,
         return -1;
     }
     return QIO_CHANNEL_GET_CLASS(ioc)->io_readv(ioc, iov, niov, fds, nfds,
-                                                 flags, errp);
+                                                flags, errp);
 }
 
 ssize_t qio_channel_writev_full(QIOChannel *ioc, const struct iovec *iov,
-                                size_t niov, int *fds, size_t nfds,
-                                int flags, GError **errp)
+                                size_t niov, int *fds, size_t nfds, int flags,
+                                GError **errp)
 {
     g_return_val_if_fail(QIO_IS_CHANNEL(ioc), -1);
     g_return_val_if_fail(iov || niov == 0, -1);
@@ -235,11 +234,11 @@ ssize_t qio_channel_writev_full(QIOChannel *ioc, const struct iovec *iov,
         return -1;
     }
     return QIO_CHANNEL_GET_CLASS(ioc)->io_writev(ioc, iov, niov, fds, nfds,
-                                                  flags, errp);
+                                                 flags, errp);
 }
 
-ssize_t qio_channel_readv(QIOChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp)
+ssize_t qio_channel_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp)
 {
     return qio_channel_readv_full(ioc, iov, niov, NULL, NULL, 0, errp);
 }
@@ -253,7 +252,7 @@ ssize_t qio_channel_writev(QIOChannel *ioc, const struct iovec *iov,
 ssize_t qio_channel_read(QIOChannel *ioc, char *buf, size_t buflen,
                          GError **errp)
 {
-    struct iovec iov = { .iov_base = buf, .iov_len = buflen };
+    struct iovec iov = {.iov_base = buf, .iov_len = buflen};
 
     return qio_channel_readv_full(ioc, &iov, 1, NULL, NULL, 0, errp);
 }
@@ -261,7 +260,7 @@ ssize_t qio_channel_read(QIOChannel *ioc, char *buf, size_t buflen,
 ssize_t qio_channel_write(QIOChannel *ioc, const char *buf, size_t buflen,
                           GError **errp)
 {
-    struct iovec iov = { .iov_base = (char *)buf, .iov_len = buflen };
+    struct iovec iov = {.iov_base = (char *)buf, .iov_len = buflen};
 
     return qio_channel_writev_full(ioc, &iov, 1, NULL, 0, 0, errp);
 }
@@ -281,9 +280,8 @@ static void coroutine_mixed_fn wait_ready(QIOChannel *ioc,
  * One step of a full read: read into @iov, collecting any descriptors
  * into *@fds. Returns what the read returned.
  */
-static ssize_t read_step(QIOChannel *ioc, const struct iovec *iov,
-                         size_t niov, int **fds, size_t *nfds,
-                         GError **errp)
+static ssize_t read_step(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                         int **fds, size_t *nfds, GError **errp)
 {
     int *got = NULL;
     size_t ngot = 0;
@@ -316,8 +314,8 @@ int qio_channel_readv_full_all_eof(QIOChannel *ioc, const struct iovec *iov,
     }
     qio__iov_discard_front(&local, &nlocal, 0);
     while (nlocal > 0) {
-        ssize_t len = read_step(ioc, local, nlocal, fds ? &allfds : NULL,
-                                &nallfds, errp);
+        ssize_t len =
+            read_step(ioc, local, nlocal, fds ? &allfds : NULL, &nallfds, errp);
 
         if (len == QIO_CHANNEL_ERR_BLOCK) {
             wait_ready(ioc, G_IO_IN);
@@ -365,8 +363,8 @@ int qio_channel_readv_all_eof(QIOChannel *ioc, const struct iovec *iov,
     return qio_channel_readv_full_all_eof(ioc, iov, niov, NULL, NULL, errp);
 }
 
-int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp)
+int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp)
 {
     return qio_channel_readv_full_all(ioc, iov, niov, NULL, NULL, errp);
 }
@@ -374,7 +372,7 @@ int qio_channel_readv_all(QIOChannel *ioc, const struct iovec *iov,
 int qio_channel_read_all_eof(QIOChannel *ioc, char *buf, size_t buflen,
                              GError **errp)
 {
-    struct iovec iov = { .iov_base = buf, .iov_len = buflen };
+    struct iovec iov = {.iov_base = buf, .iov_len = buflen};
 
     return qio_channel_readv_all_eof(ioc, &iov, 1, errp);
 }
@@ -382,14 +380,14 @@ int qio_channel_read_all_eof(QIOChannel *ioc, char *buf, size_t buflen,
 int qio_channel_read_all(QIOChannel *ioc, char *buf, size_t buflen,
                          GError **errp)
 {
-    struct iovec iov = { .iov_base = buf, .iov_len = buflen };
+    struct iovec iov = {.iov_base = buf, .iov_len = buflen};
 
     return qio_channel_readv_all(ioc, &iov, 1, errp);
 }
 
 int qio_channel_writev_full_all(QIOChannel *ioc, const struct iovec *iov,
-                                size_t niov, int *fds, size_t nfds,
-                                int flags, GError **errp)
+                                size_t niov, int *fds, size_t nfds, int flags,
+                                GError **errp)
 {
     g_autofree struct iovec *copy = g_memdup2(iov, niov * sizeof(*iov));
     struct iovec *local = copy;
@@ -397,8 +395,8 @@ int qio_channel_writev_full_all(QIOChannel *ioc, const struct iovec *iov,
 
     qio__iov_discard_front(&local, &nlocal, 0);
     while (nlocal > 0) {
-        ssize_t len = qio_channel_writev_full(ioc, local, nlocal, fds, nfds,
-                                              flags, errp);
+        ssize_t len =
+            qio_channel_writev_full(ioc, local, nlocal, fds, nfds, flags, errp);
 
         if (len == QIO_CHANNEL_ERR_BLOCK) {
             wait_ready(ioc, G_IO_OUT);
@@ -424,7 +422,7 @@ int qio_channel_writev_all(QIOChannel *ioc, const struct iovec *iov,
 int qio_channel_write_all(QIOChannel *ioc, const char *buf, size_t buflen,
                           GError **errp)
 {
-    struct iovec iov = { .iov_base = (char *)buf, .iov_len = buflen };
+    struct iovec iov = {.iov_base = (char *)buf, .iov_len = buflen};
 
     return qio_channel_writev_all(ioc, &iov, 1, errp);
 }
@@ -447,8 +445,7 @@ int qio_channel_close(QIOChannel *ioc, GError **errp)
     return QIO_CHANNEL_GET_CLASS(ioc)->io_close(ioc, errp);
 }
 
-int qio_channel_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
-                         GError **errp)
+int qio_channel_shutdown(QIOChannel *ioc, QIOChannelShutdown how, GError **errp)
 {
     QIOChannelClass *klass;
 
@@ -537,8 +534,8 @@ GSource *qio_channel_add_watch_source(QIOChannel *ioc, GIOCondition condition,
     GSource *source = qio_channel_create_watch(ioc, condition);
 
     g_return_val_if_fail(source != NULL, NULL);
-    g_source_set_callback(source, (GSourceFunc)(void (*)(void))func,
-                          user_data, notify);
+    g_source_set_callback(source, (GSourceFunc)(void (*)(void))func, user_data,
+                          notify);
     g_source_attach(source, context);
     return source;
 }
@@ -548,8 +545,7 @@ guint qio_channel_add_watch_full(QIOChannel *ioc, GIOCondition condition,
                                  GDestroyNotify notify, GMainContext *context)
 {
     GSource *source = qio_channel_add_watch_source(ioc, condition, func,
-                                                   user_data, notify,
-                                                   context);
+                                                   user_data, notify, context);
     guint id;
 
     g_return_val_if_fail(source != NULL, 0);
@@ -629,8 +625,8 @@ static void aio_handler_set(QIOChannel *ioc, QIOChannelAioHandler *h,
     }
     aio_handler_clear(h);
     h->handler = handler;
-    h->source = qio_channel_add_watch_source(ioc, condition,
-                                             aio_handler_ready, h, NULL, ctx);
+    h->source = qio_channel_add_watch_source(ioc, condition, aio_handler_ready,
+                                             h, NULL, ctx);
 }
 
 /*
@@ -646,8 +642,8 @@ static bool aio_epoll_set(QIOChannel *ioc, GMainContext *ctx,
     if (priv->poll_fd < 0 || priv->poll_fd_no_epoll) {
         return false;
     }
-    if (!qio__aio_fd_set(&priv->aio_fd, ctx, priv->poll_fd, io_read,
-                         io_write, priv->aio_opaque)) {
+    if (!qio__aio_fd_set(&priv->aio_fd, ctx, priv->poll_fd, io_read, io_write,
+                         priv->aio_opaque)) {
         priv->poll_fd_no_epoll = true;
         return false;
     }
@@ -809,8 +805,8 @@ void qio_channel_yield(QIOChannel *ioc, GIOCondition condition)
 
     /* Re-entered from elsewhere before the channel was ready: disarm. */
     if (condition == G_IO_IN) {
-        disarmed = g_atomic_pointer_compare_and_exchange(
-            &priv->read_coroutine, self, NULL);
+        disarmed = g_atomic_pointer_compare_and_exchange(&priv->read_coroutine,
+                                                         self, NULL);
     } else {
         disarmed = priv->write_coroutine == self;
         if (disarmed) {

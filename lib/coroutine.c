@@ -115,7 +115,7 @@ struct QIOCoroutineThread {
     QIOCoroutine leader;
     QIOCoroutine *pool;
     unsigned pool_len;
-    unsigned live;           /* created and not yet finished */
+    unsigned live; /* created and not yet finished */
 };
 
 static void thread_free(gpointer data);

@@ -27,8 +27,7 @@
 
 void qio__fd_pair_init(QIOFdPair *p, GMutex *lock, const QIOFdPairKind *kind)
 {
-    *p = (QIOFdPair){ .lock = lock, .kind = kind, .readfd = -1,
-                      .writefd = -1 };
+    *p = (QIOFdPair){.lock = lock, .kind = kind, .readfd = -1, .writefd = -1};
 }
 
 bool qio__fd_pair_check_open_locked(const QIOFdPair *p, const char *op,
@@ -46,8 +45,7 @@ bool qio__fd_pair_check_open_locked(const QIOFdPair *p, const char *op,
  * is closed or has no descriptor that way; with *@shut set (and no error)
  * when that direction was shut down.
  */
-static int fd_pair_io_fd(QIOFdPair *p, bool reading, bool *shut,
-                         GError **errp)
+static int fd_pair_io_fd(QIOFdPair *p, bool reading, bool *shut, GError **errp)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(p->lock);
     const char *dir = reading ? "read" : "write";
@@ -75,15 +73,15 @@ int qio__fd_pair_read_fd(QIOFdPair *p, bool want_fds, int flags, bool *eof,
     if (want_fds || flags != 0) {
         qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
                    "read: %s channels cannot receive descriptors or "
-                   "take read flags", p->kind->name);
+                   "take read flags",
+                   p->kind->name);
         *eof = false;
         return -1;
     }
     return fd_pair_io_fd(p, true, eof, errp);
 }
 
-int qio__fd_pair_write_fd(QIOFdPair *p, bool with_fds, int flags,
-                          GError **errp)
+int qio__fd_pair_write_fd(QIOFdPair *p, bool with_fds, int flags, GError **errp)
 {
     bool shut = false;
     int fd;
@@ -91,7 +89,8 @@ int qio__fd_pair_write_fd(QIOFdPair *p, bool with_fds, int flags,
     if (with_fds || flags != 0) {
         qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
                    "write: %s channels cannot send descriptors or "
-                   "take write flags", p->kind->name);
+                   "take write flags",
+                   p->kind->name);
         return -1;
     }
     fd = fd_pair_io_fd(p, false, &shut, errp);
@@ -131,13 +130,12 @@ static int fd_release(int fd, bool keep_std)
     return fd;
 }
 
-void qio__fd_pair_shut_locked(QIOFdPair *p, QIOChannelShutdown how,
-                              bool *rd, bool *wr)
+void qio__fd_pair_shut_locked(QIOFdPair *p, QIOChannelShutdown how, bool *rd,
+                              bool *wr)
 {
-    *rd = (how & QIO_CHANNEL_SHUTDOWN_READ) && p->readfd >= 0 &&
-          !p->read_shut;
-    *wr = (how & QIO_CHANNEL_SHUTDOWN_WRITE) && p->writefd >= 0 &&
-          !p->write_shut;
+    *rd = (how & QIO_CHANNEL_SHUTDOWN_READ) && p->readfd >= 0 && !p->read_shut;
+    *wr =
+        (how & QIO_CHANNEL_SHUTDOWN_WRITE) && p->writefd >= 0 && !p->write_shut;
     p->read_shut |= *rd;
     p->write_shut |= *wr;
 }

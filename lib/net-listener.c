@@ -15,8 +15,8 @@
 struct _QIONetListener {
     GObject parent;
     char *name;
-    GPtrArray *sockets;            /* QIOChannelSocket, listening */
-    GPtrArray *watches;            /* GSource, one per socket, or empty */
+    GPtrArray *sockets; /* QIOChannelSocket, listening */
+    GPtrArray *watches; /* GSource, one per socket, or empty */
     QIONetListenerClientFunc func;
     gpointer data;
     GDestroyNotify notify;
@@ -24,7 +24,7 @@ struct _QIONetListener {
     QIONetListenerErrorFunc error_func;
     gpointer error_data;
     gboolean paused;
-    GSource *backoff;              /* pause after an accept error */
+    GSource *backoff; /* pause after an accept error */
 };
 
 G_DEFINE_TYPE(QIONetListener, qio_net_listener, G_TYPE_OBJECT)
@@ -69,8 +69,7 @@ static void qio_net_listener_class_init(QIONetListenerClass *klass)
 static void qio_net_listener_init(QIONetListener *l)
 {
     l->sockets = g_ptr_array_new_with_free_func(g_object_unref);
-    l->watches = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)g_source_unref);
+    l->watches = g_ptr_array_new_with_free_func((GDestroyNotify)g_source_unref);
 }
 
 QIONetListener *qio_net_listener_new(void)
@@ -221,7 +220,7 @@ static gboolean is_wildcard(GSocketConnectable *addr)
     const char *host;
 
     if (!G_IS_NETWORK_ADDRESS(addr)) {
-        return TRUE;    /* an inet or unix socket address: one socket */
+        return TRUE; /* an inet or unix socket address: one socket */
     }
     host = g_network_address_get_hostname(G_NETWORK_ADDRESS(addr));
     return !host || !*host || g_str_equal(host, "::") ||
@@ -272,8 +271,7 @@ static int listen_resolved(QIONetListener *l, GSocketConnectable *addr,
 
     for (;;) {
         g_autoptr(GError) err = NULL;
-        g_autoptr(GSocketAddress) sa =
-            qio__address_next(en, addr, &err);
+        g_autoptr(GSocketAddress) sa = qio__address_next(en, addr, &err);
         g_autoptr(GSocketAddress) bound = NULL;
 
         if (!sa) {
@@ -291,8 +289,8 @@ static int listen_resolved(QIONetListener *l, GSocketConnectable *addr,
         }
         opened++;
         if (port == 0) {
-            port = socket_port(g_ptr_array_index(l->sockets,
-                                                 l->sockets->len - 1));
+            port =
+                socket_port(g_ptr_array_index(l->sockets, l->sockets->len - 1));
         }
     }
     if (opened == 0) {
@@ -323,8 +321,7 @@ int qio_net_listener_open_sync(QIONetListener *l, GSocketConnectable *addr,
 
 void qio_net_listener_set_client_func_full(QIONetListener *l,
                                            QIONetListenerClientFunc func,
-                                           gpointer data,
-                                           GDestroyNotify notify,
+                                           gpointer data, GDestroyNotify notify,
                                            GMainContext *context)
 {
     g_return_if_fail(QIO_IS_NET_LISTENER(l));
@@ -402,9 +399,8 @@ QIOChannelSocket *qio_net_listener_wait_client(QIONetListener *l)
     listener_unwatch(l);
     for (guint i = 0; i < l->sockets->len; i++) {
         g_ptr_array_add(sources, qio_channel_add_watch_source(
-                                     g_ptr_array_index(l->sockets, i),
-                                     G_IO_IN, wait_client_ready, &client,
-                                     NULL, ctx));
+                                     g_ptr_array_index(l->sockets, i), G_IO_IN,
+                                     wait_client_ready, &client, NULL, ctx));
     }
     while (!client) {
         g_main_context_iteration(ctx, TRUE);

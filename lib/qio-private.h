@@ -59,13 +59,13 @@ size_t qio__iov_discard_front(struct iovec **iov, size_t *niov, size_t skip);
 typedef struct QIOAioEpoll QIOAioEpoll;
 
 typedef struct {
-    QIOAioEpoll *ep;            /* registered there, or NULL */
+    QIOAioEpoll *ep; /* registered there, or NULL */
     int fd;
-    uint32_t events;            /* EPOLLIN, EPOLLOUT as registered */
+    uint32_t events; /* EPOLLIN, EPOLLOUT as registered */
     IOHandler *io_read;
     IOHandler *io_write;
     void *opaque;
-    uint32_t revents;           /* what epoll reported, for the handlers */
+    uint32_t revents; /* what epoll reported, for the handlers */
 } QIOAioFd;
 
 /*
@@ -81,8 +81,8 @@ void qio__aio_fd_init(QIOAioFd *r);
  * FALSE when epoll cannot take @fd (a regular file, or a descriptor
  * already in the set): then nothing is registered.
  */
-bool qio__aio_fd_set(QIOAioFd *r, GMainContext *ctx, int fd,
-                     IOHandler *io_read, IOHandler *io_write, void *opaque);
+bool qio__aio_fd_set(QIOAioFd *r, GMainContext *ctx, int fd, IOHandler *io_read,
+                     IOHandler *io_write, void *opaque);
 
 /* Stop watching; before the descriptor is closed. */
 void qio__aio_fd_clear(QIOAioFd *r);
@@ -111,10 +111,10 @@ typedef struct {
 } QIOFdPairKind;
 
 typedef struct {
-    GMutex *lock;         /* the owner's; guards the fields below */
+    GMutex *lock; /* the owner's; guards the fields below */
     const QIOFdPairKind *kind;
-    int readfd;           /* -1: none, or closed */
-    int writefd;          /* may equal readfd */
+    int readfd;  /* -1: none, or closed */
+    int writefd; /* may equal readfd */
     bool read_shut;
     bool write_shut;
     bool closed;
@@ -147,8 +147,8 @@ int qio__fd_pair_write_fd(QIOFdPair *p, bool with_fds, int flags,
  * Mark the directions of @how shut. *@rd, *@wr: whether the read, the
  * write direction was shut just now (it has a descriptor and was open).
  */
-void qio__fd_pair_shut_locked(QIOFdPair *p, QIOChannelShutdown how,
-                              bool *rd, bool *wr);
+void qio__fd_pair_shut_locked(QIOFdPair *p, QIOChannelShutdown how, bool *rd,
+                              bool *wr);
 
 /*
  * Let go of the files behind the directions qio__fd_pair_shut_locked()
@@ -251,7 +251,7 @@ struct QIOSocketAsync {
     socklen_t sslen;
     int fd;
     GSource *watch;
-    QIOAioFd aio;               /* or the wait for the socket's connect */
+    QIOAioFd aio; /* or the wait for the socket's connect */
     GSource *timer;
     guint retry_ms;
     /* an idle that moves the operation on from inside @context */
@@ -288,8 +288,8 @@ void qio__socket_unlink_file(QIOChannelSocket *sioc);
 
 /* @sa as a struct sockaddr: FALSE with @errp set if it does not fit. */
 bool qio__socket_address_to_native(GSocketAddress *sa,
-                                   struct sockaddr_storage *ss,
-                                   socklen_t *len, GError **errp);
+                                   struct sockaddr_storage *ss, socklen_t *len,
+                                   GError **errp);
 
 /* Whether a resolved address passes the family filters of @opts. */
 bool qio__socket_address_wanted(GSocketAddress *sa,

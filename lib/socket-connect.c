@@ -23,8 +23,8 @@
 /* ---------------------------------------------------------------- lookup */
 
 bool qio__socket_address_to_native(GSocketAddress *sa,
-                                   struct sockaddr_storage *ss,
-                                   socklen_t *len, GError **errp)
+                                   struct sockaddr_storage *ss, socklen_t *len,
+                                   GError **errp)
 {
     gssize size = g_socket_address_get_native_size(sa);
 
@@ -90,8 +90,8 @@ GSocketAddress *qio__address_next(GSocketAddressEnumerator *en,
     reason = strstr(err->message, "\u201d: ");
     reason = reason ? reason + strlen("\u201d: ") : err->message;
     host = g_network_address_get_hostname(G_NETWORK_ADDRESS(addr));
-    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "resolve %s: %s",
-                host, reason);
+    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "resolve %s: %s", host,
+                reason);
     return NULL;
 }
 
@@ -145,7 +145,7 @@ static int connect_result(int fd)
 static int connect_wait(int fd, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
     int ret;
 
     do {
@@ -210,8 +210,8 @@ static int bind_local(int fd, GSocketAddress *local, GError **errp)
 }
 
 /* A connected socket for one address, or -1 with @errp set. */
-static int connect_one(GSocketAddress *sa,
-                       const QIOChannelSocketOptions *opts, GError **errp)
+static int connect_one(GSocketAddress *sa, const QIOChannelSocketOptions *opts,
+                       GError **errp)
 {
     g_autofree char *text = qio_socket_address_to_string(sa);
     struct sockaddr_storage ss;
@@ -231,8 +231,7 @@ static int connect_one(GSocketAddress *sa,
         close(fd);
         return -1;
     }
-    err = connect_fd(fd, (struct sockaddr *)&ss, len,
-                     opts->connect_timeout_ms);
+    err = connect_fd(fd, (struct sockaddr *)&ss, len, opts->connect_timeout_ms);
     if (err != 0) {
         close(fd);
         qio__error_errno(errp, err, "connect to %s", text);
@@ -271,8 +270,8 @@ int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
         g_clear_error(&last);
         fd = connect_one(sa, opts, &last);
         if (fd >= 0) {
-            qio__socket_adopt(ioc, fd, g_socket_address_get_family(sa),
-                              false, 0);
+            qio__socket_adopt(ioc, fd, g_socket_address_get_family(sa), false,
+                              0);
             return qio__socket_apply_blocking(ioc, errp);
         }
     }
@@ -472,8 +471,8 @@ static void connect_succeeded(QIOSocketAsync *op)
         qio__socket_async_finish(op, err);
         return;
     }
-    qio__socket_adopt(sioc, fd, g_socket_address_get_family(op->current),
-                      false, !sioc->blocking);
+    qio__socket_adopt(sioc, fd, g_socket_address_get_family(op->current), false,
+                      !sioc->blocking);
     qio__socket_async_finish(op, NULL);
 }
 
@@ -526,8 +525,7 @@ static void connect_watch_fd(QIOSocketAsync *op)
         return;
     }
     op->watch = g_unix_fd_source_new(op->fd, G_IO_OUT);
-    g_source_set_callback(op->watch, G_SOURCE_FUNC(connect_writable), op,
-                          NULL);
+    g_source_set_callback(op->watch, G_SOURCE_FUNC(connect_writable), op, NULL);
 }
 
 static gboolean connect_timed_out(gpointer data)
@@ -610,8 +608,8 @@ static int connect_start(QIOSocketAsync *op)
                                        &op->last)) {
         return -1;
     }
-    op->fd = socket(op->ss.ss_family,
-                    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    op->fd =
+        socket(op->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (op->fd < 0) {
         connect_error(op, errno);
         return -1;

@@ -54,8 +54,8 @@ static int listen_prepare(int fd, int family,
         return errno;
     }
     if (family == AF_INET6 && v6only >= 0 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-                   sizeof(v6only)) < 0) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) <
+            0) {
         return errno;
     }
     return 0;
@@ -170,12 +170,11 @@ static bool is_wildcard(GSocketConnectable *addr)
 }
 
 static int listen_wildcard_on(QIOChannelSocket *sioc, const char *host,
-                              guint16 port,
-                              const QIOChannelSocketOptions *opts,
+                              guint16 port, const QIOChannelSocketOptions *opts,
                               int v6only, GError **errp)
 {
-    g_autoptr(GSocketAddress) sa = g_inet_socket_address_new_from_string(
-        host, port);
+    g_autoptr(GSocketAddress) sa =
+        g_inet_socket_address_new_from_string(host, port);
 
     return listen_one(sioc, sa, opts, v6only, errp);
 }
@@ -185,8 +184,7 @@ static int listen_wildcard_on(QIOChannelSocket *sioc, const char *host,
  * the family says otherwise or the system has no IPv6.
  */
 static int listen_wildcard(QIOChannelSocket *sioc, GSocketConnectable *addr,
-                           const QIOChannelSocketOptions *opts,
-                           GError **errp)
+                           const QIOChannelSocketOptions *opts, GError **errp)
 {
     guint16 port = g_network_address_get_port(G_NETWORK_ADDRESS(addr));
     g_autoptr(GError) err6 = NULL;
@@ -211,11 +209,10 @@ static int listen_wildcard(QIOChannelSocket *sioc, GSocketConnectable *addr,
 
 /* The first resolved address that can be bound. */
 static int listen_resolved(QIOChannelSocket *sioc, GSocketConnectable *addr,
-                           const QIOChannelSocketOptions *opts,
-                           GError **errp)
+                           const QIOChannelSocketOptions *opts, GError **errp)
 {
-    g_autoptr(GSocketAddressEnumerator) en = g_socket_connectable_enumerate(
-        addr);
+    g_autoptr(GSocketAddressEnumerator) en =
+        g_socket_connectable_enumerate(addr);
     g_autoptr(GError) last = NULL;
     int v6only = opts->v6only >= 0 ? opts->v6only : 0;
 

@@ -166,8 +166,7 @@ static void task_hand_over(QIOTask *task)
     /* Default priority: busy watches must not starve completions. */
     g_source_set_priority(idle, G_PRIORITY_DEFAULT);
     g_source_set_static_name(idle, "qio-task-completion");
-    g_source_set_callback(idle, task_thread_complete, task,
-                          task_unref_notify);
+    g_source_set_callback(idle, task_thread_complete, task, task_unref_notify);
 
     g_mutex_lock(&thread->lock);
     context = g_steal_pointer(&thread->context);

@@ -151,16 +151,15 @@ static void gnutls_error(GError **errp, int ret, const char *fmt, ...)
 static bool load_key_pair(QIOTLSCreds *creds, const char *cert_file,
                           const char *key_file, GError **errp)
 {
-    gnutls_datum_t cert = { 0 };
-    gnutls_datum_t key = { 0 };
+    gnutls_datum_t cert = {0};
+    gnutls_datum_t key = {0};
     bool ok = false;
     int ret;
 
     if (!key_file) {
         key_file = cert_file;
     }
-    if (!read_pem(cert_file, &cert, errp) ||
-        !read_pem(key_file, &key, errp)) {
+    if (!read_pem(cert_file, &cert, errp) || !read_pem(key_file, &key, errp)) {
         goto out;
     }
     if (!datum_contains(&cert, "-----BEGIN CERTIFICATE-----")) {
@@ -179,7 +178,8 @@ static bool load_key_pair(QIOTLSCreds *creds, const char *cert_file,
     if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
         g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                     "%s: the private key does not belong to the "
-                    "certificate in %s", key_file, cert_file);
+                    "certificate in %s",
+                    key_file, cert_file);
         goto out;
     }
     if (ret < 0) {
@@ -201,7 +201,7 @@ out:
 
 static bool load_ca(QIOTLSCreds *creds, const char *ca_file, GError **errp)
 {
-    gnutls_datum_t ca = { 0 };
+    gnutls_datum_t ca = {0};
     int ret;
 
     if (!read_pem(ca_file, &ca, errp)) {
@@ -277,8 +277,7 @@ static bool creds_load(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
         }
     } else if (opts->key_file) {
         g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                    "%s: a private key without a certificate",
-                    opts->key_file);
+                    "%s: a private key without a certificate", opts->key_file);
         return false;
     } else if (creds->endpoint == QIO_TLS_CREDS_ENDPOINT_SERVER) {
         g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,

@@ -16,17 +16,17 @@
 
 struct QiocAcceptor {
     QiocEndpoint *ep;
-    QIONetListener *listener;     /* NULL once a one-client acceptor is
-                                   * done, or stopped */
-    gboolean once;                /* no `fork`: the first client only */
-    guint64 limit;                /* clients at once; 0: no limit */
-    guint64 clients;              /* accepted, not yet done */
+    QIONetListener *listener; /* NULL once a one-client acceptor is
+                               * done, or stopped */
+    gboolean once;            /* no `fork`: the first client only */
+    guint64 limit;            /* clients at once; 0: no limit */
+    guint64 clients;          /* accepted, not yet done */
     gboolean held;
     gboolean paused;
     gboolean stopped;
     gboolean had_client;
-    gboolean failing;             /* an accept error was reported */
-    guint timer;                  /* accept-timeout= */
+    gboolean failing; /* an accept error was reported */
+    guint timer;      /* accept-timeout= */
     QiocAcceptFunc *on_client;
     QiocAcceptTimeoutFunc *on_timeout;
     gpointer data;
@@ -117,21 +117,21 @@ static void acceptor_on_error(QIONetListener *listener, const GError *err,
     const QiocAddress *addr = acc->ep->addr;
 
     if (acc->failing) {
-        qioc_log_address(2, addr->index, addr->text, "%s",
-                  err->message);
+        qioc_log_address(2, addr->index, addr->text, "%s", err->message);
         return;
     }
     acc->failing = TRUE;
-    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text, "%s; pausing and retrying", err->message);
+    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text,
+                     "%s; pausing and retrying", err->message);
 }
 
 static gboolean acceptor_timeout(gpointer data)
 {
     QiocAcceptor *acc = data;
-    g_autoptr(GError) err = g_error_new(
-        G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-        "accept: no client within %g s (accept-timeout)",
-        acc->ep->addr->o.accept_timeout);
+    g_autoptr(GError) err =
+        g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                    "accept: no client within %g s (accept-timeout)",
+                    acc->ep->addr->o.accept_timeout);
 
     acc->timer = 0;
     if (!acc->had_client) {
@@ -161,8 +161,7 @@ QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
     acc->on_timeout = on_timeout;
     acc->data = data;
     qio_net_listener_set_error_func(listener, acceptor_on_error, acc);
-    qio_net_listener_set_client_func(listener, acceptor_on_client, acc,
-                                     NULL);
+    qio_net_listener_set_client_func(listener, acceptor_on_client, acc, NULL);
     if (o->accept_timeout >= 0) {
         acc->timer = g_timeout_add((guint)(o->accept_timeout * 1000),
                                    acceptor_timeout, acc);

@@ -27,8 +27,8 @@
 /* ---------------------------------------------------------------- options */
 
 /* pipes (the default), socketpair or pty: at most one may be chosen. */
-static gboolean exec_link(const QiocAddress *addr,
-                          QIOChannelCommandLink *link, GError **errp)
+static gboolean exec_link(const QiocAddress *addr, QIOChannelCommandLink *link,
+                          GError **errp)
 {
     gboolean pty = addr->o.pty;
     gboolean pair = addr->o.socketpair || (!pty && addr->o.pipes == 0);
@@ -145,7 +145,7 @@ static char **exec_argv(const QiocAddress *addr, GError **errp)
     char **argv = NULL;
 
     if (addr->type->kind == QIOC_ADDR_SYSTEM) {
-        const char *sh[] = { "/bin/sh", "-c", text, NULL };
+        const char *sh[] = {"/bin/sh", "-c", text, NULL};
 
         return g_strdupv((char **)sh);
     }
@@ -175,17 +175,15 @@ static QIOChannel *exec_open(QiocEndpoint *ep, QiocAccess *access,
         return NULL;
     }
     o.env = (const char *const *)env;
-    cioc = qio_channel_command_new_spawn_full((const char *const *)argv,
-                                              qioc_access_flags(*access), &o,
-                                              errp);
+    cioc = qio_channel_command_new_spawn_full(
+        (const char *const *)argv, qioc_access_flags(*access), &o, errp);
     if (!cioc) {
         return NULL;
     }
-    qioc_log_address(1, addr->index, addr->text, "started child %d (%s)", (int)qio_channel_command_get_pid(cioc),
-              addr->params[0]);
+    qioc_log_address(1, addr->index, addr->text, "started child %d (%s)",
+                     (int)qio_channel_command_get_pid(cioc), addr->params[0]);
     return QIO_CHANNEL(cioc);
 }
-
 
 /* ---------------------------------------------------------------- nofork */
 
@@ -257,10 +255,9 @@ static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
     } else {
         ok = g_spawn_async_with_pipes_and_fds(
             NULL, (const char *const *)argv, (const char *const *)envp,
-            G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-            nofork_child_setup, NULL, in, out,
-            addr->o.merge_stderr ? out : -1, NULL, NULL, 0,
-            pid, NULL, NULL, NULL, errp);
+            G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, nofork_child_setup,
+            NULL, in, out, addr->o.merge_stderr ? out : -1, NULL, NULL, 0, pid,
+            NULL, NULL, NULL, errp);
     }
     if (in >= 0) {
         close(in);
@@ -271,8 +268,10 @@ static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
     if (!ok) {
         return FALSE;
     }
-    qioc_log_address(1, addr->index, addr->text, "started child %d (%s) on the peer's "
-              "descriptors", (int)*pid, addr->params[0]);
+    qioc_log_address(1, addr->index, addr->text,
+                     "started child %d (%s) on the peer's "
+                     "descriptors",
+                     (int)*pid, addr->params[0]);
     return TRUE;
 }
 
@@ -298,11 +297,12 @@ static gboolean nofork_exited(QiocEndpoint *ep, GPid pid, int status)
     g_autofree char *how = exec_describe_status(status);
 
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        qioc_log_address(1, addr->index, addr->text, "child %d (%s) %s", (int)pid, addr->params[0], how);
+        qioc_log_address(1, addr->index, addr->text, "child %d (%s) %s",
+                         (int)pid, addr->params[0], how);
         return TRUE;
     }
-    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text, "child %d (%s) %s",
-               (int)pid, addr->params[0], how);
+    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text,
+                     "child %d (%s) %s", (int)pid, addr->params[0], how);
     return FALSE;
 }
 
@@ -328,25 +328,29 @@ static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
     pid = (int)qio_channel_command_get_pid(cioc);
     qio_channel_close(ioc, NULL);
     if (!qio_channel_command_get_exit_status(cioc, &status)) {
-        qioc_log_address(1, addr->index, addr->text, "child %d (%s) left running", pid, addr->params[0]);
+        qioc_log_address(1, addr->index, addr->text,
+                         "child %d (%s) left running", pid, addr->params[0]);
         return TRUE;
     }
     how = exec_describe_status(status);
     stopped = qio_channel_command_was_stopped(cioc);
     if (stopped || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        qioc_log_address(1, addr->index, addr->text, "child %d (%s) %s%s", pid, addr->params[0], how,
-                  stopped ? ", ended by qioc" : "");
+        qioc_log_address(1, addr->index, addr->text, "child %d (%s) %s%s", pid,
+                         addr->params[0], how,
+                         stopped ? ", ended by qioc" : "");
         return TRUE;
     }
-    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text, "child %d (%s) %s",
-               pid, addr->params[0], how);
+    qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text,
+                     "child %d (%s) %s", pid, addr->params[0], how);
     return FALSE;
 }
 
 /* ---------------------------------------------------------------- types */
 
 static const QiocAddrDesc nofork_desc = {
-    .kind = QIOC_ADDR_EXEC, .spawn = nofork_spawn, .exited = nofork_exited,
+    .kind = QIOC_ADDR_EXEC,
+    .spawn = nofork_spawn,
+    .exited = nofork_exited,
 };
 
 static const QiocAddrDesc *exec_choose(const QiocEndpoint *ep)
@@ -355,22 +359,29 @@ static const QiocAddrDesc *exec_choose(const QiocEndpoint *ep)
 }
 
 static const QiocAddrType exec_types[] = {
-    { "EXEC", NULL, QIOC_ADDR_EXEC, AF_UNSPEC, 1, 1, QIOC_T_EXEC, "COMMAND",
-      "run COMMAND, split into words like a shell does, without a shell" },
+    {"EXEC", NULL, QIOC_ADDR_EXEC, AF_UNSPEC, 1, 1, QIOC_T_EXEC, "COMMAND",
+     "run COMMAND, split into words like a shell does, without a shell"},
 };
 
 static const QiocAddrType system_types[] = {
-    { "SYSTEM", NULL, QIOC_ADDR_SYSTEM, AF_UNSPEC, 1, 1, QIOC_T_EXEC,
-      "SHELL-COMMAND", "run /bin/sh -c SHELL-COMMAND" },
+    {"SYSTEM", NULL, QIOC_ADDR_SYSTEM, AF_UNSPEC, 1, 1, QIOC_T_EXEC,
+     "SHELL-COMMAND", "run /bin/sh -c SHELL-COMMAND"},
 };
 
 const QiocAddrDesc qioc_addr_exec = {
-    .kind = QIOC_ADDR_EXEC, QIOC_ADDR_TYPES(exec_types), .raw_command = TRUE,
-    .choose = exec_choose, .open = exec_open, .finish = exec_finish,
+    .kind = QIOC_ADDR_EXEC,
+    QIOC_ADDR_TYPES(exec_types),
+    .raw_command = TRUE,
+    .choose = exec_choose,
+    .open = exec_open,
+    .finish = exec_finish,
 };
 
 const QiocAddrDesc qioc_addr_system = {
-    .kind = QIOC_ADDR_SYSTEM, QIOC_ADDR_TYPES(system_types),
-    .raw_command = TRUE, .choose = exec_choose, .open = exec_open,
+    .kind = QIOC_ADDR_SYSTEM,
+    QIOC_ADDR_TYPES(system_types),
+    .raw_command = TRUE,
+    .choose = exec_choose,
+    .open = exec_open,
     .finish = exec_finish,
 };

@@ -53,22 +53,26 @@ static QIONetListener *accept_fd_listen(QiocEndpoint *ep, GError **errp)
 }
 
 static const QiocAddrType fd_types[] = {
-    { "FD", NULL, QIOC_ADDR_FD, AF_UNSPEC, 1, 1, QIOC_T_READ, "N",
-      "an inherited descriptor: socket, pipe, tty or file" },
+    {"FD", NULL, QIOC_ADDR_FD, AF_UNSPEC, 1, 1, QIOC_T_READ, "N",
+     "an inherited descriptor: socket, pipe, tty or file"},
 };
 
 static const QiocAddrType accept_fd_types[] = {
-    { "ACCEPT-FD", QIOC_NAMES("ACCEPT"), QIOC_ADDR_ACCEPT_FD, AF_UNSPEC, 1, 1,
-      QIOC_T_ACCEPT, "N", "accept clients on an inherited listening socket" },
+    {"ACCEPT-FD", QIOC_NAMES("ACCEPT"), QIOC_ADDR_ACCEPT_FD, AF_UNSPEC, 1, 1,
+     QIOC_T_ACCEPT, "N", "accept clients on an inherited listening socket"},
 };
 
 const QiocAddrDesc qioc_addr_fd = {
-    .kind = QIOC_ADDR_FD, QIOC_ADDR_TYPES(fd_types),
-    .check = qioc_address_check_fd, .flags = QIOC_ADDR_INHERITED,
+    .kind = QIOC_ADDR_FD,
+    QIOC_ADDR_TYPES(fd_types),
+    .check = qioc_address_check_fd,
+    .flags = QIOC_ADDR_INHERITED,
     .open = fd_open,
 };
 
 const QiocAddrDesc qioc_addr_accept_fd = {
-    .kind = QIOC_ADDR_ACCEPT_FD, QIOC_ADDR_TYPES(accept_fd_types),
-    .check = qioc_address_check_fd, .listen = accept_fd_listen,
+    .kind = QIOC_ADDR_ACCEPT_FD,
+    QIOC_ADDR_TYPES(accept_fd_types),
+    .check = qioc_address_check_fd,
+    .listen = accept_fd_listen,
 };

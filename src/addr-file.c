@@ -21,10 +21,10 @@ static const struct {
     gsize option;
     int flag;
 } open_flags[] = {
-    { offsetof(QiocAddrOpts, append), O_APPEND },
-    { offsetof(QiocAddrOpts, creat), O_CREAT },
-    { offsetof(QiocAddrOpts, trunc), O_TRUNC },
-    { offsetof(QiocAddrOpts, excl), O_EXCL },
+    {offsetof(QiocAddrOpts, append), O_APPEND},
+    {offsetof(QiocAddrOpts, creat), O_CREAT},
+    {offsetof(QiocAddrOpts, trunc), O_TRUNC},
+    {offsetof(QiocAddrOpts, excl), O_EXCL},
 };
 
 /* open(2) flags from the access qioc needs and the address's options. */
@@ -107,16 +107,15 @@ static QIOChannel *open_path(const QiocAddress *addr, QiocAccess *access,
 static QIOChannel *file_open(QiocEndpoint *ep, QiocAccess *access,
                              QIOChannel *peer, GError **errp)
 {
-    return open_path(ep->addr, access, file_flags(ep->addr, *access, 0),
-                     errp);
+    return open_path(ep->addr, access, file_flags(ep->addr, *access, 0), errp);
 }
 
 static QIOChannel *create_open(QiocEndpoint *ep, QiocAccess *access,
                                QIOChannel *peer, GError **errp)
 {
     const QiocAddress *addr = ep->addr;
-    int flags = file_flags(addr, QIOC_ACCESS_WRITE,
-                           O_WRONLY | O_CREAT | O_TRUNC);
+    int flags =
+        file_flags(addr, QIOC_ACCESS_WRITE, O_WRONLY | O_CREAT | O_TRUNC);
 
     if (addr->o.append) {
         flags &= ~O_TRUNC;
@@ -225,19 +224,17 @@ static void fifo_opened(QIOTask *task, gpointer opaque)
  * The wait must not hold up the loop (other clients, signals). If qioc
  * ends first, the thread ends with the process.
  */
-static void open_fifo_write(const char *path, QiocOpenDone *done,
-                            gpointer data)
+static void open_fifo_write(const char *path, QiocOpenDone *done, gpointer data)
 {
     QiocFifoOpen *f = g_new0(QiocFifoOpen, 1);
     QIOTask *task;
 
-    *f = (QiocFifoOpen){ g_strdup(path), -1, done, data };
+    *f = (QiocFifoOpen){g_strdup(path), -1, done, data};
     task = qio_task_new(NULL, fifo_opened, f, fifo_open_free);
     qio_task_run_in_thread(task, fifo_open_worker, f, NULL, NULL);
 }
 
-static void fifo_connect(QiocEndpoint *ep, QiocOpenDone *done,
-                         gpointer data)
+static void fifo_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
 {
     const QiocAddress *addr = ep->addr;
     const char *path = addr->params[0];
@@ -251,7 +248,8 @@ static void fifo_connect(QiocEndpoint *ep, QiocOpenDone *done,
     }
     switch (ep->need) {
     case QIOC_ACCESS_WRITE:
-        qioc_log_address(2, addr->index, addr->text, "waiting for a reader of %s", path);
+        qioc_log_address(2, addr->index, addr->text,
+                         "waiting for a reader of %s", path);
         open_fifo_write(path, done, data);
         return;
     case QIOC_ACCESS_READ:
@@ -305,7 +303,8 @@ static const QiocAddrDesc *gopen_choose(const QiocEndpoint *ep)
  * happens off the loop.
  */
 static const QiocAddrDesc fifo_desc = {
-    .kind = QIOC_ADDR_PIPE, .connect = fifo_connect,
+    .kind = QIOC_ADDR_PIPE,
+    .connect = fifo_connect,
 };
 
 static const QiocAddrDesc *pipe_choose(const QiocEndpoint *ep)
@@ -314,45 +313,51 @@ static const QiocAddrDesc *pipe_choose(const QiocEndpoint *ep)
 }
 
 static const QiocAddrType pipe_types[] = {
-    { "PIPE", QIOC_NAMES("ECHO", "FIFO"), QIOC_ADDR_PIPE, AF_UNSPEC, 0, 1,
-      QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM, "[PATH]",
-      "an unnamed pipe that echoes, or the named FIFO PATH" },
+    {"PIPE", QIOC_NAMES("ECHO", "FIFO"), QIOC_ADDR_PIPE, AF_UNSPEC, 0, 1,
+     QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM, "[PATH]",
+     "an unnamed pipe that echoes, or the named FIFO PATH"},
 };
 
 static const QiocAddrType file_types[] = {
-    { "FILE", QIOC_NAMES("OPEN"), QIOC_ADDR_FILE, AF_UNSPEC, 1, 1,
-      QIOC_T_FILE | QIOC_OPTGRP_READEOF, "PATH",
-      "an existing file or device" },
+    {"FILE", QIOC_NAMES("OPEN"), QIOC_ADDR_FILE, AF_UNSPEC, 1, 1,
+     QIOC_T_FILE | QIOC_OPTGRP_READEOF, "PATH", "an existing file or device"},
 };
 
 static const QiocAddrType gopen_types[] = {
-    { "GOPEN", NULL, QIOC_ADDR_GOPEN, AF_UNSPEC, 1, 1,
-      QIOC_T_FILE | QIOC_OPTGRP_READEOF | QIOC_OPTGRP_FDPASS |
-          QIOC_OPTGRP_CONNECT,
-      "PATH",
-      "a unix socket at PATH is connected, anything else opened as FILE" },
+    {"GOPEN", NULL, QIOC_ADDR_GOPEN, AF_UNSPEC, 1, 1,
+     QIOC_T_FILE | QIOC_OPTGRP_READEOF | QIOC_OPTGRP_FDPASS |
+         QIOC_OPTGRP_CONNECT,
+     "PATH",
+     "a unix socket at PATH is connected, anything else opened as FILE"},
 };
 
 static const QiocAddrType create_types[] = {
-    { "CREATE", QIOC_NAMES("CREAT"), QIOC_ADDR_CREATE, AF_UNSPEC, 1, 1,
-      QIOC_T_FILE, "PATH", "create or truncate PATH for writing" },
+    {"CREATE", QIOC_NAMES("CREAT"), QIOC_ADDR_CREATE, AF_UNSPEC, 1, 1,
+     QIOC_T_FILE, "PATH", "create or truncate PATH for writing"},
 };
 
 const QiocAddrDesc qioc_addr_pipe = {
-    .kind = QIOC_ADDR_PIPE, QIOC_ADDR_TYPES(pipe_types),
-    .choose = pipe_choose, .open = pipe_open,
+    .kind = QIOC_ADDR_PIPE,
+    QIOC_ADDR_TYPES(pipe_types),
+    .choose = pipe_choose,
+    .open = pipe_open,
 };
 
 const QiocAddrDesc qioc_addr_file = {
-    .kind = QIOC_ADDR_FILE, QIOC_ADDR_TYPES(file_types), .open = file_open,
+    .kind = QIOC_ADDR_FILE,
+    QIOC_ADDR_TYPES(file_types),
+    .open = file_open,
 };
 
 const QiocAddrDesc qioc_addr_gopen = {
-    .kind = QIOC_ADDR_GOPEN, QIOC_ADDR_TYPES(gopen_types),
-    .choose = gopen_choose, .open = file_open,
+    .kind = QIOC_ADDR_GOPEN,
+    QIOC_ADDR_TYPES(gopen_types),
+    .choose = gopen_choose,
+    .open = file_open,
 };
 
 const QiocAddrDesc qioc_addr_create = {
-    .kind = QIOC_ADDR_CREATE, QIOC_ADDR_TYPES(create_types),
+    .kind = QIOC_ADDR_CREATE,
+    QIOC_ADDR_TYPES(create_types),
     .open = create_open,
 };

@@ -14,10 +14,10 @@ static const struct {
     int readfd;
     int writefd;
 } std_streams[] = {
-    [QIOC_ADDR_STDIO] = { STDIN_FILENO, STDOUT_FILENO },
-    [QIOC_ADDR_STDIN] = { STDIN_FILENO, -1 },
-    [QIOC_ADDR_STDOUT] = { -1, STDOUT_FILENO },
-    [QIOC_ADDR_STDERR] = { -1, STDERR_FILENO },
+    [QIOC_ADDR_STDIO] = {STDIN_FILENO, STDOUT_FILENO},
+    [QIOC_ADDR_STDIN] = {STDIN_FILENO, -1},
+    [QIOC_ADDR_STDOUT] = {-1, STDOUT_FILENO},
+    [QIOC_ADDR_STDERR] = {-1, STDERR_FILENO},
 };
 
 static QIOChannel *stdio_open(QiocEndpoint *ep, QiocAccess *access,
@@ -35,47 +35,55 @@ static QIOChannel *stdio_open(QiocEndpoint *ep, QiocAccess *access,
         return NULL;
     }
     /* The standard streams stay where they are; the channel owns them. */
-    *access = (rfd >= 0 ? QIOC_ACCESS_READ : 0) |
-              (wfd >= 0 ? QIOC_ACCESS_WRITE : 0);
+    *access =
+        (rfd >= 0 ? QIOC_ACCESS_READ : 0) | (wfd >= 0 ? QIOC_ACCESS_WRITE : 0);
     return QIO_CHANNEL(qio_channel_file_new_fd_pair(rfd, wfd));
 }
 
 static const QiocAddrType stdio_types[] = {
-    { "STDIO", QIOC_NAMES("-"), QIOC_ADDR_STDIO, AF_UNSPEC, 0, 0, QIOC_T_READ,
-      "", "standard input for reading, standard output for writing" },
+    {"STDIO", QIOC_NAMES("-"), QIOC_ADDR_STDIO, AF_UNSPEC, 0, 0, QIOC_T_READ,
+     "", "standard input for reading, standard output for writing"},
 };
 
 static const QiocAddrType stdin_types[] = {
-    { "STDIN", NULL, QIOC_ADDR_STDIN, AF_UNSPEC, 0, 0, QIOC_T_READ, "",
-      "standard input, read only" },
+    {"STDIN", NULL, QIOC_ADDR_STDIN, AF_UNSPEC, 0, 0, QIOC_T_READ, "",
+     "standard input, read only"},
 };
 
 static const QiocAddrType stdout_types[] = {
-    { "STDOUT", NULL, QIOC_ADDR_STDOUT, AF_UNSPEC, 0, 0, QIOC_T_FDPASS, "",
-      "standard output, write only" },
+    {"STDOUT", NULL, QIOC_ADDR_STDOUT, AF_UNSPEC, 0, 0, QIOC_T_FDPASS, "",
+     "standard output, write only"},
 };
 
 static const QiocAddrType stderr_types[] = {
-    { "STDERR", NULL, QIOC_ADDR_STDERR, AF_UNSPEC, 0, 0, QIOC_T_FDPASS, "",
-      "standard error, write only" },
+    {"STDERR", NULL, QIOC_ADDR_STDERR, AF_UNSPEC, 0, 0, QIOC_T_FDPASS, "",
+     "standard error, write only"},
 };
 
 const QiocAddrDesc qioc_addr_stdio = {
-    .kind = QIOC_ADDR_STDIO, QIOC_ADDR_TYPES(stdio_types),
-    .flags = QIOC_ADDR_INHERITED, .open = stdio_open,
+    .kind = QIOC_ADDR_STDIO,
+    QIOC_ADDR_TYPES(stdio_types),
+    .flags = QIOC_ADDR_INHERITED,
+    .open = stdio_open,
 };
 
 const QiocAddrDesc qioc_addr_stdin = {
-    .kind = QIOC_ADDR_STDIN, QIOC_ADDR_TYPES(stdin_types),
-    .flags = QIOC_ADDR_INHERITED, .open = stdio_open,
+    .kind = QIOC_ADDR_STDIN,
+    QIOC_ADDR_TYPES(stdin_types),
+    .flags = QIOC_ADDR_INHERITED,
+    .open = stdio_open,
 };
 
 const QiocAddrDesc qioc_addr_stdout = {
-    .kind = QIOC_ADDR_STDOUT, QIOC_ADDR_TYPES(stdout_types),
-    .flags = QIOC_ADDR_INHERITED, .open = stdio_open,
+    .kind = QIOC_ADDR_STDOUT,
+    QIOC_ADDR_TYPES(stdout_types),
+    .flags = QIOC_ADDR_INHERITED,
+    .open = stdio_open,
 };
 
 const QiocAddrDesc qioc_addr_stderr = {
-    .kind = QIOC_ADDR_STDERR, QIOC_ADDR_TYPES(stderr_types),
-    .flags = QIOC_ADDR_INHERITED, .open = stdio_open,
+    .kind = QIOC_ADDR_STDERR,
+    QIOC_ADDR_TYPES(stderr_types),
+    .flags = QIOC_ADDR_INHERITED,
+    .open = stdio_open,
 };

@@ -55,8 +55,7 @@ static QIONetListener *sd_listen(QiocEndpoint *ep, GError **errp)
     }
     names = g_strsplit(g_getenv("LISTEN_FDNAMES") ?: "", ":", -1);
     for (guint i = 0; i < n; i++) {
-        const char *name =
-            i < g_strv_length(names) ? names[i] : "unknown";
+        const char *name = i < g_strv_length(names) ? names[i] : "unknown";
 
         if (want && !g_str_equal(want, name)) {
             continue;
@@ -80,11 +79,12 @@ static QIONetListener *sd_listen(QiocEndpoint *ep, GError **errp)
 }
 
 static const QiocAddrType sd_listen_types[] = {
-    { "SD-LISTEN", NULL, QIOC_ADDR_SD_LISTEN, AF_UNSPEC, 0, 1, QIOC_T_ACCEPT,
-      "[NAME]", "accept clients on a socket from systemd socket activation" },
+    {"SD-LISTEN", NULL, QIOC_ADDR_SD_LISTEN, AF_UNSPEC, 0, 1, QIOC_T_ACCEPT,
+     "[NAME]", "accept clients on a socket from systemd socket activation"},
 };
 
 const QiocAddrDesc qioc_addr_sd_listen = {
-    .kind = QIOC_ADDR_SD_LISTEN, QIOC_ADDR_TYPES(sd_listen_types),
+    .kind = QIOC_ADDR_SD_LISTEN,
+    QIOC_ADDR_TYPES(sd_listen_types),
     .listen = sd_listen,
 };

@@ -38,8 +38,8 @@ static GInetAddress *lookup_one(const char *host, int family, GError **errp)
 {
     g_autolist(GInetAddress) list = NULL;
 
-    list = g_resolver_lookup_by_name(g_resolver_get_default(), host, NULL,
-                                     errp);
+    list =
+        g_resolver_lookup_by_name(g_resolver_get_default(), host, NULL, errp);
     for (GList *l = list; l; l = l->next) {
         GSocketFamily f = g_inet_address_get_family(l->data);
 
@@ -121,7 +121,7 @@ static void tcp_connected(QIOChannel *ioc, GError *err, gpointer data)
 
 struct QiocTcpTarget {
     GSocketConnectable *target;
-    GSocketAddress *local;      /* bind=, sourceport=, or NULL */
+    GSocketAddress *local; /* bind=, sourceport=, or NULL */
     QIOChannelSocketOptions sopts;
 };
 
@@ -170,7 +170,7 @@ void qioc_tcp_connect(QiocEndpoint *ep, const QiocTcpTarget *t,
     QiocTcpConnect *c = g_new0(QiocTcpConnect, 1);
 
     sopts.bind = t->local;
-    *c = (QiocTcpConnect){ ep, done, data };
+    *c = (QiocTcpConnect){ep, done, data};
     qioc_socket_connect(t->target, &sopts, tcp_connected, c);
 }
 
@@ -239,37 +239,39 @@ QIONetListener *qioc_tcp_listen(QiocEndpoint *ep, GError **errp)
 /* ---------------------------------------------------------------- types */
 
 static const QiocAddrType tcp_connect_types[] = {
-    { "TCP", QIOC_NAMES("TCP-CONNECT", "INET"), QIOC_ADDR_TCP_CONNECT,
-      AF_UNSPEC, 2, 2, QIOC_T_TCONN, "HOST:PORT", "connect over TCP" },
-    { "TCP4", QIOC_NAMES("TCP4-CONNECT", "INET4"), QIOC_ADDR_TCP_CONNECT,
-      AF_INET, 2, 2, QIOC_T_TCONN, "HOST:PORT",
-      "connect over TCP, IPv4 only" },
-    { "TCP6", QIOC_NAMES("TCP6-CONNECT", "INET6"), QIOC_ADDR_TCP_CONNECT,
-      AF_INET6, 2, 2, QIOC_T_TCONN, "HOST:PORT",
-      "connect over TCP, IPv6 only" },
+    {"TCP", QIOC_NAMES("TCP-CONNECT", "INET"), QIOC_ADDR_TCP_CONNECT, AF_UNSPEC,
+     2, 2, QIOC_T_TCONN, "HOST:PORT", "connect over TCP"},
+    {"TCP4", QIOC_NAMES("TCP4-CONNECT", "INET4"), QIOC_ADDR_TCP_CONNECT,
+     AF_INET, 2, 2, QIOC_T_TCONN, "HOST:PORT", "connect over TCP, IPv4 only"},
+    {"TCP6", QIOC_NAMES("TCP6-CONNECT", "INET6"), QIOC_ADDR_TCP_CONNECT,
+     AF_INET6, 2, 2, QIOC_T_TCONN, "HOST:PORT", "connect over TCP, IPv6 only"},
 };
 
 static const QiocAddrType tcp_listen_types[] = {
-    { "TCP-LISTEN", QIOC_NAMES("TCP-L", "INET-LISTEN", "INET-L"),
-      QIOC_ADDR_TCP_LISTEN, AF_UNSPEC, 1, 1, QIOC_T_TLISTEN, "PORT",
-      "listen on a TCP port, IPv4 and IPv6" },
-    { "TCP4-LISTEN", QIOC_NAMES("TCP4-L", "INET4-LISTEN", "INET4-L"),
-      QIOC_ADDR_TCP_LISTEN, AF_INET, 1, 1, QIOC_T_TLISTEN, "PORT",
-      "listen on a TCP port, IPv4 only" },
-    { "TCP6-LISTEN", QIOC_NAMES("TCP6-L", "INET6-LISTEN", "INET6-L"),
-      QIOC_ADDR_TCP_LISTEN, AF_INET6, 1, 1, QIOC_T_TLISTEN, "PORT",
-      "listen on a TCP port, IPv6 only" },
+    {"TCP-LISTEN", QIOC_NAMES("TCP-L", "INET-LISTEN", "INET-L"),
+     QIOC_ADDR_TCP_LISTEN, AF_UNSPEC, 1, 1, QIOC_T_TLISTEN, "PORT",
+     "listen on a TCP port, IPv4 and IPv6"},
+    {"TCP4-LISTEN", QIOC_NAMES("TCP4-L", "INET4-LISTEN", "INET4-L"),
+     QIOC_ADDR_TCP_LISTEN, AF_INET, 1, 1, QIOC_T_TLISTEN, "PORT",
+     "listen on a TCP port, IPv4 only"},
+    {"TCP6-LISTEN", QIOC_NAMES("TCP6-L", "INET6-LISTEN", "INET6-L"),
+     QIOC_ADDR_TCP_LISTEN, AF_INET6, 1, 1, QIOC_T_TLISTEN, "PORT",
+     "listen on a TCP port, IPv6 only"},
 };
 
 const QiocAddrDesc qioc_addr_tcp_connect = {
-    .kind = QIOC_ADDR_TCP_CONNECT, QIOC_ADDR_TYPES(tcp_connect_types),
-    .check = qioc_address_check_connect_port, .prepare = tcp_prepare,
+    .kind = QIOC_ADDR_TCP_CONNECT,
+    QIOC_ADDR_TYPES(tcp_connect_types),
+    .check = qioc_address_check_connect_port,
+    .prepare = tcp_prepare,
     .free_state = (GDestroyNotify)qioc_tcp_target_free,
     .connect = tcp_connect,
 };
 
 const QiocAddrDesc qioc_addr_tcp_listen = {
-    .kind = QIOC_ADDR_TCP_LISTEN, QIOC_ADDR_TYPES(tcp_listen_types),
-    .check = qioc_address_check_listen_port, .listen = qioc_tcp_listen,
+    .kind = QIOC_ADDR_TCP_LISTEN,
+    QIOC_ADDR_TYPES(tcp_listen_types),
+    .check = qioc_address_check_listen_port,
+    .listen = qioc_tcp_listen,
     .accepted = qioc_tcp_set_opts,
 };

@@ -23,7 +23,7 @@ typedef struct {
 /* What a TLS address works out once: credentials, and a TCP target. */
 typedef struct {
     QIOTLSCreds *creds;
-    QiocTcpTarget *target;      /* TLS-CONNECT */
+    QiocTcpTarget *target; /* TLS-CONNECT */
 } QiocTlsState;
 
 static void tls_state_free(gpointer data)
@@ -79,14 +79,15 @@ static void tls_log_params(const QiocAddress *addr, gnutls_session_t s)
 {
     gnutls_protocol_t version = gnutls_protocol_get_version(s);
 
-    qioc_log_address(2, addr->index, addr->text, "TLS handshake done: %s, cipher %s, "
-              "MAC %s, key exchange %s, group %s, %s session",
-              or_unknown(gnutls_protocol_get_name(version)),
-              or_unknown(gnutls_cipher_get_name(gnutls_cipher_get(s))),
-              or_unknown(gnutls_mac_get_name(gnutls_mac_get(s))),
-              or_unknown(gnutls_kx_get_name(gnutls_kx_get(s))),
-              or_unknown(gnutls_group_get_name(gnutls_group_get(s))),
-              gnutls_session_is_resumed(s) ? "resumed" : "new");
+    qioc_log_address(2, addr->index, addr->text,
+                     "TLS handshake done: %s, cipher %s, "
+                     "MAC %s, key exchange %s, group %s, %s session",
+                     or_unknown(gnutls_protocol_get_name(version)),
+                     or_unknown(gnutls_cipher_get_name(gnutls_cipher_get(s))),
+                     or_unknown(gnutls_mac_get_name(gnutls_mac_get(s))),
+                     or_unknown(gnutls_kx_get_name(gnutls_kx_get(s))),
+                     or_unknown(gnutls_group_get_name(gnutls_group_get(s))),
+                     gnutls_session_is_resumed(s) ? "resumed" : "new");
 }
 
 static void tls_log_session(const QiocAddress *addr, QIOChannelTLS *tioc)
@@ -99,7 +100,8 @@ static void tls_log_session(const QiocAddress *addr, QIOChannelTLS *tioc)
         return;
     }
     desc = gnutls_session_get_desc(session);
-    qioc_log_address(1, addr->index, addr->text, "TLS session %s, peer %s", desc ? desc : "?", dn ? dn : "not verified");
+    qioc_log_address(1, addr->index, addr->text, "TLS session %s, peer %s",
+                     desc ? desc : "?", dn ? dn : "not verified");
     gnutls_free(desc);
     tls_log_params(addr, session);
 }
@@ -159,7 +161,7 @@ static void tls_wrap(QiocEndpoint *ep, QIOChannel *ioc, QiocOpenDone *done,
     /* The handshake must not stall the loop that serves everything else. */
     qio_channel_set_blocking(QIO_CHANNEL(tioc), false, NULL);
     call = g_new0(QiocTlsCall, 1);
-    *call = (QiocTlsCall){ ep, g_object_ref(tioc), done, data };
+    *call = (QiocTlsCall){ep, g_object_ref(tioc), done, data};
     qio_channel_tls_handshake(tioc, tls_handshake_done, call, tls_call_free,
                               NULL);
     g_object_unref(tioc);
@@ -183,28 +185,35 @@ static gboolean check_tls_listen(const QiocAddress *addr, GError **errp)
 }
 
 static const QiocAddrType tls_connect_types[] = {
-    { "TLS", QIOC_NAMES("TLS-CONNECT", "OPENSSL", "SSL", "OPENSSL-CONNECT"),
-      QIOC_ADDR_TLS_CONNECT, AF_UNSPEC, 2, 2,
-      QIOC_T_TCONN | QIOC_OPTGRP_TLS | QIOC_OPTGRP_TLSCONNECT, "HOST:PORT",
-      "TLS client over TCP" },
+    {"TLS", QIOC_NAMES("TLS-CONNECT", "OPENSSL", "SSL", "OPENSSL-CONNECT"),
+     QIOC_ADDR_TLS_CONNECT, AF_UNSPEC, 2, 2,
+     QIOC_T_TCONN | QIOC_OPTGRP_TLS | QIOC_OPTGRP_TLSCONNECT, "HOST:PORT",
+     "TLS client over TCP"},
 };
 
 static const QiocAddrType tls_listen_types[] = {
-    { "TLS-LISTEN", QIOC_NAMES("TLS-L", "OPENSSL-LISTEN", "SSL-L"),
-      QIOC_ADDR_TLS_LISTEN, AF_UNSPEC, 1, 1,
-      QIOC_T_TLISTEN | QIOC_OPTGRP_TLS, "PORT",
-      "TLS server over TCP (needs cert=)" },
+    {"TLS-LISTEN", QIOC_NAMES("TLS-L", "OPENSSL-LISTEN", "SSL-L"),
+     QIOC_ADDR_TLS_LISTEN, AF_UNSPEC, 1, 1, QIOC_T_TLISTEN | QIOC_OPTGRP_TLS,
+     "PORT", "TLS server over TCP (needs cert=)"},
 };
 
 const QiocAddrDesc qioc_addr_tls_connect = {
-    .kind = QIOC_ADDR_TLS_CONNECT, QIOC_ADDR_TYPES(tls_connect_types),
-    .check = qioc_address_check_connect_port, .prepare = tls_prepare,
-    .free_state = tls_state_free, .connect = tls_connect, .wrap = tls_wrap,
+    .kind = QIOC_ADDR_TLS_CONNECT,
+    QIOC_ADDR_TYPES(tls_connect_types),
+    .check = qioc_address_check_connect_port,
+    .prepare = tls_prepare,
+    .free_state = tls_state_free,
+    .connect = tls_connect,
+    .wrap = tls_wrap,
 };
 
 const QiocAddrDesc qioc_addr_tls_listen = {
-    .kind = QIOC_ADDR_TLS_LISTEN, QIOC_ADDR_TYPES(tls_listen_types),
-    .check = check_tls_listen, .prepare = tls_prepare,
-    .free_state = tls_state_free, .listen = qioc_tcp_listen,
-    .accepted = qioc_tcp_set_opts, .wrap = tls_wrap,
+    .kind = QIOC_ADDR_TLS_LISTEN,
+    QIOC_ADDR_TYPES(tls_listen_types),
+    .check = check_tls_listen,
+    .prepare = tls_prepare,
+    .free_state = tls_state_free,
+    .listen = qioc_tcp_listen,
+    .accepted = qioc_tcp_set_opts,
+    .wrap = tls_wrap,
 };

@@ -54,8 +54,7 @@ static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
     if (rc < 0) {
         return NULL;
     }
-    if (!is_abstract(ep) &&
-        !qioc_set_file_attrs(addr, addr->params[0], errp)) {
+    if (!is_abstract(ep) && !qioc_set_file_attrs(addr, addr->params[0], errp)) {
         qio_net_listener_disconnect(listener);
         return NULL;
     }
@@ -69,46 +68,53 @@ static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
 }
 
 static const QiocAddrType unix_connect_types[] = {
-    { "UNIX-CONNECT", QIOC_NAMES("UNIX", "UNIX-CLIENT", "LOCAL"),
-      QIOC_ADDR_UNIX_CONNECT, AF_UNSPEC, 1, 1, QIOC_T_UCONN, "PATH",
-      "connect to a unix stream socket" },
+    {"UNIX-CONNECT", QIOC_NAMES("UNIX", "UNIX-CLIENT", "LOCAL"),
+     QIOC_ADDR_UNIX_CONNECT, AF_UNSPEC, 1, 1, QIOC_T_UCONN, "PATH",
+     "connect to a unix stream socket"},
 };
 
 static const QiocAddrType unix_listen_types[] = {
-    { "UNIX-LISTEN", QIOC_NAMES("UNIX-L"), QIOC_ADDR_UNIX_LISTEN, AF_UNSPEC, 1,
-      1, QIOC_T_ULISTEN | QIOC_OPTGRP_UNIXLISTEN | QIOC_OPTGRP_FSPERM, "PATH",
-      "listen on a unix stream socket" },
+    {"UNIX-LISTEN", QIOC_NAMES("UNIX-L"), QIOC_ADDR_UNIX_LISTEN, AF_UNSPEC, 1,
+     1, QIOC_T_ULISTEN | QIOC_OPTGRP_UNIXLISTEN | QIOC_OPTGRP_FSPERM, "PATH",
+     "listen on a unix stream socket"},
 };
 
 static const QiocAddrType abstract_connect_types[] = {
-    { "ABSTRACT-CONNECT", QIOC_NAMES("ABSTRACT", "ABSTRACT-CLIENT"),
-      QIOC_ADDR_ABSTRACT_CONNECT, AF_UNSPEC, 1, 1, QIOC_T_UCONN, "NAME",
-      "connect to a socket in the abstract namespace" },
+    {"ABSTRACT-CONNECT", QIOC_NAMES("ABSTRACT", "ABSTRACT-CLIENT"),
+     QIOC_ADDR_ABSTRACT_CONNECT, AF_UNSPEC, 1, 1, QIOC_T_UCONN, "NAME",
+     "connect to a socket in the abstract namespace"},
 };
 
 static const QiocAddrType abstract_listen_types[] = {
-    { "ABSTRACT-LISTEN", QIOC_NAMES("ABSTRACT-L"), QIOC_ADDR_ABSTRACT_LISTEN,
-      AF_UNSPEC, 1, 1, QIOC_T_ULISTEN, "NAME",
-      "listen on a socket in the abstract namespace" },
+    {"ABSTRACT-LISTEN", QIOC_NAMES("ABSTRACT-L"), QIOC_ADDR_ABSTRACT_LISTEN,
+     AF_UNSPEC, 1, 1, QIOC_T_ULISTEN, "NAME",
+     "listen on a socket in the abstract namespace"},
 };
 
 const QiocAddrDesc qioc_addr_unix_connect = {
-    .kind = QIOC_ADDR_UNIX_CONNECT, QIOC_ADDR_TYPES(unix_connect_types),
-    .check = qioc_address_check_sun_path, .connect = unix_connect,
+    .kind = QIOC_ADDR_UNIX_CONNECT,
+    QIOC_ADDR_TYPES(unix_connect_types),
+    .check = qioc_address_check_sun_path,
+    .connect = unix_connect,
 };
 
 const QiocAddrDesc qioc_addr_unix_listen = {
-    .kind = QIOC_ADDR_UNIX_LISTEN, QIOC_ADDR_TYPES(unix_listen_types),
-    .check = qioc_address_check_sun_path, .listen = unix_listen,
+    .kind = QIOC_ADDR_UNIX_LISTEN,
+    QIOC_ADDR_TYPES(unix_listen_types),
+    .check = qioc_address_check_sun_path,
+    .listen = unix_listen,
 };
 
 const QiocAddrDesc qioc_addr_abstract_connect = {
     .kind = QIOC_ADDR_ABSTRACT_CONNECT,
     QIOC_ADDR_TYPES(abstract_connect_types),
-    .check = qioc_address_check_sun_path, .connect = unix_connect,
+    .check = qioc_address_check_sun_path,
+    .connect = unix_connect,
 };
 
 const QiocAddrDesc qioc_addr_abstract_listen = {
-    .kind = QIOC_ADDR_ABSTRACT_LISTEN, QIOC_ADDR_TYPES(abstract_listen_types),
-    .check = qioc_address_check_sun_path, .listen = unix_listen,
+    .kind = QIOC_ADDR_ABSTRACT_LISTEN,
+    QIOC_ADDR_TYPES(abstract_listen_types),
+    .check = qioc_address_check_sun_path,
+    .listen = unix_listen,
 };

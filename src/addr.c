@@ -125,15 +125,17 @@ QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp)
     }
     qio_net_listener_set_name(listener, ep->addr->text);
     for (guint i = 0; qioc_log_get_level() >= 2 &&
-                      i < qio_net_listener_get_nsockets(listener); i++) {
+                      i < qio_net_listener_get_nsockets(listener);
+         i++) {
         QIOChannelSocket *sioc = qio_net_listener_get_socket(listener, i);
         g_autoptr(GSocketAddress) local =
             qio_channel_socket_get_local_address(sioc, NULL);
         g_autofree char *text =
             local ? qio_socket_address_to_string(local) : g_strdup("?");
 
-        qioc_log_address(2, ep->addr->index, ep->addr->text, "listening on %s (socket %d)", text,
-                  qio_channel_socket_get_fd(sioc));
+        qioc_log_address(2, ep->addr->index, ep->addr->text,
+                         "listening on %s (socket %d)", text,
+                         qio_channel_socket_get_fd(sioc));
     }
     return listener;
 }
@@ -157,14 +159,14 @@ gboolean qioc_endpoint_exited(QiocEndpoint *ep, GPid pid, int status)
 void qioc_endpoint_error(const QiocEndpoint *ep, const GError *err)
 {
     qioc_log_address(QIOC_LOG_ERROR, ep->addr->index, ep->addr->text, "%s",
-               err->message);
+                     err->message);
 }
 
 /* ---------------------------------------------------------------- connect */
 
 typedef struct {
     QiocEndpoint *ep;
-    QiocConnectFunc *connect;     /* fixed at the first try */
+    QiocConnectFunc *connect; /* fixed at the first try */
     QiocOpenDone *done;
     gpointer data;
     gint64 retries_left;
@@ -192,7 +194,8 @@ static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
         return;
     }
     r->retries_left--;
-    qioc_log_address(1, r->ep->addr->index, r->ep->addr->text, "%s; retrying in %g s", err->message, interval);
+    qioc_log_address(1, r->ep->addr->index, r->ep->addr->text,
+                     "%s; retrying in %g s", err->message, interval);
     g_error_free(err);
     g_timeout_add((guint)(interval * 1000), connect_retry_timer, r);
 }
@@ -236,10 +239,10 @@ void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
         return;
     }
     w = g_new0(QiocWrapStep, 1);
-    *w = (QiocWrapStep){ ep, done, data };
+    *w = (QiocWrapStep){ep, done, data};
     r = g_new0(QiocConnectRetry, 1);
-    *r = (QiocConnectRetry){ ep, ops->connect, connect_then_wrap, w,
-                             MAX(ep->addr->o.retry, 0) };
+    *r = (QiocConnectRetry){ep, ops->connect, connect_then_wrap, w,
+                            MAX(ep->addr->o.retry, 0)};
     connect_attempt(r);
 }
 
@@ -259,8 +262,7 @@ void qioc_endpoint_wrap_async(QiocEndpoint *ep, QIOChannel *ioc,
 static GInetAddress *unmap_v4(GInetAddress *ia)
 {
     const guint8 *b = g_inet_address_to_bytes(ia);
-    static const guint8 prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
-                                       0xff };
+    static const guint8 prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
     if (g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6 &&
         memcmp(b, prefix, sizeof(prefix)) == 0) {
@@ -304,8 +306,7 @@ static gboolean client_in_range(QiocEndpoint *ep, QIOChannelSocket *client)
     return FALSE;
 }
 
-gboolean qioc_endpoint_accept_client(QiocEndpoint *ep,
-                                     QIOChannelSocket *client)
+gboolean qioc_endpoint_accept_client(QiocEndpoint *ep, QIOChannelSocket *client)
 {
     if (!client_in_range(ep, client)) {
         return FALSE;
@@ -324,8 +325,7 @@ static char *socket_text(GSocketAddress *sa)
     return sa ? qio_socket_address_to_string(sa) : g_strdup("?");
 }
 
-void qioc_endpoint_log_client(const QiocEndpoint *ep,
-                              QIOChannelSocket *client)
+void qioc_endpoint_log_client(const QiocEndpoint *ep, QIOChannelSocket *client)
 {
     g_autoptr(GSocketAddress) peer = NULL;
     g_autofree char *text = NULL;
@@ -373,8 +373,7 @@ static char *file_fds(QIOChannelFile *fioc)
     }
     r = fd_text(rfd);
     w = fd_text(wfd);
-    return g_strdup_printf("descriptors %s for reading, %s for writing", r,
-                           w);
+    return g_strdup_printf("descriptors %s for reading, %s for writing", r, w);
 }
 
 void qioc_endpoint_log_channel(const QiocEndpoint *ep, QIOChannel *ioc)
@@ -394,6 +393,5 @@ void qioc_endpoint_log_channel(const QiocEndpoint *ep, QIOChannel *ioc)
     } else {
         return;
     }
-    qioc_log_address(2, ep->addr->index, ep->addr->text, "%s",
-              what);
+    qioc_log_address(2, ep->addr->index, ep->addr->text, "%s", what);
 }

@@ -89,8 +89,8 @@ typedef void QiocAcceptedFunc(QiocEndpoint *ep, QIOChannelSocket *client);
  * A layer put on top of the transport once it is connected or accepted
  * (TLS): takes @ioc (transfer full), finishes with @done.
  */
-typedef void QiocWrapFunc(QiocEndpoint *ep, QIOChannel *ioc,
-                          QiocOpenDone *done, gpointer data);
+typedef void QiocWrapFunc(QiocEndpoint *ep, QIOChannel *ioc, QiocOpenDone *done,
+                          gpointer data);
 
 /*
  * The connection is over: close @ioc if the type must see it closed (a
@@ -254,8 +254,7 @@ void qioc_endpoint_error(const QiocEndpoint *ep, const GError *err);
 void qioc_endpoint_log_channel(const QiocEndpoint *ep, QIOChannel *ioc);
 
 /* -d: the client @client of a listener. */
-void qioc_endpoint_log_client(const QiocEndpoint *ep,
-                              QIOChannelSocket *client);
+void qioc_endpoint_log_client(const QiocEndpoint *ep, QIOChannelSocket *client);
 
 /* ---- helpers shared by the address families (addr-util.c) */
 

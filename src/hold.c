@@ -34,7 +34,7 @@ void qioc_holds_spend_reserve(QiocHolds *holds, guint conns)
 {
     if (holds->reserve >= 0 && holds->held == conns) {
         qioc_info(2, "every client waits for a descriptor: giving up the "
-                  "one in reserve");
+                     "one in reserve");
         close(holds->reserve);
         holds->reserve = -1;
     }
@@ -68,7 +68,7 @@ static QiocHoldCall *hold_call(QiocHold *hold, QiocHoldFunc *func,
 {
     QiocHoldCall *call = g_new(QiocHoldCall, 1);
 
-    *call = (QiocHoldCall){ hold, func, ref(data), unref };
+    *call = (QiocHoldCall){hold, func, ref(data), unref};
     return call;
 }
 
@@ -93,8 +93,7 @@ static gboolean hold_retry(gpointer p)
  * A held client that hangs up or resets is let go. A TCP client's FIN
  * is no hang-up: it may be a half-close, still waiting for an answer.
  */
-static gboolean hold_client_gone(QIOChannel *ioc, GIOCondition cond,
-                                 gpointer p)
+static gboolean hold_client_gone(QIOChannel *ioc, GIOCondition cond, gpointer p)
 {
     QiocHoldCall *call = p;
 
@@ -103,22 +102,23 @@ static gboolean hold_client_gone(QIOChannel *ioc, GIOCondition cond,
     return G_SOURCE_REMOVE;
 }
 
-static void hold_begin(QiocHold *hold, QiocHolds *holds,
-                       const QiocEndpoint *ep, QIOChannel *client,
-                       const GError *err, QiocHoldCall *call)
+static void hold_begin(QiocHold *hold, QiocHolds *holds, const QiocEndpoint *ep,
+                       QIOChannel *client, const GError *err,
+                       QiocHoldCall *call)
 {
     const QiocAddress *addr = ep->addr;
 
     hold->holds = holds;
     hold->since = g_get_monotonic_time();
     hold->watch = qio_channel_add_watch(client, G_IO_HUP | G_IO_ERR,
-                                        hold_client_gone, call,
-                                        hold_call_free);
+                                        hold_client_gone, call, hold_call_free);
     /* One line while descriptors are short, as for accept errors. */
     if (holds->held++ == 0) {
-        qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text, "%s; holding the client and retrying", err->message);
+        qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text,
+                         "%s; holding the client and retrying", err->message);
     } else {
-        qioc_log_address(1, addr->index, addr->text, "%s; holding the client and retrying", err->message);
+        qioc_log_address(1, addr->index, addr->text,
+                         "%s; holding the client and retrying", err->message);
     }
 }
 
@@ -133,8 +133,8 @@ static gboolean hold_expired(const QiocHold *hold, const QiocEndpoint *ep,
         return FALSE;
     }
     g_set_error(errp, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                "%s; no descriptor within %g s (connect-timeout)",
-                err->message, secs);
+                "%s; no descriptor within %g s (connect-timeout)", err->message,
+                secs);
     return TRUE;
 }
 
@@ -149,13 +149,12 @@ gboolean qioc_hold(QiocHold *hold, QiocHolds *holds, const QiocEndpoint *ep,
     } else if (hold_expired(hold, ep, err, errp)) {
         return FALSE;
     } else {
-        qioc_log_address(2, ep->addr->index, ep->addr->text, "%s; still holding the client", err->message);
+        qioc_log_address(2, ep->addr->index, ep->addr->text,
+                         "%s; still holding the client", err->message);
     }
-    hold->timer = g_timeout_add_full(G_PRIORITY_DEFAULT,
-                                     QIO_NET_LISTENER_ERROR_PAUSE_MS,
-                                     hold_retry,
-                                     hold_call(hold, func, data, ref, unref),
-                                     hold_call_free);
+    hold->timer = g_timeout_add_full(
+        G_PRIORITY_DEFAULT, QIO_NET_LISTENER_ERROR_PAUSE_MS, hold_retry,
+        hold_call(hold, func, data, ref, unref), hold_call_free);
     return TRUE;
 }
 

@@ -21,7 +21,10 @@ typedef struct QiocHolds {
     int reserve;
 } QiocHolds;
 
-#define QIOC_HOLDS_INIT { .held = 0, .reserve = -1 }
+#define QIOC_HOLDS_INIT                                                        \
+    {                                                                          \
+        .held = 0, .reserve = -1                                               \
+    }
 
 /* Keep a descriptor in reserve again, if it was given up. */
 void qioc_holds_take_reserve(QiocHolds *holds);

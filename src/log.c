@@ -13,7 +13,7 @@
 #include "log.h"
 
 static int log_level;
-static QiocLogConfig log_cfg = { .name = "qioc" };
+static QiocLogConfig log_cfg = {.name = "qioc"};
 static FILE *log_file;
 static char *log_hostname;
 
@@ -21,11 +21,10 @@ static const struct {
     const char *name;
     int facility;
 } facilities[] = {
-    { "daemon", LOG_DAEMON }, { "user", LOG_USER },     { "auth", LOG_AUTH },
-    { "authpriv", LOG_AUTHPRIV }, { "local0", LOG_LOCAL0 },
-    { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-    { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
-    { "local7", LOG_LOCAL7 },
+    {"daemon", LOG_DAEMON},     {"user", LOG_USER},     {"auth", LOG_AUTH},
+    {"authpriv", LOG_AUTHPRIV}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+    {"local2", LOG_LOCAL2},     {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+    {"local5", LOG_LOCAL5},     {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
 };
 
 static gboolean open_syslog(const char *facility, GError **errp)
@@ -74,8 +73,7 @@ static char *line_prefix(void)
 
     if (log_cfg.micro) {
         g_autoptr(GDateTime) now = g_date_time_new_now_local();
-        g_autofree char *stamp =
-            g_date_time_format(now, "%Y/%m/%d %H:%M:%S");
+        g_autofree char *stamp = g_date_time_format(now, "%Y/%m/%d %H:%M:%S");
 
         g_string_append_printf(out, "%s.%06d ", stamp,
                                g_date_time_get_microsecond(now));
@@ -145,8 +143,8 @@ void qioc_info(int level, const char *fmt, ...)
     va_end(ap);
 }
 
-void qioc_log_address(int level, int index, const char *text,
-                      const char *fmt, ...)
+void qioc_log_address(int level, int index, const char *text, const char *fmt,
+                      ...)
 {
     g_autofree char *msg = NULL;
     va_list ap;
@@ -211,8 +209,7 @@ static void traffic_hex(GString *out, const char *buf, size_t len)
 
         for (size_t i = 0; i < HEX_PER_LINE; i++) {
             if (i < n) {
-                g_string_append_printf(out, " %02x",
-                                       (guchar)buf[line + i]);
+                g_string_append_printf(out, " %02x", (guchar)buf[line + i]);
             } else {
                 g_string_append(out, "   ");
             }

@@ -10,11 +10,11 @@
 
 /* Where diagnostics go (--log-file, --syslog, --log-name, ...). */
 typedef struct QiocLogConfig {
-    const char *file;          /* append here instead of stderr */
-    const char *syslog;        /* facility name ("" = daemon), or NULL */
-    const char *name;          /* program name in lines, default "qioc" */
-    gboolean micro;            /* timestamps with microseconds */
-    gboolean host;             /* the host name in lines */
+    const char *file;   /* append here instead of stderr */
+    const char *syslog; /* facility name ("" = daemon), or NULL */
+    const char *name;   /* program name in lines, default "qioc" */
+    gboolean micro;     /* timestamps with microseconds */
+    gboolean host;      /* the host name in lines */
 } QiocLogConfig;
 
 /* Set the destination; FALSE (and @errp) if the file cannot be opened or
@@ -34,8 +34,8 @@ void qioc_info(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* Levels of qioc_log_address() besides qioc_info()'s 0, 1 and 2. */
 enum {
-    QIOC_LOG_ERROR = -2,    /* as qioc_error() */
-    QIOC_LOG_WARNING = -1,  /* as qioc_warning() */
+    QIOC_LOG_ERROR = -2,   /* as qioc_error() */
+    QIOC_LOG_WARNING = -1, /* as qioc_warning() */
 };
 
 /*
@@ -43,13 +43,13 @@ enum {
  * an address: at @level QIOC_LOG_ERROR, QIOC_LOG_WARNING, or a level of
  * qioc_info().
  */
-void qioc_log_address(int level, int index, const char *text,
-                      const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+void qioc_log_address(int level, int index, const char *text, const char *fmt,
+                      ...) G_GNUC_PRINTF(4, 5);
 
 typedef enum {
     QIOC_TRAFFIC_OFF,
-    QIOC_TRAFFIC_TEXT,      /* -v */
-    QIOC_TRAFFIC_HEX,       /* -x */
+    QIOC_TRAFFIC_TEXT, /* -v */
+    QIOC_TRAFFIC_HEX,  /* -x */
 } QiocTrafficMode;
 
 /*

@@ -19,10 +19,10 @@
 #include "pump.h"
 #include "splice.h"
 
-#define PUMP_STOPPED (-10)            /* flow_read: asked to stop */
+#define PUMP_STOPPED (-10) /* flow_read: asked to stop */
 /* The buffer a flow starts with (at most -b's size). */
 #define FIRST_BUFFER (16 * 1024)
-#define IGNOREEOF_POLL_MS 250         /* how often ignoreeof looks again */
+#define IGNOREEOF_POLL_MS 250 /* how often ignoreeof looks again */
 /*
  * A splice-capable flow copies until a read brings this much, then
  * splices (see flow_copy_then_splice).
@@ -31,32 +31,32 @@
 
 typedef struct QiocFlow {
     QiocPump *pump;
-    int from;                         /* side index read from */
-    int to;                           /* side index written to */
+    int from; /* side index read from */
+    int to;   /* side index written to */
     QIOCoroutine *co;
-    gboolean active;                  /* started, not yet finished */
-    GIOCondition waiting;             /* suspended in a read (G_IO_IN) or a
-                                       * write (G_IO_OUT) wait, else 0 */
-    guint sleep_timer;                /* ignoreeof's pause */
-    gboolean stop;                    /* read no more */
-    gboolean abort;                   /* abandon pending writes too */
+    gboolean active;      /* started, not yet finished */
+    GIOCondition waiting; /* suspended in a read (G_IO_IN) or a
+                           * write (G_IO_OUT) wait, else 0 */
+    guint sleep_timer;    /* ignoreeof's pause */
+    gboolean stop;        /* read no more */
+    gboolean abort;       /* abandon pending writes too */
     gboolean failed;
-    char *buf;                        /* allocated when data first flows */
-    size_t buf_size;                  /* FIRST_BUFFER, grown to -b's size
-                                       * once a read fills it */
-    gint64 readbytes_left;            /* readbytes=, -1 for no limit */
+    char *buf;             /* allocated when data first flows */
+    size_t buf_size;       /* FIRST_BUFFER, grown to -b's size
+                            * once a read fills it */
+    gint64 readbytes_left; /* readbytes=, -1 for no limit */
     guint64 bytes;
     guint64 fds_passed;
     guint64 fds_closed;
     gint64 started;
     gint64 ended;
-    GArray *send_fds;                 /* send-fds= of the destination */
-    gboolean eof;                     /* the source reached end-of-file */
-    gboolean plain_source;            /* a kernel descriptor, read as is
-                                       * (no TLS records held in memory) */
-    ssize_t last_read;                /* bytes the last read returned */
-    gboolean drained;                 /* that read was short: the source
-                                       * is empty until it polls readable */
+    GArray *send_fds;      /* send-fds= of the destination */
+    gboolean eof;          /* the source reached end-of-file */
+    gboolean plain_source; /* a kernel descriptor, read as is
+                            * (no TLS records held in memory) */
+    ssize_t last_read;     /* bytes the last read returned */
+    gboolean drained;      /* that read was short: the source
+                            * is empty until it polls readable */
 } QiocFlow;
 
 /* Draining a socket whose input nobody read, before it is closed. */
@@ -145,8 +145,7 @@ static void flow_buffer_drop(QiocFlow *f)
 {
     char *buf = g_steal_pointer(&f->buf);
 
-    if (buf && f->buf_size == FIRST_BUFFER &&
-        n_spare_buffers < SPARE_BUFFERS) {
+    if (buf && f->buf_size == FIRST_BUFFER && n_spare_buffers < SPARE_BUFFERS) {
         spare_buffers[n_spare_buffers++] = buf;
         return;
     }
@@ -318,8 +317,9 @@ static void log_received_fds(QiocFlow *f, const int *fds, size_t nfds)
         g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fds[i]);
         g_autofree char *what = g_file_read_link(link, NULL);
 
-        qioc_log_address(1, flow_src(f)->index, flow_src(f)->name, "received descriptor %d: %s", fds[i],
-                  what ? what : "?");
+        qioc_log_address(1, flow_src(f)->index, flow_src(f)->name,
+                         "received descriptor %d: %s", fds[i],
+                         what ? what : "?");
     }
 }
 
@@ -372,9 +372,8 @@ static gboolean coroutine_fn flow_write(QiocFlow *f, size_t len, int *fds,
 
     while (off < len || nfds > 0) {
         g_autoptr(GError) err = NULL;
-        struct iovec iov = { f->buf + off, len - off };
-        ssize_t n = qio_channel_writev_full(dst, &iov, 1, fds, nfds, 0,
-                                            &err);
+        struct iovec iov = {f->buf + off, len - off};
+        ssize_t n = qio_channel_writev_full(dst, &iov, 1, fds, nfds, 0, &err);
 
         if (n == QIO_CHANNEL_ERR_BLOCK) {
             flow_yield(f, dst, G_IO_OUT);
@@ -411,9 +410,8 @@ static gboolean coroutine_fn flow_step(QiocFlow *f)
     }
     qioc_log_traffic(f->pump->cfg.traffic, f->from + 1, f->buf, n, f->bytes);
     log_received_fds(f, fds, nfds);
-    if (nfds > 0 &&
-        !qio_channel_has_feature(f->pump->side[f->to].ioc,
-                                 QIO_CHANNEL_FEATURE_FD_PASS)) {
+    if (nfds > 0 && !qio_channel_has_feature(f->pump->side[f->to].ioc,
+                                             QIO_CHANNEL_FEATURE_FD_PASS)) {
         flow_drop_fds(f, &fds, &nfds);
         if (n == 0) {
             return TRUE;
@@ -493,15 +491,17 @@ static void log_flow_end(QiocFlow *f)
     const char *why = flow_end_reason(f);
 
     if (f->failed || f->abort) {
-        qioc_info(2, "%d -> %d: %s after %" G_GUINT64_FORMAT " bytes; "
-                  "address %d is not shut", f->from + 1, f->to + 1, why,
-                  f->bytes, dst->index);
+        qioc_info(2,
+                  "%d -> %d: %s after %" G_GUINT64_FORMAT " bytes; "
+                  "address %d is not shut",
+                  f->from + 1, f->to + 1, why, f->bytes, dst->index);
         return;
     }
-    qioc_info(2, "%d -> %d: %s after %" G_GUINT64_FORMAT " bytes; "
-              "shut=%s to address %d (%s)", f->from + 1, f->to + 1, why,
-              f->bytes, shut_names[flow_cfg(f)->shut], dst->index,
-              dst->name);
+    qioc_info(2,
+              "%d -> %d: %s after %" G_GUINT64_FORMAT " bytes; "
+              "shut=%s to address %d (%s)",
+              f->from + 1, f->to + 1, why, f->bytes,
+              shut_names[flow_cfg(f)->shut], dst->index, dst->name);
 }
 
 static void pump_finish(QiocPump *pump);
@@ -530,9 +530,9 @@ static void pump_flow_ended(QiocPump *pump)
         return;
     }
     if (pump->cfg.close_timeout >= 0 && !pump->close_timer) {
-        pump->close_timer = g_timeout_add(
-            (guint)(pump->cfg.close_timeout * 1000), close_timeout_expired,
-            pump);
+        pump->close_timer =
+            g_timeout_add((guint)(pump->cfg.close_timeout * 1000),
+                          close_timeout_expired, pump);
     }
 }
 
@@ -573,9 +573,8 @@ static void splice_moved(void *flow, size_t n)
 static void splice_failed(void *flow, gboolean dst, int err, const char *op)
 {
     QiocFlow *f = flow;
-    g_autoptr(GError) error = g_error_new(G_IO_ERROR,
-                                          g_io_error_from_errno(err), "%s: %s",
-                                          op, g_strerror(err));
+    g_autoptr(GError) error = g_error_new(
+        G_IO_ERROR, g_io_error_from_errno(err), "%s: %s", op, g_strerror(err));
 
     flow_fail(f, dst ? f->to : f->from, error);
 }
@@ -635,7 +634,8 @@ static QiocSpliceEnd coroutine_fn flow_copy_then_splice(QiocFlow *f)
 {
     size_t bulk = MIN(SPLICE_BULK_READ, f->pump->cfg.buffer_size);
 
-    qioc_info(2, "%d -> %d: copying, %" G_GSIZE_FORMAT "-byte buffer, "
+    qioc_info(2,
+              "%d -> %d: copying, %" G_GSIZE_FORMAT "-byte buffer, "
               "until a read of %zu bytes or more",
               f->from + 1, f->to + 1, f->pump->cfg.buffer_size, bulk);
     while (flow_step(f)) {
@@ -680,8 +680,7 @@ static gboolean idle_timeout_check(gpointer data)
 
     if (idle >= limit) {
         pump->idle_timer = 0;
-        qioc_info(1, "idle timeout: no data for %g s",
-                  pump->cfg.idle_timeout);
+        qioc_info(1, "idle timeout: no data for %g s", pump->cfg.idle_timeout);
         qioc_pump_stop(pump, TRUE);
         return G_SOURCE_REMOVE;
     }
@@ -710,19 +709,20 @@ static void warn_dropped_fds(QiocPump *pump)
         QiocFlow *f = &pump->flow[i];
 
         if (f->send_fds && f->send_fds->len > 0) {
-            gboolean can = qio_channel_has_feature(
-                pump->side[f->to].ioc, QIO_CHANNEL_FEATURE_FD_PASS);
+            gboolean can = qio_channel_has_feature(pump->side[f->to].ioc,
+                                                   QIO_CHANNEL_FEATURE_FD_PASS);
             g_autofree char *list = qioc_fd_list_text(f->send_fds);
 
-            qioc_log_address(QIOC_LOG_WARNING, flow_dst(f)->index, flow_dst(f)->name, "send-fds=%s were not sent: %s", list,
-                         can ? "no data was written to it"
-                             : "it cannot carry descriptors");
+            qioc_log_address(QIOC_LOG_WARNING, flow_dst(f)->index,
+                             flow_dst(f)->name, "send-fds=%s were not sent: %s",
+                             list,
+                             can ? "no data was written to it"
+                                 : "it cannot carry descriptors");
         }
         if (f->fds_closed > 0) {
             qioc_warning("closed %" G_GUINT64_FORMAT " descriptors that "
                          "address %d (%s) cannot carry",
-                         f->fds_closed, flow_dst(f)->index,
-                         flow_dst(f)->name);
+                         f->fds_closed, flow_dst(f)->index, flow_dst(f)->name);
         }
     }
 }
@@ -742,9 +742,10 @@ static void print_stats(QiocPump *pump)
 /* -d: the end of a connection, with what it moved. */
 static void log_closed(QiocPump *pump)
 {
-    qioc_info(1, "connection closed: %" G_GUINT64_FORMAT " bytes 1 -> 2, "
-              "%" G_GUINT64_FORMAT " bytes 2 -> 1", pump->flow[0].bytes,
-              pump->flow[1].bytes);
+    qioc_info(1,
+              "connection closed: %" G_GUINT64_FORMAT " bytes 1 -> 2, "
+              "%" G_GUINT64_FORMAT " bytes 2 -> 1",
+              pump->flow[0].bytes, pump->flow[1].bytes);
 }
 
 /* Both directions and any lingering are over: report and hand back. */
@@ -841,23 +842,23 @@ static gboolean linger_wanted(QiocPump *pump, int i)
 /* Start draining where needed; FALSE when there is nothing to wait for. */
 static gboolean linger_start(QiocPump *pump)
 {
-    double secs = pump->cfg.close_timeout >= 0 ? pump->cfg.close_timeout
-                                                : LINGER_SECONDS;
+    double secs =
+        pump->cfg.close_timeout >= 0 ? pump->cfg.close_timeout : LINGER_SECONDS;
 
     for (int i = 0; i < 2; i++) {
         if (!linger_wanted(pump, i)) {
             continue;
         }
         pump->linger[i].pump = pump;
-        pump->linger[i].watch = qio_channel_add_watch(
-            pump->side[i].ioc, G_IO_IN, linger_readable, &pump->linger[i],
-            NULL);
+        pump->linger[i].watch =
+            qio_channel_add_watch(pump->side[i].ioc, G_IO_IN, linger_readable,
+                                  &pump->linger[i], NULL);
     }
     if (!pump->linger[0].watch && !pump->linger[1].watch) {
         return FALSE;
     }
-    pump->linger_timer = g_timeout_add((guint)(secs * 1000), linger_expired,
-                                       pump);
+    pump->linger_timer =
+        g_timeout_add((guint)(secs * 1000), linger_expired, pump);
     return TRUE;
 }
 
@@ -894,9 +895,8 @@ static void flow_start(QiocPump *pump, int from)
     f->co = qio_coroutine_create(flow_run, f);
 }
 
-QiocPump *qioc_pump_start(const QiocPumpSide side[2],
-                          const QiocPumpConfig *cfg, QiocPumpDone *done,
-                          void *opaque)
+QiocPump *qioc_pump_start(const QiocPumpSide side[2], const QiocPumpConfig *cfg,
+                          QiocPumpDone *done, void *opaque)
 {
     QiocPump *pump = g_new0(QiocPump, 1);
 
@@ -913,8 +913,8 @@ QiocPump *qioc_pump_start(const QiocPumpSide side[2],
         pump->cfg.flow[i].send_fds = NULL;
     }
     if (cfg->idle_timeout > 0) {
-        pump->idle_timer = g_timeout_add(
-            (guint)(cfg->idle_timeout * 1000), idle_timeout_check, pump);
+        pump->idle_timer = g_timeout_add((guint)(cfg->idle_timeout * 1000),
+                                         idle_timeout_check, pump);
     }
     for (int i = 0; i < 2; i++) {
         if (pump->flow[i].co) {

@@ -93,9 +93,8 @@ typedef void QiocPumpDone(QiocPump *pump, void *opaque);
  * everything it read. The pump takes ownership of the channels; @cfg is
  * copied.
  */
-QiocPump *qioc_pump_start(const QiocPumpSide side[2],
-                          const QiocPumpConfig *cfg, QiocPumpDone *done,
-                          void *opaque);
+QiocPump *qioc_pump_start(const QiocPumpSide side[2], const QiocPumpConfig *cfg,
+                          QiocPumpDone *done, void *opaque);
 
 /*
  * Stop reading. With @hard FALSE, data already read is still written

@@ -10,9 +10,9 @@
 #include <sys/socket.h>
 
 typedef enum {
-    QIOC_FDS_AUTO,      /* forward where both sides can, else close + warn */
-    QIOC_FDS_OFF,       /* never read descriptors */
-    QIOC_FDS_REQUIRE,   /* fail when a side cannot carry them */
+    QIOC_FDS_AUTO,    /* forward where both sides can, else close + warn */
+    QIOC_FDS_OFF,     /* never read descriptors */
+    QIOC_FDS_REQUIRE, /* fail when a side cannot carry them */
 } QiocFdsMode;
 
 /* Exit statuses (doc/grammar.md, "Diagnostics and exit status"). */
@@ -24,24 +24,24 @@ enum {
 };
 
 typedef struct QiocOptions {
-    gboolean left_to_right;     /* -u */
-    gboolean right_to_left;     /* -U */
-    gsize buffer_size;          /* -b */
-    double close_timeout;       /* -t; < 0: wait for the other direction */
-    double idle_timeout;        /* -T; 0: none */
-    int debug;                  /* -d, repeatable */
-    gboolean verbose;           /* -v */
-    gboolean hexdump;           /* -x */
-    int family;                 /* -4 / -6: AF_INET, AF_INET6, AF_UNSPEC */
-    QiocFdsMode fds;            /* --fds */
-    gboolean stats;             /* --stats */
-    gboolean dry_run;           /* --dry-run */
+    gboolean left_to_right; /* -u */
+    gboolean right_to_left; /* -U */
+    gsize buffer_size;      /* -b */
+    double close_timeout;   /* -t; < 0: wait for the other direction */
+    double idle_timeout;    /* -T; 0: none */
+    int debug;              /* -d, repeatable */
+    gboolean verbose;       /* -v */
+    gboolean hexdump;       /* -x */
+    int family;             /* -4 / -6: AF_INET, AF_INET6, AF_UNSPEC */
+    QiocFdsMode fds;        /* --fds */
+    gboolean stats;         /* --stats */
+    gboolean dry_run;       /* --dry-run */
 } QiocOptions;
 
-#define QIOC_OPTIONS_INIT                                                     \
-    {                                                                         \
-        .buffer_size = 128 * 1024, .close_timeout = -1, .idle_timeout = 0,    \
-        .family = AF_UNSPEC, .fds = QIOC_FDS_AUTO,                            \
+#define QIOC_OPTIONS_INIT                                                      \
+    {                                                                          \
+        .buffer_size = 128 * 1024, .close_timeout = -1, .idle_timeout = 0,     \
+        .family = AF_UNSPEC, .fds = QIOC_FDS_AUTO,                             \
     }
 
 #endif /* QIOC_H */

@@ -27,27 +27,27 @@ typedef struct QiocServer QiocServer;
 
 typedef struct QiocConn {
     QiocServer *srv;
-    int refs;                     /* the server's, plus one per open */
-    QIOChannel *ioc[2];           /* until the pump takes them */
-    QiocAccess access[2];         /* what each side serves */
-    gboolean opening[2];          /* the side's open has started */
-    QiocAcceptor *acceptor;       /* a one-client listener while opening */
-    int listening;                /* its side */
+    int refs;               /* the server's, plus one per open */
+    QIOChannel *ioc[2];     /* until the pump takes them */
+    QiocAccess access[2];   /* what each side serves */
+    gboolean opening[2];    /* the side's open has started */
+    QiocAcceptor *acceptor; /* a one-client listener while opening */
+    int listening;          /* its side */
     QiocPump *pump;
-    GPid child;                   /* a child on the peer's descriptors */
+    GPid child; /* a child on the peer's descriptors */
     int child_side;
     guint child_watch;
-    QiocHold hold;                /* waiting for a descriptor */
+    QiocHold hold; /* waiting for a descriptor */
     gboolean finished;
 } QiocConn;
 
 struct QiocServer {
     const QiocOptions *opts;
     QiocEndpoint *ep[2];
-    int serving;                  /* side that accepts many clients, or -1 */
-    QiocAcceptor *acceptor;       /* its acceptor */
-    QiocHolds holds;              /* its clients waiting for descriptors */
-    QiocPumpConfig pump_cfg;      /* all but what each connection allows */
+    int serving;             /* side that accepts many clients, or -1 */
+    QiocAcceptor *acceptor;  /* its acceptor */
+    QiocHolds holds;         /* its clients waiting for descriptors */
+    QiocPumpConfig pump_cfg; /* all but what each connection allows */
     GPtrArray *conns;
     GMainLoop *loop;
     int signal;
@@ -289,7 +289,8 @@ static void conn_hold_event(gpointer data, gboolean gone)
     const QiocAddress *addr = srv->ep[srv->serving]->addr;
 
     if (gone) {
-        qioc_log_address(1, addr->index, addr->text, "the held client went away");
+        qioc_log_address(1, addr->index, addr->text,
+                         "the held client went away");
         conn_finish(conn);
         return;
     }
@@ -362,8 +363,7 @@ static gboolean conn_access_ok(QiocConn *conn, int i)
     }
     err = g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                       "cannot be %s (%s moves data %s it)",
-                      access_words[missing],
-                      opts->left_to_right ? "-u" : "-U",
+                      access_words[missing], opts->left_to_right ? "-u" : "-U",
                       missing == QIOC_ACCESS_READ ? "out of" : "into");
     conn_fail(conn, i, err);
     return FALSE;
@@ -460,8 +460,7 @@ static void conn_child_exited(GPid pid, gint status, gpointer data)
     conn->child_watch = 0;
     conn->child = 0;
     g_spawn_close_pid(pid);
-    if (!qioc_endpoint_exited(conn->srv->ep[conn->child_side], pid,
-                              status) &&
+    if (!qioc_endpoint_exited(conn->srv->ep[conn->child_side], pid, status) &&
         one_shot(conn->srv)) {
         conn->srv->status = QIOC_EXIT_FAILURE;
     }
@@ -489,9 +488,9 @@ static void conn_spawn(QiocConn *conn, int i)
     close_channel(&conn->ioc[!i]);
     conn->child = pid;
     conn->child_side = i;
-    conn->child_watch = g_child_watch_add_full(
-        G_PRIORITY_DEFAULT, pid, conn_child_exited, conn_ref(conn),
-        (GDestroyNotify)conn_unref);
+    conn->child_watch =
+        g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, conn_child_exited,
+                               conn_ref(conn), (GDestroyNotify)conn_unref);
 }
 
 static void conn_open_side(QiocConn *conn, int i)
@@ -609,8 +608,8 @@ static gboolean server_endpoints(QiocServer *srv, QiocAddress *addr[2])
 
         srv->ep[i] = qioc_endpoint_new(addr[i], srv->opts, &err);
         if (!srv->ep[i]) {
-            qioc_log_address(QIOC_LOG_ERROR, addr[i]->index, addr[i]->text, "%s",
-                       err->message);
+            qioc_log_address(QIOC_LOG_ERROR, addr[i]->index, addr[i]->text,
+                             "%s", err->message);
             return FALSE;
         }
         if (srv->serving < 0 && qioc_endpoint_serves_many(srv->ep[i])) {

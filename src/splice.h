@@ -12,10 +12,10 @@
 int qioc_channel_fd(QIOChannel *ioc, gboolean for_reading);
 
 typedef enum {
-    QIOC_SPLICE_EOF,          /* the source ended; everything was written */
-    QIOC_SPLICE_FAILED,       /* an error was reported */
-    QIOC_SPLICE_STOPPED,      /* stop or abort */
-    QIOC_SPLICE_FALLBACK,     /* not possible here: use the copy loop */
+    QIOC_SPLICE_EOF,      /* the source ended; everything was written */
+    QIOC_SPLICE_FAILED,   /* an error was reported */
+    QIOC_SPLICE_STOPPED,  /* stop or abort */
+    QIOC_SPLICE_FALLBACK, /* not possible here: use the copy loop */
 } QiocSpliceEnd;
 
 /*

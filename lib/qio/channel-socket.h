@@ -58,8 +58,8 @@
 G_BEGIN_DECLS
 
 #define QIO_TYPE_CHANNEL_SOCKET (qio_channel_socket_get_type())
-G_DECLARE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO,
-                     CHANNEL_SOCKET, QIOChannel)
+G_DECLARE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO, CHANNEL_SOCKET,
+                     QIOChannel)
 
 /**
  * QIO_CHANNEL_SOCKET_MAX_FDS:

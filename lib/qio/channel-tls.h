@@ -101,8 +101,7 @@ typedef enum {
  */
 QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
                                           QIOTLSCreds *creds,
-                                          const char *hostname,
-                                          GError **errp);
+                                          const char *hostname, GError **errp);
 
 /**
  * qio_channel_tls_new_server:

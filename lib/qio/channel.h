@@ -131,22 +131,18 @@ typedef void IOHandler(void *opaque);
 struct _QIOChannelClass {
     GObjectClass parent_class;
 
-    ssize_t (*io_writev)(QIOChannel *ioc, const struct iovec *iov,
-                         size_t niov, int *fds, size_t nfds, int flags,
-                         GError **errp);
-    ssize_t (*io_readv)(QIOChannel *ioc, const struct iovec *iov,
-                        size_t niov, int **fds, size_t *nfds, int flags,
-                        GError **errp);
+    ssize_t (*io_writev)(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                         int *fds, size_t nfds, int flags, GError **errp);
+    ssize_t (*io_readv)(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                        int **fds, size_t *nfds, int flags, GError **errp);
     int (*io_close)(QIOChannel *ioc, GError **errp);
     GSource *(*io_create_watch)(QIOChannel *ioc, GIOCondition condition);
     int (*io_set_blocking)(QIOChannel *ioc, bool enabled, GError **errp);
 
-    int (*io_shutdown)(QIOChannel *ioc, QIOChannelShutdown how,
-                       GError **errp);
+    int (*io_shutdown)(QIOChannel *ioc, QIOChannelShutdown how, GError **errp);
     void (*io_set_cork)(QIOChannel *ioc, bool enabled);
     void (*io_set_delay)(QIOChannel *ioc, bool enabled);
-    off_t (*io_seek)(QIOChannel *ioc, off_t offset, int whence,
-                     GError **errp);
+    off_t (*io_seek)(QIOChannel *ioc, off_t offset, int whence, GError **errp);
     void (*io_set_aio_fd_handler)(QIOChannel *ioc, GMainContext *ctx,
                                   IOHandler *io_read, IOHandler *io_write,
                                   void *opaque);
@@ -212,8 +208,8 @@ const char *qio_channel_get_name(QIOChannel *ioc);
  * %QIO_CHANNEL_ERR_BLOCK when a non-blocking channel has nothing yet.
  */
 ssize_t qio_channel_readv_full(QIOChannel *ioc, const struct iovec *iov,
-                               size_t niov, int **fds, size_t *nfds,
-                               int flags, GError **errp);
+                               size_t niov, int **fds, size_t *nfds, int flags,
+                               GError **errp);
 
 /**
  * qio_channel_writev_full:
@@ -233,8 +229,8 @@ ssize_t qio_channel_readv_full(QIOChannel *ioc, const struct iovec *iov,
  * %QIO_CHANNEL_ERR_BLOCK when a non-blocking channel takes nothing now.
  */
 ssize_t qio_channel_writev_full(QIOChannel *ioc, const struct iovec *iov,
-                                size_t niov, int *fds, size_t nfds,
-                                int flags, GError **errp);
+                                size_t niov, int *fds, size_t nfds, int flags,
+                                GError **errp);
 
 /**
  * qio_channel_readv_all_eof:
@@ -295,8 +291,8 @@ int coroutine_mixed_fn qio_channel_writev_all(QIOChannel *ioc,
  *
  * Returns: as qio_channel_readv_full().
  */
-ssize_t qio_channel_readv(QIOChannel *ioc, const struct iovec *iov,
-                          size_t niov, GError **errp);
+ssize_t qio_channel_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          GError **errp);
 
 /**
  * qio_channel_writev:
@@ -353,8 +349,7 @@ ssize_t qio_channel_write(QIOChannel *ioc, const char *buf, size_t buflen,
  * error.
  */
 int coroutine_mixed_fn qio_channel_read_all_eof(QIOChannel *ioc, char *buf,
-                                                size_t buflen,
-                                                GError **errp);
+                                                size_t buflen, GError **errp);
 
 /**
  * qio_channel_read_all:
@@ -556,8 +551,7 @@ guint qio_channel_add_watch(QIOChannel *ioc, GIOCondition condition,
  */
 guint qio_channel_add_watch_full(QIOChannel *ioc, GIOCondition condition,
                                  QIOChannelFunc func, gpointer user_data,
-                                 GDestroyNotify notify,
-                                 GMainContext *context);
+                                 GDestroyNotify notify, GMainContext *context);
 
 /**
  * qio_channel_add_watch_source:

@@ -27,8 +27,7 @@ G_DECLARE_FINAL_TYPE(QIONetListener, qio_net_listener, QIO, NET_LISTENER,
  * @data: the user data
  */
 typedef void (*QIONetListenerClientFunc)(QIONetListener *listener,
-                                         QIOChannelSocket *sioc,
-                                         gpointer data);
+                                         QIOChannelSocket *sioc, gpointer data);
 
 /**
  * QIONetListenerErrorFunc:
@@ -103,8 +102,7 @@ void qio_net_listener_add(QIONetListener *listener, QIOChannelSocket *sioc);
  */
 void qio_net_listener_set_client_func_full(QIONetListener *listener,
                                            QIONetListenerClientFunc func,
-                                           gpointer data,
-                                           GDestroyNotify notify,
+                                           gpointer data, GDestroyNotify notify,
                                            GMainContext *context);
 
 /**

@@ -63,18 +63,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CREDS_FD_ROOM 240
 
 enum {
-    OPT_PASSCRED = 1 << 0,     /* receiver sets SO_PASSCRED */
-    OPT_MIXED_WANT = 1 << 1,   /* some reads do not ask for descriptors */
-    OPT_FD_LIMIT = 1 << 2,     /* reads run under a low RLIMIT_NOFILE */
-    OPT_READ_ALL = 1 << 3,     /* finish with readv_full_all_eof */
-    OPT_CLOSE = 1 << 4,        /* sender closes too, after shutdown */
+    OPT_PASSCRED = 1 << 0,   /* receiver sets SO_PASSCRED */
+    OPT_MIXED_WANT = 1 << 1, /* some reads do not ask for descriptors */
+    OPT_FD_LIMIT = 1 << 2,   /* reads run under a low RLIMIT_NOFILE */
+    OPT_READ_ALL = 1 << 3,   /* finish with readv_full_all_eof */
+    OPT_CLOSE = 1 << 4,      /* sender closes too, after shutdown */
 };
 
 enum {
-    MSG_CREDS = 1 << 0,        /* attach SCM_CREDENTIALS */
-    MSG_FORGED = 1 << 1,       /* ... claiming to be pid 1 */
-    MSG_SPLIT = 1 << 2,        /* descriptors in two SCM_RIGHTS cmsgs */
-    MSG_READ_AFTER = 1 << 3,   /* read what is there before the next one */
+    MSG_CREDS = 1 << 0,      /* attach SCM_CREDENTIALS */
+    MSG_FORGED = 1 << 1,     /* ... claiming to be pid 1 */
+    MSG_SPLIT = 1 << 2,      /* descriptors in two SCM_RIGHTS cmsgs */
+    MSG_READ_AFTER = 1 << 3, /* read what is there before the next one */
 };
 
 typedef struct {
@@ -86,26 +86,26 @@ typedef struct {
 typedef struct {
     GByteArray *sent;
     GByteArray *got;
-    GArray *sent_ids;          /* FdId of each descriptor that left */
+    GArray *sent_ids; /* FdId of each descriptor that left */
     GArray *got_ids;
-    GArray *known_ids;         /* every identity that may arrive */
+    GArray *known_ids; /* every identity that may arrive */
     bool may_truncate;
-    bool unwanted;             /* a read did not ask for descriptors */
-    bool failed;               /* a read failed */
+    bool unwanted; /* a read did not ask for descriptors */
+    bool failed;   /* a read failed */
     bool eof;
-    unsigned fd_budget;        /* with OPT_FD_LIMIT */
+    unsigned fd_budget; /* with OPT_FD_LIMIT */
     unsigned options;
 } Run;
 
 /* Descriptors worth sending: a file, a pipe, a memfd (both sockets too). */
 static int fd_null = -1;
-static int fd_pipe[2] = { -1, -1 };
+static int fd_pipe[2] = {-1, -1};
 static int fd_memfd = -1;
 
 static FdId fd_id(int fd)
 {
     struct stat st;
-    FdId id = { 0 };
+    FdId id = {0};
 
     if (fstat(fd, &st) < 0) {
         FAIL("descriptor %d: %s", fd, g_strerror(errno));
@@ -134,14 +134,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static int pick_fd(uint8_t sel, unsigned i, const int sv[2])
 {
-    const int pool[] = { fd_null, fd_pipe[0], fd_pipe[1], fd_memfd, sv[0],
-                         sv[1] };
+    const int pool[] = {fd_null,  fd_pipe[0], fd_pipe[1],
+                        fd_memfd, sv[0],      sv[1]};
 
     return pool[(sel + i) % G_N_ELEMENTS(pool)];
 }
 
-static void put_rights(struct msghdr *msg, struct cmsghdr **c,
-                       const int *fds, size_t n)
+static void put_rights(struct msghdr *msg, struct cmsghdr **c, const int *fds,
+                       size_t n)
 {
     (*c)->cmsg_level = SOL_SOCKET;
     (*c)->cmsg_type = SCM_RIGHTS;
@@ -167,8 +167,8 @@ static uint8_t send_one(Run *run, const int sv[2], Input *in)
     uint8_t bytes[MAX_DATA];
     int fds[QIO_CHANNEL_SOCKET_MAX_FDS];
     size_t first = (flags & MSG_SPLIT) ? nfds / 2 : nfds;
-    struct iovec iov = { .iov_base = bytes, .iov_len = len };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct iovec iov = {.iov_base = bytes, .iov_len = len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     struct cmsghdr *c;
     ssize_t n;
 
@@ -183,8 +183,9 @@ static uint8_t send_one(Run *run, const int sv[2], Input *in)
     msg.msg_controllen = sizeof(control.buf);
     c = CMSG_FIRSTHDR(&msg);
     if (flags & MSG_CREDS) {
-        struct ucred cred = { .pid = (flags & MSG_FORGED) ? 1 : getpid(),
-                              .uid = getuid(), .gid = getgid() };
+        struct ucred cred = {.pid = (flags & MSG_FORGED) ? 1 : getpid(),
+                             .uid = getuid(),
+                             .gid = getgid()};
 
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_CREDENTIALS;
@@ -198,8 +199,8 @@ static uint8_t send_one(Run *run, const int sv[2], Input *in)
     if (nfds > first) {
         put_rights(&msg, &c, fds + first, nfds - first);
     }
-    msg.msg_controllen = c ? (size_t)((char *)c - control.buf)
-                           : sizeof(control.buf);
+    msg.msg_controllen =
+        c ? (size_t)((char *)c - control.buf) : sizeof(control.buf);
     if (msg.msg_controllen == 0) {
         msg.msg_control = NULL;
     }
@@ -240,8 +241,8 @@ static void check_received(Run *run, int *fds, size_t nfds, bool peek)
         bool known = false;
 
         if (flags < 0 || !(flags & FD_CLOEXEC)) {
-            FAIL("received descriptor %d: open %d, close-on-exec %d",
-                 fds[i], flags >= 0, flags >= 0 && (flags & FD_CLOEXEC));
+            FAIL("received descriptor %d: open %d, close-on-exec %d", fds[i],
+                 flags >= 0, flags >= 0 && (flags & FD_CLOEXEC));
         }
         id = fd_id(fds[i]);
         for (guint k = 0; k < run->known_ids->len; k++) {
@@ -293,8 +294,8 @@ static ssize_t read_one(Run *run, QIOChannel *ioc, uint8_t r1, uint8_t r2,
     g_autoptr(GError) err = NULL;
     uint8_t buf[2 * 64];
     struct iovec iov[2] = {
-        { .iov_base = buf, .iov_len = 1 + r1 % 48 },
-        { .iov_base = buf + 64, .iov_len = 1 + r2 % 16 },
+        {.iov_base = buf, .iov_len = 1 + r1 % 48},
+        {.iov_base = buf + 64, .iov_len = 1 + r2 % 16},
     };
     size_t niov = (r2 & 0x80) ? 2 : 1;
     bool want = !(run->options & OPT_MIXED_WANT) || !(r2 & 0x40);
@@ -308,8 +309,7 @@ static ssize_t read_one(Run *run, QIOChannel *ioc, uint8_t r1, uint8_t r2,
     }
     n = qio_channel_readv_full(ioc, iov, niov, want ? &fds : NULL,
                                want ? &nfds : NULL,
-                               peek ? QIO_CHANNEL_READ_FLAG_MSG_PEEK : 0,
-                               &err);
+                               peek ? QIO_CHANNEL_READ_FLAG_MSG_PEEK : 0, &err);
     if (run->options & OPT_FD_LIMIT) {
         setrlimit(RLIMIT_NOFILE, &saved);
     }
@@ -367,7 +367,7 @@ static void read_all(Run *run, QIOChannel *ioc, Input *in)
 {
     g_autoptr(GError) err = NULL;
     uint8_t buf[256];
-    struct iovec iov = { .iov_base = buf, .iov_len = 1 + next_byte(in) };
+    struct iovec iov = {.iov_base = buf, .iov_len = 1 + next_byte(in)};
     int *fds = NULL;
     size_t nfds = 0;
     int r;
@@ -425,7 +425,7 @@ static void check_run(const Run *run)
 
 static void run_init(Run *run, const int sv[2], uint8_t options)
 {
-    const int known[] = { fd_null, fd_pipe[0], fd_memfd, sv[0], sv[1] };
+    const int known[] = {fd_null, fd_pipe[0], fd_memfd, sv[0], sv[1]};
 
     run->sent = g_byte_array_new();
     run->got = g_byte_array_new();
@@ -457,7 +457,7 @@ static void fuzz_one(Input *in, int sv[2])
     uint8_t options = next_byte(in);
     unsigned nmsgs = 1 + next_byte(in) % MAX_MSGS;
     int one = 1;
-    Run run = { 0 };
+    Run run = {0};
 
     run_init(&run, sv, options);
     run.fd_budget = (options >> 5) % 8;
@@ -497,7 +497,7 @@ static void fuzz_one(Input *in, int sv[2])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    Input in = { .data = data, .size = size };
+    Input in = {.data = data, .size = size};
     unsigned before = count_fds();
     unsigned after;
     int sv[2];

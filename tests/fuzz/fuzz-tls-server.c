@@ -83,15 +83,15 @@ static gnutls_priority_t client_prio[2]; /* TLS 1.3, TLS 1.2 */
 /* A self-signed ECDSA certificate for "localhost", as two PEM blobs. */
 static void make_cert(gnutls_datum_t *cert_pem, gnutls_datum_t *key_pem)
 {
-    static const unsigned char serial[] = { 0x01 };
+    static const unsigned char serial[] = {0x01};
     gnutls_x509_privkey_t key;
     gnutls_x509_crt_t crt;
     time_t now = time(NULL);
 
     CHECK_GNUTLS(gnutls_x509_privkey_init(&key));
     CHECK_GNUTLS(gnutls_x509_privkey_generate(
-        key, GNUTLS_PK_ECDSA,
-        GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0));
+        key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
+        0));
     CHECK_GNUTLS(gnutls_x509_crt_init(&crt));
     CHECK_GNUTLS(gnutls_x509_crt_set_version(crt, 3));
     CHECK_GNUTLS(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)));
@@ -99,18 +99,17 @@ static void make_cert(gnutls_datum_t *cert_pem, gnutls_datum_t *key_pem)
     CHECK_GNUTLS(gnutls_x509_crt_set_expiration_time(crt, now + 86400));
     CHECK_GNUTLS(gnutls_x509_crt_set_dn(crt, "CN=localhost", NULL));
     CHECK_GNUTLS(gnutls_x509_crt_set_key(crt, key));
-    CHECK_GNUTLS(gnutls_x509_crt_set_key_usage(crt,
-                                               GNUTLS_KEY_DIGITAL_SIGNATURE));
+    CHECK_GNUTLS(
+        gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE));
     CHECK_GNUTLS(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0));
     CHECK_GNUTLS(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, cert_pem));
-    CHECK_GNUTLS(gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM,
-                                             key_pem));
+    CHECK_GNUTLS(
+        gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, key_pem));
     gnutls_x509_crt_deinit(crt);
     gnutls_x509_privkey_deinit(key);
 }
 
-static char *write_pem(const char *dir, const char *name,
-                       gnutls_datum_t *pem)
+static char *write_pem(const char *dir, const char *name, gnutls_datum_t *pem)
 {
     char *path = g_build_filename(dir, name, NULL);
     g_autoptr(GError) err = NULL;
@@ -129,8 +128,8 @@ static void make_server_creds(void)
 {
     QIOTLSCredsOptions opts = QIO_TLS_CREDS_OPTIONS_INIT;
     g_autoptr(GError) err = NULL;
-    gnutls_datum_t cert = { 0 };
-    gnutls_datum_t key = { 0 };
+    gnutls_datum_t cert = {0};
+    gnutls_datum_t key = {0};
     g_autofree char *dir = g_dir_make_tmp("fuzz-tls-XXXXXX", &err);
     g_autofree char *cert_path = NULL;
     g_autofree char *key_path = NULL;
@@ -143,8 +142,8 @@ static void make_server_creds(void)
     key_path = write_pem(dir, "key.pem", &key);
     opts.cert_file = cert_path;
     opts.key_file = key_path;
-    server_creds = qio_tls_creds_new(QIO_TLS_CREDS_ENDPOINT_SERVER, &opts,
-                                     &err);
+    server_creds =
+        qio_tls_creds_new(QIO_TLS_CREDS_ENDPOINT_SERVER, &opts, &err);
     unlink(key_path);
     unlink(cert_path);
     rmdir(dir);
@@ -160,10 +159,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     make_server_creds();
     /* The client trusts anything: no verification function is set. */
     CHECK_GNUTLS(gnutls_certificate_allocate_credentials(&client_creds));
-    CHECK_GNUTLS(gnutls_priority_init(
-        &client_prio[0], "NORMAL:-VERS-ALL:+VERS-TLS1.3", NULL));
-    CHECK_GNUTLS(gnutls_priority_init(
-        &client_prio[1], "NORMAL:-VERS-ALL:+VERS-TLS1.2", NULL));
+    CHECK_GNUTLS(gnutls_priority_init(&client_prio[0],
+                                      "NORMAL:-VERS-ALL:+VERS-TLS1.3", NULL));
+    CHECK_GNUTLS(gnutls_priority_init(&client_prio[1],
+                                      "NORMAL:-VERS-ALL:+VERS-TLS1.2", NULL));
     return 0;
 }
 
@@ -188,20 +187,18 @@ static void session_open(Session *s, bool small)
     g_autoptr(QIOChannelSocket) sioc = NULL;
     int sv[2];
 
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
-                   sv) < 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) <
+        0) {
         FAIL("socketpair: %s", g_strerror(errno));
     }
     s->cfd = sv[0];
-    if (small &&
-        setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &(int){ 4096 },
-                   sizeof(int)) < 0) {
+    if (small && setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &(int){4096},
+                            sizeof(int)) < 0) {
         FAIL("SO_SNDBUF: %s", g_strerror(errno));
     }
     sioc = qio_channel_socket_new_fd(sv[1], &err);
     g_assert_no_error(err);
-    s->tioc = qio_channel_tls_new_server(QIO_CHANNEL(sioc), server_creds,
-                                         &err);
+    s->tioc = qio_channel_tls_new_server(QIO_CHANNEL(sioc), server_creds, &err);
     g_assert_no_error(err);
     qio_channel_set_blocking(QIO_CHANNEL(s->tioc), false, &err);
     g_assert_no_error(err);
@@ -228,8 +225,7 @@ static bool session_iterate(Session *s)
 {
     bool any = false;
 
-    for (int i = 0; i < 1000 && g_main_context_iteration(s->ctx, FALSE);
-         i++) {
+    for (int i = 0; i < 1000 && g_main_context_iteration(s->ctx, FALSE); i++) {
         any = true;
     }
     return any;
@@ -267,7 +263,7 @@ static void fuzz_raw(uint8_t mode, Input *in)
     size_t chunk = shift ? (size_t)1 << (shift - 1) : 0;
     bool shut = false;
     unsigned idle = 0;
-    Session s = { 0 };
+    Session s = {0};
     g_autoptr(GError) err = NULL;
     char c;
 
@@ -336,22 +332,22 @@ enum {
 typedef struct {
     Session s;
     gnutls_session_t client;
-    bool client_dead;    /* failed: only drained raw from now on */
-    bool paused;         /* not reading: the server's writes back up */
+    bool client_dead; /* failed: only drained raw from now on */
+    bool paused;      /* not reading: the server's writes back up */
     bool bye_sent;
     unsigned key_updates;
-    bool dirty;          /* the stream may no longer arrive intact */
-    bool read_all;       /* read until blocked on each wake-up */
-    bool coroutine;      /* the reader is a coroutine, not a watch */
+    bool dirty;     /* the stream may no longer arrive intact */
+    bool read_all;  /* read until blocked on each wake-up */
+    bool coroutine; /* the reader is a coroutine, not a watch */
     size_t read_size;
     size_t read_niov;
-    GByteArray *sent;    /* what the client sent before close_notify */
-    GByteArray *got;     /* what the server read */
-    GByteArray *wrote;   /* what the server wrote */
-    GByteArray *heard;   /* what the client read */
+    GByteArray *sent;      /* what the client sent before close_notify */
+    GByteArray *got;       /* what the server read */
+    GByteArray *wrote;     /* what the server wrote */
+    GByteArray *heard;     /* what the client read */
     uint8_t pending[1024]; /* a write that would block, to repeat */
     size_t npending;
-    bool server_done;    /* its read watch saw end-of-file or an error */
+    bool server_done; /* its read watch saw end-of-file or an error */
     bool server_eof;
     GError *server_err;
 } Script;
@@ -423,9 +419,8 @@ static void server_reader_start(Script *sc)
         return;
     }
     watch = qio_channel_create_watch(QIO_CHANNEL(sc->s.tioc), G_IO_IN);
-    g_source_set_callback(watch,
-                          (GSourceFunc)(void (*)(void))server_readable, sc,
-                          NULL);
+    g_source_set_callback(watch, (GSourceFunc)(void (*)(void))server_readable,
+                          sc, NULL);
     /* The context holds the only reference; it goes with the context. */
     g_source_attach(watch, sc->s.ctx);
     g_source_unref(watch);
@@ -558,11 +553,11 @@ static void op_client(Script *sc, unsigned op, Input *in)
     }
     switch (op) {
     case OP_ALERT:
-        CLIENT_RETRY(sc, ret,
-                     gnutls_alert_send(sc->client,
-                                       (a & 1) ? GNUTLS_AL_FATAL
-                                               : GNUTLS_AL_WARNING,
-                                       (gnutls_alert_description_t)b));
+        CLIENT_RETRY(
+            sc, ret,
+            gnutls_alert_send(sc->client,
+                              (a & 1) ? GNUTLS_AL_FATAL : GNUTLS_AL_WARNING,
+                              (gnutls_alert_description_t)b));
         sc->dirty = true;
         break;
     case OP_BYE:
@@ -692,8 +687,8 @@ static void run_op(Script *sc, Input *in)
 
 static bool is_prefix(const GByteArray *a, const GByteArray *b)
 {
-    return a->len <= b->len && (a->len == 0 ||
-                                memcmp(a->data, b->data, a->len) == 0);
+    return a->len <= b->len &&
+           (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
 }
 
 /* With everything delivered and nothing disturbed, all must be read. */
@@ -725,8 +720,7 @@ static void check_end(Script *sc)
         return;
     }
     if (sc->got->len != sc->sent->len) {
-        FAIL("read %u of %u bytes before the end", sc->got->len,
-             sc->sent->len);
+        FAIL("read %u of %u bytes before the end", sc->got->len, sc->sent->len);
     }
     if (sc->bye_sent && !sc->server_eof) {
         FAIL("close_notify sent, but the server saw: %s",
@@ -781,7 +775,7 @@ static void fuzz_script(uint8_t mode, Input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    Input in = { .data = data, .size = size };
+    Input in = {.data = data, .size = size};
     unsigned before = count_fds();
     uint8_t mode = next_byte(&in);
     unsigned after;

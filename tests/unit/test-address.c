@@ -606,8 +606,8 @@ static void test_desc_table(void)
         g_assert_cmpuint(d->ntypes, >, 0);
         for (guint i = 0; i < d->ntypes; i++) {
             g_assert_cmpuint(d->types[i].kind, ==, k);
-            g_assert_cmpuint(
-                qioc_address_type_lookup(d->types[i].name)->kind, ==, k);
+            g_assert_cmpuint(qioc_address_type_lookup(d->types[i].name)->kind,
+                             ==, k);
         }
         /* What it does: one way to get a channel, or a variant chooser. */
         g_assert_true(d->choose || d->open || d->connect || d->listen ||
@@ -620,9 +620,9 @@ static void test_desc_table(void)
 /* The parser fills the typed options once; nothing reads them by name. */
 static void test_typed_values(void)
 {
-    g_autoptr(QiocAddress) l = parse_ok(
-        "TCP-LISTEN:80,fork,max-children=3,range=10.0.0.0/8;::1/128,"
-        "accept-timeout=1.5,shut=close,readbytes=1k");
+    g_autoptr(QiocAddress) l =
+        parse_ok("TCP-LISTEN:80,fork,max-children=3,range=10.0.0.0/8;::1/128,"
+                 "accept-timeout=1.5,shut=close,readbytes=1k");
     g_autoptr(QiocAddress) c = parse_ok("TCP:h:1,retry=4,interval=0.5,pf=ip6");
     g_autoptr(QiocAddress) u = parse_ok("UNIX-CONNECT:/s,send-fds=5:6:7");
     g_autoptr(QiocAddress) d = parse_ok("STDIO");

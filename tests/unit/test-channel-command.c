@@ -109,12 +109,12 @@ static void assert_killed(int status, int sig)
 
 /* ---------------------------------------------------------------- echo */
 
-static const char *const cat_argv[] = { "cat", NULL };
+static const char *const cat_argv[] = {"cat", NULL};
 
 /* Several MiB of random data through cat and back, then a clean end. */
 static void echo_through_cat(QIOChannelCommand *cioc, bool nonblocking)
 {
-    QIOTestTransfer t = { .nonblocking = nonblocking };
+    QIOTestTransfer t = {.nonblocking = nonblocking};
     QIOChannel *ioc = QIO_CHANNEL(cioc);
     g_autoptr(GString) rest = NULL;
     g_autoptr(GError) err = NULL;
@@ -170,8 +170,8 @@ static void make_lines(GString *in, GString *sorted, unsigned n)
     g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
 
     for (unsigned i = 0; i < n; i++) {
-        char *l = g_strdup_printf("%08x%08x", g_test_rand_int(),
-                                  g_test_rand_int());
+        char *l =
+            g_strdup_printf("%08x%08x", g_test_rand_int(), g_test_rand_int());
 
         g_ptr_array_add(lines, l);
         g_string_append_printf(in, "%s\n", l);
@@ -186,8 +186,8 @@ static void make_lines(GString *in, GString *sorted, unsigned n)
 /* sort writes nothing before its input ends: the half-close releases it. */
 static void test_half_close_sort(void)
 {
-    static const char *const argv[] = { "sort", NULL };
-    static const char *const env[] = { "LC_ALL=C", NULL };
+    static const char *const argv[] = {"sort", NULL};
+    static const char *const env[] = {"LC_ALL=C", NULL};
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
     g_autoptr(QIOChannelCommand) cioc = NULL;
     g_autoptr(GString) in = g_string_new(NULL);
@@ -240,8 +240,8 @@ static gint64 timed_close(QIOChannelCommand *cioc, int *status)
 /* Ignores end-of-file but not SIGTERM: ended after one grace period. */
 static void test_close_term(void)
 {
-    static const char *const argv[] = { "sh", "-c",
-                                        "echo ready; exec sleep 100", NULL };
+    static const char *const argv[] = {"sh", "-c", "echo ready; exec sleep 100",
+                                       NULL};
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
     g_autoptr(QIOChannelCommand) cioc = NULL;
     gint64 took;
@@ -260,8 +260,7 @@ static void test_close_term(void)
 static void test_close_kill(void)
 {
     static const char *const argv[] = {
-        "sh", "-c", "trap '' TERM; echo ready; exec sleep 100", NULL
-    };
+        "sh", "-c", "trap '' TERM; echo ready; exec sleep 100", NULL};
     g_autoptr(QIOChannelCommand) cioc = spawn(argv, O_RDWR);
     gint64 took;
     int status;
@@ -291,9 +290,8 @@ static bool pid_ended(pid_t pid)
 /* A new session: close signals the whole group, grandchildren included. */
 static void test_close_group(void)
 {
-    static const char *const argv[] = {
-        "sh", "-c", "sleep 100 & echo $!; wait", NULL
-    };
+    static const char *const argv[] = {"sh", "-c", "sleep 100 & echo $!; wait",
+                                       NULL};
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
     g_autoptr(QIOChannelCommand) cioc = NULL;
     gint64 end = g_get_monotonic_time() + CLOSE_LIMIT_US;
@@ -308,8 +306,8 @@ static void test_close_group(void)
     pid = qio_channel_command_get_pid(cioc);
     g_assert_cmpint(getsid(pid), ==, pid);
     for (size_t i = 0; i < sizeof(line) - 1 && !strchr(line, '\n'); i++) {
-        g_assert_cmpint(qio_channel_read_all(QIO_CHANNEL(cioc), line + i, 1,
-                                             NULL), ==, 0);
+        g_assert_cmpint(
+            qio_channel_read_all(QIO_CHANNEL(cioc), line + i, 1, NULL), ==, 0);
     }
     sleeper = (pid_t)atoi(line);
     g_assert_cmpint(sleeper, >, 0);
@@ -348,8 +346,7 @@ static void test_close_twice(void)
     g_assert_cmpint(qio_channel_write(ioc, &c, 1, &err), ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_CLOSED);
     g_clear_error(&err);
-    g_assert_cmpint(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_BOTH,
-                                         &err),
+    g_assert_cmpint(qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_BOTH, &err),
                     ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_CLOSED);
 }
@@ -358,8 +355,8 @@ static void test_close_twice(void)
 
 static void test_missing_program(void)
 {
-    static const char *const argv[] = { "qio-no-such-program", "x", NULL };
-    static const char *const abs_argv[] = { "/nonexistent/qio-prog", NULL };
+    static const char *const argv[] = {"qio-no-such-program", "x", NULL};
+    static const char *const abs_argv[] = {"/nonexistent/qio-prog", NULL};
     g_autoptr(GError) err = NULL;
 
     g_assert_null(qio_channel_command_new_spawn(argv, O_RDWR, &err));
@@ -377,7 +374,7 @@ static void test_not_executable(void)
 {
     g_autofree char *dir = g_dir_make_tmp("qio-cmd-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "script", NULL);
-    const char *argv[] = { path, NULL };
+    const char *argv[] = {path, NULL};
     g_autoptr(GError) err = NULL;
 
     g_assert_true(g_file_set_contents(path, "#!/bin/sh\n", -1, NULL));
@@ -391,8 +388,7 @@ static void test_not_executable(void)
 
 static void test_exit_status(void)
 {
-    static const char *const argv[] = { "sh", "-c", "echo bye; exit 3",
-                                        NULL };
+    static const char *const argv[] = {"sh", "-c", "echo bye; exit 3", NULL};
     g_autoptr(QIOChannelCommand) cioc = spawn(argv, O_RDONLY);
     g_autoptr(GString) out = read_to_eof(QIO_CHANNEL(cioc));
 
@@ -403,7 +399,7 @@ static void test_exit_status(void)
 
 static void test_killed_by_signal(void)
 {
-    static const char *const argv[] = { "sh", "-c", "kill -USR1 $$", NULL };
+    static const char *const argv[] = {"sh", "-c", "kill -USR1 $$", NULL};
     g_autoptr(QIOChannelCommand) cioc = spawn(argv, O_RDONLY);
     g_autoptr(GString) out = read_to_eof(QIO_CHANNEL(cioc));
 
@@ -414,7 +410,7 @@ static void test_killed_by_signal(void)
 /* The status can be polled before close; close then signals nobody. */
 static void test_status_before_close(void)
 {
-    static const char *const argv[] = { "sh", "-c", "exit 7", NULL };
+    static const char *const argv[] = {"sh", "-c", "exit 7", NULL};
     g_autoptr(QIOChannelCommand) cioc = spawn(argv, O_RDONLY);
     g_autoptr(GString) out = read_to_eof(QIO_CHANNEL(cioc));
     gint64 end = g_get_monotonic_time() + CLOSE_LIMIT_US;
@@ -433,8 +429,8 @@ static void test_status_before_close(void)
 
 static void test_stderr_merge(void)
 {
-    static const char *const argv[] = { "sh", "-c", "echo out; echo err >&2",
-                                        NULL };
+    static const char *const argv[] = {"sh", "-c", "echo out; echo err >&2",
+                                       NULL};
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
     g_autoptr(QIOChannelCommand) cioc = NULL;
     g_autoptr(GString) out = NULL;
@@ -449,16 +445,14 @@ static void test_stderr_merge(void)
 /* Read-only: the child's stdin is /dev/null and writing is refused. */
 static void test_read_only(void)
 {
-    static const char *const argv[] = {
-        "sh", "-c", "readlink /proc/$$/fd/0; cat", NULL
-    };
+    static const char *const argv[] = {"sh", "-c",
+                                       "readlink /proc/$$/fd/0; cat", NULL};
     g_autoptr(QIOChannelCommand) cioc = spawn(argv, O_RDONLY);
     g_autoptr(GError) err = NULL;
     g_autoptr(GString) out = NULL;
     char c = 'x';
 
-    g_assert_cmpint(qio_channel_write(QIO_CHANNEL(cioc), &c, 1, &err), ==,
-                    -1);
+    g_assert_cmpint(qio_channel_write(QIO_CHANNEL(cioc), &c, 1, &err), ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
     out = read_to_eof(QIO_CHANNEL(cioc));
     g_assert_cmpstr(out->str, ==, "/dev/null\n");
@@ -471,10 +465,14 @@ static void test_write_only(void)
     g_autofree char *dir = g_dir_make_tmp("qio-cmd-XXXXXX", NULL);
     g_autofree char *data = g_build_filename(dir, "data", NULL);
     g_autofree char *where = g_build_filename(dir, "stdout", NULL);
-    const char *argv[] = { "sh", "-c",
-                           "o=$(readlink /proc/$$/fd/1); cat >\"$1\"; "
-                           "echo \"$o\" >\"$2\"",
-                           "sh", data, where, NULL };
+    const char *argv[] = {"sh",
+                          "-c",
+                          "o=$(readlink /proc/$$/fd/1); cat >\"$1\"; "
+                          "echo \"$o\" >\"$2\"",
+                          "sh",
+                          data,
+                          where,
+                          NULL};
     g_autoptr(QIOChannelCommand) cioc = spawn(argv, O_WRONLY);
     size_t len = 3 * 1024 * 1024 + 17;
     g_autofree char *src = g_malloc(len);
@@ -484,8 +482,7 @@ static void test_write_only(void)
     gsize got_len = 0;
     char c;
 
-    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(cioc), &c, 1, &err), ==,
-                    -1);
+    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(cioc), &c, 1, &err), ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
     qio_test_fill_random(src, len);
     qio_test_write_all(QIO_CHANNEL(cioc), src, len);
@@ -505,10 +502,9 @@ static void test_env_cwd(void)
 {
     static const char *const argv[] = {
         "sh", "-c", "echo \"$QIO_TEST_A\"; echo \"${QIO_TEST_B-unset}\"; pwd",
-        NULL
-    };
-    static const char *const env[] = { "QIO_TEST_A=a=b", "QIO_TEST_B",
-                                       NULL }; /* B is set in main() */
+        NULL};
+    static const char *const env[] = {"QIO_TEST_A=a=b", "QIO_TEST_B",
+                                      NULL}; /* B is set in main() */
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
     g_autofree char *dir = g_dir_make_tmp("qio-cmd-XXXXXX", NULL);
     g_autofree char *real = realpath(dir, NULL);
@@ -530,8 +526,7 @@ static void test_env_cwd(void)
 static void test_fdin_fdout(void)
 {
     static const char *const argv[] = {
-        "sh", "-c", "readlink /proc/$$/fd/0 >&6; exec cat <&5 >&6", NULL
-    };
+        "sh", "-c", "readlink /proc/$$/fd/0 >&6; exec cat <&5 >&6", NULL};
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
     g_autoptr(QIOChannelCommand) cioc = NULL;
     g_autoptr(GString) out = NULL;
@@ -550,15 +545,14 @@ static void assert_bad_options(const QIOChannelCommandOptions *o, int flags)
 {
     g_autoptr(GError) err = NULL;
 
-    g_assert_null(qio_channel_command_new_spawn_full(cat_argv, flags, o,
-                                                     &err));
+    g_assert_null(qio_channel_command_new_spawn_full(cat_argv, flags, o, &err));
     g_assert_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
 static void test_bad_options(void)
 {
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
-    static const char *const bad_env[] = { "=x", NULL };
+    static const char *const bad_env[] = {"=x", NULL};
 
     /* Two pipes cannot share one descriptor number */
     o.child_fdin = o.child_fdout = 4;
@@ -580,10 +574,9 @@ static void test_bad_options(void)
 
 /* ---------------------------------------------------------------- pty */
 
-static QIOChannelCommand *spawn_pty(const char *script, bool setsid,
-                                    bool ctty)
+static QIOChannelCommand *spawn_pty(const char *script, bool setsid, bool ctty)
 {
-    const char *argv[] = { "sh", "-c", script, NULL };
+    const char *argv[] = {"sh", "-c", script, NULL};
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
 
     o.link = QIO_CHANNEL_COMMAND_PTY;
@@ -640,8 +633,8 @@ static gboolean watch_timeout(gpointer data)
 
 static void test_watch_in(void)
 {
-    static const char *const argv[] = { "sh", "-c",
-                                        "read x; echo \"got $x\"", NULL };
+    static const char *const argv[] = {"sh", "-c", "read x; echo \"got $x\"",
+                                       NULL};
     g_autoptr(QIOChannelCommand) cioc = spawn(argv, O_RDWR);
     QIOChannel *ioc = QIO_CHANNEL(cioc);
     GIOCondition got = 0;
@@ -683,7 +676,7 @@ static void test_watch_in(void)
  */
 static void test_shutdown_read_sigpipe(void)
 {
-    static const char *const argv[] = { "yes", NULL };
+    static const char *const argv[] = {"yes", NULL};
     g_autoptr(QIOChannelCommand) cioc = NULL;
     g_autoptr(GError) err = NULL;
     char buf[4];
@@ -693,8 +686,7 @@ static void test_shutdown_read_sigpipe(void)
     signal(SIGPIPE, SIG_DFL);
     qio_test_read_str(QIO_CHANNEL(cioc), "y\ny\n");
     shut(QIO_CHANNEL(cioc), QIO_CHANNEL_SHUTDOWN_READ);
-    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(cioc), buf, 4, &err), ==,
-                    0);
+    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(cioc), buf, 4, &err), ==, 0);
     g_assert_no_error(err);
     assert_killed(close_status(cioc), SIGPIPE);
     g_assert_true(qio_channel_command_was_stopped(cioc));
@@ -703,7 +695,7 @@ static void test_shutdown_read_sigpipe(void)
 /* Writing to a child that is gone fails; the caller gets no SIGPIPE. */
 static void test_write_no_sigpipe(void)
 {
-    static const char *const argv[] = { "true", NULL };
+    static const char *const argv[] = {"true", NULL};
     g_autoptr(QIOChannelCommand) cioc = spawn(argv, O_WRONLY);
     gint64 end = g_get_monotonic_time() + CLOSE_LIMIT_US;
     g_autoptr(GError) err = NULL;
@@ -715,8 +707,7 @@ static void test_write_no_sigpipe(void)
         g_usleep(1000);
     }
     /* SIGPIPE has its default action here: a raised one would kill us */
-    g_assert_cmpint(qio_channel_write(QIO_CHANNEL(cioc), "x", 1, &err), ==,
-                    -1);
+    g_assert_cmpint(qio_channel_write(QIO_CHANNEL(cioc), "x", 1, &err), ==, -1);
     g_assert_error(err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
     g_assert_cmpint(sigpending(&pending), ==, 0);
     g_assert_false(sigismember(&pending, SIGPIPE));
@@ -727,7 +718,7 @@ static void test_write_no_sigpipe(void)
 
 static void test_new_pid(void)
 {
-    const char *argv[] = { "cat", NULL };
+    const char *argv[] = {"cat", NULL};
     g_autoptr(QIOChannelCommand) cioc = NULL;
     g_autoptr(GError) err = NULL;
     int in = -1;
@@ -736,8 +727,8 @@ static void test_new_pid(void)
 
     g_assert_true(g_spawn_async_with_pipes(
         NULL, (char **)argv, NULL,
-        G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
-        &in, &out, NULL, &err));
+        G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &in,
+        &out, NULL, &err));
     g_assert_no_error(err);
     cioc = qio_channel_command_new_pid(in, out, pid);
     g_assert_cmpint(qio_channel_command_get_pid(cioc), ==, pid);
@@ -754,8 +745,8 @@ static void test_new_pid(void)
  */
 static void test_no_signal_on_close(void)
 {
-    static const char *const argv[] = { "sh", "-c",
-                                        "echo ready; exec sleep 100", NULL };
+    static const char *const argv[] = {"sh", "-c", "echo ready; exec sleep 100",
+                                       NULL};
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
     g_autoptr(QIOChannelCommand) cioc = NULL;
     guint timer;

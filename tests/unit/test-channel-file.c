@@ -153,8 +153,8 @@ static void test_file_threads_nonblocking(void)
     g_autoptr(GError) err = NULL;
     g_autoptr(QIOChannelFile) wr = NULL;
     g_autoptr(QIOChannelFile) rd = NULL;
-    FileJob w = { 0 };
-    FileJob r = { 0 };
+    FileJob w = {0};
+    FileJob r = {0};
     char c;
 
     qio_test_fill_random(want, BIG_LEN);
@@ -166,17 +166,17 @@ static void test_file_threads_nonblocking(void)
     qio_test_set_blocking(QIO_CHANNEL(wr), false);
     qio_test_set_blocking(QIO_CHANNEL(rd), false);
 
-    w = (FileJob){ QIO_CHANNEL(wr), want, true };
+    w = (FileJob){QIO_CHANNEL(wr), want, true};
     g_thread_join(g_thread_new("writer", file_job, &w));
     g_assert_no_error(w.err);
     g_assert_cmpint(w.ret, ==, 0);
-    r = (FileJob){ QIO_CHANNEL(rd), got, false };
+    r = (FileJob){QIO_CHANNEL(rd), got, false};
     g_thread_join(g_thread_new("reader", file_job, &r));
     g_assert_no_error(r.err);
     g_assert_cmpint(r.ret, ==, 0);
     assert_same_data(want, got, BIG_LEN);
-    g_assert_cmpint(qio_channel_read_all_eof(QIO_CHANNEL(rd), &c, 1, &err),
-                    ==, 0);
+    g_assert_cmpint(qio_channel_read_all_eof(QIO_CHANNEL(rd), &c, 1, &err), ==,
+                    0);
     g_assert_no_error(err);
 
     g_assert_no_errno(g_unlink(path));
@@ -996,8 +996,7 @@ static const QIOTestCase tests[] = {
     {"/file/pair/shutdown-wakes-watch", test_pair_shutdown_wakes_watch},
     {"/file/pair/shutdown-during-read", test_shutdown_during_read},
     {"/file/shared/shutdown", test_shared_fd_shutdown},
-    {"/file/std-slot/shutdown", test_std_slot_shutdown,
-     .watches_child = true},
+    {"/file/std-slot/shutdown", test_std_slot_shutdown, .watches_child = true},
     {"/file/dev-full", test_dev_full},
     {"/file/pty", test_pty},
     {"/file/dupfd", test_dupfd},

@@ -232,17 +232,16 @@ static void test_transfer(gconstpointer data)
 static void add_transfer_tests(void)
 {
     static TransferCase cases[4][3];
-    static const char *const modes[] = { "blocking", "nonblocking",
-                                         "nonblocking-all" };
+    static const char *const modes[] = {"blocking", "nonblocking",
+                                        "nonblocking-all"};
 
     for (int k = 0; k < 4; k++) {
         for (int m = 0; m < 3; m++) {
-            g_autofree char *name = g_strdup_printf(
-                "/socket/transfer/%s/%s", kind_names[k], modes[m]);
+            g_autofree char *name = g_strdup_printf("/socket/transfer/%s/%s",
+                                                    kind_names[k], modes[m]);
 
-            cases[k][m] = (TransferCase){ .kind = k,
-                                          .nonblocking = m > 0,
-                                          .use_all = m == 2 };
+            cases[k][m] = (TransferCase){
+                .kind = k, .nonblocking = m > 0, .use_all = m == 2};
             g_test_add_data_func(name, &cases[k][m], test_transfer);
         }
     }
@@ -253,7 +252,7 @@ static void add_transfer_tests(void)
 static void send_fds(QIOChannelSocket *sioc, int *fds, size_t nfds)
 {
     g_autoptr(GError) err = NULL;
-    struct iovec iov = { .iov_base = "F", .iov_len = 1 };
+    struct iovec iov = {.iov_base = "F", .iov_len = 1};
 
     g_assert_cmpint(
         qio_channel_writev_full(CH(sioc), &iov, 1, fds, nfds, 0, &err), ==, 1);
@@ -265,13 +264,12 @@ static int *recv_fds(QIOChannelSocket *sioc, size_t expect)
 {
     g_autoptr(GError) err = NULL;
     char c = 0;
-    struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
     int *fds = NULL;
     size_t nfds = 0;
 
     g_assert_cmpint(
-        qio_channel_readv_full(CH(sioc), &iov, 1, &fds, &nfds, 0, &err), ==,
-        1);
+        qio_channel_readv_full(CH(sioc), &iov, 1, &fds, &nfds, 0, &err), ==, 1);
     g_assert_no_error(err);
     g_assert_cmpint(c, ==, 'F');
     g_assert_cmpuint(nfds, ==, expect);
@@ -394,7 +392,7 @@ static void test_fd_pass_too_many(void)
     SockPair p;
     int pfd[2];
     int send[QIO_CHANNEL_SOCKET_MAX_FDS + 1];
-    struct iovec iov = { .iov_base = "F", .iov_len = 1 };
+    struct iovec iov = {.iov_base = "F", .iov_len = 1};
     char c;
 
     pair_open(&p, KIND_UNIX);
@@ -420,7 +418,7 @@ static void assert_truncated_read(QIOChannelSocket *sioc, unsigned before)
 {
     g_autoptr(GError) err = NULL;
     char c;
-    struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
     int *fds = NULL;
     size_t nfds = 0;
 
@@ -487,8 +485,8 @@ static void test_fd_pass_truncated_creds(void)
 
     pair_open(&p, KIND_UNIX);
     qio_test_make_pipe(pfd);
-    g_assert_cmpint(setsockopt(qio_channel_socket_get_fd(p.server),
-                               SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)),
+    g_assert_cmpint(setsockopt(qio_channel_socket_get_fd(p.server), SOL_SOCKET,
+                               SO_PASSCRED, &on, sizeof(on)),
                     ==, 0);
     send_max_fds(p.client, pfd[1]);
     before = qio_test_count_fds();
@@ -531,7 +529,7 @@ static void test_fd_pass_tcp_unsupported(void)
     g_autoptr(GError) err2 = NULL;
     SockPair p;
     char c;
-    struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
     int *fds = NULL;
     size_t nfds = 0;
     int fd = 0;
@@ -540,8 +538,8 @@ static void test_fd_pass_tcp_unsupported(void)
     g_assert_false(
         qio_channel_has_feature(CH(p.server), QIO_CHANNEL_FEATURE_FD_PASS));
     g_assert_cmpint(
-        qio_channel_readv_full(CH(p.server), &iov, 1, &fds, &nfds, 0, &err),
-        ==, -1);
+        qio_channel_readv_full(CH(p.server), &iov, 1, &fds, &nfds, 0, &err), ==,
+        -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
     g_assert_cmpint(
         qio_channel_writev_full(CH(p.client), &iov, 1, &fd, 1, 0, &err2), ==,
@@ -556,8 +554,8 @@ static void test_peek(gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
     SockPair p;
-    char buf[6] = { 0 };
-    struct iovec iov = { .iov_base = buf, .iov_len = 5 };
+    char buf[6] = {0};
+    struct iovec iov = {.iov_base = buf, .iov_len = 5};
 
     if (!pair_open(&p, GPOINTER_TO_INT(data))) {
         return;
@@ -666,8 +664,7 @@ static void test_read_all_eof(void)
 /* A port nobody listens on (one that was just free). */
 static guint16 free_port(void)
 {
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               0);
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(addr, NULL);
 
     return listener_port(lsn);
@@ -677,11 +674,11 @@ static void test_connect_refused(void)
 {
     g_autoptr(GError) err = NULL;
     guint16 port = free_port();
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               port);
+    g_autoptr(GSocketConnectable) addr =
+        g_network_address_new("127.0.0.1", port);
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
-    g_autofree char *expect = g_strdup_printf(
-        "connect to 127.0.0.1:%u: Connection refused", port);
+    g_autofree char *expect =
+        g_strdup_printf("connect to 127.0.0.1:%u: Connection refused", port);
 
     g_assert_cmpint(qio_channel_socket_connect_sync(cl, addr, NULL, &err), ==,
                     -1);
@@ -695,8 +692,8 @@ static void test_connect_unix_missing(void)
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "none", NULL);
-    g_autofree char *expect = g_strdup_printf(
-        "connect to %s: No such file or directory", path);
+    g_autofree char *expect =
+        g_strdup_printf("connect to %s: No such file or directory", path);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
@@ -711,12 +708,11 @@ static void test_connect_unix_missing(void)
 /* "localhost" may resolve to ::1 first: every address must be tried. */
 static void test_connect_every_address(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     guint16 port = listener_port(lsn);
-    g_autoptr(GSocketConnectable) caddr = g_network_address_new("localhost",
-                                                                port);
+    g_autoptr(GSocketConnectable) caddr =
+        g_network_address_new("localhost", port);
     g_autoptr(QIOChannelSocket) cl = connect_to(caddr, NULL);
     g_autoptr(QIOChannelSocket) sv = accept_one(lsn);
     g_autofree char *remote = remote_text(cl);
@@ -728,12 +724,10 @@ static void test_connect_every_address(void)
 static void test_connect_family_filter(void)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     guint16 port = listener_port(lsn);
-    g_autoptr(GSocketConnectable) v4 = g_network_address_new("127.0.0.1",
-                                                             port);
+    g_autoptr(GSocketConnectable) v4 = g_network_address_new("127.0.0.1", port);
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
     QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
     g_autoptr(QIOChannelSocket) cl4 = NULL;
@@ -752,13 +746,12 @@ static void test_connect_family_filter(void)
 
 static void test_connect_bind(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
     QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
-    g_autoptr(GSocketAddress) local = g_inet_socket_address_new_from_string(
-        "127.0.0.1", 0);
+    g_autoptr(GSocketAddress) local =
+        g_inet_socket_address_new_from_string("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) cl = NULL;
     g_autoptr(QIOChannelSocket) sv = NULL;
     g_autofree char *cl_local = NULL;
@@ -775,8 +768,7 @@ static void test_connect_bind(void)
 
 static void test_connect_timeout(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     QIOChannelSocketOptions lopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
     QIOChannelSocketOptions copts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
     g_autoptr(QIOChannelSocket) lsn = NULL;
@@ -792,9 +784,8 @@ static void test_connect_timeout(void)
     caddr = listener_address(lsn);
     copts.connect_timeout_ms = 5000;
     first = connect_to(caddr, &copts);
-    g_assert_cmpint(fcntl(qio_channel_socket_get_fd(first), F_GETFL) &
-                        O_NONBLOCK,
-                    ==, 0);
+    g_assert_cmpint(
+        fcntl(qio_channel_socket_get_fd(first), F_GETFL) & O_NONBLOCK, ==, 0);
 
     /*
      * The accept queue (backlog 0: one connection) is now full, so Linux
@@ -812,8 +803,7 @@ static void test_connect_timeout(void)
 /* qio_channel_set_blocking() before there is a socket applies later. */
 static void test_connect_nonblocking_preset(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
@@ -822,8 +812,8 @@ static void test_connect_nonblocking_preset(void)
     char c;
 
     qio_test_set_blocking(CH(cl), false);
-    g_assert_cmpint(qio_channel_socket_connect_sync(cl, caddr, NULL, &err),
-                    ==, 0);
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, caddr, NULL, &err), ==,
+                    0);
     g_assert_no_error(err);
     sv = accept_one(lsn);
     g_assert_cmpint(qio_channel_read(CH(cl), &c, 1, &err), ==,
@@ -843,8 +833,7 @@ static void check_accepts_at(QIOChannelSocket *lsn, GSocketConnectable *addr)
     qio_test_read_str(CH(sv), "hi");
 }
 
-static void check_accepts(QIOChannelSocket *lsn, const char *host,
-                          guint16 port)
+static void check_accepts(QIOChannelSocket *lsn, const char *host, guint16 port)
 {
     g_autoptr(GSocketConnectable) addr = g_network_address_new(host, port);
 
@@ -916,15 +905,14 @@ static void test_listen_wildcard_v6only(void)
 static void test_listen_in_use(void)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               0);
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(addr, NULL);
     guint16 port = listener_port(lsn);
-    g_autoptr(GSocketConnectable) same = g_network_address_new("127.0.0.1",
-                                                               port);
+    g_autoptr(GSocketConnectable) same =
+        g_network_address_new("127.0.0.1", port);
     g_autoptr(QIOChannelSocket) second = qio_channel_socket_new();
-    g_autofree char *expect = g_strdup_printf(
-        "listen on 127.0.0.1:%u: Address already in use", port);
+    g_autofree char *expect =
+        g_strdup_printf("listen on 127.0.0.1:%u: Address already in use", port);
 
     g_assert_cmpint(qio_channel_socket_listen_sync(second, same, NULL, &err),
                     ==, -1);
@@ -935,8 +923,7 @@ static void test_listen_in_use(void)
 static void test_accept_would_block(void)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               0);
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(addr, NULL);
     g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
     g_autoptr(QIOChannelSocket) cl = NULL;
@@ -950,8 +937,7 @@ static void test_accept_would_block(void)
     cl = connect_to(caddr, NULL);
     qio_channel_wait(CH(lsn), G_IO_IN);
     sv = accept_one(lsn);
-    g_assert_cmpint(fcntl(qio_channel_socket_get_fd(sv), F_GETFL) &
-                        O_NONBLOCK,
+    g_assert_cmpint(fcntl(qio_channel_socket_get_fd(sv), F_GETFL) & O_NONBLOCK,
                     ==, 0);
 }
 
@@ -1034,7 +1020,7 @@ static void test_unix_unlink_only_own(void)
 /* A socket file left behind by a listener that did not clean up. */
 static void make_stale_socket(const char *path)
 {
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     g_assert_cmpint(fd, >=, 0);
@@ -1047,8 +1033,8 @@ static void test_unix_unlink_early(void)
 {
     g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
-    g_autofree char *expect = g_strdup_printf(
-        "listen on %s: Address already in use", path);
+    g_autofree char *expect =
+        g_strdup_printf("listen on %s: Address already in use", path);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
     g_autoptr(QIOChannelSocket) plain = qio_channel_socket_new();
@@ -1057,8 +1043,8 @@ static void test_unix_unlink_early(void)
     QIOChannelSocket *lsn;
 
     make_stale_socket(path);
-    g_assert_cmpint(qio_channel_socket_listen_sync(plain, addr, NULL, &err),
-                    ==, -1);
+    g_assert_cmpint(qio_channel_socket_listen_sync(plain, addr, NULL, &err), ==,
+                    -1);
     g_assert_error(err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
     g_assert_cmpstr(err->message, ==, expect);
 
@@ -1083,8 +1069,8 @@ static void test_unix_unlink_early_not_socket(void)
 
     g_assert_true(g_file_set_contents(path, "data", -1, NULL));
     opts.unlink_early = true;
-    g_assert_cmpint(qio_channel_socket_listen_sync(lsn, addr, &opts, &err),
-                    ==, -1);
+    g_assert_cmpint(qio_channel_socket_listen_sync(lsn, addr, &opts, &err), ==,
+                    -1);
     g_assert_error(err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
     g_assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
     g_assert_cmpint(g_unlink(path), ==, 0);
@@ -1093,8 +1079,7 @@ static void test_unix_unlink_early_not_socket(void)
 
 /* ---------------------------------------------------------------- watch */
 
-static gboolean watch_read_cb(QIOChannel *ioc, GIOCondition cond,
-                              gpointer data)
+static gboolean watch_read_cb(QIOChannel *ioc, GIOCondition cond, gpointer data)
 {
     char c;
 
@@ -1162,9 +1147,8 @@ static void test_address_text(gconstpointer data)
         expect = g_strdup_printf("%s:%u", host, listener_port(p.listener));
         g_assert_cmpstr(lsn_local, ==, expect);
         g_assert_cmpstr(cl_local, ==, sv_remote);
-        g_assert_true(g_str_has_prefix(cl_local, kind == KIND_TCP4
-                                                     ? "127.0.0.1:"
-                                                     : "[::1]:"));
+        g_assert_true(g_str_has_prefix(
+            cl_local, kind == KIND_TCP4 ? "127.0.0.1:" : "[::1]:"));
     } else if (kind == KIND_UNIX) {
         g_assert_cmpstr(lsn_local, ==, p.path);
         g_assert_cmpstr(cl_local, ==, "(unnamed)");
@@ -1194,8 +1178,7 @@ static void test_address_to_string(void)
 
     assert_text(g_inet_socket_address_new_from_string("127.0.0.1", 80),
                 "127.0.0.1:80");
-    assert_text(g_inet_socket_address_new_from_string("::1", 80),
-                "[::1]:80");
+    assert_text(g_inet_socket_address_new_from_string("::1", 80), "[::1]:80");
     assert_text(g_unix_socket_address_new("/path/sock"), "/path/sock");
     assert_text(g_unix_socket_address_new_with_type(
                     "name", -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT),
@@ -1210,8 +1193,8 @@ static void test_address_to_string(void)
                     "", 0, G_UNIX_SOCKET_ADDRESS_ANONYMOUS),
                 "(unnamed)");
 
-    scoped = g_object_new(G_TYPE_INET_SOCKET_ADDRESS, "address", ll, "port",
-                          80, "scope-id", 1, NULL);
+    scoped = g_object_new(G_TYPE_INET_SOCKET_ADDRESS, "address", ll, "port", 80,
+                          "scope-id", 1, NULL);
     text = qio_socket_address_to_string(scoped);
     g_assert_true(g_str_has_prefix(text, "[fe80::1%"));
     g_assert_true(g_str_has_suffix(text, "]:80"));
@@ -1251,8 +1234,7 @@ static void test_new_fd_socketpair(void)
     g_assert_cmpint(qio_channel_socket_get_fd(a), ==, sv[0]);
     g_assert_true(qio_channel_socket_is_unix(a));
     g_assert_true(qio_channel_has_feature(CH(a), QIO_CHANNEL_FEATURE_FD_PASS));
-    g_assert_true(
-        qio_channel_has_feature(CH(a), QIO_CHANNEL_FEATURE_SHUTDOWN));
+    g_assert_true(qio_channel_has_feature(CH(a), QIO_CHANNEL_FEATURE_SHUTDOWN));
     g_assert_false(qio_channel_has_feature(CH(a), QIO_CHANNEL_FEATURE_LISTEN));
     /* The descriptor's non-blocking mode is kept. */
     g_assert_cmpint(qio_channel_read(CH(b), &c, 1, &err), ==,
@@ -1265,8 +1247,7 @@ static void test_new_fd_socketpair(void)
 static void test_new_fd_listener(void)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               0);
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) orig = listen_on(addr, NULL);
     g_autoptr(QIOChannelSocket) lsn = NULL;
     int fd = dup(qio_channel_socket_get_fd(orig));
@@ -1327,13 +1308,13 @@ static void zc_write_all(QIOChannelSocket *sioc, const char *buf, size_t len,
     g_autoptr(GError) err = NULL;
     size_t cut = g_test_rand_int_range(0, (gint32)len + 1);
     struct iovec iov[2] = {
-        { .iov_base = (char *)buf, .iov_len = cut },
-        { .iov_base = (char *)buf + cut, .iov_len = len - cut },
+        {.iov_base = (char *)buf, .iov_len = cut},
+        {.iov_base = (char *)buf + cut, .iov_len = len - cut},
     };
 
-    g_assert_cmpint(qio_channel_writev_full_all(CH(sioc), iov, 2, NULL, 0,
-                                                flags, &err),
-                    ==, 0);
+    g_assert_cmpint(
+        qio_channel_writev_full_all(CH(sioc), iov, 2, NULL, 0, flags, &err), ==,
+        0);
     g_assert_no_error(err);
 }
 
@@ -1357,7 +1338,7 @@ static gpointer zc_reader_run(gpointer data)
 
 static void zc_reader_start(ZCReader *r, QIOChannelSocket *sioc, size_t len)
 {
-    *r = (ZCReader){ .sioc = sioc, .buf = g_malloc0(len), .len = len };
+    *r = (ZCReader){.sioc = sioc, .buf = g_malloc0(len), .len = len};
     r->thread = g_thread_new("zc-reader", zc_reader_run, r);
 }
 
@@ -1403,19 +1384,18 @@ static void test_zero_copy_features(gconstpointer data)
 static void assert_zc_refused(SockPair *p, int *fds, size_t nfds)
 {
     g_autoptr(GError) err = NULL;
-    struct iovec iov = { .iov_base = (char *)"x", .iov_len = 1 };
+    struct iovec iov = {.iov_base = (char *)"x", .iov_len = 1};
 
-    g_assert_cmpint(qio_channel_writev_full(CH(p->client), &iov, 1, fds,
-                                            nfds,
+    g_assert_cmpint(qio_channel_writev_full(CH(p->client), &iov, 1, fds, nfds,
                                             QIO_CHANNEL_WRITE_FLAG_ZERO_COPY,
                                             &err),
                     ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
     g_clear_error(&err);
-    g_assert_cmpint(qio_channel_writev_full_all(
-                        CH(p->client), &iov, 1, fds, nfds,
-                        QIO_CHANNEL_WRITE_FLAG_ZERO_COPY, &err),
-                    ==, -1);
+    g_assert_cmpint(
+        qio_channel_writev_full_all(CH(p->client), &iov, 1, fds, nfds,
+                                    QIO_CHANNEL_WRITE_FLAG_ZERO_COPY, &err),
+        ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
     qio_test_write_all(CH(p->client), "k", 1);
     qio_test_read_str(CH(p->server), "k");
@@ -1467,8 +1447,8 @@ static void test_zero_copy_reconnected_unix(void)
     g_clear_object(&p.server);
     p.client = g_steal_pointer(&tcp.client);
     addr = listener_address(p.listener);
-    g_assert_cmpint(
-        qio_channel_socket_connect_sync(p.client, addr, NULL, &err), ==, 0);
+    g_assert_cmpint(qio_channel_socket_connect_sync(p.client, addr, NULL, &err),
+                    ==, 0);
     g_assert_no_error(err);
     p.server = accept_one(p.listener);
     assert_zc_refused(&p, NULL, 0);
@@ -1488,8 +1468,7 @@ typedef struct {
  * delivers to a local socket, where the kernel always copies: every
  * flush says so with 1.
  */
-static void zc_send_stream(QIOChannelSocket *sioc, const char *src,
-                           size_t len)
+static void zc_send_stream(QIOChannelSocket *sioc, const char *src, size_t len)
 {
     size_t unflushed = 0;
     unsigned n = 0;
@@ -1552,14 +1531,14 @@ static void test_zero_copy_transfer(gconstpointer data)
 static void add_zero_copy_transfer_tests(void)
 {
     static ZCCase cases[2][2];
-    static const char *const modes[] = { "blocking", "nonblocking" };
+    static const char *const modes[] = {"blocking", "nonblocking"};
 
     for (int k = 0; k < 2; k++) {
         for (int m = 0; m < 2; m++) {
             g_autofree char *name = g_strdup_printf(
                 "/socket/zero-copy/transfer/%s/%s", kind_names[k], modes[m]);
 
-            cases[k][m] = (ZCCase){ .kind = k, .nonblocking = m == 1 };
+            cases[k][m] = (ZCCase){.kind = k, .nonblocking = m == 1};
             g_test_add_data_func(name, &cases[k][m], test_zero_copy_transfer);
         }
     }
@@ -1591,8 +1570,8 @@ static size_t zc_fill(QIOChannelSocket *sioc, const char *src, size_t len)
     qio_test_set_blocking(CH(sioc), false);
     for (;;) {
         g_autoptr(GError) err = NULL;
-        struct iovec iov = { .iov_base = (char *)src + off,
-                             .iov_len = MIN(len - off, 64 * 1024) };
+        struct iovec iov = {.iov_base = (char *)src + off,
+                            .iov_len = MIN(len - off, 64 * 1024)};
         ssize_t n;
 
         g_assert_cmpuint(off, <, len);
@@ -1723,8 +1702,7 @@ static void set_ipc_lock(bool enabled)
 
     g_assert_cmpint(syscall(SYS_capget, &hdr, caps), ==, 0);
     if (enabled) {
-        caps[CAP_TO_INDEX(CAP_IPC_LOCK)].effective |=
-            CAP_TO_MASK(CAP_IPC_LOCK);
+        caps[CAP_TO_INDEX(CAP_IPC_LOCK)].effective |= CAP_TO_MASK(CAP_IPC_LOCK);
     } else {
         caps[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &=
             ~CAP_TO_MASK(CAP_IPC_LOCK);
@@ -1749,8 +1727,8 @@ static PinLimits pin_nothing(void)
     struct rlimit none;
 
     g_assert_cmpint(syscall(SYS_capget, &hdr, caps), ==, 0);
-    saved.ipc_lock = caps[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &
-                     CAP_TO_MASK(CAP_IPC_LOCK);
+    saved.ipc_lock =
+        caps[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK);
     g_assert_cmpint(getrlimit(RLIMIT_MEMLOCK, &saved.memlock), ==, 0);
     none = saved.memlock;
     none.rlim_cur = 0;
@@ -1778,8 +1756,8 @@ static bool zc_probe_enobufs(void)
 
     pair_open(&p, KIND_TCP4);
     fd = qio_channel_socket_get_fd(p.client);
-    g_assert_cmpint(
-        setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)), ==, 0);
+    g_assert_cmpint(setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)),
+                    ==, 0);
     ret = send(fd, page, sizeof(page), MSG_ZEROCOPY | MSG_DONTWAIT);
     pair_close(&p);
     return ret < 0 && errno == ENOBUFS;
@@ -1943,9 +1921,8 @@ static void test_addr_enum_init(TestAddrEnum *self)
 static void test_addr_list_iface_init(GSocketConnectableIface *iface);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE(TestAddrList, test_addr_list, G_TYPE_OBJECT,
-                              G_IMPLEMENT_INTERFACE(
-                                  G_TYPE_SOCKET_CONNECTABLE,
-                                  test_addr_list_iface_init))
+                              G_IMPLEMENT_INTERFACE(G_TYPE_SOCKET_CONNECTABLE,
+                                                    test_addr_list_iface_init))
 
 static gpointer copy_object(gconstpointer obj, gpointer unused)
 {
@@ -1957,8 +1934,8 @@ test_addr_list_enumerate(GSocketConnectable *conn)
 {
     TestAddrEnum *en = g_object_new(TEST_TYPE_ADDR_ENUM, NULL);
 
-    en->addrs = g_list_copy_deep(TEST_ADDR_LIST(conn)->addrs, copy_object,
-                                 NULL);
+    en->addrs =
+        g_list_copy_deep(TEST_ADDR_LIST(conn)->addrs, copy_object, NULL);
     en->next = en->addrs;
     en->list = g_object_ref(TEST_ADDR_LIST(conn));
     return G_SOCKET_ADDRESS_ENUMERATOR(en);
@@ -2070,8 +2047,7 @@ static void async_wait(AsyncResult *r)
     g_main_loop_run(r->loop);
     g_source_destroy(guard);
     g_source_unref(guard);
-    while (g_main_context_iteration(g_main_loop_get_context(r->loop),
-                                    FALSE)) {
+    while (g_main_context_iteration(g_main_loop_get_context(r->loop), FALSE)) {
     }
     g_assert_cmpint(r->done, ==, 1);
     g_assert_cmpint(r->frees, ==, 1);
@@ -2082,8 +2058,8 @@ static void connect_async_wait(QIOChannelSocket *cl, GSocketConnectable *addr,
                                const QIOChannelSocketOptions *opts,
                                AsyncResult *r)
 {
-    qio_channel_socket_connect_async(cl, addr, opts, async_done, r,
-                                     async_free, NULL);
+    qio_channel_socket_connect_async(cl, addr, opts, async_done, r, async_free,
+                                     NULL);
     async_wait(r);
     g_assert_true(r->source == G_OBJECT(cl));
 }
@@ -2092,8 +2068,8 @@ static void listen_async_wait(QIOChannelSocket *lsn, GSocketConnectable *addr,
                               const QIOChannelSocketOptions *opts,
                               AsyncResult *r)
 {
-    qio_channel_socket_listen_async(lsn, addr, opts, async_done, r,
-                                    async_free, NULL);
+    qio_channel_socket_listen_async(lsn, addr, opts, async_done, r, async_free,
+                                    NULL);
     async_wait(r);
     g_assert_true(r->source == G_OBJECT(lsn));
 }
@@ -2104,8 +2080,8 @@ static bool fd_is_nonblocking(QIOChannelSocket *sioc)
 }
 
 /* Connect asynchronously to @addr, served by @lsn, and talk both ways. */
-static void check_async_connect(QIOChannelSocket *lsn,
-                                GSocketConnectable *addr, bool nonblocking)
+static void check_async_connect(QIOChannelSocket *lsn, GSocketConnectable *addr,
+                                bool nonblocking)
 {
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
     g_autoptr(QIOChannelSocket) sv = NULL;
@@ -2131,13 +2107,12 @@ static void check_async_connect(QIOChannelSocket *lsn,
 
 static void test_connect_async_tcp(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     guint16 port = listener_port(lsn);
     /* A host name goes through the resolver thread, an address does not. */
-    g_autoptr(GSocketConnectable) byname = g_network_address_new("127.0.0.1",
-                                                                 port);
+    g_autoptr(GSocketConnectable) byname =
+        g_network_address_new("127.0.0.1", port);
     g_autoptr(GSocketConnectable) byaddr = listener_address(lsn);
 
     check_async_connect(lsn, byname, false);
@@ -2168,8 +2143,8 @@ static void test_connect_async_unix_full(void)
 {
     g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "sock", NULL);
-    g_autofree char *expect = g_strdup_printf(
-        "connect to %s: Connection timed out", path);
+    g_autofree char *expect =
+        g_strdup_printf("connect to %s: Connection timed out", path);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
     QIOChannelSocketOptions lopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
@@ -2216,8 +2191,8 @@ static void test_connect_async_unix_missing(void)
 {
     g_autofree char *dir = qio_test_make_tmpdir();
     g_autofree char *path = g_build_filename(dir, "none", NULL);
-    g_autofree char *expect = g_strdup_printf(
-        "connect to %s: No such file or directory", path);
+    g_autofree char *expect =
+        g_strdup_printf("connect to %s: No such file or directory", path);
     g_autoptr(GSocketConnectable) addr =
         G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
@@ -2235,11 +2210,11 @@ static void test_connect_async_unix_missing(void)
 static void test_connect_async_refused(void)
 {
     guint16 port = free_port();
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               port);
+    g_autoptr(GSocketConnectable) addr =
+        g_network_address_new("127.0.0.1", port);
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
-    g_autofree char *expect = g_strdup_printf(
-        "connect to 127.0.0.1:%u: Connection refused", port);
+    g_autofree char *expect =
+        g_strdup_printf("connect to 127.0.0.1:%u: Connection refused", port);
     unsigned fds = qio_test_count_fds();
     AsyncResult r;
 
@@ -2255,12 +2230,11 @@ static void test_connect_async_refused(void)
 /* "localhost" may resolve to ::1 first: every address must be tried. */
 static void test_connect_async_localhost(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     guint16 port = listener_port(lsn);
-    g_autoptr(GSocketConnectable) caddr = g_network_address_new("localhost",
-                                                                port);
+    g_autoptr(GSocketConnectable) caddr =
+        g_network_address_new("localhost", port);
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
     g_autoptr(QIOChannelSocket) sv = NULL;
     g_autofree char *remote = NULL;
@@ -2281,8 +2255,7 @@ static void test_connect_async_localhost(void)
 /* Refused addresses are skipped; the last failure is the one reported. */
 static void test_connect_async_fallback(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     guint16 good = listener_port(lsn);
     guint16 bad1 = free_port();
@@ -2294,8 +2267,8 @@ static void test_connect_async_fallback(void)
     g_autoptr(QIOChannelSocket) sv = NULL;
     g_autofree char *remote = NULL;
     g_autofree char *expect_remote = g_strdup_printf("127.0.0.1:%u", good);
-    g_autofree char *expect = g_strdup_printf(
-        "connect to 127.0.0.1:%u: Connection refused", bad2);
+    g_autofree char *expect =
+        g_strdup_printf("connect to 127.0.0.1:%u: Connection refused", bad2);
     unsigned fds;
     AsyncResult r;
 
@@ -2319,8 +2292,7 @@ static void test_connect_async_fallback(void)
 
 static void test_connect_async_no_address(void)
 {
-    g_autoptr(GSocketConnectable) v4 = g_network_address_new("127.0.0.1",
-                                                             9);
+    g_autoptr(GSocketConnectable) v4 = g_network_address_new("127.0.0.1", 9);
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
     QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
     AsyncResult r;
@@ -2347,7 +2319,7 @@ static void test_connect_async_reset_before_check(void)
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
     g_autoptr(QIOChannelSocket) peer = NULL;
     g_autoptr(GError) err = NULL;
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
     char want[1000];
     char got[sizeof(want)];
     AsyncResult r;
@@ -2355,23 +2327,24 @@ static void test_connect_async_reset_before_check(void)
     qio_test_fill_random(want, sizeof(want));
     g_assert_true(G_IS_SOCKET_ADDRESS(addr));
     async_result_init(&r, NULL);
-    qio_channel_socket_connect_async(cl, addr, NULL, async_done, &r,
-                                     async_free, NULL);
+    qio_channel_socket_connect_async(cl, addr, NULL, async_done, &r, async_free,
+                                     NULL);
     /* One iteration runs connect(2); its completion is not seen yet. */
     g_main_context_iteration(NULL, FALSE);
     g_assert_cmpint(r.done, ==, 0);
     peer = qio_channel_socket_accept(lsn, &err);
     g_assert_no_error(err);
-    g_assert_cmpint(qio_channel_write_all(QIO_CHANNEL(peer), want,
-                                          sizeof(want), &err), ==, 0);
+    g_assert_cmpint(
+        qio_channel_write_all(QIO_CHANNEL(peer), want, sizeof(want), &err), ==,
+        0);
     g_assert_no_errno(setsockopt(qio_channel_socket_get_fd(peer), SOL_SOCKET,
                                  SO_LINGER, &lg, sizeof(lg)));
     g_clear_object(&peer);
 
     async_wait(&r);
     g_assert_no_error(r.error);
-    g_assert_cmpint(qio_channel_read_all(QIO_CHANNEL(cl), got, sizeof(got),
-                                         &err), ==, 0);
+    g_assert_cmpint(
+        qio_channel_read_all(QIO_CHANNEL(cl), got, sizeof(got), &err), ==, 0);
     g_assert_no_error(err);
     g_assert_true(memcmp(want, got, sizeof(want)) == 0);
     g_assert_cmpint(qio_channel_read(QIO_CHANNEL(cl), got, 1, &err), ==, -1);
@@ -2398,16 +2371,16 @@ static void test_connect_async_unresolvable(void)
     async_result_init(&r, NULL);
     connect_async_wait(cl, bad, NULL, &r);
     g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-    g_assert_true(g_str_has_prefix(r.error->message,
-                                   "resolve no-such-host.invalid: "));
+    g_assert_true(
+        g_str_has_prefix(r.error->message, "resolve no-such-host.invalid: "));
     g_assert_cmpint(qio_channel_socket_get_fd(cl), <, 0);
     async_result_clear(&r);
 
     g_assert_cmpint(qio_channel_socket_connect_sync(cl, bad, NULL, &err), ==,
                     -1);
     g_assert_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-    g_assert_true(g_str_has_prefix(err->message,
-                                   "resolve no-such-host.invalid: "));
+    g_assert_true(
+        g_str_has_prefix(err->message, "resolve no-such-host.invalid: "));
 
     opts.family = AF_INET;
     async_result_init(&r, NULL);
@@ -2430,8 +2403,7 @@ typedef struct {
 
 static void unresponsive_open(Unresponsive *u)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     QIOChannelSocketOptions lopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
 
     lopts.backlog = 0;
@@ -2503,7 +2475,7 @@ static void test_connect_async_loop_not_blocked(void)
     g_autoptr(QIOChannelSocket) late = qio_channel_socket_new();
     g_autoptr(GSocketConnectable) byname = NULL;
     AsyncResult r;
-    Ticker t = { 0 };
+    Ticker t = {0};
     GSource *timer;
 
     unresponsive_open(&u);
@@ -2526,7 +2498,8 @@ static void test_connect_async_loop_not_blocked(void)
     g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
     g_assert_cmpint(r.elapsed, >=, 900 * 1000);
     g_test_message("%u ticks during the connect, longest gap %" G_GINT64_FORMAT
-                   " us", t.ticks, t.max_gap);
+                   " us",
+                   t.ticks, t.max_gap);
     g_assert_cmpuint(t.ticks, >=, 8);
     g_assert_cmpint(t.max_gap, <, 500 * 1000);
     async_result_clear(&r);
@@ -2539,14 +2512,13 @@ static void test_connect_async_loop_not_blocked(void)
  */
 static void test_connect_async_slow_resolver(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     g_autoptr(GSocketConnectable) slow = loopback_ports(listener_port(lsn), 0);
     g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
     g_autoptr(QIOChannelSocket) sv = NULL;
     AsyncResult r;
-    Ticker t = { 0 };
+    Ticker t = {0};
     GSource *timer;
 
     TEST_ADDR_LIST(slow)->delay_ms = 400;
@@ -2575,14 +2547,13 @@ static void test_connect_async_slow_resolver(void)
 /* An explicit context is where both the watches and the callback live. */
 static void test_connect_async_given_context(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
     g_autoptr(GSocketConnectable) byaddr = listener_address(lsn);
-    g_autoptr(GSocketConnectable) byname = g_network_address_new(
-        "127.0.0.1", listener_port(lsn));
+    g_autoptr(GSocketConnectable) byname =
+        g_network_address_new("127.0.0.1", listener_port(lsn));
     g_autoptr(GMainContext) ctx = g_main_context_new();
-    GSocketConnectable *addrs[] = { byaddr, byname };
+    GSocketConnectable *addrs[] = {byaddr, byname};
 
     for (size_t i = 0; i < G_N_ELEMENTS(addrs); i++) {
         g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
@@ -2623,19 +2594,18 @@ static void many_connect_done(QIOTask *task, gpointer data)
 /* Connects in flight together, sharing one address object, all succeed. */
 static void test_connect_async_many(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
-    g_autoptr(GSocketConnectable) caddr = g_network_address_new(
-        "localhost", listener_port(lsn));
+    g_autoptr(GSocketConnectable) caddr =
+        g_network_address_new("localhost", listener_port(lsn));
     QIOChannelSocket *cl[20];
-    ManyConnects m = { .loop = g_main_loop_new(NULL, FALSE) };
+    ManyConnects m = {.loop = g_main_loop_new(NULL, FALSE)};
     guint guard = g_timeout_add_seconds(30, async_too_long, NULL);
 
     for (size_t i = 0; i < G_N_ELEMENTS(cl); i++) {
         cl[i] = qio_channel_socket_new();
-        qio_channel_socket_connect_async(cl[i], caddr, NULL,
-                                         many_connect_done, &m, NULL, NULL);
+        qio_channel_socket_connect_async(cl[i], caddr, NULL, many_connect_done,
+                                         &m, NULL, NULL);
     }
     g_main_loop_run(m.loop);
     g_source_remove(guard);
@@ -2653,11 +2623,10 @@ static void test_connect_async_many(void)
 /* Dropping the caller's reference mid-connect: the operation holds one. */
 static void test_connect_async_unref(void)
 {
-    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1",
-                                                                0);
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
-    g_autoptr(GSocketConnectable) caddr = g_network_address_new(
-        "127.0.0.1", listener_port(lsn));
+    g_autoptr(GSocketConnectable) caddr =
+        g_network_address_new("127.0.0.1", listener_port(lsn));
     QIOChannelSocket *cl = qio_channel_socket_new();
     gpointer weak = cl;
     g_autoptr(QIOChannelSocket) sv = NULL;
@@ -2727,16 +2696,14 @@ static void test_connect_async_close(gconstpointer data)
 
 static void test_listen_async_tcp(void)
 {
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               0);
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) lsn = qio_channel_socket_new();
     AsyncResult r;
 
     async_result_init(&r, NULL);
     listen_async_wait(lsn, addr, NULL, &r);
     g_assert_no_error(r.error);
-    g_assert_true(
-        qio_channel_has_feature(CH(lsn), QIO_CHANNEL_FEATURE_LISTEN));
+    g_assert_true(qio_channel_has_feature(CH(lsn), QIO_CHANNEL_FEATURE_LISTEN));
     g_assert_false(fd_is_nonblocking(lsn));
     check_accepts(lsn, "127.0.0.1", listener_port(lsn));
     async_result_clear(&r);
@@ -2770,15 +2737,14 @@ static void test_listen_async_unix(void)
 
 static void test_listen_async_in_use(void)
 {
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               0);
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
     g_autoptr(QIOChannelSocket) first = listen_on(addr, NULL);
     guint16 port = listener_port(first);
-    g_autoptr(GSocketConnectable) same = g_network_address_new("127.0.0.1",
-                                                               port);
+    g_autoptr(GSocketConnectable) same =
+        g_network_address_new("127.0.0.1", port);
     g_autoptr(QIOChannelSocket) second = qio_channel_socket_new();
-    g_autofree char *expect = g_strdup_printf(
-        "listen on 127.0.0.1:%u: Address already in use", port);
+    g_autofree char *expect =
+        g_strdup_printf("listen on 127.0.0.1:%u: Address already in use", port);
     AsyncResult r;
 
     async_result_init(&r, NULL);
@@ -2801,8 +2767,8 @@ static void test_listen_async_close(void)
     AsyncResult r;
 
     async_result_init(&r, NULL);
-    qio_channel_socket_listen_async(lsn, addr, NULL, async_done, &r,
-                                    async_free, NULL);
+    qio_channel_socket_listen_async(lsn, addr, NULL, async_done, &r, async_free,
+                                    NULL);
     close_channel(lsn);
     async_wait(&r);
     g_assert_error(r.error, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_CLOSED);
@@ -2815,11 +2781,9 @@ static void test_listen_async_close(void)
 
 /* ---------------------------------------------------------------- main */
 
-static void add_kind_test(const char *prefix, SockKind kind,
-                          GTestDataFunc fn)
+static void add_kind_test(const char *prefix, SockKind kind, GTestDataFunc fn)
 {
-    g_autofree char *name = g_strdup_printf("%s/%s", prefix,
-                                            kind_names[kind]);
+    g_autofree char *name = g_strdup_printf("%s/%s", prefix, kind_names[kind]);
 
     g_test_add_data_func(name, GINT_TO_POINTER(kind), fn);
 }
@@ -2837,8 +2801,7 @@ int main(int argc, char **argv)
 
     add_transfer_tests();
 
-    g_test_add_func("/socket/fd-pass/same-fd-thrice",
-                    test_fd_pass_same_thrice);
+    g_test_add_func("/socket/fd-pass/same-fd-thrice", test_fd_pass_same_thrice);
     g_test_add_func("/socket/fd-pass/twenty", test_fd_pass_twenty);
     g_test_add_func("/socket/fd-pass/max", test_fd_pass_max);
     g_test_add_func("/socket/fd-pass/too-many", test_fd_pass_too_many);
@@ -2861,8 +2824,7 @@ int main(int argc, char **argv)
     g_test_add_func("/socket/read-all-eof", test_read_all_eof);
 
     g_test_add_func("/socket/connect/refused", test_connect_refused);
-    g_test_add_func("/socket/connect/unix-missing",
-                    test_connect_unix_missing);
+    g_test_add_func("/socket/connect/unix-missing", test_connect_unix_missing);
     g_test_add_func("/socket/connect/every-address",
                     test_connect_every_address);
     g_test_add_func("/socket/connect/family-filter",
@@ -2945,8 +2907,7 @@ int main(int argc, char **argv)
     g_test_add_func("/socket/connect-async/given-context",
                     test_connect_async_given_context);
     g_test_add_func("/socket/connect-async/many", test_connect_async_many);
-    g_test_add_func("/socket/connect-async/unref",
-                    test_connect_async_unref);
+    g_test_add_func("/socket/connect-async/unref", test_connect_async_unref);
     g_test_add_data_func("/socket/connect-async/close-resolving",
                          GINT_TO_POINTER(false), test_connect_async_close);
     g_test_add_data_func("/socket/connect-async/close-in-flight",

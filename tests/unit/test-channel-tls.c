@@ -57,24 +57,24 @@ static void cert_set_ids(gnutls_x509_crt_t crt, const TestCert *issuer)
     unsigned char id[64];
     size_t len = sizeof(id);
 
-    g_assert_cmpint(gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, id,
-                                               &len),
-                    ==, 0);
+    g_assert_cmpint(
+        gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, id, &len), ==,
+        0);
     g_assert_cmpint(gnutls_x509_crt_set_subject_key_id(crt, id, len), ==, 0);
     if (issuer) {
         len = sizeof(id);
-        g_assert_cmpint(gnutls_x509_crt_get_subject_key_id(issuer->crt, id,
-                                                           &len, NULL),
-                        ==, 0);
-        g_assert_cmpint(gnutls_x509_crt_set_authority_key_id(crt, id, len),
-                        ==, 0);
+        g_assert_cmpint(
+            gnutls_x509_crt_get_subject_key_id(issuer->crt, id, &len, NULL), ==,
+            0);
+        g_assert_cmpint(gnutls_x509_crt_set_authority_key_id(crt, id, len), ==,
+                        0);
     }
 }
 
 static void cert_set_usage(gnutls_x509_crt_t crt, CertKind kind,
                            const char *dns)
 {
-    static const unsigned char loopback[4] = { 127, 0, 0, 1 };
+    static const unsigned char loopback[4] = {127, 0, 0, 1};
 
     if (kind == CERT_CA) {
         g_assert_cmpint(gnutls_x509_crt_set_basic_constraints(crt, 1, -1), ==,
@@ -95,10 +95,10 @@ static void cert_set_usage(gnutls_x509_crt_t crt, CertKind kind,
                         0),
                     ==, 0);
     if (dns) {
-        g_assert_cmpint(gnutls_x509_crt_set_subject_alt_name(
-                            crt, GNUTLS_SAN_DNSNAME, dns, strlen(dns),
-                            GNUTLS_FSAN_APPEND),
-                        ==, 0);
+        g_assert_cmpint(
+            gnutls_x509_crt_set_subject_alt_name(
+                crt, GNUTLS_SAN_DNSNAME, dns, strlen(dns), GNUTLS_FSAN_APPEND),
+            ==, 0);
     }
     if (kind == CERT_SERVER) {
         g_assert_cmpint(gnutls_x509_crt_set_subject_alt_name(
@@ -118,8 +118,8 @@ static TestCert gen_cert(CertKind kind, const char *cn, const char *dns,
     static unsigned char serial = 1;
     g_autofree char *dn = g_strdup_printf("CN=%s,O=libqio tests", cn);
     time_t now = time(NULL);
-    TestCert c = { .key = gen_key() };
-    unsigned char sn[2] = { 0x01, serial++ };
+    TestCert c = {.key = gen_key()};
+    unsigned char sn[2] = {0x01, serial++};
 
     g_assert_cmpint(gnutls_x509_crt_init(&c.crt), ==, 0);
     g_assert_cmpint(gnutls_x509_crt_set_version(c.crt, 3), ==, 0);
@@ -162,8 +162,8 @@ static void write_cert(const char *name, const TestCert *c)
     g_autofree char *certname = g_strdup_printf("%s.pem", name);
     g_autofree char *keyname = g_strdup_printf("%s-key.pem", name);
     g_autofree char *bothname = g_strdup_printf("%s-both.pem", name);
-    gnutls_datum_t crt = { 0 };
-    gnutls_datum_t key = { 0 };
+    gnutls_datum_t crt = {0};
+    gnutls_datum_t key = {0};
 
     g_assert_cmpint(gnutls_x509_crt_export2(c->crt, GNUTLS_X509_FMT_PEM, &crt),
                     ==, 0);
@@ -196,8 +196,8 @@ static void make_certs(void)
     certs[0] = gen_cert(CERT_SERVER, "localhost", "localhost", &ca, -1, 30);
     certs[1] = gen_cert(CERT_CLIENT, "test client", NULL, &ca, -1, 30);
     certs[2] = gen_cert(CERT_SERVER, "localhost", "localhost", &ca, -10, -1);
-    certs[3] = gen_cert(CERT_SERVER, "elsewhere", "elsewhere.example", &ca,
-                        -1, 30);
+    certs[3] =
+        gen_cert(CERT_SERVER, "elsewhere", "elsewhere.example", &ca, -1, 30);
     certs[4] = gen_cert(CERT_CLIENT, "rogue client", NULL, &other_ca, -1, 30);
     write_cert("ca", &ca);
     write_cert("other-ca", &other_ca);
@@ -230,7 +230,7 @@ static void remove_certs(void)
 /* ---------------------------------------------------------------- creds */
 
 typedef struct {
-    const char *cert;             /* file names in certdir, or NULL */
+    const char *cert; /* file names in certdir, or NULL */
     const char *key;
     const char *ca;
     bool noverify;
@@ -269,8 +269,8 @@ static QIOTLSCreds *make_creds(QIOTLSCredsEndpoint ep, const CredsSpec *spec)
     return creds;
 }
 
-static const CredsSpec server_spec = { "server.pem", "server-key.pem", NULL };
-static const CredsSpec client_spec = { NULL, NULL, "ca.pem" };
+static const CredsSpec server_spec = {"server.pem", "server-key.pem", NULL};
+static const CredsSpec client_spec = {NULL, NULL, "ca.pem"};
 
 /* ---------------------------------------------------------------- loop */
 
@@ -337,10 +337,10 @@ static void pair_init_over(Pair *p, QIOChannel *cm, QIOChannel *sm,
                            const CredsSpec *cspec, const CredsSpec *sspec,
                            const char *host)
 {
-    g_autoptr(QIOTLSCreds) cc = make_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT,
-                                           cspec);
-    g_autoptr(QIOTLSCreds) sc = make_creds(QIO_TLS_CREDS_ENDPOINT_SERVER,
-                                           sspec);
+    g_autoptr(QIOTLSCreds) cc =
+        make_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT, cspec);
+    g_autoptr(QIOTLSCreds) sc =
+        make_creds(QIO_TLS_CREDS_ENDPOINT_SERVER, sspec);
     g_autoptr(GError) err = NULL;
 
     memset(p, 0, sizeof(*p));
@@ -425,7 +425,7 @@ static void coroutine_fn co_reader(void *opaque)
 
     while (j->moved < j->len) {
         size_t want = MIN(j->len - j->moved, 1 + (j->attempts * 7919) % 65536);
-        struct iovec iov = { j->buf + j->moved, want };
+        struct iovec iov = {j->buf + j->moved, want};
         ssize_t n;
 
         j->attempts++;
@@ -489,37 +489,36 @@ static void test_creds_errors(void)
     const QIOTLSCredsEndpoint S = QIO_TLS_CREDS_ENDPOINT_SERVER;
     const QIOTLSCredsEndpoint C = QIO_TLS_CREDS_ENDPOINT_CLIENT;
 
-    assert_creds_error(S, &(CredsSpec){ "missing.pem", NULL, NULL },
+    assert_creds_error(S, &(CredsSpec){"missing.pem", NULL, NULL},
                        "missing.pem", g_strerror(ENOENT));
-    assert_creds_error(S, &(CredsSpec){ "server.pem", "missing-key.pem" },
+    assert_creds_error(S, &(CredsSpec){"server.pem", "missing-key.pem"},
                        "missing-key.pem", g_strerror(ENOENT));
-    assert_creds_error(S, &(CredsSpec){ "server.pem", NULL, NULL },
-                       "server.pem", "no PEM private key");
-    assert_creds_error(S, &(CredsSpec){ "server-key.pem", "server-key.pem" },
+    assert_creds_error(S, &(CredsSpec){"server.pem", NULL, NULL}, "server.pem",
+                       "no PEM private key");
+    assert_creds_error(S, &(CredsSpec){"server-key.pem", "server-key.pem"},
                        "server-key.pem", "no PEM certificate");
-    assert_creds_error(S, &(CredsSpec){ "server.pem", "client-key.pem" },
+    assert_creds_error(S, &(CredsSpec){"server.pem", "client-key.pem"},
                        "client-key.pem", "does not belong");
-    assert_creds_error(S, &(CredsSpec){ NULL, NULL, NULL },
-                       "needs a certificate", NULL);
-    assert_creds_error(C, &(CredsSpec){ NULL, NULL, "missing-ca.pem" },
+    assert_creds_error(S, &(CredsSpec){NULL, NULL, NULL}, "needs a certificate",
+                       NULL);
+    assert_creds_error(C, &(CredsSpec){NULL, NULL, "missing-ca.pem"},
                        "missing-ca.pem", g_strerror(ENOENT));
-    assert_creds_error(C, &(CredsSpec){ NULL, NULL, "server-key.pem" },
+    assert_creds_error(C, &(CredsSpec){NULL, NULL, "server-key.pem"},
                        "server-key.pem", "no PEM certificate");
-    assert_creds_error(C, &(CredsSpec){ NULL, NULL, ".", false, NULL },
+    assert_creds_error(C, &(CredsSpec){NULL, NULL, ".", false, NULL},
                        g_strerror(EISDIR), NULL);
-    assert_creds_error(C,
-                       &(CredsSpec){ NULL, NULL, "ca.pem", false,
-                                     "NORMAL:+BOGUS-THING" },
-                       "priority string", "BOGUS-THING");
+    assert_creds_error(
+        C, &(CredsSpec){NULL, NULL, "ca.pem", false, "NORMAL:+BOGUS-THING"},
+        "priority string", "BOGUS-THING");
 }
 
 static void test_creds_getters(void)
 {
     g_autoptr(QIOTLSCreds) s = make_creds(
         QIO_TLS_CREDS_ENDPOINT_SERVER,
-        &(CredsSpec){ "server-both.pem", NULL, "ca.pem", true, "SECURE256" });
-    g_autoptr(QIOTLSCreds) c = make_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT,
-                                          &client_spec);
+        &(CredsSpec){"server-both.pem", NULL, "ca.pem", true, "SECURE256"});
+    g_autoptr(QIOTLSCreds) c =
+        make_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT, &client_spec);
 
     g_assert_cmpint(qio_tls_creds_get_endpoint(s), ==,
                     QIO_TLS_CREDS_ENDPOINT_SERVER);
@@ -541,7 +540,7 @@ static void test_creds_system_trust(void)
 {
     Pair p;
 
-    pair_init(&p, &(CredsSpec){ NULL }, &server_spec, "localhost");
+    pair_init(&p, &(CredsSpec){NULL}, &server_spec, "localhost");
     pair_handshake(&p);
     g_assert_error(p.cres.err, QIO_CHANNEL_TLS_ERROR,
                    QIO_CHANNEL_TLS_ERROR_VERIFY);
@@ -551,10 +550,10 @@ static void test_creds_system_trust(void)
 
 static void test_wrong_endpoint(void)
 {
-    g_autoptr(QIOTLSCreds) s = make_creds(QIO_TLS_CREDS_ENDPOINT_SERVER,
-                                          &server_spec);
-    g_autoptr(QIOTLSCreds) c = make_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT,
-                                          &client_spec);
+    g_autoptr(QIOTLSCreds) s =
+        make_creds(QIO_TLS_CREDS_ENDPOINT_SERVER, &server_spec);
+    g_autoptr(QIOTLSCreds) c =
+        make_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT, &client_spec);
     g_autoptr(GError) err = NULL;
     QIOChannel *a;
     QIOChannel *b;
@@ -590,12 +589,10 @@ static void test_nonblocking_loop(void)
 
     qio_test_fill_random(c2s, BIG);
     qio_test_fill_random(s2c, BIG);
-    jobs[0] = (CoJob){ .ioc = QIO_CHANNEL(p.server), .buf = c2s_got,
-                       .len = BIG };
-    jobs[1] = (CoJob){ .ioc = QIO_CHANNEL(p.client), .buf = s2c_got,
-                       .len = BIG };
-    jobs[2] = (CoJob){ .ioc = QIO_CHANNEL(p.client), .buf = c2s, .len = BIG };
-    jobs[3] = (CoJob){ .ioc = QIO_CHANNEL(p.server), .buf = s2c, .len = BIG };
+    jobs[0] = (CoJob){.ioc = QIO_CHANNEL(p.server), .buf = c2s_got, .len = BIG};
+    jobs[1] = (CoJob){.ioc = QIO_CHANNEL(p.client), .buf = s2c_got, .len = BIG};
+    jobs[2] = (CoJob){.ioc = QIO_CHANNEL(p.client), .buf = c2s, .len = BIG};
+    jobs[3] = (CoJob){.ioc = QIO_CHANNEL(p.server), .buf = s2c, .len = BIG};
     co_start(co_reader, &jobs[0]);
     co_start(co_reader, &jobs[1]);
     co_start(co_writer, &jobs[2]);
@@ -659,10 +656,10 @@ static void test_blocking_threads(void)
 
     qio_test_fill_random(c2s, BIG);
     qio_test_fill_random(s2c, BIG);
-    jobs[0] = (ThreadJob){ QIO_CHANNEL(p.client), c2s, BIG, true };
-    jobs[1] = (ThreadJob){ QIO_CHANNEL(p.server), c2s_got, BIG, false };
-    jobs[2] = (ThreadJob){ QIO_CHANNEL(p.server), s2c, BIG, true };
-    jobs[3] = (ThreadJob){ QIO_CHANNEL(p.client), s2c_got, BIG, false };
+    jobs[0] = (ThreadJob){QIO_CHANNEL(p.client), c2s, BIG, true};
+    jobs[1] = (ThreadJob){QIO_CHANNEL(p.server), c2s_got, BIG, false};
+    jobs[2] = (ThreadJob){QIO_CHANNEL(p.server), s2c, BIG, true};
+    jobs[3] = (ThreadJob){QIO_CHANNEL(p.client), s2c_got, BIG, false};
     for (int i = 0; i < 4; i++) {
         threads[i] = g_thread_new("tls-io", thread_io, &jobs[i]);
     }
@@ -679,11 +676,11 @@ static void test_blocking_threads(void)
 /* qio_channel_wait() on TLS channels (the test helper's non-blocking mode). */
 static void test_wait_transfer(void)
 {
-    QIOTestTransfer opts = { .nonblocking = true };
+    QIOTestTransfer opts = {.nonblocking = true};
     Pair p;
 
-    pair_init(&p, &client_spec,
-              &(CredsSpec){ "server-both.pem", NULL, NULL }, "127.0.0.1");
+    pair_init(&p, &client_spec, &(CredsSpec){"server-both.pem", NULL, NULL},
+              "127.0.0.1");
     pair_handshake_ok(&p);
     /*
      * Whether either side had to wait depends on scheduling (under
@@ -710,9 +707,8 @@ static void test_handshake_sync_nonblocking(void)
     g_assert_no_error(err);
     g_thread_join(server);
     g_assert_no_error(p.sres.err);
-    g_assert_cmpint(qio_channel_write_all(QIO_CHANNEL(p.client), "ping", 4,
-                                          &err),
-                    ==, 0);
+    g_assert_cmpint(
+        qio_channel_write_all(QIO_CHANNEL(p.client), "ping", 4, &err), ==, 0);
     pair_free(&p);
 }
 
@@ -725,13 +721,11 @@ static void test_io_before_handshake(void)
     pair_init(&p, &client_spec, &server_spec, "localhost");
     g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.client), buf, 4, &err), ==,
                     -1);
-    g_assert_error(err, QIO_CHANNEL_TLS_ERROR,
-                   QIO_CHANNEL_TLS_ERROR_NOT_READY);
+    g_assert_error(err, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_NOT_READY);
     g_clear_error(&err);
     g_assert_cmpint(qio_channel_write(QIO_CHANNEL(p.client), "x", 1, &err), ==,
                     -1);
-    g_assert_error(err, QIO_CHANNEL_TLS_ERROR,
-                   QIO_CHANNEL_TLS_ERROR_NOT_READY);
+    g_assert_error(err, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_NOT_READY);
     pair_free(&p);
 }
 
@@ -754,8 +748,8 @@ static void test_peer_not_tls(void)
 {
     QIOChannel *cm;
     QIOChannel *sm;
-    g_autoptr(QIOTLSCreds) cc = make_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT,
-                                           &client_spec);
+    g_autoptr(QIOTLSCreds) cc =
+        make_creds(QIO_TLS_CREDS_ENDPOINT_CLIENT, &client_spec);
     g_autoptr(QIOChannelTLS) tioc = NULL;
     g_autoptr(GError) err = NULL;
     const char junk[] = "HTTP/1.0 400 Bad Request\r\n\r\n";
@@ -763,8 +757,8 @@ static void test_peer_not_tls(void)
     socket_pair(&cm, &sm);
     tioc = qio_channel_tls_new_client(cm, cc, "localhost", &err);
     g_assert_no_error(err);
-    g_assert_cmpint(qio_channel_write_all(sm, junk, sizeof(junk) - 1, &err),
-                    ==, 0);
+    g_assert_cmpint(qio_channel_write_all(sm, junk, sizeof(junk) - 1, &err), ==,
+                    0);
     qio_channel_shutdown(sm, QIO_CHANNEL_SHUTDOWN_WRITE, NULL);
     g_assert_cmpint(qio_channel_tls_handshake_sync(tioc, &err), ==, -1);
     g_assert_error(err, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_FAILED);
@@ -776,9 +770,9 @@ static void test_peer_not_tls(void)
 /* ----------------------------------------------------------- verification */
 
 /* The client rejects the server: its reason here, an alert at the server. */
-static void check_client_rejects(const CredsSpec *cspec,
-                                 const CredsSpec *sspec, const char *host,
-                                 unsigned int bit, const char *reason)
+static void check_client_rejects(const CredsSpec *cspec, const CredsSpec *sspec,
+                                 const char *host, unsigned int bit,
+                                 const char *reason)
 {
     Pair p;
 
@@ -802,9 +796,8 @@ static void check_client_rejects(const CredsSpec *cspec,
 
 static void test_verify_unknown_issuer(void)
 {
-    check_client_rejects(&(CredsSpec){ NULL, NULL, "other-ca.pem" },
-                         &server_spec, "localhost",
-                         GNUTLS_CERT_SIGNER_NOT_FOUND,
+    check_client_rejects(&(CredsSpec){NULL, NULL, "other-ca.pem"}, &server_spec,
+                         "localhost", GNUTLS_CERT_SIGNER_NOT_FOUND,
                          "the certificate issuer is unknown");
 }
 
@@ -815,18 +808,16 @@ static void test_verify_name_mismatch(void)
                          "the certificate is not for \"wrong.example\"");
     check_client_rejects(&client_spec, &server_spec, "127.0.0.2",
                          GNUTLS_CERT_UNEXPECTED_OWNER, "\"127.0.0.2\"");
-    check_client_rejects(&client_spec,
-                         &(CredsSpec){ "elsewhere.pem", "elsewhere-key.pem" },
-                         "localhost", GNUTLS_CERT_UNEXPECTED_OWNER,
-                         "not for \"localhost\"");
+    check_client_rejects(
+        &client_spec, &(CredsSpec){"elsewhere.pem", "elsewhere-key.pem"},
+        "localhost", GNUTLS_CERT_UNEXPECTED_OWNER, "not for \"localhost\"");
 }
 
 static void test_verify_expired(void)
 {
-    check_client_rejects(&client_spec,
-                         &(CredsSpec){ "expired.pem", "expired-key.pem" },
-                         "localhost", GNUTLS_CERT_EXPIRED,
-                         "the certificate has expired");
+    check_client_rejects(
+        &client_spec, &(CredsSpec){"expired.pem", "expired-key.pem"},
+        "localhost", GNUTLS_CERT_EXPIRED, "the certificate has expired");
 }
 
 /* Verification off: any server will do, and no identity is claimed. */
@@ -834,8 +825,8 @@ static void test_verify_off(void)
 {
     Pair p;
 
-    pair_init(&p, &(CredsSpec){ NULL, NULL, "other-ca.pem", true },
-              &(CredsSpec){ "expired-both.pem" }, "wrong.example");
+    pair_init(&p, &(CredsSpec){NULL, NULL, "other-ca.pem", true},
+              &(CredsSpec){"expired-both.pem"}, "wrong.example");
     pair_handshake_ok(&p);
     g_assert_null(qio_channel_tls_get_peer_dn(p.client));
     g_assert_cmpuint(qio_channel_tls_get_verify_status(p.client), ==, 0);
@@ -851,7 +842,7 @@ static void test_verify_client_cert_required(void)
     Pair p;
 
     pair_init(&p, &client_spec,
-              &(CredsSpec){ "server.pem", "server-key.pem", "ca.pem" },
+              &(CredsSpec){"server.pem", "server-key.pem", "ca.pem"},
               "localhost");
     pair_handshake(&p);
     g_assert_error(p.sres.err, QIO_CHANNEL_TLS_ERROR,
@@ -868,11 +859,10 @@ static void test_verify_client_cert_required(void)
         g_test_message("client: %s", p.cres.err->message);
         g_test_message("server: %s", p.sres.err->message);
     }
-    g_assert_true(
-        g_error_matches(p.cres.err, QIO_CHANNEL_TLS_ERROR,
-                        QIO_CHANNEL_TLS_ERROR_NO_CERTIFICATE) ||
-        g_error_matches(p.cres.err, QIO_CHANNEL_TLS_ERROR,
-                        QIO_CHANNEL_TLS_ERROR_ALERT));
+    g_assert_true(g_error_matches(p.cres.err, QIO_CHANNEL_TLS_ERROR,
+                                  QIO_CHANNEL_TLS_ERROR_NO_CERTIFICATE) ||
+                  g_error_matches(p.cres.err, QIO_CHANNEL_TLS_ERROR,
+                                  QIO_CHANNEL_TLS_ERROR_ALERT));
     pair_free(&p);
 }
 
@@ -880,8 +870,8 @@ static void test_verify_client_untrusted(void)
 {
     Pair p;
 
-    pair_init(&p, &(CredsSpec){ "rogue-both.pem", NULL, "ca.pem" },
-              &(CredsSpec){ "server.pem", "server-key.pem", "ca.pem" },
+    pair_init(&p, &(CredsSpec){"rogue-both.pem", NULL, "ca.pem"},
+              &(CredsSpec){"server.pem", "server-key.pem", "ca.pem"},
               "localhost");
     pair_handshake(&p);
     g_assert_error(p.sres.err, QIO_CHANNEL_TLS_ERROR,
@@ -896,8 +886,8 @@ static void test_verify_mutual(void)
 {
     Pair p;
 
-    pair_init(&p, &(CredsSpec){ "client.pem", "client-key.pem", "ca.pem" },
-              &(CredsSpec){ "server-both.pem", NULL, "ca.pem" }, "localhost");
+    pair_init(&p, &(CredsSpec){"client.pem", "client-key.pem", "ca.pem"},
+              &(CredsSpec){"server-both.pem", NULL, "ca.pem"}, "localhost");
     pair_handshake_ok(&p);
     g_assert_cmpstr(qio_channel_tls_get_peer_dn(p.server), ==,
                     "CN=test client,O=libqio tests");
@@ -912,7 +902,7 @@ static void test_verify_client_optional(void)
     Pair p;
 
     pair_init(&p, &client_spec,
-              &(CredsSpec){ "server-both.pem", NULL, "ca.pem", true },
+              &(CredsSpec){"server-both.pem", NULL, "ca.pem", true},
               "localhost");
     pair_handshake_ok(&p);
     g_assert_null(qio_channel_tls_get_peer_dn(p.server));
@@ -994,9 +984,8 @@ static ssize_t gate_writev(QIOChannel *ioc, const struct iovec *iov,
     return qio_channel_writev(g->inner, iov, niov, errp);
 }
 
-static ssize_t gate_readv(QIOChannel *ioc, const struct iovec *iov,
-                          size_t niov, int **fds, size_t *nfds, int flags,
-                          GError **errp)
+static ssize_t gate_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
+                          int **fds, size_t *nfds, int flags, GError **errp)
 {
     return qio_channel_readv(TEST_GATE(ioc)->inner, iov, niov, errp);
 }
@@ -1012,8 +1001,7 @@ static int gate_set_blocking(QIOChannel *ioc, bool enabled, GError **errp)
     return qio_channel_set_blocking(TEST_GATE(ioc)->inner, enabled, errp);
 }
 
-static int gate_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
-                         GError **errp)
+static int gate_shutdown(QIOChannel *ioc, QIOChannelShutdown how, GError **errp)
 {
     return qio_channel_shutdown(TEST_GATE(ioc)->inner, how, errp);
 }
@@ -1088,9 +1076,8 @@ static GSource *gate_create_watch(QIOChannel *ioc, GIOCondition condition)
     if (condition & G_IO_IN) {
         GSource *child = qio_channel_create_watch(g->inner, G_IO_IN);
 
-        g_source_set_callback(child,
-                              (GSourceFunc)(void (*)(void))gate_child_ready,
-                              src, NULL);
+        g_source_set_callback(
+            child, (GSourceFunc)(void (*)(void))gate_child_ready, src, NULL);
         g_source_add_child_source(source, child);
         g_source_unref(child);
     }
@@ -1133,8 +1120,7 @@ static TestGate *pair_init_gated(Pair *p, const char *priority)
     cspec.priority = priority;
     socket_pair(&cm, &sm);
     gate->inner = cm;
-    pair_init_over(p, QIO_CHANNEL(gate), sm, &cspec, &server_spec,
-                   "localhost");
+    pair_init_over(p, QIO_CHANNEL(gate), sm, &cspec, &server_spec, "localhost");
     return gate;
 }
 
@@ -1253,8 +1239,8 @@ static void test_reauth_read_writes(void)
     TestGate *gate = pair_init_reauth(&p);
     gnutls_session_t cs;
     gnutls_session_t ss;
-    char buf[64] = { 0 };
-    CoJob job = { .buf = buf, .len = 5 };
+    char buf[64] = {0};
+    CoJob job = {.buf = buf, .len = 5};
     unsigned attempts;
     int ret;
 
@@ -1315,7 +1301,7 @@ static void test_watch_follows_direction(void)
 {
     Pair p;
     TestGate *gate = pair_init_reauth(&p);
-    WatchReader w = { 0 };
+    WatchReader w = {0};
     gnutls_session_t ss;
     unsigned fired;
     guint id;
@@ -1355,12 +1341,13 @@ static void test_watch_follows_direction(void)
 /* A TLS 1.3 key update asked by the peer, then data both ways. */
 static void test_key_update(void)
 {
-    char buf[64] = { 0 };
-    CoJob job = { .buf = buf, .len = 5 };
+    char buf[64] = {0};
+    CoJob job = {.buf = buf, .len = 5};
     Pair p;
 
-    pair_init(&p, &(CredsSpec){ NULL, NULL, "ca.pem", false,
-                                "NORMAL:-VERS-ALL:+VERS-TLS1.3" },
+    pair_init(&p,
+              &(CredsSpec){NULL, NULL, "ca.pem", false,
+                           "NORMAL:-VERS-ALL:+VERS-TLS1.3"},
               &server_spec, "localhost");
     pair_handshake_ok(&p);
     job.ioc = QIO_CHANNEL(p.client);
@@ -1405,17 +1392,17 @@ static void test_key_update_held_write(void)
         sent[i] = (guint8)g_test_rand_int_range(0, 256);
     }
     pair_init(&p, &client_spec,
-              &(CredsSpec){ "server.pem", "server-key.pem", NULL, false,
-                            "NORMAL:-VERS-ALL:+VERS-TLS1.3" },
+              &(CredsSpec){"server.pem", "server-key.pem", NULL, false,
+                           "NORMAL:-VERS-ALL:+VERS-TLS1.3"},
               "localhost");
     g_assert_cmpint(
         setsockopt(qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(p.smaster)),
-                   SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int)),
+                   SOL_SOCKET, SO_SNDBUF, &(int){4096}, sizeof(int)),
         ==, 0);
     pair_handshake_ok(&p);
-    g_assert_cmpint(gnutls_protocol_get_version(
-                        qio_channel_tls_get_session(p.server)),
-                    ==, GNUTLS_TLS1_3);
+    g_assert_cmpint(
+        gnutls_protocol_get_version(qio_channel_tls_get_session(p.server)), ==,
+        GNUTLS_TLS1_3);
 
     /* The client does not read: the server writes until it would block. */
     for (;;) {
@@ -1495,9 +1482,9 @@ static void test_premature_eof(void)
     /* The raw socket goes away without close_notify. */
     qio_channel_close(p.cmaster, NULL);
     qio_test_read_str(QIO_CHANNEL(p.server), "cut");
-    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.server), buf, sizeof(buf),
-                                     &err),
-                    ==, -1);
+    g_assert_cmpint(
+        qio_channel_read(QIO_CHANNEL(p.server), buf, sizeof(buf), &err), ==,
+        -1);
     g_assert_error(err, QIO_CHANNEL_TLS_ERROR,
                    QIO_CHANNEL_TLS_ERROR_PREMATURE_EOF);
     g_assert_nonnull(strstr(err->message, "close_notify"));
@@ -1518,9 +1505,8 @@ static void test_premature_eof_read_shut(void)
     g_assert_cmpint(qio_channel_shutdown(QIO_CHANNEL(p.server),
                                          QIO_CHANNEL_SHUTDOWN_READ, &err),
                     ==, 0);
-    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.server), buf, sizeof(buf),
-                                     &err),
-                    ==, 0);
+    g_assert_cmpint(
+        qio_channel_read(QIO_CHANNEL(p.server), buf, sizeof(buf), &err), ==, 0);
     g_assert_no_error(err);
     pair_free(&p);
 }
@@ -1529,8 +1515,8 @@ static void test_premature_eof_read_shut(void)
 static void test_premature_eof_after_data(void)
 {
     g_autoptr(GError) err = NULL;
-    char buf[64] = { 0 };
-    struct iovec iov[2] = { { buf, 5 }, { buf + 5, 50 } };
+    char buf[64] = {0};
+    struct iovec iov[2] = {{buf, 5}, {buf + 5, 50}};
     Pair p;
 
     pair_init(&p, &client_spec, &server_spec, "localhost");
@@ -1538,11 +1524,11 @@ static void test_premature_eof_after_data(void)
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
     qio_test_write_str(QIO_CHANNEL(p.client), "abcde");
     qio_channel_close(p.cmaster, NULL);
-    g_assert_cmpint(qio_channel_readv(QIO_CHANNEL(p.server), iov, 2, &err),
-                    ==, 5);
+    g_assert_cmpint(qio_channel_readv(QIO_CHANNEL(p.server), iov, 2, &err), ==,
+                    5);
     g_assert_no_error(err);
-    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.server), buf, 10, &err),
-                    ==, -1);
+    g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.server), buf, 10, &err), ==,
+                    -1);
     g_assert_error(err, QIO_CHANNEL_TLS_ERROR,
                    QIO_CHANNEL_TLS_ERROR_PREMATURE_EOF);
     pair_free(&p);
@@ -1554,10 +1540,9 @@ static int socket_unread(QIOChannel *sock)
 {
     int n = -1;
 
-    g_assert_cmpint(
-        ioctl(qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(sock)), FIONREAD,
-              &n),
-        ==, 0);
+    g_assert_cmpint(ioctl(qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(sock)),
+                          FIONREAD, &n),
+                    ==, 0);
     return n;
 }
 
@@ -1573,8 +1558,8 @@ static GIOCondition wait_in_watch(QIOChannel *ioc)
     GIOCondition got = 0;
     bool expired = false;
     guint timer = g_timeout_add(2000, timed_out, &expired);
-    guint id = qio_channel_add_watch(ioc, G_IO_IN, qio_test_watch_cond, &got,
-                                     NULL);
+    guint id =
+        qio_channel_add_watch(ioc, G_IO_IN, qio_test_watch_cond, &got, NULL);
 
     while (!got && !expired) {
         g_main_context_iteration(NULL, TRUE);
@@ -1599,7 +1584,7 @@ static void test_pending_data(void)
     char record2[100];
     char got[200];
     size_t have = 0;
-    CoJob job = { .buf = got + 110, .len = 90 };
+    CoJob job = {.buf = got + 110, .len = 90};
     QIOChannel *s;
     Pair p;
 
@@ -1615,10 +1600,9 @@ static void test_pending_data(void)
                                       sizeof(record2), &err),
                     ==, sizeof(record2));
     /* Small reads until the socket is empty and GnuTLS still holds data. */
-    while (have < 200 &&
-           !(socket_unread(p.smaster) == 0 &&
-             gnutls_record_check_pending(qio_channel_tls_get_session(
-                 p.server)) > 0)) {
+    while (have < 200 && !(socket_unread(p.smaster) == 0 &&
+                           gnutls_record_check_pending(
+                               qio_channel_tls_get_session(p.server)) > 0)) {
         ssize_t n = qio_channel_read(s, got + have, 10, &err);
 
         g_assert_no_error(err);
@@ -1658,8 +1642,8 @@ static void coroutine_fn co_yield_then_read(void *opaque)
 static void test_pending_data_yield(void)
 {
     g_autoptr(GError) err = NULL;
-    char got[64] = { 0 };
-    CoJob job = { .buf = got + 1, .len = 9 };
+    char got[64] = {0};
+    CoJob job = {.buf = got + 1, .len = 9};
     Pair p;
 
     pair_init(&p, &client_spec, &server_spec, "localhost");
@@ -1696,8 +1680,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tls/handshake/sync-nonblocking",
                     test_handshake_sync_nonblocking);
     g_test_add_func("/tls/handshake/io-before", test_io_before_handshake);
-    g_test_add_func("/tls/handshake/close-during",
-                    test_close_during_handshake);
+    g_test_add_func("/tls/handshake/close-during", test_close_during_handshake);
     g_test_add_func("/tls/handshake/peer-not-tls", test_peer_not_tls);
     g_test_add_func("/tls/verify/unknown-issuer", test_verify_unknown_issuer);
     g_test_add_func("/tls/verify/name-mismatch", test_verify_name_mismatch);
@@ -1707,8 +1690,7 @@ int main(int argc, char **argv)
                     test_verify_client_cert_required);
     g_test_add_func("/tls/verify/client-untrusted",
                     test_verify_client_untrusted);
-    g_test_add_func("/tls/verify/client-optional",
-                    test_verify_client_optional);
+    g_test_add_func("/tls/verify/client-optional", test_verify_client_optional);
     g_test_add_func("/tls/verify/mutual", test_verify_mutual);
     g_test_add_func("/tls/shutdown/write", test_shutdown_write);
     g_test_add_func("/tls/shutdown/deferred-close-notify",
@@ -1723,8 +1705,7 @@ int main(int argc, char **argv)
     g_test_add_func("/tls/coroutine/reauth-read-writes",
                     test_reauth_read_writes);
     g_test_add_func("/tls/coroutine/key-update", test_key_update);
-    g_test_add_func("/tls/write/key-update-held",
-                    test_key_update_held_write);
+    g_test_add_func("/tls/write/key-update-held", test_key_update_held_write);
     g_test_add_func("/tls/watch/follows-direction",
                     test_watch_follows_direction);
 

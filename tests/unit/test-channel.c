@@ -147,7 +147,7 @@ static size_t drain_fd(int fd)
 /* A descriptor received over a socket works: write through it, read back. */
 static void check_pipe_write_end(int received, int readfd, const char *msg)
 {
-    char buf[32] = { 0 };
+    char buf[32] = {0};
 
     g_assert_cmpint(write(received, msg, strlen(msg)), ==, strlen(msg));
     g_assert_cmpint(read(readfd, buf, sizeof(buf) - 1), ==, strlen(msg));
@@ -202,8 +202,8 @@ static ssize_t test_chan_result(ssize_t n, GError **errp)
 }
 
 static ssize_t test_chan_readv(QIOChannel *ioc, const struct iovec *iov,
-                               size_t niov, int **fds, size_t *nfds,
-                               int flags, GError **errp)
+                               size_t niov, int **fds, size_t *nfds, int flags,
+                               GError **errp)
 {
     TestChan *t = TEST_CHAN(ioc);
 
@@ -239,8 +239,7 @@ static GSource *test_chan_create_watch(QIOChannel *ioc, GIOCondition cond)
     return qio_channel_create_fd_watch(ioc, TEST_CHAN(ioc)->fd, cond);
 }
 
-static int test_chan_set_blocking(QIOChannel *ioc, bool enabled,
-                                  GError **errp)
+static int test_chan_set_blocking(QIOChannel *ioc, bool enabled, GError **errp)
 {
     int fd = TEST_CHAN(ioc)->fd;
     int flags = fcntl(fd, F_GETFL);
@@ -336,17 +335,17 @@ static void test_chan_class_init_fwd(gpointer klass, gpointer data)
 
 static GType test_chan_get_type(TestChanKind kind)
 {
-    static const char *const names[] = { "TestChanMin", "TestChanOpt",
-                                         "TestChanFwd" };
-    static const GClassInitFunc inits[] = { test_chan_class_init_min,
-                                            test_chan_class_init_opt,
-                                            test_chan_class_init_fwd };
+    static const char *const names[] = {"TestChanMin", "TestChanOpt",
+                                        "TestChanFwd"};
+    static const GClassInitFunc inits[] = {test_chan_class_init_min,
+                                           test_chan_class_init_opt,
+                                           test_chan_class_init_fwd};
     static gsize types[3];
 
     if (g_once_init_enter(&types[kind])) {
         GType t = g_type_register_static_simple(
-            QIO_TYPE_CHANNEL, names[kind], sizeof(QIOChannelClass),
-            inits[kind], sizeof(TestChan), test_chan_init, 0);
+            QIO_TYPE_CHANNEL, names[kind], sizeof(QIOChannelClass), inits[kind],
+            sizeof(TestChan), test_chan_init, 0);
 
         g_once_init_leave(&types[kind], t);
     }
@@ -428,7 +427,7 @@ static void test_base_flag_checks(void)
     size_t nfds = 42;
     int sendfd = 0;
     char c = 'y';
-    struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
 
     g_assert_no_errno(pipe(p));
     rt = test_chan_new(TEST_CHAN_MIN, p[0]);
@@ -543,9 +542,9 @@ static void test_features_pipe(void)
     int *fds = &dummy;
     size_t nfds = 42;
     int sendfd = STDIN_FILENO;
-    char buf[8] = { 0 };
-    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-    struct iovec out = { .iov_base = (char *)"data", .iov_len = 4 };
+    char buf[8] = {0};
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct iovec out = {.iov_base = (char *)"data", .iov_len = 4};
 
     pipe_channels(&rd, &wr);
     g_assert_true(qio_channel_has_feature(rd, QIO_CHANNEL_FEATURE_SHUTDOWN));
@@ -567,10 +566,10 @@ static void test_features_pipe(void)
                     ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
     g_clear_error(&err);
-    g_assert_cmpint(qio_channel_writev_full_all(
-                        wr, &out, 1, NULL, 0,
-                        QIO_CHANNEL_WRITE_FLAG_ZERO_COPY, &err),
-                    ==, -1);
+    g_assert_cmpint(
+        qio_channel_writev_full_all(wr, &out, 1, NULL, 0,
+                                    QIO_CHANNEL_WRITE_FLAG_ZERO_COPY, &err),
+        ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_NOT_SUPPORTED);
     g_clear_error(&err);
     g_assert_cmpint(qio_channel_read(rd, buf, sizeof(buf), &err), ==,
@@ -620,8 +619,8 @@ static void test_features_socket(void)
     QIOChannel *b;
     int *fds = NULL;
     size_t nfds = 42;
-    char buf[6] = { 0 };
-    struct iovec iov = { .iov_base = buf, .iov_len = 5 };
+    char buf[6] = {0};
+    struct iovec iov = {.iov_base = buf, .iov_len = 5};
 
     socket_channels(&a, &b);
     g_assert_true(qio_channel_has_feature(a, QIO_CHANNEL_FEATURE_FD_PASS));
@@ -822,7 +821,7 @@ static void test_watch_in(void)
 {
     QIOChannel *rd;
     QIOChannel *wr;
-    WatchState w = { .ret = G_SOURCE_REMOVE };
+    WatchState w = {.ret = G_SOURCE_REMOVE};
     guint id;
 
     pipe_channels(&rd, &wr);
@@ -853,7 +852,7 @@ static void test_watch_thread_default(void)
     GMainContext *ctx = g_main_context_new();
     QIOChannel *a;
     QIOChannel *b;
-    WatchState w = { .ret = G_SOURCE_REMOVE };
+    WatchState w = {.ret = G_SOURCE_REMOVE};
     guint id;
 
     socket_channels(&a, &b);
@@ -880,13 +879,13 @@ static void test_watch_full_context(void)
     GMainContext *ctx = g_main_context_new();
     QIOChannel *a;
     QIOChannel *b;
-    WatchState w = { .ret = G_SOURCE_CONTINUE };
+    WatchState w = {.ret = G_SOURCE_CONTINUE};
     guint id;
 
     socket_channels(&a, &b);
     w.ioc = a;
-    id = qio_channel_add_watch_full(a, G_IO_IN, watch_cb, &w, watch_notify,
-                                    ctx);
+    id =
+        qio_channel_add_watch_full(a, G_IO_IN, watch_cb, &w, watch_notify, ctx);
     qio_test_write_str(b, "x");
     poll_context(NULL);
     g_assert_cmpuint(w.calls, ==, 0);
@@ -913,7 +912,7 @@ static void test_watch_source(void)
     GMainContext *ctx = g_main_context_new();
     QIOChannel *a;
     QIOChannel *b;
-    WatchState w = { .ret = G_SOURCE_CONTINUE };
+    WatchState w = {.ret = G_SOURCE_CONTINUE};
     GSource *src;
     gpointer weak;
 
@@ -949,7 +948,7 @@ static void test_watch_hup(void)
 {
     QIOChannel *rd;
     QIOChannel *wr;
-    WatchState w = { .ret = G_SOURCE_REMOVE };
+    WatchState w = {.ret = G_SOURCE_REMOVE};
 
     pipe_channels(&rd, &wr);
     w.ioc = rd;
@@ -974,8 +973,8 @@ static void test_watch_fd_pair(void)
     int in[2];  /* the channel reads in[0]; we write in[1] */
     int out[2]; /* the channel writes out[1]; we read out[0] */
     QIOChannel *ioc;
-    WatchState wout = { .ret = G_SOURCE_REMOVE };
-    WatchState win = { .ret = G_SOURCE_REMOVE };
+    WatchState wout = {.ret = G_SOURCE_REMOVE};
+    WatchState win = {.ret = G_SOURCE_REMOVE};
     size_t filled;
 
     g_assert_no_errno(pipe(in));
@@ -1021,8 +1020,8 @@ typedef struct {
     QIOChannel *wr;
     GMutex lock;
     GCond cond;
-    bool waiting;  /* the main thread is about to wait */
-    bool written;  /* set just before the data goes out */
+    bool waiting; /* the main thread is about to wait */
+    bool written; /* set just before the data goes out */
 } WaitCtl;
 
 static gpointer wait_writer(gpointer data)
@@ -1064,16 +1063,16 @@ static GSource *add_counting_idle(GMainContext *ctx, unsigned *counter)
 static void test_wait_blocks(void)
 {
     GMainContext *tdctx = g_main_context_new();
-    WaitCtl c = { 0 };
+    WaitCtl c = {0};
     QIOChannel *rd;
-    WatchState w = { .ret = G_SOURCE_CONTINUE };
+    WatchState w = {.ret = G_SOURCE_CONTINUE};
     unsigned td_idles = 0;
     unsigned default_idles = 0;
     GSource *td_idle;
     GSource *default_idle;
     GSource *td_watch;
     GThread *thread;
-    char buf[16] = { 0 };
+    char buf[16] = {0};
 
     pipe_channels(&rd, &c.wr);
     w.ioc = rd;
@@ -1086,8 +1085,8 @@ static void test_wait_blocks(void)
     g_main_context_push_thread_default(tdctx);
     td_idle = add_counting_idle(tdctx, &td_idles);
     default_idle = add_counting_idle(NULL, &default_idles);
-    td_watch = qio_channel_add_watch_source(rd, G_IO_IN, watch_cb, &w, NULL,
-                                            tdctx);
+    td_watch =
+        qio_channel_add_watch_source(rd, G_IO_IN, watch_cb, &w, NULL, tdctx);
 
     thread = g_thread_new("wait-writer", wait_writer, &c);
     set_flag(&c.lock, &c.cond, &c.waiting);
@@ -1156,8 +1155,8 @@ static gpointer write_all_thread(gpointer data)
 
     t->ret = qio_channel_write_all(t->ioc, t->buf, t->len, &t->err);
     if (t->ret == 0) {
-        t->ret = qio_channel_shutdown(t->ioc, QIO_CHANNEL_SHUTDOWN_WRITE,
-                                      &t->err);
+        t->ret =
+            qio_channel_shutdown(t->ioc, QIO_CHANNEL_SHUTDOWN_WRITE, &t->err);
     }
     return NULL;
 }
@@ -1174,7 +1173,7 @@ static void test_writev_all_nonblocking(void)
     g_autofree struct iovec *saved = NULL;
     QIOChannel *a;
     QIOChannel *b;
-    ThreadIO reader = { 0 };
+    ThreadIO reader = {0};
     GThread *thread;
 
     qio_test_fill_random(src, len);
@@ -1183,7 +1182,7 @@ static void test_writev_all_nonblocking(void)
     socket_channels(&a, &b);
     qio_test_set_blocking(a, false);
 
-    reader = (ThreadIO){ .ioc = b, .buf = dst, .len = len };
+    reader = (ThreadIO){.ioc = b, .buf = dst, .len = len};
     thread = g_thread_new("reader", read_all_thread, &reader);
     g_assert_cmpint(qio_channel_writev_all(a, iov, niov, &err), ==, 0);
     g_assert_no_error(err);
@@ -1208,7 +1207,7 @@ static void test_readv_all_eof(void)
     g_autofree struct iovec *iov = NULL;
     QIOChannel *a;
     QIOChannel *b;
-    ThreadIO writer = { 0 };
+    ThreadIO writer = {0};
     GThread *thread;
     char c;
 
@@ -1217,7 +1216,7 @@ static void test_readv_all_eof(void)
     socket_channels(&a, &b);
     qio_test_set_blocking(a, false);
 
-    writer = (ThreadIO){ .ioc = b, .buf = src, .len = len };
+    writer = (ThreadIO){.ioc = b, .buf = src, .len = len};
     thread = g_thread_new("writer", write_all_thread, &writer);
     g_assert_cmpint(qio_channel_readv_all_eof(a, iov, 37, &err), ==, 1);
     g_assert_no_error(err);
@@ -1246,13 +1245,13 @@ static void test_read_all_eof_midway(void)
     g_autofree char *dst = g_malloc0(len + 1000);
     QIOChannel *rd;
     QIOChannel *wr;
-    ThreadIO writer = { 0 };
+    ThreadIO writer = {0};
     GThread *thread;
 
     qio_test_fill_random(src, len);
     pipe_channels(&rd, &wr);
     qio_test_set_blocking(rd, false);
-    writer = (ThreadIO){ .ioc = wr, .buf = src, .len = len };
+    writer = (ThreadIO){.ioc = wr, .buf = src, .len = len};
     thread = g_thread_new("writer", write_all_thread, &writer);
     g_assert_cmpint(qio_channel_read_all_eof(rd, dst, len + 1000, &err), ==,
                     -1);
@@ -1279,7 +1278,7 @@ typedef struct {
 static gpointer send_fds_thread(gpointer data)
 {
     FdSender *s = data;
-    struct iovec iov = { .iov_base = (char *)"ab", .iov_len = 1 };
+    struct iovec iov = {.iov_base = (char *)"ab", .iov_len = 1};
 
     g_assert_cmpint(
         qio_channel_writev_full_all(s->ioc, &iov, 1, s->fds, 1, 0, NULL), ==,
@@ -1302,8 +1301,8 @@ static void test_readv_full_all_fds(void)
     GThread *thread;
     int *fds = NULL;
     size_t nfds = 0;
-    char buf[3] = { 0 };
-    struct iovec iov = { .iov_base = buf, .iov_len = 2 };
+    char buf[3] = {0};
+    struct iovec iov = {.iov_base = buf, .iov_len = 2};
 
     socket_channels(&a, &b);
     qio_test_set_blocking(a, false);
@@ -1345,7 +1344,7 @@ static void test_readv_full_all_fds_eof(void)
     size_t nfds = 42;
     unsigned nopen;
     char buf[2];
-    struct iovec iov = { .iov_base = (char *)"a", .iov_len = 1 };
+    struct iovec iov = {.iov_base = (char *)"a", .iov_len = 1};
 
     socket_channels(&a, &b);
     g_assert_no_errno(pipe(p));
@@ -1355,7 +1354,7 @@ static void test_readv_full_all_fds_eof(void)
     unref_and_check_freed(b);
 
     nopen = qio_test_count_fds();
-    iov = (struct iovec){ .iov_base = buf, .iov_len = 2 };
+    iov = (struct iovec){.iov_base = buf, .iov_len = 2};
     g_assert_cmpint(qio_channel_readv_full_all(a, &iov, 1, &fds, &nfds, &err),
                     ==, -1);
     g_assert_error(err, QIO_CHANNEL_ERROR, QIO_CHANNEL_ERROR_EOF);
@@ -1391,13 +1390,13 @@ typedef struct {
 static gpointer recv_fds_thread(gpointer data)
 {
     FdReceiver *r = data;
-    struct iovec iov = { .iov_base = r->buf, .iov_len = 1 };
+    struct iovec iov = {.iov_base = r->buf, .iov_len = 1};
     int *later = NULL;
 
     g_assert_cmpint(qio_channel_readv_full(r->ioc, &iov, 1, &r->first_fds,
                                            &r->first_nfds, 0, NULL),
                     ==, 1);
-    iov = (struct iovec){ .iov_base = r->buf + 1, .iov_len = r->len - 1 };
+    iov = (struct iovec){.iov_base = r->buf + 1, .iov_len = r->len - 1};
     g_assert_cmpint(qio_channel_readv_full_all(r->ioc, &iov, 1, &later,
                                                &r->later_nfds, NULL),
                     ==, 0);
@@ -1417,7 +1416,7 @@ static void test_writev_full_all_fds(void)
     QIOChannel *b;
     int pipes[3][2];
     int sendfds[3];
-    FdReceiver recv = { 0 };
+    FdReceiver recv = {0};
     GThread *thread;
 
     qio_test_fill_random(src, len);
@@ -1428,7 +1427,7 @@ static void test_writev_full_all_fds(void)
         g_assert_no_errno(pipe(pipes[i]));
         sendfds[i] = pipes[i][1];
     }
-    recv = (FdReceiver){ .ioc = b, .buf = dst, .len = len };
+    recv = (FdReceiver){.ioc = b, .buf = dst, .len = len};
     thread = g_thread_new("recv-fds", recv_fds_thread, &recv);
     g_assert_cmpint(
         qio_channel_writev_full_all(a, iov, 16, sendfds, 3, 0, &err), ==, 0);
@@ -1463,7 +1462,7 @@ typedef struct {
 static void coroutine_fn co_yield_in(void *opaque)
 {
     YieldIn *s = opaque;
-    char buf[8] = { 0 };
+    char buf[8] = {0};
 
     g_assert_cmpint(qio_channel_read(s->ioc, buf, sizeof(buf), NULL), ==,
                     QIO_CHANNEL_ERR_BLOCK);
@@ -1483,7 +1482,7 @@ static void test_co_yield_in(void)
 {
     QIOChannel *a;
     QIOChannel *b;
-    YieldIn s = { 0 };
+    YieldIn s = {0};
 
     socket_channels(&a, &b);
     qio_test_set_blocking(a, false);
@@ -1556,10 +1555,10 @@ static void test_co_bidirectional(void)
     socket_channels(&a, &b);
     qio_test_set_blocking(a, false);
     qio_test_set_blocking(b, false);
-    flows[0] = (CoFlow){ a, ab_src, len, true };
-    flows[1] = (CoFlow){ a, ba_dst, len, false };
-    flows[2] = (CoFlow){ b, ba_src, len, true };
-    flows[3] = (CoFlow){ b, ab_dst, len, false };
+    flows[0] = (CoFlow){a, ab_src, len, true};
+    flows[1] = (CoFlow){a, ba_dst, len, false};
+    flows[2] = (CoFlow){b, ba_src, len, true};
+    flows[3] = (CoFlow){b, ab_dst, len, false};
     for (int i = 0; i < 4; i++) {
         flows[i].running = &running;
         flows[i].loop = loop;
@@ -1633,14 +1632,14 @@ static void test_co_read_all_runs_loop(void)
     const size_t len = 64 * FEED_CHUNK;
     g_autofree char *src = g_malloc(len);
     g_autofree char *dst = g_malloc0(len);
-    FeedState s = { 0 };
+    FeedState s = {0};
     QIOChannel *a;
     QIOChannel *b;
 
     qio_test_fill_random(src, len);
     socket_channels(&a, &b);
     qio_test_set_blocking(a, false);
-    s = (FeedState){ a, b, src, dst, len };
+    s = (FeedState){a, b, src, dst, len};
     s.loop = g_main_loop_new(NULL, FALSE);
     g_timeout_add(1, feed_chunk, &s);
     qio_coroutine_enter(qio_coroutine_create(co_read_all, &s));
@@ -1719,7 +1718,7 @@ static void test_co_wake_read_thread(void)
 {
     QIOChannel *a;
     QIOChannel *b;
-    WakeState s = { 0 };
+    WakeState s = {0};
     GThread *thread;
 
     socket_channels(&a, &b);
@@ -1755,9 +1754,9 @@ typedef struct {
     QIOChannel *ioc;
     QIOCoroutine *co;
     int phase;
-    bool enter_allowed;  /* set by the test before each deliberate enter */
-    unsigned entries;    /* every return from a suspension */
-    unsigned stray;      /* returns nobody asked for */
+    bool enter_allowed; /* set by the test before each deliberate enter */
+    unsigned entries;   /* every return from a suspension */
+    unsigned stray;     /* returns nobody asked for */
     unsigned yields;
     bool done;
 } Reenter;
@@ -1775,7 +1774,7 @@ static void reenter_arrived(Reenter *s)
 static void coroutine_fn co_reenter(void *opaque)
 {
     Reenter *s = opaque;
-    char buf[16] = { 0 };
+    char buf[16] = {0};
     ssize_t n;
 
     /* 1: waiting for data, re-entered by hand before any comes. */
@@ -1811,7 +1810,7 @@ static void test_co_reenter(void)
 {
     QIOChannel *a;
     QIOChannel *b;
-    Reenter s = { 0 };
+    Reenter s = {0};
 
     socket_channels(&a, &b);
     qio_test_set_blocking(a, false);
@@ -1856,7 +1855,7 @@ typedef struct {
     QIOChannel *ioc;
     GMainContext *ctx;
     GMainLoop *loop;
-    bool push_default;   /* make ctx the worker's thread-default */
+    bool push_default; /* make ctx the worker's thread-default */
     GThread *worker;
     GThread *resumed_in;
     GMutex lock;
@@ -1868,7 +1867,7 @@ typedef struct {
 static void coroutine_fn co_read_in_ctx(void *opaque)
 {
     CtxState *s = opaque;
-    char buf[8] = { 0 };
+    char buf[8] = {0};
 
     g_assert_true(g_thread_self() == s->worker);
     g_assert_cmpint(qio_channel_read(s->ioc, buf, sizeof(buf), NULL), ==,
@@ -1913,7 +1912,7 @@ static void run_co_in_worker(bool attach)
 {
     QIOChannel *a;
     QIOChannel *b;
-    CtxState s = { 0 };
+    CtxState s = {0};
     GSource *start;
 
     socket_channels(&a, &b);
@@ -2021,7 +2020,7 @@ static void test_co_wake_read_layered(void)
     g_autoptr(GError) err = NULL;
     int sv[2];
     TestChan *t;
-    LayeredWake s = { 0 };
+    LayeredWake s = {0};
     GSource *start;
 
     g_assert_no_errno(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
@@ -2072,7 +2071,7 @@ typedef struct {
 static void coroutine_fn co_detach(void *opaque)
 {
     Detach *s = opaque;
-    char buf[8] = { 0 };
+    char buf[8] = {0};
     ssize_t n;
 
     g_assert_cmpint(qio_channel_read(s->ioc, buf, sizeof(buf), NULL), ==,
@@ -2115,7 +2114,7 @@ static void test_co_detach(void)
     GMainContext *ctx = g_main_context_new();
     QIOChannel *a;
     QIOChannel *b;
-    Detach s = { 0 };
+    Detach s = {0};
     GSource *idle;
 
     socket_channels(&a, &b);
@@ -2180,7 +2179,7 @@ static void test_set_aio_fd_handler(void)
     GMainContext *ctx = g_main_context_new();
     QIOChannel *a;
     QIOChannel *b;
-    AioCount n = { 0 };
+    AioCount n = {0};
     unsigned before;
 
     socket_channels(&a, &b);
@@ -2255,7 +2254,7 @@ static void on_rival1(void *opaque)
  */
 static void test_aio_batch_close(void)
 {
-    AioRivals r = { { NULL, NULL }, { 0, 0 } };
+    AioRivals r = {{NULL, NULL}, {0, 0}};
     QIOChannel *peer[2];
 
     for (int i = 0; i < 2; i++) {
@@ -2289,8 +2288,8 @@ static void test_aio_same_fd(void)
     QIOChannel *a;
     QIOChannel *b;
     QIOChannel *twin;
-    AioCount na = { 0 };
-    AioCount nt = { 0 };
+    AioCount na = {0};
+    AioCount nt = {0};
 
     socket_channels(&a, &b);
     twin = QIO_CHANNEL(qio_channel_socket_new_fd(
@@ -2364,8 +2363,8 @@ static void test_co_no_leaked_sources(void)
     qio_channel_set_name(b, "leak-b");
     qio_test_set_blocking(a, false);
     qio_test_set_blocking(b, false);
-    ping = (PingPong){ a, 500, 0, pingbuf };
-    pong = (PingPong){ b, 500, 0, pongbuf };
+    ping = (PingPong){a, 500, 0, pingbuf};
+    pong = (PingPong){b, 500, 0, pongbuf};
     qio_coroutine_enter(qio_coroutine_create(co_pong, &pong));
     qio_coroutine_enter(qio_coroutine_create(co_ping, &ping));
     while (ping.done + pong.done < 2) {
@@ -2386,7 +2385,7 @@ static void test_co_no_leaked_sources(void)
 static void run_close_drops_handlers(QIOChannel *ioc, QIOChannel *peer)
 {
     g_autoptr(GError) err = NULL;
-    AioCount n = { 0 };
+    AioCount n = {0};
     char c;
 
     qio_channel_set_aio_fd_handler(ioc, NULL, on_aio_read, on_aio_write, &n);

@@ -35,9 +35,9 @@
 /* Clients handed to a client function, and the loop that waits for them. */
 typedef struct {
     GMainLoop *loop;
-    GPtrArray *clients;    /* QIOChannelSocket, accepted, referenced */
-    guint want;            /* quit the loop once this many arrived */
-    guint notified;        /* calls of the data's destroy notify */
+    GPtrArray *clients; /* QIOChannelSocket, accepted, referenced */
+    guint want;         /* quit the loop once this many arrived */
+    guint notified;     /* calls of the data's destroy notify */
     gboolean timed_out;
 } Accepted;
 
@@ -56,8 +56,7 @@ static void accepted_clear(Accepted *acc)
     g_main_loop_unref(acc->loop);
 }
 
-static void on_client(QIONetListener *l, QIOChannelSocket *sioc,
-                      gpointer data)
+static void on_client(QIONetListener *l, QIOChannelSocket *sioc, gpointer data)
 {
     Accepted *acc = data;
 
@@ -181,7 +180,7 @@ static int client_start(GSocketAddress *sa)
  */
 static void client_wait_connected(int fd)
 {
-    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
     int soerr = -1;
     socklen_t len = sizeof(soerr);
 
@@ -227,11 +226,10 @@ static void check_pair(int fd, QIOChannelSocket *server, gboolean inet)
 {
     g_autoptr(QIOChannelSocket) client = NULL;
     int sfd = qio_channel_socket_get_fd(server);
-    QIOTestTransfer opts = { .len = 256 * 1024 + 17 };
+    QIOTestTransfer opts = {.len = 256 * 1024 + 17};
 
     if (inet) {
-        g_assert_cmpint(sockaddr_port(fd, FALSE), ==,
-                        sockaddr_port(sfd, TRUE));
+        g_assert_cmpint(sockaddr_port(fd, FALSE), ==, sockaddr_port(sfd, TRUE));
     }
     client = client_channel(fd);
     qio_test_transfer(QIO_CHANNEL(client), QIO_CHANNEL(server), NULL);
@@ -269,8 +267,7 @@ static void test_open_ipv4(void)
     Accepted acc;
     QIONetListener *l = qio_net_listener_new();
     g_autoptr(GError) err = NULL;
-    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1",
-                                                               0);
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
     QIOChannelSocket *sioc;
 
     accepted_init(&acc, NULL);
@@ -282,8 +279,8 @@ static void test_open_ipv4(void)
     g_assert_true(qio_net_listener_is_connected(l));
     g_assert_cmpuint(qio_net_listener_get_nsockets(l), ==, 1);
     sioc = qio_net_listener_get_socket(l, 0);
-    g_assert_true(qio_channel_has_feature(QIO_CHANNEL(sioc),
-                                          QIO_CHANNEL_FEATURE_LISTEN));
+    g_assert_true(
+        qio_channel_has_feature(QIO_CHANNEL(sioc), QIO_CHANNEL_FEATURE_LISTEN));
     g_assert_cmpstr(qio_channel_get_name(QIO_CHANNEL(sioc)), ==,
                     "test-listener");
     g_assert_cmpuint(listener_port(l, 0), !=, 0);
@@ -357,8 +354,9 @@ static void test_unix(void)
     path = g_build_filename(dir, "sock", NULL);
     sa = g_unix_socket_address_new(path);
     accepted_init(&acc, NULL);
-    g_assert_cmpint(qio_net_listener_open_sync(l, G_SOCKET_CONNECTABLE(sa),
-                                               NULL, &err), ==, 0);
+    g_assert_cmpint(
+        qio_net_listener_open_sync(l, G_SOCKET_CONNECTABLE(sa), NULL, &err), ==,
+        0);
     g_assert_no_error(err);
     g_assert_cmpuint(qio_net_listener_get_nsockets(l), ==, 1);
     g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
@@ -553,10 +551,10 @@ static void test_client_func_null(void)
     /* The client that waited goes to the new function. */
     qio_net_listener_set_client_func(l, on_client, &b, on_notify);
     acc_wait(&b, 1);
-    g_assert_cmpint(sockaddr_port(fd2, FALSE), ==,
-                    sockaddr_port(qio_channel_socket_get_fd(
-                                      g_ptr_array_index(b.clients, 0)),
-                                  TRUE));
+    g_assert_cmpint(
+        sockaddr_port(fd2, FALSE), ==,
+        sockaddr_port(
+            qio_channel_socket_get_fd(g_ptr_array_index(b.clients, 0)), TRUE));
     g_assert_cmpuint(a.clients->len, ==, 1);
     g_assert_cmpuint(a.notified, ==, 1);
     g_assert_cmpuint(b.notified, ==, 0);
@@ -608,11 +606,9 @@ static gpointer wait_peer_thread(gpointer data)
     g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
     char buf[4];
 
-    if (qio_channel_socket_connect_sync(sioc,
-                                        G_SOCKET_CONNECTABLE(peer->addr),
+    if (qio_channel_socket_connect_sync(sioc, G_SOCKET_CONNECTABLE(peer->addr),
                                         NULL, &peer->error) < 0 ||
-        qio_channel_write_all(QIO_CHANNEL(sioc), "ping", 4,
-                              &peer->error) < 0 ||
+        qio_channel_write_all(QIO_CHANNEL(sioc), "ping", 4, &peer->error) < 0 ||
         qio_channel_read_all(QIO_CHANNEL(sioc), buf, 4, &peer->error) < 0) {
         return NULL;
     }
@@ -629,7 +625,7 @@ static void test_wait_client(void)
     QIONetListener *l = qio_net_listener_new();
     g_autoptr(QIOChannelSocket) sioc = NULL;
     g_autoptr(GSocketAddress) sa = NULL;
-    WaitPeer peer = { 0 };
+    WaitPeer peer = {0};
     GThread *thread;
     char buf[4];
     int fd;
@@ -645,8 +641,8 @@ static void test_wait_client(void)
     thread = g_thread_new("wait-peer", wait_peer_thread, &peer);
     sioc = qio_net_listener_wait_client(l);
     g_assert_nonnull(sioc);
-    g_assert_cmpint(qio_channel_read_all(QIO_CHANNEL(sioc), buf, 4, NULL),
-                    ==, 0);
+    g_assert_cmpint(qio_channel_read_all(QIO_CHANNEL(sioc), buf, 4, NULL), ==,
+                    0);
     g_assert_cmpmem(buf, 4, "ping", 4);
     g_assert_cmpint(qio_channel_write_all(QIO_CHANNEL(sioc), "pong", 4, NULL),
                     ==, 0);
@@ -706,7 +702,7 @@ static int lowest_free_fd(void)
 static void emfile_child(void)
 {
     Accepted acc;
-    Errors errs = { 0 };
+    Errors errs = {0};
     QIONetListener *l = listener_open("127.0.0.1", NULL);
     g_autoptr(GSocketAddress) sa = listener_address(l, 0);
     struct rlimit saved;
@@ -826,7 +822,7 @@ static void on_client_disconnect(QIONetListener *l, QIOChannelSocket *sioc,
 static void test_disconnect_in_callback(void)
 {
     Accepted acc;
-    Errors errs = { 0 };
+    Errors errs = {0};
     QIONetListener *l = listener_open("127.0.0.1", NULL);
     g_autoptr(GSocketAddress) sa = listener_address(l, 0);
     int fds[3];
@@ -863,8 +859,7 @@ int main(int argc, char **argv)
     g_test_add_func("/net-listener/add", test_add);
     g_test_add_func("/net-listener/many-clients", test_many_clients);
     g_test_add_func("/net-listener/pause", test_pause);
-    g_test_add_func("/net-listener/pause-in-callback",
-                    test_pause_in_callback);
+    g_test_add_func("/net-listener/pause-in-callback", test_pause_in_callback);
     g_test_add_func("/net-listener/client-func-null", test_client_func_null);
     g_test_add_func("/net-listener/context", test_context);
     g_test_add_func("/net-listener/wait-client", test_wait_client);

@@ -21,12 +21,12 @@
 /* ---------------------------------------------------------------- setup */
 
 typedef struct {
-    int peer[2];                  /* the far end of each side */
+    int peer[2]; /* the far end of each side */
     QiocPumpSide side[2];
     QiocPumpConfig cfg;
     QiocPump *pump;
     gboolean done;
-    int finished[2];              /* calls of each side's finish */
+    int finished[2]; /* calls of each side's finish */
 } Fixture;
 
 static gboolean side_finished(QIOChannel *ioc, void *data)
@@ -51,8 +51,8 @@ static void fixture_socketpair(Fixture *fx, int i)
 {
     int sv[2];
 
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
     fx->peer[i] = sv[1];
     fx->side[i].ioc = socket_channel(sv[0]);
 }
@@ -178,8 +178,8 @@ static char *log_text(void)
 typedef struct {
     int fd;
     size_t len;
-    char *buf;                    /* what to write */
-    char *sha;                    /* of what was written or read */
+    char *buf; /* what to write */
+    char *sha; /* of what was written or read */
     GByteArray *got;
 } PeerJob;
 
@@ -220,12 +220,12 @@ static void test_both_ways(void)
     fixture_socketpair(&fx, 1);
     fixture_start(&fx);
     for (int i = 0; i < 2; i++) {
-        w[i] = (PeerJob){ .fd = fx.peer[i], .len = (3 + i) << 20 };
+        w[i] = (PeerJob){.fd = fx.peer[i], .len = (3 + i) << 20};
         w[i].buf = g_malloc(w[i].len);
         qio_test_fill_random(w[i].buf, w[i].len);
-        w[i].sha = g_compute_checksum_for_data(
-            G_CHECKSUM_SHA256, (guchar *)w[i].buf, w[i].len);
-        r[i] = (PeerJob){ .fd = fx.peer[!i] };
+        w[i].sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+                                               (guchar *)w[i].buf, w[i].len);
+        r[i] = (PeerJob){.fd = fx.peer[!i]};
     }
     t[0] = g_thread_new("w0", writer_thread, &w[0]);
     t[1] = g_thread_new("r0", reader_thread, &r[0]);
@@ -338,8 +338,8 @@ static void test_ignoreeof(void)
     fixture_start(&fx);
     /* The first part arrives, end-of-file is met, then more is written. */
     while (have < 6) {
-        ssize_t n = recv(fx.peer[1], buf + have, sizeof(buf) - have,
-                         MSG_DONTWAIT);
+        ssize_t n =
+            recv(fx.peer[1], buf + have, sizeof(buf) - have, MSG_DONTWAIT);
 
         if (n > 0) {
             have += n;
@@ -348,8 +348,8 @@ static void test_ignoreeof(void)
     }
     write_all(wfd, "second", 6);
     while (have < 12) {
-        ssize_t n = recv(fx.peer[1], buf + have, sizeof(buf) - have,
-                         MSG_DONTWAIT);
+        ssize_t n =
+            recv(fx.peer[1], buf + have, sizeof(buf) - have, MSG_DONTWAIT);
 
         if (n > 0) {
             have += n;
@@ -461,8 +461,8 @@ static void test_write_error(void)
     fx.peer[1] = -1;
     /* Until the pump stops reading, or fails: a MiB at a time. */
     while (!fx.done) {
-        ssize_t n = send(fx.peer[0], chunk, 1 << 20,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n =
+            send(fx.peer[0], chunk, 1 << 20, MSG_DONTWAIT | MSG_NOSIGNAL);
 
         g_assert_true(n > 0 || errno == EAGAIN || errno == EPIPE ||
                       errno == ECONNRESET);
@@ -477,10 +477,12 @@ static void test_write_error(void)
 static int recv_fd(int sock, char *byte)
 {
     char ctl[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = { byte, 1 };
+    struct iovec iov = {byte, 1};
     struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = ctl, .msg_controllen = sizeof(ctl),
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = ctl,
+        .msg_controllen = sizeof(ctl),
     };
     struct cmsghdr *c;
     int fd = -1;
@@ -495,11 +497,13 @@ static int recv_fd(int sock, char *byte)
 
 static void send_fd(int sock, int fd)
 {
-    char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
-    struct iovec iov = { "F", 1 };
+    char ctl[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {"F", 1};
     struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = ctl, .msg_controllen = sizeof(ctl),
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = ctl,
+        .msg_controllen = sizeof(ctl),
     };
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
@@ -614,7 +618,7 @@ static void test_fds_dropped_for_pipe(void)
     got = read_to_eof(out[0]);
     g_assert_cmpuint(got->len, ==, 1);
     /* The only write end left was the dropped copy: it is closed. */
-    g_assert_cmpint(read(p[0], &(char){ 0 }, 1), ==, 0);
+    g_assert_cmpint(read(p[0], &(char){0}, 1), ==, 0);
     close(out[0]);
     close(p[0]);
     fixture_finish(&fx);
@@ -623,7 +627,7 @@ static void test_fds_dropped_for_pipe(void)
 int main(int argc, char **argv)
 {
     g_autofree char *dir = NULL;
-    QiocLogConfig log = { .name = "qioc" };
+    QiocLogConfig log = {.name = "qioc"};
     int status;
 
     g_test_init(&argc, &argv, NULL);

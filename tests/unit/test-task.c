@@ -277,12 +277,10 @@ static void test_thread_given_context(void)
 
 static void error_worker(QIOTask *task, gpointer data)
 {
-    qio_task_set_error(task, g_error_new_literal(G_IO_ERROR,
-                                                 G_IO_ERROR_NOT_FOUND,
-                                                 "first"));
-    qio_task_set_error(task, g_error_new_literal(G_IO_ERROR,
-                                                 G_IO_ERROR_FAILED,
-                                                 "second"));
+    qio_task_set_error(
+        task, g_error_new_literal(G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "first"));
+    qio_task_set_error(
+        task, g_error_new_literal(G_IO_ERROR, G_IO_ERROR_FAILED, "second"));
     qio_task_set_error(task, NULL);
     probe_worker(task, data);
 }
@@ -646,7 +644,7 @@ static void test_complete_from_watch(void)
 {
     GObject *obj = g_object_new(G_TYPE_OBJECT, NULL);
     gpointer weak = obj;
-    WatchOp op = { 0 };
+    WatchOp op = {0};
 
     g_object_add_weak_pointer(obj, &weak);
     g_assert_true(g_unix_open_pipe(op.fds, FD_CLOEXEC, NULL));
@@ -705,8 +703,7 @@ int main(int argc, char **argv)
 
     g_test_add_func("/task/thread/default-context",
                     test_thread_default_context);
-    g_test_add_func("/task/thread/pushed-context",
-                    test_thread_pushed_context);
+    g_test_add_func("/task/thread/pushed-context", test_thread_pushed_context);
     g_test_add_func("/task/thread/given-context", test_thread_given_context);
     g_test_add_func("/task/error/first-wins", test_error_first_wins);
     g_test_add_func("/task/error/none", test_no_error);

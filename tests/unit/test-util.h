@@ -360,10 +360,8 @@ static inline void qio_test_side_loop(QIOTestSide *side, bool writing)
 
     while (niov > 0) {
         ssize_t n = writing
-                        ? qio_channel_writev(side->ioc, iov, niov,
-                                             &side->error)
-                        : qio_channel_readv(side->ioc, iov, niov,
-                                            &side->error);
+                        ? qio_channel_writev(side->ioc, iov, niov, &side->error)
+                        : qio_channel_readv(side->ioc, iov, niov, &side->error);
 
         if (n == QIO_CHANNEL_ERR_BLOCK && side->nonblocking) {
             side->blocks++;
@@ -371,8 +369,8 @@ static inline void qio_test_side_loop(QIOTestSide *side, bool writing)
             continue;
         }
         if (n <= 0) {
-            side->failure = g_strdup_printf(
-                "%s returned %zd", writing ? "writev" : "readv", n);
+            side->failure = g_strdup_printf("%s returned %zd",
+                                            writing ? "writev" : "readv", n);
             qio_test_side_abort(side);
             return;
         }
@@ -442,13 +440,13 @@ static inline void qio_test_set_blocking(QIOChannel *ioc, bool blocking)
 static inline void qio_test_transfer(QIOChannel *writer, QIOChannel *reader,
                                      QIOTestTransfer *opts)
 {
-    QIOTestTransfer defaults = { 0 };
+    QIOTestTransfer defaults = {0};
     size_t len;
     size_t niov;
     g_autofree char *src = NULL;
     g_autofree char *dst = NULL;
-    QIOTestSide wside = { 0 };
-    QIOTestSide rside = { 0 };
+    QIOTestSide wside = {0};
+    QIOTestSide rside = {0};
     GThread *wthread;
     GThread *rthread;
 
@@ -459,10 +457,11 @@ static inline void qio_test_transfer(QIOChannel *writer, QIOChannel *reader,
     dst = g_malloc0(len);
     qio_test_fill_random(src, len);
 
-    wside = (QIOTestSide){ .ioc = writer, .niov = niov,
-                           .iov = qio_test_make_iov(src, len, niov),
-                           .nonblocking = opts->nonblocking,
-                           .use_all = opts->use_all };
+    wside = (QIOTestSide){.ioc = writer,
+                          .niov = niov,
+                          .iov = qio_test_make_iov(src, len, niov),
+                          .nonblocking = opts->nonblocking,
+                          .use_all = opts->use_all};
     rside = wside;
     rside.ioc = reader;
     rside.iov = qio_test_make_iov(dst, len, niov);
