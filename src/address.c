@@ -67,7 +67,8 @@ static const QiocOptDesc addr_options[] = {
      "serve every client concurrently, not just one", OFF(fork)},
     {"max-children", NULL, INT, O_ACCEPT, NULL, NULL,
      "with fork: at most N clients at once", OFF(max_children)},
-    {"backlog", NULL, INT, O_LISTEN, "128", NULL, "listen backlog", OFF(backlog)},
+    {"backlog", NULL, INT, O_LISTEN, "128", NULL, "listen backlog",
+     OFF(backlog)},
     {"accept-timeout", NAMES("listen-timeout"), DURATION, O_ACCEPT, NULL, NULL,
      "give up when no client arrives within SECONDS", OFF(accept_timeout)},
     {"reuseaddr", NAMES("so-reuseaddr"), FLAG, O_IPLISTEN, "1", NULL,
@@ -82,13 +83,14 @@ static const QiocOptDesc addr_options[] = {
      "address family: ip4 or ip6", OFF(pf)},
     {"ipv6only", NAMES("ipv6-v6only"), FLAG, O_IP, "0", NULL,
      "an IPv6 socket takes IPv6 only (IPV6_V6ONLY)", OFF(ipv6only), TRUE},
-    {"nodelay", NAMES("tcp-nodelay"), FLAG, O_IP, "0", NULL, "set TCP_NODELAY", OFF(nodelay)},
+    {"nodelay", NAMES("tcp-nodelay"), FLAG, O_IP, "0", NULL, "set TCP_NODELAY",
+     OFF(nodelay)},
     {"keepalive", NAMES("so-keepalive"), FLAG, O_IP, "0", NULL,
      "set SO_KEEPALIVE", OFF(keepalive)},
     {"connect-timeout", NULL, DURATION, O_CONNECT, NULL, NULL,
      "give up connecting after SECONDS", OFF(connect_timeout)},
-    {"retry", NULL, INT, O_CONNECT, "0", NULL,
-     "retry a failed connect N times", OFF(retry)},
+    {"retry", NULL, INT, O_CONNECT, "0", NULL, "retry a failed connect N times",
+     OFF(retry)},
     {"interval", NAMES("intervall"), DURATION, O_CONNECT, "1", NULL,
      "SECONDS to wait between connect tries", OFF(interval)},
     {"unlink-early", NAMES("unlink"), FLAG, O_UNIXLISTEN, "0", NULL,
@@ -101,12 +103,16 @@ static const QiocOptDesc addr_options[] = {
      "owner of the created file", OFF(user)},
     {"group", NAMES("gid"), GROUP, O_FSPERM, NULL, NULL,
      "group of the created file", OFF(group)},
-    {"umask", NULL, MODE, O_FSPERM, NULL, NULL, "umask while creating", OFF(umask)},
-    {"append", NAMES("o-append"), FLAG, O_OPEN, "0", NULL,
-     "open with O_APPEND", OFF(append)},
-    {"creat", NAMES("o-creat"), FLAG, O_OPEN, "0", NULL, "open with O_CREAT", OFF(creat)},
-    {"trunc", NAMES("o-trunc"), FLAG, O_OPEN, "0", NULL, "open with O_TRUNC", OFF(trunc)},
-    {"excl", NAMES("o-excl"), FLAG, O_OPEN, "0", NULL, "open with O_EXCL", OFF(excl)},
+    {"umask", NULL, MODE, O_FSPERM, NULL, NULL, "umask while creating",
+     OFF(umask)},
+    {"append", NAMES("o-append"), FLAG, O_OPEN, "0", NULL, "open with O_APPEND",
+     OFF(append)},
+    {"creat", NAMES("o-creat"), FLAG, O_OPEN, "0", NULL, "open with O_CREAT",
+     OFF(creat)},
+    {"trunc", NAMES("o-trunc"), FLAG, O_OPEN, "0", NULL, "open with O_TRUNC",
+     OFF(trunc)},
+    {"excl", NAMES("o-excl"), FLAG, O_OPEN, "0", NULL, "open with O_EXCL",
+     OFF(excl)},
     {"rdonly", NAMES("o-rdonly"), FLAG, O_OPEN, "0", NULL,
      "open for reading only", OFF(rdonly)},
     {"wronly", NAMES("o-wronly"), FLAG, O_OPEN, "0", NULL,
@@ -115,7 +121,8 @@ static const QiocOptDesc addr_options[] = {
      "at end-of-file keep waiting for more, like tail -f", OFF(ignoreeof)},
     {"stderr", NULL, FLAG, O_EXEC, "0", NULL,
      "the child's stderr goes into the channel too", OFF(merge_stderr)},
-    {"pipes", NULL, FLAG, O_EXEC, "1", NULL, "connect the child through pipes", OFF(pipes), TRUE},
+    {"pipes", NULL, FLAG, O_EXEC, "1", NULL, "connect the child through pipes",
+     OFF(pipes), TRUE},
     {"socketpair", NULL, FLAG, O_EXEC, "0", NULL,
      "connect the child through a socket pair", OFF(socketpair)},
     {"pty", NULL, FLAG, O_EXEC, "0", NULL,
@@ -125,11 +132,15 @@ static const QiocOptDesc addr_options[] = {
     {"ctty", NULL, FLAG, O_EXEC, "0", NULL,
      "make the pty the child's controlling terminal", OFF(ctty)},
     {"nofork", NULL, FLAG, O_EXEC, "0", NULL,
-     "give the child the other address's descriptor; relay nothing", OFF(nofork)},
-    {"fdin", NULL, INT, O_EXEC, "0", NULL, "the child reads from fd N", OFF(fdin)},
-    {"fdout", NULL, INT, O_EXEC, "1", NULL, "the child writes to fd N", OFF(fdout)},
+     "give the child the other address's descriptor; relay nothing",
+     OFF(nofork)},
+    {"fdin", NULL, INT, O_EXEC, "0", NULL, "the child reads from fd N",
+     OFF(fdin)},
+    {"fdout", NULL, INT, O_EXEC, "1", NULL, "the child writes to fd N",
+     OFF(fdout)},
     {"end-close", NULL, FLAG, O_EXEC, "0", NULL,
-     "at the end, close the channel without signalling the child", OFF(end_close)},
+     "at the end, close the channel without signalling the child",
+     OFF(end_close)},
     {"cert", NAMES("certificate"), STRING, O_TLS, NULL, NULL,
      "PEM certificate chain (may hold the key too)", OFF(cert)},
     {"key", NULL, STRING, O_TLS, NULL, NULL, "PEM private key", OFF(key)},
@@ -137,16 +148,20 @@ static const QiocOptDesc addr_options[] = {
      "trust anchors; on TLS-LISTEN, verify client certificates", OFF(cafile)},
     {"verify", NULL, FLAG, O_TLS, "1", NULL, "verify the peer", OFF(verify)},
     {"snihost", NAMES("commonname", "cn"), STRING, O_TLSCONNECT, NULL, NULL,
-     "name sent in SNI and checked in the certificate (default: HOST)", OFF(snihost)},
-    {"priority", NULL, STRING, O_TLS, "NORMAL", NULL, "GnuTLS priority string", OFF(priority)},
+     "name sent in SNI and checked in the certificate (default: HOST)",
+     OFF(snihost)},
+    {"priority", NULL, STRING, O_TLS, "NORMAL", NULL, "GnuTLS priority string",
+     OFF(priority)},
     {"send-fds", NULL, FDLIST, O_FDPASS, NULL, NULL,
      "send these descriptors with the first data written", OFF(send_fds)},
     {"readbytes", NAMES("bytes"), SIZE, O_ALL, NULL, NULL,
-     "read at most N bytes, then treat it as end-of-file (0: no limit)", OFF(readbytes)},
+     "read at most N bytes, then treat it as end-of-file (0: no limit)",
+     OFF(readbytes)},
     {"shut", NULL, CHOICE, O_ALL, "write",
      NAMES("write", "both", "close", "none"),
      "when data into this address ends: write (half-close), both, close "
-     "or none (socat: shut-down, shut-close, shut-none)", OFF(shut)},
+     "or none (socat: shut-down, shut-close, shut-none)",
+     OFF(shut)},
 };
 
 /* socat spells some values of an option as an option of its own. */
@@ -643,23 +658,34 @@ static const struct {
     {'g', G_GUINT64_CONSTANT(1) << 30},
 };
 
-static char *parse_size(const QiocOptDesc *desc, const char *value, char **why)
+gboolean qioc_size_parse(const char *text, guint64 max, guint64 *out)
 {
-    gsize len = strlen(value);
+    gsize len = strlen(text);
     guint64 factor = 1;
     guint64 v;
     g_autofree char *digits = NULL;
 
     for (guint i = 0; len > 0 && i < G_N_ELEMENTS(size_suffixes); i++) {
-        if (g_ascii_tolower(value[len - 1]) == size_suffixes[i].suffix) {
+        if (g_ascii_tolower(text[len - 1]) == size_suffixes[i].suffix) {
             factor = size_suffixes[i].factor;
         }
     }
-    digits = g_strndup(value, factor > 1 ? len - 1 : len);
-    if (!parse_uint(digits, 10, G_MAXINT64 / factor, &v)) {
+    digits = g_strndup(text, factor > 1 ? len - 1 : len);
+    if (!parse_uint(digits, 10, max / factor, &v)) {
+        return FALSE;
+    }
+    *out = v * factor;
+    return TRUE;
+}
+
+static char *parse_size(const QiocOptDesc *desc, const char *value, char **why)
+{
+    guint64 v;
+
+    if (!qioc_size_parse(value, G_MAXINT64, &v)) {
         return NULL;
     }
-    return g_strdup_printf("%" G_GUINT64_FORMAT, v * factor);
+    return g_strdup_printf("%" G_GUINT64_FORMAT, v);
 }
 
 static char *parse_mode(const QiocOptDesc *desc, const char *value, char **why)
@@ -955,8 +981,8 @@ static gboolean parse_options(Parser *ps, GError **errp)
 
 /* ---------------------------------------------------------------- checks */
 
-void qioc_address_fail(const QiocAddress *addr, GError **errp,
-                       const char *fmt, ...)
+void qioc_address_fail(const QiocAddress *addr, GError **errp, const char *fmt,
+                       ...)
 {
     va_list ap;
     g_autofree char *what = NULL;
@@ -1005,14 +1031,12 @@ static gboolean check_port(const QiocAddress *addr, const char *port,
     return TRUE;
 }
 
-gboolean qioc_address_check_connect_port(const QiocAddress *addr,
-                                         GError **errp)
+gboolean qioc_address_check_connect_port(const QiocAddress *addr, GError **errp)
 {
     return check_port(addr, addr->params[1], FALSE, errp);
 }
 
-gboolean qioc_address_check_listen_port(const QiocAddress *addr,
-                                        GError **errp)
+gboolean qioc_address_check_listen_port(const QiocAddress *addr, GError **errp)
 {
     return check_port(addr, addr->params[0], TRUE, errp);
 }

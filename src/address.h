@@ -224,8 +224,8 @@ typedef struct QiocAddrOpts {
     QiocNetworks *range;
     char *bind;
     gint64 sourceport;
-    int pf;                     /* 0 ip4, 1 ip6, -1 unset */
-    int ipv6only;               /* -1 unless given */
+    int pf;       /* 0 ip4, 1 ip6, -1 unset */
+    int ipv6only; /* -1 unless given */
     gboolean nodelay;
     gboolean keepalive;
     /* connecting */
@@ -250,7 +250,7 @@ typedef struct QiocAddrOpts {
     gboolean ignoreeof;
     /* child processes */
     gboolean merge_stderr;
-    int pipes;                  /* -1 unless given */
+    int pipes; /* -1 unless given */
     gboolean socketpair;
     gboolean pty;
     gboolean setsid;
@@ -267,9 +267,9 @@ typedef struct QiocAddrOpts {
     char *snihost;
     char *priority;
     /* every address */
-    GArray *send_fds;           /* int */
+    GArray *send_fds; /* int */
     gint64 readbytes;
-    int shut;                   /* QiocShut */
+    int shut; /* QiocShut */
 } QiocAddrOpts;
 
 /*
@@ -343,8 +343,8 @@ QiocAddrCheck qioc_address_check_sun_path;
  *
  * Sets a %QIOC_USAGE_ERROR that names the address, on one line.
  */
-void qioc_address_fail(const QiocAddress *addr, GError **errp,
-                       const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+void qioc_address_fail(const QiocAddress *addr, GError **errp, const char *fmt,
+                       ...) G_GNUC_PRINTF(3, 4);
 
 /**
  * qioc_address_parse:
@@ -443,6 +443,17 @@ void qioc_split_host_port(const char *text, char **host, char **port);
  * pf=, else @family.
  */
 int qioc_address_family(const QiocAddress *addr, int family);
+
+/**
+ * qioc_size_parse:
+ * @text: digits, optionally followed by K, M or G (powers of 1024)
+ * @max: the largest value allowed
+ * @out: the value
+ *
+ * A size as options and -b take it. FALSE when @text is not one or is
+ * larger than @max.
+ */
+gboolean qioc_size_parse(const char *text, guint64 max, guint64 *out);
 
 /**
  * qioc_duration_parse:

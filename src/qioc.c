@@ -23,26 +23,12 @@ static QiocOptions options = QIOC_OPTIONS_INIT;
 
 /* ---------------------------------------------------------------- options */
 
-static gboolean parse_size(const char *text, gsize *out)
+/* -b: a size from 1 byte to 2 GiB - 1. */
+static gboolean parse_buffer_size(const char *text, gsize *out)
 {
-    char *end = NULL;
-    guint64 n = g_ascii_strtoull(text, &end, 10);
-    static const struct {
-        char suffix;
-        guint shift;
-    } units[] = { { 'k', 10 }, { 'm', 20 }, { 'g', 30 } };
+    guint64 n;
 
-    if (end == text) {
-        return FALSE;
-    }
-    for (gsize i = 0; *end && i < G_N_ELEMENTS(units); i++) {
-        if (g_ascii_tolower(*end) == units[i].suffix) {
-            n <<= units[i].shift;
-            end++;
-            break;
-        }
-    }
-    if (*end || n == 0 || n > G_MAXINT32) {
+    if (!qioc_size_parse(text, G_MAXINT32, &n) || n == 0) {
         return FALSE;
     }
     *out = n;
@@ -53,15 +39,14 @@ static gboolean bad_value(const char *name, const char *value,
                           const char *expected, GError **errp)
 {
     g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "bad value \"%s\" for %s: expected %s", value, name,
-                expected);
+                "bad value \"%s\" for %s: expected %s", value, name, expected);
     return FALSE;
 }
 
 static gboolean opt_buffer_size(const char *name, const char *value,
                                 gpointer data, GError **errp)
 {
-    return parse_size(value, &options.buffer_size) ||
+    return parse_buffer_size(value, &options.buffer_size) ||
            bad_value(name, value, "a size such as 65536, 64K or 1M", errp);
 }
 
@@ -86,8 +71,8 @@ static gboolean opt_debug(const char *name, const char *value, gpointer data,
     return TRUE;
 }
 
-static gboolean opt_family(const char *name, const char *value,
-                           gpointer data, GError **errp)
+static gboolean opt_family(const char *name, const char *value, gpointer data,
+                           GError **errp)
 {
     options.family = g_str_equal(name, "-6") ? AF_INET6 : AF_INET;
     return TRUE;
@@ -97,9 +82,9 @@ static const struct {
     const char *name;
     QiocFdsMode mode;
 } fds_modes[] = {
-    { "auto", QIOC_FDS_AUTO },
-    { "off", QIOC_FDS_OFF },
-    { "require", QIOC_FDS_REQUIRE },
+    {"auto", QIOC_FDS_AUTO},
+    {"off", QIOC_FDS_OFF},
+    {"require", QIOC_FDS_REQUIRE},
 };
 
 static gboolean opt_fds(const char *name, const char *value, gpointer data,
@@ -130,62 +115,61 @@ static gboolean opt_syslog(const char *name, const char *value, gpointer data,
 static gboolean show_help;
 
 static const GOptionEntry transfer_entries[] = {
-    { "left-to-right", 'u', 0, G_OPTION_ARG_NONE, &options.left_to_right,
-      "Copy only from the first address to the second", NULL },
-    { "right-to-left", 'U', 0, G_OPTION_ARG_NONE, &options.right_to_left,
-      "Copy only from the second address to the first", NULL },
-    { "buffer-size", 'b', 0, G_OPTION_ARG_CALLBACK, opt_buffer_size,
-      "Bytes moved per read (default 128K)", "SIZE" },
-    { "close-timeout", 't', 0, G_OPTION_ARG_CALLBACK, opt_close_timeout,
-      "End the other direction SECONDS after one ends", "SECONDS" },
-    { "idle-timeout", 'T', 0, G_OPTION_ARG_CALLBACK, opt_idle_timeout,
-      "End after SECONDS with no data either way", "SECONDS" },
-    { "ipv4", '4', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
-      "Resolve names to IPv4 addresses only", NULL },
-    { "ipv6", '6', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
-      "Resolve names to IPv6 addresses only", NULL },
-    { "fds", 0, 0, G_OPTION_ARG_CALLBACK, opt_fds,
-      "Descriptor forwarding: auto, off or require", "MODE" },
-    { NULL },
+    {"left-to-right", 'u', 0, G_OPTION_ARG_NONE, &options.left_to_right,
+     "Copy only from the first address to the second", NULL},
+    {"right-to-left", 'U', 0, G_OPTION_ARG_NONE, &options.right_to_left,
+     "Copy only from the second address to the first", NULL},
+    {"buffer-size", 'b', 0, G_OPTION_ARG_CALLBACK, opt_buffer_size,
+     "Bytes moved per read (default 128K)", "SIZE"},
+    {"close-timeout", 't', 0, G_OPTION_ARG_CALLBACK, opt_close_timeout,
+     "End the other direction SECONDS after one ends", "SECONDS"},
+    {"idle-timeout", 'T', 0, G_OPTION_ARG_CALLBACK, opt_idle_timeout,
+     "End after SECONDS with no data either way", "SECONDS"},
+    {"ipv4", '4', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
+     "Resolve names to IPv4 addresses only", NULL},
+    {"ipv6", '6', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_family,
+     "Resolve names to IPv6 addresses only", NULL},
+    {"fds", 0, 0, G_OPTION_ARG_CALLBACK, opt_fds,
+     "Descriptor forwarding: auto, off or require", "MODE"},
+    {NULL},
 };
 
 static const GOptionEntry diagnostic_entries[] = {
-    { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_debug,
-      "More diagnostics; repeat (-dd) for more", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose,
-      "Log the data moved as text, on stderr", NULL },
-    { "hexdump", 'x', 0, G_OPTION_ARG_NONE, &options.hexdump,
-      "Log the data moved as a hex dump, on stderr", NULL },
-    { "stats", 0, 0, G_OPTION_ARG_NONE, &options.stats,
-      "Print bytes, descriptors, time per direction", NULL },
-    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
-      "Print both addresses as parsed; open nothing", NULL },
-    { NULL },
+    {"debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, opt_debug,
+     "More diagnostics; repeat (-dd) for more", NULL},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &options.verbose,
+     "Log the data moved as text, on stderr", NULL},
+    {"hexdump", 'x', 0, G_OPTION_ARG_NONE, &options.hexdump,
+     "Log the data moved as a hex dump, on stderr", NULL},
+    {"stats", 0, 0, G_OPTION_ARG_NONE, &options.stats,
+     "Print bytes, descriptors, time per direction", NULL},
+    {"dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
+     "Print both addresses as parsed; open nothing", NULL},
+    {NULL},
 };
 
 static const GOptionEntry log_entries[] = {
-    { "log-file", 0, 0, G_OPTION_ARG_FILENAME, &log_file_arg,
-      "Diagnostics to FILE, not stderr (socat: -lf)", "FILE" },
-    { "syslog", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
-      opt_syslog, "Diagnostics to syslog (socat: -ly[FACILITY])",
-      "[FACILITY]" },
-    { "log-name", 0, 0, G_OPTION_ARG_STRING, &log_name_arg,
-      "Program name in diagnostics (socat: -lp)", "NAME" },
-    { "log-micro", 0, 0, G_OPTION_ARG_NONE, &log_config.micro,
-      "Timestamps to the microsecond (socat: -lu)", NULL },
-    { "log-host", 0, 0, G_OPTION_ARG_NONE, &log_config.host,
-      "The host name in diagnostics (socat: -lh)", NULL },
-    { NULL },
+    {"log-file", 0, 0, G_OPTION_ARG_FILENAME, &log_file_arg,
+     "Diagnostics to FILE, not stderr (socat: -lf)", "FILE"},
+    {"syslog", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, opt_syslog,
+     "Diagnostics to syslog (socat: -ly[FACILITY])", "[FACILITY]"},
+    {"log-name", 0, 0, G_OPTION_ARG_STRING, &log_name_arg,
+     "Program name in diagnostics (socat: -lp)", "NAME"},
+    {"log-micro", 0, 0, G_OPTION_ARG_NONE, &log_config.micro,
+     "Timestamps to the microsecond (socat: -lu)", NULL},
+    {"log-host", 0, 0, G_OPTION_ARG_NONE, &log_config.host,
+     "The host name in diagnostics (socat: -lh)", NULL},
+    {NULL},
 };
 
 static const GOptionEntry general_entries[] = {
-    { "help", 'h', 0, G_OPTION_ARG_NONE, &show_help,
-      "Show this help and exit", NULL },
-    { "help-addresses", 0, 0, G_OPTION_ARG_NONE, &show_addresses,
-      "List every address type and option, then exit", NULL },
-    { "version", 'V', 0, G_OPTION_ARG_NONE, &show_version,
-      "Print the version and exit", NULL },
-    { NULL },
+    {"help", 'h', 0, G_OPTION_ARG_NONE, &show_help, "Show this help and exit",
+     NULL},
+    {"help-addresses", 0, 0, G_OPTION_ARG_NONE, &show_addresses,
+     "List every address type and option, then exit", NULL},
+    {"version", 'V', 0, G_OPTION_ARG_NONE, &show_version,
+     "Print the version and exit", NULL},
+    {NULL},
 };
 
 /* --help shows every group, each under its own heading. */
@@ -194,18 +178,18 @@ static const struct {
     const char *title;
     const GOptionEntry *entries;
 } option_groups[] = {
-    { "general", "General:", general_entries },
-    { "transfer", "Transfer options:", transfer_entries },
-    { "diagnostics", "Diagnostics:", diagnostic_entries },
-    { "logging", "Where diagnostics go:", log_entries },
+    {"general", "General:", general_entries},
+    {"transfer", "Transfer options:", transfer_entries},
+    {"diagnostics", "Diagnostics:", diagnostic_entries},
+    {"logging", "Where diagnostics go:", log_entries},
 };
 
 static void add_option_groups(GOptionContext *ctx)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(option_groups); i++) {
-        GOptionGroup *group = g_option_group_new(
-            option_groups[i].name, option_groups[i].title,
-            "Show these options", NULL, NULL);
+        GOptionGroup *group =
+            g_option_group_new(option_groups[i].name, option_groups[i].title,
+                               "Show these options", NULL, NULL);
 
         g_option_group_add_entries(group, option_groups[i].entries);
         g_option_context_add_group(ctx, group);
@@ -253,20 +237,20 @@ static void bracket_optional_values(char *help)
  */
 static const struct {
     const char *socat;
-    const char *bare;           /* the option alone */
-    const char *glued;          /* prefix for a glued value, or NULL */
+    const char *bare;  /* the option alone */
+    const char *glued; /* prefix for a glued value, or NULL */
 } socat_spellings[] = {
-    { "-lf", "--log-file", "--log-file=" },
-    { "-ly", "--syslog=", "--syslog=" },
-    { "-lp", "--log-name", "--log-name=" },
-    { "-lu", "--log-micro", NULL },
-    { "-lh", "--log-host", NULL },
+    {"-lf", "--log-file", "--log-file="},
+    {"-ly", "--syslog=", "--syslog="},
+    {"-lp", "--log-name", "--log-name="},
+    {"-lu", "--log-micro", NULL},
+    {"-lh", "--log-host", NULL},
     /*
      * GOption gives an optional value the next word unless that starts
      * with '-': `--syslog TCP-L:80 ...` must not make TCP-L:80 a facility.
      * "--syslog=" is the default facility; "--syslog=FAC" passes as is.
      */
-    { "--syslog", "--syslog=", NULL },
+    {"--syslog", "--syslog=", NULL},
 };
 
 static char *map_socat_option(const char *arg)
@@ -305,8 +289,8 @@ static char **map_socat_options(int argc, char **argv)
         if (i > 0 && g_str_has_prefix(argv[i], "-,")) {
             out[i] = g_strconcat(STDIO_MARK, argv[i], NULL);
         } else {
-            out[i] = done || i == 0 ? g_strdup(argv[i])
-                                    : map_socat_option(argv[i]);
+            out[i] =
+                done || i == 0 ? g_strdup(argv[i]) : map_socat_option(argv[i]);
         }
     }
     return out;
@@ -342,9 +326,9 @@ static char **parse_options(int *argc, char ***argv, GError **errp)
     g_autoptr(GOptionContext) ctx = g_option_context_new("ADDRESS ADDRESS");
     char **rest = NULL;
     GOptionEntry positional[] = {
-        { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL,
-          NULL },
-        { NULL },
+        {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL,
+         NULL},
+        {NULL},
     };
 
     g_option_context_set_summary(
@@ -473,8 +457,9 @@ static gboolean send_fds_open(QiocAddress *addr[2])
             if (fcntl(fd, F_GETFD) < 0) {
                 g_autofree char *list = qioc_fd_list_text(fds);
 
-                qioc_log_address(QIOC_LOG_ERROR, addr[i]->index, addr[i]->text, "send-fds=%s: descriptor %d: %s", list, fd,
-                           g_strerror(errno));
+                qioc_log_address(QIOC_LOG_ERROR, addr[i]->index, addr[i]->text,
+                                 "send-fds=%s: descriptor %d: %s", list, fd,
+                                 g_strerror(errno));
                 return FALSE;
             }
         }
@@ -497,7 +482,7 @@ int main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     g_auto(GStrv) specs = NULL;
     g_auto(GStrv) args = NULL;
-    QiocAddress *addr[2] = { NULL, NULL };
+    QiocAddress *addr[2] = {NULL, NULL};
     int status;
 
     args = map_socat_options(argc, argv);
@@ -523,9 +508,9 @@ int main(int argc, char **argv)
         return QIOC_EXIT_OK;
     }
     if (g_strv_length(specs) != 2) {
-        g_autofree char *msg = g_strdup_printf(
-            "expected two addresses, got %u (see qioc --help)",
-            g_strv_length(specs));
+        g_autofree char *msg =
+            g_strdup_printf("expected two addresses, got %u (see qioc --help)",
+                            g_strv_length(specs));
 
         return usage_error(msg);
     }
