@@ -901,6 +901,185 @@ static char *normalise(const Parser *ps, const QiocOptDesc *desc,
     return norm;
 }
 
+/* ---------------------------------------------------------------- typos */
+
+/* Levenshtein's distance between @a and @b, ignoring case. */
+static guint edit_distance(const char *a, const char *b)
+{
+    gsize la = strlen(a), lb = strlen(b);
+    g_autofree guint *row = g_new(guint, lb + 1);
+
+    for (gsize j = 0; j <= lb; j++) {
+        row[j] = j;
+    }
+    for (gsize i = 1; i <= la; i++) {
+        guint diag = row[0];
+
+        row[0] = i;
+        for (gsize j = 1; j <= lb; j++) {
+            guint up = row[j];
+            gboolean same =
+                g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]);
+
+            row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + !same);
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+typedef struct {
+    const char *name; /* what was typed */
+    const char *best; /* the nearest known name so far */
+    guint distance;
+} Nearest;
+
+static void nearest_consider(Nearest *n, const char *known)
+{
+    guint d = edit_distance(n->name, known);
+
+    if (d < n->distance) {
+        n->best = known;
+        n->distance = d;
+    }
+}
+
+static void nearest_consider_all(Nearest *n, const char *canonical,
+                                 const char *const *aliases)
+{
+    nearest_consider(n, canonical);
+    for (guint i = 0; aliases && aliases[i]; i++) {
+        nearest_consider(n, aliases[i]);
+    }
+}
+
+/*
+ * "; did you mean "NAME"?" when a known name is a likely typo of @n's
+ * (one edit in a short name, two in a long one), else "".
+ */
+static char *nearest_hint(const Nearest *n)
+{
+    guint allowed = strlen(n->name) >= 6 ? 2 : 1;
+
+    if (n->best == NULL || n->distance > allowed) {
+        return g_strdup("");
+    }
+    return g_strdup_printf("; did you mean \"%s\"?", n->best);
+}
+
+static char *option_hint(const char *name)
+{
+    Nearest n = {.name = name, .distance = G_MAXUINT};
+
+    for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
+        nearest_consider_all(&n, addr_options[i].name, addr_options[i].aliases);
+    }
+    return nearest_hint(&n);
+}
+
+/*
+ * socat's address types that qioc does not have (yet): told apart from
+ * typos, so that "UDP-LISTEN" is not answered with "did you mean
+ * TCP-LISTEN?". The 4 and 6 variants are matched by their family.
+ */
+static const char *const socat_only_types[] = {
+    "UDP",
+    "UDP-CONNECT",
+    "UDP-LISTEN",
+    "UDP-SENDTO",
+    "UDP-RECVFROM",
+    "UDP-RECV",
+    "UDP-DATAGRAM",
+    "UDPLITE",
+    "UDPLITE-CONNECT",
+    "UDPLITE-LISTEN",
+    "UDPLITE-SENDTO",
+    "UDPLITE-RECVFROM",
+    "UDPLITE-RECV",
+    "UDPLITE-DATAGRAM",
+    "IP-SENDTO",
+    "IP-RECVFROM",
+    "IP-RECV",
+    "IP-DATAGRAM",
+    "UNIX-SENDTO",
+    "UNIX-RECVFROM",
+    "UNIX-RECV",
+    "ABSTRACT-SENDTO",
+    "ABSTRACT-RECVFROM",
+    "ABSTRACT-RECV",
+    "ABSTRACT-CLIENT",
+    "SCTP-CONNECT",
+    "SCTP-LISTEN",
+    "DCCP-CONNECT",
+    "DCCP-LISTEN",
+    "SOCKET-CONNECT",
+    "SOCKET-LISTEN",
+    "SOCKET-SENDTO",
+    "SOCKET-RECVFROM",
+    "SOCKET-RECV",
+    "SOCKET-DATAGRAM",
+    "SOCKS4",
+    "SOCKS4A",
+    "SOCKS5",
+    "SOCKS5-CONNECT",
+    "SOCKS5-LISTEN",
+    "PROXY",
+    "PROXY-CONNECT",
+    "PTY",
+    "READLINE",
+    "SHELL",
+    "TUN",
+    "INTERFACE",
+    "VSOCK-CONNECT",
+    "VSOCK-LISTEN",
+    "OPENSSL-DTLS-CLIENT",
+    "OPENSSL-DTLS-SERVER",
+    "POSIXMQ-READ",
+    "POSIXMQ-RECEIVE",
+    "POSIXMQ-SEND",
+    "POSIXMQ-WRITE",
+    "POSIXMQ-BIDIRECTIONAL",
+};
+
+/* @name without the 4 or 6 of its family ("UDP6-LISTEN": "UDP-LISTEN"). */
+static char *without_family_digit(const char *name)
+{
+    const char *dash = strchr(name, '-');
+    gsize head = dash ? (gsize)(dash - name) : strlen(name);
+
+    g_autofree char *family = g_strndup(name, head > 0 ? head - 1 : 0);
+
+    if (head > 1 && (name[head - 1] == '4' || name[head - 1] == '6')) {
+        return g_strconcat(family, name + head, NULL);
+    }
+    return g_strdup(name);
+}
+
+static gboolean is_socat_only_type(const char *name)
+{
+    g_autofree char *plain = without_family_digit(name);
+
+    for (guint i = 0; i < G_N_ELEMENTS(socat_only_types); i++) {
+        if (g_ascii_strcasecmp(name, socat_only_types[i]) == 0 ||
+            g_ascii_strcasecmp(plain, socat_only_types[i]) == 0) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static char *type_hint(const char *name)
+{
+    Nearest n = {.name = name, .distance = G_MAXUINT};
+    guint count;
+    const QiocAddrType *types = all_types(&count);
+
+    for (guint i = 0; i < count; i++) {
+        nearest_consider_all(&n, types[i].name, types[i].aliases);
+    }
+    return nearest_hint(&n);
+}
+
 /* ---------------------------------------------------------------- options */
 
 static gboolean set_option(Parser *ps, const char *name, const char *value,
@@ -911,7 +1090,9 @@ static gboolean set_option(Parser *ps, const char *name, const char *value,
     char *norm;
 
     if (desc == NULL) {
-        fail(ps, errp, "unknown option \"%s\"", name);
+        g_autofree char *hint = option_hint(name);
+
+        fail(ps, errp, "unknown option \"%s\"%s", name, hint);
         return FALSE;
     }
     if ((ps->type->groups & desc->groups) == 0) {
@@ -1162,7 +1343,16 @@ static gboolean parse_type(Parser *ps, GError **errp)
     if (ps->type == NULL && word->len == 0) {
         fail(ps, errp, "missing address type before \"%s\"", ps->p);
     } else if (ps->type == NULL) {
-        fail(ps, errp, "unknown address type \"%s\"", word->str);
+        g_autofree char *hint = NULL;
+
+        if (is_socat_only_type(word->str)) {
+            fail(ps, errp,
+                 "socat's address type \"%s\" is not supported by qioc",
+                 word->str);
+        } else {
+            hint = type_hint(word->str);
+            fail(ps, errp, "unknown address type \"%s\"%s", word->str, hint);
+        }
     }
     return ps->type != NULL;
 }

@@ -166,6 +166,38 @@ same_as() {
     assert_contains "$stderr" "address 2 (FOO:1)"
 }
 
+@test "usage error: a misspelt type or option suggests the nearest name" {
+    run --separate-stderr qioc - TCP-LISEN:80
+    assert_usage_error TCP-LISEN
+    assert_contains "$stderr" '; did you mean "TCP-LISTEN"?'
+    run --separate-stderr qioc - TCP:127.0.0.1:80,conect-timeout=1
+    assert_usage_error conect-timeout
+    assert_contains "$stderr" '; did you mean "connect-timeout"?'
+    run --separate-stderr qioc FILE:x,creat,trunk -
+    assert_usage_error trunk
+    assert_contains "$stderr" '; did you mean "trunc"?'
+}
+
+@test "usage error: a name nothing is near gets no suggestion" {
+    run --separate-stderr qioc - FOO:1
+    assert_usage_error FOO
+    [[ $stderr != *"did you mean"* ]]
+    run --separate-stderr qioc TCP:127.0.0.1:80,bogus -
+    assert_usage_error bogus
+    [[ $stderr != *"did you mean"* ]]
+}
+
+@test "usage error: socat's address types qioc lacks are named as such" {
+    local t
+    for t in UDP-LISTEN:53 udp6-listen:53 UDP4:127.0.0.1:53 SOCKS4A:p:h:1 \
+        PROXY:p:h:1 PTY READLINE SCTP-CONNECT:h:1; do
+        run --separate-stderr qioc - "$t"
+        assert_usage_error "${t%%:*}"
+        assert_contains "$stderr" "socat's address type \"${t%%:*}\" is not supported by qioc"
+        [[ $stderr != *"did you mean"* ]]
+    done
+}
+
 @test "usage error: unknown address option" {
     run --separate-stderr qioc TCP:127.0.0.1:80,bogus -
     assert_usage_error bogus
