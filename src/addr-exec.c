@@ -65,25 +65,35 @@ static gboolean exec_options(const QiocAddress *addr,
 
 /* ---------------------------------------------------------------- env */
 
-/* NAME=address and NAME_PORT-style NAME2=port for one end of a socket. */
-static void env_address(GPtrArray *env, GSocketAddress *sa,
-                        const char *addr_var, const char *port_var)
+/*
+ * The connection variables go out under qioc's names and under socat's,
+ * which scripts written for socat read.
+ */
+static const char *const env_prefixes[] = {"QIOC_", "SOCAT_"};
+
+/* PREFIX{END}ADDR=address and PREFIX{END}PORT=port for one end. */
+static void env_address(GPtrArray *env, GSocketAddress *sa, const char *end)
 {
+    g_autofree char *addr = NULL;
+    guint port = 0;
+
     if (G_IS_INET_SOCKET_ADDRESS(sa)) {
         GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(sa);
-        g_autofree char *ip =
-            g_inet_address_to_string(g_inet_socket_address_get_address(isa));
 
-        g_ptr_array_add(env, g_strdup_printf("%s=%s", addr_var, ip));
-        g_ptr_array_add(env,
-                        g_strdup_printf("%s=%u", port_var,
-                                        g_inet_socket_address_get_port(isa)));
+        addr = g_inet_address_to_string(g_inet_socket_address_get_address(isa));
+        port = g_inet_socket_address_get_port(isa);
     } else if (G_IS_UNIX_SOCKET_ADDRESS(sa) &&
                g_unix_socket_address_get_path_len(G_UNIX_SOCKET_ADDRESS(sa))) {
         /* An unnamed client (the usual case) has no address to give. */
-        g_autofree char *text = qio_socket_address_to_string(sa);
-
-        g_ptr_array_add(env, g_strdup_printf("%s=%s", addr_var, text));
+        addr = qio_socket_address_to_string(sa);
+    }
+    for (guint i = 0; addr && i < G_N_ELEMENTS(env_prefixes); i++) {
+        g_ptr_array_add(
+            env, g_strdup_printf("%s%sADDR=%s", env_prefixes[i], end, addr));
+        if (port) {
+            g_ptr_array_add(env, g_strdup_printf("%s%sPORT=%u", env_prefixes[i],
+                                                 end, port));
+        }
     }
 }
 
@@ -104,8 +114,11 @@ static void env_peercred(GPtrArray *env, QIOChannelSocket *sioc)
 /*
  * What the child of a socket address is told about its connection
  * (doc/grammar.md, "Environment of EXEC and SYSTEM children"):
- * QIOC_PEERADDR/PORT, QIOC_SOCKADDR/PORT, on unix sockets the peer's
- * credentials, and on TLS the verified peer's subject.
+ * QIOC_PEERADDR/PORT, QIOC_SOCKADDR/PORT (and socat's SOCAT_ names), on
+ * unix sockets the peer's credentials, and on TLS the verified peer's
+ * subject. Every child gets socat's SOCAT_PID and SOCAT_PPID: qioc's
+ * process, which serves every connection (there is no master process).
+ * @peer may be NULL (not open yet).
  */
 static char **peer_env(QIOChannel *peer)
 {
@@ -114,7 +127,9 @@ static char **peer_env(QIOChannel *peer)
     g_autoptr(GSocketAddress) local = NULL;
     QIOChannelSocket *sioc;
 
-    if (QIO_IS_CHANNEL_TLS(peer)) {
+    g_ptr_array_add(env, g_strdup_printf("SOCAT_PID=%d", (int)getpid()));
+    g_ptr_array_add(env, g_strdup_printf("SOCAT_PPID=%d", (int)getpid()));
+    if (peer && QIO_IS_CHANNEL_TLS(peer)) {
         const char *dn = qio_channel_tls_get_peer_dn(QIO_CHANNEL_TLS(peer));
 
         if (dn) {
@@ -122,12 +137,12 @@ static char **peer_env(QIOChannel *peer)
         }
         peer = qio_channel_tls_get_master(QIO_CHANNEL_TLS(peer));
     }
-    if (QIO_IS_CHANNEL_SOCKET(peer)) {
+    if (peer && QIO_IS_CHANNEL_SOCKET(peer)) {
         sioc = QIO_CHANNEL_SOCKET(peer);
         remote = qio_channel_socket_get_remote_address(sioc, NULL);
         local = qio_channel_socket_get_local_address(sioc, NULL);
-        env_address(env, remote, "QIOC_PEERADDR", "QIOC_PEERPORT");
-        env_address(env, local, "QIOC_SOCKADDR", "QIOC_SOCKPORT");
+        env_address(env, remote, "PEER");
+        env_address(env, local, "SOCK");
         if (qio_channel_socket_is_unix(sioc)) {
             env_peercred(env, sioc);
         }
@@ -163,7 +178,7 @@ static QIOChannel *exec_open(QiocEndpoint *ep, QiocAccess *access,
 {
     const QiocAddress *addr = ep->addr;
     QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
-    g_auto(GStrv) env = peer ? peer_env(peer) : NULL;
+    g_auto(GStrv) env = peer_env(peer);
     g_auto(GStrv) argv = NULL;
     QIOChannelCommand *cioc;
 

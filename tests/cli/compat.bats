@@ -1032,6 +1032,34 @@ endless_child() {
     done
 }
 
+@test "EXEC behind TCP-L also gets socat's SOCAT_PEERADDR/PORT, SOCAT_SOCKADDR/PORT, SOCAT_PID, SOCAT_PPID" {
+    local sp
+    sp=$(free_port)
+    printf '#!/bin/sh\necho "parent=$PPID"\nenv | grep ^SOCAT_ | sort\n' >"$T/showenv"
+    chmod +x "$T/showenv"
+    listen_once TCP-L:"$P" EXEC:"$T/showenv"
+    run --separate-stderr qioc - TCP:127.0.0.1:"$P",sp="$sp" </dev/null
+    assert_status 0
+    listener_ok
+    local parent want
+    parent=$(sed -n 's/^parent=//p' <<<"$output")
+    [[ -n $parent ]]
+    for want in SOCAT_PEERADDR=127.0.0.1 "SOCAT_PEERPORT=$sp" \
+        SOCAT_SOCKADDR=127.0.0.1 "SOCAT_SOCKPORT=$P" \
+        "SOCAT_PID=$parent" "SOCAT_PPID=$parent"; do
+        grep -qxF "$want" <<<"$output" ||
+            { echo "# no $want in:" >&2; echo "$output" >&2; return 1; }
+    done
+}
+
+@test "EXEC as the first address, opened before its peer: SOCAT_PID only" {
+    printf '#!/bin/sh\nenv | grep ^SOCAT_ | cut -d= -f1 | sort | tr "\\n" " "\n' >"$T/showenv"
+    chmod +x "$T/showenv"
+    run --separate-stderr qioc -u EXEC:"$T/showenv" -
+    assert_status 0
+    [[ $output == "SOCAT_PID SOCAT_PPID " ]] || { echo "# got: $output" >&2; return 1; }
+}
+
 @test "EXEC behind UNIX-L gets QIOC_PEERPID, QIOC_PEERUID, QIOC_PEERGID" {
     bg_qioc UNIX-L:"$T/s" "SYSTEM:'env | grep ^QIOC_ | sort'" 2>l.err
     local lpid=$BG_PID
