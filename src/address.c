@@ -107,7 +107,7 @@ static const QiocOptDesc addr_options[] = {
      OFF(umask)},
     {"append", NAMES("o-append"), FLAG, O_OPEN, "0", NULL, "open with O_APPEND",
      OFF(append)},
-    {"creat", NAMES("o-creat"), FLAG, O_OPEN, "0", NULL, "open with O_CREAT",
+    {"creat", NAMES("o-creat", "create"), FLAG, O_OPEN, "0", NULL, "open with O_CREAT",
      OFF(creat)},
     {"trunc", NAMES("o-trunc"), FLAG, O_OPEN, "0", NULL, "open with O_TRUNC",
      OFF(trunc)},

@@ -794,22 +794,24 @@ sourceport_seen() {
 }
 
 # created_files: perm= and umask= on created files, through socat's
-# CREAT and OPEN spellings too; prints each file's mode and content.
+# CREAT and OPEN spellings and the create option too; prints each file's
+# mode and content.
 created_files() {
     local f st=0
     relay -u - CREATE:"$PWD/c1",perm=0640 <<<one || st=$?
     relay -u - CREAT:"$PWD/c2",umask=077 <<<two || st=$?
     relay -u - OPEN:"$PWD/c3",o-creat,perm=0604 <<<three || st=$?
-    for f in c1 c2 c3; do
+    relay -u - OPEN:"$PWD/c4",create,perm=0604 <<<four || st=$?
+    for f in c1 c2 c3 c4; do
         echo "$f $(stat -c %a "$f") $(relay -u OPEN:"$PWD/$f" -)"
     done
     return "$st"
 }
 
-@test "socat's perm= and umask= on created files, and its CREAT and OPEN" {
+@test "socat's perm= and umask= on created files, its CREAT and OPEN, and create" {
     compare_socat created_files </dev/null
     assert_status 0
-    [[ $output == $'c1 640 one\nc2 600 two\nc3 604 three' ]]
+    [[ $output == $'c1 640 one\nc2 600 two\nc3 604 three\nc4 604 four' ]]
 }
 
 # ---------------------------------------------------------------- file options
