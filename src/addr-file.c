@@ -96,7 +96,7 @@ static QIOChannel *open_path(const QiocAddress *addr, QiocAccess *access,
         qioc_error_errno(errp, errno, "open %s", path);
         return NULL;
     }
-    if (!existed && !qioc_set_file_attrs(addr, path, errp)) {
+    if (!qioc_set_file_attrs(addr, path, !existed, errp)) {
         close(fd);
         return NULL;
     }
@@ -123,7 +123,7 @@ static QIOChannel *create_open(QiocEndpoint *ep, QiocAccess *access,
     return open_path(addr, access, flags, errp);
 }
 
-/* Create the FIFO unless it exists; mode=, user=, group= if qioc made it. */
+/* Create the FIFO unless it exists; then the file-system options. */
 static gboolean make_fifo(const QiocAddress *addr, GError **errp)
 {
     const char *path = addr->params[0];
@@ -136,7 +136,7 @@ static gboolean make_fifo(const QiocAddress *addr, GError **errp)
         qioc_error_errno(errp, err, "mkfifo %s", path);
         return FALSE;
     }
-    return rc < 0 || qioc_set_file_attrs(addr, path, errp);
+    return qioc_set_file_attrs(addr, path, rc == 0, errp);
 }
 
 static int open_fifo_fd(const char *path, int flags, GError **errp)

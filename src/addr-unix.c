@@ -54,7 +54,8 @@ static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
     if (rc < 0) {
         return NULL;
     }
-    if (!is_abstract(ep) && !qioc_set_file_attrs(addr, addr->params[0], errp)) {
+    if (!is_abstract(ep) &&
+        !qioc_set_file_attrs(addr, addr->params[0], TRUE, errp)) {
         qio_net_listener_disconnect(listener);
         return NULL;
     }

@@ -59,14 +59,23 @@ void qioc_umask_pop(const QiocAddress *addr, mode_t old)
     }
 }
 
+static gboolean set_mode(const char *path, gint64 mode, GError **errp)
+{
+    if (mode >= 0 && chmod(path, (mode_t)mode) < 0) {
+        qioc_error_errno(errp, errno, "chmod %s", path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean qioc_set_file_attrs(const QiocAddress *addr, const char *path,
-                             GError **errp)
+                             gboolean created, GError **errp)
 {
     uid_t uid = (uid_t)addr->o.user;
     gid_t gid = (gid_t)addr->o.group;
 
-    if (addr->o.mode >= 0 && chmod(path, (mode_t)addr->o.mode) < 0) {
-        qioc_error_errno(errp, errno, "chmod %s", path);
+    if ((created && !set_mode(path, addr->o.mode, errp)) ||
+        !set_mode(path, addr->o.perm_late, errp)) {
         return FALSE;
     }
     if ((addr->o.user >= 0 || addr->o.group >= 0) &&

@@ -269,9 +269,13 @@ QiocAccess qioc_access_of_flags(int flags);
 mode_t qioc_umask_push(const QiocAddress *addr);
 void qioc_umask_pop(const QiocAddress *addr, mode_t old);
 
-/* Apply mode=/perm=, user= and group= to a file qioc created. */
+/*
+ * Apply the file-system options to @path once opened: mode=/perm= when
+ * qioc @created it (otherwise open(2) or mkfifo(3) would have used it),
+ * user= and group= in any case (as socat does), and perm-late= always.
+ */
 gboolean qioc_set_file_attrs(const QiocAddress *addr, const char *path,
-                             GError **errp);
+                             gboolean created, GError **errp);
 
 /* Connect a socket asynchronously; the channel goes to @done. */
 void qioc_socket_connect(GSocketConnectable *sa,

@@ -237,6 +237,7 @@ typedef struct QiocAddrOpts {
     gboolean unlink_close;
     /* creating file system objects */
     gint64 mode;
+    gint64 perm_late;
     gint64 user;
     gint64 group;
     gint64 umask;

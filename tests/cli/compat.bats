@@ -808,6 +808,30 @@ created_files() {
     return "$st"
 }
 
+# existing_file_attrs: the file-system options on a file that exists:
+# perm= is for files the relay creates, perm-late= and perm-early= change
+# any file, user= and group= own any file (root only). Prints mode, owner.
+existing_file_attrs() {
+    local st=0
+    : >f
+    chmod 644 f
+    chown nobody f
+    relay -u - OPEN:"$PWD/f",perm=0600,user=root,group=daemon <<<a || st=$?
+    echo "perm, user, group: $(stat -c '%a %U %G' f)"
+    relay -u - OPEN:"$PWD/f",perm-late=0640 <<<b || st=$?
+    echo "perm-late: $(stat -c '%a' f)"
+    relay -u - OPEN:"$PWD/f",perm-early=0604 <<<c || st=$?
+    echo "perm-early: $(stat -c '%a' f)"
+    return "$st"
+}
+
+@test "socat's user=, group=, perm-late= and perm-early= on an existing file (root only)" {
+    [[ $(id -u) == 0 ]] || skip "needs root to give files away"
+    compare_socat existing_file_attrs </dev/null
+    assert_status 0
+    [[ $output == $'perm, user, group: 644 root daemon\nperm-late: 640\nperm-early: 604' ]]
+}
+
 @test "socat's perm= and umask= on created files, its CREAT and OPEN, and create" {
     compare_socat created_files </dev/null
     assert_status 0
