@@ -123,8 +123,12 @@ static QIOChannel *create_open(QiocEndpoint *ep, QiocAccess *access,
     return open_path(addr, access, flags, errp);
 }
 
-/* Create the FIFO unless it exists; then the file-system options. */
-static gboolean make_fifo(const QiocAddress *addr, GError **errp)
+/*
+ * Create the FIFO unless it exists; then the file-system options.
+ * *@created says whether qioc made it.
+ */
+static gboolean make_fifo(const QiocAddress *addr, gboolean *created,
+                          GError **errp)
 {
     const char *path = addr->params[0];
     mode_t old = qioc_umask_push(addr);
@@ -136,7 +140,8 @@ static gboolean make_fifo(const QiocAddress *addr, GError **errp)
         qioc_error_errno(errp, err, "mkfifo %s", path);
         return FALSE;
     }
-    return qioc_set_file_attrs(addr, path, rc == 0, errp);
+    *created = rc == 0;
+    return qioc_set_file_attrs(addr, path, *created, errp);
 }
 
 static int open_fifo_fd(const char *path, int flags, GError **errp)
@@ -172,8 +177,39 @@ static QIOChannel *open_fifo_both(const char *path, GError **errp)
 }
 
 /* Writing only: the open that waits for a reader, in a worker thread. */
+/*
+ * A FIFO qioc created is removed at the end of the connection, as socat
+ * does (pipe_finish); one that existed stays. The channel carries the
+ * path to remove.
+ */
+#define FIFO_CREATED "qioc-fifo-created"
+
+static void fifo_done(const char *path, gboolean created, QIOChannel *ioc,
+                      GError *err, QiocOpenDone *done, gpointer data)
+{
+    if (created && ioc) {
+        g_object_set_data_full(G_OBJECT(ioc), FIFO_CREATED, g_strdup(path),
+                               g_free);
+    } else if (created) {
+        unlink(path);
+    }
+    done(ioc, err, data);
+}
+
+static gboolean pipe_finish(QiocEndpoint *ep, QIOChannel *ioc)
+{
+    const char *path = g_object_get_data(G_OBJECT(ioc), FIFO_CREATED);
+
+    if (path && unlink(path) < 0 && errno != ENOENT) {
+        qioc_log_address(1, ep->addr->index, ep->addr->text,
+                         "cannot remove %s: %s", path, g_strerror(errno));
+    }
+    return TRUE;
+}
+
 typedef struct {
     char *path;
+    gboolean created;
     int fd;
     QiocOpenDone *done;
     gpointer data;
@@ -214,7 +250,7 @@ static void fifo_opened(QIOTask *task, gpointer opaque)
         ioc = QIO_CHANNEL(qio_channel_file_new_fd(f->fd));
         f->fd = -1;
     }
-    f->done(ioc, err, f->data);
+    fifo_done(f->path, f->created, ioc, err, f->done, f->data);
 }
 
 /*
@@ -224,12 +260,13 @@ static void fifo_opened(QIOTask *task, gpointer opaque)
  * The wait must not hold up the loop (other clients, signals). If qioc
  * ends first, the thread ends with the process.
  */
-static void open_fifo_write(const char *path, QiocOpenDone *done, gpointer data)
+static void open_fifo_write(const char *path, gboolean created,
+                            QiocOpenDone *done, gpointer data)
 {
     QiocFifoOpen *f = g_new0(QiocFifoOpen, 1);
     QIOTask *task;
 
-    *f = (QiocFifoOpen){g_strdup(path), -1, done, data};
+    *f = (QiocFifoOpen){g_strdup(path), created, -1, done, data};
     task = qio_task_new(NULL, fifo_opened, f, fifo_open_free);
     qio_task_run_in_thread(task, fifo_open_worker, f, NULL, NULL);
 }
@@ -240,17 +277,18 @@ static void fifo_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
     const char *path = addr->params[0];
     GError *err = NULL;
     QIOChannel *ioc = NULL;
+    gboolean created = FALSE;
     int fd;
 
-    if (!make_fifo(addr, &err)) {
-        done(NULL, err, data);
+    if (!make_fifo(addr, &created, &err)) {
+        fifo_done(path, created, NULL, err, done, data);
         return;
     }
     switch (ep->need) {
     case QIOC_ACCESS_WRITE:
         qioc_log_address(2, addr->index, addr->text,
                          "waiting for a reader of %s", path);
-        open_fifo_write(path, done, data);
+        open_fifo_write(path, created, done, data);
         return;
     case QIOC_ACCESS_READ:
         /*
@@ -265,7 +303,7 @@ static void fifo_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
         ioc = open_fifo_both(path, &err);
         break;
     }
-    done(ioc, err, data);
+    fifo_done(path, created, ioc, err, done, data);
 }
 
 static QIOChannel *pipe_open(QiocEndpoint *ep, QiocAccess *access,
@@ -341,6 +379,7 @@ const QiocAddrDesc qioc_addr_pipe = {
     QIOC_ADDR_TYPES(pipe_types),
     .choose = pipe_choose,
     .open = pipe_open,
+    .finish = pipe_finish,
 };
 
 const QiocAddrDesc qioc_addr_file = {

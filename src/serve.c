@@ -148,8 +148,13 @@ static void conn_finish(QiocConn *conn)
         qioc_pump_free(conn->pump);
         conn->pump = NULL;
     }
-    close_channel(&conn->ioc[0]);
-    close_channel(&conn->ioc[1]);
+    for (int i = 0; i < 2; i++) {
+        /* Opened but never pumped: the type's end still applies. */
+        if (conn->ioc[i]) {
+            qioc_endpoint_finish(srv->ep[i], conn->ioc[i]);
+            close_channel(&conn->ioc[i]);
+        }
+    }
     g_ptr_array_remove(srv->conns, conn);
     if (srv->acceptor) {
         if (!srv->stopping) {
