@@ -969,6 +969,103 @@ static char *nearest_hint(const Nearest *n)
     return g_strdup_printf("; did you mean \"%s\"?", n->best);
 }
 
+/*
+ * socat's options that qioc does not have (yet), so that they are not
+ * answered with a near miss ("did you mean ..."), and those it refuses
+ * for good, with the reason.
+ */
+static const struct {
+    const char *name;
+    const char *why; /* NULL: not yet */
+} socat_only_options[] = {
+    {"tcpwrap", "libwrap (TCP wrappers) is gone from Debian; use range= "
+                "or a firewall"},
+    {"tcpwrap-etc", "libwrap (TCP wrappers) is gone from Debian"},
+    {"allow-table", "libwrap (TCP wrappers) is gone from Debian"},
+    {"deny-table", "libwrap (TCP wrappers) is gone from Debian"},
+    {"su", NULL},
+    {"su-d", NULL},
+    {"substuser", NULL},
+    {"substuser-delayed", NULL},
+    {"chroot", NULL},
+    {"chroot-early", NULL},
+    {"setpgid", NULL},
+    {"ip-ttl", NULL},
+    {"ttl", NULL},
+    {"ip-tos", NULL},
+    {"tos", NULL},
+    {"mss", NULL},
+    {"tcp-maxseg", NULL},
+    {"rcvbuf", NULL},
+    {"so-rcvbuf", NULL},
+    {"sndbuf", NULL},
+    {"so-sndbuf", NULL},
+    {"so-linger", NULL},
+    {"linger", NULL},
+    {"so-reuseport", NULL},
+    {"reuseport", NULL},
+    {"so-bindtodevice", NULL},
+    {"interface", NULL},
+    {"if", NULL},
+    {"setsockopt", NULL},
+    {"setsockopt-int", NULL},
+    {"setsockopt-bin", NULL},
+    {"setsockopt-string", NULL},
+    {"setsockopt-listen", NULL},
+    {"seek", NULL},
+    {"seek-end", NULL},
+    {"nonblock", NULL},
+    {"o-nonblock", NULL},
+    {"forever", NULL},
+    {"crlf", NULL},
+    {"crnl", NULL},
+    {"cr", NULL},
+    {"raw", NULL},
+    {"rawer", NULL},
+    {"echo", NULL},
+    {"icanon", NULL},
+    {"isig", NULL},
+    {"escape", NULL},
+    {"link", NULL},
+    {"wait-slave", NULL},
+    {"history", NULL},
+    {"noprompt", NULL},
+    {"prompt", NULL},
+    {"min-version", NULL},
+    {"max-version", NULL},
+    {"openssl-min-proto-version", NULL},
+    {"openssl-max-proto-version", NULL},
+    {"cipher", NULL},
+    {"ciphers", NULL},
+    {"capath", NULL},
+    {"no-sni", NULL},
+    {"alpn", NULL},
+    {"socksport", NULL},
+    {"socksuser", NULL},
+    {"proxyport", NULL},
+    {"proxyauth", NULL},
+    {"resolve", NULL},
+    {"broadcast", NULL},
+    {"ip-multicast-ttl", NULL},
+    {"ip-multicast-loop", NULL},
+    {"ip-add-membership", NULL},
+};
+
+/* Why @name, an option of socat's, is refused; NULL for other names. */
+static char *socat_only_option(const char *name)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(socat_only_options); i++) {
+        if (g_ascii_strcasecmp(name, socat_only_options[i].name) == 0) {
+            const char *why = socat_only_options[i].why;
+
+            return g_strdup_printf(
+                "socat's option \"%s\" is not supported by qioc%s%s", name,
+                why ? ": " : "", why ? why : "");
+        }
+    }
+    return NULL;
+}
+
 static char *option_hint(const char *name)
 {
     Nearest n = {.name = name, .distance = G_MAXUINT};
@@ -1092,9 +1189,14 @@ static gboolean set_option(Parser *ps, const char *name, const char *value,
     char *norm;
 
     if (desc == NULL) {
-        g_autofree char *hint = option_hint(name);
+        g_autofree char *socat = socat_only_option(name);
+        g_autofree char *hint = socat ? NULL : option_hint(name);
 
-        fail(ps, errp, "unknown option \"%s\"%s", name, hint);
+        if (socat) {
+            fail(ps, errp, "%s", socat);
+        } else {
+            fail(ps, errp, "unknown option \"%s\"%s", name, hint);
+        }
         return FALSE;
     }
     if ((ps->type->groups & desc->groups) == 0) {

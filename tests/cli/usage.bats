@@ -198,6 +198,19 @@ same_as() {
     done
 }
 
+@test "usage error: socat's options qioc lacks are named as such, tcpwrap with the reason" {
+    run --separate-stderr qioc TCP-LISTEN:1,tcpwrap=qioc -
+    assert_usage_error tcpwrap
+    assert_contains "$stderr" "socat's option \"tcpwrap\" is not supported by qioc: libwrap"
+    local o
+    for o in crnl so-rcvbuf=8192 su=nobody ip-ttl=3; do
+        run --separate-stderr qioc - TCP:127.0.0.1:80,"$o"
+        assert_usage_error "${o%%=*}"
+        assert_contains "$stderr" "socat's option \"${o%%=*}\" is not supported by qioc"
+        [[ $stderr != *"did you mean"* ]]
+    done
+}
+
 @test "usage error: unknown address option" {
     run --separate-stderr qioc TCP:127.0.0.1:80,bogus -
     assert_usage_error bogus
