@@ -190,7 +190,7 @@ offers_exactly() {
     completion_setup
     offers_exactly "qioc TCP-L:80,so-re" TCP-L:80,so-reuseaddr
     offers_exactly "qioc FILE:/x,o-app" FILE:/x,o-append
-    offers_exactly "qioc FILE:/x,perm" FILE:/x,perm
+    offers_exactly "qioc FILE:/x,perm" FILE:/x,perm FILE:/x,perm-late
 }
 
 @test "completion: values of address options" {
