@@ -245,6 +245,9 @@ static const struct {
     {"-lp", "--log-name", "--log-name="},
     {"-lu", "--log-micro", NULL},
     {"-lh", "--log-host", NULL},
+    /* socat 1.8's transfer statistics at the end. */
+    {"-S", "--stats", NULL},
+    {"--statistics", "--stats", NULL},
     /*
      * GOption gives an optional value the next word unless that starts
      * with '-': `--syslog TCP-L:80 ...` must not make TCP-L:80 a facility.

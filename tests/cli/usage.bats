@@ -517,3 +517,14 @@ same_as() {
     [[ $(cat "$T/p,q") == x ]]
     [[ $(stat -c %a "$T/p,q") == 600 ]]
 }
+
+@test "socat 1.8's --statistics and -S are --stats" {
+    local o
+    for o in --stats --statistics -S; do
+        run --separate-stderr qioc "$o" - - <<<hello
+        assert_status 0
+        [[ $output == hello ]]
+        assert_contains "$stderr" "qioc: stats: 1 -> 2: 6 bytes, 0 descriptors,"
+        assert_contains "$stderr" "qioc: stats: 2 -> 1: 0 bytes, 0 descriptors,"
+    done
+}
