@@ -44,6 +44,50 @@ const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind)
 
 /* ---------------------------------------------------------------- endpoint */
 
+/* Every address @host resolves to, each as a one-address network. */
+static gboolean range_add_host(GPtrArray *masks, const char *host,
+                               GError **errp)
+{
+    g_autoptr(GResolver) resolver = g_resolver_get_default();
+    g_autoptr(GError) err = NULL;
+    GList *found = g_resolver_lookup_by_name(resolver, host, NULL, &err);
+
+    if (!found) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "range=%s: %s",
+                    host, err->message);
+        return FALSE;
+    }
+    for (GList *l = found; l; l = l->next) {
+        GInetAddress *ia = l->data;
+
+        g_ptr_array_add(masks,
+                        g_inet_address_mask_new(
+                            ia, g_inet_address_get_native_size(ia) * 8, NULL));
+    }
+    g_resolver_free_addresses(found);
+    return TRUE;
+}
+
+/* range=: its networks, and its host names resolved, once. */
+static gboolean endpoint_range(QiocEndpoint *ep, GError **errp)
+{
+    const QiocNetworks *nets = ep->addr->o.range;
+
+    if (!nets) {
+        return TRUE;
+    }
+    ep->range = g_ptr_array_new_with_free_func(g_object_unref);
+    for (guint i = 0; i < nets->masks->len; i++) {
+        g_ptr_array_add(ep->range, g_object_ref(nets->masks->pdata[i]));
+    }
+    for (guint i = 0; i < nets->hosts->len; i++) {
+        if (!range_add_host(ep->range, nets->hosts->pdata[i], errp)) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 QiocEndpoint *qioc_endpoint_new(const QiocAddress *addr,
                                 const QiocOptions *opts, GError **errp)
 {
@@ -54,7 +98,8 @@ QiocEndpoint *qioc_endpoint_new(const QiocAddress *addr,
     ep->opts = opts;
     ep->family = qioc_address_family(addr, opts->family);
     ep->need = qioc_access_needed(opts, addr->index - 1);
-    if (ep->desc->prepare && !ep->desc->prepare(ep, errp)) {
+    if (!endpoint_range(ep, errp) ||
+        (ep->desc->prepare && !ep->desc->prepare(ep, errp))) {
         return NULL;
     }
     return g_steal_pointer(&ep);
@@ -68,6 +113,7 @@ void qioc_endpoint_free(QiocEndpoint *ep)
     if (ep->state && ep->desc->free_state) {
         ep->desc->free_state(ep->state);
     }
+    g_clear_pointer(&ep->range, g_ptr_array_unref);
     g_free(ep);
 }
 
@@ -298,7 +344,7 @@ static gboolean client_in_range(QiocEndpoint *ep, QIOChannelSocket *client)
         return TRUE;
     }
     peer = qio_channel_socket_get_remote_address(client, NULL);
-    if (peer && in_range(range->masks, peer)) {
+    if (peer && in_range(ep->range, peer)) {
         return TRUE;
     }
     text = peer ? qio_socket_address_to_string(peer) : g_strdup("?");

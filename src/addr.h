@@ -38,6 +38,8 @@ typedef struct QiocEndpoint QiocEndpoint;
  * @need: the directions -u/-U need from it
  * @state: what the type worked out once and owns (TLS credentials, a
  *   resolved target); freed with @desc's free_state
+ * @range: (nullable) (element-type GInetAddressMask): range= with its
+ *   host names resolved, once, at start-up
  *
  * One address, ready to open: built once at start-up, used for every
  * connection.
@@ -49,6 +51,7 @@ struct QiocEndpoint {
     int family;
     QiocAccess need;
     gpointer state;
+    GPtrArray *range;
 };
 
 /* Completion of an asynchronous open: @ioc (transfer full) or @err. */

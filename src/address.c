@@ -822,6 +822,17 @@ static char *parse_fdlist(const QiocOptDesc *desc, const char *value,
     return out->len ? g_string_free(g_steal_pointer(&out), FALSE) : NULL;
 }
 
+/* RFC 1123 letters, digits, '-' and '.', not a number alone. */
+static gboolean is_host_name(const char *s)
+{
+    gsize n = strlen(s);
+
+    return n > 0 && n <= 253 && s[0] != '-' && s[0] != '.' &&
+           s[strspn(s, "abcdefghijklmnopqrstuvwxyz"
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")] == '\0' &&
+           strspn(s, "0123456789.") != n;
+}
+
 static char *parse_cidrs(const QiocOptDesc *desc, const char *value, char **why)
 {
     g_auto(GStrv) nets = g_strsplit(value, ";", -1);
@@ -833,9 +844,9 @@ static char *parse_cidrs(const QiocOptDesc *desc, const char *value, char **why)
         const char *net = g_strstrip(nets[i]);
 
         mask = g_inet_address_mask_new_from_string(net, &err);
-        if (mask == NULL) {
-            *why =
-                g_strdup_printf("\"%s\" is not a network ADDRESS[/BITS]", net);
+        if (mask == NULL && !is_host_name(net)) {
+            *why = g_strdup_printf(
+                "\"%s\" is not a network ADDRESS[/BITS] or a host name", net);
             return NULL;
         }
         g_string_append_printf(out, "%s%s", i ? ";" : "", net);
@@ -1532,12 +1543,15 @@ static QiocNetworks *cidrs_value(const char *text)
 
     nets->text = g_strdup(text);
     nets->masks = g_ptr_array_new_with_free_func(g_object_unref);
+    nets->hosts = g_ptr_array_new_with_free_func(g_free);
     for (char **c = cidrs; *c; c++) {
         GInetAddressMask *mask =
             g_inet_address_mask_new_from_string(g_strstrip(*c), NULL);
 
         if (mask) {
             g_ptr_array_add(nets->masks, mask);
+        } else {
+            g_ptr_array_add(nets->hosts, g_strdup(*c));
         }
     }
     return nets;
@@ -1547,6 +1561,7 @@ static void networks_free(QiocNetworks *nets)
 {
     g_free(nets->text);
     g_ptr_array_unref(nets->masks);
+    g_ptr_array_unref(nets->hosts);
     g_free(nets);
 }
 

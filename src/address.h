@@ -195,13 +195,16 @@ typedef enum {
 /**
  * QiocNetworks:
  * @text: the networks as given, "CIDR;CIDR" (for messages)
- * @masks: (element-type GInetAddressMask): the networks
+ * @masks: (element-type GInetAddressMask): the networks given as such
+ * @hosts: (element-type utf8): host names given instead, each meaning
+ *   every address it resolves to (resolved once, by the endpoint)
  *
  * The value of a %QIOC_OPT_CIDRS option.
  */
 typedef struct QiocNetworks {
     char *text;
     GPtrArray *masks;
+    GPtrArray *hosts;
 } QiocNetworks;
 
 /**

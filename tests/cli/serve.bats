@@ -474,6 +474,24 @@ for linger in (False, True):
     wait_line "$T/err" "qioc: refused 127.0.0.2:${stderr##* }: not in range=10.0.0.0/8;127.0.0.3/32"
 }
 
+@test "range=localhost: a host name stands for every address it resolves to" {
+    echo_backend "$B"
+    bg_qioc TCP4-LISTEN:"$P",fork,range=localhost TCP:127.0.0.1:"$B" 2>"$T/err"
+    wait_port "$P"
+    ask 127.0.0.1:"$P" local 10 127.0.0.1
+    [[ $output == local ]]
+    ask 127.0.0.1:"$P" other 10 127.0.0.2
+    [[ $output == "<closed>" ]]
+    wait_line "$T/err" "qioc: refused 127.0.0.2:${stderr##* }: not in range=localhost"
+}
+
+@test "range=: a value that is neither a network nor a host name is a usage error" {
+    run --separate-stderr qioc TCP-LISTEN:"$P",range=10.0.0.0/99 -
+    assert_usage_error 10.0.0.0/99
+    run --separate-stderr qioc TCP-LISTEN:"$P",range=bad_name -
+    assert_usage_error bad_name
+}
+
 # ---------------------------------------------------------------- backlog=, accept-timeout=
 
 @test "backlog=N sets the listen backlog" {

@@ -268,6 +268,9 @@ static const OkCase ok_cases[] = {
     {"TCP-LISTEN:80,range=127.0.0.1;::1/128",
      {"80"},
      "range=127.0.0.1;::1/128"},
+    {"TCP-LISTEN:80,range=localhost;10.0.0.0/8",
+     {"80"},
+     "range=localhost;10.0.0.0/8"},
     /* strings */
     {"TCP:h:1,bind=[::1]:0", {"h", "1"}, "bind=[::1]:0"},
     {"TCP:h:1,bind='a,b'", {"h", "1"}, "bind=a,b"},
@@ -373,7 +376,7 @@ static const ErrCase err_cases[] = {
     {"FILE:/x,user=4294967295", "\"4294967295\""},
     {"FILE:/x,user=", "bad value \"\" for user"},
     {"TCP-LISTEN:80,range=10.0.0.0/33", "\"10.0.0.0/33\""},
-    {"TCP-LISTEN:80,range=10.0.0.0/8;bogus", "\"bogus\"", "range"},
+    {"TCP-LISTEN:80,range=10.0.0.0/8;bad_name", "\"bad_name\"", "range"},
     {"TCP-LISTEN:80,range=10.0.0.0/8;", "\"\" is not a network"},
     {"TCP-LISTEN:80,range=", "bad value \"\" for range"},
     {"FILE:'abc", "unterminated quote at \"'abc\""},
@@ -635,6 +638,15 @@ static void test_typed_values(void)
     g_assert_cmpint(l->o.readbytes, ==, 1024);
     g_assert_nonnull(l->o.range);
     g_assert_cmpuint(l->o.range->masks->len, ==, 2);
+    g_assert_cmpuint(l->o.range->hosts->len, ==, 0);
+    {
+        g_autoptr(QiocAddress) h =
+            parse_ok("TCP-LISTEN:80,range=localhost;10.0.0.0/8");
+
+        g_assert_cmpuint(h->o.range->masks->len, ==, 1);
+        g_assert_cmpuint(h->o.range->hosts->len, ==, 1);
+        g_assert_cmpstr(h->o.range->hosts->pdata[0], ==, "localhost");
+    }
     g_assert_cmpint(c->o.retry, ==, 4);
     g_assert_cmpfloat(c->o.interval, ==, 0.5);
     g_assert_cmpint(c->o.pf, ==, 1);
