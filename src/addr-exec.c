@@ -363,10 +363,7 @@ static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
 /* ---------------------------------------------------------------- types */
 
 static const QiocAddrDesc nofork_desc = {
-    .kind = QIOC_ADDR_EXEC,
-    .spawn = nofork_spawn,
-    .exited = nofork_exited,
-};
+    .kind = QIOC_ADDR_EXEC, .spawn = nofork_spawn, .exited = nofork_exited};
 
 static const QiocAddrDesc *exec_choose(const QiocEndpoint *ep)
 {
@@ -383,20 +380,16 @@ static const QiocAddrType system_types[] = {
      "SHELL-COMMAND", "run /bin/sh -c SHELL-COMMAND"},
 };
 
-const QiocAddrDesc qioc_addr_exec = {
-    .kind = QIOC_ADDR_EXEC,
-    QIOC_ADDR_TYPES(exec_types),
-    .raw_command = TRUE,
-    .choose = exec_choose,
-    .open = exec_open,
-    .finish = exec_finish,
-};
+const QiocAddrDesc qioc_addr_exec = {.kind = QIOC_ADDR_EXEC,
+                                     QIOC_ADDR_TYPES(exec_types),
+                                     .raw_command = TRUE,
+                                     .choose = exec_choose,
+                                     .open = exec_open,
+                                     .finish = exec_finish};
 
-const QiocAddrDesc qioc_addr_system = {
-    .kind = QIOC_ADDR_SYSTEM,
-    QIOC_ADDR_TYPES(system_types),
-    .raw_command = TRUE,
-    .choose = exec_choose,
-    .open = exec_open,
-    .finish = exec_finish,
-};
+const QiocAddrDesc qioc_addr_system = {.kind = QIOC_ADDR_SYSTEM,
+                                       QIOC_ADDR_TYPES(system_types),
+                                       .raw_command = TRUE,
+                                       .choose = exec_choose,
+                                       .open = exec_open,
+                                       .finish = exec_finish};

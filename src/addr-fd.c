@@ -62,17 +62,13 @@ static const QiocAddrType accept_fd_types[] = {
      QIOC_T_ACCEPT, "N", "accept clients on an inherited listening socket"},
 };
 
-const QiocAddrDesc qioc_addr_fd = {
-    .kind = QIOC_ADDR_FD,
-    QIOC_ADDR_TYPES(fd_types),
-    .check = qioc_address_check_fd,
-    .flags = QIOC_ADDR_INHERITED,
-    .open = fd_open,
-};
+const QiocAddrDesc qioc_addr_fd = {.kind = QIOC_ADDR_FD,
+                                   QIOC_ADDR_TYPES(fd_types),
+                                   .check = qioc_address_check_fd,
+                                   .flags = QIOC_ADDR_INHERITED,
+                                   .open = fd_open};
 
-const QiocAddrDesc qioc_addr_accept_fd = {
-    .kind = QIOC_ADDR_ACCEPT_FD,
-    QIOC_ADDR_TYPES(accept_fd_types),
-    .check = qioc_address_check_fd,
-    .listen = accept_fd_listen,
-};
+const QiocAddrDesc qioc_addr_accept_fd = {.kind = QIOC_ADDR_ACCEPT_FD,
+                                          QIOC_ADDR_TYPES(accept_fd_types),
+                                          .check = qioc_address_check_fd,
+                                          .listen = accept_fd_listen};

@@ -340,10 +340,8 @@ static const QiocAddrDesc *gopen_choose(const QiocEndpoint *ep)
  * reader as socat's does, and that wait is an open(2) that blocks, so it
  * happens off the loop.
  */
-static const QiocAddrDesc fifo_desc = {
-    .kind = QIOC_ADDR_PIPE,
-    .connect = fifo_connect,
-};
+static const QiocAddrDesc fifo_desc = {.kind = QIOC_ADDR_PIPE,
+                                       .connect = fifo_connect};
 
 static const QiocAddrDesc *pipe_choose(const QiocEndpoint *ep)
 {
@@ -374,29 +372,20 @@ static const QiocAddrType create_types[] = {
      QIOC_T_FILE, "PATH", "create or truncate PATH for writing"},
 };
 
-const QiocAddrDesc qioc_addr_pipe = {
-    .kind = QIOC_ADDR_PIPE,
-    QIOC_ADDR_TYPES(pipe_types),
-    .choose = pipe_choose,
-    .open = pipe_open,
-    .finish = pipe_finish,
-};
+const QiocAddrDesc qioc_addr_pipe = {.kind = QIOC_ADDR_PIPE,
+                                     QIOC_ADDR_TYPES(pipe_types),
+                                     .choose = pipe_choose,
+                                     .open = pipe_open,
+                                     .finish = pipe_finish};
 
 const QiocAddrDesc qioc_addr_file = {
-    .kind = QIOC_ADDR_FILE,
-    QIOC_ADDR_TYPES(file_types),
-    .open = file_open,
-};
+    .kind = QIOC_ADDR_FILE, QIOC_ADDR_TYPES(file_types), .open = file_open};
 
-const QiocAddrDesc qioc_addr_gopen = {
-    .kind = QIOC_ADDR_GOPEN,
-    QIOC_ADDR_TYPES(gopen_types),
-    .choose = gopen_choose,
-    .open = file_open,
-};
+const QiocAddrDesc qioc_addr_gopen = {.kind = QIOC_ADDR_GOPEN,
+                                      QIOC_ADDR_TYPES(gopen_types),
+                                      .choose = gopen_choose,
+                                      .open = file_open};
 
-const QiocAddrDesc qioc_addr_create = {
-    .kind = QIOC_ADDR_CREATE,
-    QIOC_ADDR_TYPES(create_types),
-    .open = create_open,
-};
+const QiocAddrDesc qioc_addr_create = {.kind = QIOC_ADDR_CREATE,
+                                       QIOC_ADDR_TYPES(create_types),
+                                       .open = create_open};

@@ -60,30 +60,22 @@ static const QiocAddrType stderr_types[] = {
      "standard error, write only"},
 };
 
-const QiocAddrDesc qioc_addr_stdio = {
-    .kind = QIOC_ADDR_STDIO,
-    QIOC_ADDR_TYPES(stdio_types),
-    .flags = QIOC_ADDR_INHERITED,
-    .open = stdio_open,
-};
+const QiocAddrDesc qioc_addr_stdio = {.kind = QIOC_ADDR_STDIO,
+                                      QIOC_ADDR_TYPES(stdio_types),
+                                      .flags = QIOC_ADDR_INHERITED,
+                                      .open = stdio_open};
 
-const QiocAddrDesc qioc_addr_stdin = {
-    .kind = QIOC_ADDR_STDIN,
-    QIOC_ADDR_TYPES(stdin_types),
-    .flags = QIOC_ADDR_INHERITED,
-    .open = stdio_open,
-};
+const QiocAddrDesc qioc_addr_stdin = {.kind = QIOC_ADDR_STDIN,
+                                      QIOC_ADDR_TYPES(stdin_types),
+                                      .flags = QIOC_ADDR_INHERITED,
+                                      .open = stdio_open};
 
-const QiocAddrDesc qioc_addr_stdout = {
-    .kind = QIOC_ADDR_STDOUT,
-    QIOC_ADDR_TYPES(stdout_types),
-    .flags = QIOC_ADDR_INHERITED,
-    .open = stdio_open,
-};
+const QiocAddrDesc qioc_addr_stdout = {.kind = QIOC_ADDR_STDOUT,
+                                       QIOC_ADDR_TYPES(stdout_types),
+                                       .flags = QIOC_ADDR_INHERITED,
+                                       .open = stdio_open};
 
-const QiocAddrDesc qioc_addr_stderr = {
-    .kind = QIOC_ADDR_STDERR,
-    QIOC_ADDR_TYPES(stderr_types),
-    .flags = QIOC_ADDR_INHERITED,
-    .open = stdio_open,
-};
+const QiocAddrDesc qioc_addr_stderr = {.kind = QIOC_ADDR_STDERR,
+                                       QIOC_ADDR_TYPES(stderr_types),
+                                       .flags = QIOC_ADDR_INHERITED,
+                                       .open = stdio_open};

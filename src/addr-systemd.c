@@ -83,8 +83,6 @@ static const QiocAddrType sd_listen_types[] = {
      "[NAME]", "accept clients on a socket from systemd socket activation"},
 };
 
-const QiocAddrDesc qioc_addr_sd_listen = {
-    .kind = QIOC_ADDR_SD_LISTEN,
-    QIOC_ADDR_TYPES(sd_listen_types),
-    .listen = sd_listen,
-};
+const QiocAddrDesc qioc_addr_sd_listen = {.kind = QIOC_ADDR_SD_LISTEN,
+                                          QIOC_ADDR_TYPES(sd_listen_types),
+                                          .listen = sd_listen};

@@ -265,13 +265,11 @@ const QiocAddrDesc qioc_addr_tcp_connect = {
     .check = qioc_address_check_connect_port,
     .prepare = tcp_prepare,
     .free_state = (GDestroyNotify)qioc_tcp_target_free,
-    .connect = tcp_connect,
-};
+    .connect = tcp_connect};
 
-const QiocAddrDesc qioc_addr_tcp_listen = {
-    .kind = QIOC_ADDR_TCP_LISTEN,
-    QIOC_ADDR_TYPES(tcp_listen_types),
-    .check = qioc_address_check_listen_port,
-    .listen = qioc_tcp_listen,
-    .accepted = qioc_tcp_set_opts,
-};
+const QiocAddrDesc qioc_addr_tcp_listen = {.kind = QIOC_ADDR_TCP_LISTEN,
+                                           QIOC_ADDR_TYPES(tcp_listen_types),
+                                           .check =
+                                               qioc_address_check_listen_port,
+                                           .listen = qioc_tcp_listen,
+                                           .accepted = qioc_tcp_set_opts};

@@ -197,23 +197,20 @@ static const QiocAddrType tls_listen_types[] = {
      "PORT", "TLS server over TCP (needs cert=)"},
 };
 
-const QiocAddrDesc qioc_addr_tls_connect = {
-    .kind = QIOC_ADDR_TLS_CONNECT,
-    QIOC_ADDR_TYPES(tls_connect_types),
-    .check = qioc_address_check_connect_port,
-    .prepare = tls_prepare,
-    .free_state = tls_state_free,
-    .connect = tls_connect,
-    .wrap = tls_wrap,
-};
+const QiocAddrDesc qioc_addr_tls_connect = {.kind = QIOC_ADDR_TLS_CONNECT,
+                                            QIOC_ADDR_TYPES(tls_connect_types),
+                                            .check =
+                                                qioc_address_check_connect_port,
+                                            .prepare = tls_prepare,
+                                            .free_state = tls_state_free,
+                                            .connect = tls_connect,
+                                            .wrap = tls_wrap};
 
-const QiocAddrDesc qioc_addr_tls_listen = {
-    .kind = QIOC_ADDR_TLS_LISTEN,
-    QIOC_ADDR_TYPES(tls_listen_types),
-    .check = check_tls_listen,
-    .prepare = tls_prepare,
-    .free_state = tls_state_free,
-    .listen = qioc_tcp_listen,
-    .accepted = qioc_tcp_set_opts,
-    .wrap = tls_wrap,
-};
+const QiocAddrDesc qioc_addr_tls_listen = {.kind = QIOC_ADDR_TLS_LISTEN,
+                                           QIOC_ADDR_TYPES(tls_listen_types),
+                                           .check = check_tls_listen,
+                                           .prepare = tls_prepare,
+                                           .free_state = tls_state_free,
+                                           .listen = qioc_tcp_listen,
+                                           .accepted = qioc_tcp_set_opts,
+                                           .wrap = tls_wrap};

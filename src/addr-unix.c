@@ -96,26 +96,22 @@ const QiocAddrDesc qioc_addr_unix_connect = {
     .kind = QIOC_ADDR_UNIX_CONNECT,
     QIOC_ADDR_TYPES(unix_connect_types),
     .check = qioc_address_check_sun_path,
-    .connect = unix_connect,
-};
+    .connect = unix_connect};
 
-const QiocAddrDesc qioc_addr_unix_listen = {
-    .kind = QIOC_ADDR_UNIX_LISTEN,
-    QIOC_ADDR_TYPES(unix_listen_types),
-    .check = qioc_address_check_sun_path,
-    .listen = unix_listen,
-};
+const QiocAddrDesc qioc_addr_unix_listen = {.kind = QIOC_ADDR_UNIX_LISTEN,
+                                            QIOC_ADDR_TYPES(unix_listen_types),
+                                            .check =
+                                                qioc_address_check_sun_path,
+                                            .listen = unix_listen};
 
 const QiocAddrDesc qioc_addr_abstract_connect = {
     .kind = QIOC_ADDR_ABSTRACT_CONNECT,
     QIOC_ADDR_TYPES(abstract_connect_types),
     .check = qioc_address_check_sun_path,
-    .connect = unix_connect,
-};
+    .connect = unix_connect};
 
 const QiocAddrDesc qioc_addr_abstract_listen = {
     .kind = QIOC_ADDR_ABSTRACT_LISTEN,
     QIOC_ADDR_TYPES(abstract_listen_types),
     .check = qioc_address_check_sun_path,
-    .listen = unix_listen,
-};
+    .listen = unix_listen};
