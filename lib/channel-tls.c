@@ -72,7 +72,10 @@ struct _QIOChannelTLS {
 
 G_DEFINE_FINAL_TYPE(QIOChannelTLS, qio_channel_tls, QIO_TYPE_CHANNEL)
 
-G_DEFINE_QUARK(qio - channel - tls - error - quark, qio_channel_tls_error)
+/* The domain's name is the macro argument as written. */
+/* clang-format off */
+G_DEFINE_QUARK(qio-channel-tls-error-quark, qio_channel_tls_error)
+/* clang-format on */
 
 G_STATIC_ASSERT(sizeof(giovec_t) == sizeof(struct iovec));
 G_STATIC_ASSERT(offsetof(giovec_t, iov_base) ==

@@ -33,7 +33,10 @@ typedef struct {
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(QIOChannel, qio_channel, G_TYPE_OBJECT)
 
-G_DEFINE_QUARK(qio - channel - error - quark, qio_channel_error)
+/* The domain's name is the macro argument as written. */
+/* clang-format off */
+G_DEFINE_QUARK(qio-channel-error-quark, qio_channel_error)
+/* clang-format on */
 
 #define PRIV(ioc) ((QIOChannelPrivate *)qio_channel_get_instance_private(ioc))
 

@@ -28,6 +28,7 @@
 #include <glib/gstdio.h>
 
 #include "qio/channel-file.h"
+#include "qio/channel-tls.h"
 #include "qio/channel-socket.h"
 #include "qio/channel-util.h"
 #include "qio/channel-watch.h"
@@ -2429,12 +2430,22 @@ static void test_close_pipe(void)
 
 /* ---------------------------------------------------------------- main */
 
+/* The error domains keep their names (GError users print and match them). */
+static void test_error_domains(void)
+{
+    g_assert_cmpstr(g_quark_to_string(QIO_CHANNEL_ERROR), ==,
+                    "qio-channel-error-quark");
+    g_assert_cmpstr(g_quark_to_string(QIO_CHANNEL_TLS_ERROR), ==,
+                    "qio-channel-tls-error-quark");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     /* Writes to a closed pipe must fail with EPIPE, not kill the test. */
     signal(SIGPIPE, SIG_IGN);
 
+    g_test_add_func("/channel/base/error-domains", test_error_domains);
     g_test_add_func("/channel/base/missing-methods", test_base_missing_methods);
     g_test_add_func("/channel/base/flag-checks", test_base_flag_checks);
     g_test_add_func("/channel/base/optional-methods",
