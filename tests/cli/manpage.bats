@@ -321,19 +321,6 @@ help_options() {
     }
 }
 
-@test "doc/grammar.md: every type and option in qioc's tables appears" {
-    [ -x "$QIOC" ] || skip "QIOC is not set to a built qioc"
-    local names
-    mapfile -t names < <(table_names)
-    echo "names in the tables: ${#names[@]}"
-    [ "${#names[@]}" -gt 100 ]
-    run -0 missing_doc "${names[@]}"
-    [ -z "$output" ] || {
-        echo "in qioc's tables but not in doc/grammar.md: $output"
-        false
-    }
-}
-
 @test "doc/grammar.md: its type and option tables are qioc's" {
     [ -x "$QIOC" ] || skip "QIOC is not set to a built qioc"
     local known doc missing extra
