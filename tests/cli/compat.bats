@@ -364,6 +364,21 @@ fifo_message_first() {
     [[ $output == x$'\n'"ff removed" ]]
 }
 
+# fifo_then_refused: PIPE:ff opened, then the other address refused;
+# prints whether the FIFO made for the connection is still there.
+fifo_then_refused() {
+    local st=0
+    relay PIPE:ff "$(refused_addr)" 2>/dev/null || st=$?
+    [[ -e ff ]] && echo "ff left" || echo "ff removed"
+    return "$st"
+}
+
+@test "FIFO made for a connection whose other address is refused: removed, exit 1" {
+    compare_socat fifo_then_refused </dev/null
+    assert_status 1
+    [[ $output == "ff removed" ]]
+}
+
 # fifo_reader_first: `relay -u PIPE:ff -` waits for a writer, then
 # `relay -u - PIPE:ff` writes $T/in; prints the size and digest read.
 fifo_reader_first() {
