@@ -34,6 +34,7 @@ static const QiocAddrDesc *const addr_descs[QIOC_ADDR__COUNT] = {
     [QIOC_ADDR_TLS_LISTEN] = &qioc_addr_tls_listen,
     [QIOC_ADDR_ACCEPT_FD] = &qioc_addr_accept_fd,
     [QIOC_ADDR_SD_LISTEN] = &qioc_addr_sd_listen,
+    [QIOC_ADDR_DUAL] = &qioc_addr_dual,
 };
 
 const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind)

@@ -189,6 +189,7 @@ extern const QiocAddrDesc qioc_addr_system;
 extern const QiocAddrDesc qioc_addr_tls_connect;
 extern const QiocAddrDesc qioc_addr_tls_listen;
 extern const QiocAddrDesc qioc_addr_sd_listen;
+extern const QiocAddrDesc qioc_addr_dual;
 
 /* ---- endpoints (addr.c) */
 
@@ -210,6 +211,12 @@ gboolean qioc_endpoint_is_listener(const QiocEndpoint *ep);
 
 /* A listener with fork: many clients at once. */
 gboolean qioc_endpoint_serves_many(const QiocEndpoint *ep);
+
+/*
+ * Its descriptors were given, not opened (STDIO, FD; either half of a
+ * dual address): left blocking again at the end (addr-dual.c).
+ */
+gboolean qioc_endpoint_inherited(const QiocEndpoint *ep);
 
 /* Runs on the peer's descriptors (EXEC nofork): open the peer first. */
 gboolean qioc_endpoint_takes_peer(const QiocEndpoint *ep);

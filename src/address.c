@@ -1686,6 +1686,109 @@ static QiocAddress *address_new(const Parser *ps)
     return addr;
 }
 
+/* ---------------------------------------------------------------- dual */
+
+/* The type of ADDRESS!!ADDRESS: it has no name of its own to look up. */
+static const QiocAddrType dual_type = {
+    .name = "!!",
+    .kind = QIOC_ADDR_DUAL,
+    .params_help = "ADDRESS!!ADDRESS",
+    .summary = "read from the first address, write to the second",
+};
+
+/* The first "!!" outside quotes and escapes, or NULL. */
+static const char *dual_split(const char *spec)
+{
+    for (const char *p = spec; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if ((*p == '\'' || *p == '"') && quote_end(p)) {
+            p = quote_end(p);
+        } else if (p[0] == '!' && p[1] == '!') {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * What one half cannot be: a half is opened once for the one connection,
+ * so it serves no more clients than one, and it has no peer whose
+ * descriptors a child could take over.
+ */
+static gboolean dual_half_ok(const char *spec, int index, QiocAddress *half,
+                             GError **errp)
+{
+    const char *what = half->o.fork ? "fork" : half->o.nofork ? "nofork" : NULL;
+
+    if (what) {
+        Parser ps = {.spec = spec, .index = index};
+
+        fail(&ps, errp,
+             "option \"%s\" does not apply to one half of a \"!!\" address",
+             what);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static QiocAddress *dual_half(const char *spec, const char *text, int index,
+                              const char *where, GError **errp)
+{
+    g_autoptr(QiocAddress) half = NULL;
+    Parser ps = {.spec = spec, .index = index};
+
+    if (*text == '\0') {
+        fail(&ps, errp, "no address %s \"!!\"", where);
+        return NULL;
+    }
+    if (dual_split(text)) {
+        fail(&ps, errp, "more than one \"!!\" in one address");
+        return NULL;
+    }
+    half = qioc_address_parse(text, index, errp);
+    if (!half || !dual_half_ok(spec, index, half, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&half);
+}
+
+/* ADDRESS!!ADDRESS: each half an address of its own. */
+static QiocAddress *dual_parse(const char *spec, const char *bang, int index,
+                               GError **errp)
+{
+    g_autofree char *first = g_strndup(spec, bang - spec);
+    g_autoptr(QiocAddress) addr = g_new0(QiocAddress, 1);
+
+    addr->index = index;
+    addr->text = g_strdup(spec);
+    addr->type = &dual_type;
+    addr->params = g_new0(char *, 1);
+    addr->opts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+    fill_opts(&addr->o, addr->opts);
+    addr->half[0] = dual_half(spec, first, index, "before", errp);
+    if (!addr->half[0]) {
+        return NULL;
+    }
+    addr->half[1] = dual_half(spec, bang + 2, index, "after", errp);
+    if (!addr->half[1]) {
+        return NULL;
+    }
+    return g_steal_pointer(&addr);
+}
+
+const QiocAddress *qioc_address_reading(const QiocAddress *addr)
+{
+    return addr->half[0] ? addr->half[0] : addr;
+}
+
+const QiocAddress *qioc_address_writing(const QiocAddress *addr)
+{
+    return addr->half[1] ? addr->half[1] : addr;
+}
+
+/* ---------------------------------------------------------------- parse */
+
 QiocAddress *qioc_address_parse(const char *spec, int index, GError **errp)
 {
     g_autoptr(GPtrArray) params = NULL;
@@ -1695,6 +1798,9 @@ QiocAddress *qioc_address_parse(const char *spec, int index, GError **errp)
     g_return_val_if_fail(spec != NULL, NULL);
     g_return_val_if_fail(errp == NULL || *errp == NULL, NULL);
 
+    if (dual_split(spec)) {
+        return dual_parse(spec, dual_split(spec), index, errp);
+    }
     params = g_ptr_array_new_with_free_func(g_free);
     opts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
     Parser ps = {spec, spec, index, NULL, params, opts};
@@ -1721,6 +1827,8 @@ void qioc_address_free(QiocAddress *addr)
         g_hash_table_unref(addr->opts);
     }
     clear_opts(&addr->o);
+    qioc_address_free(addr->half[0]);
+    qioc_address_free(addr->half[1]);
     g_free(addr);
 }
 
@@ -1824,7 +1932,8 @@ static void append_quoted(GString *out, const char *text, const char *specials)
 /* The command keeps its quotes; only a wrapping pair may be added. */
 static void append_command(GString *out, const char *cmd)
 {
-    gboolean wrap = strchr(cmd, ',') || *cmd == '\'' || *cmd == '"';
+    gboolean wrap =
+        strchr(cmd, ',') || strstr(cmd, "!!") || *cmd == '\'' || *cmd == '"';
 
     if (wrap && strchr(cmd, '\'') == NULL) {
         g_string_append_printf(out, "'%s'", cmd);
@@ -1907,13 +2016,21 @@ char *qioc_address_describe_for(const QiocAddress *addr, int family)
 
     g_return_val_if_fail(addr != NULL && addr->type != NULL, NULL);
 
+    if (addr->half[0]) {
+        g_autofree char *first =
+            qioc_address_describe_for(addr->half[0], family);
+        g_autofree char *second =
+            qioc_address_describe_for(addr->half[1], family);
+
+        return g_strconcat(first, "!!", second, NULL);
+    }
     out = g_string_new(addr->type->name);
     for (guint i = 0; i < addr->nparams; i++) {
         g_string_append_c(out, ':');
         if (qioc_addr_desc(addr->type->kind)->raw_command) {
             append_command(out, addr->params[i]);
         } else {
-            append_quoted(out, addr->params[i], ":,'\"\\[");
+            append_quoted(out, addr->params[i], ":,'\"\\[!");
         }
     }
     for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
@@ -1931,7 +2048,7 @@ char *qioc_address_describe_for(const QiocAddress *addr, int family)
         }
         g_string_append_printf(out, ",%s=", desc->name);
         if (v != NULL) {
-            append_quoted(out, v, ",'\"\\");
+            append_quoted(out, v, ",'\"\\!");
         } else {
             g_string_append(out, "(unset)");
         }

@@ -53,6 +53,7 @@ typedef enum {
     QIOC_ADDR_TLS_LISTEN,
     QIOC_ADDR_ACCEPT_FD,
     QIOC_ADDR_SD_LISTEN,
+    QIOC_ADDR_DUAL, /* ADDRESS!!ADDRESS: #QiocAddress.half */
     QIOC_ADDR__COUNT
 } QiocAddrKind;
 
@@ -309,6 +310,10 @@ typedef struct QiocAddrOpts {
  * @o: the options, typed
  * @opts: the given options as normalised text (for --dry-run and the
  *   parser's tests); use @o
+ * @half: a dual address (`ADDRESS!!ADDRESS`, kind %QIOC_ADDR_DUAL): the
+ *   address read from and the address written to, each parsed as an
+ *   address of its own with the same @index; NULL otherwise. The dual
+ *   address itself has no parameters and only default options.
  *
  * A parsed and validated address spec.
  */
@@ -320,7 +325,26 @@ typedef struct QiocAddress {
     guint nparams;
     QiocAddrOpts o;
     GHashTable *opts;
+    struct QiocAddress *half[2];
 } QiocAddress;
+
+/**
+ * qioc_address_reading:
+ * @addr: an address
+ *
+ * Returns: (transfer none): the address data is read from: the first half
+ * of a dual address, else @addr (readbytes=, ignoreeof apply to it).
+ */
+const QiocAddress *qioc_address_reading(const QiocAddress *addr);
+
+/**
+ * qioc_address_writing:
+ * @addr: an address
+ *
+ * Returns: (transfer none): the address data is written to: the second
+ * half of a dual address, else @addr (shut=, send-fds= apply to it).
+ */
+const QiocAddress *qioc_address_writing(const QiocAddress *addr);
 
 /**
  * QiocAddrCheck:
@@ -352,7 +376,8 @@ void qioc_address_fail(const QiocAddress *addr, GError **errp, const char *fmt,
 
 /**
  * qioc_address_parse:
- * @spec: the address as typed, `TYPE[:PARAM]...[,OPTION[=VALUE]]...`
+ * @spec: the address as typed, `TYPE[:PARAM]...[,OPTION[=VALUE]]...`, or
+ *   two of them joined by `!!` (read from the first, write to the second)
  * @index: 1 or 2, its position on the command line (used in messages)
  * @errp: return location for a %QIOC_USAGE_ERROR
  *

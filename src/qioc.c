@@ -276,8 +276,9 @@ static char *map_socat_option(const char *arg)
 }
 
 /*
- * "-,raw" is STDIO with options (socat's idiom), not an option: it is
- * hidden from GOptionContext behind this prefix and restored afterwards.
+ * "-,raw" is STDIO with options (socat's idiom) and "-!!FILE:log" a dual
+ * address reading standard input, not options: they are hidden from
+ * GOptionContext behind this prefix and restored afterwards.
  */
 #define STDIO_MARK "\001qioc-stdio"
 
@@ -289,7 +290,8 @@ static char **map_socat_options(int argc, char **argv)
 
     for (int i = 0; i < argc; i++) {
         done = done || g_str_equal(argv[i], "--");
-        if (i > 0 && g_str_has_prefix(argv[i], "-,")) {
+        if (i > 0 && (g_str_has_prefix(argv[i], "-,") ||
+                      g_str_has_prefix(argv[i], "-!!"))) {
             out[i] = g_strconcat(STDIO_MARK, argv[i], NULL);
         } else {
             out[i] =

@@ -229,8 +229,8 @@ static void server_pump_config(QiocServer *srv)
     cfg->fds = opts->fds;
     cfg->stats = opts->stats;
     for (int i = 0; i < 2; i++) {
-        const QiocAddrOpts *src = &srv->ep[i]->addr->o;
-        const QiocAddrOpts *dst = &srv->ep[!i]->addr->o;
+        const QiocAddrOpts *src = &qioc_address_reading(srv->ep[i]->addr)->o;
+        const QiocAddrOpts *dst = &qioc_address_writing(srv->ep[!i]->addr)->o;
         QiocFlowConfig *flow = &cfg->flow[i];
 
         flow->readbytes = src->readbytes;
@@ -274,7 +274,7 @@ static void conn_start_pump(QiocConn *conn)
             .ioc = g_steal_pointer(&conn->ioc[i]),
             .index = ep->addr->index,
             .name = ep->addr->text,
-            .inherited = (ep->desc->flags & QIOC_ADDR_INHERITED) != 0,
+            .inherited = qioc_endpoint_inherited(ep),
             .finish = side_finish,
             .finish_data = ep,
         };

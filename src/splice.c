@@ -28,6 +28,13 @@
 
 int qioc_channel_fd(QIOChannel *ioc, gboolean for_reading)
 {
+    if (QIO_IS_CHANNEL_DUAL(ioc)) {
+        QIOChannelDual *dual = QIO_CHANNEL_DUAL(ioc);
+
+        return qioc_channel_fd(for_reading ? qio_channel_dual_get_reader(dual)
+                                           : qio_channel_dual_get_writer(dual),
+                               for_reading);
+    }
     if (QIO_IS_CHANNEL_SOCKET(ioc)) {
         return qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(ioc));
     }

@@ -16,5 +16,6 @@
 #include "qio/net-listener.h"
 #include "qio/channel-command.h"
 #include "qio/channel-tls.h" /* and qio/tls-creds.h */
+#include "qio/channel-dual.h"
 
 #endif /* QIO_H */

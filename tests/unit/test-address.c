@@ -331,6 +331,12 @@ typedef struct {
 
 static const ErrCase err_cases[] = {
     {"", "empty address"},
+    {"!!STDOUT", "no address before \"!!\""},
+    {"STDIN!!", "no address after \"!!\""},
+    {"STDIN!!STDOUT!!STDERR", "more than one \"!!\""},
+    {"TCP-LISTEN:1,fork!!STDOUT", "\"fork\" does not apply to one half"},
+    {"STDIN!!EXEC:cat,nofork", "\"nofork\" does not apply to one half"},
+    {"STDIN!!FOO:x", "unknown address type \"FOO\""},
     {"FOO:bar", "unknown address type \"FOO\""},
     {"3:x", "unknown address type \"3\""},
     {":x", "missing address type"},
@@ -587,7 +593,8 @@ static void test_type_table(void)
         for (guint i = 0; i < n; i++) {
             found = found || types[i].kind == k;
         }
-        g_assert_true(found);
+        /* Every kind but the dual address, which has no name, has a row. */
+        g_assert_true(found == (k != QIOC_ADDR_DUAL));
     }
     g_assert_null(qioc_address_type_lookup("NOPE"));
 }
@@ -606,7 +613,12 @@ static void test_desc_table(void)
 
         g_assert_nonnull(d);
         g_assert_cmpuint(d->kind, ==, k);
-        g_assert_cmpuint(d->ntypes, >, 0);
+        /* A dual address is written ADDRESS!!ADDRESS, with no name. */
+        if (k == QIOC_ADDR_DUAL) {
+            g_assert_cmpuint(d->ntypes, ==, 0);
+        } else {
+            g_assert_cmpuint(d->ntypes, >, 0);
+        }
         for (guint i = 0; i < d->ntypes; i++) {
             g_assert_cmpuint(d->types[i].kind, ==, k);
             g_assert_cmpuint(qioc_address_type_lookup(d->types[i].name)->kind,
@@ -783,6 +795,55 @@ static void test_describe(gconstpointer data)
     g_assert_nonnull(strstr(line, ",readbytes=(unset),"));
 }
 
+/*
+ * ADDRESS!!ADDRESS: two addresses of their own, read from the first and
+ * written to the second; quotes and escapes protect a literal "!!".
+ */
+static void test_dual(void)
+{
+    g_autoptr(QiocAddress) d =
+        parse_ok("FILE:in,ignoreeof,readbytes=5!!TCP:h:1,shut=close");
+    g_autoptr(QiocAddress) e = parse_ok("EXEC:cat!!STDOUT");
+    g_autoptr(QiocAddress) q = parse_ok("SYSTEM:'echo a!!b',pty");
+    g_autoptr(QiocAddress) x = parse_ok("FILE:a\\!\\!b");
+    g_autofree char *text = qioc_address_describe(d);
+
+    g_assert_cmpint(d->type->kind, ==, QIOC_ADDR_DUAL);
+    g_assert_cmpuint(d->nparams, ==, 0);
+    g_assert_cmpint(d->half[0]->type->kind, ==, QIOC_ADDR_FILE);
+    g_assert_cmpint(d->half[1]->type->kind, ==, QIOC_ADDR_TCP_CONNECT);
+    g_assert_cmpint(d->half[0]->index, ==, 1);
+    /* Reading options from the first half, writing ones from the second. */
+    g_assert_true(qioc_address_reading(d)->o.ignoreeof);
+    g_assert_cmpint(qioc_address_reading(d)->o.readbytes, ==, 5);
+    g_assert_cmpint(qioc_address_writing(d)->o.shut, ==, QIOC_SHUT_CLOSE);
+    g_assert_true(qioc_address_reading(e) == e->half[0]);
+    g_assert_cmpstr(e->half[0]->params[0], ==, "cat");
+    g_assert_null(q->half[0]);
+    g_assert_cmpstr(q->params[0], ==, "echo a!!b");
+    g_assert_null(x->half[0]);
+    g_assert_cmpstr(x->params[0], ==, "a!!b");
+    g_assert_true(qioc_address_reading(x) == x);
+
+    /* --dry-run shows both halves; a literal "!!" reads back the same. */
+    g_assert_true(g_str_has_prefix(text, "FILE:in,"));
+    g_assert_nonnull(strstr(text, ",readbytes=5,shut=write!!TCP:h:1,"));
+    g_assert_true(g_str_has_suffix(text, ",shut=close"));
+    {
+        g_autofree char *qt = qioc_address_describe(q);
+        g_autofree char *xt = qioc_address_describe(x);
+        g_autofree char *qh = g_strndup(qt, strstr(qt, ",stderr=") - qt);
+        g_autofree char *xh = g_strndup(xt, strstr(xt, ",mode=") - xt);
+        g_autoptr(QiocAddress) qb = parse_ok(qh);
+        g_autoptr(QiocAddress) xb = parse_ok(xh);
+
+        g_assert_null(qb->half[0]);
+        g_assert_cmpstr(qb->params[0], ==, "echo a!!b");
+        g_assert_null(xb->half[0]);
+        g_assert_cmpstr(xb->params[0], ==, "a!!b");
+    }
+}
+
 /* describe() quotes what needs it: its output parses back the same. */
 static void test_describe_roundtrip(void)
 {
@@ -946,6 +1007,7 @@ int main(int argc, char **argv)
     g_test_add_func("/address/tables/options", test_option_table);
     g_test_add_func("/address/tables/cli-options", test_option_names);
     g_test_add_func("/address/describe/roundtrip", test_describe_roundtrip);
+    g_test_add_func("/address/dual", test_dual);
     g_test_add_func("/address/robust/prefixes", test_prefixes);
     g_test_add_func("/address/robust/random", test_random);
     return g_test_run();
