@@ -405,6 +405,8 @@ static void print_types(void)
                type[i].params_help ? type[i].params_help : "",
                *aliases ? "  also " : "", aliases, type[i].summary, opts);
     }
+    printf("\nA dual address, ADDRESS!!ADDRESS, reads from the first address "
+           "and writes\nto the second.\n");
 }
 
 static void print_options(void)

@@ -1314,6 +1314,112 @@ EOF
     [[ $(cat l.out) == v6 ]]
 }
 
+# ---------------------------------------------------------------- dual addresses
+
+@test "socat STDIN!!STDOUT EXEC: one MiB of binary data through a child and back, intact" {
+    random_file in 1M
+    compare_socat output_sha 'STDIN!!STDOUT' 'SYSTEM:cat' <in
+    assert_status 0
+    [[ $output == "1048576 $(sha in)" ]]
+}
+
+@test "socat STDIN!!STDOUT EXEC, both ways and with -U" {
+    printf 'shout\n' >in
+    same_as_socat 'STDIN!!STDOUT' 'EXEC:tr a-z A-Z' <in
+    assert_status 0
+    [[ $output == SHOUT ]]
+    same_as_socat -U 'STDIN!!STDOUT' 'SYSTEM:echo from child' </dev/null
+    assert_status 0
+    [[ $output == "from child" ]]
+}
+
+@test "socat -u FILE!!STDOUT STDIN!!CREATE: a file copied through both halves' reading and writing ends" {
+    random_file in 300K
+    compare_socat relay -u "FILE:$T/in!!STDOUT" 'STDIN!!CREATE:out' </dev/null
+    assert_status 0
+    [[ -z $output ]]
+    assert_same in qioc/out
+    if [[ -e socat/out ]]; then
+        assert_same in socat/out
+    fi
+}
+
+# halves_to_streams ARGS...: `relay ARGS`, then what landed on stdout and
+# stderr (a dual address writes to one, reads the other).
+halves_to_streams() {
+    local st=0
+    relay "$@" >out 2>err || st=$?
+    printf 'stdout: %s\nstderr: %s\n' "$(cat out)" "$(cat err)"
+    return "$st"
+}
+
+@test "socat SYSTEM!!STDOUT STDIN!!STDERR: each direction lands where its half says" {
+    printf 'typed\n' >in
+    compare_socat halves_to_streams 'SYSTEM:echo child!!STDOUT' \
+        'STDIN!!STDERR' <in
+    assert_status 0
+    [[ $output == $'stdout: typed\nstderr: child' ]]
+}
+
+@test "a dual address starting with '-' is STDIO's, not an option: -!!STDERR" {
+    printf 'dash\n' >in
+    run --separate-stderr qioc '-!!STDERR' 'SYSTEM:cat' <in
+    assert_status 0
+    [[ $stderr == dash && -z $output ]]
+}
+
+# listen_half PORT: the first address listens for one client and reads it;
+# what the second address answers goes to stdout.
+listen_half() {
+    bg_relay "TCP4-LISTEN:$1,reuseaddr!!STDOUT" 'SYSTEM:echo answer; cat >got'
+    local pid=$BG_PID
+    wait_port "$1" || return 1
+    printf 'from the client\n' | qioc -u - TCP4:127.0.0.1:"$1"
+    wait_pid_exit "$pid" 10
+    reap "$pid"
+}
+
+@test "socat TCP-LISTEN!!STDOUT: the listening half takes one client, answers go to stdout" {
+    compare_socat listen_half "$P" </dev/null
+    [[ $(cat qioc.out) == answer ]]
+    [[ $(cat qioc/got) == "from the client" ]]
+}
+
+@test "a connecting half: -u TCP!!STDOUT STDIN!!CREATE copies a server into a file; refused: one line, exit 1" {
+    random_file in 200K
+    bg_peer --port "$P" --ready "$T/ready" xfer --send "$T/in"
+    wait_file "$T/ready"
+    run --separate-stderr qioc -u "TCP:127.0.0.1:$P!!STDOUT" 'STDIN!!CREATE:out'
+    assert_status 0
+    assert_same in out
+    local closed
+    closed=$(free_port)
+    run --separate-stderr qioc "TCP:127.0.0.1:$closed!!CREATE:out" - </dev/null
+    assert_error 1 "TCP:127.0.0.1:$closed!!CREATE:out" "Connection refused"
+}
+
+@test "dual-address mistakes are usage errors naming the address: fork or nofork in a half, an empty half, two !!" {
+    run --separate-stderr qioc "TCP-LISTEN:$P,fork!!STDOUT" -
+    assert_usage_error fork
+    refute tcp_listening "$P"
+    run --separate-stderr qioc 'STDIN!!EXEC:cat,nofork' -
+    assert_usage_error nofork
+    run --separate-stderr qioc '!!STDOUT' -
+    assert_usage_error '!!'
+    run --separate-stderr qioc 'STDIN!!STDOUT!!STDERR' -
+    assert_usage_error '!!'
+    run --separate-stderr qioc 'STDOUT!!STDIN' - </dev/null
+    assert_error 1 'STDOUT!!STDIN' 'STDOUT cannot be read'
+}
+
+@test "--dry-run shows both halves with their options; quotes keep a literal !!" {
+    run --separate-stderr qioc --dry-run 'STDIN,readbytes=3!!CREATE:o,perm=600' \
+        "SYSTEM:'echo a!!b'"
+    assert_status 0
+    [[ ${lines[0]} == "address 1: STDIN,"*",readbytes=3,"*"!!CREATE:o,mode=0600,"* ]]
+    [[ ${lines[1]} == "address 2: SYSTEM:'echo a!!b',"* ]]
+}
+
 # ---------------------------------------------------------------- deliberate differences
 
 @test "unlike socat's -t 0.5 default, qioc waits for the answer after end-of-file" {

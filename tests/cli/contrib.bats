@@ -171,6 +171,15 @@ offers_exactly() {
     offers_exactly "qioc -,ign" -,ignoreeof
 }
 
+@test "completion: the second half of a dual address (ADDRESS!!ADDRESS)" {
+    completion_setup
+    offers_exactly "qioc STDIN!!STDO" 'STDIN!!STDOUT'
+    offers_exactly "qioc - STDIN,readbytes=3!!TCP-LISTEN:80,re" \
+        'STDIN,readbytes=3!!TCP-LISTEN:80,reuseaddr' \
+        'STDIN,readbytes=3!!TCP-LISTEN:80,readbytes'
+    offers "qioc -!!tc" '-!!tcp' '-!!tcp-listen'
+}
+
 @test "completion: each type's options are exactly those of --help-addresses" {
     completion_setup
     local type opts params opt want
