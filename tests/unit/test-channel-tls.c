@@ -612,6 +612,7 @@ static void test_creds_ca_dir(void)
     static const char *const cas[] = {"other-ca.pem", "ca.pem", NULL};
     static const char *const none[] = {NULL};
     const QIOTLSCredsEndpoint C = QIO_TLS_CREDS_ENDPOINT_CLIENT;
+    g_autoptr(QIOTLSCreds) server = NULL;
     Pair p;
 
     make_dir_of("cadir", cas);
@@ -621,9 +622,9 @@ static void test_creds_ca_dir(void)
     g_assert_cmpstr(qio_channel_tls_get_peer_dn(p.client), ==,
                     "CN=localhost,O=libqio tests");
     pair_free(&p);
-    g_assert_true(qio_tls_creds_has_ca(
-        make_creds(QIO_TLS_CREDS_ENDPOINT_SERVER,
-                   &(CredsSpec){"server-both.pem", .ca_dir = "cadir"})));
+    server = make_creds(QIO_TLS_CREDS_ENDPOINT_SERVER,
+                        &(CredsSpec){"server-both.pem", .ca_dir = "cadir"});
+    g_assert_true(qio_tls_creds_has_ca(server));
     assert_creds_error(C, &(CredsSpec){.ca_dir = "missing-dir"}, "missing-dir",
                        g_strerror(ENOENT));
     assert_creds_error(C, &(CredsSpec){.ca_dir = "ca.pem"}, "ca.pem",
