@@ -39,10 +39,12 @@ struct _QIOChannelTLS {
     QIOChannel *master;
     QIOTLSCreds *creds;
     gnutls_session_t session;
-    char *hostname;
+    char *hostname;    /* checked in the server's certificate */
+    char *server_name; /* sent as SNI, when not NULL */
     bool is_server;
     gnutls_typed_vdata_st vdata[2]; /* must live as long as the session */
 
+    bool hello_sent; /* the handshake has begun */
     bool handshake_done;
     bool closed;
     bool blocking;  /* as last set through the channel */
@@ -53,6 +55,7 @@ struct _QIOChannelTLS {
     int write_wait; /* ... and a write; both atomic */
     unsigned int verify_status;
     char *peer_dn;
+    char *alpn;       /* the protocol agreed on */
     GError *read_err; /* a read error behind bytes returned */
 
     GMutex transport_lock; /* the five below */
@@ -327,6 +330,57 @@ static bool tls_alert_is_about_cert(gnutls_alert_description_t alert)
 
 static void tls_error_no_cert(QIOChannelTLS *tioc, GError **errp);
 
+static const char *tls_peer_side(QIOChannelTLS *tioc)
+{
+    return tioc->is_server ? "client" : "server";
+}
+
+/* An alert's name as RFC 8446 writes it: "protocol_version". */
+static char *tls_alert_rfc_name(gnutls_alert_description_t alert)
+{
+    const char *name = gnutls_alert_get_strname(alert);
+
+    if (name == NULL) {
+        return g_strdup_printf("%d", (int)alert);
+    }
+    if (g_str_has_prefix(name, "GNUTLS_A_")) {
+        name += strlen("GNUTLS_A_");
+    }
+    return g_ascii_strdown(name, -1);
+}
+
+/* The peer's alert ended the handshake. */
+static void tls_error_refused(QIOChannelTLS *tioc,
+                              gnutls_alert_description_t alert, GError **errp)
+{
+    g_autofree char *name = tls_alert_rfc_name(alert);
+
+    g_set_error(errp, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_ALERT,
+                "the %s refused the TLS handshake: alert %s",
+                tls_peer_side(tioc), name);
+}
+
+/* Handshakes we end because the peer's offer has nothing we accept. */
+static const struct {
+    int ret;
+    const char *reason;
+} tls_refusals[] = {
+    {GNUTLS_E_UNSUPPORTED_VERSION_PACKET, "no TLS version in common"},
+    {GNUTLS_E_NO_CIPHER_SUITES, "no cipher suite in common"},
+    {GNUTLS_E_NO_COMMON_KEY_SHARE, "no key exchange group in common"},
+    {GNUTLS_E_NO_APPLICATION_PROTOCOL, "no ALPN protocol in common"},
+};
+
+static const char *tls_refusal_reason(int ret)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(tls_refusals); i++) {
+        if (tls_refusals[i].ret == ret) {
+            return tls_refusals[i].reason;
+        }
+    }
+    return NULL;
+}
+
 static void tls_error_alert(QIOChannelTLS *tioc, const char *what,
                             GError **errp)
 {
@@ -340,6 +394,8 @@ static void tls_error_alert(QIOChannelTLS *tioc, const char *what,
         g_set_error(errp, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_ALERT,
                     "%s: the peer rejected our certificate (alert \"%s\")",
                     what, name);
+    } else if (!tioc->handshake_done) {
+        tls_error_refused(tioc, alert, errp);
     } else {
         g_set_error(errp, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_ALERT,
                     "%s: the peer sent the fatal alert \"%s\"", what, name);
@@ -411,6 +467,13 @@ static void tls_error(QIOChannelTLS *tioc, int ret, const char *what,
         tls_error_no_cert(tioc, errp);
         return;
     default:
+        if (!tioc->handshake_done && tls_refusal_reason(ret)) {
+            g_set_error(errp, QIO_CHANNEL_TLS_ERROR,
+                        QIO_CHANNEL_TLS_ERROR_FAILED,
+                        "%s: we refused the %s: %s", what, tls_peer_side(tioc),
+                        tls_refusal_reason(ret));
+            return;
+        }
         g_set_error(errp, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_FAILED,
                     "%s: %s", what, gnutls_strerror(ret));
         return;
@@ -433,6 +496,38 @@ static bool tls_check_ready(QIOChannelTLS *tioc, GError **errp)
 }
 
 /* ---------------------------------------------------------------- session */
+
+/*
+ * The server picks from its own list, in its order; with ALPN flagged
+ * mandatory, GnuTLS refuses a client that offers protocols but none of
+ * ours (a client that offers none is served, as RFC 7301 has it).
+ */
+static bool tls_setup_alpn(QIOChannelTLS *tioc, GError **errp)
+{
+    const char *const *alpn = qio_tls_creds_get_alpn(tioc->creds);
+    unsigned int flags =
+        tioc->is_server ? GNUTLS_ALPN_SERVER_PRECEDENCE | GNUTLS_ALPN_MANDATORY
+                        : 0;
+    g_autofree gnutls_datum_t *protos = NULL;
+    unsigned int n = alpn ? g_strv_length((char **)alpn) : 0;
+    int ret;
+
+    if (n == 0) {
+        return true;
+    }
+    protos = g_new(gnutls_datum_t, n);
+    for (unsigned int i = 0; i < n; i++) {
+        protos[i].data = (unsigned char *)alpn[i];
+        protos[i].size = (unsigned int)strlen(alpn[i]);
+    }
+    ret = gnutls_alpn_set_protocols(tioc->session, protos, n, flags);
+    if (ret < 0) {
+        g_set_error(errp, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_FAILED,
+                    "TLS session: ALPN: %s", gnutls_strerror(ret));
+        return false;
+    }
+    return true;
+}
 
 static bool tls_session_setup(QIOChannelTLS *tioc, GError **errp)
 {
@@ -462,6 +557,9 @@ static bool tls_session_setup(QIOChannelTLS *tioc, GError **errp)
     if (ret < 0) {
         g_set_error(errp, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_FAILED,
                     "TLS session: %s", gnutls_strerror(ret));
+        return false;
+    }
+    if (!tls_setup_alpn(tioc, errp)) {
         return false;
     }
     gnutls_transport_set_ptr(s, tioc);
@@ -521,8 +619,7 @@ static QIOChannelTLS *tls_new(QIOChannel *master, QIOTLSCreds *creds,
                                                   : GNUTLS_CERT_REQUEST);
     }
     if (!is_server && hostname && !g_hostname_is_ip_address(hostname)) {
-        gnutls_server_name_set(tioc->session, GNUTLS_NAME_DNS, hostname,
-                               strlen(hostname));
+        tioc->server_name = g_strdup(hostname);
     }
     if (tls_verifies_peer(tioc)) {
         tls_setup_verify(tioc);
@@ -543,6 +640,16 @@ QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
         return NULL;
     }
     return tls_new(master, creds, false, hostname, errp);
+}
+
+void qio_channel_tls_set_server_name(QIOChannelTLS *tioc, const char *name)
+{
+    g_return_if_fail(QIO_IS_CHANNEL_TLS(tioc));
+    g_return_if_fail(!tioc->is_server);
+    g_return_if_fail(!tioc->hello_sent);
+
+    g_free(tioc->server_name);
+    tioc->server_name = g_strdup(name);
 }
 
 QIOChannelTLS *qio_channel_tls_new_server(QIOChannel *master,
@@ -580,6 +687,15 @@ static void tls_note_peer(QIOChannelTLS *tioc)
         gnutls_free(dn.data);
     }
     gnutls_x509_crt_deinit(crt);
+}
+
+static void tls_note_alpn(QIOChannelTLS *tioc)
+{
+    gnutls_datum_t proto = {0};
+
+    if (gnutls_alpn_get_selected_protocol(tioc->session, &proto) == 0) {
+        tioc->alpn = g_strndup((const char *)proto.data, proto.size);
+    }
 }
 
 /* The alert that tells the peer why its certificate was refused. */
@@ -656,6 +772,11 @@ static int tls_handshake_once(QIOChannelTLS *tioc, GError **errp)
         qio__error(errp, QIO_CHANNEL_ERROR_CLOSED, "channel is closed");
         return -1;
     }
+    if (!tioc->hello_sent && tioc->server_name) {
+        gnutls_server_name_set(tioc->session, GNUTLS_NAME_DNS,
+                               tioc->server_name, strlen(tioc->server_name));
+    }
+    tioc->hello_sent = true;
     do {
         ret = gnutls_handshake(tioc->session);
     } while (ret < 0 && ret != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(ret));
@@ -674,6 +795,7 @@ static int tls_handshake_once(QIOChannelTLS *tioc, GError **errp)
     g_atomic_int_set(&tioc->read_wait, G_IO_IN);
     g_atomic_int_set(&tioc->write_wait, G_IO_OUT);
     tls_note_peer(tioc);
+    tls_note_alpn(tioc);
     return 1;
 }
 
@@ -1464,6 +1586,12 @@ const char *qio_channel_tls_get_peer_dn(QIOChannelTLS *tioc)
     return tioc->peer_dn;
 }
 
+const char *qio_channel_tls_get_alpn_protocol(QIOChannelTLS *tioc)
+{
+    g_return_val_if_fail(QIO_IS_CHANNEL_TLS(tioc), NULL);
+    return tioc->alpn;
+}
+
 unsigned int qio_channel_tls_get_verify_status(QIOChannelTLS *tioc)
 {
     g_return_val_if_fail(QIO_IS_CHANNEL_TLS(tioc), 0);
@@ -1488,7 +1616,9 @@ static void qio_channel_tls_finalize(GObject *obj)
     g_clear_object(&tioc->master);
     g_clear_object(&tioc->creds);
     g_free(tioc->hostname);
+    g_free(tioc->server_name);
     g_free(tioc->peer_dn);
+    g_free(tioc->alpn);
     g_clear_error(&tioc->read_err);
     g_clear_error(&tioc->pull_err);
     g_clear_error(&tioc->push_err);

@@ -21,6 +21,7 @@ struct _QIOTLSCreds {
     bool has_cert;
     bool post_handshake_auth;
     char *priority;
+    char **alpn;
     gnutls_certificate_credentials_t x509;
     gnutls_priority_t prio;
 };
@@ -43,6 +44,7 @@ static void qio_tls_creds_finalize(GObject *obj)
         gnutls_certificate_free_credentials(creds->x509);
     }
     g_free(creds->priority);
+    g_strfreev(creds->alpn);
     G_OBJECT_CLASS(qio_tls_creds_parent_class)->finalize(obj);
 }
 
@@ -223,6 +225,34 @@ static bool load_ca(QIOTLSCreds *creds, const char *ca_file, GError **errp)
     return true;
 }
 
+static bool load_ca_dir(QIOTLSCreds *creds, const char *ca_dir, GError **errp)
+{
+    struct stat st;
+    int ret;
+
+    if (stat(ca_dir, &st) < 0) {
+        qio__error_errno(errp, errno, "%s", ca_dir);
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        qio__error_errno(errp, ENOTDIR, "%s", ca_dir);
+        return false;
+    }
+    ret = gnutls_certificate_set_x509_trust_dir(creds->x509, ca_dir,
+                                                GNUTLS_X509_FMT_PEM);
+    if (ret < 0) {
+        gnutls_error(errp, ret, "%s", ca_dir);
+        return false;
+    }
+    if (ret == 0) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    "%s: no PEM certificate in the directory", ca_dir);
+        return false;
+    }
+    creds->has_ca = true;
+    return true;
+}
+
 static bool load_system_trust(QIOTLSCreds *creds, GError **errp)
 {
     int ret = gnutls_certificate_set_x509_system_trust(creds->x509);
@@ -258,6 +288,42 @@ static bool load_priority(QIOTLSCreds *creds, const char *priority,
     return true;
 }
 
+/* RFC 7301: a protocol name is 1 to 255 bytes. */
+static bool copy_alpn(QIOTLSCreds *creds, const char *const *alpn,
+                      GError **errp)
+{
+    for (size_t i = 0; alpn && alpn[i]; i++) {
+        size_t len = strlen(alpn[i]);
+
+        if (len == 0 || len > 255) {
+            g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        "ALPN protocol \"%s\": expected 1 to 255 bytes",
+                        alpn[i]);
+            return false;
+        }
+    }
+    if (alpn && alpn[0]) {
+        creds->alpn = g_strdupv((char **)alpn);
+    }
+    return true;
+}
+
+static bool load_trust(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
+                       GError **errp)
+{
+    if (opts->ca_file && !load_ca(creds, opts->ca_file, errp)) {
+        return false;
+    }
+    if (opts->ca_dir && !load_ca_dir(creds, opts->ca_dir, errp)) {
+        return false;
+    }
+    if (!creds->has_ca && creds->endpoint == QIO_TLS_CREDS_ENDPOINT_CLIENT &&
+        creds->verify) {
+        return load_system_trust(creds, errp);
+    }
+    return true;
+}
+
 static bool creds_load(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
                        GError **errp)
 {
@@ -268,7 +334,8 @@ static bool creds_load(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
         gnutls_error(errp, ret, "TLS credentials");
         return false;
     }
-    if (!load_priority(creds, opts->priority, errp)) {
+    if (!load_priority(creds, opts->priority, errp) ||
+        !copy_alpn(creds, opts->alpn, errp)) {
         return false;
     }
     if (opts->cert_file) {
@@ -284,13 +351,7 @@ static bool creds_load(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
                             "a TLS server needs a certificate");
         return false;
     }
-    if (opts->ca_file) {
-        return load_ca(creds, opts->ca_file, errp);
-    }
-    if (creds->endpoint == QIO_TLS_CREDS_ENDPOINT_CLIENT && creds->verify) {
-        return load_system_trust(creds, errp);
-    }
-    return true;
+    return load_trust(creds, opts, errp);
 }
 
 /* ---------------------------------------------------------------- API */
@@ -344,6 +405,12 @@ bool qio_tls_creds_get_post_handshake_auth(QIOTLSCreds *creds)
 {
     g_return_val_if_fail(QIO_IS_TLS_CREDS(creds), false);
     return creds->post_handshake_auth;
+}
+
+const char *const *qio_tls_creds_get_alpn(QIOTLSCreds *creds)
+{
+    g_return_val_if_fail(QIO_IS_TLS_CREDS(creds), NULL);
+    return (const char *const *)creds->alpn;
 }
 
 const char *qio_tls_creds_get_priority(QIOTLSCreds *creds)

@@ -98,8 +98,9 @@ typedef enum {
  * @QIOC_OPTGRP_READEOF: may hit a temporary end-of-file (ignoreeof)
  * @QIOC_OPTGRP_EXEC: runs a child (stderr, pipes, socketpair, pty, setsid,
  *   ctty, nofork, fdin, fdout, end-close)
- * @QIOC_OPTGRP_TLS: TLS, either side (cert, key, cafile, verify, priority)
- * @QIOC_OPTGRP_TLSCONNECT: TLS client (snihost)
+ * @QIOC_OPTGRP_TLS: TLS, either side (cert, key, cafile, capath, verify,
+ *   priority, min-version, max-version, cipher, alpn)
+ * @QIOC_OPTGRP_TLSCONNECT: TLS client (commonname, snihost, no-sni)
  * @QIOC_OPTGRP_FDPASS: may be a unix socket, so may pass descriptors
  *   (send-fds)
  *
@@ -194,6 +195,19 @@ typedef enum {
 } QiocShut;
 
 /**
+ * QiocTlsVersion:
+ *
+ * min-version= and max-version=: a TLS protocol version. The order is
+ * that of the options' choices, oldest first.
+ */
+typedef enum {
+    QIOC_TLS_1_0,
+    QIOC_TLS_1_1,
+    QIOC_TLS_1_2,
+    QIOC_TLS_1_3,
+} QiocTlsVersion;
+
+/**
  * QiocNetworks:
  * @text: the networks as given, "CIDR;CIDR" (for messages)
  * @masks: (element-type GInetAddressMask): the networks given as such
@@ -268,9 +282,16 @@ typedef struct QiocAddrOpts {
     char *cert;
     char *key;
     char *cafile;
+    char *capath;
     gboolean verify;
+    char *commonname;
     char *snihost;
+    gboolean no_sni;
     char *priority;
+    int min_version; /* QiocTlsVersion, -1 unset */
+    int max_version; /* QiocTlsVersion, -1 unset */
+    char *cipher;
+    char *alpn;
     /* every address */
     GArray *send_fds; /* int */
     gint64 readbytes;

@@ -61,7 +61,10 @@ GQuark qio_channel_tls_error_quark(void);
 /**
  * QIOChannelTLSError:
  * @QIO_CHANNEL_TLS_ERROR_FAILED: the TLS protocol failed (GnuTLS's reason
- *   is in the message: no common cipher, a malformed record, ...)
+ *   is in the message: a malformed record, ...); a handshake we end
+ *   because the peer offers nothing we accept says so: "TLS handshake
+ *   failed: we refused the client: no TLS version in common" (or no
+ *   cipher suite, key exchange group or ALPN protocol)
  * @QIO_CHANNEL_TLS_ERROR_VERIFY: the peer's certificate was rejected; the
  *   message gives the reason (issuer unknown, wrong name, expired, ...)
  *   and qio_channel_tls_get_verify_status() the GnuTLS status bits
@@ -69,7 +72,10 @@ GQuark qio_channel_tls_error_quark(void);
  *   the peer sent none (a server with a CA file), or the peer required one
  *   from us (a client without one)
  * @QIO_CHANNEL_TLS_ERROR_ALERT: the peer ended the session with a fatal
- *   alert, named in the message (it rejected our certificate, say)
+ *   alert, named in the message (it rejected our certificate, say); one
+ *   that ends the handshake for another reason reads "the server refused
+ *   the TLS handshake: alert protocol_version", with the alert's name of
+ *   RFC 8446
  * @QIO_CHANNEL_TLS_ERROR_PREMATURE_EOF: the master reached end-of-file
  *   without the peer's close_notify
  * @QIO_CHANNEL_TLS_ERROR_NOT_READY: read or write before the handshake
@@ -102,6 +108,18 @@ typedef enum {
 QIOChannelTLS *qio_channel_tls_new_client(QIOChannel *master,
                                           QIOTLSCreds *creds,
                                           const char *hostname, GError **errp);
+
+/**
+ * qio_channel_tls_set_server_name:
+ * @tioc: a client channel, before qio_channel_tls_handshake()
+ * @name: (nullable): the name to send as SNI; %NULL sends none
+ *
+ * Replaces the server name indication, which is by default the hostname
+ * given to qio_channel_tls_new_client() (none when that is an IP address
+ * or %NULL). The name the certificate is checked against stays that
+ * hostname.
+ */
+void qio_channel_tls_set_server_name(QIOChannelTLS *tioc, const char *name);
 
 /**
  * qio_channel_tls_new_server:
@@ -188,6 +206,18 @@ gnutls_session_t qio_channel_tls_get_session(QIOChannelTLS *tioc);
  * not verified (verification off, or a server without a CA file).
  */
 const char *qio_channel_tls_get_peer_dn(QIOChannelTLS *tioc);
+
+/**
+ * qio_channel_tls_get_alpn_protocol:
+ * @tioc: the channel
+ *
+ * The application protocol the handshake agreed on (ALPN, see
+ * #QIOTLSCredsOptions.alpn).
+ *
+ * Returns: (transfer none) (nullable): the protocol name; %NULL before
+ * the handshake, or when none was agreed on (either side offered none).
+ */
+const char *qio_channel_tls_get_alpn_protocol(QIOChannelTLS *tioc);
 
 /**
  * qio_channel_tls_get_verify_status:

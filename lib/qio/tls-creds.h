@@ -43,6 +43,9 @@ typedef enum {
  * @ca_file: (nullable): PEM file with the trust anchors for verifying the
  *   peer. A client without one uses the system trust store; a server with
  *   one requests client certificates (and, with @verify, requires them)
+ * @ca_dir: (nullable): a directory of PEM files of trust anchors, loaded
+ *   as @ca_file is (gnutls_certificate_set_x509_trust_dir(): every file
+ *   in it, no hashed names needed); with @ca_file both are trusted
  * @verify: verify the peer (default); %false accepts any peer
  * @priority: (nullable): a GnuTLS priority string; %NULL for "NORMAL"
  * @post_handshake_auth: TLS 1.3 post-handshake authentication (default
@@ -52,6 +55,12 @@ typedef enum {
  *   (GnuTLS's %GNUTLS_AUTO_REAUTH), so a read may have to write. GnuTLS
  *   then forbids reading and writing a session from two threads at once
  *   (one thread with coroutines is fine)
+ * @alpn: (nullable) (array zero-terminated=1): application protocols
+ *   (ALPN, RFC 7301), most preferred first, each 1 to 255 bytes. A client
+ *   offers them; a server picks the first of its own that the client
+ *   offers, and refuses a client that offers ALPN but none of these (alert
+ *   no_application_protocol); a client that offers none is served.
+ *   qio_channel_tls_get_alpn_protocol() gives the outcome
  *
  * Settings for qio_tls_creds_new(). Start from
  * %QIO_TLS_CREDS_OPTIONS_INIT so that new fields get their defaults.
@@ -60,9 +69,11 @@ typedef struct QIOTLSCredsOptions {
     const char *cert_file;
     const char *key_file;
     const char *ca_file;
+    const char *ca_dir;
     bool verify;
     const char *priority;
     bool post_handshake_auth;
+    const char *const *alpn;
 } QIOTLSCredsOptions;
 
 /**
@@ -86,8 +97,11 @@ typedef struct QIOTLSCredsOptions {
  * file that cannot be read fails with the system's reason ("cert.pem: No
  * such file or directory"), one that GnuTLS rejects with its reason and
  * the file's name, a bad priority string with the offending part. A
- * server without @opts->cert_file is an error. A client that verifies and
- * has no CA file loads the system trust store
+ * server without @opts->cert_file is an error. A CA directory that cannot
+ * be opened fails with the system's reason, one without any certificate
+ * with "no PEM certificate in the directory"; an ALPN name that is empty
+ * or longer than 255 bytes is an error. A client that verifies and
+ * has no CA file or directory loads the system trust store
  * (gnutls_certificate_set_x509_system_trust()); a store that cannot be
  * loaded is an error, an empty one is not (verification then fails with
  * "issuer is unknown").
@@ -118,8 +132,8 @@ bool qio_tls_creds_get_verify(QIOTLSCreds *creds);
  * qio_tls_creds_has_ca:
  * @creds: the credentials
  *
- * Returns: whether a CA file was loaded (for a server: whether it asks
- * clients for certificates).
+ * Returns: whether a CA file or directory was loaded (for a server:
+ * whether it asks clients for certificates).
  */
 bool qio_tls_creds_has_ca(QIOTLSCreds *creds);
 
@@ -138,6 +152,15 @@ bool qio_tls_creds_has_cert(QIOTLSCreds *creds);
  * Returns: whether sessions allow post-handshake authentication.
  */
 bool qio_tls_creds_get_post_handshake_auth(QIOTLSCreds *creds);
+
+/**
+ * qio_tls_creds_get_alpn:
+ * @creds: the credentials
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the
+ * application protocols given to qio_tls_creds_new(), or %NULL for none.
+ */
+const char *const *qio_tls_creds_get_alpn(QIOTLSCreds *creds);
 
 /**
  * qio_tls_creds_get_priority:

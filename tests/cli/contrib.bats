@@ -211,6 +211,13 @@ offers_exactly() {
     touch "$T/pem/ca.pem"
     offers_exactly "qioc - TLS:h:1,cafile=$T/pem/c" \
         "TLS:h:1,cafile=$T/pem/ca.pem"
+    offers_exactly "qioc - TLS:h:1,capath=$T/p" "TLS:h:1,capath=$T/pem/"
+    offers_exactly "qioc - TLS:h:1,min-version=TLS1." \
+        TLS:h:1,min-version=TLS1.0 TLS:h:1,min-version=TLS1.1 \
+        TLS:h:1,min-version=TLS1.2 TLS:h:1,min-version=TLS1.3
+    offers_exactly "qioc - TLS:h:1,openssl-max-proto-version=TLS1.3" \
+        TLS:h:1,openssl-max-proto-version=TLS1.3
+    offers_exactly "qioc - TLS:h:1,no-sni=" TLS:h:1,no-sni=0 TLS:h:1,no-sni=1
 }
 
 @test "completion: file names after FILE:, GOPEN:, CREATE:, UNIX*:, PIPE:" {

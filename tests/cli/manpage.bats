@@ -30,6 +30,8 @@ ADDRESS_OPTIONS=(
     connect-timeout retry interval unlink-early unlink-close
     mode user group append creat trunc excl rdonly wronly stderr
     cert key cafile verify snihost commonname priority send-fds
+    capath cn no-sni nosni min-version max-version cipher ciphers alpn
+    openssl-min-proto-version openssl-max-proto-version
     pf ipv6only ipv6-v6only sourceport sp accept-timeout ignoreeof
     readbytes umask perm pipes socketpair pty setsid ctty nofork
     fdin fdout end-close shut shut-down shut-close shut-none

@@ -1,10 +1,11 @@
 #!/usr/bin/env bats
 #
 # qioc's TLS and TLS-LISTEN addresses (and their aliases) against GnuTLS's
-# and OpenSSL's command-line tools, curl, and qioc itself. The certificates
-# are made by certtool in setup_file: a CA, a server certificate for
-# localhost, 127.0.0.1 and ::1, a client certificate, and a second CA with
-# a client of its own.
+# and OpenSSL's command-line tools, curl, python's ssl module, and qioc
+# itself. The certificates are made by certtool in setup_file: a CA, a
+# server certificate for localhost, 127.0.0.1 and ::1, one for
+# qioc-test.example only, a client certificate, a second CA with a client
+# of its own, and a directory holding both CAs (capath=).
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -63,6 +64,10 @@ setup_file() {
         signing_key
     make_cert client ca 'cn = "qioc test client"' tls_www_client signing_key
     make_cert rogue other-ca 'cn = "rogue client"' tls_www_client signing_key
+    make_cert named ca 'cn = "qioc-test.example"' \
+        'dns_name = "qioc-test.example"' tls_www_server signing_key
+    mkdir "$CERTS/capath" "$CERTS/empty"
+    cp "$CERTS/other-ca.pem" "$CERTS/ca.pem" "$CERTS/capath/"
     make_expired
     cat "$CERTS/server.pem" "$CERTS/server-key.pem" >"$CERTS/server-both.pem"
     cat "$CERTS/rogue.pem" "$CERTS/rogue-key.pem" >"$CERTS/rogue-both.pem"
@@ -420,13 +425,13 @@ fails_with() {
         "$T/srv.err"
 }
 
-@test "name mismatch with snihost=wrong.example: exit 1 and the reason" {
+@test "name mismatch with commonname=wrong.example: exit 1 and the reason" {
     serve "$SRV"
     fails_with 1 "certificate verification failed: $NOT_FOR\"wrong.example\"" \
-        - "TLS:localhost:$PORT,$CA,snihost=wrong.example"
+        - "TLS:localhost:$PORT,$CA,commonname=wrong.example"
 }
 
-@test "commonname= is snihost=; an IP address is checked in the certificate" {
+@test "commonname=: an IP address is checked in the certificate" {
     serve "$SRV"
     fails_with 1 "certificate verification failed: $NOT_FOR\"127.0.0.2\"" \
         - "TLS:127.0.0.1:$PORT,$CA,commonname=127.0.0.2"
@@ -510,4 +515,300 @@ fails_with() {
     server_exits 0
     [ "$(cat "$T/srv.out")" = "authenticated" ]
     grep -q "peer CN=qioc test client" "$T/srv.err"
+}
+
+# ---------------------------------------------------------------- versions
+
+@test "TLS-LISTEN,min-version=TLS1.3: openssl s_client -tls1_2 is refused, both sides say why" {
+    need openssl
+    serve "$SRV,min-version=TLS1.3"
+    run timeout 20 openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 \
+        -CAfile "$CERTS/ca.pem" -quiet </dev/null
+    [ "$status" -ne 0 ]
+    [[ $output == *"alert protocol version"* ]]
+    server_exits 1
+    cat "$T/srv.err"
+    [ "$(wc -l <"$T/srv.err")" -eq 1 ]
+    grep -q "): TLS handshake failed: we refused the client: no TLS version in common$" \
+        "$T/srv.err"
+}
+
+@test "TLS-LISTEN,min-version=TLSv1.3: openssl s_client -tls1_3 gets through" {
+    need openssl
+    serve "$SRV,min-version=TLSv1.3" -u
+    run timeout 20 openssl s_client -connect "localhost:$PORT" -tls1_3 \
+        -CAfile "$CERTS/ca.pem" -verify_return_error -quiet -no_ign_eof \
+        <<<"over TLS 1.3"
+    [ "$status" -eq 0 ]
+    server_exits 0
+    [ "$(cat "$T/srv.out")" = "over TLS 1.3" ]
+}
+
+# A hello for TLS 1.3 only offers TLS 1.3's suites only, none of which
+# a TLS 1.2 server can use: GnuTLS finds that first.
+@test "TLS-LISTEN,max-version=TLS1.2: gnutls-cli asking for TLS 1.3 only is refused" {
+    need gnutls-cli
+    serve "$SRV,max-version=TLS1.2"
+    run timeout 20 gnutls-cli --x509cafile "$CERTS/ca.pem" -p "$PORT" \
+        --priority NORMAL:-VERS-ALL:+VERS-TLS1.3 localhost </dev/null
+    [ "$status" -ne 0 ]
+    [[ $output == *"Received alert [40]: Handshake failed"* ]]
+    server_exits 1
+    grep -q "we refused the client: no cipher suite in common$" "$T/srv.err"
+}
+
+# s_server_rev [OPTIONS...]: openssl s_server -rev on $PORT (one client),
+# its output in $T/s_server.log.
+s_server_rev() {
+    need openssl
+    PORT=$(free_port)
+    bg timeout 20 openssl s_server -rev -naccept 1 -accept "$PORT" \
+        -cert "$CERTS/server.pem" -key "$CERTS/server-key.pem" "$@" \
+        >"$T/s_server.log" 2>&1
+    wait_listen "$PORT"
+}
+
+@test "TLS,max-version=TLS1.2 against openssl s_server: TLSv1.2 is negotiated" {
+    s_server_rev
+    run --separate-stderr timeout 20 "$QIOC" -d - \
+        "TLS:localhost:$PORT,$CA,max-version=TLS1.2" <<<"stressed"
+    [ "$status" -eq 0 ]
+    [ "$output" = "desserts" ]
+    [[ $stderr == *"TLS session (TLS1.2)"* ]]
+    grep -q "^Protocol version: TLSv1.2$" "$T/s_server.log"
+}
+
+@test "a TLS 1.2 client against a TLS 1.3 qioc: the client says the server refused, with the alert" {
+    serve "$SRV,min-version=TLS1.3"
+    fails_with 1 "the server refused the TLS handshake: alert protocol_version" \
+        - "TLS:localhost:$PORT,$CA,max-version=TLS1.2"
+    server_exits 1
+    grep -q "we refused the client: no TLS version in common$" "$T/srv.err"
+}
+
+@test "min-version newer than max-version is a usage error, before anything is opened" {
+    run --separate-stderr timeout 20 "$QIOC" - \
+        "TLS:localhost:1,min-version=TLS1.3,max-version=TLS1.2"
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "qioc: address 2 (TLS:localhost:1,min-version=TLS1.3,max-version=TLS1.2): min-version=TLS1.3 is newer than max-version=TLS1.2" ]
+    run --separate-stderr timeout 20 "$QIOC" - "TLS:localhost:1,min-version=SSL3"
+    [ "$status" -eq 2 ]
+    [[ $stderr == *'bad value "SSL3" for min-version: expected TLS1.0|TLS1.1|TLS1.2|TLS1.3' ]]
+}
+
+# ---------------------------------------------------------------- cipher=
+
+@test "cipher= with an OpenSSL suite name: s_server reports that suite" {
+    s_server_rev
+    run --separate-stderr timeout 20 "$QIOC" - \
+        "TLS:localhost:$PORT,$CA,cipher=ECDHE-ECDSA-AES128-GCM-SHA256,max-version=TLS1.2" \
+        <<<"stressed"
+    [ "$status" -eq 0 ]
+    [ "$output" = "desserts" ]
+    grep -q "^Ciphersuite: ECDHE-ECDSA-AES128-GCM-SHA256$" "$T/s_server.log"
+}
+
+@test "TLS-LISTEN,ciphers=CHACHA20:!aNULL: s_client agrees on ChaCha20 in TLS 1.2 and 1.3" {
+    need openssl
+    local v
+    for v in -tls1_2 -tls1_3; do
+        serve "$SRV,ciphers=CHACHA20:!aNULL" -u
+        run timeout 20 openssl s_client -connect "localhost:$PORT" "$v" \
+            -CAfile "$CERTS/ca.pem" -verify_return_error -brief -no_ign_eof \
+            <<<"cipher $v"
+        [ "$status" -eq 0 ]
+        [[ $output == *"Ciphersuite: "*CHACHA20* ]]
+        server_exits 0
+        [ "$(cat "$T/srv.out")" = "cipher $v" ]
+    done
+}
+
+@test "cipher= with CBC suites only: TLS 1.2 with that suite, not TLS 1.3" {
+    s_server_rev
+    run --separate-stderr timeout 20 "$QIOC" -d - \
+        "TLS:localhost:$PORT,$CA,cipher=ECDHE-ECDSA-AES256-SHA" <<<"stressed"
+    [ "$status" -eq 0 ]
+    [ "$output" = "desserts" ]
+    [[ $stderr == *"TLS session (TLS1.2)"* ]]
+    grep -q "^Ciphersuite: ECDHE-ECDSA-AES256-SHA$" "$T/s_server.log"
+}
+
+@test "cipher= words qioc cannot map are a usage error that points to priority=" {
+    local word
+    for word in 'AES+SHA' '@STRENGTH' '+AES' 'LOW' 'NOSUCH-CIPHER'; do
+        run --separate-stderr timeout 20 "$QIOC" - \
+            "TLS:localhost:1,cipher=HIGH:$word"
+        [ "$status" -eq 2 ]
+        [ "${#stderr_lines[@]}" -eq 1 ]
+        [[ $stderr == *": cipher= \"$word\" has no GnuTLS equivalent qioc knows; use priority= instead" ]]
+    done
+}
+
+@test "-dd shows the priority string that priority=, cipher= and the versions make" {
+    s_server_rev
+    run --separate-stderr timeout 20 "$QIOC" -dd - \
+        "TLS:localhost:$PORT,$CA,priority=PERFORMANCE,cipher=AESGCM:!3DES,min-version=TLS1.2" \
+        </dev/null
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"TLS priority string PERFORMANCE:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:-MAC-ALL:+AEAD:-3DES-CBC:-VERS-TLS1.0:-VERS-TLS1.1"* ]]
+}
+
+# ---------------------------------------------------------------- capath=
+
+@test "capath=: a directory holding the CA verifies the server; one without it does not" {
+    serve "$SRV"
+    run timeout 20 "$QIOC" - "TLS:localhost:$PORT,capath=$CERTS/capath" \
+        <<<"via capath"
+    [ "$status" -eq 0 ]
+    server_exits 0
+    [ "$(cat "$T/srv.out")" = "via capath" ]
+    mkdir "$T/other"
+    cp "$CERTS/other-ca.pem" "$T/other/"
+    serve "$SRV"
+    fails_with 1 \
+        "certificate verification failed: the certificate issuer is unknown" \
+        - "TLS:localhost:$PORT,capath=$T/other"
+    serve "$SRV"
+    fails_with 1 "$CERTS/empty: no PEM certificate in the directory" \
+        - "TLS:localhost:$PORT,capath=$CERTS/empty"
+    serve "$SRV"
+    fails_with 1 "$CERTS/nope: No such file or directory" \
+        - "TLS:localhost:$PORT,capath=$CERTS/nope"
+}
+
+@test "capath= on TLS-LISTEN: clients must present a certificate it verifies" {
+    serve "$SRV,capath=$CERTS/capath" -d
+    local cli="cert=$CERTS/client.pem,key=$CERTS/client-key.pem"
+    run timeout 20 "$QIOC" - "TLS:localhost:$PORT,$CA,$cli" <<<"client cert"
+    [ "$status" -eq 0 ]
+    server_exits 0
+    [ "$(cat "$T/srv.out")" = "client cert" ]
+    grep -q "peer CN=qioc test client" "$T/srv.err"
+}
+
+# ---------------------------------------------------------------- names
+
+# py_server [ALPN...]: a python ssl server on $PORT for one client, with
+# the server certificate; it writes "sni=NAME" (None when none came) and
+# "alpn=PROTO" to $T/py.log, then echoes one line.
+py_server() {
+    PORT=$(free_port)
+    bg timeout 20 "$PY" -c '
+import socket, ssl, sys
+cert, key, port, log, alpn = sys.argv[1:3] + [int(sys.argv[3])] + sys.argv[4:5] + [sys.argv[5:]]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+seen = []
+ctx.sni_callback = lambda s, name, c: seen.append(name)
+if alpn:
+    ctx.set_alpn_protocols(alpn)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(1)
+c, _ = s.accept()
+t = ctx.wrap_socket(c, server_side=True)
+with open(log, "w") as f:
+    f.write("sni=%s\nalpn=%s\n" % (seen[0] if seen else None,
+                                   t.selected_alpn_protocol()))
+t.sendall(t.recv(1024))
+t.unwrap()
+t.close()' "$CERTS/server.pem" "$CERTS/server-key.pem" "$PORT" "$T/py.log" "$@" \
+        2>"$T/py.err"
+    PYSRV=$BG
+    wait_listen "$PORT"
+}
+
+@test "SNI: the host is sent by default, snihost= instead, none with no-sni" {
+    local opts want
+    for opts in ":sni=localhost" ",snihost=sni.example:sni=sni.example" \
+        ",no-sni:sni=None" ",nosni,snihost=x.example:sni=None"; do
+        want=${opts##*:}
+        opts=${opts%:*}
+        py_server
+        run timeout 20 "$QIOC" - "TLS:localhost:$PORT,$CA$opts" <<<"echo"
+        [ "$status" -eq 0 ]
+        [ "$output" = "echo" ]
+        wait "$PYSRV"
+        grep -qx "$want" "$T/py.log"
+    done
+}
+
+@test "commonname=qioc-test.example: its certificate verifies at 127.0.0.1; without it, refused" {
+    serve "cert=$CERTS/named.pem,key=$CERTS/named-key.pem"
+    run timeout 20 "$QIOC" - \
+        "TLS:127.0.0.1:$PORT,$CA,commonname=qioc-test.example" <<<"by name"
+    [ "$status" -eq 0 ]
+    server_exits 0
+    [ "$(cat "$T/srv.out")" = "by name" ]
+    serve "cert=$CERTS/named.pem,key=$CERTS/named-key.pem"
+    fails_with 1 "certificate verification failed: $NOT_FOR\"127.0.0.1\"" \
+        - "TLS:127.0.0.1:$PORT,$CA"
+}
+
+@test "commonname= is also the SNI name unless snihost= is given" {
+    py_server
+    run timeout 20 "$QIOC" - "TLS:127.0.0.1:$PORT,$CA,cn=localhost" <<<"cn"
+    [ "$status" -eq 0 ]
+    wait "$PYSRV"
+    grep -qx "sni=localhost" "$T/py.log"
+}
+
+# ---------------------------------------------------------------- alpn=
+
+@test "alpn= on TLS-LISTEN: openssl s_client -alpn gets the first of qioc's list it offers; -d logs it" {
+    need openssl
+    serve "$SRV,alpn=h2:http/1.1" -d -u
+    run timeout 20 openssl s_client -connect "localhost:$PORT" \
+        -alpn http/1.1,h2 -CAfile "$CERTS/ca.pem" -no_ign_eof \
+        <<<"with ALPN"
+    [ "$status" -eq 0 ]
+    [[ $output == *"ALPN protocol: h2"* ]]
+    server_exits 0
+    [ "$(cat "$T/srv.out")" = "with ALPN" ]
+    grep -q "TLS session (TLS1.3).*, ALPN h2$" "$T/srv.err"
+}
+
+@test "alpn= on TLS-LISTEN: a client offering only other protocols is refused, both sides say so" {
+    need openssl
+    serve "$SRV,alpn=h2"
+    run timeout 20 openssl s_client -connect "localhost:$PORT" -alpn h3 \
+        -CAfile "$CERTS/ca.pem" -brief </dev/null
+    [ "$status" -ne 0 ]
+    [[ $output == *"no application protocol"* ]]
+    server_exits 1
+    grep -q "we refused the client: no ALPN protocol in common$" "$T/srv.err"
+}
+
+@test "alpn= on TLS: python's server picks from the offer; -d logs it, or none agreed" {
+    py_server http/1.1
+    run --separate-stderr timeout 20 "$QIOC" -d - \
+        "TLS:localhost:$PORT,$CA,alpn=h2:http/1.1" <<<"alpn"
+    [ "$status" -eq 0 ]
+    [ "$output" = "alpn" ]
+    [[ $stderr == *", ALPN http/1.1"* ]]
+    wait "$PYSRV"
+    grep -qx "alpn=http/1.1" "$T/py.log"
+    py_server
+    run --separate-stderr timeout 20 "$QIOC" -d - \
+        "TLS:localhost:$PORT,$CA,alpn=h2" <<<"alpn"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *", ALPN none agreed"* ]]
+}
+
+@test "alpn= between two qiocs, and curl --http2 through TLS-LISTEN,alpn=http/1.1" {
+    serve "$SRV,alpn=h2:http/1.1" -d
+    run --separate-stderr timeout 20 "$QIOC" -d - \
+        "TLS:localhost:$PORT,$CA,alpn=http/1.1" <<<"qioc alpn"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *", ALPN http/1.1"* ]]
+    server_exits 0
+    grep -q ", ALPN http/1.1$" "$T/srv.err"
+    # curl offers h2 and http/1.1; python's server speaks HTTP/1.x only
+    tls_in_front_of_http "alpn=http/1.1"
+    run timeout 20 curl -sS -v --http2 --cacert "$CERTS/ca.pem" \
+        -o "$T/got.bin" "https://localhost:$PORT/page.bin"
+    [ "$status" -eq 0 ]
+    [[ $output == *"ALPN: server accepted http/1.1"* ]]
+    cmp "$T/www/page.bin" "$T/got.bin"
 }

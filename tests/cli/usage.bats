@@ -465,6 +465,13 @@ same_as() {
     same_as STDIO,shut-none STDIO,shut=none
     same_as STDIO,shut-close STDIO,shut=close
     same_as STDIO,shut-down STDIO,shut=write
+    same_as TLS:h:1,openssl-min-proto-version=TLS1.2 TLS:h:1,min-version=TLS1.2
+    same_as TLS:h:1,openssl-max-proto-version=TLSv1.2 TLS:h:1,max-version=TLS1.2
+    same_as TLS:h:1,ciphers=HIGH TLS:h:1,cipher=HIGH
+    same_as TLS:h:1,openssl-cipherlist=HIGH TLS:h:1,cipher=HIGH
+    same_as TLS:h:1,cn=x TLS:h:1,commonname=x
+    same_as TLS:h:1,openssl-no-sni TLS:h:1,no-sni
+    same_as TLS:h:1,openssl-capath=/d TLS:h:1,capath=/d
 }
 
 @test "'-' with options is STDIO with those options (socat's -,raw idiom)" {

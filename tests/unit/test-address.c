@@ -276,10 +276,25 @@ static const OkCase ok_cases[] = {
     {"TCP:h:1,bind='a,b'", {"h", "1"}, "bind=a,b"},
     {"TLS:h:443,cn=x,cafile=/ca.pem,verify=0",
      {"h", "443"},
-     "snihost=x cafile=/ca.pem verify=0"},
+     "commonname=x cafile=/ca.pem verify=0"},
     {"TLS:h:443,commonname=y,priority=NORMAL:-VERS-TLS1.0",
      {"h", "443"},
-     "snihost=y priority=NORMAL:-VERS-TLS1.0"},
+     "commonname=y priority=NORMAL:-VERS-TLS1.0"},
+    {"TLS:h:443,openssl-snihost=s,nosni,capath=/d,alpn=h2:http/1.1",
+     {"h", "443"},
+     "snihost=s no-sni=1 capath=/d alpn=h2:http/1.1"},
+    {"TLS:h:443,min-version=tlsv1.2,openssl-max-proto-version=TLS1.3",
+     {"h", "443"},
+     "min-version=TLS1.2 max-version=TLS1.3"},
+    {"TLS-LISTEN:443,cert=/c,min-proto-version=TLS1,max-proto-version=TLSv1.1",
+     {"443"},
+     "cert=/c min-version=TLS1.0 max-version=TLS1.1"},
+    {"TLS-LISTEN:443,cert=/c,ciphers=HIGH:!aNULL",
+     {"443"},
+     "cert=/c cipher=HIGH:!aNULL"},
+    {"TLS:h:443,openssl-cipherlist=ECDHE-ECDSA-AES128-GCM-SHA256:AES256-SHA",
+     {"h", "443"},
+     "cipher=ECDHE-ECDSA-AES128-GCM-SHA256:AES256-SHA"},
     {"TLS-LISTEN:443,cert=/c.pem,key=/k.pem",
      {"443"},
      "cert=/c.pem key=/k.pem"},
@@ -350,6 +365,22 @@ static const ErrCase err_cases[] = {
     {"STDOUT,ignoreeof", "\"ignoreeof\" does not apply to STDOUT"},
     {"TCP:h:1,send-fds=3", "\"send-fds\" does not apply to TCP"},
     {"TLS-LISTEN:1,cert=c,snihost=x", "\"snihost\" does not apply"},
+    {"TLS-LISTEN:1,cert=c,no-sni", "\"no-sni\" does not apply"},
+    {"TLS-LISTEN:1,cert=c,cn=x", "\"cn\" does not apply"},
+    {"TLS:h:1,min-version=SSL3", "bad value \"SSL3\" for min-version",
+     "expected TLS1.0|TLS1.1|TLS1.2|TLS1.3"},
+    {"TLS:h:1,max-version=TLS1.4", "bad value \"TLS1.4\" for max-version"},
+    {"TLS:h:1,min-version=TLS1.3,max-version=TLS1.2",
+     "min-version=TLS1.3 is newer than max-version=TLS1.2"},
+    {"TLS-LISTEN:1,cert=c,max-version=TLS1.0,min-version=TLSv1.2",
+     "min-version=TLS1.2 is newer than max-version=TLS1.0"},
+    {"TLS:h:1,cipher=HIGH:AES+SHA", "cipher= \"AES+SHA\"",
+     "use priority= instead"},
+    {"TLS:h:1,ciphers=@STRENGTH", "cipher= \"@STRENGTH\"", "priority="},
+    {"TLS:h:1,cipher=!HIGH", "cipher= \"!HIGH\""},
+    {"TLS:h:1,cipher=LOW", "cipher= \"LOW\""},
+    {"TLS:h:1,alpn=h2::x", "bad value \"h2::x\" for alpn"},
+    {"TLS:h:1,alpn=", "bad value \"\" for alpn"},
     {"TCP", "TCP needs HOST:PORT"},
     {"TCP:h", "TCP needs HOST:PORT", "\"h\""},
     {"TLS:h,verify=0", "TLS needs HOST:PORT"},
@@ -673,6 +704,29 @@ static void test_typed_values(void)
     g_assert_cmpint(c->o.max_children, ==, -1);
 }
 
+static void test_typed_tls(void)
+{
+    g_autoptr(QiocAddress) t =
+        parse_ok("TLS:h:1,min-version=TLSv1.2,max-version=tls1.3,cn=n,"
+                 "snihost=s,no-sni,capath=/d,cipher=AESGCM,alpn=h2:http/1.1");
+    g_autoptr(QiocAddress) d = parse_ok("TLS:h:1");
+
+    g_assert_cmpint(t->o.min_version, ==, QIOC_TLS_1_2);
+    g_assert_cmpint(t->o.max_version, ==, QIOC_TLS_1_3);
+    g_assert_cmpstr(t->o.commonname, ==, "n");
+    g_assert_cmpstr(t->o.snihost, ==, "s");
+    g_assert_true(t->o.no_sni);
+    g_assert_cmpstr(t->o.capath, ==, "/d");
+    g_assert_cmpstr(t->o.cipher, ==, "AESGCM");
+    g_assert_cmpstr(t->o.alpn, ==, "h2:http/1.1");
+    g_assert_cmpint(d->o.min_version, ==, -1);
+    g_assert_cmpint(d->o.max_version, ==, -1);
+    g_assert_null(d->o.commonname);
+    g_assert_false(d->o.no_sni);
+    g_assert_null(d->o.cipher);
+    g_assert_null(d->o.alpn);
+}
+
 static const QiocAddrType *type_for_option(const QiocOptDesc *o)
 {
     guint n;
@@ -721,21 +775,77 @@ static void test_option_table(void)
 static void test_option_names(void)
 {
     static const char *const names[] = {
-        "fork",         "max-children", "backlog",      "reuseaddr",
-        "so-reuseaddr", "bind",         "range",        "nodelay",
-        "tcp-nodelay",  "keepalive",    "so-keepalive", "connect-timeout",
-        "retry",        "interval",     "unlink-early", "unlink",
-        "unlink-close", "mode",         "perm",         "user",
-        "group",        "append",       "o-append",     "creat",
-        "o-creat",      "trunc",        "o-trunc",      "excl",
-        "o-excl",       "rdonly",       "o-rdonly",     "wronly",
-        "o-wronly",     "stderr",       "cert",         "key",
-        "cafile",       "verify",       "snihost",      "commonname",
-        "priority",     "send-fds",     "pf",           "ipv6only",
-        "ipv6-v6only",  "sourceport",   "sp",           "accept-timeout",
-        "ignoreeof",    "readbytes",    "umask",        "pipes",
-        "socketpair",   "pty",          "setsid",       "ctty",
-        "nofork",       "fdin",         "fdout",        "end-close",
+        "fork",
+        "max-children",
+        "backlog",
+        "reuseaddr",
+        "so-reuseaddr",
+        "bind",
+        "range",
+        "nodelay",
+        "tcp-nodelay",
+        "keepalive",
+        "so-keepalive",
+        "connect-timeout",
+        "retry",
+        "interval",
+        "unlink-early",
+        "unlink",
+        "unlink-close",
+        "mode",
+        "perm",
+        "user",
+        "group",
+        "append",
+        "o-append",
+        "creat",
+        "o-creat",
+        "trunc",
+        "o-trunc",
+        "excl",
+        "o-excl",
+        "rdonly",
+        "o-rdonly",
+        "wronly",
+        "o-wronly",
+        "stderr",
+        "cert",
+        "key",
+        "cafile",
+        "verify",
+        "snihost",
+        "commonname",
+        "cn",
+        "capath",
+        "no-sni",
+        "nosni",
+        "min-version",
+        "max-version",
+        "cipher",
+        "ciphers",
+        "alpn",
+        "openssl-min-proto-version",
+        "openssl-max-proto-version",
+        "priority",
+        "send-fds",
+        "pf",
+        "ipv6only",
+        "ipv6-v6only",
+        "sourceport",
+        "sp",
+        "accept-timeout",
+        "ignoreeof",
+        "readbytes",
+        "umask",
+        "pipes",
+        "socketpair",
+        "pty",
+        "setsid",
+        "ctty",
+        "nofork",
+        "fdin",
+        "fdout",
+        "end-close",
         "shut",
     };
     g_autoptr(QiocAddress) any = parse_ok("STDIO");
@@ -755,6 +865,7 @@ static const char *const describe_specs[] = {
     "UNIX-LISTEN:/s",
     "EXEC:'sh -c \"a, b\"',pty",
     "TLS:h:443,verify=0",
+    "TLS:h:443,min-version=TLS1.2,cipher=AESGCM,alpn=h2,no-sni",
     "TLS-LISTEN:443,cert=/c",
     "STDIO",
     "SYSTEM:echo a:b",
@@ -1004,6 +1115,7 @@ int main(int argc, char **argv)
     g_test_add_func("/address/tables/types", test_type_table);
     g_test_add_func("/address/tables/descs", test_desc_table);
     g_test_add_func("/address/typed/values", test_typed_values);
+    g_test_add_func("/address/typed/tls", test_typed_tls);
     g_test_add_func("/address/tables/options", test_option_table);
     g_test_add_func("/address/tables/cli-options", test_option_names);
     g_test_add_func("/address/describe/roundtrip", test_describe_roundtrip);

@@ -235,6 +235,8 @@ typedef struct {
     const char *ca;
     bool noverify;
     const char *priority;
+    const char *ca_dir; /* a directory in certdir */
+    const char *const *alpn;
 } CredsSpec;
 
 static QIOTLSCreds *try_creds(QIOTLSCredsEndpoint ep, const CredsSpec *spec,
@@ -243,6 +245,7 @@ static QIOTLSCreds *try_creds(QIOTLSCredsEndpoint ep, const CredsSpec *spec,
     g_autofree char *cert = NULL;
     g_autofree char *key = NULL;
     g_autofree char *ca = NULL;
+    g_autofree char *ca_dir = NULL;
     QIOTLSCredsOptions opts = QIO_TLS_CREDS_OPTIONS_INIT;
 
     if (spec->cert) {
@@ -254,8 +257,12 @@ static QIOTLSCreds *try_creds(QIOTLSCredsEndpoint ep, const CredsSpec *spec,
     if (spec->ca) {
         opts.ca_file = ca = g_build_filename(certdir, spec->ca, NULL);
     }
+    if (spec->ca_dir) {
+        opts.ca_dir = ca_dir = g_build_filename(certdir, spec->ca_dir, NULL);
+    }
     opts.verify = !spec->noverify;
     opts.priority = spec->priority;
+    opts.alpn = spec->alpn;
     return qio_tls_creds_new(ep, &opts, errp);
 }
 
@@ -566,6 +573,205 @@ static void test_wrong_endpoint(void)
     g_assert_error(err, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
     g_object_unref(a);
     g_object_unref(b);
+}
+
+/* ------------------------------------------------------------- options */
+
+/* Makes certdir/NAME holding copies of @files (NULL-terminated). */
+static void make_dir_of(const char *name, const char *const *files)
+{
+    g_autofree char *dir = g_build_filename(certdir, name, NULL);
+
+    g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+    for (size_t i = 0; files[i]; i++) {
+        g_autofree char *from = g_build_filename(certdir, files[i], NULL);
+        g_autofree char *to = g_build_filename(dir, files[i], NULL);
+        g_autofree char *text = NULL;
+        gsize len;
+
+        g_assert_true(g_file_get_contents(from, &text, &len, NULL));
+        g_assert_true(g_file_set_contents(to, text, len, NULL));
+    }
+}
+
+static void remove_dir_of(const char *name, const char *const *files)
+{
+    g_autofree char *dir = g_build_filename(certdir, name, NULL);
+
+    for (size_t i = 0; files[i]; i++) {
+        g_autofree char *path = g_build_filename(dir, files[i], NULL);
+
+        g_unlink(path);
+    }
+    g_rmdir(dir);
+}
+
+/* ca_dir: every file of the directory is trusted, like a CA file. */
+static void test_creds_ca_dir(void)
+{
+    static const char *const cas[] = {"other-ca.pem", "ca.pem", NULL};
+    static const char *const none[] = {NULL};
+    const QIOTLSCredsEndpoint C = QIO_TLS_CREDS_ENDPOINT_CLIENT;
+    g_autoptr(QIOTLSCreds) server = NULL;
+    Pair p;
+
+    make_dir_of("cadir", cas);
+    make_dir_of("emptydir", none);
+    pair_init(&p, &(CredsSpec){.ca_dir = "cadir"}, &server_spec, "localhost");
+    pair_handshake_ok(&p);
+    g_assert_cmpstr(qio_channel_tls_get_peer_dn(p.client), ==,
+                    "CN=localhost,O=libqio tests");
+    pair_free(&p);
+    server = make_creds(QIO_TLS_CREDS_ENDPOINT_SERVER,
+                        &(CredsSpec){"server-both.pem", .ca_dir = "cadir"});
+    g_assert_true(qio_tls_creds_has_ca(server));
+    assert_creds_error(C, &(CredsSpec){.ca_dir = "missing-dir"}, "missing-dir",
+                       g_strerror(ENOENT));
+    assert_creds_error(C, &(CredsSpec){.ca_dir = "ca.pem"}, "ca.pem",
+                       g_strerror(ENOTDIR));
+    assert_creds_error(C, &(CredsSpec){.ca_dir = "emptydir"}, "emptydir",
+                       "no PEM certificate in the directory");
+    remove_dir_of("cadir", cas);
+    remove_dir_of("emptydir", none);
+}
+
+static const char *const alpn_h2_h1[] = {"h2", "http/1.1", NULL};
+static const char *const alpn_h1_h2[] = {"http/1.1", "h2", NULL};
+static const char *const alpn_h1[] = {"http/1.1", NULL};
+static const char *const alpn_h3[] = {"h3", NULL};
+
+/* Both offer ALPN: the server's preference wins among the common ones. */
+static void test_alpn_agreed(void)
+{
+    Pair p;
+
+    pair_init(&p, &(CredsSpec){NULL, NULL, "ca.pem", .alpn = alpn_h2_h1},
+              &(CredsSpec){"server-both.pem", .alpn = alpn_h1_h2}, "localhost");
+    pair_handshake_ok(&p);
+    g_assert_cmpstr(qio_channel_tls_get_alpn_protocol(p.client), ==,
+                    "http/1.1");
+    g_assert_cmpstr(qio_channel_tls_get_alpn_protocol(p.server), ==,
+                    "http/1.1");
+    pair_free(&p);
+}
+
+/* One side without ALPN: the session goes on without a protocol. */
+static void test_alpn_one_sided(void)
+{
+    Pair p;
+
+    pair_init(&p, &client_spec,
+              &(CredsSpec){"server-both.pem", .alpn = alpn_h1}, "localhost");
+    pair_handshake_ok(&p);
+    g_assert_null(qio_channel_tls_get_alpn_protocol(p.client));
+    g_assert_null(qio_channel_tls_get_alpn_protocol(p.server));
+    pair_free(&p);
+    pair_init(&p, &(CredsSpec){NULL, NULL, "ca.pem", .alpn = alpn_h1},
+              &server_spec, "localhost");
+    pair_handshake_ok(&p);
+    g_assert_null(qio_channel_tls_get_alpn_protocol(p.client));
+    pair_free(&p);
+}
+
+/* Nothing in common: the server refuses, and the client is told so. */
+static void test_alpn_none_in_common(void)
+{
+    Pair p;
+
+    pair_init(&p, &(CredsSpec){NULL, NULL, "ca.pem", .alpn = alpn_h3},
+              &(CredsSpec){"server-both.pem", .alpn = alpn_h1}, "localhost");
+    pair_handshake(&p);
+    if (g_test_verbose()) {
+        g_test_message("client: %s", p.cres.err->message);
+        g_test_message("server: %s", p.sres.err->message);
+    }
+    g_assert_error(p.cres.err, QIO_CHANNEL_TLS_ERROR,
+                   QIO_CHANNEL_TLS_ERROR_ALERT);
+    g_assert_cmpstr(p.cres.err->message, ==,
+                    "the server refused the TLS handshake: alert "
+                    "no_application_protocol");
+    g_assert_error(p.sres.err, QIO_CHANNEL_TLS_ERROR,
+                   QIO_CHANNEL_TLS_ERROR_FAILED);
+    g_assert_nonnull(strstr(p.sres.err->message, "no ALPN protocol"));
+    pair_free(&p);
+}
+
+static void test_alpn_bad_name(void)
+{
+    static const char *const empty[] = {"h2", "", NULL};
+
+    assert_creds_error(QIO_TLS_CREDS_ENDPOINT_CLIENT,
+                       &(CredsSpec){.alpn = empty}, "ALPN protocol \"\"",
+                       "1 to 255 bytes");
+}
+
+/* The server name the server received, or NULL. */
+static char *received_sni(QIOChannelTLS *server)
+{
+    char name[256];
+    size_t len = sizeof(name);
+    unsigned int type;
+
+    if (gnutls_server_name_get(qio_channel_tls_get_session(server), name, &len,
+                               &type, 0) < 0) {
+        return NULL;
+    }
+    return g_strdup(name);
+}
+
+/* SNI: the hostname by default, another name, or none; verified alike. */
+static void test_server_name(void)
+{
+    static const struct {
+        const char *set; /* "-": leave the default */
+        const char *sent;
+    } cases[] = {
+        {"-", "localhost"},
+        {"sni.example", "sni.example"},
+        {NULL, NULL},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *sent = NULL;
+        Pair p;
+
+        pair_init(&p, &client_spec, &server_spec, "localhost");
+        if (g_strcmp0(cases[i].set, "-") != 0) {
+            qio_channel_tls_set_server_name(p.client, cases[i].set);
+        }
+        pair_handshake_ok(&p);
+        sent = received_sni(p.server);
+        g_assert_cmpstr(sent, ==, cases[i].sent);
+        g_assert_cmpstr(qio_channel_tls_get_peer_dn(p.client), ==,
+                        "CN=localhost,O=libqio tests");
+        pair_free(&p);
+    }
+}
+
+/* No version in common: each side says who refused, and why. */
+static void test_version_refused(void)
+{
+    Pair p;
+
+    pair_init(&p,
+              &(CredsSpec){NULL, NULL, "ca.pem", false, "NORMAL:-VERS-TLS1.3"},
+              &(CredsSpec){"server-both.pem", NULL, NULL, false,
+                           "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-TLS1.2"},
+              "localhost");
+    pair_handshake(&p);
+    if (g_test_verbose()) {
+        g_test_message("client: %s", p.cres.err->message);
+        g_test_message("server: %s", p.sres.err->message);
+    }
+    g_assert_error(p.cres.err, QIO_CHANNEL_TLS_ERROR,
+                   QIO_CHANNEL_TLS_ERROR_ALERT);
+    g_assert_cmpstr(p.cres.err->message, ==,
+                    "the server refused the TLS handshake: alert "
+                    "protocol_version");
+    g_assert_error(p.sres.err, QIO_CHANNEL_TLS_ERROR,
+                   QIO_CHANNEL_TLS_ERROR_FAILED);
+    g_assert_nonnull(strstr(p.sres.err->message, "TLS version"));
+    pair_free(&p);
 }
 
 /* ------------------------------------------------------------- handshakes */
@@ -1674,6 +1880,13 @@ int main(int argc, char **argv)
     g_test_add_func("/tls/creds/getters", test_creds_getters);
     g_test_add_func("/tls/creds/system-trust", test_creds_system_trust);
     g_test_add_func("/tls/creds/wrong-endpoint", test_wrong_endpoint);
+    g_test_add_func("/tls/creds/ca-dir", test_creds_ca_dir);
+    g_test_add_func("/tls/alpn/agreed", test_alpn_agreed);
+    g_test_add_func("/tls/alpn/one-sided", test_alpn_one_sided);
+    g_test_add_func("/tls/alpn/none-in-common", test_alpn_none_in_common);
+    g_test_add_func("/tls/alpn/bad-name", test_alpn_bad_name);
+    g_test_add_func("/tls/sni/server-name", test_server_name);
+    g_test_add_func("/tls/handshake/version-refused", test_version_refused);
     g_test_add_func("/tls/handshake/nonblocking-loop", test_nonblocking_loop);
     g_test_add_func("/tls/handshake/blocking-threads", test_blocking_threads);
     g_test_add_func("/tls/handshake/wait-transfer", test_wait_transfer);
