@@ -295,6 +295,13 @@ bool qio__socket_address_to_native(GSocketAddress *sa,
 bool qio__socket_address_wanted(GSocketAddress *sa,
                                 const QIOChannelSocketOptions *opts);
 
+/*
+ * Run @opts->setup, if any, on the new socket @fd of family @family; its
+ * error is prefixed with "@op ADDRESS: " (the address is @sa).
+ */
+bool qio__socket_setup(int fd, int family, const QIOChannelSocketOptions *opts,
+                       const char *op, GSocketAddress *sa, GError **errp);
+
 /* "@op ADDRESS: no address of the requested family" */
 void qio__socket_no_address_error(GSocketConnectable *addr, const char *op,
                                   GError **errp);

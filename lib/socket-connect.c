@@ -104,6 +104,19 @@ void qio__socket_no_address_error(GSocketConnectable *addr, const char *op,
                 "%s %s: no address of the requested family", op, text);
 }
 
+bool qio__socket_setup(int fd, int family, const QIOChannelSocketOptions *opts,
+                       const char *op, GSocketAddress *sa, GError **errp)
+{
+    g_autofree char *text = NULL;
+
+    if (!opts->setup || opts->setup(fd, family, opts->setup_data, errp)) {
+        return true;
+    }
+    text = qio_socket_address_to_string(sa);
+    g_prefix_error(errp, "%s %s: ", op, text);
+    return false;
+}
+
 /* ---------------------------------------------------------------- connect */
 
 /*
@@ -227,7 +240,8 @@ static int connect_one(GSocketAddress *sa, const QIOChannelSocketOptions *opts,
         qio__error_errno(errp, errno, "connect to %s", text);
         return -1;
     }
-    if (opts->bind && bind_local(fd, opts->bind, errp) < 0) {
+    if (!qio__socket_setup(fd, ss.ss_family, opts, "connect to", sa, errp) ||
+        (opts->bind && bind_local(fd, opts->bind, errp) < 0)) {
         close(fd);
         return -1;
     }
@@ -614,7 +628,9 @@ static int connect_start(QIOSocketAsync *op)
         connect_error(op, errno);
         return -1;
     }
-    if (op->opts.bind && bind_local(op->fd, op->opts.bind, &op->last) < 0) {
+    if (!qio__socket_setup(op->fd, op->ss.ss_family, &op->opts, "connect to",
+                           op->current, &op->last) ||
+        (op->opts.bind && bind_local(op->fd, op->opts.bind, &op->last) < 0)) {
         connect_drop_fd(op);
         return -1;
     }

@@ -98,17 +98,13 @@ void qio__socket_unlink_file(QIOChannelSocket *sioc)
     }
 }
 
-/* bind and listen on a fresh socket; returns 0 or an errno value. */
+/* bind and listen on a prepared socket; returns 0 or an errno value. */
 static int listen_fd(QIOChannelSocket *sioc, int fd,
                      const struct sockaddr_storage *ss, socklen_t len,
-                     const char *path, const QIOChannelSocketOptions *opts,
-                     int v6only)
+                     const char *path, const QIOChannelSocketOptions *opts)
 {
-    int err = listen_prepare(fd, ss->ss_family, opts, v6only);
+    int err;
 
-    if (err != 0) {
-        return err;
-    }
     if (path && opts->unlink_early) {
         unlink_stale_socket(path);
     }
@@ -128,7 +124,8 @@ static int listen_fd(QIOChannelSocket *sioc, int fd,
 
 /*
  * Listen on one address. Returns 0, or an errno value with @errp set
- * (the value lets the wildcard case tell "no IPv6 here" from the rest).
+ * (the value lets the wildcard case tell "no IPv6 here" from the rest),
+ * or -1 with @errp set when the setup function refused the socket.
  */
 static int listen_one(QIOChannelSocket *sioc, GSocketAddress *sa,
                       const QIOChannelSocketOptions *opts, int v6only,
@@ -145,7 +142,15 @@ static int listen_one(QIOChannelSocket *sioc, GSocketAddress *sa,
         return EINVAL;
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    err = fd < 0 ? errno : listen_fd(sioc, fd, &ss, len, path, opts, v6only);
+    err = fd < 0 ? errno : listen_prepare(fd, ss.ss_family, opts, v6only);
+    if (err == 0 &&
+        !qio__socket_setup(fd, ss.ss_family, opts, "listen on", sa, errp)) {
+        close(fd);
+        return -1;
+    }
+    if (err == 0) {
+        err = listen_fd(sioc, fd, &ss, len, path, opts);
+    }
     if (err != 0) {
         if (fd >= 0) {
             close(fd);

@@ -7,7 +7,9 @@
  * single client and closes (like socat, so that a second client is
  * refused rather than queued); with `fork` it keeps accepting, paused
  * while max-children= connections run or a client waits for a
- * descriptor (src/hold.c).
+ * descriptor (src/hold.c). A listen that fails is tried again from a
+ * timer, retry= times (without limit with forever) interval= seconds
+ * apart, the loop running meanwhile.
  */
 #include "config.h"
 
@@ -27,17 +29,17 @@ struct QiocAcceptor {
     gboolean had_client;
     gboolean failing; /* an accept error was reported */
     guint timer;      /* accept-timeout= */
+    guint retry;      /* the next listen try */
+    gint64 tries;     /* listen tries that failed */
     QiocAcceptFunc *on_client;
-    QiocAcceptTimeoutFunc *on_timeout;
+    QiocAcceptFailFunc *on_fail;
     gpointer data;
 };
 
 static void acceptor_clear_timer(QiocAcceptor *acc)
 {
-    if (acc->timer) {
-        g_source_remove(acc->timer);
-        acc->timer = 0;
-    }
+    g_clear_handle_id(&acc->timer, g_source_remove);
+    g_clear_handle_id(&acc->retry, g_source_remove);
 }
 
 static void acceptor_close(QiocAcceptor *acc)
@@ -136,32 +138,78 @@ static gboolean acceptor_timeout(gpointer data)
     acc->timer = 0;
     if (!acc->had_client) {
         qioc_acceptor_stop(acc);
-        acc->on_timeout(err, acc->data);
+        acc->on_fail(err, acc->data);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* Open the listening socket(s) and start accepting. */
+static gboolean acceptor_listen(QiocAcceptor *acc, GError **errp)
+{
+    acc->listener = qioc_endpoint_listen(acc->ep, errp);
+    if (!acc->listener) {
+        return FALSE;
+    }
+    qio_net_listener_set_error_func(acc->listener, acceptor_on_error, acc);
+    qio_net_listener_set_client_func(acc->listener, acceptor_on_client, acc,
+                                     NULL);
+    return TRUE;
+}
+
+static gboolean acceptor_retry(gpointer data);
+
+/*
+ * The listen failed with @err: TRUE when retry= or forever allow another
+ * try, which is then due in interval= seconds (said at -d).
+ */
+static gboolean acceptor_retry_later(QiocAcceptor *acc, const GError *err)
+{
+    const QiocAddress *addr = acc->ep->addr;
+
+    if (acc->stopped || (!addr->o.forever && acc->tries >= addr->o.retry)) {
+        return FALSE;
+    }
+    acc->tries++;
+    qioc_log_address(1, addr->index, addr->text, "%s; retrying in %g s",
+                     err->message, addr->o.interval);
+    acc->retry =
+        g_timeout_add((guint)(addr->o.interval * 1000), acceptor_retry, acc);
+    return TRUE;
+}
+
+static gboolean acceptor_retry(gpointer data)
+{
+    QiocAcceptor *acc = data;
+    g_autoptr(GError) err = NULL;
+
+    acc->retry = 0;
+    if (!acceptor_listen(acc, &err) && !acceptor_retry_later(acc, err)) {
+        qioc_acceptor_stop(acc);
+        acc->on_fail(err, acc->data);
     }
     return G_SOURCE_REMOVE;
 }
 
 QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
-                                QiocAcceptTimeoutFunc *on_timeout,
-                                gpointer data, GError **errp)
+                                QiocAcceptFailFunc *on_fail, gpointer data,
+                                GError **errp)
 {
-    QIONetListener *listener = qioc_endpoint_listen(ep, errp);
     const QiocAddrOpts *o = &ep->addr->o;
-    QiocAcceptor *acc;
+    QiocAcceptor *acc = g_new0(QiocAcceptor, 1);
+    GError *err = NULL;
 
-    if (!listener) {
-        return NULL;
-    }
-    acc = g_new0(QiocAcceptor, 1);
     acc->ep = ep;
-    acc->listener = listener;
     acc->once = !qioc_endpoint_serves_many(ep);
     acc->limit = acc->once ? 1 : (guint64)MAX(o->max_children, 0);
     acc->on_client = on_client;
-    acc->on_timeout = on_timeout;
+    acc->on_fail = on_fail;
     acc->data = data;
-    qio_net_listener_set_error_func(listener, acceptor_on_error, acc);
-    qio_net_listener_set_client_func(listener, acceptor_on_client, acc, NULL);
+    if (!acceptor_listen(acc, &err) && !acceptor_retry_later(acc, err)) {
+        g_propagate_error(errp, err);
+        qioc_acceptor_free(acc);
+        return NULL;
+    }
+    g_clear_error(&err);
     if (o->accept_timeout >= 0) {
         acc->timer = g_timeout_add((guint)(o->accept_timeout * 1000),
                                    acceptor_timeout, acc);

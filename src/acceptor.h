@@ -16,21 +16,28 @@ typedef struct QiocAcceptor QiocAcceptor;
  */
 typedef void QiocAcceptFunc(QIOChannelSocket *client, gpointer data);
 
-/* accept-timeout= ran out before the first client; @err says so. */
-typedef void QiocAcceptTimeoutFunc(const GError *err, gpointer data);
+/*
+ * The acceptor gave up: accept-timeout= ran out before the first client,
+ * or the listen failed its last try (retry=); @err says which.
+ */
+typedef void QiocAcceptFailFunc(const GError *err, gpointer data);
 
 /*
  * Listen on @ep and hand each client to @on_client. A listener without
  * `fork` takes one client and then closes; with `fork` it takes up to
  * max-children= at a time (no limit when unset), pausing at the limit
  * until qioc_acceptor_client_done(). accept-timeout= bounds the wait for
- * the first client. Accept errors (out of descriptors, say) pause the
- * listener and retry, with one line on stderr until a client gets
- * through again. NULL and @errp when the address cannot listen.
+ * the first client, counted from here. Accept errors (out of descriptors,
+ * say) pause the listener and retry, with one line on stderr until a
+ * client gets through again. NULL and @errp when the address cannot
+ * listen and retry= (or forever) allows no other try; with tries left
+ * the acceptor is returned, the listen is tried again from a timer
+ * interval= seconds later (each failure logged at -d), and @on_fail is
+ * called if the last try fails too.
  */
 QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
-                                QiocAcceptTimeoutFunc *on_timeout,
-                                gpointer data, GError **errp);
+                                QiocAcceptFailFunc *on_fail, gpointer data,
+                                GError **errp);
 
 /* A client's connection ended: below the limit, accepting resumes. */
 void qioc_acceptor_client_done(QiocAcceptor *acc);

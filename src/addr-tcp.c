@@ -147,6 +147,7 @@ QiocTcpTarget *qioc_tcp_target_new(const QiocEndpoint *ep, GError **errp)
     t = g_new0(QiocTcpTarget, 1);
     t->sopts = (QIOChannelSocketOptions)QIO_CHANNEL_SOCKET_OPTIONS_INIT;
     t->sopts.family = ep->family;
+    qioc_sockopt_init(&t->sopts, ep);
     if (addr->o.connect_timeout > 0) {
         t->sopts.connect_timeout_ms = (int)(addr->o.connect_timeout * 1000);
     }
@@ -225,7 +226,8 @@ QIONetListener *qioc_tcp_listen(QiocEndpoint *ep, GError **errp)
     }
     sopts.family = ep->family;
     sopts.backlog = (int)addr->o.backlog;
-    sopts.reuseaddr = addr->o.reuseaddr;
+    sopts.reuseaddr = addr->o.reuseaddr != 0;
+    qioc_sockopt_init(&sopts, ep);
     if (addr->o.ipv6only >= 0) {
         sopts.v6only = addr->o.ipv6only;
     }

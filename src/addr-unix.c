@@ -31,6 +31,7 @@ static void unix_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
     g_autoptr(GSocketConnectable) sa = unix_address(ep);
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
 
+    qioc_sockopt_init(&sopts, ep);
     if (ep->addr->o.connect_timeout > 0) {
         sopts.connect_timeout_ms = (int)(ep->addr->o.connect_timeout * 1000);
     }
@@ -48,6 +49,7 @@ static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
 
     sopts.backlog = (int)addr->o.backlog;
     sopts.unlink_early = addr->o.unlink_early;
+    qioc_sockopt_init(&sopts, ep);
     old = qioc_umask_push(addr);
     rc = qio_net_listener_open_sync(listener, sa, &sopts, errp);
     qioc_umask_pop(addr, old);

@@ -232,7 +232,7 @@ static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
     QiocConnectRetry *r = data;
     double interval = r->ep->addr->o.interval;
 
-    if (ioc || r->retries_left <= 0) {
+    if (ioc || (r->retries_left <= 0 && !r->ep->addr->o.forever)) {
         QiocOpenDone *done = r->done;
         gpointer done_data = r->data;
 
@@ -258,12 +258,19 @@ typedef struct {
     gpointer data;
 } QiocWrapStep;
 
+/* The options set once connected (setsockopt-int=, ...), then the wrap. */
 static void connect_then_wrap(QIOChannel *ioc, GError *err, gpointer data)
 {
     QiocWrapStep *w = data;
     QiocWrapStep step = *w;
 
     g_free(w);
+    if (ioc && QIO_IS_CHANNEL_SOCKET(ioc) &&
+        !qioc_sockopt_apply_socket(step.ep, QIO_CHANNEL_SOCKET(ioc),
+                                   QIOC_SOCKOPT_CONNECTED, &err)) {
+        qio_channel_close(ioc, NULL);
+        g_clear_object(&ioc);
+    }
     if (!ioc) {
         step.done(NULL, err, step.data);
         return;
@@ -355,10 +362,16 @@ static gboolean client_in_range(QiocEndpoint *ep, QIOChannelSocket *client)
 
 gboolean qioc_endpoint_accept_client(QiocEndpoint *ep, QIOChannelSocket *client)
 {
+    g_autoptr(GError) err = NULL;
+
     if (!client_in_range(ep, client)) {
         return FALSE;
     }
     qioc_endpoint_log_client(ep, client);
+    if (!qioc_sockopt_apply_socket(ep, client, QIOC_SOCKOPT_ACCEPTED, &err)) {
+        qioc_endpoint_error(ep, err);
+        return FALSE;
+    }
     if (ep->desc->accepted) {
         ep->desc->accepted(ep, client);
     }

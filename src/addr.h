@@ -226,8 +226,9 @@ QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
                                QIOChannel *peer, GError **errp);
 
 /*
- * Open a connecting type, retrying retry= times interval= seconds apart,
- * then apply its wrap. Never blocks.
+ * Open a connecting type, retrying retry= times (without limit with
+ * forever) interval= seconds apart, set the options that come once
+ * connected (setsockopt-int=, ...), then apply its wrap. Never blocks.
  */
 void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
                                  gpointer data);
@@ -236,8 +237,9 @@ void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
 QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp);
 
 /*
- * A client was accepted: FALSE (logged) when range= refuses it, else
- * the type's per-client options are applied.
+ * A client was accepted: FALSE (logged) when range= refuses it or one of
+ * the socket options set per client (rcvbuf=, setsockopt-int=, ...)
+ * cannot be set, else the type's per-client options are applied.
  */
 gboolean qioc_endpoint_accept_client(QiocEndpoint *ep,
                                      QIOChannelSocket *client);
@@ -295,6 +297,38 @@ void qioc_socket_connect(GSocketConnectable *sa,
 /* A listener on the inherited listening socket @fd. */
 gboolean qioc_listener_add_fd(QIONetListener *listener, int fd,
                               const char *hint, GError **errp);
+
+/* ---- socket options (addr-sockopt.c) */
+
+/* When a socket option is set. */
+typedef enum {
+    /* after socket(2), before bind, connect or listen */
+    QIOC_SOCKOPT_BEFORE = 1u << 0,
+    /* on a connecting address's socket, once connected */
+    QIOC_SOCKOPT_CONNECTED = 1u << 1,
+    /* on each client a listener accepts */
+    QIOC_SOCKOPT_ACCEPTED = 1u << 2,
+} QiocSockoptPhase;
+
+/*
+ * Make @sopts set @ep's socket options (ttl=, rcvbuf=, interface=, ...)
+ * on each socket it makes, before bind or connect; nothing when none is
+ * given. @ep must outlive the operations given @sopts.
+ */
+void qioc_sockopt_init(QIOChannelSocketOptions *sopts, const QiocEndpoint *ep);
+
+/*
+ * Set the socket options of @ep that belong to @phase on @fd, a socket
+ * of @family. FALSE and @errp ("rcvbuf=N: setsockopt SO_RCVBUF: REASON")
+ * when the system refuses one.
+ */
+gboolean qioc_sockopt_apply(const QiocEndpoint *ep, int fd, int family,
+                            QiocSockoptPhase phase, GError **errp);
+
+/* The same on a connected or accepted socket channel. */
+gboolean qioc_sockopt_apply_socket(const QiocEndpoint *ep,
+                                   QIOChannelSocket *sioc,
+                                   QiocSockoptPhase phase, GError **errp);
 
 /* Set errp from errno: "WHAT: strerror". */
 void qioc_error_errno(GError **errp, int err, const char *fmt, ...)

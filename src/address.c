@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <grp.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <string.h>
@@ -49,6 +50,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_TLS QIOC_OPTGRP_TLS
 #define O_TLSCONNECT QIOC_OPTGRP_TLSCONNECT
 #define O_FDPASS QIOC_OPTGRP_FDPASS
+#define O_SOCKET QIOC_OPTGRP_SOCKET
 
 #define FLAG QIOC_OPT_FLAG
 #define INT QIOC_OPT_INT
@@ -61,6 +63,8 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define CHOICE QIOC_OPT_CHOICE
 #define FDLIST QIOC_OPT_FDLIST
 #define CIDRS QIOC_OPT_CIDRS
+#define NUMBER QIOC_OPT_NUMBER
+#define SOCKOPT QIOC_OPT_SOCKOPT
 
 static const QiocOptDesc addr_options[] = {
     {"fork", NULL, FLAG, O_ACCEPT, "0", NULL,
@@ -71,8 +75,9 @@ static const QiocOptDesc addr_options[] = {
      OFF(backlog)},
     {"accept-timeout", NAMES("listen-timeout"), DURATION, O_ACCEPT, NULL, NULL,
      "give up when no client arrives within SECONDS", OFF(accept_timeout)},
-    {"reuseaddr", NAMES("so-reuseaddr"), FLAG, O_IPLISTEN, "1", NULL,
-     "set SO_REUSEADDR on the listening socket", OFF(reuseaddr)},
+    {"reuseaddr", NAMES("so-reuseaddr"), FLAG, O_IP, "0", NULL,
+     "set SO_REUSEADDR (listeners: on unless reuseaddr=0)", OFF(reuseaddr),
+     TRUE},
     {"range", NULL, CIDRS, O_IPLISTEN, NULL, NULL,
      "accept clients only from these networks", OFF(range)},
     {"bind", NULL, STRING, O_IP, NULL, NULL,
@@ -87,12 +92,48 @@ static const QiocOptDesc addr_options[] = {
      OFF(nodelay)},
     {"keepalive", NAMES("so-keepalive"), FLAG, O_IP, "0", NULL,
      "set SO_KEEPALIVE", OFF(keepalive)},
+    {"reuseport", NAMES("so-reuseport"), FLAG, O_IP, "0", NULL,
+     "set SO_REUSEPORT: other sockets may bind the same port", OFF(reuseport)},
+    {"interface", NAMES("so-bindtodevice", "if"), STRING, O_IP, NULL, NULL,
+     "use only this network interface (SO_BINDTODEVICE)", OFF(interface)},
+    {"ttl", NAMES("ip-ttl"), NUMBER, O_IP, NULL, NULL,
+     "time to live (IPv6: hop limit) of the packets sent", OFF(ttl)},
+    {"tos", NAMES("ip-tos"), NUMBER, O_IP, NULL, NULL,
+     "type of service (IPv6: traffic class) of the packets sent", OFF(tos)},
+    {"mss", NAMES("tcp-maxseg"), NUMBER, O_IP, NULL, NULL,
+     "TCP maximum segment size to announce (TCP_MAXSEG)", OFF(mss)},
+    {"linger", NAMES("so-linger"), NUMBER, O_IP, NULL, NULL,
+     "on close, wait up to SECONDS for unsent data (SO_LINGER); 0: reset",
+     OFF(linger)},
+    {"rcvbuf", NAMES("so-rcvbuf"), SIZE, O_SOCKET, NULL, NULL,
+     "socket receive buffer size (SO_RCVBUF)", OFF(rcvbuf)},
+    {"sndbuf", NAMES("so-sndbuf"), SIZE, O_SOCKET, NULL, NULL,
+     "socket send buffer size (SO_SNDBUF)", OFF(sndbuf)},
+    {"setsockopt-listen", NAMES("sockopt-listen"), SOCKOPT, O_SOCKET, NULL,
+     NULL, "setsockopt(2) LEVEL:NAME:x0102... before bind or connect",
+     OFF(setsockopt_listen)},
+    {"setsockopt-int", NAMES("sockopt-int"), SOCKOPT, O_SOCKET, NULL, NULL,
+     "setsockopt(2) LEVEL:NAME:INT once connected (each client of a "
+     "listener)",
+     OFF(setsockopt_int)},
+    {"setsockopt-bin", NAMES("setsockopt", "sockopt", "sockopt-bin"), SOCKOPT,
+     O_SOCKET, NULL, NULL,
+     "setsockopt(2) LEVEL:NAME:x0102... once connected (each client of a "
+     "listener)",
+     OFF(setsockopt_bin)},
+    {"setsockopt-string", NAMES("sockopt-string"), SOCKOPT, O_SOCKET, NULL,
+     NULL,
+     "setsockopt(2) LEVEL:NAME:TEXT (with a NUL) once connected (each "
+     "client of a listener)",
+     OFF(setsockopt_string)},
     {"connect-timeout", NULL, DURATION, O_CONNECT, NULL, NULL,
      "give up connecting after SECONDS", OFF(connect_timeout)},
-    {"retry", NULL, INT, O_CONNECT, "0", NULL, "retry a failed connect N times",
-     OFF(retry)},
-    {"interval", NAMES("intervall"), DURATION, O_CONNECT, "1", NULL,
-     "SECONDS to wait between connect tries", OFF(interval)},
+    {"retry", NULL, INT, O_CONNECT | O_LISTEN, "0", NULL,
+     "retry a failed connect or listen N times", OFF(retry)},
+    {"interval", NAMES("intervall"), DURATION, O_CONNECT | O_LISTEN, "1", NULL,
+     "SECONDS to wait between connect or listen tries", OFF(interval)},
+    {"forever", NULL, FLAG, O_CONNECT | O_LISTEN, "0", NULL,
+     "retry a failed connect or listen without limit", OFF(forever)},
     {"unlink-early", NAMES("unlink"), FLAG, O_UNIXLISTEN, "0", NULL,
      "remove an existing socket file before binding", OFF(unlink_early)},
     {"unlink-close", NULL, FLAG, O_UNIXLISTEN, "1", NULL,
@@ -225,7 +266,10 @@ static const ChoiceSynonym choice_synonyms[] = {
     {"max-version", "TLSv1.3", "TLS1.3"},
 };
 
-/* Ranges of INT options; the others take 0..G_MAXINT. */
+/*
+ * Ranges of INT, NUMBER and SIZE options; the others take 0..G_MAXINT
+ * (sizes 0..G_MAXINT64).
+ */
 typedef struct {
     const char *option;
     gint64 min;
@@ -235,6 +279,37 @@ typedef struct {
 static const IntLimit int_limits[] = {
     {"max-children", 1, G_MAXINT},
     {"sourceport", 1, 65535},
+    {"ttl", 1, 255},
+    {"tos", 0, 255},
+    {"mss", 88, 32767}, /* Linux's TCP_MIN_MSS to MAX_TCP_WINDOW */
+    {"rcvbuf", 0, G_MAXINT},
+    {"sndbuf", 0, G_MAXINT},
+};
+
+/* Longest values of STRING options; the others take any length. */
+static const struct {
+    const char *option;
+    gsize max;
+    const char *what;
+} string_limits[] = {
+    {"interface", IFNAMSIZ - 1, "a network interface name"},
+};
+
+/* What the VALUE of each SOCKOPT option is. */
+typedef enum {
+    SOCKOPT_INT,    /* an int, passed as a native int */
+    SOCKOPT_BYTES,  /* x followed by hex digits, two a byte */
+    SOCKOPT_STRING, /* text, passed with its terminating NUL */
+} SockoptKind;
+
+static const struct {
+    const char *option;
+    SockoptKind kind;
+} sockopt_kinds[] = {
+    {"setsockopt-listen", SOCKOPT_BYTES},
+    {"setsockopt-int", SOCKOPT_INT},
+    {"setsockopt-bin", SOCKOPT_BYTES},
+    {"setsockopt-string", SOCKOPT_STRING},
 };
 
 /* ---------------------------------------------------------------- lookups */
@@ -392,13 +467,23 @@ static const PresetAlias *preset_lookup(const char *name)
 static void int_limits_of(const QiocOptDesc *desc, gint64 *min, gint64 *max)
 {
     *min = 0;
-    *max = G_MAXINT;
+    *max = desc->type == QIOC_OPT_SIZE ? G_MAXINT64 : G_MAXINT;
     for (guint i = 0; i < G_N_ELEMENTS(int_limits); i++) {
         if (strcmp(desc->name, int_limits[i].option) == 0) {
             *min = int_limits[i].min;
             *max = int_limits[i].max;
         }
     }
+}
+
+static SockoptKind sockopt_kind_of(const QiocOptDesc *desc)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(sockopt_kinds); i++) {
+        if (strcmp(desc->name, sockopt_kinds[i].option) == 0) {
+            return sockopt_kinds[i].kind;
+        }
+    }
+    g_return_val_if_reached(SOCKOPT_BYTES);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -626,7 +711,7 @@ static gboolean parse_uint(const char *s, guint base, guint64 max, guint64 *out)
         return FALSE;
     }
     for (; *s; s++) {
-        int d = g_ascii_digit_value(*s);
+        int d = g_ascii_xdigit_value(*s);
 
         if (d < 0 || (guint)d >= base || (guint64)d > max ||
             v > (max - (guint64)d) / base) {
@@ -685,6 +770,49 @@ static char *parse_int(const QiocOptDesc *desc, const char *value, char **why)
     return g_strdup_printf("%" G_GUINT64_FORMAT, v);
 }
 
+#define HEX_DIGITS "0123456789abcdefABCDEF"
+
+/* As strtoul(3) with base 0 reads it, without sign or blanks. */
+static gboolean parse_c_uint(const char *s, guint64 max, guint64 *out)
+{
+    if (g_ascii_strncasecmp(s, "0x", 2) == 0) {
+        return parse_uint(s + 2, 16, max, out);
+    }
+    if (s[0] == '0' && s[1] != '\0') {
+        return parse_uint(s + 1, 8, max, out);
+    }
+    return parse_uint(s, 10, max, out);
+}
+
+static gboolean is_c_number(const char *s)
+{
+    gboolean hex = g_ascii_strncasecmp(s, "0x", 2) == 0;
+    const char *digits = hex ? s + 2 : s;
+
+    return *digits != '\0' &&
+           digits[strspn(digits, hex ? HEX_DIGITS : "0123456789")] == '\0';
+}
+
+static char *parse_number(const QiocOptDesc *desc, const char *value,
+                          char **why)
+{
+    gint64 min;
+    gint64 max;
+    guint64 v;
+
+    if (!is_c_number(value)) {
+        return NULL;
+    }
+    int_limits_of(desc, &min, &max);
+    if (!parse_c_uint(value, (guint64)max, &v) || v < (guint64)min) {
+        *why = g_strdup_printf("expected a number from %" G_GINT64_FORMAT
+                               " to %" G_GINT64_FORMAT,
+                               min, max);
+        return NULL;
+    }
+    return g_strdup_printf("%" G_GUINT64_FORMAT, v);
+}
+
 static const struct {
     char suffix;
     guint64 factor;
@@ -716,9 +844,18 @@ gboolean qioc_size_parse(const char *text, guint64 max, guint64 *out)
 
 static char *parse_size(const QiocOptDesc *desc, const char *value, char **why)
 {
+    gint64 min;
+    gint64 max;
     guint64 v;
 
     if (!qioc_size_parse(value, G_MAXINT64, &v)) {
+        return NULL;
+    }
+    int_limits_of(desc, &min, &max);
+    if (v < (guint64)min || v > (guint64)max) {
+        *why = g_strdup_printf("expected %" G_GINT64_FORMAT
+                               " to %" G_GINT64_FORMAT " bytes",
+                               min, max);
         return NULL;
     }
     return g_strdup_printf("%" G_GUINT64_FORMAT, v);
@@ -772,6 +909,14 @@ static char *parse_duration(const QiocOptDesc *desc, const char *value,
 static char *parse_string(const QiocOptDesc *desc, const char *value,
                           char **why)
 {
+    for (guint i = 0; i < G_N_ELEMENTS(string_limits); i++) {
+        if (strcmp(desc->name, string_limits[i].option) == 0 &&
+            (*value == '\0' || strlen(value) > string_limits[i].max)) {
+            *why = g_strdup_printf("expected %s of 1 to %zu bytes",
+                                   string_limits[i].what, string_limits[i].max);
+            return NULL;
+        }
+    }
     return g_strdup(value);
 }
 
@@ -888,6 +1033,84 @@ static char *parse_cidrs(const QiocOptDesc *desc, const char *value, char **why)
     return out->len ? g_string_free(g_steal_pointer(&out), FALSE) : NULL;
 }
 
+/* An int as setsockopt-int takes it: a number, maybe negative. */
+static char *sockopt_int_value(const char *text, char **why)
+{
+    gboolean negative = *text == '-';
+    guint64 v;
+
+    if (!is_c_number(text + negative) ||
+        !parse_c_uint(text + negative, (guint64)G_MAXINT + negative, &v)) {
+        *why = g_strdup_printf("bad VALUE \"%s\": expected an int", text);
+        return NULL;
+    }
+    return g_strdup_printf("%" G_GINT64_FORMAT,
+                           negative ? -(gint64)v : (gint64)v);
+}
+
+/* Bytes as socat writes them: x followed by two hex digits a byte. */
+static gboolean is_hex_bytes(const char *text)
+{
+    gsize n;
+
+    if (g_ascii_tolower(text[0]) != 'x') {
+        return FALSE;
+    }
+    n = strlen(text + 1);
+    return n > 0 && n % 2 == 0 && strspn(text + 1, HEX_DIGITS) == n;
+}
+
+static char *sockopt_bytes_value(const char *text, char **why)
+{
+    if (!is_hex_bytes(text)) {
+        *why = g_strdup_printf("bad VALUE \"%s\": expected x followed by "
+                               "two hex digits a byte (x0102...)",
+                               text);
+        return NULL;
+    }
+    return g_ascii_strdown(text, -1);
+}
+
+static char *sockopt_value(SockoptKind kind, const char *text, char **why)
+{
+    switch (kind) {
+    case SOCKOPT_INT:
+        return sockopt_int_value(text, why);
+    case SOCKOPT_BYTES:
+        return sockopt_bytes_value(text, why);
+    case SOCKOPT_STRING:
+        return g_strdup(text);
+    }
+    g_return_val_if_reached(NULL);
+}
+
+/* LEVEL:NAME:VALUE, LEVEL and NAME as setsockopt-int's numbers. */
+static char *parse_sockopt(const QiocOptDesc *desc, const char *value,
+                           char **why)
+{
+    g_auto(GStrv) part = g_strsplit(value, ":", 3);
+    g_autofree char *v = NULL;
+    guint64 level;
+    guint64 name;
+
+    if (g_strv_length(part) != 3) {
+        return NULL;
+    }
+    if (!is_c_number(part[0]) || !parse_c_uint(part[0], G_MAXINT, &level) ||
+        !is_c_number(part[1]) || !parse_c_uint(part[1], G_MAXINT, &name)) {
+        *why = g_strdup_printf("bad LEVEL or NAME in \"%s\": expected "
+                               "numbers such as 6, 0x6 or 06",
+                               value);
+        return NULL;
+    }
+    v = sockopt_value(sockopt_kind_of(desc), part[2], why);
+    if (!v) {
+        return NULL;
+    }
+    return g_strdup_printf("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ":%s",
+                           level, name, v);
+}
+
 static const struct {
     ValueParser parse;
     const char *metavar;  /* in "needs a value" */
@@ -896,6 +1119,9 @@ static const struct {
     [QIOC_OPT_FLAG] = {parse_flag, "1",
                        "0 or 1 (or yes/no, true/false, on/off)"},
     [QIOC_OPT_INT] = {parse_int, "N", "a non-negative integer"},
+    [QIOC_OPT_NUMBER] = {parse_number, "N",
+                         "a non-negative integer (decimal, 0x hex or 0 "
+                         "octal)"},
     [QIOC_OPT_SIZE] = {parse_size, "BYTES",
                        "a number of bytes, optionally with K, M or G"},
     [QIOC_OPT_MODE] = {parse_mode, "OCTAL", "an octal mode up to 07777"},
@@ -909,9 +1135,11 @@ static const struct {
                          "descriptor numbers N[:N]..."},
     [QIOC_OPT_CIDRS] = {parse_cidrs, "CIDR[;CIDR]...",
                         "networks ADDRESS[/BITS][;...]"},
+    [QIOC_OPT_SOCKOPT] = {parse_sockopt, "LEVEL:NAME:VALUE",
+                          "LEVEL:NAME:VALUE"},
 };
 
-G_STATIC_ASSERT(G_N_ELEMENTS(opt_types) == QIOC_OPT_CIDRS + 1);
+G_STATIC_ASSERT(G_N_ELEMENTS(opt_types) == QIOC_OPT_SOCKOPT + 1);
 
 static char *metavar_of(const QiocOptDesc *desc)
 {
@@ -1035,33 +1263,10 @@ static const struct {
     {"chroot", NULL},
     {"chroot-early", NULL},
     {"setpgid", NULL},
-    {"ip-ttl", NULL},
-    {"ttl", NULL},
-    {"ip-tos", NULL},
-    {"tos", NULL},
-    {"mss", NULL},
-    {"tcp-maxseg", NULL},
-    {"rcvbuf", NULL},
-    {"so-rcvbuf", NULL},
-    {"sndbuf", NULL},
-    {"so-sndbuf", NULL},
-    {"so-linger", NULL},
-    {"linger", NULL},
-    {"so-reuseport", NULL},
-    {"reuseport", NULL},
-    {"so-bindtodevice", NULL},
-    {"interface", NULL},
-    {"if", NULL},
-    {"setsockopt", NULL},
-    {"setsockopt-int", NULL},
-    {"setsockopt-bin", NULL},
-    {"setsockopt-string", NULL},
-    {"setsockopt-listen", NULL},
     {"seek", NULL},
     {"seek-end", NULL},
     {"nonblock", NULL},
     {"o-nonblock", NULL},
-    {"forever", NULL},
     {"crlf", NULL},
     {"crnl", NULL},
     {"cr", NULL},
@@ -1582,6 +1787,52 @@ static QiocNetworks *cidrs_value(const char *text)
     return nets;
 }
 
+/* Pairs of hex digits, checked already, as bytes; their count in @n. */
+static guint8 *hex_decode(const char *hex, int *n)
+{
+    gsize len = strlen(hex) / 2;
+    guint8 *out = g_malloc(len);
+
+    for (gsize i = 0; i < len; i++) {
+        out[i] = (guint8)(g_ascii_xdigit_value(hex[2 * i]) * 16 +
+                          g_ascii_xdigit_value(hex[2 * i + 1]));
+    }
+    *n = (int)len;
+    return out;
+}
+
+/* LEVEL:NAME:VALUE, normalised, as the bytes setsockopt(2) gets. */
+static QiocSockopt *sockopt_of(const QiocOptDesc *desc, const char *text)
+{
+    g_auto(GStrv) part = g_strsplit(text, ":", 3);
+    QiocSockopt *so = g_new0(QiocSockopt, 1);
+    guint8 *bytes;
+    int n;
+
+    so->level = (int)g_ascii_strtoll(part[0], NULL, 10);
+    so->name = (int)g_ascii_strtoll(part[1], NULL, 10);
+    switch (sockopt_kind_of(desc)) {
+    case SOCKOPT_INT:
+        n = (int)g_ascii_strtoll(part[2], NULL, 10);
+        so->value = g_bytes_new(&n, sizeof(n));
+        break;
+    case SOCKOPT_BYTES:
+        bytes = hex_decode(part[2] + 1, &n);
+        so->value = g_bytes_new_take(bytes, n);
+        break;
+    case SOCKOPT_STRING:
+        so->value = g_bytes_new(part[2], strlen(part[2]) + 1);
+        break;
+    }
+    return so;
+}
+
+static void sockopt_free(QiocSockopt *so)
+{
+    g_bytes_unref(so->value);
+    g_free(so);
+}
+
 static void networks_free(QiocNetworks *nets)
 {
     g_free(nets->text);
@@ -1612,6 +1863,7 @@ static void store_value(QiocAddrOpts *o, const QiocOptDesc *desc,
         *FIELD(o, desc, gint64) = g_ascii_strtoll(text, NULL, 8);
         break;
     case QIOC_OPT_INT:
+    case QIOC_OPT_NUMBER:
     case QIOC_OPT_SIZE:
     case QIOC_OPT_USER:
     case QIOC_OPT_GROUP:
@@ -1635,6 +1887,10 @@ static void store_value(QiocAddrOpts *o, const QiocOptDesc *desc,
         g_clear_pointer(FIELD(o, desc, QiocNetworks *), networks_free);
         *FIELD(o, desc, QiocNetworks *) = cidrs_value(text);
         break;
+    case QIOC_OPT_SOCKOPT:
+        g_clear_pointer(FIELD(o, desc, QiocSockopt *), sockopt_free);
+        *FIELD(o, desc, QiocSockopt *) = sockopt_of(desc, text);
+        break;
     }
 }
 
@@ -1654,6 +1910,7 @@ static void store_unset(QiocAddrOpts *o, const QiocOptDesc *desc)
     case QIOC_OPT_STRING:
     case QIOC_OPT_FDLIST:
     case QIOC_OPT_CIDRS:
+    case QIOC_OPT_SOCKOPT:
         *FIELD(o, desc, gpointer) = NULL;
         break;
     default:
@@ -1690,6 +1947,8 @@ static void clear_opts(QiocAddrOpts *o)
             g_clear_pointer(FIELD(o, desc, GArray *), g_array_unref);
         } else if (desc->type == QIOC_OPT_CIDRS) {
             g_clear_pointer(FIELD(o, desc, QiocNetworks *), networks_free);
+        } else if (desc->type == QIOC_OPT_SOCKOPT) {
+            g_clear_pointer(FIELD(o, desc, QiocSockopt *), sockopt_free);
         }
     }
 }
@@ -1904,8 +2163,8 @@ gboolean qioc_address_get_flag(const QiocAddress *addr, const char *name)
 gint64 qioc_address_get_int(const QiocAddress *addr, const char *name,
                             gint64 fallback)
 {
-    guint types = TYPE_BIT(INT) | TYPE_BIT(SIZE) | TYPE_BIT(MODE) |
-                  TYPE_BIT(USER) | TYPE_BIT(GROUP);
+    guint types = TYPE_BIT(INT) | TYPE_BIT(NUMBER) | TYPE_BIT(SIZE) |
+                  TYPE_BIT(MODE) | TYPE_BIT(USER) | TYPE_BIT(GROUP);
     const QiocOptDesc *desc = getter_desc(addr, name, types);
     const char *v = desc ? opt_text(addr, desc) : NULL;
 
@@ -1927,7 +2186,7 @@ double qioc_address_get_duration(const QiocAddress *addr, const char *name,
 const char *qioc_address_get_string(const QiocAddress *addr, const char *name)
 {
     guint types = TYPE_BIT(STRING) | TYPE_BIT(CHOICE) | TYPE_BIT(FDLIST) |
-                  TYPE_BIT(CIDRS);
+                  TYPE_BIT(CIDRS) | TYPE_BIT(SOCKOPT);
     const QiocOptDesc *desc = getter_desc(addr, name, types);
 
     return desc ? opt_text(addr, desc) : NULL;
@@ -2013,19 +2272,41 @@ int qioc_address_family(const QiocAddress *addr, int family)
     return family;
 }
 
+static gboolean is_ip_listener(const QiocAddress *addr, int family)
+{
+    return (addr->type->groups & QIOC_OPTGRP_IPLISTEN) != 0;
+}
+
+static gboolean is_v6_wildcard_listener(const QiocAddress *addr, int family)
+{
+    return is_ip_listener(addr, family) &&
+           qioc_address_family(addr, family) == AF_INET6 &&
+           binds_everywhere(addr);
+}
+
 /*
  * Defaults that depend on the address, as the opening code applies them:
  * an IPv6 listener on every address is IPv6-only (listen_wildcard() in
- * lib/socket-listen.c), any other socket is not.
+ * lib/socket-listen.c), any other socket is not; a TCP listener sets
+ * SO_REUSEADDR (src/addr-tcp.c), a connecting socket does not.
  */
+static const struct {
+    const char *option;
+    gboolean (*applies)(const QiocAddress *addr, int family);
+    const char *value;
+} address_defaults[] = {
+    {"ipv6only", is_v6_wildcard_listener, "1"},
+    {"reuseaddr", is_ip_listener, "1"},
+};
+
 static const char *effective_default(const QiocAddress *addr,
                                      const QiocOptDesc *desc, int family)
 {
-    if (strcmp(desc->name, "ipv6only") == 0 &&
-        (addr->type->groups & QIOC_OPTGRP_IPLISTEN) &&
-        qioc_address_family(addr, family) == AF_INET6 &&
-        binds_everywhere(addr)) {
-        return "1";
+    for (guint i = 0; i < G_N_ELEMENTS(address_defaults); i++) {
+        if (strcmp(desc->name, address_defaults[i].option) == 0 &&
+            address_defaults[i].applies(addr, family)) {
+            return address_defaults[i].value;
+        }
     }
     return desc->defval;
 }

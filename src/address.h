@@ -67,6 +67,9 @@ typedef enum {
     QIOC_OPT_FLAG,     /* "fork", "fork=1", "fork=0", yes/no, true/false,
                           on/off; normalised to "1" or "0" */
     QIOC_OPT_INT,      /* non-negative decimal integer */
+    QIOC_OPT_NUMBER,   /* non-negative integer as socat and C write it:
+                          decimal, 0x hex or 0 octal; normalised to
+                          decimal */
     QIOC_OPT_SIZE,     /* bytes, optional K/M/G suffix (1024-based);
                           normalised to the byte count */
     QIOC_OPT_MODE,     /* octal, <= 07777; normalised to "0NNN" */
@@ -77,18 +80,22 @@ typedef enum {
     QIOC_OPT_CHOICE,   /* one of #QiocOptDesc.choices */
     QIOC_OPT_FDLIST,   /* N[:N]... descriptor numbers */
     QIOC_OPT_CIDRS,    /* CIDR[;CIDR]... networks */
+    QIOC_OPT_SOCKOPT,  /* LEVEL:NAME:VALUE for setsockopt(2); the value is
+                          an int, bytes (x0102...) or text by option */
 } QiocOptType;
 
 /**
  * QiocOptGroup:
  * @QIOC_OPTGRP_ALL: every address type (readbytes, shut)
  * @QIOC_OPTGRP_ACCEPT: accepts clients (fork, max-children, accept-timeout)
- * @QIOC_OPTGRP_LISTEN: creates a listening socket (backlog)
- * @QIOC_OPTGRP_CONNECT: connects (connect-timeout, retry, interval)
+ * @QIOC_OPTGRP_LISTEN: creates a listening socket (backlog, retry,
+ *   interval, forever)
+ * @QIOC_OPTGRP_CONNECT: connects (connect-timeout, retry, interval,
+ *   forever)
  * @QIOC_OPTGRP_IP: TCP or TLS, either side (bind, nodelay, keepalive, pf,
- *   ipv6only)
+ *   ipv6only, reuseaddr, reuseport, interface, ttl, tos, mss, linger)
  * @QIOC_OPTGRP_IPCONNECT: TCP or TLS client (sourceport)
- * @QIOC_OPTGRP_IPLISTEN: TCP or TLS listener (reuseaddr, range)
+ * @QIOC_OPTGRP_IPLISTEN: TCP or TLS listener (range)
  * @QIOC_OPTGRP_UNIXLISTEN: unix socket file listener (unlink-early,
  *   unlink-close)
  * @QIOC_OPTGRP_FSPERM: may create a file system object (mode, user,
@@ -103,6 +110,8 @@ typedef enum {
  * @QIOC_OPTGRP_TLSCONNECT: TLS client (commonname, snihost, no-sni)
  * @QIOC_OPTGRP_FDPASS: may be a unix socket, so may pass descriptors
  *   (send-fds)
+ * @QIOC_OPTGRP_SOCKET: creates a socket, TCP or unix, either side
+ *   (rcvbuf, sndbuf, setsockopt-int, -bin, -string, -listen)
  *
  * Option groups: an option applies to an address type when their group
  * masks share a bit.
@@ -123,6 +132,7 @@ typedef enum {
     QIOC_OPTGRP_TLS = 1u << 12,
     QIOC_OPTGRP_TLSCONNECT = 1u << 13,
     QIOC_OPTGRP_FDPASS = 1u << 14,
+    QIOC_OPTGRP_SOCKET = 1u << 15,
 } QiocOptGroup;
 
 /**
@@ -223,6 +233,21 @@ typedef struct QiocNetworks {
 } QiocNetworks;
 
 /**
+ * QiocSockopt:
+ * @level: setsockopt(2)'s level (SOL_SOCKET is 1 on Linux, IPPROTO_TCP 6)
+ * @name: its option name, a number
+ * @value: the bytes passed: a native int, the given bytes, or the text
+ *   with its terminating NUL
+ *
+ * The value of a %QIOC_OPT_SOCKOPT option.
+ */
+typedef struct QiocSockopt {
+    int level;
+    int name;
+    GBytes *value;
+} QiocSockopt;
+
+/**
  * QiocAddrOpts:
  *
  * The options of one address, typed, filled once by the parser from the
@@ -238,7 +263,7 @@ typedef struct QiocAddrOpts {
     gint64 backlog;
     double accept_timeout;
     /* IP sockets */
-    gboolean reuseaddr;
+    int reuseaddr; /* -1 unless given: on for listeners, off otherwise */
     QiocNetworks *range;
     char *bind;
     gint64 sourceport;
@@ -246,10 +271,24 @@ typedef struct QiocAddrOpts {
     int ipv6only; /* -1 unless given */
     gboolean nodelay;
     gboolean keepalive;
-    /* connecting */
+    gboolean reuseport;
+    char *interface;
+    gint64 ttl;
+    gint64 tos;
+    gint64 mss;
+    gint64 linger;
+    /* sockets, TCP or unix */
+    gint64 rcvbuf;
+    gint64 sndbuf;
+    QiocSockopt *setsockopt_listen;
+    QiocSockopt *setsockopt_int;
+    QiocSockopt *setsockopt_bin;
+    QiocSockopt *setsockopt_string;
+    /* connecting (and retrying a listen) */
     double connect_timeout;
     gint64 retry;
     double interval;
+    gboolean forever;
     /* unix socket files */
     gboolean unlink_early;
     gboolean unlink_close;
@@ -305,15 +344,15 @@ typedef struct QiocAddrOpts {
 #define QIOC_T_FDPASS (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FDPASS)
 #define QIOC_T_READ (QIOC_T_FDPASS | QIOC_OPTGRP_READEOF)
 #define QIOC_T_FILE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_OPEN)
-#define QIOC_T_UCONN (QIOC_T_FDPASS | QIOC_OPTGRP_CONNECT)
+#define QIOC_T_UCONN (QIOC_T_FDPASS | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_SOCKET)
 #define QIOC_T_ACCEPT (QIOC_T_FDPASS | QIOC_OPTGRP_ACCEPT)
-#define QIOC_T_ULISTEN (QIOC_T_ACCEPT | QIOC_OPTGRP_LISTEN)
+#define QIOC_T_ULISTEN (QIOC_T_ACCEPT | QIOC_OPTGRP_LISTEN | QIOC_OPTGRP_SOCKET)
 #define QIOC_T_TCONN                                                           \
     (QIOC_OPTGRP_ALL | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_IP |                  \
-     QIOC_OPTGRP_IPCONNECT)
+     QIOC_OPTGRP_IPCONNECT | QIOC_OPTGRP_SOCKET)
 #define QIOC_T_TLISTEN                                                         \
     (QIOC_OPTGRP_ALL | QIOC_OPTGRP_ACCEPT | QIOC_OPTGRP_LISTEN |               \
-     QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN)
+     QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN | QIOC_OPTGRP_SOCKET)
 #define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
 
 /* A NULL-terminated list of names, for aliases. */

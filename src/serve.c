@@ -436,7 +436,7 @@ static void conn_on_client(QIOChannelSocket *client, gpointer data)
     conn_unref(conn);
 }
 
-static void conn_accept_timeout(const GError *err, gpointer data)
+static void conn_accept_failed(const GError *err, gpointer data)
 {
     QiocConn *conn = data;
 
@@ -449,7 +449,7 @@ static void conn_listen(QiocConn *conn, int i)
 
     conn->listening = i;
     conn->acceptor = qioc_acceptor_new(conn->srv->ep[i], conn_on_client,
-                                       conn_accept_timeout, conn, &err);
+                                       conn_accept_failed, conn, &err);
     if (!conn->acceptor) {
         conn_open_failed(conn, i, err);
         g_error_free(err);
@@ -535,7 +535,7 @@ static void server_on_client(QIOChannelSocket *client, gpointer data)
     conn_unref(conn);
 }
 
-static void server_accept_timeout(const GError *err, gpointer data)
+static void server_accept_failed(const GError *err, gpointer data)
 {
     QiocServer *srv = data;
 
@@ -551,7 +551,7 @@ static gboolean server_listen(QiocServer *srv)
     g_autoptr(GError) err = NULL;
 
     srv->acceptor = qioc_acceptor_new(ep, server_on_client,
-                                      server_accept_timeout, srv, &err);
+                                      server_accept_failed, srv, &err);
     if (!srv->acceptor) {
         qioc_endpoint_error(ep, err);
         return FALSE;

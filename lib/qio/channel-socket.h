@@ -69,6 +69,36 @@ G_DECLARE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO, CHANNEL_SOCKET,
 #define QIO_CHANNEL_SOCKET_MAX_FDS 253
 
 /**
+ * QIOChannelSocketSetupFunc:
+ * @fd: a socket just made by socket(2): not bound, connected or
+ *   listening yet
+ * @family: its address family: %AF_INET, %AF_INET6 or %AF_UNIX
+ * @data: #QIOChannelSocketOptions.setup_data
+ * @errp: return location for an error
+ *
+ * Applies settings that must precede bind(2), connect(2) or listen(2)
+ * (socket options such as SO_RCVBUF, TCP_MAXSEG, SO_REUSEPORT,
+ * SO_BINDTODEVICE), once for every socket a connect or listen makes:
+ * once per address tried. It runs after the settings of
+ * #QIOChannelSocketOptions itself (SO_REUSEADDR, IPV6_V6ONLY), so it may
+ * override them, and before @bind, the connect or the bind and listen.
+ * It must not close @fd. Clients accepted on a listening socket get no
+ * call; on Linux a TCP client inherits most socket options from its
+ * listener (a unix one does not).
+ *
+ * It runs in the thread that makes the socket: the caller's for the
+ * synchronous calls and for qio_channel_socket_connect_async() (from its
+ * context), a worker thread for qio_channel_socket_listen_async().
+ *
+ * Returns: %TRUE to go on; %FALSE with @errp set fails this address as
+ * a failed connect or bind would: the socket is closed and the error is
+ * reported prefixed with the operation and the address, e.g. "listen on
+ * 127.0.0.1:80: MESSAGE".
+ */
+typedef gboolean (*QIOChannelSocketSetupFunc)(int fd, int family, gpointer data,
+                                              GError **errp);
+
+/**
  * QIOChannelSocketOptions:
  * @family: %AF_UNSPEC (any), %AF_INET or %AF_INET6: which resolved
  *   addresses to use; ignored for unix addresses
@@ -83,6 +113,10 @@ G_DECLARE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO, CHANNEL_SOCKET,
  *   the path before binding (a file that is not a socket is left alone)
  * @connect_timeout_ms: connect only: give up on one address after this
  *   many milliseconds (0: wait as long as the system does)
+ * @setup: (nullable): called for every socket made, see
+ *   #QIOChannelSocketSetupFunc
+ * @setup_data: passed to @setup; must stay valid as long as an operation
+ *   given these options may run
  *
  * Settings for qio_channel_socket_connect_sync() and
  * qio_channel_socket_listen_sync(). Start from
@@ -96,6 +130,8 @@ typedef struct QIOChannelSocketOptions {
     int v6only;
     bool unlink_early;
     int connect_timeout_ms;
+    QIOChannelSocketSetupFunc setup;
+    gpointer setup_data;
 } QIOChannelSocketOptions;
 
 /**
@@ -103,7 +139,7 @@ typedef struct QIOChannelSocketOptions {
  *
  * Initialiser for a #QIOChannelSocketOptions holding the defaults: any
  * family, no bind address, backlog 128, SO_REUSEADDR, default IPV6_V6ONLY,
- * no early unlink, no connect timeout.
+ * no early unlink, no connect timeout, no setup function.
  */
 #define QIO_CHANNEL_SOCKET_OPTIONS_INIT                                        \
     {                                                                          \

@@ -159,7 +159,7 @@ offers_exactly() {
     offers_not "qioc TCP-LISTEN:80," TCP-LISTEN:80,unlink-early \
         TCP-LISTEN:80,cert TCP-LISTEN:80,ignoreeof
     offers_exactly "qioc TCP-LISTEN:80,re" TCP-LISTEN:80,reuseaddr \
-        TCP-LISTEN:80,readbytes
+        TCP-LISTEN:80,reuseport TCP-LISTEN:80,retry TCP-LISTEN:80,readbytes
     offers "qioc unix-l:/x.sock,fork," unix-l:/x.sock,fork,unlink-early \
         unix-l:/x.sock,fork,mode
     offers_not "qioc UNIX-LISTEN:/x," UNIX-LISTEN:/x,reuseaddr
@@ -197,7 +197,9 @@ offers_exactly() {
 
 @test "completion: socat's option aliases when no option name fits" {
     completion_setup
-    offers_exactly "qioc TCP-L:80,so-re" TCP-L:80,so-reuseaddr
+    offers_exactly "qioc TCP-L:80,so-re" TCP-L:80,so-reuseaddr \
+        TCP-L:80,so-reuseport
+    offers_exactly "qioc TCP:h:1,ip-t" TCP:h:1,ip-ttl TCP:h:1,ip-tos
     offers_exactly "qioc FILE:/x,o-app" FILE:/x,o-append
     offers_exactly "qioc FILE:/x,perm" FILE:/x,perm FILE:/x,perm-late
 }
@@ -207,6 +209,8 @@ offers_exactly() {
     offers_exactly "qioc - TCP:h:1,shut=" TCP:h:1,shut=write TCP:h:1,shut=both \
         TCP:h:1,shut=close TCP:h:1,shut=none
     offers_exactly "qioc - TCP:h:1,pf=i" TCP:h:1,pf=ip4 TCP:h:1,pf=ip6
+    offers_exactly "qioc - TCP:h:1,forever=" TCP:h:1,forever=0 TCP:h:1,forever=1
+    offers_exactly "qioc - TCP:h:1,interface=l" TCP:h:1,interface=lo
     mkdir -p "$T/pem"
     touch "$T/pem/ca.pem"
     offers_exactly "qioc - TLS:h:1,cafile=$T/pem/c" \
@@ -262,7 +266,7 @@ offers_exactly() {
 @test "completion: option values are not addresses; two addresses end it" {
     completion_setup
     offers_exactly "qioc -b 4K TCP-L" TCP-LISTEN TCP-L
-    offers_exactly "qioc -ub 4K -T 3 - TCP-LISTEN:80,fo" TCP-LISTEN:80,fork
+    offers_exactly "qioc -ub 4K -T 3 - TCP-LISTEN:80,max" TCP-LISTEN:80,max-children
     offers_exactly "qioc -lf log TCP-L" TCP-LISTEN TCP-L
     offers_exactly "qioc -b "
     offers_exactly "qioc - - "
@@ -309,13 +313,13 @@ offers_exactly() {
         COMP_CWORD=1
         _qioc
         printf "%s\n" "${COMPREPLY[@]}" | sort | tr "\n" " "
-        COMP_WORDS=(qioc -T 3 "TCP-LISTEN:80,fo")
+        COMP_WORDS=(qioc -T 3 "TCP-LISTEN:80,max")
         COMP_CWORD=3
         _qioc
         # No COMP_LINE: each word is taken whole, ":" still a word break.
         printf "| %s\n" "${COMPREPLY[*]}"' _ "$CONTRIB/bash-completion/qioc"
     assert_status 0
-    [[ $output == "TCP-L TCP-LISTEN | 80,fork" ]]
+    [[ $output == "TCP-L TCP-LISTEN | 80,max-children" ]]
 }
 
 @test "completion: qioc's tables are read once per shell session" {

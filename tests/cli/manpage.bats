@@ -37,6 +37,12 @@ ADDRESS_OPTIONS=(
     fdin fdout end-close shut shut-down shut-close shut-none
     o-append o-creat o-trunc o-excl o-rdonly o-wronly
     so-reuseaddr so-keepalive tcp-nodelay unlink
+    ttl ip-ttl tos ip-tos mss tcp-maxseg linger so-linger
+    reuseport so-reuseport interface so-bindtodevice if
+    rcvbuf so-rcvbuf sndbuf so-sndbuf forever
+    setsockopt setsockopt-int setsockopt-bin setsockopt-string
+    setsockopt-listen sockopt sockopt-int sockopt-bin sockopt-string
+    sockopt-listen
 )
 
 # Values spelled out by doc/grammar.md.

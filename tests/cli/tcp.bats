@@ -531,3 +531,351 @@ established_with_keepalive() {
     assert_slower_than 450 "$start"
     assert_faster_than 5000 "$start"
 }
+
+# ---------------------------------------------------------------- socket options
+
+need_strace() {
+    command -v strace >/dev/null || skip "no strace(1)"
+}
+
+# traced OUT ARGS...: qioc ARGS in the foreground under strace, its
+# socket calls (setsockopt, bind, listen, connect, accept) written to
+# OUT, one a line, without the process ids and without the resolver's
+# (nscd) calls.
+traced() {
+    local out=$1
+    shift
+    local rc=0
+    timeout -k 5 "${QIOC_TIMEOUT:-20}" strace -f -qq -o "$out.raw" \
+        -e trace=setsockopt,bind,listen,connect,accept,accept4 \
+        "$QIOC" "$@" || rc=$?
+    grep -v nscd "$out.raw" | sed -E 's/^[0-9]+ +//' >"$out"
+    return "$rc"
+}
+
+# bg_traced OUT ARGS...: the same in the background (pid in BG_PID); the
+# calls are in OUT.raw until sockcalls OUT filters them.
+bg_traced() {
+    local out=$1
+    shift
+    bg strace -f -qq -o "$out.raw" \
+        -e trace=setsockopt,bind,listen,connect,accept,accept4 \
+        "${DEFAULT_SIGNALS[@]}" "$QIOC" "$@"
+}
+
+sockcalls() {
+    grep -v nscd "$1.raw" | sed -E 's/^[0-9]+ +//' >"$1"
+}
+
+# first_line FILE PATTERN: the number of the first line of FILE that
+# matches the extended regex PATTERN (fails when none does).
+first_line() {
+    local n
+    n=$(grep -nE -m1 -- "$2" "$1" | cut -d: -f1)
+    [[ -n $n ]] || { echo "# no call matches: $2" >&2; cat "$1" >&2; return 1; }
+    echo "$n"
+}
+
+# before FILE A B: a call matching A comes before the first matching B.
+before() {
+    local a b
+    a=$(first_line "$1" "$2") && b=$(first_line "$1" "$3") || return 1
+    (( a < b )) || { echo "# '$2' (line $a) is not before '$3' (line $b)" >&2; cat "$1" >&2; return 1; }
+}
+
+# tcp_client_report PORT OUT: a python client connects to PORT, notes
+# the MSS the server announced and the server socket's buffers as ss(8)
+# shows them (skmem rb/tb), sends and receives a line, and writes
+# "mss N", "server LINE" and "got TEXT" to OUT.
+tcp_client_report() {
+    "$PYTHON3" - "$1" "$2" <<'PY'
+import socket, subprocess, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+c = socket.create_connection(("127.0.0.1", port), timeout=10)
+mss = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+lport = c.getsockname()[1]
+ss = subprocess.run(["ss", "-tnmH", "state", "connected",
+                     "( sport = :%d and dport = :%d )" % (port, lport)],
+                    capture_output=True, text=True).stdout
+c.sendall(b"hello\n")
+c.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = c.recv(4096)
+    if not b:
+        break
+    got += b
+with open(out, "w") as f:
+    f.write("mss %d\nserver %s\ngot %s\n" % (mss, " ".join(ss.split()),
+                                             got.decode().strip()))
+PY
+}
+
+@test "ttl, tos, mss, rcvbuf, sndbuf, linger, reuseport on TCP-LISTEN: set before bind, on the accepted client" {
+    need_strace
+    command -v ss >/dev/null || skip "no ss(8)"
+    echo reply >"$T/a"
+    bg_traced "$T/calls" TCP4-LISTEN:"$P",bind=127.0.0.1,ip-ttl=9,tos=0x10,mss=1000,so-rcvbuf=32K,sndbuf=64K,linger=2,so-reuseport - \
+        <"$T/a" >"$T/l.out" 2>"$T/l.err"
+    local lpid=$BG_PID
+    wait_port "$P"
+    tcp_client_report "$P" "$T/report"
+    reap "$lpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/l.err" >&2; return 1; }
+    sockcalls "$T/calls"
+    local b='^bind\('
+    before "$T/calls" 'SOL_IP, IP_TTL, \[9\]' "$b"
+    before "$T/calls" 'SOL_IP, IP_TOS, \[16\]' "$b"
+    before "$T/calls" 'SOL_TCP, TCP_MAXSEG, \[1000\]' "$b"
+    before "$T/calls" 'SOL_SOCKET, SO_RCVBUF, \[32768\]' "$b"
+    before "$T/calls" 'SOL_SOCKET, SO_SNDBUF, \[65536\]' "$b"
+    before "$T/calls" 'SOL_SOCKET, SO_LINGER, \{l_onoff=1, l_linger=2\}' "$b"
+    before "$T/calls" 'SOL_SOCKET, SO_REUSEPORT, \[1\]' "$b"
+    before "$T/calls" "$b" '^listen\('
+    # What the client sees: the MSS announced (less TCP options), the
+    # accepted socket's buffers (doubled by Linux), and the data.
+    local mss
+    mss=$(awk '$1 == "mss" { print $2 }' "$T/report")
+    (( mss > 0 && mss <= 1000 )) || { cat "$T/report" >&2; return 1; }
+    grep -q '^server .*skmem:(.*rb65536,.*tb131072' "$T/report" || { cat "$T/report" >&2; return 1; }
+    grep -qx 'got reply' "$T/report"
+    [[ $(cat "$T/l.out") == hello ]]
+}
+
+@test "socket options on TCP: set before bind and connect; the peer sees the MSS" {
+    need_strace
+    random_file "$T/a" 1M
+    "$PYTHON3" - "$P" "$T/ready" "$T/got" "$T/mss" <<'PY' 3>&- &
+import socket, sys
+port, ready, got, mssf = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen()
+open(ready, "w").close()
+l.settimeout(20)
+a, _ = l.accept()
+open(mssf, "w").write("%d\n" % a.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))
+with open(got, "wb") as f:
+    while True:
+        b = a.recv(65536)
+        if not b:
+            break
+        f.write(b)
+PY
+    BG_PIDS+=("$!")
+    local ppid=$!
+    wait_file "$T/ready"
+    local sp
+    sp=$(free_port)
+    traced "$T/calls" - TCP:127.0.0.1:"$P",ttl=5,tos=0x20,tcp-maxseg=600,rcvbuf=16K,so-sndbuf=16K,reuseaddr,sp="$sp" \
+        <"$T/a" >/dev/null
+    reap "$ppid"
+    assert_same "$T/a" "$T/got"
+    (( $(cat "$T/mss") <= 600 )) || { cat "$T/mss" >&2; return 1; }
+    local b='^bind\(.*htons\('"$sp"'\)'
+    before "$T/calls" 'SOL_IP, IP_TTL, \[5\]' "$b"
+    before "$T/calls" 'SOL_IP, IP_TOS, \[32\]' "$b"
+    before "$T/calls" 'SOL_TCP, TCP_MAXSEG, \[600\]' "$b"
+    before "$T/calls" 'SOL_SOCKET, SO_RCVBUF, \[16384\]' "$b"
+    before "$T/calls" 'SOL_SOCKET, SO_SNDBUF, \[16384\]' "$b"
+    before "$T/calls" 'SOL_SOCKET, SO_REUSEADDR, \[1\]' "$b"
+    before "$T/calls" "$b" '^connect\(.*htons\('"$P"'\)'
+}
+
+@test "ttl on an IPv6 socket sets the hop limit too" {
+    need_strace
+    need_v6
+    traced "$T/calls" TCP6-LISTEN:"$P",ttl=7,tos=8,accept-timeout=0.1 - </dev/null || true
+    before "$T/calls" 'SOL_IPV6, IPV6_UNICAST_HOPS, \[7\]' '^bind\('
+    before "$T/calls" 'SOL_IPV6, IPV6_TCLASS, \[8\]' '^bind\('
+    before "$T/calls" 'SOL_IP, IP_TTL, \[7\]' '^bind\('
+}
+
+@test "setsockopt-int on TCP is set once connected; on TCP-LISTEN on the accepted client" {
+    need_strace
+    # 6:1 is IPPROTO_TCP, TCP_NODELAY
+    echo reply >"$T/a"
+    bg_traced "$T/lcalls" TCP4-LISTEN:"$P",bind=127.0.0.1,setsockopt-int=6:1:1 - \
+        <"$T/a" >"$T/l.out" 2>"$T/l.err"
+    local lpid=$BG_PID
+    wait_port "$P"
+    echo hello | traced "$T/ccalls" - TCP:127.0.0.1:"$P",sockopt-int=0x6:0x1:1 >"$T/c.out"
+    reap "$lpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/l.err" >&2; return 1; }
+    sockcalls "$T/lcalls"
+    before "$T/lcalls" '^accept4?\(' 'SOL_TCP, TCP_NODELAY, \[1\]'
+    refute grep -q 'TCP_NODELAY' <(sed -n '/^accept/q;p' "$T/lcalls")
+    before "$T/ccalls" '^connect\(' 'SOL_TCP, TCP_NODELAY, \[1\]'
+    [[ $(cat "$T/l.out") == hello && $(cat "$T/c.out") == reply ]]
+}
+
+@test "setsockopt-bin, setsockopt-string and setsockopt-listen pass their bytes" {
+    need_strace
+    # 1:13 is SOL_SOCKET, SO_LINGER: {on, 4 s}; 1:9 SO_KEEPALIVE
+    traced "$T/calls" TCP4-LISTEN:"$P",bind=127.0.0.1,setsockopt-listen=1:13:x0100000004000000,accept-timeout=0.1 - </dev/null || true
+    before "$T/calls" 'SOL_SOCKET, SO_LINGER, \{l_onoff=1, l_linger=4\}, 8' '^bind\('
+    random_file "$T/a" 64K
+    bg_peer --port "$P" --ready "$T/ready" xfer --recv "$T/got"
+    local ppid=$BG_PID
+    wait_file "$T/ready"
+    traced "$T/ccalls" - TCP:127.0.0.1:"$P",setsockopt=1:9:x01000000,setsockopt-string=6:13:cubic <"$T/a" >/dev/null
+    reap "$ppid"
+    assert_same "$T/a" "$T/got"
+    before "$T/ccalls" '^connect\(' 'SOL_SOCKET, SO_KEEPALIVE, \[1\], 4'
+    before "$T/ccalls" '^connect\(' 'SOL_TCP, TCP_CONGESTION, "cubic\\0", 6'
+}
+
+@test "bad socket option values: one line, exit 2" {
+    local v
+    for v in ttl=0 ttl=256 tos=0x100 mss=20 rcvbuf=4G linger=-1 \
+        interface=0123456789abcdefg setsockopt-int=1:2 setsockopt-int=x:2:3 \
+        setsockopt-bin=1:2:0102 setsockopt-bin=1:2:x1 setsockopt-int=1:2:9999999999; do
+        run --separate-stderr qioc - TCP:127.0.0.1:"$P,$v" </dev/null
+        assert_usage_error "${v#*=}"
+        assert_contains "$stderr" "for ${v%%=*}: "
+    done
+    run --separate-stderr qioc UNIX-LISTEN:"$T/s",ttl=3 - </dev/null
+    assert_usage_error ttl
+    assert_contains "$stderr" 'option "ttl" does not apply to UNIX-LISTEN'
+}
+
+@test "a socket option the kernel refuses fails the address: one line, exit 1" {
+    # 6:2 is TCP_MAXSEG; 10 is below what Linux takes
+    run --separate-stderr qioc TCP4-LISTEN:"$P",setsockopt-listen=6:2:x0a000000 - </dev/null
+    assert_error 1 "TCP4-LISTEN:$P,setsockopt-listen=6:2:x0a000000" "Invalid argument"
+    assert_contains "$stderr" "listen on 0.0.0.0:$P: setsockopt-listen=6:2:x0a000000: setsockopt: Invalid argument"
+    refute tcp_listening "$P"
+}
+
+@test "interface=lo (so-bindtodevice) carries data; a missing interface is a clear error" {
+    [[ $(id -u) == 0 ]] || skip "SO_BINDTODEVICE needs root here"
+    pair TCP4-LISTEN:"$P",interface=lo TCP:127.0.0.1:"$P",so-bindtodevice=lo
+    run --separate-stderr qioc TCP4-LISTEN:"$P",if=nosuch0 - </dev/null
+    assert_error 1 "TCP4-LISTEN:$P,if=nosuch0" "No such device"
+    assert_contains "$stderr" "interface=nosuch0: setsockopt SO_BINDTODEVICE: No such device"
+    run --separate-stderr qioc - TCP:127.0.0.1:"$P",interface=nosuch0 </dev/null
+    assert_error 2 "TCP:127.0.0.1:$P,interface=nosuch0" "No such device"
+}
+
+@test "--dry-run shows the socket options, reuseaddr 1 on listeners and 0 on clients" {
+    run --separate-stderr qioc --dry-run TCP-LISTEN:"$P",ip-ttl=0x40,so-rcvbuf=1K,if=lo \
+        TCP:h:1,tcp-maxseg=1200,setsockopt=1:2:xFF,forever
+    assert_status 0
+    assert_contains "${lines[0]}," ",reuseaddr=1,"
+    assert_contains "${lines[0]}," ",interface=lo,ttl=64,tos=(unset),"
+    assert_contains "${lines[0]}," ",rcvbuf=1024,"
+    assert_contains "${lines[0]}," ",retry=0,interval=1,forever=0,"
+    assert_contains "${lines[1]}," ",reuseaddr=0,"
+    assert_contains "${lines[1]}," ",mss=1200,"
+    assert_contains "${lines[1]}," ",setsockopt-bin=1:2:xff,"
+    assert_contains "${lines[1]}," ",forever=1,"
+}
+
+# ---------------------------------------------------------------- reuseaddr on a client
+
+@test "reuseaddr on TCP with a fixed sourceport: bind again while the port is in TIME_WAIT" {
+    local sp
+    sp=$(free_port)
+    # qioc ends its side first (its input ends), so the TIME_WAIT is its,
+    # on the source port. Linux lets a port in TIME_WAIT be bound again
+    # only when both sockets set SO_REUSEADDR, as with socat.
+    client_to_peer TCP:127.0.0.1:"$P",sourceport="$sp",reuseaddr
+    time_wait_on "$sp" || skip "no TIME_WAIT left on port $sp to test against"
+    P=$(free_port)
+    bg_peer --port "$P" --ready "$T/ready2" hold
+    wait_file "$T/ready2"
+    run --separate-stderr qioc - TCP:127.0.0.1:"$P",sourceport="$sp" </dev/null
+    assert_error 2 "TCP:127.0.0.1:$P,sourceport=$sp" "Address already in use"
+    assert_contains "$stderr" "bind to 0.0.0.0:$sp: "
+    P=$(free_port)
+    client_to_peer TCP:127.0.0.1:"$P",sourceport="$sp",reuseaddr
+    grep -qx "peer 127.0.0.1 $sp" "$T/events"
+}
+
+# ---------------------------------------------------------------- retry on listeners
+
+# lines_at_least FILE TEXT N: at least N lines of FILE contain TEXT.
+lines_at_least() {
+    (( $(grep -cF -- "$2" "$1") >= $3 ))
+}
+
+# occupy_port: a python listener on 127.0.0.1:$P until $T/free appears
+# (pid in OCC_PID).
+occupy_port() {
+    rm -f "$T/occupied" "$T/free"
+    "$PYTHON3" - "$P" "$T/occupied" "$T/free" <<'PY' 3>&- &
+import os, socket, sys, time
+port, ready, free = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.socket()
+s.bind(("127.0.0.1", port))
+s.listen()
+open(ready, "w").close()
+deadline = time.monotonic() + 30
+while not os.path.exists(free) and time.monotonic() < deadline:
+    time.sleep(0.01)
+PY
+    OCC_PID=$!
+    BG_PIDS+=("$OCC_PID")
+    wait_file "$T/occupied"
+}
+
+@test "retry on TCP-LISTEN: a port in use is tried again until it is free" {
+    occupy_port
+    echo reply >"$T/a"
+    bg_qioc -d TCP4-LISTEN:"$P",bind=127.0.0.1,retry=50,interval=0.1 - \
+        <"$T/a" >"$T/l.out" 2>"$T/l.err"
+    local lpid=$BG_PID
+    local msg="qioc: address 1 (TCP4-LISTEN:$P,bind=127.0.0.1,retry=50,interval=0.1): listen on 127.0.0.1:$P: Address already in use; retrying in 0.1 s"
+    wait_line "$T/l.err" "$msg"
+    still_running "$lpid"
+    touch "$T/free"
+    reap "$OCC_PID"
+    wait_port "$P"
+    echo hello | peer --port "$P" --connect xfer --send /dev/stdin --recv "$T/got"
+    reap "$lpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/l.err" >&2; return 1; }
+    [[ $(cat "$T/l.out") == hello && $(cat "$T/got") == reply ]]
+}
+
+@test "without retry, a port in use fails TCP-LISTEN at once" {
+    occupy_port
+    local start=$EPOCHREALTIME
+    run --separate-stderr qioc TCP4-LISTEN:"$P",bind=127.0.0.1 - </dev/null
+    assert_error 1 "TCP4-LISTEN:$P,bind=127.0.0.1" "Address already in use"
+    assert_faster_than 2000 "$start"
+}
+
+@test "retry on TCP-LISTEN: after the last try, the error and exit 1" {
+    occupy_port
+    local start=$EPOCHREALTIME
+    run --separate-stderr qioc TCP4-LISTEN:"$P",bind=127.0.0.1,retry=2,interval=0.2 - </dev/null
+    assert_error 1 "TCP4-LISTEN:$P,bind=127.0.0.1,retry=2,interval=0.2" "Address already in use"
+    assert_slower_than 350 "$start"
+    assert_faster_than 5000 "$start"
+}
+
+@test "forever on TCP-LISTEN retries without limit; a signal ends it" {
+    occupy_port
+    bg_qioc -d TCP4-LISTEN:"$P",bind=127.0.0.1,forever,interval=0.05 - \
+        </dev/null >/dev/null 2>"$T/l.err"
+    local lpid=$BG_PID
+    poll 10 lines_at_least "$T/l.err" 'Address already in use; retrying in 0.05 s' 5
+    kill -TERM "$lpid"
+    reap "$lpid"
+    [[ $BG_STATUS == 143 ]] || { cat "$T/l.err" >&2; return 1; }
+}
+
+@test "forever on TCP: a listener that appears later is reached" {
+    random_file "$T/a" 64K
+    bg_qioc -d - TCP:127.0.0.1:"$P",forever,interval=0.05 <"$T/a" \
+        >/dev/null 2>"$T/err"
+    local cpid=$BG_PID
+    poll 10 lines_at_least "$T/err" 'Connection refused; retrying' 3
+    bg_peer --port "$P" --ready "$T/ready" xfer --recv "$T/got"
+    local ppid=$BG_PID
+    reap "$cpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/err" >&2; return 1; }
+    reap "$ppid"
+    assert_same "$T/a" "$T/got"
+}

@@ -249,3 +249,85 @@ pair() {
     assert_slower_than 450 "$start"
     assert_faster_than 5000 "$start"
 }
+
+# ---------------------------------------------------------------- socket options
+
+# traced OUT ARGS...: qioc ARGS under strace in the background (pid in
+# BG_PID); its socket calls go to OUT.raw, calls OUT keeps them one a
+# line, without process ids.
+bg_traced() {
+    local out=$1
+    shift
+    bg strace -f -qq -o "$out.raw" \
+        -e trace=setsockopt,bind,listen,connect,accept,accept4 \
+        "${DEFAULT_SIGNALS[@]}" "$QIOC" "$@"
+}
+
+calls() {
+    grep -v nscd "$1.raw" | sed -E 's/^[0-9]+ +//' >"$1"
+}
+
+# before FILE A B: the first call matching A comes before the first
+# matching B.
+before() {
+    local a b
+    a=$(grep -nE -m1 -- "$2" "$1" | cut -d: -f1)
+    b=$(grep -nE -m1 -- "$3" "$1" | cut -d: -f1)
+    [[ -n $a && -n $b ]] && (( a < b )) || {
+        echo "# '$2' (line ${a:-none}) is not before '$3' (line ${b:-none})" >&2
+        cat "$1" >&2
+        return 1
+    }
+}
+
+@test "rcvbuf, sndbuf on UNIX-LISTEN: before bind, and on the accepted client; setsockopt-int on UNIX-CONNECT once connected" {
+    command -v strace >/dev/null || skip "no strace(1)"
+    random_file "$T/a" 256K
+    random_file "$T/b" 256K
+    bg_traced "$T/lcalls" UNIX-LISTEN:"$S",rcvbuf=32K,so-sndbuf=16K - \
+        <"$T/a" >"$T/l.out" 2>"$T/l.err"
+    local lpid=$BG_PID
+    wait_socket "$S"
+    # 1:16 is SOL_SOCKET, SO_PASSCRED
+    bg_traced "$T/ccalls" UNIX-CONNECT:"$S",rcvbuf=8K,setsockopt-int=1:16:1 - \
+        <"$T/b" >"$T/c.out" 2>"$T/c.err"
+    local cpid=$BG_PID
+    reap "$cpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/c.err" >&2; return 1; }
+    reap "$lpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/l.err" >&2; return 1; }
+    assert_same "$T/b" "$T/l.out"
+    assert_same "$T/a" "$T/c.out"
+    calls "$T/lcalls"
+    calls "$T/ccalls"
+    before "$T/lcalls" 'SOL_SOCKET, SO_RCVBUF, \[32768\]' '^bind\('
+    before "$T/lcalls" 'SOL_SOCKET, SO_SNDBUF, \[16384\]' '^bind\('
+    # a unix client does not inherit them from its listener
+    [[ $(sed -n '/^accept/,$p' "$T/lcalls" | grep -c 'SO_RCVBUF, \[32768\]') == 1 ]]
+    [[ $(sed -n '/^accept/,$p' "$T/lcalls" | grep -c 'SO_SNDBUF, \[16384\]') == 1 ]]
+    before "$T/ccalls" 'SOL_SOCKET, SO_RCVBUF, \[8192\]' '^connect\('
+    before "$T/ccalls" '^connect\(' 'SOL_SOCKET, SO_PASSCRED, \[1\]'
+}
+
+@test "socket options that need IP do not apply to unix addresses" {
+    local o
+    for o in ttl=3 mss=1000 reuseport interface=lo linger=1; do
+        run --separate-stderr qioc UNIX-CONNECT:"$S,$o" - </dev/null
+        assert_usage_error "${o%%=*}"
+        assert_contains "$stderr" "does not apply to UNIX-CONNECT"
+    done
+}
+
+@test "retry on UNIX-LISTEN: listens once its directory exists" {
+    local dir=$T/later
+    bg_qioc -d UNIX-LISTEN:"$dir/s",retry=100,interval=0.05 - </dev/null \
+        >"$T/l.out" 2>"$T/l.err"
+    local lpid=$BG_PID
+    poll 10 grep -q "No such file or directory; retrying in 0.05 s" "$T/l.err"
+    mkdir "$dir"
+    wait_socket "$dir/s"
+    echo hello | qioc UNIX-CONNECT:"$dir/s" - >/dev/null
+    reap "$lpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/l.err" >&2; return 1; }
+    [[ $(cat "$T/l.out") == hello ]]
+}

@@ -203,7 +203,7 @@ same_as() {
     assert_usage_error tcpwrap
     assert_contains "$stderr" "socat's option \"tcpwrap\" is not supported by qioc: libwrap"
     local o
-    for o in crnl so-rcvbuf=8192 su=nobody ip-ttl=3; do
+    for o in crnl chroot=/tmp su=nobody setpgid; do
         run --separate-stderr qioc - TCP:127.0.0.1:80,"$o"
         assert_usage_error "${o%%=*}"
         assert_contains "$stderr" "socat's option \"${o%%=*}\" is not supported by qioc"
@@ -472,6 +472,13 @@ same_as() {
     same_as TLS:h:1,cn=x TLS:h:1,commonname=x
     same_as TLS:h:1,openssl-no-sni TLS:h:1,no-sni
     same_as TLS:h:1,openssl-capath=/d TLS:h:1,capath=/d
+    same_as TCP:h:1,ip-ttl=3,ip-tos=4,tcp-maxseg=500 TCP:h:1,ttl=3,tos=4,mss=500
+    same_as TCP:h:1,so-rcvbuf=1K,so-sndbuf=2K TCP:h:1,rcvbuf=1K,sndbuf=2K
+    same_as TCP-L:1,so-linger=1,so-reuseport TCP-L:1,linger=1,reuseport
+    same_as TCP:h:1,so-bindtodevice=lo TCP:h:1,interface=lo
+    same_as TCP:h:1,if=lo TCP:h:1,interface=lo
+    same_as TCP:h:1,setsockopt=1:2:x01 TCP:h:1,setsockopt-bin=1:2:x01
+    same_as UNIX:/s,sockopt-int=1:2:3 UNIX:/s,setsockopt-int=1:2:3
 }
 
 @test "'-' with options is STDIO with those options (socat's -,raw idiom)" {

@@ -240,6 +240,38 @@ static const OkCase ok_cases[] = {
     {"TCP:h:1,so-keepalive,tcp-nodelay,sp=5000",
      {"h", "1"},
      "keepalive=1 nodelay=1 sourceport=5000"},
+    /* socket options: numbers as socat and C write them */
+    {"TCP:h:1,ttl=0x40,tos=020,mss=1400,linger=0",
+     {"h", "1"},
+     "ttl=64 tos=16 mss=1400 linger=0"},
+    {"TCP-LISTEN:1,ip-ttl=1,ip-tos=255,tcp-maxseg=88,so-linger=5",
+     {"1"},
+     "ttl=1 tos=255 mss=88 linger=5"},
+    {"TCP:h:1,rcvbuf=64K,so-sndbuf=8192",
+     {"h", "1"},
+     "rcvbuf=65536 sndbuf=8192"},
+    {"UNIX-LISTEN:/s,so-rcvbuf=1m,sndbuf=0", {"/s"}, "rcvbuf=1048576 sndbuf=0"},
+    {"TLS:h:1,so-reuseport,so-bindtodevice=eth0",
+     {"h", "1"},
+     "reuseport=1 interface=eth0"},
+    {"TCP-LISTEN:1,if=lo,reuseport=0", {"1"}, "interface=lo reuseport=0"},
+    {"TCP:h:1,reuseaddr,sp=4000", {"h", "1"}, "reuseaddr=1 sourceport=4000"},
+    {"TCP:h:1,setsockopt-int=0x6:1:-1", {"h", "1"}, "setsockopt-int=6:1:-1"},
+    {"UNIX-CONNECT:/s,sockopt-int=1:07:0x10", {"/s"}, "setsockopt-int=1:7:16"},
+    {"TCP:h:1,setsockopt=1:2:x0100FF",
+     {"h", "1"},
+     "setsockopt-bin=1:2:x0100ff"},
+    {"TCP:h:1,setsockopt-bin=1:2:X01", {"h", "1"}, "setsockopt-bin=1:2:x01"},
+    {"ABSTRACT-LISTEN:n,setsockopt-string=1:25:a:b",
+     {"n"},
+     "setsockopt-string=1:25:a:b"},
+    {"TCP-LISTEN:1,setsockopt-listen=1:15:x01000000",
+     {"1"},
+     "setsockopt-listen=1:15:x01000000"},
+    /* retrying */
+    {"TCP-LISTEN:1,retry=5,interval=0.1", {"1"}, "retry=5 interval=0.1"},
+    {"UNIX-LISTEN:/s,forever", {"/s"}, "forever=1"},
+    {"TCP:h:1,forever,intervall=2", {"h", "1"}, "forever=1 interval=2"},
     /* users and groups */
     {"FILE:/x,user=root", {"/x"}, "user=0"},
     {"FILE:/x,user=0", {"/x"}, "user=0"},
@@ -357,6 +389,33 @@ static const ErrCase err_cases[] = {
     {":x", "missing address type"},
     {",fork", "missing address type"},
     {"TCP:h:1,frob", "unknown option \"frob\""},
+    {"TCP:h:1,ttl=0", "bad value \"0\" for ttl: expected a number from 1 to "
+                      "255"},
+    {"TCP:h:1,ttl=0x100", "for ttl: expected a number from 1 to 255"},
+    {"TCP:h:1,tos=-1", "bad value \"-1\" for tos: expected a non-negative "
+                       "integer (decimal, 0x hex or 0 octal)"},
+    {"TCP:h:1,tos=08", "bad value \"08\" for tos"},
+    {"TCP:h:1,mss=50", "for mss: expected a number from 88 to 32767"},
+    {"TCP:h:1,linger", "option \"linger\" needs a value: linger=N"},
+    {"TCP:h:1,rcvbuf=2G", "bad value \"2G\" for rcvbuf: expected 0 to "
+                          "2147483647 bytes"},
+    {"TCP:h:1,interface=", "for interface: expected a network interface name"},
+    {"TCP:h:1,interface=a-very-long-name0", "bad value \"a-very-long-name0\""},
+    {"UNIX-LISTEN:/s,ttl=5", "option \"ttl\" does not apply to UNIX-LISTEN"},
+    {"UNIX-CONNECT:/s,reuseport", "\"reuseport\" does not apply"},
+    {"ACCEPT-FD:3,rcvbuf=1", "\"rcvbuf\" does not apply to ACCEPT-FD"},
+    {"ACCEPT-FD:3,retry=1", "\"retry\" does not apply to ACCEPT-FD"},
+    {"SD-LISTEN,forever", "\"forever\" does not apply to SD-LISTEN"},
+    {"EXEC:cat,setsockopt-int=1:2:3", "does not apply to EXEC"},
+    {"TCP:h:1,setsockopt-int=1:2",
+     "bad value \"1:2\" for setsockopt-int: expected LEVEL:NAME:VALUE"},
+    {"TCP:h:1,setsockopt-int=SOL_SOCKET:2:1", "bad LEVEL or NAME"},
+    {"TCP:h:1,setsockopt-int=1:2:x01", "bad VALUE \"x01\": expected an int"},
+    {"TCP:h:1,setsockopt-int=1:2:4294967296", "expected an int"},
+    {"TCP:h:1,setsockopt-bin=1:2:x012", "bad VALUE \"x012\": expected x "
+                                        "followed by two hex digits a byte"},
+    {"TCP:h:1,setsockopt=1:2:0102", "bad VALUE \"0102\""},
+    {"TCP:h:1,setsockopt-bin=1:2:xzz", "bad VALUE \"xzz\""},
     {"TCP:h:1,fork", "option \"fork\" does not apply to TCP"},
     {"FILE:/x,fork", "option \"fork\" does not apply to FILE"},
     {"FILE:/x,o-append=1,nodelay", "option \"nodelay\" does not apply"},
@@ -513,7 +572,16 @@ static void test_defaults(void)
 
     g_assert_false(qioc_address_has_opt(l, "backlog"));
     g_assert_cmpint(qioc_address_get_int(l, "backlog", -1), ==, 128);
-    g_assert_true(qioc_address_get_flag(l, "reuseaddr"));
+    /* reuseaddr: unset (-1); a listener sets it, a connect does not */
+    g_assert_cmpint(l->o.reuseaddr, ==, -1);
+    g_assert_cmpint(c->o.reuseaddr, ==, -1);
+    g_assert_cmpint(l->o.ttl, ==, -1);
+    g_assert_cmpint(c->o.rcvbuf, ==, -1);
+    g_assert_null(c->o.interface);
+    g_assert_null(c->o.setsockopt_int);
+    g_assert_false(c->o.reuseport);
+    g_assert_false(l->o.forever);
+    g_assert_cmpint(l->o.retry, ==, 0);
     g_assert_false(qioc_address_get_flag(l, "fork"));
     g_assert_cmpint(qioc_address_get_int(l, "max-children", -7), ==, -7);
     g_assert_cmpfloat(qioc_address_get_duration(l, "accept-timeout", -1), ==,
@@ -727,6 +795,49 @@ static void test_typed_tls(void)
     g_assert_null(d->o.alpn);
 }
 
+static void assert_bytes(GBytes *b, const void *want, gsize len)
+{
+    gsize n;
+    gconstpointer data = g_bytes_get_data(b, &n);
+
+    g_assert_cmpmem(data, n, want, len);
+}
+
+/* Socket options as the setsockopt(2) calls will use them. */
+static void test_typed_sockopts(void)
+{
+    g_autoptr(QiocAddress) a = parse_ok(
+        "TCP:h:1,ttl=0x40,tos=0x10,mss=1000,linger=3,rcvbuf=16K,sndbuf=8K,"
+        "reuseport,reuseaddr,if=lo,setsockopt-int=6:0x1:-2,"
+        "setsockopt-bin=1:2:x01ff,setsockopt-string=1:25:eth0,"
+        "setsockopt-listen=0x1:015:x02000000,forever");
+    g_autoptr(QiocAddress) off = parse_ok("TCP-LISTEN:1,reuseaddr=0");
+    const int minus2 = -2;
+
+    g_assert_cmpint(a->o.ttl, ==, 64);
+    g_assert_cmpint(a->o.tos, ==, 16);
+    g_assert_cmpint(a->o.mss, ==, 1000);
+    g_assert_cmpint(a->o.linger, ==, 3);
+    g_assert_cmpint(a->o.rcvbuf, ==, 16384);
+    g_assert_cmpint(a->o.sndbuf, ==, 8192);
+    g_assert_true(a->o.reuseport);
+    g_assert_cmpint(a->o.reuseaddr, ==, 1);
+    g_assert_cmpint(off->o.reuseaddr, ==, 0);
+    g_assert_cmpstr(a->o.interface, ==, "lo");
+    g_assert_true(a->o.forever);
+    g_assert_cmpint(a->o.setsockopt_int->level, ==, 6);
+    g_assert_cmpint(a->o.setsockopt_int->name, ==, 1);
+    assert_bytes(a->o.setsockopt_int->value, &minus2, sizeof(minus2));
+    g_assert_cmpint(a->o.setsockopt_bin->level, ==, 1);
+    g_assert_cmpint(a->o.setsockopt_bin->name, ==, 2);
+    assert_bytes(a->o.setsockopt_bin->value, "\x01\xff", 2);
+    /* socat passes the text with its NUL */
+    assert_bytes(a->o.setsockopt_string->value, "eth0", 5);
+    g_assert_cmpint(a->o.setsockopt_listen->level, ==, 1);
+    g_assert_cmpint(a->o.setsockopt_listen->name, ==, 13);
+    assert_bytes(a->o.setsockopt_listen->value, "\x02\0\0\0", 4);
+}
+
 static const QiocAddrType *type_for_option(const QiocOptDesc *o)
 {
     guint n;
@@ -847,6 +958,29 @@ static void test_option_names(void)
         "fdout",
         "end-close",
         "shut",
+        "ttl",
+        "ip-ttl",
+        "tos",
+        "ip-tos",
+        "mss",
+        "tcp-maxseg",
+        "rcvbuf",
+        "so-rcvbuf",
+        "sndbuf",
+        "so-sndbuf",
+        "linger",
+        "so-linger",
+        "reuseport",
+        "so-reuseport",
+        "interface",
+        "so-bindtodevice",
+        "if",
+        "setsockopt",
+        "setsockopt-int",
+        "setsockopt-bin",
+        "setsockopt-string",
+        "setsockopt-listen",
+        "forever",
     };
     g_autoptr(QiocAddress) any = parse_ok("STDIO");
 
@@ -999,6 +1133,21 @@ static void test_describe_roundtrip(void)
         g_assert_nonnull(strstr(text, ",max-children=(unset),"));
         g_assert_true(g_str_has_suffix(text, ",shut=write"));
     }
+    {
+        /* a connecting socket sets SO_REUSEADDR only when told to */
+        g_autoptr(QiocAddress) c = parse_ok("TCP:h:1");
+        g_autoptr(QiocAddress) r = parse_ok("TCP:h:1,so-reuseaddr");
+        g_autoptr(QiocAddress) l = parse_ok("TLS-LISTEN:1,cert=/c,reuseaddr=0");
+        g_autofree char *ct = qioc_address_describe(c);
+        g_autofree char *rt = qioc_address_describe(r);
+        g_autofree char *lt = qioc_address_describe(l);
+
+        g_assert_nonnull(strstr(ct, ",reuseaddr=0,"));
+        g_assert_nonnull(strstr(ct, ",ttl=(unset),"));
+        g_assert_nonnull(strstr(ct, ",forever=0,"));
+        g_assert_nonnull(strstr(rt, ",reuseaddr=1,"));
+        g_assert_nonnull(strstr(lt, ",reuseaddr=0,"));
+    }
 }
 
 /* ---------------------------------------------------------------- robust */
@@ -1116,6 +1265,7 @@ int main(int argc, char **argv)
     g_test_add_func("/address/tables/descs", test_desc_table);
     g_test_add_func("/address/typed/values", test_typed_values);
     g_test_add_func("/address/typed/tls", test_typed_tls);
+    g_test_add_func("/address/typed/sockopts", test_typed_sockopts);
     g_test_add_func("/address/tables/options", test_option_table);
     g_test_add_func("/address/tables/cli-options", test_option_names);
     g_test_add_func("/address/describe/roundtrip", test_describe_roundtrip);

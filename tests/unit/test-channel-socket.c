@@ -2779,6 +2779,226 @@ static void test_listen_async_close(void)
     g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
+/* ---------------------------------------------------------------- setup */
+
+/* What a setup function saw, and what it does. */
+typedef struct {
+    int calls;
+    int family;
+    bool bound;     /* the socket had a local port already */
+    bool connected; /* ... or a peer */
+    int rcvbuf;     /* SO_RCVBUF to set; 0: none */
+    int maxseg;     /* TCP_MAXSEG to set; 0: none */
+    bool fail;
+} SetupProbe;
+
+static gboolean probe_setup(int fd, int family, gpointer data, GError **errp)
+{
+    SetupProbe *p = data;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    p->calls++;
+    p->family = family;
+    p->connected = getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
+    len = sizeof(ss);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&ss, &len), ==, 0);
+    p->bound = family != AF_UNIX && ((struct sockaddr_in *)&ss)->sin_port != 0;
+    if (p->fail) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "refused by the test");
+        return FALSE;
+    }
+    if (p->rcvbuf) {
+        g_assert_cmpint(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &p->rcvbuf,
+                                   sizeof(p->rcvbuf)),
+                        ==, 0);
+    }
+    if (p->maxseg) {
+        g_assert_cmpint(setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &p->maxseg,
+                                   sizeof(p->maxseg)),
+                        ==, 0);
+    }
+    return TRUE;
+}
+
+static QIOChannelSocketOptions probe_options(SetupProbe *p)
+{
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+
+    opts.setup = probe_setup;
+    opts.setup_data = p;
+    return opts;
+}
+
+static int sockopt_int(QIOChannelSocket *sioc, int level, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+
+    g_assert_cmpint(
+        getsockopt(qio_channel_socket_get_fd(sioc), level, name, &v, &len), ==,
+        0);
+    return v;
+}
+
+/*
+ * A listener's setup runs once, before bind; what it sets is on the
+ * listening socket, and a TCP client accepted there inherits it.
+ */
+static void test_setup_listen_tcp(void)
+{
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
+    SetupProbe probe = {.rcvbuf = 32768, .maxseg = 1000};
+    QIOChannelSocketOptions opts = probe_options(&probe);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(addr, &opts);
+    g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
+    g_autoptr(QIOChannelSocket) cl = connect_to(caddr, NULL);
+    g_autoptr(QIOChannelSocket) sv = accept_one(lsn);
+
+    g_assert_cmpint(probe.calls, ==, 1);
+    g_assert_cmpint(probe.family, ==, AF_INET);
+    g_assert_false(probe.bound);
+    /* Linux doubles SO_RCVBUF for its bookkeeping. */
+    g_assert_cmpint(sockopt_int(lsn, SOL_SOCKET, SO_RCVBUF), ==, 65536);
+    g_assert_cmpint(sockopt_int(sv, SOL_SOCKET, SO_RCVBUF), ==, 65536);
+    /* The MSS offered in the SYN-ACK, less TCP options, is the peer's. */
+    g_assert_cmpint(sockopt_int(sv, IPPROTO_TCP, TCP_MAXSEG), <=, 1000);
+    g_assert_cmpint(sockopt_int(cl, IPPROTO_TCP, TCP_MAXSEG), <=, 1000);
+    qio_test_transfer(CH(cl), CH(sv), NULL);
+}
+
+/* A connecting socket's setup runs before bind and connect. */
+static void test_setup_connect_sync(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
+    g_autoptr(GSocketAddress) local =
+        g_inet_socket_address_new_from_string("127.0.0.1", 0);
+    SetupProbe probe = {.rcvbuf = 16384};
+    QIOChannelSocketOptions opts = probe_options(&probe);
+    g_autoptr(QIOChannelSocket) cl = NULL;
+    g_autoptr(QIOChannelSocket) sv = NULL;
+
+    opts.bind = local;
+    cl = connect_to(caddr, &opts);
+    sv = accept_one(lsn);
+    g_assert_cmpint(probe.calls, ==, 1);
+    g_assert_cmpint(probe.family, ==, AF_INET);
+    g_assert_false(probe.bound);
+    g_assert_false(probe.connected);
+    g_assert_cmpint(sockopt_int(cl, SOL_SOCKET, SO_RCVBUF), ==, 32768);
+    qio_test_transfer(CH(sv), CH(cl), NULL);
+}
+
+static void test_setup_connect_async(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) sv = NULL;
+    SetupProbe probe = {.rcvbuf = 16384};
+    QIOChannelSocketOptions opts = probe_options(&probe);
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    connect_async_wait(cl, caddr, &opts, &r);
+    g_assert_no_error(r.error);
+    sv = accept_one(lsn);
+    g_assert_cmpint(probe.calls, ==, 1);
+    g_assert_false(probe.connected);
+    g_assert_cmpint(sockopt_int(cl, SOL_SOCKET, SO_RCVBUF), ==, 32768);
+    qio_test_transfer(CH(cl), CH(sv), NULL);
+    async_result_clear(&r);
+}
+
+/* Unix sockets get the call too, with their family. */
+static void test_setup_unix(void)
+{
+    g_autofree char *dir = qio_test_make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "sock", NULL);
+    g_autoptr(GSocketConnectable) addr =
+        G_SOCKET_CONNECTABLE(g_unix_socket_address_new(path));
+    SetupProbe lprobe = {.rcvbuf = 32768};
+    SetupProbe cprobe = {.rcvbuf = 16384};
+    QIOChannelSocketOptions lopts = probe_options(&lprobe);
+    QIOChannelSocketOptions copts = probe_options(&cprobe);
+    QIOChannelSocket *lsn = listen_on(addr, &lopts);
+    g_autoptr(QIOChannelSocket) cl = connect_to(addr, &copts);
+    g_autoptr(QIOChannelSocket) sv = accept_one(lsn);
+
+    g_assert_cmpint(lprobe.calls, ==, 1);
+    g_assert_cmpint(lprobe.family, ==, AF_UNIX);
+    g_assert_cmpint(cprobe.calls, ==, 1);
+    g_assert_cmpint(cprobe.family, ==, AF_UNIX);
+    g_assert_cmpint(sockopt_int(lsn, SOL_SOCKET, SO_RCVBUF), ==, 65536);
+    g_assert_cmpint(sockopt_int(cl, SOL_SOCKET, SO_RCVBUF), ==, 32768);
+    qio_test_transfer(CH(cl), CH(sv), NULL);
+    g_object_unref(lsn);
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* A setup that fails fails the operation with its own error, prefixed. */
+static void test_setup_fails(void)
+{
+    g_autoptr(GSocketConnectable) laddr = g_network_address_new("127.0.0.1", 0);
+    g_autoptr(QIOChannelSocket) lsn = listen_on(laddr, NULL);
+    g_autoptr(GSocketConnectable) caddr = listener_address(lsn);
+    g_autofree char *text =
+        qio_socket_address_to_string(G_SOCKET_ADDRESS(caddr));
+    g_autofree char *want =
+        g_strdup_printf("connect to %s: refused by the test", text);
+    g_autoptr(QIOChannelSocket) bad = qio_channel_socket_new();
+    g_autoptr(QIOChannelSocket) cl = qio_channel_socket_new();
+    g_autoptr(GError) err = NULL;
+    SetupProbe probe = {.fail = true};
+    QIOChannelSocketOptions opts = probe_options(&probe);
+    unsigned fds = qio_test_count_fds();
+    AsyncResult r;
+
+    g_assert_cmpint(qio_channel_socket_listen_sync(bad, laddr, &opts, &err), ==,
+                    -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+    g_assert_cmpstr(err->message, ==,
+                    "listen on 127.0.0.1:0: refused by the test");
+    g_assert_cmpint(qio_channel_socket_get_fd(bad), ==, -1);
+    g_clear_error(&err);
+
+    g_assert_cmpint(qio_channel_socket_connect_sync(cl, caddr, &opts, &err), ==,
+                    -1);
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+    g_assert_cmpstr(err->message, ==, want);
+
+    async_result_init(&r, NULL);
+    connect_async_wait(cl, caddr, &opts, &r);
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+    g_assert_cmpstr(r.error->message, ==, want);
+    async_result_clear(&r);
+    g_assert_cmpint(probe.calls, ==, 3);
+    /* No socket was left behind, and nobody connected. */
+    g_assert_cmpuint(qio_test_count_fds(), ==, fds);
+    g_assert_cmpint(qio_channel_socket_get_fd(cl), ==, -1);
+}
+
+/* listen_async runs it in its worker, with the same effect. */
+static void test_setup_listen_async(void)
+{
+    g_autoptr(GSocketConnectable) addr = g_network_address_new("127.0.0.1", 0);
+    g_autoptr(QIOChannelSocket) lsn = qio_channel_socket_new();
+    SetupProbe probe = {.rcvbuf = 32768};
+    QIOChannelSocketOptions opts = probe_options(&probe);
+    AsyncResult r;
+
+    async_result_init(&r, NULL);
+    listen_async_wait(lsn, addr, &opts, &r);
+    g_assert_no_error(r.error);
+    g_assert_cmpint(probe.calls, ==, 1);
+    g_assert_cmpint(sockopt_int(lsn, SOL_SOCKET, SO_RCVBUF), ==, 65536);
+    async_result_clear(&r);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void add_kind_test(const char *prefix, SockKind kind, GTestDataFunc fn)
@@ -2916,6 +3136,12 @@ int main(int argc, char **argv)
     g_test_add_func("/socket/listen-async/unix", test_listen_async_unix);
     g_test_add_func("/socket/listen-async/in-use", test_listen_async_in_use);
     g_test_add_func("/socket/listen-async/close", test_listen_async_close);
+    g_test_add_func("/socket/setup/listen-tcp", test_setup_listen_tcp);
+    g_test_add_func("/socket/setup/listen-async", test_setup_listen_async);
+    g_test_add_func("/socket/setup/connect-sync", test_setup_connect_sync);
+    g_test_add_func("/socket/setup/connect-async", test_setup_connect_async);
+    g_test_add_func("/socket/setup/unix", test_setup_unix);
+    g_test_add_func("/socket/setup/fails", test_setup_fails);
 
     return g_test_run();
 }
