@@ -6,9 +6,11 @@
 #include "qio-private.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -659,7 +661,33 @@ static bool cmd_plan_fds(CmdFdPlan *plan, const CmdLink *l,
 typedef struct {
     bool setsid;
     int ctty_fd; /* -1: none */
+    const char *chroot_dir;
+    int uid; /* -1: unchanged; then gid and groups too */
+    gid_t gid;
+    gid_t *groups;
+    int ngroups;
+    char *fail; /* the line the child writes when a change fails */
 } CmdChildSetup;
+
+/* A privilege change failed: the program must not run. */
+static void G_GNUC_NORETURN cmd_child_fail(const CmdChildSetup *cs)
+{
+    ssize_t unused = write(STDERR_FILENO, cs->fail, strlen(cs->fail));
+
+    (void)unused;
+    _exit(127);
+}
+
+static void cmd_child_privileges(const CmdChildSetup *cs)
+{
+    if (cs->chroot_dir && (chroot(cs->chroot_dir) < 0 || chdir("/") < 0)) {
+        cmd_child_fail(cs);
+    }
+    if (cs->uid >= 0 && (setgroups((size_t)cs->ngroups, cs->groups) < 0 ||
+                         setgid(cs->gid) < 0 || setuid((uid_t)cs->uid) < 0)) {
+        cmd_child_fail(cs);
+    }
+}
 
 static void cmd_child_setup(gpointer data)
 {
@@ -678,6 +706,44 @@ static void cmd_child_setup(gpointer data)
     if (cs->ctty_fd >= 0) {
         ioctl(cs->ctty_fd, TIOCSCTTY, 0);
     }
+    cmd_child_privileges(cs);
+}
+
+/*
+ * The user's group and groups, looked up in the parent: the child may
+ * only make async-signal-safe calls.
+ */
+static bool cmd_setup_privileges(CmdChildSetup *cs,
+                                 const QIOChannelCommandOptions *opts,
+                                 GError **errp)
+{
+    struct passwd *pw;
+
+    cs->chroot_dir = opts->chroot_dir;
+    cs->uid = opts->uid;
+    cs->fail = g_strdup_printf(
+        "qio: the child could not change %s%s%s%s; not running it\n",
+        opts->chroot_dir ? "its root to " : "",
+        opts->chroot_dir ? opts->chroot_dir : "",
+        opts->chroot_dir && opts->uid >= 0 ? " and " : "",
+        opts->uid >= 0 ? "its user" : "");
+    if (opts->uid < 0) {
+        return true;
+    }
+    pw = getpwuid((uid_t)opts->uid);
+    if (!pw) {
+        qio__error(errp, QIO_CHANNEL_ERROR_NOT_SUPPORTED,
+                   "uid %d: no such user", opts->uid);
+        return false;
+    }
+    cs->gid = pw->pw_gid;
+    cs->ngroups = 16;
+    cs->groups = g_new(gid_t, cs->ngroups);
+    if (getgrouplist(pw->pw_name, pw->pw_gid, cs->groups, &cs->ngroups) < 0) {
+        cs->groups = g_renew(gid_t, cs->groups, cs->ngroups);
+        getgrouplist(pw->pw_name, pw->pw_gid, cs->groups, &cs->ngroups);
+    }
+    return true;
 }
 
 /* The caller's environment with @changes applied, or NULL for as is. */
@@ -772,10 +838,16 @@ static bool cmd_spawn(const char *const argv[], const CmdLink *l,
 {
     g_auto(GStrv) env = cmd_environ(opts->env);
     CmdChildSetup setup = {.setsid = opts->setsid || opts->ctty, .ctty_fd = -1};
+    g_autofree gid_t *groups = NULL;
+    g_autofree char *fail = NULL;
     GError *err = NULL;
     CmdFdPlan plan;
+    bool ok;
 
-    if (!cmd_plan_fds(&plan, l, opts, errp)) {
+    ok = cmd_setup_privileges(&setup, opts, errp);
+    groups = setup.groups;
+    fail = setup.fail;
+    if (!ok || !cmd_plan_fds(&plan, l, opts, errp)) {
         return false;
     }
     if (opts->ctty) {

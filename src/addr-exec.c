@@ -58,6 +58,9 @@ static gboolean exec_options(const QiocAddress *addr,
     o->child_fdin = (int)addr->o.fdin;
     o->child_fdout = (int)addr->o.fdout;
     o->signal_on_close = !addr->o.end_close;
+    /* su= and chroot= are the child's (qioc's own stay as they are). */
+    o->chroot_dir = addr->o.chroot;
+    o->uid = (int)addr->o.su;
     /* Like socat: a stream qioc does not use stays the child's own. */
     o->inherit_unused = TRUE;
     return TRUE;

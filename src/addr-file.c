@@ -25,6 +25,7 @@ static const struct {
     {offsetof(QiocAddrOpts, creat), O_CREAT},
     {offsetof(QiocAddrOpts, trunc), O_TRUNC},
     {offsetof(QiocAddrOpts, excl), O_EXCL},
+    {offsetof(QiocAddrOpts, nonblock), O_NONBLOCK},
 };
 
 /* open(2) flags from the access qioc needs and the address's options. */
@@ -85,6 +86,32 @@ static int open_best(const QiocAddress *addr, const char *path, int *flags)
     return fd;
 }
 
+/* seek= and seek-end=, once the file is open. */
+static gboolean seek_opened(const QiocAddress *addr, int fd, GError **errp)
+{
+    static const struct {
+        gsize option;
+        int whence;
+        const char *name;
+    } seeks[] = {
+        {offsetof(QiocAddrOpts, seek), SEEK_SET, "seek"},
+        {offsetof(QiocAddrOpts, seek_end), SEEK_END, "seek-end"},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(seeks); i++) {
+        gint64 offset =
+            *(const gint64 *)((const char *)&addr->o + seeks[i].option);
+
+        if (offset != QIOC_OFFSET_UNSET &&
+            lseek(fd, (off_t)offset, seeks[i].whence) < 0) {
+            qioc_error_errno(errp, errno, "%s=%" G_GINT64_FORMAT " on %s",
+                             seeks[i].name, offset, addr->params[0]);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static QIOChannel *open_path(const QiocAddress *addr, QiocAccess *access,
                              int flags, GError **errp)
 {
@@ -96,7 +123,8 @@ static QIOChannel *open_path(const QiocAddress *addr, QiocAccess *access,
         qioc_error_errno(errp, errno, "open %s", path);
         return NULL;
     }
-    if (!qioc_set_file_attrs(addr, path, !existed, errp)) {
+    if (!qioc_set_file_attrs(addr, path, !existed, errp) ||
+        !seek_opened(addr, fd, errp)) {
         close(fd);
         return NULL;
     }

@@ -212,6 +212,41 @@ static char *listen_host(const QiocAddress *addr)
     return host;
 }
 
+/* The first port an unprivileged process may bind (the kernel's setting). */
+static guint unprivileged_port_start(void)
+{
+    g_autofree char *text = NULL;
+    guint64 port;
+
+    if (!g_file_get_contents("/proc/sys/net/ipv4/ip_unprivileged_port_start",
+                             &text, NULL, NULL) ||
+        !g_ascii_string_to_unsigned(g_strstrip(text), 10, 0, 65536, &port,
+                                    NULL)) {
+        return 1024;
+    }
+    return (guint)port;
+}
+
+/* Permission denied on a low port: say what grants it. */
+static void privileged_port_hint(guint16 port, GError **errp)
+{
+    guint start;
+
+    if (port == 0 || !errp ||
+        !g_error_matches(*errp, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED)) {
+        return;
+    }
+    start = unprivileged_port_start();
+    if (port < start) {
+        qioc_error_hint(errp,
+                        "ports below %u need root or the capability "
+                        "CAP_NET_BIND_SERVICE (setcap "
+                        "cap_net_bind_service=+ep on qioc, or a systemd "
+                        "socket with SD-LISTEN)",
+                        start);
+    }
+}
+
 QIONetListener *qioc_tcp_listen(QiocEndpoint *ep, GError **errp)
 {
     const QiocAddress *addr = ep->addr;
@@ -233,6 +268,7 @@ QIONetListener *qioc_tcp_listen(QiocEndpoint *ep, GError **errp)
     }
     na = g_network_address_new(host ? host : "", port);
     if (qio_net_listener_open_sync(listener, na, &sopts, errp) < 0) {
+        privileged_port_hint(port, errp);
         return NULL;
     }
     return g_steal_pointer(&listener);

@@ -38,6 +38,17 @@ static void unix_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
     qioc_socket_connect(sa, &sopts, done, data);
 }
 
+/* A socket file left by a listener that is gone looks the same as one
+ * in use: say what removes it. */
+static void in_use_hint(const QiocEndpoint *ep, GError **errp)
+{
+    if (!is_abstract(ep) && !ep->addr->o.unlink_early && errp &&
+        g_error_matches(*errp, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)) {
+        qioc_error_hint(errp, "if nothing listens there any more, "
+                              "unlink-early removes the old socket file");
+    }
+}
+
 static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
 {
     const QiocAddress *addr = ep->addr;
@@ -54,6 +65,7 @@ static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
     rc = qio_net_listener_open_sync(listener, sa, &sopts, errp);
     qioc_umask_pop(addr, old);
     if (rc < 0) {
+        in_use_hint(ep, errp);
         return NULL;
     }
     if (!is_abstract(ep) &&

@@ -7,10 +7,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
 
 QiocAccess qioc_access_needed(const QiocOptions *opts, int i)
 {
@@ -152,4 +155,69 @@ void qioc_error_errno(GError **errp, int err, const char *fmt, ...)
     va_end(ap);
     g_set_error(errp, G_IO_ERROR, g_io_error_from_errno(err), "%s: %s", what,
                 g_strerror(err));
+}
+
+void qioc_error_hint(GError **errp, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *hint = NULL;
+    char *message;
+
+    if (!errp || !*errp) {
+        return;
+    }
+    va_start(ap, fmt);
+    hint = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    message = g_strdup_printf("%s; %s", (*errp)->message, hint);
+    g_free((*errp)->message);
+    (*errp)->message = message;
+}
+
+/* chroot= then su=, on qioc itself. */
+static gboolean drop_privileges(const QiocAddress *addr, GError **errp)
+{
+    uid_t uid = (uid_t)addr->o.su;
+    struct passwd *pw = addr->o.su >= 0 ? getpwuid(uid) : NULL;
+
+    if (addr->o.su >= 0 && !pw) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "su=%u: no such user", (guint)uid);
+        return FALSE;
+    }
+    if (addr->o.chroot && (chroot(addr->o.chroot) < 0 || chdir("/") < 0)) {
+        qioc_error_errno(errp, errno, "chroot %s", addr->o.chroot);
+        return FALSE;
+    }
+    if (pw && (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+               setgid(pw->pw_gid) < 0 || setuid(uid) < 0)) {
+        qioc_error_errno(errp, errno, "su=%s", pw->pw_name);
+        return FALSE;
+    }
+    if (pw && setuid(0) == 0) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_FAILED,
+                    "su=%s: root privileges could be regained", pw->pw_name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gboolean qioc_endpoint_drop_privileges(const QiocEndpoint *ep, GError **errp)
+{
+    const QiocAddress *addr = ep->addr;
+    const QiocAddrDesc *d = ep->desc;
+
+    /* A child's own; a dual address's halves have their own addresses. */
+    if (d->kind == QIOC_ADDR_EXEC || d->kind == QIOC_ADDR_SYSTEM ||
+        (addr->o.su < 0 && !addr->o.chroot)) {
+        return TRUE;
+    }
+    if (!drop_privileges(addr, errp)) {
+        return FALSE;
+    }
+    qioc_log_address(1, addr->index, addr->text, "running as uid %u gid %u%s%s",
+                     (guint)getuid(), (guint)getgid(),
+                     addr->o.chroot ? ", root " : "",
+                     addr->o.chroot ? addr->o.chroot : "");
+    return TRUE;
 }

@@ -330,6 +330,17 @@ gboolean qioc_sockopt_apply_socket(const QiocEndpoint *ep,
                                    QIOChannelSocket *sioc,
                                    QiocSockoptPhase phase, GError **errp);
 
+/*
+ * su= and chroot= of an address that is not a child's (EXEC and SYSTEM
+ * apply them to the child): change qioc's root directory, then its user
+ * and groups, for good. Called once listeners are bound, before any
+ * client is served.
+ */
+gboolean qioc_endpoint_drop_privileges(const QiocEndpoint *ep, GError **errp);
+
+/* Add "; HINT" to the message of *@errp, when there is an error. */
+void qioc_error_hint(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
 /* Set errp from errno: "WHAT: strerror". */
 void qioc_error_errno(GError **errp, int err, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);

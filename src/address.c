@@ -64,6 +64,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define FDLIST QIOC_OPT_FDLIST
 #define CIDRS QIOC_OPT_CIDRS
 #define NUMBER QIOC_OPT_NUMBER
+#define OFFSET QIOC_OPT_OFFSET
 #define SOCKOPT QIOC_OPT_SOCKOPT
 
 static const QiocOptDesc addr_options[] = {
@@ -148,6 +149,14 @@ static const QiocOptDesc addr_options[] = {
      "group of the created file", OFF(group)},
     {"umask", NULL, MODE, O_FSPERM, NULL, NULL, "umask while creating",
      OFF(umask)},
+    {"nonblock", NAMES("o-nonblock", "o-ndelay"), FLAG, O_OPEN, "0", NULL,
+     "open with O_NONBLOCK: a FIFO opens without waiting for its other end",
+     OFF(nonblock)},
+    {"seek", NAMES("seek-set", "seek-cur"), OFFSET, O_OPEN, NULL, NULL,
+     "once opened, move to byte OFFSET (lseek SEEK_SET)", OFF(seek)},
+    {"seek-end", NULL, OFFSET, O_OPEN, NULL, NULL,
+     "once opened, move OFFSET bytes from the end (-100: the last 100)",
+     OFF(seek_end)},
     {"append", NAMES("o-append"), FLAG, O_OPEN, "0", NULL, "open with O_APPEND",
      OFF(append)},
     {"creat", NAMES("o-creat", "create"), FLAG, O_OPEN, "0", NULL,
@@ -215,6 +224,15 @@ static const QiocOptDesc addr_options[] = {
      OFF(alpn)},
     {"send-fds", NULL, FDLIST, O_FDPASS, NULL, NULL,
      "send these descriptors with the first data written", OFF(send_fds)},
+    {"su", NAMES("su-d", "substuser", "substuser-delayed"), USER, O_ALL, NULL,
+     NULL,
+     "run as USER (and its groups) once listeners are bound; EXEC and "
+     "SYSTEM: the child",
+     OFF(su)},
+    {"chroot", NULL, STRING, O_ALL, NULL, NULL,
+     "change the root directory once listeners are bound; EXEC and SYSTEM: "
+     "the child's",
+     OFF(chroot)},
     {"readbytes", NAMES("bytes"), SIZE, O_ALL, NULL, NULL,
      "read at most N bytes, then treat it as end-of-file (0: no limit)",
      OFF(readbytes)},
@@ -282,6 +300,8 @@ static const IntLimit int_limits[] = {
     {"ttl", 1, 255},
     {"tos", 0, 255},
     {"mss", 88, 32767}, /* Linux's TCP_MIN_MSS to MAX_TCP_WINDOW */
+    {"seek", 0, G_MAXINT64},
+    {"seek-end", -G_MAXINT64, G_MAXINT64},
     {"rcvbuf", 0, G_MAXINT},
     {"sndbuf", 0, G_MAXINT},
 };
@@ -842,6 +862,28 @@ gboolean qioc_size_parse(const char *text, guint64 max, guint64 *out)
     return TRUE;
 }
 
+/* [-]BYTES[K|M|G], within the option's limits. */
+static char *parse_offset(const QiocOptDesc *desc, const char *value,
+                          char **why)
+{
+    gboolean negative = value[0] == '-';
+    gint64 min;
+    gint64 max;
+    guint64 v;
+
+    if (!qioc_size_parse(value + negative, G_MAXINT64, &v)) {
+        return NULL;
+    }
+    int_limits_of(desc, &min, &max);
+    if ((negative && v > (guint64)-min) || (!negative && v > (guint64)max)) {
+        *why = g_strdup_printf("expected an offset from %" G_GINT64_FORMAT
+                               " to %" G_GINT64_FORMAT,
+                               min, max);
+        return NULL;
+    }
+    return g_strdup_printf("%s%" G_GUINT64_FORMAT, negative && v ? "-" : "", v);
+}
+
 static char *parse_size(const QiocOptDesc *desc, const char *value, char **why)
 {
     gint64 min;
@@ -1137,9 +1179,12 @@ static const struct {
                         "networks ADDRESS[/BITS][;...]"},
     [QIOC_OPT_SOCKOPT] = {parse_sockopt, "LEVEL:NAME:VALUE",
                           "LEVEL:NAME:VALUE"},
+    [QIOC_OPT_OFFSET] = {parse_offset, "OFFSET",
+                         "a byte offset, optionally negative and with K, M "
+                         "or G"},
 };
 
-G_STATIC_ASSERT(G_N_ELEMENTS(opt_types) == QIOC_OPT_SOCKOPT + 1);
+G_STATIC_ASSERT(G_N_ELEMENTS(opt_types) == QIOC_OPT_OFFSET + 1);
 
 static char *metavar_of(const QiocOptDesc *desc)
 {
@@ -1256,17 +1301,9 @@ static const struct {
     {"tcpwrap-etc", "libwrap (TCP wrappers) is gone from Debian"},
     {"allow-table", "libwrap (TCP wrappers) is gone from Debian"},
     {"deny-table", "libwrap (TCP wrappers) is gone from Debian"},
-    {"su", NULL},
-    {"su-d", NULL},
-    {"substuser", NULL},
     {"substuser-delayed", NULL},
-    {"chroot", NULL},
     {"chroot-early", NULL},
     {"setpgid", NULL},
-    {"seek", NULL},
-    {"seek-end", NULL},
-    {"nonblock", NULL},
-    {"o-nonblock", NULL},
     {"crlf", NULL},
     {"crnl", NULL},
     {"cr", NULL},
@@ -1615,6 +1652,29 @@ static char *join_params(const Parser *ps)
     return g_string_free(out, FALSE);
 }
 
+/*
+ * TCP:::1:80: an IPv6 literal without brackets splits into too many
+ * parameters. When all but the last make an IPv6 address, say how to
+ * write it.
+ */
+static char *ipv6_hint(const Parser *ps)
+{
+    guint n = ps->params->len;
+    g_autoptr(GString) host = g_string_new(NULL);
+
+    if (!g_str_has_prefix(ps->type->params_help, "HOST:") || n < 3) {
+        return g_strdup("");
+    }
+    for (guint i = 0; i + 1 < n; i++) {
+        g_string_append_printf(host, "%s%s", i ? ":" : "", param_at(ps, i));
+    }
+    if (!g_hostname_is_ip_address(host->str)) {
+        return g_strdup("");
+    }
+    return g_strdup_printf("; an IPv6 address goes in brackets: %s:[%s]:%s",
+                           ps->type->name, host->str, param_at(ps, n - 1));
+}
+
 static gboolean check_param_count(const Parser *ps, GError **errp)
 {
     const QiocAddrType *t = ps->type;
@@ -1629,8 +1689,10 @@ static gboolean check_param_count(const Parser *ps, GError **errp)
         fail(ps, errp, "extra parameter \"%s\": %s takes none", param_at(ps, 0),
              t->name);
     } else if (n > t->max_params) {
-        fail(ps, errp, "extra parameter \"%s\": %s takes %s",
-             param_at(ps, t->max_params), t->name, t->params_help);
+        g_autofree char *hint = ipv6_hint(ps);
+
+        fail(ps, errp, "extra parameter \"%s\": %s takes %s%s",
+             param_at(ps, t->max_params), t->name, t->params_help, hint);
     } else {
         return TRUE;
     }
@@ -1867,6 +1929,7 @@ static void store_value(QiocAddrOpts *o, const QiocOptDesc *desc,
     case QIOC_OPT_SIZE:
     case QIOC_OPT_USER:
     case QIOC_OPT_GROUP:
+    case QIOC_OPT_OFFSET:
         *FIELD(o, desc, gint64) = g_ascii_strtoll(text, NULL, 10);
         break;
     case QIOC_OPT_DURATION:
@@ -1912,6 +1975,9 @@ static void store_unset(QiocAddrOpts *o, const QiocOptDesc *desc)
     case QIOC_OPT_CIDRS:
     case QIOC_OPT_SOCKOPT:
         *FIELD(o, desc, gpointer) = NULL;
+        break;
+    case QIOC_OPT_OFFSET:
+        *FIELD(o, desc, gint64) = QIOC_OFFSET_UNSET;
         break;
     default:
         *FIELD(o, desc, gint64) = -1;

@@ -82,7 +82,13 @@ typedef enum {
     QIOC_OPT_CIDRS,    /* CIDR[;CIDR]... networks */
     QIOC_OPT_SOCKOPT,  /* LEVEL:NAME:VALUE for setsockopt(2); the value is
                           an int, bytes (x0102...) or text by option */
+    QIOC_OPT_OFFSET,   /* a file offset: an optional "-", then bytes with an
+                          optional K/M/G suffix; unset is
+                          %QIOC_OFFSET_UNSET */
 } QiocOptType;
+
+/* The value of a %QIOC_OPT_OFFSET option that was not given. */
+#define QIOC_OFFSET_UNSET G_MININT64
 
 /**
  * QiocOptGroup:
@@ -305,6 +311,9 @@ typedef struct QiocAddrOpts {
     gboolean excl;
     gboolean rdonly;
     gboolean wronly;
+    gboolean nonblock;
+    gint64 seek;     /* QIOC_OFFSET_UNSET unless given */
+    gint64 seek_end; /* likewise */
     gboolean ignoreeof;
     /* child processes */
     gboolean merge_stderr;
@@ -332,6 +341,8 @@ typedef struct QiocAddrOpts {
     char *cipher;
     char *alpn;
     /* every address */
+    gint64 su;        /* uid, -1 unless given */
+    char *chroot;     /* NULL unless given */
     GArray *send_fds; /* int */
     gint64 readbytes;
     int shut; /* QiocShut */

@@ -625,6 +625,20 @@ static gboolean server_endpoints(QiocServer *srv, QiocAddress *addr[2])
     return TRUE;
 }
 
+/* su=, chroot=: once listening, before the loop serves anyone. */
+static gboolean server_drop_privileges(QiocServer *srv)
+{
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (!qioc_endpoint_drop_privileges(srv->ep[i], &err)) {
+            qioc_endpoint_error(srv->ep[i], err);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean server_start(QiocServer *srv, QiocAddress *addr[2])
 {
     if (!server_endpoints(srv, addr)) {
@@ -633,9 +647,9 @@ static gboolean server_start(QiocServer *srv, QiocAddress *addr[2])
     if (one_shot(srv)) {
         /* A child on its peer's descriptors needs that peer open first. */
         conn_open_side(conn_new(srv), qioc_endpoint_takes_peer(srv->ep[0]));
-        return TRUE;
+        return server_drop_privileges(srv);
     }
-    return server_listen(srv);
+    return server_listen(srv) && server_drop_privileges(srv);
 }
 
 int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)

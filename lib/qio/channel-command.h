@@ -114,6 +114,14 @@ typedef enum {
  * @grace_ms: see qio_channel_command_set_grace()
  * @signal_on_close: whether closing may signal the child; see
  *   qio_channel_command_set_signal_on_close()
+ * @chroot_dir: (nullable): the child's root directory (chroot(2), then
+ *   chdir("/")), before it changes its user; needs the privilege
+ * @uid: run the child as this user (setuid(2)), with its primary group
+ *   and supplementary groups as the user database gives them; -1 keeps
+ *   the caller's. Looked up before the child starts: an unknown uid is an
+ *   error of the spawn. A child that cannot make either change writes one
+ *   line to its standard error and exits with status 127 without running
+ *   the program: it never runs with the privileges it was to drop
  *
  * Settings for qio_channel_command_new_spawn_full(). Start from
  * %QIO_CHANNEL_COMMAND_OPTIONS_INIT so that new fields get their defaults.
@@ -131,6 +139,8 @@ typedef struct QIOChannelCommandOptions {
     const char *const *env;
     unsigned grace_ms;
     bool signal_on_close;
+    const char *chroot_dir;
+    int uid;
 } QIOChannelCommandOptions;
 
 /**
@@ -138,14 +148,14 @@ typedef struct QIOChannelCommandOptions {
  *
  * Initialiser for a #QIOChannelCommandOptions holding the defaults: pipes,
  * PATH search, descriptors 0 and 1, unused standard streams on /dev/null,
- * the default grace period, signals on close.
+ * the default grace period, signals on close, no change of root or user.
  */
 #define QIO_CHANNEL_COMMAND_OPTIONS_INIT                                       \
     {                                                                          \
         .link = QIO_CHANNEL_COMMAND_PIPES, .search_path = true,                \
         .child_fdin = 0, .child_fdout = 1,                                     \
         .grace_ms = QIO_CHANNEL_COMMAND_GRACE_MS_DEFAULT,                      \
-        .signal_on_close = true,                                               \
+        .signal_on_close = true, .uid = -1,                                    \
     }
 
 /**

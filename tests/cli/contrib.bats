@@ -174,7 +174,7 @@ offers_exactly() {
 @test "completion: the second half of a dual address (ADDRESS!!ADDRESS)" {
     completion_setup
     offers_exactly "qioc STDIN!!STDO" 'STDIN!!STDOUT'
-    offers_exactly "qioc - STDIN,readbytes=3!!TCP-LISTEN:80,re" \
+    offers "qioc - STDIN,readbytes=3!!TCP-LISTEN:80,re" \
         'STDIN,readbytes=3!!TCP-LISTEN:80,reuseaddr' \
         'STDIN,readbytes=3!!TCP-LISTEN:80,readbytes'
     offers "qioc -!!tc" '-!!tcp' '-!!tcp-listen'

@@ -1309,3 +1309,74 @@ socket_count() {
     }
     assert_empty "$T/err"
 }
+
+# ---------------------------------------------------------------- su, chroot
+
+need_root() {
+    ((EUID == 0)) || skip "changing user and root directory needs root"
+}
+
+# proc_ids PID: "UID GID" of a process, the real ids from /proc.
+proc_ids() {
+    awk '/^Uid:/ { u = $2 } /^Gid:/ { g = $2 } END { print u, g }' \
+        "/proc/$1/status"
+}
+
+# low_free_port: a port below 1024 nothing listens on, to show that the
+# listener is bound before the user changes.
+low_free_port() {
+    local p
+    for p in $(seq 990 -1 900); do
+        tcp_listening "$p" || { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+@test "su= and chroot= on a listener: bound as root on a low port, then serving as the user inside the new root" {
+    need_root
+    local low
+    low=$(low_free_port) || skip "no free port below 1024"
+    mkdir "$T/jail"
+    bg_qioc -d TCP4-LISTEN:"$low",reuseaddr,fork,su=nobody,chroot="$T/jail" PIPE \
+        2>"$T/err"
+    local pid=$BG_PID
+    wait_port "$low"
+    poll 10 grep -q "running as uid 65534" "$T/err"
+    [[ $(proc_ids "$pid") == "65534 65534" ]]
+    [[ $(readlink "/proc/$pid/root") == "$T/jail" ]]
+    # The root directory changed: no /etc inside.
+    [[ ! -e /proc/$pid/root/etc ]]
+    run --separate-stderr qioc - TCP4:127.0.0.1:"$low" <<<"echoed"
+    assert_status 0
+    [[ $output == echoed ]]
+    grep -qF "address 1 (TCP4-LISTEN:$low,reuseaddr,fork,su=nobody,chroot=$T/jail): running as uid 65534 gid 65534, root $T/jail" "$T/err"
+}
+
+@test "su= on EXEC and SYSTEM changes the child's user, not qioc's" {
+    need_root
+    run --separate-stderr qioc -u 'SYSTEM:id -u; id -g; id -G,su=nobody' -
+    assert_status 0
+    [[ ${lines[0]} == 65534 && ${lines[1]} == 65534 ]]
+    [[ ${lines[2]} == "65534" ]]
+    # socat's other spellings
+    run --separate-stderr qioc -u 'EXEC:id -u,su-d=nobody' -
+    [[ $output == 65534 ]]
+    run --separate-stderr qioc -u 'EXEC:id -u,substuser=65534' -
+    [[ $output == 65534 ]]
+}
+
+@test "a child that cannot change its root does not run, and says so" {
+    need_root
+    run --separate-stderr qioc -u "SYSTEM:echo ran,chroot=$T/nonexistent" -
+    [[ -z $output ]]
+    assert_contains "$stderr" "could not change its root to $T/nonexistent; not running it"
+    assert_status 1
+}
+
+@test "su= without the privilege: one line, exit 1, nothing served" {
+    command -v setpriv >/dev/null || skip "setpriv is needed to run as another user"
+    ((EUID == 0)) || skip "needs root to become nobody first"
+    run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "$QIOC" TCP4-LISTEN:"$P",su=root - </dev/null
+    assert_error 1 "TCP4-LISTEN:$P,su=root" "su=root: Operation not permitted"
+}

@@ -109,6 +109,62 @@ setup() {
     assert_empty "$T/out"
 }
 
+@test "seek=: reading starts at the offset, writing overwrites there (socat's seek)" {
+    random_file "$T/big" 10K
+    qioc -u FILE:"$T/big",seek=1K - >"$T/out"
+    tail -c +1025 "$T/big" >"$T/want"
+    assert_same "$T/want" "$T/out"
+    printf '0123456789' >"$T/f"
+    printf 'AB' | qioc -u - FILE:"$T/f",seek=4
+    [[ $(cat "$T/f") == 0123AB6789 ]]
+    # socat's other spellings
+    qioc -u GOPEN:"$T/big",seek-set=10K - >"$T/out"
+    assert_empty "$T/out"
+}
+
+@test "seek-end=: a negative offset reads the last bytes; 0 appends at the end" {
+    random_file "$T/big" 10K
+    qioc -u FILE:"$T/big",seek-end=-1K - >"$T/out"
+    tail -c 1024 "$T/big" >"$T/want"
+    assert_same "$T/want" "$T/out"
+    printf 'head\n' >"$T/f"
+    printf 'tail\n' | qioc -u - FILE:"$T/f",seek-end=0
+    [[ $(cat "$T/f") == $'head\ntail' ]]
+    run --separate-stderr qioc -u FILE:"$T/f",seek-end=-1M -
+    assert_status 1
+    assert_contains "$stderr" "seek-end=-1048576 on $T/f: Invalid argument"
+}
+
+@test "seek on something that cannot seek, or a bad offset: one line, documented status" {
+    mkfifo "$T/fifo"
+    run --separate-stderr qioc -u GOPEN:"$T/fifo",nonblock,seek=1 -
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "seek=1 on $T/fifo: Illegal seek"
+    run --separate-stderr qioc -u FILE:"$T/in",seek=-1 -
+    assert_usage_error -1
+    run --separate-stderr qioc -u FILE:"$T/in",seek-end=x -
+    assert_usage_error x
+}
+
+@test "nonblock: a FIFO opens for reading without waiting for a writer" {
+    mkfifo "$T/fifo"
+    # Without nonblock the open would wait for a writer; with it both
+    # addresses are open before any writer comes, and the data still
+    # arrives once one does.
+    bg_qioc -d -u GOPEN:"$T/fifo",nonblock,rdonly CREATE:"$T/out" 2>"$T/err"
+    local pid=$BG_PID
+    wait_line "$T/err" "qioc: address 2 (CREATE:$T/out): open"
+    echo data >"$T/fifo"
+    wait_pid_exit "$pid"
+    reap "$pid"
+    [[ $(cat "$T/out") == data ]]
+    # Written without a reader: the open fails at once (ENXIO).
+    run --separate-stderr qioc -u - GOPEN:"$T/fifo",o-nonblock,wronly <"$T/in"
+    assert_status 1
+    assert_contains "$stderr" "No such device or address"
+}
+
 @test "-u into a FILE opened rdonly fails and leaves the file alone" {
     printf 'keep\n' >"$T/f"
     run --separate-stderr qioc -u - FILE:"$T/f",rdonly <"$T/in"

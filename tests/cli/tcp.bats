@@ -323,6 +323,20 @@ time_wait_on() {
     assert_error 1 "TCP4-LISTEN:$P" "Address already in use"
 }
 
+@test "a port below 1024 without the privilege: Permission denied, naming CAP_NET_BIND_SERVICE" {
+    local start low
+    start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
+    ((start > 1)) || skip "every port is unprivileged here"
+    low=$((start - 1))
+    local as_user=()
+    if ((EUID == 0)); then
+        command -v setpriv >/dev/null || skip "setpriv is needed to drop root"
+        as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all)
+    fi
+    run --separate-stderr "${as_user[@]}" "$QIOC" TCP4-LISTEN:"$low" - </dev/null
+    assert_error 1 "TCP4-LISTEN:$low" "Permission denied; ports below $start need root or the capability CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep on qioc, or a systemd socket with SD-LISTEN)"
+}
+
 @test "backlog= sets the listen backlog" {
     command -v ss >/dev/null || skip "no ss(8)"
     start_listener TCP-LISTEN:"$P",backlog=3

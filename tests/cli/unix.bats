@@ -115,11 +115,11 @@ pair() {
     [[ ! -e $S ]]
 }
 
-@test "a stale socket file without unlink-early: Address already in use" {
+@test "a stale socket file without unlink-early: Address already in use, and a hint at unlink-early" {
     "$PYTHON3" "$PEER_PY" stale-unix "$S"
     [[ -S $S ]]
     run --separate-stderr qioc UNIX-LISTEN:"$S" - </dev/null
-    assert_error 1 "UNIX-LISTEN:$S" "Address already in use"
+    assert_error 1 "UNIX-LISTEN:$S" "Address already in use; if nothing listens there any more, unlink-early removes the old socket file"
     assert_contains "$stderr" "$S:"
     [[ -S $S ]]
 }

@@ -203,7 +203,7 @@ same_as() {
     assert_usage_error tcpwrap
     assert_contains "$stderr" "socat's option \"tcpwrap\" is not supported by qioc: libwrap"
     local o
-    for o in crnl chroot=/tmp su=nobody setpgid; do
+    for o in crnl chroot-early=/tmp setpgid raw; do
         run --separate-stderr qioc - TCP:127.0.0.1:80,"$o"
         assert_usage_error "${o%%=*}"
         assert_contains "$stderr" "socat's option \"${o%%=*}\" is not supported by qioc"
@@ -248,6 +248,17 @@ same_as() {
     assert_usage_error x
     run --separate-stderr qioc - UNIX-CONNECT:/a:/b
     assert_usage_error /b
+}
+
+@test "usage error: an IPv6 address without brackets is told how to write it" {
+    run --separate-stderr qioc - TCP:::1:80
+    assert_usage_error 1
+    assert_contains "$stderr" 'an IPv6 address goes in brackets: TCP:[::1]:80'
+    run --separate-stderr qioc - TLS:fe80::1:443
+    assert_contains "$stderr" 'TLS:[fe80::1]:443'
+    run --separate-stderr qioc - TCP:a:b:c
+    assert_usage_error c
+    assert_not_contains "$stderr" brackets
 }
 
 @test "usage error: bad integer value" {

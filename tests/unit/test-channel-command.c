@@ -425,6 +425,60 @@ static void test_status_before_close(void)
     g_assert_false(qio_channel_command_was_stopped(cioc));
 }
 
+/* ---------------------------------------------------------------- privileges
+ */
+
+/* @uid and @chroot_dir change the child only, and it cannot undo them. */
+static void test_uid(void)
+{
+    static const char *const argv[] = {"sh", "-c", "id -u; id -g; id -G", NULL};
+    QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
+    g_autoptr(QIOChannelCommand) cioc = NULL;
+    g_autoptr(GString) out = NULL;
+
+    if (geteuid() != 0) {
+        g_test_skip("changing a child's user needs root");
+        return;
+    }
+    o.uid = 65534;
+    cioc = spawn_opts(argv, O_RDONLY, &o);
+    out = read_to_eof(QIO_CHANNEL(cioc));
+    g_assert_cmpstr(out->str, ==, "65534\n65534\n65534\n");
+    g_assert_cmpuint(geteuid(), ==, 0);
+    assert_exited(close_status(cioc), 0);
+}
+
+/* A change that fails: the program does not run, status 127, one line. */
+static void test_chroot_fails(void)
+{
+    static const char *const argv[] = {"sh", "-c", "echo ran", NULL};
+    QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
+    g_autoptr(QIOChannelCommand) cioc = NULL;
+    g_autoptr(GString) out = NULL;
+
+    o.chroot_dir = "/nonexistent/qio-test";
+    o.merge_stderr = true;
+    cioc = spawn_opts(argv, O_RDONLY, &o);
+    out = read_to_eof(QIO_CHANNEL(cioc));
+    g_assert_cmpstr(out->str, ==,
+                    "qio: the child could not change its root to "
+                    "/nonexistent/qio-test; not running it\n");
+    assert_exited(close_status(cioc), 127);
+}
+
+/* An unknown uid is the spawn's error; nothing starts. */
+static void test_uid_unknown(void)
+{
+    static const char *const argv[] = {"true", NULL};
+    QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
+    g_autoptr(GError) err = NULL;
+
+    o.uid = 2147483000;
+    g_assert_null(qio_channel_command_new_spawn_full(argv, O_RDONLY, &o, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "no such user"));
+}
+
 /* ---------------------------------------------------------------- modes */
 
 static void test_stderr_merge(void)
@@ -807,6 +861,9 @@ static const QIOTestCase tests[] = {
     {"/command/signal/shutdown-read-sigpipe", test_shutdown_read_sigpipe},
     {"/command/signal/write-no-sigpipe", test_write_no_sigpipe},
     {"/command/new-pid", test_new_pid},
+    {"/command/privileges/uid", test_uid},
+    {"/command/privileges/chroot-fails", test_chroot_fails},
+    {"/command/privileges/uid-unknown", test_uid_unknown},
     {"/command/close/no-signal", test_no_signal_on_close,
      .watches_child = true},
 };
