@@ -221,3 +221,21 @@ gboolean qioc_endpoint_drop_privileges(const QiocEndpoint *ep, GError **errp)
                      addr->o.chroot ? addr->o.chroot : "");
     return TRUE;
 }
+
+gboolean qioc_endpoint_setsid(const QiocEndpoint *ep, GError **errp)
+{
+    QiocAddrKind kind = ep->desc->kind;
+
+    /* EXEC and SYSTEM: the child's, set when it starts. */
+    if (!ep->addr->o.setsid || kind == QIOC_ADDR_EXEC ||
+        kind == QIOC_ADDR_SYSTEM) {
+        return TRUE;
+    }
+    if (setsid() < 0) {
+        qioc_error_errno(errp, errno, "setsid");
+        return FALSE;
+    }
+    qioc_log_address(1, ep->addr->index, ep->addr->text, "new session %d",
+                     (int)getpid());
+    return TRUE;
+}

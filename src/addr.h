@@ -338,6 +338,12 @@ gboolean qioc_sockopt_apply_socket(const QiocEndpoint *ep,
  */
 gboolean qioc_endpoint_drop_privileges(const QiocEndpoint *ep, GError **errp);
 
+/*
+ * setsid on an address that is not a child's: qioc's own new session,
+ * before anything is opened.
+ */
+gboolean qioc_endpoint_setsid(const QiocEndpoint *ep, GError **errp);
+
 /* Add "; HINT" to the message of *@errp, when there is an error. */
 void qioc_error_hint(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 

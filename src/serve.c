@@ -639,9 +639,23 @@ static gboolean server_drop_privileges(QiocServer *srv)
     return TRUE;
 }
 
+/* setsid on either address: qioc's own session, before any open. */
+static gboolean server_setsid(QiocServer *srv)
+{
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (!qioc_endpoint_setsid(srv->ep[i], &err)) {
+            qioc_endpoint_error(srv->ep[i], err);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean server_start(QiocServer *srv, QiocAddress *addr[2])
 {
-    if (!server_endpoints(srv, addr)) {
+    if (!server_endpoints(srv, addr) || !server_setsid(srv)) {
         return FALSE;
     }
     if (one_shot(srv)) {

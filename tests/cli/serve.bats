@@ -1380,3 +1380,15 @@ low_free_port() {
         "$QIOC" TCP4-LISTEN:"$P",su=root - </dev/null
     assert_error 1 "TCP4-LISTEN:$P,su=root" "su=root: Operation not permitted"
 }
+
+@test "setsid on an address that is not a command: qioc's own new session; refused as a group leader" {
+    # The child reports its parent's (qioc's) session and pid.
+    run --separate-stderr qioc -u 'SYSTEM:cut -d" " -f1\,6 /proc/$PPID/stat' \
+        STDOUT,setsid
+    assert_status 0
+    local pid=${output%% *} sid=${output##* }
+    [[ $pid == "$sid" ]]
+    command -v setsid >/dev/null || skip "setsid(1) is needed to lead a group"
+    run --separate-stderr setsid -w "$QIOC" -u - STDOUT,setsid </dev/null
+    assert_error 2 STDOUT,setsid "setsid: Operation not permitted"
+}
