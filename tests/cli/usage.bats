@@ -203,7 +203,10 @@ same_as() {
     assert_usage_error tcpwrap
     assert_contains "$stderr" "socat's option \"tcpwrap\" is not supported by qioc: libwrap"
     local o
-    for o in crnl chroot-early=/tmp setpgid raw; do
+    run --separate-stderr qioc - TCP:127.0.0.1:80,setuid=nobody
+    assert_usage_error setuid
+    assert_contains "$stderr" "is not supported by qioc: use su="
+    for o in crnl chroot-early=/tmp setpgid raw tcpwrap-dir=/x; do
         run --separate-stderr qioc - TCP:127.0.0.1:80,"$o"
         assert_usage_error "${o%%=*}"
         assert_contains "$stderr" "socat's option \"${o%%=*}\" is not supported by qioc"
@@ -483,6 +486,9 @@ same_as() {
     same_as TLS:h:1,cn=x TLS:h:1,commonname=x
     same_as TLS:h:1,openssl-no-sni TLS:h:1,no-sni
     same_as TLS:h:1,openssl-capath=/d TLS:h:1,capath=/d
+    same_as TLS:h:1,openssl-cafile=/f TLS:h:1,cafile=/f
+    same_as TLS:h:1,openssl-certificate=/c,openssl-key=/k TLS:h:1,cert=/c,key=/k
+    same_as TLS:h:1,openssl-verify=0 TLS:h:1,verify=0
     same_as TCP:h:1,ip-ttl=3,ip-tos=4,tcp-maxseg=500 TCP:h:1,ttl=3,tos=4,mss=500
     same_as TCP:h:1,so-rcvbuf=1K,so-sndbuf=2K TCP:h:1,rcvbuf=1K,sndbuf=2K
     same_as TCP-L:1,so-linger=1,so-reuseport TCP-L:1,linger=1,reuseport
