@@ -660,6 +660,7 @@ static bool cmd_plan_fds(CmdFdPlan *plan, const CmdLink *l,
 /* What the child does between fork and exec (async-signal-safe only). */
 typedef struct {
     bool setsid;
+    int pgid;    /* -1: unchanged */
     int ctty_fd; /* -1: none */
     const char *chroot_dir;
     int uid; /* -1: unchanged; then gid and groups too */
@@ -702,6 +703,8 @@ static void cmd_child_setup(gpointer data)
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (cs->setsid) {
         setsid();
+    } else if (cs->pgid >= 0) {
+        setpgid(0, (pid_t)cs->pgid);
     }
     if (cs->ctty_fd >= 0) {
         ioctl(cs->ctty_fd, TIOCSCTTY, 0);
@@ -837,7 +840,9 @@ static bool cmd_spawn(const char *const argv[], const CmdLink *l,
                       GError **errp)
 {
     g_auto(GStrv) env = cmd_environ(opts->env);
-    CmdChildSetup setup = {.setsid = opts->setsid || opts->ctty, .ctty_fd = -1};
+    CmdChildSetup setup = {.setsid = opts->setsid || opts->ctty,
+                           .pgid = opts->pgid,
+                           .ctty_fd = -1};
     g_autofree gid_t *groups = NULL;
     g_autofree char *fail = NULL;
     GError *err = NULL;

@@ -54,6 +54,8 @@ static gboolean exec_options(const QiocAddress *addr,
     }
     o->merge_stderr = addr->o.merge_stderr;
     o->setsid = addr->o.setsid;
+    /* socat: 0 or 1 makes a new group. */
+    o->pgid = addr->o.setpgid == 1 ? 0 : (int)addr->o.setpgid;
     o->ctty = addr->o.ctty;
     o->child_fdin = (int)addr->o.fdin;
     o->child_fdout = (int)addr->o.fdout;

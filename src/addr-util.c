@@ -222,20 +222,38 @@ gboolean qioc_endpoint_drop_privileges(const QiocEndpoint *ep, GError **errp)
     return TRUE;
 }
 
+/* setpgid=: 0 or 1 (socat's) make a new group. */
+static gboolean own_setpgid(const QiocAddress *addr, GError **errp)
+{
+    pid_t pgid = addr->o.setpgid == 1 ? 0 : (pid_t)addr->o.setpgid;
+
+    if (setpgid(0, pgid) < 0) {
+        qioc_error_errno(errp, errno, "setpgid %d", (int)pgid);
+        return FALSE;
+    }
+    qioc_log_address(1, addr->index, addr->text, "process group %d",
+                     (int)getpgrp());
+    return TRUE;
+}
+
 gboolean qioc_endpoint_setsid(const QiocEndpoint *ep, GError **errp)
 {
+    const QiocAddress *addr = ep->addr;
     QiocAddrKind kind = ep->desc->kind;
 
     /* EXEC and SYSTEM: the child's, set when it starts. */
-    if (!ep->addr->o.setsid || kind == QIOC_ADDR_EXEC ||
-        kind == QIOC_ADDR_SYSTEM) {
+    if (kind == QIOC_ADDR_EXEC || kind == QIOC_ADDR_SYSTEM) {
         return TRUE;
     }
-    if (setsid() < 0) {
-        qioc_error_errno(errp, errno, "setsid");
-        return FALSE;
+    if (addr->o.setsid) {
+        if (setsid() < 0) {
+            qioc_error_errno(errp, errno, "setsid");
+            return FALSE;
+        }
+        qioc_log_address(1, addr->index, addr->text, "new session %d",
+                         (int)getpid());
+    } else if (addr->o.setpgid >= 0) {
+        return own_setpgid(addr, errp);
     }
-    qioc_log_address(1, ep->addr->index, ep->addr->text, "new session %d",
-                     (int)getpid());
     return TRUE;
 }

@@ -339,8 +339,8 @@ gboolean qioc_sockopt_apply_socket(const QiocEndpoint *ep,
 gboolean qioc_endpoint_drop_privileges(const QiocEndpoint *ep, GError **errp);
 
 /*
- * setsid on an address that is not a child's: qioc's own new session,
- * before anything is opened.
+ * setsid or setpgid= on an address that is not a child's: qioc's own new
+ * session or process group, before anything is opened.
  */
 gboolean qioc_endpoint_setsid(const QiocEndpoint *ep, GError **errp);
 

@@ -181,6 +181,10 @@ static const QiocOptDesc addr_options[] = {
      "run the child on a new pseudo-terminal", OFF(pty)},
     {"setsid", NAMES("sid"), FLAG, O_ALL, "0", NULL,
      "a new session: EXEC and SYSTEM's child, else qioc itself", OFF(setsid)},
+    {"setpgid", NULL, INT, O_ALL, NULL, NULL,
+     "a process group: N, or alone or 0 for a new one; EXEC and SYSTEM: the "
+     "child's",
+     OFF(setpgid), FALSE, "0"},
     {"ctty", NULL, FLAG, O_EXEC, "0", NULL,
      "make the pty the child's controlling terminal", OFF(ctty)},
     {"nofork", NULL, FLAG, O_EXEC, "0", NULL,
@@ -1206,6 +1210,8 @@ static char *normalise(const Parser *ps, const QiocOptDesc *desc,
 
     if (value == NULL && desc->type == QIOC_OPT_FLAG) {
         value = "1";
+    } else if (value == NULL) {
+        value = desc->alone;
     }
     if (value == NULL) {
         metavar = metavar_of(desc);
@@ -1309,7 +1315,6 @@ static const struct {
     {"deny-table", "libwrap (TCP wrappers) is gone from Debian"},
     {"substuser-delayed", NULL},
     {"chroot-early", NULL},
-    {"setpgid", NULL},
     {"crlf", NULL},
     {"crnl", NULL},
     {"cr", NULL},

@@ -182,6 +182,8 @@ typedef struct QiocAddrType {
  * @offset: where the parsed value goes in #QiocAddrOpts
  * @given_only: the default is for --dry-run only; the field keeps its
  *   "not given" value (-1) unless the option is given
+ * @alone: the value the name alone stands for ("1" for every flag, which
+ *   need not say so); NULL: a value is required
  *
  * One entry of the option table.
  */
@@ -195,6 +197,7 @@ typedef struct QiocOptDesc {
     const char *help;
     gsize offset;
     gboolean given_only;
+    const char *alone;
 } QiocOptDesc;
 
 /**
@@ -321,6 +324,7 @@ typedef struct QiocAddrOpts {
     gboolean socketpair;
     gboolean pty;
     gboolean setsid;
+    gint64 setpgid; /* -1 unless given */
     gboolean ctty;
     gboolean nofork;
     gint64 fdin;

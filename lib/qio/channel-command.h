@@ -114,6 +114,8 @@ typedef enum {
  * @grace_ms: see qio_channel_command_set_grace()
  * @signal_on_close: whether closing may signal the child; see
  *   qio_channel_command_set_signal_on_close()
+ * @pgid: put the child in process group @pgid (setpgid(2)); 0 makes it
+ *   the leader of a new one; -1 (the default) leaves it in the caller's
  * @chroot_dir: (nullable): the child's root directory (chroot(2), then
  *   chdir("/")), before it changes its user; needs the privilege
  * @uid: run the child as this user (setuid(2)), with its primary group
@@ -139,6 +141,7 @@ typedef struct QIOChannelCommandOptions {
     const char *const *env;
     unsigned grace_ms;
     bool signal_on_close;
+    int pgid;
     const char *chroot_dir;
     int uid;
 } QIOChannelCommandOptions;
@@ -155,7 +158,7 @@ typedef struct QIOChannelCommandOptions {
         .link = QIO_CHANNEL_COMMAND_PIPES, .search_path = true,                \
         .child_fdin = 0, .child_fdout = 1,                                     \
         .grace_ms = QIO_CHANNEL_COMMAND_GRACE_MS_DEFAULT,                      \
-        .signal_on_close = true, .uid = -1,                                    \
+        .signal_on_close = true, .pgid = -1, .uid = -1,                        \
     }
 
 /**

@@ -1392,3 +1392,18 @@ low_free_port() {
     run --separate-stderr setsid -w "$QIOC" -u - STDOUT,setsid </dev/null
     assert_error 2 STDOUT,setsid "setsid: Operation not permitted"
 }
+
+@test "setpgid (socat's): a new process group, qioc's own or, on EXEC and SYSTEM, the child's" {
+    run --separate-stderr qioc -u 'SYSTEM:cut -d" " -f1\,5 /proc/$PPID/stat' \
+        STDOUT,setpgid
+    assert_status 0
+    [[ ${output%% *} == "${output##* }" ]]
+    local qioc_pgrp=${output##* }
+    # The child's own group: its pid, not qioc's group.
+    run --separate-stderr qioc -u 'SYSTEM:cut -d" " -f1\,5 /proc/$$/stat,setpgid=1' \
+        STDOUT
+    assert_status 0
+    [[ ${output%% *} == "${output##* }" ]]
+    run --separate-stderr qioc -u - STDOUT,setpgid=x </dev/null
+    assert_usage_error x
+}
