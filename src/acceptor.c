@@ -31,6 +31,8 @@ struct QiocAcceptor {
     guint timer;      /* accept-timeout= */
     guint retry;      /* the next listen try */
     gint64 tries;     /* listen tries that failed */
+    guint numbered;   /* with `fork`: clients accepted so far */
+    guint conn;       /* without: the connection it listens for */
     QiocAcceptFunc *on_client;
     QiocAcceptFailFunc *on_fail;
     gpointer data;
@@ -77,10 +79,9 @@ static void acceptor_resume(QiocAcceptor *acc)
     }
 }
 
-static void acceptor_on_client(QIONetListener *listener,
-                               QIOChannelSocket *client, gpointer data)
+static void acceptor_take_client(QiocAcceptor *acc, QIOChannelSocket *client,
+                                 guint number)
 {
-    QiocAcceptor *acc = data;
     const QiocAddress *addr = acc->ep->addr;
 
     if (!qioc_endpoint_accept_client(acc->ep, client)) {
@@ -98,14 +99,29 @@ static void acceptor_on_client(QIONetListener *listener,
         /* No other client is taken: the listening socket closes. */
         g_object_ref(client);
         acceptor_close(acc);
-        acc->on_client(client, acc->data);
+        acc->on_client(client, number, acc->data);
         g_object_unref(client);
         return;
     }
     if (acceptor_full(acc)) {
         acceptor_pause(acc);
     }
-    acc->on_client(client, acc->data);
+    acc->on_client(client, number, acc->data);
+}
+
+/*
+ * With `fork`, each client is numbered, and so is every line about it;
+ * a one-client listener logs under the connection it listens for.
+ */
+static void acceptor_on_client(QIONetListener *listener,
+                               QIOChannelSocket *client, gpointer data)
+{
+    QiocAcceptor *acc = data;
+    guint number = acc->once ? 0 : ++acc->numbered;
+    guint prev = qioc_log_conn_enter(acc->once ? acc->conn : number);
+
+    acceptor_take_client(acc, client, number);
+    qioc_log_conn_leave(prev);
 }
 
 /*
@@ -200,6 +216,7 @@ QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
 
     acc->ep = ep;
     acc->once = !qioc_endpoint_serves_many(ep);
+    acc->conn = qioc_log_conn();
     acc->limit = acc->once ? 1 : (guint64)MAX(o->max_children, 0);
     acc->on_client = on_client;
     acc->on_fail = on_fail;

@@ -102,7 +102,8 @@ static void dual_half_done(QIOChannel *ioc, GError *err, gpointer data)
     dual_open_end(op, dual, NULL);
 }
 
-static void dual_on_client(QIOChannelSocket *client, gpointer data)
+static void dual_on_client(QIOChannelSocket *client, guint number,
+                           gpointer data)
 {
     QiocDualOpen *op = data;
     QiocEndpoint *half = ((QiocDualState *)op->ep->state)->half[op->i];

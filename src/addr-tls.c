@@ -21,6 +21,7 @@ typedef struct {
     QIOChannelTLS *tioc;
     QiocOpenDone *done;
     gpointer data;
+    guint conn; /* the connection its lines are about (with `fork`) */
 } QiocTlsCall;
 
 /* What a TLS address works out once: credentials, and a TCP target. */
@@ -509,9 +510,8 @@ static void tls_log_session(const QiocAddress *addr, QIOChannelTLS *tioc)
     tls_log_params(addr, session);
 }
 
-static void tls_handshake_done(QIOTask *task, gpointer opaque)
+static void tls_handshake_end(QIOTask *task, QiocTlsCall *call)
 {
-    QiocTlsCall *call = opaque;
     QIOChannel *ioc = QIO_CHANNEL(g_steal_pointer(&call->tioc));
     GError *err = NULL;
 
@@ -523,6 +523,15 @@ static void tls_handshake_done(QIOTask *task, gpointer opaque)
     }
     tls_log_session(call->ep->addr, QIO_CHANNEL_TLS(ioc));
     call->done(ioc, NULL, call->data);
+}
+
+static void tls_handshake_done(QIOTask *task, gpointer opaque)
+{
+    QiocTlsCall *call = opaque;
+    guint prev = qioc_log_conn_enter(call->conn);
+
+    tls_handshake_end(task, call);
+    qioc_log_conn_leave(prev);
 }
 
 static void tls_call_free(gpointer data)
@@ -582,7 +591,7 @@ static void tls_wrap(QiocEndpoint *ep, QIOChannel *ioc, QiocOpenDone *done,
     /* The handshake must not stall the loop that serves everything else. */
     qio_channel_set_blocking(QIO_CHANNEL(tioc), false, NULL);
     call = g_new0(QiocTlsCall, 1);
-    *call = (QiocTlsCall){ep, g_object_ref(tioc), done, data};
+    *call = (QiocTlsCall){ep, g_object_ref(tioc), done, data, qioc_log_conn()};
     qio_channel_tls_handshake(tioc, tls_handshake_done, call, tls_call_free,
                               NULL);
     g_object_unref(tioc);

@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "addr.h"
 #include "log.h"
@@ -217,19 +218,24 @@ typedef struct {
     QiocOpenDone *done;
     gpointer data;
     gint64 retries_left;
+    guint conn; /* the connection its lines are about (with `fork`) */
 } QiocConnectRetry;
 
 static void connect_attempt(QiocConnectRetry *r);
 
 static gboolean connect_retry_timer(gpointer data)
 {
-    connect_attempt(data);
+    QiocConnectRetry *r = data;
+    guint prev = qioc_log_conn_enter(r->conn);
+
+    connect_attempt(r);
+    qioc_log_conn_leave(prev);
     return G_SOURCE_REMOVE;
 }
 
-static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
+static void connect_finished_in(QIOChannel *ioc, GError *err,
+                                QiocConnectRetry *r)
 {
-    QiocConnectRetry *r = data;
     double interval = r->ep->addr->o.interval;
 
     if (ioc || (r->retries_left <= 0 && !r->ep->addr->o.forever)) {
@@ -245,6 +251,15 @@ static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
                      "%s; retrying in %g s", err->message, interval);
     g_error_free(err);
     g_timeout_add((guint)(interval * 1000), connect_retry_timer, r);
+}
+
+static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
+{
+    QiocConnectRetry *r = data;
+    guint prev = qioc_log_conn_enter(r->conn);
+
+    connect_finished_in(ioc, err, r);
+    qioc_log_conn_leave(prev);
 }
 
 static void connect_attempt(QiocConnectRetry *r)
@@ -295,8 +310,12 @@ void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
     w = g_new0(QiocWrapStep, 1);
     *w = (QiocWrapStep){ep, done, data};
     r = g_new0(QiocConnectRetry, 1);
-    *r = (QiocConnectRetry){ep, ops->connect, connect_then_wrap, w,
-                            MAX(ep->addr->o.retry, 0)};
+    *r = (QiocConnectRetry){ep,
+                            ops->connect,
+                            connect_then_wrap,
+                            w,
+                            MAX(ep->addr->o.retry, 0),
+                            qioc_log_conn()};
     connect_attempt(r);
 }
 
@@ -385,6 +404,19 @@ static char *socket_text(GSocketAddress *sa)
     return sa ? qio_socket_address_to_string(sa) : g_strdup("?");
 }
 
+/* A unix client has no useful address: who it is, "pid 1234 uid 1000". */
+static char *unix_peer_text(QIOChannelSocket *client)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (getsockopt(qio_channel_socket_get_fd(client), SOL_SOCKET, SO_PEERCRED,
+                   &cred, &len) < 0) {
+        return g_strdup("?");
+    }
+    return g_strdup_printf("pid %d uid %u", (int)cred.pid, cred.uid);
+}
+
 void qioc_endpoint_log_client(const QiocEndpoint *ep, QIOChannelSocket *client)
 {
     g_autoptr(GSocketAddress) peer = NULL;
@@ -394,7 +426,8 @@ void qioc_endpoint_log_client(const QiocEndpoint *ep, QIOChannelSocket *client)
         return;
     }
     peer = qio_channel_socket_get_remote_address(client, NULL);
-    text = socket_text(peer);
+    text = G_IS_UNIX_SOCKET_ADDRESS(peer) ? unix_peer_text(client)
+                                          : socket_text(peer);
     qioc_log_address(1, ep->addr->index, ep->addr->text, "client %s", text);
 }
 

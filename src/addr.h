@@ -265,7 +265,10 @@ void qioc_endpoint_error(const QiocEndpoint *ep, const GError *err);
  */
 void qioc_endpoint_log_channel(const QiocEndpoint *ep, QIOChannel *ioc);
 
-/* -d: the client @client of a listener. */
+/*
+ * -d: the client @client of a listener: "client ADDRESS:PORT", or for a
+ * unix socket "client pid PID uid UID" (SO_PEERCRED).
+ */
 void qioc_endpoint_log_client(const QiocEndpoint *ep, QIOChannelSocket *client);
 
 /* ---- helpers shared by the address families (addr-util.c) */

@@ -16,6 +16,7 @@ static int log_level;
 static QiocLogConfig log_cfg = {.name = "qioc"};
 static FILE *log_file;
 static char *log_hostname;
+static guint log_conn; /* the connection lines are about, or 0 */
 
 static const struct {
     const char *name;
@@ -94,6 +95,30 @@ int qioc_log_get_level(void)
     return log_level;
 }
 
+guint qioc_log_conn_enter(guint conn)
+{
+    guint prev = log_conn;
+
+    log_conn = conn;
+    return prev;
+}
+
+void qioc_log_conn_leave(guint prev)
+{
+    log_conn = prev;
+}
+
+guint qioc_log_conn(void)
+{
+    return log_conn;
+}
+
+/* "[3] " while connection 3's code runs, else "". */
+static char *conn_tag(void)
+{
+    return log_conn ? g_strdup_printf("[%u] ", log_conn) : g_strdup("");
+}
+
 /* One whole line per write, so lines from concurrent writers never mix. */
 static void log_line(int priority, const char *prefix, const char *fmt,
                      va_list ap)
@@ -101,14 +126,16 @@ static void log_line(int priority, const char *prefix, const char *fmt,
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     g_autofree char *head = NULL;
     g_autofree char *line = NULL;
+    g_autofree char *tag = conn_tag();
     FILE *out = log_file ? log_file : stderr;
 
     if (log_cfg.syslog) {
-        syslog(priority, "%s%s", prefix, msg);
+        syslog(priority, "%s%s%s", tag, prefix, msg);
         return;
     }
     head = line_prefix();
-    line = g_strdup_printf("%s%s: %s%s\n", head, log_cfg.name, prefix, msg);
+    line =
+        g_strdup_printf("%s%s: %s%s%s\n", head, log_cfg.name, tag, prefix, msg);
     fputs(line, out);
     fflush(out);
 }
@@ -176,11 +203,12 @@ static void traffic_header(GString *out, int from, size_t len, guint64 off)
 {
     g_autoptr(GDateTime) now = g_date_time_new_now_local();
     g_autofree char *stamp = g_date_time_format(now, "%Y/%m/%d %H:%M:%S");
+    g_autofree char *tag = conn_tag();
 
     g_string_append_printf(out,
-                           "%c %s.%06d  length=%zu from=%" G_GUINT64_FORMAT
+                           "%c %s%s.%06d  length=%zu from=%" G_GUINT64_FORMAT
                            " to=%" G_GUINT64_FORMAT "\n",
-                           from == 1 ? '>' : '<', stamp,
+                           from == 1 ? '>' : '<', tag, stamp,
                            g_date_time_get_microsecond(now), len, off,
                            off + len - 1);
 }

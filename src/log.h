@@ -25,6 +25,20 @@ gboolean qioc_log_setup(const QiocLogConfig *cfg, GError **errp);
 void qioc_log_set_level(int level);
 int qioc_log_get_level(void);
 
+/*
+ * With `fork`, the connection a line is about: every line logged while a
+ * connection number is set reads "qioc: [N] MESSAGE" (after the time and
+ * host when asked for), N counting the clients of the listener from 1 in
+ * accept order. 0, the default, adds nothing: without `fork` there is one
+ * connection and lines stay as they are. Single-threaded: whatever enters
+ * a connection's code from the loop (a callback, a coroutine) sets its
+ * number and puts the previous one back when it leaves.
+ */
+guint qioc_log_conn_enter(guint conn);
+void qioc_log_conn_leave(guint prev);
+/* The number set now, or 0. */
+guint qioc_log_conn(void);
+
 /* "qioc: MESSAGE" */
 void qioc_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* "qioc: warning: MESSAGE" */
@@ -55,8 +69,9 @@ typedef enum {
 /*
  * Log @len bytes moved from address @from (1 or 2) to the other, which
  * had moved @offset bytes before, as one block on stderr: a header with
- * the direction ('>' from 1 to 2, '<' from 2 to 1), a timestamp, the
- * length and the offsets, then the data as text or a hex dump.
+ * the direction ('>' from 1 to 2, '<' from 2 to 1), the connection
+ * number as "[N]" when one is set (qioc_log_conn_enter()), a timestamp,
+ * the length and the offsets, then the data as text or a hex dump.
  */
 void qioc_log_traffic(QiocTrafficMode mode, int from, const char *buf,
                       size_t len, guint64 offset);

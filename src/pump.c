@@ -57,6 +57,9 @@ typedef struct QiocFlow {
     ssize_t last_read;     /* bytes the last read returned */
     gboolean drained;      /* that read was short: the source
                             * is empty until it polls readable */
+    int record;            /* -r/-R: appended to, or -1 */
+    guint log_prev;        /* the connection number logged under
+                            * before the coroutine was entered */
 } QiocFlow;
 
 /* Draining a socket whose input nobody read, before it is closed. */
@@ -160,11 +163,27 @@ static void close_fds(int *fds, size_t nfds)
     g_free(fds);
 }
 
+/*
+ * While a flow's coroutine runs, its lines carry the connection's number
+ * (with `fork`): set on each entry, put back on each yield.
+ */
+static void flow_log_enter(QiocFlow *f)
+{
+    f->log_prev = qioc_log_conn_enter(f->pump->cfg.conn);
+}
+
+static void flow_log_leave(QiocFlow *f)
+{
+    qioc_log_conn_leave(f->log_prev);
+}
+
 static void coroutine_fn flow_yield(QiocFlow *f, QIOChannel *ioc,
                                     GIOCondition cond)
 {
     f->waiting = cond;
+    flow_log_leave(f);
     qio_channel_yield(ioc, cond);
+    flow_log_enter(f);
     f->waiting = 0;
 }
 
@@ -182,7 +201,9 @@ static void coroutine_fn flow_sleep(QiocFlow *f, guint ms)
 {
     f->sleep_timer = g_timeout_add(ms, flow_sleep_done, f);
     f->waiting = G_IO_IN;
+    flow_log_leave(f);
     qio_coroutine_yield();
+    flow_log_enter(f);
     f->waiting = 0;
     if (f->sleep_timer) {
         g_source_remove(f->sleep_timer);
@@ -397,6 +418,31 @@ static gboolean coroutine_fn flow_write(QiocFlow *f, size_t len, int *fds,
     return TRUE;
 }
 
+/*
+ * -r/-R: append what was read, raw. A failing record file is reported
+ * once and no longer written; the transfer goes on.
+ */
+static void flow_record(QiocFlow *f, size_t len)
+{
+    size_t off = 0;
+
+    while (f->record >= 0 && off < len) {
+        ssize_t n = write(f->record, f->buf + off, len - off);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            qioc_error("%s %s: %s", f->from == 0 ? "-r" : "-R",
+                       flow_cfg(f)->record, g_strerror(errno));
+            close(f->record);
+            f->record = -1;
+            return;
+        }
+        off += n;
+    }
+}
+
 /* Move one chunk. FALSE when the direction has ended. */
 static gboolean coroutine_fn flow_step(QiocFlow *f)
 {
@@ -409,6 +455,7 @@ static gboolean coroutine_fn flow_step(QiocFlow *f)
         return FALSE;
     }
     qioc_log_traffic(f->pump->cfg.traffic, f->from + 1, f->buf, n, f->bytes);
+    flow_record(f, n);
     log_received_fds(f, fds, nfds);
     if (nfds > 0 && !qio_channel_has_feature(f->pump->side[f->to].ioc,
                                              QIO_CHANNEL_FEATURE_FD_PASS)) {
@@ -509,10 +556,12 @@ static void pump_finish(QiocPump *pump);
 static gboolean close_timeout_expired(gpointer data)
 {
     QiocPump *pump = data;
+    guint prev = qioc_log_conn_enter(pump->cfg.conn);
 
     pump->close_timer = 0;
     qioc_info(1, "close timeout: ending the other direction");
     qioc_pump_stop(pump, TRUE);
+    qioc_log_conn_leave(prev);
     return G_SOURCE_REMOVE;
 }
 
@@ -542,9 +591,9 @@ static gboolean flow_can_splice(QiocFlow *f)
 {
     QiocPump *pump = f->pump;
 
-    return pump->cfg.traffic == QIOC_TRAFFIC_OFF && !flow_wants_fds(f) &&
-           f->readbytes_left < 0 && (!f->send_fds || !f->send_fds->len) &&
-           !flow_cfg(f)->ignoreeof &&
+    return pump->cfg.traffic == QIOC_TRAFFIC_OFF && f->record < 0 &&
+           !flow_wants_fds(f) && f->readbytes_left < 0 &&
+           (!f->send_fds || !f->send_fds->len) && !flow_cfg(f)->ignoreeof &&
            qioc_channel_fd(pump->side[f->from].ioc, TRUE) >= 0 &&
            qioc_channel_fd(pump->side[f->to].ioc, FALSE) >= 0;
 }
@@ -651,6 +700,7 @@ static void coroutine_fn flow_run(void *opaque)
     QiocFlow *f = opaque;
     QiocSpliceEnd end = QIOC_SPLICE_FALLBACK;
 
+    flow_log_enter(f);
     if (flow_can_splice(f)) {
         end = flow_copy_then_splice(f);
     } else {
@@ -668,6 +718,7 @@ static void coroutine_fn flow_run(void *opaque)
     f->ended = g_get_monotonic_time();
     f->active = FALSE;
     pump_flow_ended(f->pump);
+    flow_log_leave(f);
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -679,9 +730,12 @@ static gboolean idle_timeout_check(gpointer data)
     gint64 idle = g_get_monotonic_time() - pump->last_activity;
 
     if (idle >= limit) {
+        guint prev = qioc_log_conn_enter(pump->cfg.conn);
+
         pump->idle_timer = 0;
         qioc_info(1, "idle timeout: no data for %g s", pump->cfg.idle_timeout);
         qioc_pump_stop(pump, TRUE);
+        qioc_log_conn_leave(prev);
         return G_SOURCE_REMOVE;
     }
     pump->idle_timer = g_timeout_add((guint)((limit - idle) / 1000) + 1,
@@ -796,8 +850,11 @@ static void linger_end(QiocPump *pump)
 static void linger_check(QiocPump *pump)
 {
     if (!pump->linger[0].watch && !pump->linger[1].watch) {
+        guint prev = qioc_log_conn_enter(pump->cfg.conn);
+
         linger_end(pump);
         pump_complete(pump);
+        qioc_log_conn_leave(prev);
     }
 }
 
@@ -822,10 +879,12 @@ static gboolean linger_readable(QIOChannel *ioc, GIOCondition cond,
 static gboolean linger_expired(gpointer data)
 {
     QiocPump *pump = data;
+    guint prev = qioc_log_conn_enter(pump->cfg.conn);
 
     pump->linger_timer = 0;
     linger_end(pump);
     pump_complete(pump);
+    qioc_log_conn_leave(prev);
     return G_SOURCE_REMOVE;
 }
 
@@ -895,6 +954,31 @@ static void flow_start(QiocPump *pump, int from)
     f->co = qio_coroutine_create(flow_run, f);
 }
 
+/* -r/-R, appended to as socat does; FALSE (reported) if one cannot open. */
+static gboolean pump_open_records(QiocPump *pump)
+{
+    for (int i = 0; i < 2; i++) {
+        pump->flow[i].from = i;
+        pump->flow[i].to = !i;
+        pump->flow[i].record = -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *path = pump->cfg.flow[i].record;
+        QiocFlow *f = &pump->flow[i];
+
+        if (!path || !pump->cfg.flow[i].enabled) {
+            continue;
+        }
+        f->record = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0664);
+        if (f->record < 0) {
+            qioc_error("%s %s: %s", i == 0 ? "-r" : "-R", path,
+                       g_strerror(errno));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 QiocPump *qioc_pump_start(const QiocPumpSide side[2], const QiocPumpConfig *cfg,
                           QiocPumpDone *done, void *opaque)
 {
@@ -906,6 +990,14 @@ QiocPump *qioc_pump_start(const QiocPumpSide side[2], const QiocPumpConfig *cfg,
     pump->done = done;
     pump->opaque = opaque;
     pump_touch(pump);
+    if (!pump_open_records(pump)) {
+        pump->status = QIOC_EXIT_FAILURE;
+        for (int i = 0; i < 2; i++) {
+            pump->cfg.flow[i].send_fds = NULL;
+        }
+        pump_finish(pump);
+        return pump;
+    }
     for (int i = 0; i < 2; i++) {
         qio_channel_set_blocking(pump->side[i].ioc, false, NULL);
         flow_start(pump, i);
@@ -967,6 +1059,9 @@ void qioc_pump_free(QiocPump *pump)
         QIOChannel *ioc = pump->side[i].ioc;
 
         g_clear_pointer(&pump->flow[i].send_fds, g_array_unref);
+        if (pump->flow[i].record >= 0) {
+            close(pump->flow[i].record);
+        }
         /* Leave shared descriptors (a terminal, say) as we found them. */
         if (pump->side[i].inherited) {
             qio_channel_set_blocking(ioc, true, NULL);

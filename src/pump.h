@@ -50,6 +50,9 @@ typedef struct QiocPumpSide {
  * @shut: what the end of the data does to the destination
  * @send_fds: (nullable) (element-type int): descriptors sent with the
  *   first data written to the destination; each pump copies the list
+ * @record: (nullable): -r / -R: a file every byte read is appended to,
+ *   raw, opened (created, mode 0664 less the umask) when the pump starts;
+ *   the direction then copies through a buffer and never splices
  *
  * One direction: flow[i] reads side i and writes side !i.
  */
@@ -59,6 +62,7 @@ typedef struct QiocFlowConfig {
     gboolean ignoreeof;
     QiocShut shut;
     GArray *send_fds;
+    const char *record;
 } QiocFlowConfig;
 
 /**
@@ -70,6 +74,8 @@ typedef struct QiocFlowConfig {
  * @traffic: -v / -x
  * @fds: --fds
  * @stats: --stats
+ * @conn: the connection's number for the lines it logs (with `fork`,
+ *   see qioc_log_conn_enter()); 0: none
  * @flow: the two directions
  */
 typedef struct QiocPumpConfig {
@@ -79,6 +85,7 @@ typedef struct QiocPumpConfig {
     QiocTrafficMode traffic;
     QiocFdsMode fds;
     gboolean stats;
+    guint conn;
     QiocFlowConfig flow[2];
 } QiocPumpConfig;
 
@@ -91,7 +98,8 @@ typedef void QiocPumpDone(QiocPump *pump, void *opaque);
  * Start copying between @side[0] and @side[1] in the thread-default main
  * context: one coroutine per direction, each reading and then writing
  * everything it read. The pump takes ownership of the channels; @cfg is
- * copied.
+ * copied. A record file (-r/-R) that cannot be opened is reported and
+ * fails the pump at once: nothing moves, and it is done.
  */
 QiocPump *qioc_pump_start(const QiocPumpSide side[2], const QiocPumpConfig *cfg,
                           QiocPumpDone *done, void *opaque);

@@ -35,6 +35,7 @@ typedef struct QiocOptions {
     int family;             /* -4 / -6: AF_INET, AF_INET6, AF_UNSPEC */
     QiocFdsMode fds;        /* --fds */
     gboolean stats;         /* --stats */
+    char *record[2];        /* -r, -R: raw copies of 1 -> 2, 2 -> 1 */
     gboolean dry_run;       /* --dry-run */
 } QiocOptions;
 

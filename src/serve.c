@@ -39,6 +39,7 @@ typedef struct QiocConn {
     guint child_watch;
     QiocHold hold; /* waiting for a descriptor */
     gboolean finished;
+    guint number; /* with `fork`, in accept order; else 0 */
 } QiocConn;
 
 struct QiocServer {
@@ -103,6 +104,15 @@ static void conn_unref(QiocConn *conn)
         return;
     }
     g_free(conn);
+}
+
+/*
+ * What runs for @conn from the loop logs under its number; give the
+ * result to qioc_log_conn_leave() on the way out.
+ */
+static guint conn_log_enter(const QiocConn *conn)
+{
+    return qioc_log_conn_enter(conn->number);
 }
 
 static gpointer conn_ref_p(gpointer conn)
@@ -180,8 +190,10 @@ static void conn_fail(QiocConn *conn, int i, const GError *err)
 static gboolean pump_finished_idle(gpointer data)
 {
     QiocConn *conn = data;
+    guint prev = conn_log_enter(conn);
 
     conn_finish(conn);
+    qioc_log_conn_leave(prev);
     conn_unref(conn);
     return G_SOURCE_REMOVE;
 }
@@ -237,6 +249,7 @@ static void server_pump_config(QiocServer *srv)
         flow->ignoreeof = src->ignoreeof;
         flow->shut = dst->shut;
         flow->send_fds = dst->send_fds;
+        flow->record = opts->record[i];
     }
 }
 
@@ -270,6 +283,7 @@ static void conn_start_pump(QiocConn *conn)
         QiocEndpoint *ep = srv->ep[i];
 
         cfg.flow[i].enabled = conn_flow_enabled(conn, i);
+        cfg.conn = conn->number;
         side[i] = (QiocPumpSide){
             .ioc = g_steal_pointer(&conn->ioc[i]),
             .index = ep->addr->index,
@@ -287,9 +301,8 @@ static void conn_start_pump(QiocConn *conn)
 
 /* ---------------------------------------------------------------- holding */
 
-static void conn_hold_event(gpointer data, gboolean gone)
+static void conn_hold_event_in(QiocConn *conn, gboolean gone)
 {
-    QiocConn *conn = data;
     QiocServer *srv = conn->srv;
     const QiocAddress *addr = srv->ep[srv->serving]->addr;
 
@@ -301,6 +314,15 @@ static void conn_hold_event(gpointer data, gboolean gone)
     }
     qioc_holds_spend_reserve(&srv->holds, srv->conns->len);
     conn_open_side(conn, !srv->serving);
+}
+
+static void conn_hold_event(gpointer data, gboolean gone)
+{
+    QiocConn *conn = data;
+    guint prev = conn_log_enter(conn);
+
+    conn_hold_event_in(conn, gone);
+    qioc_log_conn_leave(prev);
 }
 
 /* Only a fork listener's client waits, and only for its other side. */
@@ -413,8 +435,10 @@ static void open_done(QIOChannel *ioc, GError *err, gpointer data)
 {
     QiocOpenCall *call = data;
     QiocConn *conn = call->conn;
+    guint prev = conn_log_enter(conn);
 
     conn_side_opened(conn, call->i, ioc, err);
+    qioc_log_conn_leave(prev);
     conn_unref(conn);
     g_free(call);
 }
@@ -428,19 +452,24 @@ static void conn_accepted(QiocConn *conn, int i, QIOChannelSocket *client)
 }
 
 /* The client of a one-client listener. */
-static void conn_on_client(QIOChannelSocket *client, gpointer data)
+static void conn_on_client(QIOChannelSocket *client, guint number,
+                           gpointer data)
 {
     QiocConn *conn = conn_ref(data);
+    guint prev = conn_log_enter(conn);
 
     conn_accepted(conn, conn->listening, client);
+    qioc_log_conn_leave(prev);
     conn_unref(conn);
 }
 
 static void conn_accept_failed(const GError *err, gpointer data)
 {
     QiocConn *conn = data;
+    guint prev = conn_log_enter(conn);
 
     conn_fail(conn, conn->listening, err);
+    qioc_log_conn_leave(prev);
 }
 
 static void conn_listen(QiocConn *conn, int i)
@@ -461,6 +490,7 @@ static void conn_listen(QiocConn *conn, int i)
 static void conn_child_exited(GPid pid, gint status, gpointer data)
 {
     QiocConn *conn = data;
+    guint prev = conn_log_enter(conn);
 
     conn->child_watch = 0;
     conn->child = 0;
@@ -470,6 +500,7 @@ static void conn_child_exited(GPid pid, gint status, gpointer data)
         conn->srv->status = QIOC_EXIT_FAILURE;
     }
     conn_finish(conn);
+    qioc_log_conn_leave(prev);
 }
 
 /* A child takes over the other side's descriptors (EXEC nofork). */
@@ -523,12 +554,14 @@ static void conn_open_side(QiocConn *conn, int i)
 /* ---------------------------------------------------------------- serving */
 
 /* A client of the `fork` listener: a connection of its own. */
-static void server_on_client(QIOChannelSocket *client, gpointer data)
+static void server_on_client(QIOChannelSocket *client, guint number,
+                             gpointer data)
 {
     QiocServer *srv = data;
     int s = srv->serving;
     QiocConn *conn = conn_ref(conn_new(srv));
 
+    conn->number = number;
     conn->opening[s] = TRUE;
     conn->access[s] = srv->ep[s]->need;
     conn_accepted(conn, s, client);
@@ -571,12 +604,14 @@ static void server_stop(QiocServer *srv, gboolean hard)
     /* Backwards: finishing a connection removes it from the array. */
     for (guint i = srv->conns->len; i-- > 0;) {
         QiocConn *conn = g_ptr_array_index(srv->conns, i);
+        guint prev = conn_log_enter(conn);
 
         if (conn->pump) {
             qioc_pump_stop(conn->pump, hard);
         } else {
             conn_finish(conn);
         }
+        qioc_log_conn_leave(prev);
     }
     server_quit_if_idle(srv);
 }

@@ -263,6 +263,19 @@ offers_exactly() {
     offers "qioc -T 5 - --sys" --syslog=
 }
 
+@test "completion: -r and -R, and their long forms, take file names" {
+    completion_setup
+    offers "qioc -" -r --record-left= -R --record-right=
+    offers_exactly "qioc --record-l" --record-left=
+    mkdir -p "$T/rec"
+    offers_exactly "qioc -r $T/re" "$T/rec/"
+    offers_exactly "qioc -R $T/re" "$T/rec/"
+    offers_exactly "qioc --record-left=$T/re" "--record-left=$T/rec/"
+    offers_exactly "qioc --record-right=$T/re" "--record-right=$T/rec/"
+    # The file is the option's value, not an address.
+    offers_exactly "qioc -r rec.bin TCP-L" TCP-LISTEN TCP-L
+}
+
 @test "completion: option values are not addresses; two addresses end it" {
     completion_setup
     offers_exactly "qioc -b 4K TCP-L" TCP-LISTEN TCP-L

@@ -3,7 +3,8 @@
 #
 # Traffic logging and diagnostics, all on stderr and never in the data:
 # -v (text) and -x (hex dump), each block under a header with direction,
-# timestamp, length and offsets; --stats at the end; -d and -dd.
+# timestamp, length and offsets; --stats at the end; -d and -dd; with a
+# fork listener, every line of a connection tagged "[N]"; -r/-R records.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -426,4 +427,155 @@ socket [0-9]+, local 127\.0\.0\.1:$P, peer 127\.0\.0\.1:$port$" \
     done <d.err
     (( $(wc -l <d.err) >= 3 ))
     (( $(wc -l <dd.err) >= $(wc -l <d.err) + 6 ))
+}
+
+# ---------------------------------------------------------------- fork
+
+# two_clients PORT: two connections to 127.0.0.1:PORT open at once, each
+# sending its name and reading it back; prints the two local ports.
+two_clients() {
+    "$PYTHON3" - "$1" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+socks = [socket.create_connection(("127.0.0.1", port), timeout=10)
+         for _ in range(2)]
+for i, s in enumerate(socks):
+    s.sendall(b"client%d\n" % i)
+for i, s in enumerate(socks):
+    got = b""
+    while not got.endswith(b"\n"):
+        chunk = s.recv(100)
+        if not chunk:
+            break
+        got += chunk
+    assert got == b"client%d\n" % i, got
+for s in socks:
+    print(s.getsockname()[1])
+    s.close()
+PY
+}
+
+# closed_twice FILE: both connections of a fork listener have ended.
+closed_twice() {
+    grep -q '^qioc: \[1\] connection closed' "$1" &&
+        grep -q '^qioc: \[2\] connection closed' "$1"
+}
+
+@test "-d with fork: two clients at once, each line with its number and port" {
+    local P ports listener
+    P=$(free_port)
+    listener="TCP-LISTEN:$P,bind=127.0.0.1,fork"
+    bg_qioc -d --stats "$listener" SYSTEM:cat 2>"$T/err"
+    wait_port "$P"
+    mapfile -t ports < <(two_clients "$P")
+    [[ ${#ports[@]} == 2 ]]
+    poll 10 closed_twice "$T/err" || { cat "$T/err" >&2; false; }
+    kill_bg
+    local n port seen=()
+    for n in 1 2; do
+        port=$(sed -nE "s%^qioc: \[$n\] address 1 \($listener\): \
+client 127\.0\.0\.1:([0-9]+)$%\1%p" "$T/err")
+        [[ -n $port ]] || { cat "$T/err" >&2; false; }
+        seen+=("$port")
+        assert_contains "$(cat "$T/err")" "qioc: [$n] address 2 (SYSTEM:cat): open"
+        [[ $(grep -c "^qioc: \[$n\] stats: " "$T/err") == 2 ]]
+    done
+    # Each client is named once, under its own number.
+    [[ ${seen[0]} != "${seen[1]}" ]]
+    [[ " ${ports[*]} " == *" ${seen[0]} "* && " ${ports[*]} " == *" ${seen[1]} "* ]]
+    # Every line about a connection carries a number; the signal does not.
+    grep -vE '^qioc: \[[12]\] ' "$T/err" >"$T/untagged" || true
+    refute grep -q 'address\|stats\|connection' "$T/untagged"
+}
+
+@test "-d with fork: a unix client is named by its pid and uid" {
+    bg_qioc -d UNIX-LISTEN:"$T/s",fork SYSTEM:cat 2>"$T/err"
+    wait_socket "$T/s"
+    local who
+    who=$("$PYTHON3" - "$T/s" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"hi\n")
+assert s.recv(10) == b"hi\n"
+s.close()
+print("pid %d uid %d" % (os.getpid(), os.getuid()))
+PY
+)
+    poll 10 grep -q '^qioc: \[1\] connection closed' "$T/err" ||
+        { cat "$T/err" >&2; false; }
+    kill_bg
+    assert_contains "$(cat "$T/err")" \
+        "qioc: [1] address 1 (UNIX-LISTEN:$T/s,fork): client $who"
+}
+
+@test "-v with fork: each record's header carries its connection's number" {
+    local P
+    P=$(free_port)
+    bg_qioc -v TCP-LISTEN:"$P",bind=127.0.0.1,fork SYSTEM:cat 2>"$T/err"
+    wait_port "$P"
+    two_clients "$P" >/dev/null
+    poll 10 eval '(( $(grep -c "^[<>] \[[12]\] " "$T/err") >= 4 ))' ||
+        { cat "$T/err" >&2; false; }
+    kill_bg
+    local n dir stamp='[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9:]{8}\.[0-9]{6}'
+    for n in 1 2; do
+        for dir in '>' '<'; do
+            grep -qE "^[$dir] \[$n\] $stamp  length=8 from=0 to=7$" \
+                "$T/err" || { cat "$T/err" >&2; false; }
+        done
+    done
+    # No header without a number.
+    refute grep -qE "$HEADER_RE" "$T/err"
+}
+
+@test "without fork: no connection number anywhere" {
+    local P
+    P=$(free_port)
+    bg_qioc -d -v --stats TCP-LISTEN:"$P",bind=127.0.0.1 SYSTEM:cat \
+        2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    printf 'abc\n' | qioc - TCP:127.0.0.1:"$P" >/dev/null
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/err" >&2; false; }
+    [[ $(block_count "$T/err" '>') == 1 ]]
+    stats_line "$T/err" "1 -> 2"
+    grep -q "^qioc: address 1 (TCP-LISTEN:$P,bind=127.0.0.1): client " "$T/err"
+    refute grep -q '\[[0-9]*\]' "$T/err"
+}
+
+# ---------------------------------------------------------------- -r, -R
+
+@test "-r and -R: each file holds exactly the bytes of its direction" {
+    random_file in 1M
+    random_file back 1M
+    qioc -r "$T/r" -R "$T/R" - SYSTEM:"cat >'$T/got'; cat '$T/back'" \
+        <in >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; false; }
+    assert_empty "$T/err"
+    assert_same in "$T/got"
+    assert_same back "$T/out"
+    assert_same in "$T/r"
+    assert_same back "$T/R"
+}
+
+@test "-r: appends, and with fork every connection appends to the file" {
+    local P
+    printf 'old\n' >"$T/r"
+    P=$(free_port)
+    bg_qioc -r "$T/r" -R "$T/R" TCP-LISTEN:"$P",bind=127.0.0.1,fork SYSTEM:cat
+    wait_port "$P"
+    printf 'one\n' | qioc - TCP:127.0.0.1:"$P" >/dev/null
+    wait_line "$T/R" one
+    printf 'two\n' | qioc - TCP:127.0.0.1:"$P" >/dev/null
+    wait_line "$T/R" two
+    kill_bg
+    [[ $(cat "$T/r") == $'old\none\ntwo' ]]
+    [[ $(cat "$T/R") == $'one\ntwo' ]]
+}
+
+@test "-r: a file that cannot be opened fails the connection" {
+    run --separate-stderr qioc -r "$T/no/such/dir" - PIPE <<<hi
+    assert_status 1
+    assert_contains "$stderr" "qioc: -r $T/no/such/dir: No such file or directory"
 }
