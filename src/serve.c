@@ -660,27 +660,15 @@ static gboolean server_endpoints(QiocServer *srv, QiocAddress *addr[2])
     return TRUE;
 }
 
-/* su=, chroot=: once listening, before the loop serves anyone. */
-static gboolean server_drop_privileges(QiocServer *srv)
+/* What an address does to qioc itself (setsid, su=, ...), on both. */
+typedef gboolean QiocProcessStep(const QiocEndpoint *ep, GError **errp);
+
+static gboolean server_process_step(QiocServer *srv, QiocProcessStep *step)
 {
     for (int i = 0; i < 2; i++) {
         g_autoptr(GError) err = NULL;
 
-        if (!qioc_endpoint_drop_privileges(srv->ep[i], &err)) {
-            qioc_endpoint_error(srv->ep[i], err);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
-/* setsid on either address: qioc's own session, before any open. */
-static gboolean server_setsid(QiocServer *srv)
-{
-    for (int i = 0; i < 2; i++) {
-        g_autoptr(GError) err = NULL;
-
-        if (!qioc_endpoint_setsid(srv->ep[i], &err)) {
+        if (!step(srv->ep[i], &err)) {
             qioc_endpoint_error(srv->ep[i], err);
             return FALSE;
         }
@@ -690,15 +678,18 @@ static gboolean server_setsid(QiocServer *srv)
 
 static gboolean server_start(QiocServer *srv, QiocAddress *addr[2])
 {
-    if (!server_endpoints(srv, addr) || !server_setsid(srv)) {
+    /* setsid, setpgid= before any open; su=, chroot= once listening. */
+    if (!server_endpoints(srv, addr) ||
+        !server_process_step(srv, qioc_endpoint_setsid)) {
         return FALSE;
     }
     if (one_shot(srv)) {
         /* A child on its peer's descriptors needs that peer open first. */
         conn_open_side(conn_new(srv), qioc_endpoint_takes_peer(srv->ep[0]));
-        return server_drop_privileges(srv);
+        return server_process_step(srv, qioc_endpoint_drop_privileges);
     }
-    return server_listen(srv) && server_drop_privileges(srv);
+    return server_listen(srv) &&
+           server_process_step(srv, qioc_endpoint_drop_privileges);
 }
 
 int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)

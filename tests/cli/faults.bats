@@ -109,7 +109,7 @@ stats_bytes() {
 # count_lines FILE TEXT: how many lines of FILE contain TEXT.
 count_lines() {
     local n
-    n=$(grep -cF -- "$2" "$1" 2>/dev/null) || true
+    n=$(untag "$1" 2>/dev/null | grep -cF -- "$2") || true
     echo "${n:-0}"
 }
 

@@ -910,7 +910,7 @@ print("ok")
     local n
     n=$(grep -c 'accept.*Too many open files' "$T/err") || true
     (( n >= 1 )) || { echo "# no accept error logged:" >&2; cat "$T/err" >&2; return 1; }
-    grep -q "^qioc: address 1 (TCP-LISTEN:$P,fork): accept: Too many open files" "$T/err" || {
+    untag "$T/err" | grep -q "^qioc: address 1 (TCP-LISTEN:$P,fork): accept: Too many open files" || {
         echo "# no line names the listener and the reason:" >&2
         sort "$T/err" | uniq -c >&2
         return 1
@@ -1119,7 +1119,7 @@ held_qioc() {
     still_running "$QPID"
     served "$P"
     # one line, at the default level, says so; the retries only at -dd
-    grep -q "^qioc: address 2 (TCP:127.0.0.1:$B): connect to 127.0.0.1:$B: Too many open files; holding the client and retrying$" "$T/err" || {
+    untag "$T/err" | grep -q "^qioc: address 2 (TCP:127.0.0.1:$B): connect to 127.0.0.1:$B: Too many open files; holding the client and retrying$" || {
         echo "# no line says a client is held:" >&2
         sort "$T/err" | uniq -c >&2
         return 1
@@ -1163,14 +1163,14 @@ held_qioc() {
 @test "a held client that resets is let go, and the listener holds the next" {
     held_qioc -d TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B"
     held_run one reset
-    grep -q "^qioc: address 1 (TCP-LISTEN:$P,fork): the held client went away$" "$T/err"
+    untag "$T/err" | grep -q "^qioc: address 1 (TCP-LISTEN:$P,fork): the held client went away$"
     still_running "$QPID"
 }
 
 @test "connect-timeout= bounds the wait of a held client" {
     held_qioc TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B",connect-timeout=1
     held_run one timeout
-    grep -q "^qioc: address 2 (TCP:127.0.0.1:$B,connect-timeout=1): connect to 127.0.0.1:$B: Too many open files; no descriptor within 1 s (connect-timeout)$" "$T/err" || {
+    untag "$T/err" | grep -q "^qioc: address 2 (TCP:127.0.0.1:$B,connect-timeout=1): connect to 127.0.0.1:$B: Too many open files; no descriptor within 1 s (connect-timeout)$" || {
         sort "$T/err" | uniq -c >&2
         return 1
     }

@@ -403,15 +403,15 @@ fails_with() {
     [ "$status" -eq 1 ]
     local i
     for ((i = 0; i < 200; i++)); do
-        grep -q "^qioc: refused 127.0.0.1:[0-9]*: not in range=127.0.0.2/32$" \
+        grep -qE "^qioc: \[[0-9]+\] refused 127.0.0.1:[0-9]*: not in range=127.0.0.2/32$" \
             "$T/srv.err" && break
         sleep 0.05
     done
-    grep -q "^qioc: refused 127.0.0.1:[0-9]*: not in range=127.0.0.2/32$" \
+    grep -qE "^qioc: \[[0-9]+\] refused 127.0.0.1:[0-9]*: not in range=127.0.0.2/32$" \
         "$T/srv.err"
     # Refused at accept: no handshake was attempted, so nothing else is
     # logged, and the listener is still there.
-    [ "$(grep -vc '^qioc: refused' "$T/srv.err")" -eq 0 ]
+    [ "$(grep -vcE '^qioc: \[[0-9]+\] refused' "$T/srv.err")" -eq 0 ]
     kill -0 "$SERVER"
     listening "$PORT"
 }
