@@ -176,6 +176,13 @@ static gboolean dual_finish(QiocEndpoint *ep, QIOChannel *ioc)
            ok;
 }
 
+QiocEndpoint *qioc_endpoint_dual_half(const QiocEndpoint *ep, int i)
+{
+    QiocDualState *st = ep->state;
+
+    return ep->desc->kind == QIOC_ADDR_DUAL ? st->half[i] : NULL;
+}
+
 gboolean qioc_endpoint_inherited(const QiocEndpoint *ep)
 {
     QiocDualState *st = ep->state;

@@ -202,12 +202,24 @@ static gboolean drop_privileges(const QiocAddress *addr, GError **errp)
     return TRUE;
 }
 
+/* A dual address's halves each carry their own process options. */
+static gboolean each_half(const QiocEndpoint *ep,
+                          gboolean (*step)(const QiocEndpoint *, GError **),
+                          GError **errp)
+{
+    return step(qioc_endpoint_dual_half(ep, 0), errp) &&
+           step(qioc_endpoint_dual_half(ep, 1), errp);
+}
+
 gboolean qioc_endpoint_drop_privileges(const QiocEndpoint *ep, GError **errp)
 {
     const QiocAddress *addr = ep->addr;
     const QiocAddrDesc *d = ep->desc;
 
-    /* A child's own; a dual address's halves have their own addresses. */
+    if (d->kind == QIOC_ADDR_DUAL) {
+        return each_half(ep, qioc_endpoint_drop_privileges, errp);
+    }
+    /* A child's own. */
     if (d->kind == QIOC_ADDR_EXEC || d->kind == QIOC_ADDR_SYSTEM ||
         (addr->o.su < 0 && !addr->o.chroot)) {
         return TRUE;
@@ -241,6 +253,9 @@ gboolean qioc_endpoint_setsid(const QiocEndpoint *ep, GError **errp)
     const QiocAddress *addr = ep->addr;
     QiocAddrKind kind = ep->desc->kind;
 
+    if (kind == QIOC_ADDR_DUAL) {
+        return each_half(ep, qioc_endpoint_setsid, errp);
+    }
     /* EXEC and SYSTEM: the child's, set when it starts. */
     if (kind == QIOC_ADDR_EXEC || kind == QIOC_ADDR_SYSTEM) {
         return TRUE;

@@ -218,6 +218,9 @@ gboolean qioc_endpoint_serves_many(const QiocEndpoint *ep);
  */
 gboolean qioc_endpoint_inherited(const QiocEndpoint *ep);
 
+/* Half @i (0: read, 1: write) of a dual address's endpoint, else NULL. */
+QiocEndpoint *qioc_endpoint_dual_half(const QiocEndpoint *ep, int i);
+
 /* Runs on the peer's descriptors (EXEC nofork): open the peer first. */
 gboolean qioc_endpoint_takes_peer(const QiocEndpoint *ep);
 

@@ -1344,18 +1344,9 @@ EOF
     fi
 }
 
-# halves_to_streams ARGS...: `relay ARGS`, then what landed on stdout and
-# stderr (a dual address writes to one, reads the other).
-halves_to_streams() {
-    local st=0
-    relay "$@" >out 2>err || st=$?
-    printf 'stdout: %s\nstderr: %s\n' "$(cat out)" "$(cat err)"
-    return "$st"
-}
-
 @test "socat SYSTEM!!STDOUT STDIN!!STDERR: each direction lands where its half says" {
     printf 'typed\n' >in
-    compare_socat halves_to_streams 'SYSTEM:echo child!!STDOUT' \
+    compare_socat streams 'SYSTEM:echo child!!STDOUT' \
         'STDIN!!STDERR' <in
     assert_status 0
     [[ $output == $'stdout: typed\nstderr: child' ]]
