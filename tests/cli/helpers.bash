@@ -89,6 +89,64 @@ bg_peer() {
     bg "$PYTHON3" "$PEER_PY" "$@"
 }
 
+# ---------------------------------------------------------------- tracing
+
+need_strace() {
+    command -v strace >/dev/null || skip "no strace(1)"
+}
+
+# Calls traced_* record: socket set-up, in the order qioc makes them.
+TRACED_CALLS=setsockopt,bind,listen,connect,accept,accept4
+
+# untraced_env: the environment for a process under strace.  A sanitizer
+# build's leak checker cannot run under ptrace and would fail the
+# process at exit, so it is off there (ASan's other checks stay on).
+untraced_env() {
+    echo "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+}
+
+# traced OUT ARGS...: qioc ARGS in the foreground under strace; its
+# socket calls go to OUT, one a line, without process ids and without
+# the resolver's (nscd) calls.
+traced() {
+    local out=$1 rc=0
+    shift
+    timeout -k 5 "${QIOC_TIMEOUT:-20}" env "$(untraced_env)" \
+        strace -f -qq -o "$out.raw" -e trace="$TRACED_CALLS" \
+        "$QIOC" "$@" || rc=$?
+    sockcalls "$out"
+    return "$rc"
+}
+
+# bg_traced OUT ARGS...: the same in the background (pid in BG_PID); the
+# calls are in OUT.raw until sockcalls OUT filters them.
+bg_traced() {
+    local out=$1
+    shift
+    bg env "$(untraced_env)" strace -f -qq -o "$out.raw" \
+        -e trace="$TRACED_CALLS" "${DEFAULT_SIGNALS[@]}" "$QIOC" "$@"
+}
+
+sockcalls() {
+    grep -v nscd "$1.raw" | sed -E 's/^[0-9]+ +//' >"$1"
+}
+
+# first_line FILE PATTERN: the number of the first line of FILE that
+# matches the extended regex PATTERN (fails when none does).
+first_line() {
+    local n
+    n=$(grep -nE -m1 -- "$2" "$1" | cut -d: -f1)
+    [[ -n $n ]] || { echo "# no call matches: $2" >&2; cat "$1" >&2; return 1; }
+    echo "$n"
+}
+
+# before FILE A B: a call matching A comes before the first matching B.
+before() {
+    local a b
+    a=$(first_line "$1" "$2") && b=$(first_line "$1" "$3") || return 1
+    (( a < b )) || { echo "# '$2' (line $a) is not before '$3' (line $b)" >&2; cat "$1" >&2; return 1; }
+}
+
 # proc_done PID: true when PID has exited (gone or a zombie).
 proc_done() {
     local stat

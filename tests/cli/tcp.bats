@@ -548,55 +548,6 @@ established_with_keepalive() {
 
 # ---------------------------------------------------------------- socket options
 
-need_strace() {
-    command -v strace >/dev/null || skip "no strace(1)"
-}
-
-# traced OUT ARGS...: qioc ARGS in the foreground under strace, its
-# socket calls (setsockopt, bind, listen, connect, accept) written to
-# OUT, one a line, without the process ids and without the resolver's
-# (nscd) calls.
-traced() {
-    local out=$1
-    shift
-    local rc=0
-    timeout -k 5 "${QIOC_TIMEOUT:-20}" strace -f -qq -o "$out.raw" \
-        -e trace=setsockopt,bind,listen,connect,accept,accept4 \
-        "$QIOC" "$@" || rc=$?
-    grep -v nscd "$out.raw" | sed -E 's/^[0-9]+ +//' >"$out"
-    return "$rc"
-}
-
-# bg_traced OUT ARGS...: the same in the background (pid in BG_PID); the
-# calls are in OUT.raw until sockcalls OUT filters them.
-bg_traced() {
-    local out=$1
-    shift
-    bg strace -f -qq -o "$out.raw" \
-        -e trace=setsockopt,bind,listen,connect,accept,accept4 \
-        "${DEFAULT_SIGNALS[@]}" "$QIOC" "$@"
-}
-
-sockcalls() {
-    grep -v nscd "$1.raw" | sed -E 's/^[0-9]+ +//' >"$1"
-}
-
-# first_line FILE PATTERN: the number of the first line of FILE that
-# matches the extended regex PATTERN (fails when none does).
-first_line() {
-    local n
-    n=$(grep -nE -m1 -- "$2" "$1" | cut -d: -f1)
-    [[ -n $n ]] || { echo "# no call matches: $2" >&2; cat "$1" >&2; return 1; }
-    echo "$n"
-}
-
-# before FILE A B: a call matching A comes before the first matching B.
-before() {
-    local a b
-    a=$(first_line "$1" "$2") && b=$(first_line "$1" "$3") || return 1
-    (( a < b )) || { echo "# '$2' (line $a) is not before '$3' (line $b)" >&2; cat "$1" >&2; return 1; }
-}
-
 # tcp_client_report PORT OUT: a python client connects to PORT, notes
 # the MSS the server announced and the server socket's buffers as ss(8)
 # shows them (skmem rb/tb), sends and receives a line, and writes

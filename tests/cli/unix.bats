@@ -252,36 +252,8 @@ pair() {
 
 # ---------------------------------------------------------------- socket options
 
-# traced OUT ARGS...: qioc ARGS under strace in the background (pid in
-# BG_PID); its socket calls go to OUT.raw, calls OUT keeps them one a
-# line, without process ids.
-bg_traced() {
-    local out=$1
-    shift
-    bg strace -f -qq -o "$out.raw" \
-        -e trace=setsockopt,bind,listen,connect,accept,accept4 \
-        "${DEFAULT_SIGNALS[@]}" "$QIOC" "$@"
-}
-
-calls() {
-    grep -v nscd "$1.raw" | sed -E 's/^[0-9]+ +//' >"$1"
-}
-
-# before FILE A B: the first call matching A comes before the first
-# matching B.
-before() {
-    local a b
-    a=$(grep -nE -m1 -- "$2" "$1" | cut -d: -f1)
-    b=$(grep -nE -m1 -- "$3" "$1" | cut -d: -f1)
-    [[ -n $a && -n $b ]] && (( a < b )) || {
-        echo "# '$2' (line ${a:-none}) is not before '$3' (line ${b:-none})" >&2
-        cat "$1" >&2
-        return 1
-    }
-}
-
 @test "rcvbuf, sndbuf on UNIX-LISTEN: before bind, and on the accepted client; setsockopt-int on UNIX-CONNECT once connected" {
-    command -v strace >/dev/null || skip "no strace(1)"
+    need_strace
     random_file "$T/a" 256K
     random_file "$T/b" 256K
     bg_traced "$T/lcalls" UNIX-LISTEN:"$S",rcvbuf=32K,so-sndbuf=16K - \
@@ -298,8 +270,8 @@ before() {
     [[ $BG_STATUS == 0 ]] || { cat "$T/l.err" >&2; return 1; }
     assert_same "$T/b" "$T/l.out"
     assert_same "$T/a" "$T/c.out"
-    calls "$T/lcalls"
-    calls "$T/ccalls"
+    sockcalls "$T/lcalls"
+    sockcalls "$T/ccalls"
     before "$T/lcalls" 'SOL_SOCKET, SO_RCVBUF, \[32768\]' '^bind\('
     before "$T/lcalls" 'SOL_SOCKET, SO_SNDBUF, \[16384\]' '^bind\('
     # a unix client does not inherit them from its listener
