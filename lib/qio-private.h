@@ -17,6 +17,7 @@
 #include "qio/channel.h"
 #include "qio/channel-socket.h"
 #include "qio/task.h"
+#include "qio/datagram-server.h"
 
 G_BEGIN_DECLS
 
@@ -335,6 +336,55 @@ GError *qio__socket_async_closed_error(QIOSocketAsync *op, const char *what);
  * dropped when it arrives.
  */
 void qio__socket_async_abandon(QIOSocketAsync *op);
+
+/* ---------------------------------------------------------------- datagrams */
+
+/*
+ * QIODatagramServer (lib/datagram-server.c) and its sessions,
+ * QIOChannelDatagramPeer (lib/channel-datagram-peer.c). The server's
+ * table holds a reference on each peer, keyed by the peer's own
+ * QIODatagramAddr; a peer points back at its server without a reference,
+ * until the server forgets it.
+ */
+
+/* A sender's address as recvmsg(2) gave it, made comparable. */
+typedef struct {
+    socklen_t len;
+    struct sockaddr_storage ss;
+} QIODatagramAddr;
+
+/*
+ * Clear what may differ between two datagrams of one sender (the IPv6
+ * flow label). FALSE for an address nobody can be answered at (an
+ * unbound unix socket).
+ */
+bool qio__datagram_addr_canonicalize(QIODatagramAddr *addr);
+
+/* GHashFunc, GEqualFunc */
+guint qio__datagram_addr_hash(gconstpointer addr);
+gboolean qio__datagram_addr_equal(gconstpointer a, gconstpointer b);
+
+/* A session of @server with the sender @addr, answered through @sock. */
+QIOChannelDatagramPeer *qio__datagram_peer_new(QIODatagramServer *server,
+                                               QIOChannelSocket *sock,
+                                               const QIODatagramAddr *addr);
+
+/* The peer's address: the key of the server's table. */
+const QIODatagramAddr *qio__datagram_peer_addr(QIOChannelDatagramPeer *peer);
+
+/*
+ * Queue a copy of a datagram; FALSE when it was dropped (the queue is
+ * full, counted, or reading was shut down).
+ */
+bool qio__datagram_peer_push(QIOChannelDatagramPeer *peer, const void *data,
+                             size_t len);
+
+/* The server let go of @peer: the session ends, the back-pointer goes. */
+void qio__datagram_peer_detach(QIOChannelDatagramPeer *peer);
+
+/* @peer ends or closes: forget it (and detach it). */
+void qio__datagram_server_forget(QIODatagramServer *server,
+                                 QIOChannelDatagramPeer *peer);
 
 G_END_DECLS
 

@@ -17,5 +17,7 @@
 #include "qio/channel-command.h"
 #include "qio/channel-tls.h" /* and qio/tls-creds.h */
 #include "qio/channel-dual.h"
+#include "qio/channel-datagram-peer.h"
+#include "qio/datagram-server.h"
 
 #endif /* QIO_H */
