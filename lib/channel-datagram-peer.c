@@ -132,8 +132,8 @@ static bool peer_readable(QIOChannelDatagramPeer *peer)
 
 /* ---------------------------------------------------------------- I/O */
 
-static void iov_from_buf(const struct iovec *iov, size_t niov,
-                         const char *data, size_t len)
+static void iov_from_buf(const struct iovec *iov, size_t niov, const char *data,
+                         size_t len)
 {
     for (size_t i = 0; i < niov && len > 0; i++) {
         size_t n = MIN(len, iov[i].iov_len);
@@ -168,8 +168,7 @@ static ssize_t qio_channel_datagram_peer_readv(QIOChannel *ioc,
     /* As recv(2) would cut it, but a cut datagram is a corrupt one. */
     if (len > room) {
         g_set_error(errp, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                    "datagram of %" G_GSIZE_FORMAT
-                    " bytes does not fit in %zu",
+                    "datagram of %" G_GSIZE_FORMAT " bytes does not fit in %zu",
                     len, room);
         return -1;
     }
@@ -251,8 +250,8 @@ static ssize_t qio_channel_datagram_peer_writev(QIOChannel *ioc,
     return -1;
 }
 
-static int qio_channel_datagram_peer_set_blocking(QIOChannel *ioc,
-                                                  bool enabled, GError **errp)
+static int qio_channel_datagram_peer_set_blocking(QIOChannel *ioc, bool enabled,
+                                                  GError **errp)
 {
     if (!enabled) {
         return 0;
@@ -383,8 +382,8 @@ static GSource *qio_channel_datagram_peer_create_watch(QIOChannel *ioc,
                                                        GIOCondition condition)
 {
     QIOChannelDatagramPeer *peer = QIO_CHANNEL_DATAGRAM_PEER(ioc);
-    GSource *source = g_source_new(&peer_source_funcs,
-                                   sizeof(QIODatagramPeerSource));
+    GSource *source =
+        g_source_new(&peer_source_funcs, sizeof(QIODatagramPeerSource));
     QIODatagramPeerSource *src = (QIODatagramPeerSource *)source;
     int fd = peer->sock ? qio_channel_socket_get_fd(peer->sock) : -1;
 

@@ -52,7 +52,8 @@ static QIODatagramBatch *batch_new(guint n)
     b->n = n;
     b->bufs = g_malloc((gsize)n * QIO_DATAGRAM_SERVER_BUFFER_SIZE);
     for (guint i = 0; i < n; i++) {
-        b->iov[i].iov_base = b->bufs + (gsize)i * QIO_DATAGRAM_SERVER_BUFFER_SIZE;
+        b->iov[i].iov_base =
+            b->bufs + (gsize)i * QIO_DATAGRAM_SERVER_BUFFER_SIZE;
         b->iov[i].iov_len = QIO_DATAGRAM_SERVER_BUFFER_SIZE;
         b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
         b->msgs[i].msg_hdr.msg_iovlen = 1;
@@ -128,8 +129,7 @@ static void server_new_session(QIODatagramServer *server,
     }
     peer = qio__datagram_peer_new(server, server->sock, from);
     qio__datagram_peer_push(peer, data, len);
-    g_hash_table_insert(server->peers,
-                        (gpointer)qio__datagram_peer_addr(peer),
+    g_hash_table_insert(server->peers, (gpointer)qio__datagram_peer_addr(peer),
                         g_object_ref(peer));
     if (!server->func(server, peer, server->data)) {
         server->stats.refused++;
@@ -215,8 +215,8 @@ static void server_watch(QIODatagramServer *server)
     if (server->watch || !server->started || server->paused) {
         return;
     }
-    server->watch = qio_channel_create_watch(QIO_CHANNEL(server->sock),
-                                             G_IO_IN);
+    server->watch =
+        qio_channel_create_watch(QIO_CHANNEL(server->sock), G_IO_IN);
     g_source_set_callback(server->watch,
                           (GSourceFunc)(void (*)(void))server_readable, server,
                           NULL);
@@ -258,9 +258,9 @@ static void qio_datagram_server_class_init(QIODatagramServerClass *klass)
 
 static void qio_datagram_server_init(QIODatagramServer *server)
 {
-    server->peers = g_hash_table_new_full(qio__datagram_addr_hash,
-                                          qio__datagram_addr_equal, NULL,
-                                          g_object_unref);
+    server->peers =
+        g_hash_table_new_full(qio__datagram_addr_hash, qio__datagram_addr_equal,
+                              NULL, g_object_unref);
     server->batch_size = QIO_DATAGRAM_SERVER_MAX_BATCH;
 }
 
@@ -307,8 +307,7 @@ void qio_datagram_server_set_batch_size(QIODatagramServer *server, guint n)
     g_clear_pointer(&server->batch, batch_free);
 }
 
-void qio_datagram_server_start(QIODatagramServer *server,
-                               GMainContext *context)
+void qio_datagram_server_start(QIODatagramServer *server, GMainContext *context)
 {
     g_return_if_fail(QIO_IS_DATAGRAM_SERVER(server));
 
