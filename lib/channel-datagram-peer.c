@@ -403,6 +403,17 @@ static GSource *qio_channel_datagram_peer_create_watch(QIOChannel *ioc,
 
 /* ---------------------------------------------------------------- type */
 
+/* Nobody holds the session any more: the server forgets it. */
+static void qio_channel_datagram_peer_dispose(GObject *obj)
+{
+    QIOChannelDatagramPeer *peer = QIO_CHANNEL_DATAGRAM_PEER(obj);
+
+    if (peer->server) {
+        qio__datagram_server_forget(peer->server, peer);
+    }
+    G_OBJECT_CLASS(qio_channel_datagram_peer_parent_class)->dispose(obj);
+}
+
 static void qio_channel_datagram_peer_finalize(GObject *obj)
 {
     QIOChannelDatagramPeer *peer = QIO_CHANNEL_DATAGRAM_PEER(obj);
@@ -420,6 +431,7 @@ qio_channel_datagram_peer_class_init(QIOChannelDatagramPeerClass *klass)
     GObjectClass *oclass = G_OBJECT_CLASS(klass);
     QIOChannelClass *ioc_class = QIO_CHANNEL_CLASS(klass);
 
+    oclass->dispose = qio_channel_datagram_peer_dispose;
     oclass->finalize = qio_channel_datagram_peer_finalize;
     ioc_class->io_readv = qio_channel_datagram_peer_readv;
     ioc_class->io_writev = qio_channel_datagram_peer_writev;

@@ -26,7 +26,10 @@ typedef struct {
 struct _QIODatagramServer {
     GObject parent;
     QIOChannelSocket *sock;
-    /* QIODatagramAddr (the peer's own) -> QIOChannelDatagramPeer, ref'd */
+    /*
+     * QIODatagramAddr (the peer's own) -> QIOChannelDatagramPeer, not
+     * referenced: a peer nobody holds any more takes itself out.
+     */
     GHashTable *peers;
     QIODatagramServerPeerFunc func;
     gpointer data;
@@ -95,8 +98,7 @@ void qio__datagram_server_forget(QIODatagramServer *server,
 
     qio__datagram_peer_detach(peer);
     if (g_hash_table_lookup(server->peers, key) == peer) {
-        g_hash_table_steal(server->peers, key);
-        g_object_unref(peer);
+        g_hash_table_remove(server->peers, key);
     }
 }
 
@@ -115,7 +117,8 @@ static void server_forget_all(QIODatagramServer *server)
 
 /*
  * The first datagram of @from: a peer holding it, in the table while the
- * peer function decides (so that the function may end or close it).
+ * peer function decides (so that the function may end or close it). If
+ * the function keeps no reference, the peer goes when this one does.
  */
 static void server_new_session(QIODatagramServer *server,
                                const QIODatagramAddr *from, const char *data,
@@ -130,7 +133,7 @@ static void server_new_session(QIODatagramServer *server,
     peer = qio__datagram_peer_new(server, server->sock, from);
     qio__datagram_peer_push(peer, data, len);
     g_hash_table_insert(server->peers, (gpointer)qio__datagram_peer_addr(peer),
-                        g_object_ref(peer));
+                        peer);
     if (!server->func(server, peer, server->data)) {
         server->stats.refused++;
         qio_channel_close(QIO_CHANNEL(peer), NULL);
@@ -258,9 +261,8 @@ static void qio_datagram_server_class_init(QIODatagramServerClass *klass)
 
 static void qio_datagram_server_init(QIODatagramServer *server)
 {
-    server->peers =
-        g_hash_table_new_full(qio__datagram_addr_hash, qio__datagram_addr_equal,
-                              NULL, g_object_unref);
+    server->peers = g_hash_table_new_full(qio__datagram_addr_hash,
+                                          qio__datagram_addr_equal, NULL, NULL);
     server->batch_size = QIO_DATAGRAM_SERVER_MAX_BATCH;
 }
 

@@ -341,10 +341,11 @@ void qio__socket_async_abandon(QIOSocketAsync *op);
 
 /*
  * QIODatagramServer (lib/datagram-server.c) and its sessions,
- * QIOChannelDatagramPeer (lib/channel-datagram-peer.c). The server's
- * table holds a reference on each peer, keyed by the peer's own
- * QIODatagramAddr; a peer points back at its server without a reference,
- * until the server forgets it.
+ * QIOChannelDatagramPeer (lib/channel-datagram-peer.c). Neither holds
+ * a reference on the other: the server's table points at each peer,
+ * keyed by the peer's own QIODatagramAddr, and a peer points back at its
+ * server until one of them forgets the other (the peer ends, closes or
+ * is disposed; the server stops or is disposed).
  */
 
 /* A sender's address as recvmsg(2) gave it, made comparable. */
@@ -382,7 +383,7 @@ bool qio__datagram_peer_push(QIOChannelDatagramPeer *peer, const void *data,
 /* The server let go of @peer: the session ends, the back-pointer goes. */
 void qio__datagram_peer_detach(QIOChannelDatagramPeer *peer);
 
-/* @peer ends or closes: forget it (and detach it). */
+/* @peer ends, closes or is disposed: forget it (and detach it). */
 void qio__datagram_server_forget(QIODatagramServer *server,
                                  QIOChannelDatagramPeer *peer);
 

@@ -37,10 +37,11 @@
  * passes no descriptors and cannot seek.
  *
  * A session ends when qio_channel_datagram_peer_end() or
- * qio_channel_close() is called, or when the server stops or goes away.
- * The server then forgets the address: its next datagram starts a new
- * session. Writing to an ended (but not closed) peer still works while
- * the socket is open; the channel holds a reference on it.
+ * qio_channel_close() is called, when its last reference goes (the
+ * server holds none), or when the server stops or goes away. The server
+ * then forgets the address: its next datagram starts a new session. Writing to
+ * an ended (but not closed) peer still works while the socket is open; the
+ * channel holds a reference on it.
  */
 #ifndef QIO_CHANNEL_DATAGRAM_PEER_H
 #define QIO_CHANNEL_DATAGRAM_PEER_H

@@ -58,7 +58,8 @@ G_DECLARE_FINAL_TYPE(QIODatagramServer, qio_datagram_server, QIO,
  * QIODatagramServerPeerFunc:
  * @server: the server
  * @peer: (transfer none): the new session, its first datagram already
- *   queued; take a reference to keep it
+ *   queued; take a reference to keep it (the server keeps none: a
+ *   session nobody holds is forgotten, as if closed)
  * @data: the user data
  *
  * Called for the first datagram of a sender the server has no session

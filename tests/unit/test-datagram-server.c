@@ -109,6 +109,7 @@ static int unix_bound(const char *path, struct sockaddr_storage *ss,
 /* ---------------------------------------------------------------- fixture */
 
 typedef enum {
+    LEAVE, /* take the session, but keep no reference */
     TAKE,  /* keep the peer in f->peers */
     ECHO,  /* and echo what it reads, from a watch */
     RELAY, /* and echo from a coroutine, as the relay's pump would */
@@ -201,6 +202,9 @@ static gboolean take_peer(QIODatagramServer *server,
     if (f->queue_limit) {
         qio_channel_datagram_peer_set_queue_limit(peer, f->queue_limit,
                                                   f->queue_bytes);
+    }
+    if (f->mode == LEAVE) {
+        return TRUE;
     }
     g_ptr_array_add(f->peers, g_object_ref(peer));
     if (f->mode == ECHO) {
@@ -620,6 +624,42 @@ static void test_end_and_close(void)
     fixture_close(&f);
 }
 
+/*
+ * The server keeps no session alive: a peer taken without a reference,
+ * or whose last reference goes, is forgotten as if closed.
+ */
+static void test_unreferenced(void)
+{
+    Fixture f = {0};
+    Client c;
+    gpointer weak;
+
+    fixture_open(&f, AF_INET, LEAVE);
+    client_open(&c, AF_INET);
+    client_send(&c, &f, "one", 3);
+    wait_received(&f, 1);
+    g_assert_cmpuint(qio_datagram_server_n_peers(f.server), ==, 0);
+    client_send(&c, &f, "two", 3);
+    wait_received(&f, 2);
+    g_assert_cmpuint(f.calls, ==, 2);
+
+    f.mode = TAKE;
+    client_send(&c, &f, "three", 5);
+    wait_received(&f, 3);
+    g_assert_cmpuint(qio_datagram_server_n_peers(f.server), ==, 1);
+    weak = g_ptr_array_index(f.peers, 0);
+    g_object_add_weak_pointer(weak, &weak);
+    g_ptr_array_set_size(f.peers, 0);
+    g_assert_null(weak);
+    g_assert_cmpuint(qio_datagram_server_n_peers(f.server), ==, 0);
+    client_send(&c, &f, "four", 4);
+    wait_received(&f, 4);
+    g_assert_cmpuint(f.calls, ==, 4);
+    peer_expect(g_ptr_array_index(f.peers, 0), "four", 4);
+    client_close(&c);
+    fixture_close(&f);
+}
+
 /* Send @n datagrams "0", "1", ... and wait until the server read them. */
 static void send_numbered(Fixture *f, Client *c, guint from, guint n,
                           size_t len)
@@ -1014,6 +1054,7 @@ static const QIOTestCase cases[] = {
     {"/datagram-server/many-clients", test_many_clients},
     {"/datagram-server/refuse", test_refuse},
     {"/datagram-server/end-and-close", test_end_and_close},
+    {"/datagram-server/unreferenced", test_unreferenced},
     {"/datagram-server/queue/limit", test_queue_limit},
     {"/datagram-server/queue/default", test_queue_default},
     {"/datagram-server/yield", test_yield},
