@@ -268,11 +268,22 @@ static void qio_datagram_server_init(QIODatagramServer *server)
 
 /* ---------------------------------------------------------------- public */
 
+static bool is_datagram_socket(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof(type);
+
+    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           type == SOCK_DGRAM;
+}
+
 QIODatagramServer *qio_datagram_server_new(QIOChannelSocket *sock)
 {
     QIODatagramServer *server;
 
     g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(sock), NULL);
+    g_return_val_if_fail(is_datagram_socket(qio_channel_socket_get_fd(sock)),
+                         NULL);
 
     server = g_object_new(QIO_TYPE_DATAGRAM_SERVER, NULL);
     server->sock = g_object_ref(sock);
