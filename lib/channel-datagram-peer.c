@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "qio/channel-datagram-peer.h"
-#include "qio/channel-watch.h"
 
 struct _QIOChannelDatagramPeer {
     QIOChannel parent;
