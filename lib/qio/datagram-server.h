@@ -17,8 +17,10 @@
  *
  * Reading is batched: up to %QIO_DATAGRAM_SERVER_MAX_BATCH datagrams per
  * wake-up, with recvmmsg(2), into buffers of
- * %QIO_DATAGRAM_SERVER_BUFFER_SIZE bytes each, allocated by start and
- * freed by stop. The server drops, and counts in its
+ * %QIO_DATAGRAM_SERVER_BUFFER_SIZE bytes each (2 MiB for a full batch),
+ * allocated by the first start and kept until the server is finalized.
+ * Each datagram is then copied into its peer's queue. The server drops,
+ * and counts in its
  * #QIODatagramServerStats:
  * - datagrams longer than a buffer (impossible for UDP, whose datagrams
  *   are at most 65535 bytes; a unix datagram socket can carry more);
@@ -137,7 +139,7 @@ void qio_datagram_server_set_peer_func(QIODatagramServer *server,
  *
  * Each datagram of a batch has a buffer of
  * %QIO_DATAGRAM_SERVER_BUFFER_SIZE bytes: a server with few, slow
- * senders may save the memory. Takes effect at the next start.
+ * senders may save the memory. Only while the server is not started.
  */
 void qio_datagram_server_set_batch_size(QIODatagramServer *server, guint n);
 
