@@ -811,7 +811,12 @@ static int qio_channel_socket_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
     if (!qio__socket_check_open(sioc, errp)) {
         return -1;
     }
-    if (shutdown(sioc->fd, sys_how[how]) < 0) {
+    /*
+     * An unconnected UDP socket is shut down all the same (its readers
+     * wake up and read 0), but the kernel says ENOTCONN.
+     */
+    if (shutdown(sioc->fd, sys_how[how]) < 0 &&
+        !(errno == ENOTCONN && sioc->datagram)) {
         qio__error_errno(errp, errno, "shutdown socket");
         return -1;
     }

@@ -19,7 +19,9 @@
  * read with %QIO_CHANNEL_READ_FLAG_MSG_PEEK may look at its head only,
  * and leaves it queued. A datagram socket has no end-of-file: a read that
  * returns 0 has received an empty datagram, so qio_channel_read_all() and
- * friends, which take 0 for the end, are not for datagrams. Datagram
+ * friends, which take 0 for the end, are not for datagrams (a read
+ * after qio_channel_shutdown() of the reading side returns 0 too, which
+ * is how a blocked reader is woken, connected or not). Datagram
  * sockets have %QIO_CHANNEL_FEATURE_SHUTDOWN and
  * %QIO_CHANNEL_FEATURE_READ_MSG_PEEK, unix ones
  * %QIO_CHANNEL_FEATURE_FD_PASS too; never %QIO_CHANNEL_FEATURE_LISTEN

@@ -146,12 +146,18 @@ static QIOChannelSocket *bound_at(Place *pl)
 }
 
 /* Bound to a fresh address of @pl and connected to @peer. */
-static QIOChannelSocket *connected_to(Place *pl, QIOChannelSocket *peer)
+static QIOChannelSocket *connected_opts(Place *pl, QIOChannelSocket *peer,
+                                        const QIOChannelSocketOptions *opts)
 {
     g_autoptr(GSocketConnectable) addr = place_address(pl);
     g_autoptr(GSocketAddress) remote = local_address(peer);
 
-    return dgram_open(addr, G_SOCKET_CONNECTABLE(remote), NULL);
+    return dgram_open(addr, G_SOCKET_CONNECTABLE(remote), opts);
+}
+
+static QIOChannelSocket *connected_to(Place *pl, QIOChannelSocket *peer)
+{
+    return connected_opts(pl, peer, NULL);
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -255,15 +261,48 @@ static void add_all_kinds(const char *path, void (*func)(DgramKind kind))
 /* ---------------------------------------------------------------- boundaries
  */
 
-/* The largest payload of one datagram, per kind (unix: under SO_SNDBUF). */
+/*
+ * The largest payload of one datagram, per kind: UDP's limits, less the
+ * headers; unix ones are bounded by the sender's SO_SNDBUF (by default
+ * about 208 KiB), raised for that by the setup function below.
+ */
 static const size_t big_sizes[] = {
     [KIND_UDP4] = 65507,
     [KIND_UDP6] = 65487,
-    [KIND_UNIX] = 65000,
-    [KIND_ABSTRACT] = 65000,
+    [KIND_UNIX] = 300000,
+    [KIND_ABSTRACT] = 300000,
 };
 
-#define RECV_ROOM (70 * 1024)
+#define RECV_ROOM (320 * 1024)
+
+/* What a setup function saw. */
+typedef struct {
+    int calls;
+    int family;
+    bool unbound;
+} SetupSeen;
+
+/*
+ * Runs before bind: raise SO_SNDBUF. The kernel caps the value at
+ * net.core.wmem_max (208 KiB by default) and doubles it: at least 416 KiB.
+ */
+static gboolean raise_sndbuf(int fd, int family, gpointer data, GError **errp)
+{
+    SetupSeen *seen = data;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int size = 256 * 1024;
+
+    seen->calls++;
+    seen->family = family;
+    g_assert_no_errno(getsockname(fd, (struct sockaddr *)&ss, &len));
+    seen->unbound = family == AF_UNIX
+                        ? len == sizeof(sa_family_t)
+                        : ((struct sockaddr_in *)&ss)->sin_port == 0;
+    g_assert_no_errno(
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)));
+    return TRUE;
+}
 
 /* Read one datagram into three pieces and compare it with @want. */
 static void recv_exact(QIOChannelSocket *sioc, const char *want, size_t len)
@@ -293,6 +332,8 @@ static void test_boundaries(DgramKind kind)
     g_autofree char *data = g_malloc(RECV_ROOM);
     g_autoptr(QIOChannelSocket) rx = NULL;
     g_autoptr(QIOChannelSocket) tx = NULL;
+    QIOChannelSocketOptions opts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    SetupSeen seen = {0};
     Place pl;
 
     if (!place_open(&pl, kind)) {
@@ -300,7 +341,15 @@ static void test_boundaries(DgramKind kind)
     }
     qio_test_fill_random(data, RECV_ROOM);
     rx = bound_at(&pl);
-    tx = connected_to(&pl, rx);
+    opts.setup = raise_sndbuf;
+    opts.setup_data = &seen;
+    tx = connected_opts(&pl, rx, &opts);
+    g_assert_cmpint(seen.calls, ==, 1);
+    g_assert_true(seen.unbound);
+    g_assert_cmpint(seen.family, ==,
+                    kind == KIND_UDP4   ? AF_INET
+                    : kind == KIND_UDP6 ? AF_INET6
+                                        : AF_UNIX);
     for (size_t i = 0; i < G_N_ELEMENTS(batch); i++) {
         send_buf(tx, data + i, batch[i]);
     }
@@ -692,6 +741,35 @@ static void test_features(DgramKind kind)
                     FD_CLOEXEC);
     g_clear_object(&a);
     g_clear_object(&b);
+    place_close(&pl);
+}
+
+static gpointer read_one(gpointer data)
+{
+    char buf[16];
+
+    return GSIZE_TO_POINTER(qio_channel_read(CH(data), buf, sizeof(buf), NULL) +
+                            1);
+}
+
+/* Shutting down wakes a blocked reader, even on an unconnected socket. */
+static void test_shutdown(DgramKind kind)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QIOChannelSocket) a = NULL;
+    GThread *reader;
+    Place pl;
+
+    if (!place_open(&pl, kind)) {
+        return;
+    }
+    a = bound_at(&pl);
+    reader = g_thread_new("dgram-reader", read_one, a);
+    g_assert_cmpint(
+        qio_channel_shutdown(CH(a), QIO_CHANNEL_SHUTDOWN_BOTH, &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpuint(GPOINTER_TO_SIZE(g_thread_join(reader)), ==, 1);
+    g_clear_object(&a);
     place_close(&pl);
 }
 
@@ -1168,6 +1246,7 @@ int main(int argc, char **argv)
     add_all_kinds("/dgram/reply", test_reply_to_sender);
     add_all_kinds("/dgram/filter", test_sender_filter);
     add_all_kinds("/dgram/features", test_features);
+    add_all_kinds("/dgram/shutdown", test_shutdown);
     qio_test_add_cases(cases, G_N_ELEMENTS(cases), NULL);
 
     g_test_add_func("/dgram/async/connect", test_async_connect);
