@@ -387,7 +387,7 @@ void qio_channel_socket_set_send_address(QIOChannelSocket *ioc,
                                          GSocketAddress *to)
 {
     QIOSocketDgram *dg;
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = 0;
 
     g_return_if_fail(QIO_IS_CHANNEL_SOCKET(ioc));

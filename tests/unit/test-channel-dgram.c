@@ -258,8 +258,7 @@ static void add_all_kinds(const char *path, void (*func)(DgramKind kind))
     }
 }
 
-/* ---------------------------------------------------------------- boundaries
- */
+/* --------------------------------------------------------------- boundaries */
 
 /*
  * The largest payload of one datagram, per kind: UDP's limits, less the
@@ -366,8 +365,7 @@ static void test_boundaries(DgramKind kind)
     place_close(&pl);
 }
 
-/* ---------------------------------------------------------------- truncation
- */
+/* --------------------------------------------------------------- truncation */
 
 static void assert_too_large(QIOChannelSocket *sioc, bool use_recvfrom)
 {
@@ -1043,8 +1041,7 @@ static void test_new_fd_udp(void)
     assert_same_address(qio_channel_socket_get_last_sender(rx), tx);
 }
 
-/* ---------------------------------------------------------------- unix files
- */
+/* --------------------------------------------------------------- unix files */
 
 static void test_unix_unlink_on_close(void)
 {
