@@ -1,11 +1,11 @@
 /*
- * libqio - stream sockets: unix (path and abstract) and TCP
+ * libqio - sockets: unix (path and abstract), TCP and UDP
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The channel itself: I/O, descriptor passing, zero copy, shutdown and
  * close. Connecting is in socket-connect.c, listening and accepting in
- * socket-listen.c.
+ * socket-listen.c, datagram sockets and their I/O in socket-dgram.c.
  */
 #include "qio-private.h"
 
@@ -31,12 +31,6 @@
 #include "qio/channel-watch.h"
 
 G_DEFINE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO_TYPE_CHANNEL)
-
-/* Room for the most descriptors the kernel passes in one message. */
-typedef union {
-    char buf[CMSG_SPACE(sizeof(int) * QIO_CHANNEL_SOCKET_MAX_FDS)];
-    struct cmsghdr align;
-} QIOSocketControl;
 
 const QIOChannelSocketOptions qio__socket_defaults =
     QIO_CHANNEL_SOCKET_OPTIONS_INIT;
@@ -92,6 +86,43 @@ void qio__socket_adopt(QIOChannelSocket *sioc, int fd, int family,
         qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS);
     }
     zc_enable(sioc);
+}
+
+void qio__socket_adopt_dgram(QIOChannelSocket *sioc, int fd, int family,
+                             int fd_nonblock)
+{
+    QIOChannel *ioc = QIO_CHANNEL(sioc);
+
+    sioc->fd = fd;
+    sioc->family = family;
+    sioc->fd_nonblock = fd_nonblock;
+    sioc->datagram = true;
+    qio__dgram_settings(sioc);
+    qio__channel_set_poll_fd(ioc, fd);
+    qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN);
+    qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_READ_MSG_PEEK);
+    if (family == AF_UNIX) {
+        qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_FD_PASS);
+    }
+}
+
+int qio__socket_take(QIOChannelSocket *to, QIOChannelSocket *from,
+                     GError **errp)
+{
+    int fd = from->fd;
+
+    to->unlink_path = g_steal_pointer(&from->unlink_path);
+    to->unlink_dev = from->unlink_dev;
+    to->unlink_ino = from->unlink_ino;
+    qio__channel_set_poll_fd(QIO_CHANNEL(from), -1);
+    from->fd = -1;
+    if (from->datagram) {
+        from->datagram = false;
+        qio__socket_adopt_dgram(to, fd, from->family, from->fd_nonblock);
+    } else {
+        qio__socket_adopt(to, fd, from->family, true, from->fd_nonblock);
+    }
+    return qio__socket_apply_blocking(to, errp);
 }
 
 int qio__socket_apply_blocking(QIOChannelSocket *sioc, GError **errp)
@@ -188,12 +219,20 @@ QIOChannelSocket *qio_channel_socket_new(void)
     return g_object_new(QIO_TYPE_CHANNEL_SOCKET, NULL);
 }
 
+/* getsockopt(2) of an int at SOL_SOCKET level. */
+static int socket_int_option(int fd, int option, int *value)
+{
+    socklen_t len = sizeof(*value);
+
+    return getsockopt(fd, SOL_SOCKET, option, value, &len);
+}
+
 QIOChannelSocket *qio_channel_socket_new_fd(int fd, GError **errp)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     int listening = 0;
-    socklen_t optlen = sizeof(listening);
+    int type = 0;
     int flags;
     QIOChannelSocket *sioc;
 
@@ -201,14 +240,19 @@ QIOChannelSocket *qio_channel_socket_new_fd(int fd, GError **errp)
 
     memset(&ss, 0, sizeof(ss));
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) < 0 ||
+        socket_int_option(fd, SO_ACCEPTCONN, &listening) < 0 ||
+        socket_int_option(fd, SO_TYPE, &type) < 0 ||
         (flags = fcntl(fd, F_GETFL)) < 0) {
         qio__error_errno(errp, errno, "descriptor %d", fd);
         return NULL;
     }
     sioc = qio_channel_socket_new();
     sioc->blocking = !(flags & O_NONBLOCK);
-    qio__socket_adopt(sioc, fd, ss.ss_family, listening != 0, -1);
+    if (type == SOCK_DGRAM) {
+        qio__socket_adopt_dgram(sioc, fd, ss.ss_family, -1);
+    } else {
+        qio__socket_adopt(sioc, fd, ss.ss_family, listening != 0, -1);
+    }
     return sioc;
 }
 
@@ -265,7 +309,8 @@ gboolean qio_channel_socket_is_unix(QIOChannelSocket *ioc)
  * Collect the SCM_RIGHTS descriptors of @msg. Unwanted ones (@fds NULL)
  * are closed: a peer must not be able to fill our descriptor table.
  */
-static int take_fds(struct msghdr *msg, int **fds, size_t *nfds, GError **errp)
+int qio__socket_take_fds(struct msghdr *msg, int **fds, size_t *nfds,
+                         GError **errp)
 {
     g_autofree int *got = NULL;
     size_t n = 0;
@@ -313,6 +358,9 @@ static ssize_t qio_channel_socket_readv(QIOChannel *ioc,
     int rflags = 0;
     ssize_t ret;
 
+    if (sioc->datagram) {
+        return qio__dgram_readv(sioc, iov, niov, fds, nfds, flags, NULL, errp);
+    }
     if (!qio__socket_check_open(sioc, errp)) {
         return -1;
     }
@@ -334,14 +382,14 @@ static ssize_t qio_channel_socket_readv(QIOChannel *ioc,
         qio__error_errno(errp, errno, "read from socket");
         return -1;
     }
-    if (msg.msg_control && take_fds(&msg, fds, nfds, errp) < 0) {
+    if (msg.msg_control && qio__socket_take_fds(&msg, fds, nfds, errp) < 0) {
         return -1;
     }
     return ret;
 }
 
-static void put_fds(struct msghdr *msg, QIOSocketControl *control,
-                    const int *fds, size_t nfds)
+void qio__socket_put_fds(struct msghdr *msg, QIOSocketControl *control,
+                         const int *fds, size_t nfds)
 {
     struct cmsghdr *c;
     size_t size = nfds * sizeof(int);
@@ -575,7 +623,7 @@ static int qio_channel_socket_flush(QIOChannel *ioc, GError **errp)
 /* ---------------------------------------------------------------- write */
 
 /* MSG_NOSIGNAL: a peer that went away must not kill the host. */
-static ssize_t socket_sendmsg(int fd, const struct msghdr *msg, int flags)
+ssize_t qio__socket_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     ssize_t ret;
 
@@ -608,7 +656,7 @@ static ssize_t zc_sendmsg(QIOChannelSocket *sioc, const struct msghdr *msg,
                           GError **errp)
 {
 #ifdef QIO_HAVE_ZEROCOPY
-    ssize_t ret = socket_sendmsg(sioc->fd, msg, MSG_ZEROCOPY);
+    ssize_t ret = qio__socket_sendmsg(sioc->fd, msg, MSG_ZEROCOPY);
     int got = 0;
 
     if (ret < 0 && errno == ENOBUFS) {
@@ -619,7 +667,7 @@ static ssize_t zc_sendmsg(QIOChannelSocket *sioc, const struct msghdr *msg,
         errno = ENOBUFS;
     }
     if (got > 0) {
-        ret = socket_sendmsg(sioc->fd, msg, MSG_ZEROCOPY);
+        ret = qio__socket_sendmsg(sioc->fd, msg, MSG_ZEROCOPY);
     }
     /* The kernel numbers a send only if it took some bytes. */
     if (ret > 0) {
@@ -628,7 +676,7 @@ static ssize_t zc_sendmsg(QIOChannelSocket *sioc, const struct msghdr *msg,
         return ret;
     }
     if (ret < 0 && errno == ENOBUFS) {
-        ret = socket_sendmsg(sioc->fd, msg, 0);
+        ret = qio__socket_sendmsg(sioc->fd, msg, 0);
         sioc->zc_unflushed |= ret > 0;
     }
     return send_result(ret, errp);
@@ -680,10 +728,13 @@ static ssize_t qio_channel_socket_writev(QIOChannel *ioc,
                    nfds, QIO_CHANNEL_SOCKET_MAX_FDS);
         return -1;
     }
-    if (fds && nfds > 0) {
-        put_fds(&msg, &control, fds, nfds);
+    if (sioc->datagram) {
+        return qio__dgram_writev(sioc, iov, niov, fds, nfds, NULL, errp);
     }
-    return send_result(socket_sendmsg(sioc->fd, &msg, 0), errp);
+    if (fds && nfds > 0) {
+        qio__socket_put_fds(&msg, &control, fds, nfds);
+    }
+    return send_result(qio__socket_sendmsg(sioc->fd, &msg, 0), errp);
 }
 
 static int socket_close(QIOChannelSocket *sioc, GError **errp)
@@ -703,6 +754,10 @@ static int socket_close(QIOChannelSocket *sioc, GError **errp)
      * completions with the socket and unpins their pages once sent.
      */
     zc_reset(sioc);
+    if (sioc->dgram) {
+        qio__dgram_forget_sender(sioc->dgram);
+    }
+    sioc->datagram = false;
     qio__channel_set_poll_fd(QIO_CHANNEL(sioc), -1);
     sioc->fd = -1;
     /* On Linux the descriptor is gone even when close fails with EINTR. */
@@ -756,7 +811,12 @@ static int qio_channel_socket_shutdown(QIOChannel *ioc, QIOChannelShutdown how,
     if (!qio__socket_check_open(sioc, errp)) {
         return -1;
     }
-    if (shutdown(sioc->fd, sys_how[how]) < 0) {
+    /*
+     * An unconnected UDP socket is shut down all the same (its readers
+     * wake up and read 0), but the kernel says ENOTCONN.
+     */
+    if (shutdown(sioc->fd, sys_how[how]) < 0 &&
+        !(errno == ENOTCONN && sioc->datagram)) {
         qio__error_errno(errp, errno, "shutdown socket");
         return -1;
     }
@@ -789,6 +849,7 @@ static void qio_channel_socket_finalize(GObject *obj)
 
     socket_close(sioc, NULL);
     g_free(sioc->unlink_path);
+    g_clear_pointer(&sioc->dgram, qio__dgram_free);
     G_OBJECT_CLASS(qio_channel_socket_parent_class)->finalize(obj);
 }
 

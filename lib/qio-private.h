@@ -193,12 +193,20 @@ GSource *qio__fd_pair_create_watch(QIOChannel *ioc, QIOFdPair *p,
 /* ---------------------------------------------------------------- sockets */
 
 /*
- * QIOChannelSocket is written in three files: lib/channel-socket.c (the
+ * QIOChannelSocket is written in four files: lib/channel-socket.c (the
  * channel: I/O, descriptors, zero copy, shutdown, close),
  * lib/socket-connect.c (name lookup, connecting, and the record of an
- * asynchronous operation) and lib/socket-listen.c (listening, accepting).
+ * asynchronous operation), lib/socket-listen.c (listening, accepting) and
+ * lib/socket-dgram.c (datagram sockets: making them, their I/O).
  */
 typedef struct QIOSocketAsync QIOSocketAsync;
+typedef struct QIOSocketDgram QIOSocketDgram;
+
+/* Room for the most descriptors the kernel passes in one message. */
+typedef union {
+    char buf[CMSG_SPACE(sizeof(int) * QIO_CHANNEL_SOCKET_MAX_FDS)];
+    struct cmsghdr align;
+} QIOSocketControl;
 
 struct _QIOChannelSocket {
     QIOChannel parent;
@@ -228,6 +236,13 @@ struct _QIOChannelSocket {
     /* Since the last flush: a zero-copy write, one that avoided a copy. */
     bool zc_unflushed;
     bool zc_avoided_copy;
+    /* A SOCK_DGRAM socket: reads and writes go through socket-dgram.c. */
+    bool datagram;
+    /*
+     * Datagram settings (send address, reply, filter) and the last
+     * sender; made by the setters or with a datagram socket, or NULL.
+     */
+    QIOSocketDgram *dgram;
 };
 
 /*
@@ -240,6 +255,8 @@ struct QIOSocketAsync {
     QIOTask *task;
     GMainContext *context;
     GSocketConnectable *addr;
+    /* dgram: the local address to bind when @addr is the remote one */
+    GSocketConnectable *local;
     QIOChannelSocketOptions opts;
     bool abandoned;
     /* connect: the resolved addresses, the next one to try, the last error */
@@ -276,6 +293,20 @@ void qio__socket_adopt(QIOChannelSocket *sioc, int fd, int family,
                        bool listening, int fd_nonblock);
 
 /*
+ * The same for a datagram socket: no listening, no zero copy; descriptor
+ * passing for unix ones.
+ */
+void qio__socket_adopt_dgram(QIOChannelSocket *sioc, int fd, int family,
+                             int fd_nonblock);
+
+/*
+ * Move the socket of @from (a listener or a datagram socket a worker
+ * made), with its socket file, to @to, in @to's blocking mode.
+ */
+int qio__socket_take(QIOChannelSocket *to, QIOChannelSocket *from,
+                     GError **errp);
+
+/*
  * Sockets are made blocking; a channel switched to non-blocking before it
  * had one gets that mode now.
  */
@@ -286,6 +317,66 @@ bool qio__socket_check_open(QIOChannelSocket *sioc, GError **errp);
 
 /* Remove the socket file if it is still the one this listener created. */
 void qio__socket_unlink_file(QIOChannelSocket *sioc);
+
+/* The file a unix address names, or NULL (abstract, anonymous, inet). */
+const char *qio__socket_unix_path(GSocketAddress *sa);
+
+/* unlink_early: remove @path if it is a socket (nothing else). */
+void qio__socket_unlink_stale(const char *path);
+
+/* Remember the socket file bind created at @path, to remove it on close. */
+void qio__socket_remember_file(QIOChannelSocket *sioc, const char *path);
+
+/* A GNetworkAddress whose host is "", "::" or "0.0.0.0". */
+bool qio__socket_is_wildcard(GSocketConnectable *addr);
+
+/* A copy of @addr a worker thread may enumerate (see socket-connect.c). */
+GSocketConnectable *qio__socket_connectable_copy(GSocketConnectable *addr);
+
+/* "HOST:PORT" for a GNetworkAddress, else the connectable's own text. */
+char *qio__socket_connectable_text(GSocketConnectable *addr);
+
+/*
+ * Collect the SCM_RIGHTS descriptors of a received @msg into *@fds,
+ * *@nfds; with @fds NULL they are closed. -1 with @errp set (and every
+ * descriptor closed) when the kernel cut them (MSG_CTRUNC).
+ */
+int qio__socket_take_fds(struct msghdr *msg, int **fds, size_t *nfds,
+                         GError **errp);
+
+/* Attach @nfds descriptors to @msg as SCM_RIGHTS, in @control. */
+void qio__socket_put_fds(struct msghdr *msg, QIOSocketControl *control,
+                         const int *fds, size_t nfds);
+
+/* sendmsg(2) with MSG_NOSIGNAL, EINTR retried. */
+ssize_t qio__socket_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+/* --------------------------------------------------------- datagrams */
+
+/*
+ * io_readv of a datagram socket, and recvfrom: one datagram, filtered,
+ * its sender remembered; *@from (nullable) gets it, transfer full.
+ */
+ssize_t qio__dgram_readv(QIOChannelSocket *sioc, const struct iovec *iov,
+                         size_t niov, int **fds, size_t *nfds, int flags,
+                         GSocketAddress **from, GError **errp);
+
+/*
+ * io_writev of a datagram socket, and sendto: one datagram to @to, or
+ * (NULL) where the settings say, or the connected peer.
+ */
+ssize_t qio__dgram_writev(QIOChannelSocket *sioc, const struct iovec *iov,
+                          size_t niov, const int *fds, size_t nfds,
+                          GSocketAddress *to, GError **errp);
+
+/* @sioc's datagram settings, made the first time they are needed. */
+QIOSocketDgram *qio__dgram_settings(QIOChannelSocket *sioc);
+
+/* The socket is going away: forget who sent the last datagram. */
+void qio__dgram_forget_sender(QIOSocketDgram *dg);
+
+/* Free the settings (calling the filter's destroy notify). */
+void qio__dgram_free(QIOSocketDgram *dg);
 
 /* @sa as a struct sockaddr: FALSE with @errp set if it does not fit. */
 bool qio__socket_address_to_native(GSocketAddress *sa,

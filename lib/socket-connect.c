@@ -57,7 +57,7 @@ bool qio__socket_address_wanted(GSocketAddress *sa,
 }
 
 /* HOST:PORT as a user writes it: an IPv6 host in brackets. */
-static char *connectable_text(GSocketConnectable *addr)
+char *qio__socket_connectable_text(GSocketConnectable *addr)
 {
     GNetworkAddress *na;
     const char *host;
@@ -98,7 +98,7 @@ GSocketAddress *qio__address_next(GSocketAddressEnumerator *en,
 void qio__socket_no_address_error(GSocketConnectable *addr, const char *op,
                                   GError **errp)
 {
-    g_autofree char *text = connectable_text(addr);
+    g_autofree char *text = qio__socket_connectable_text(addr);
 
     g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                 "%s %s: no address of the requested family", op, text);
@@ -304,7 +304,7 @@ int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
  * resolved without a lock, so two threads must not enumerate one.
  * Socket addresses are immutable and shared as they are.
  */
-static GSocketConnectable *connectable_for_worker(GSocketConnectable *addr)
+GSocketConnectable *qio__socket_connectable_copy(GSocketConnectable *addr)
 {
     GNetworkAddress *na;
 
@@ -338,7 +338,7 @@ QIOSocketAsync *qio__socket_async_new(QIOChannelSocket *sioc,
     op->task = qio_task_new(G_OBJECT(sioc), callback, opaque, destroy);
     op->context = context ? g_main_context_ref(context)
                           : g_main_context_ref_thread_default();
-    op->addr = connectable_for_worker(addr);
+    op->addr = qio__socket_connectable_copy(addr);
     op->opts = opts ? *opts : qio__socket_defaults;
     if (op->opts.bind) {
         g_object_ref(op->opts.bind);
@@ -355,6 +355,7 @@ static void socket_async_free(QIOSocketAsync *op)
              !op->idle);
     g_main_context_unref(op->context);
     g_object_unref(op->addr);
+    g_clear_object(&op->local);
     g_clear_object(&op->opts.bind);
     g_list_free_full(op->addrs, g_object_unref);
     g_clear_object(&op->current);

@@ -17,8 +17,7 @@
 
 /* ---------------------------------------------------------------- listen */
 
-/* The file a unix address names, or NULL (abstract, anonymous, inet). */
-static const char *unix_path_of(GSocketAddress *sa)
+const char *qio__socket_unix_path(GSocketAddress *sa)
 {
     GUnixSocketAddress *usa;
 
@@ -34,7 +33,7 @@ static const char *unix_path_of(GSocketAddress *sa)
 }
 
 /* unlink_early: only a socket file is in the way legitimately. */
-static void unlink_stale_socket(const char *path)
+void qio__socket_unlink_stale(const char *path)
 {
     struct stat st;
 
@@ -61,8 +60,7 @@ static int listen_prepare(int fd, int family,
     return 0;
 }
 
-/* Remember the socket file bind created, to remove it on close. */
-static void remember_socket_file(QIOChannelSocket *sioc, const char *path)
+void qio__socket_remember_file(QIOChannelSocket *sioc, const char *path)
 {
     struct stat st;
 
@@ -106,13 +104,13 @@ static int listen_fd(QIOChannelSocket *sioc, int fd,
     int err;
 
     if (path && opts->unlink_early) {
-        unlink_stale_socket(path);
+        qio__socket_unlink_stale(path);
     }
     if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
         return errno;
     }
     if (path) {
-        remember_socket_file(sioc, path);
+        qio__socket_remember_file(sioc, path);
     }
     if (listen(fd, opts->backlog) < 0) {
         err = errno;
@@ -134,7 +132,7 @@ static int listen_one(QIOChannelSocket *sioc, GSocketAddress *sa,
     g_autofree char *text = qio_socket_address_to_string(sa);
     struct sockaddr_storage ss;
     socklen_t len = 0;
-    const char *path = unix_path_of(sa);
+    const char *path = qio__socket_unix_path(sa);
     int fd;
     int err;
 
@@ -162,7 +160,7 @@ static int listen_one(QIOChannelSocket *sioc, GSocketAddress *sa,
     return 0;
 }
 
-static bool is_wildcard(GSocketConnectable *addr)
+bool qio__socket_is_wildcard(GSocketConnectable *addr)
 {
     const char *host;
 
@@ -257,7 +255,7 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
     g_return_val_if_fail(ioc->async == NULL, -1);
     opts = opts ? opts : &qio__socket_defaults;
 
-    if (is_wildcard(addr)) {
+    if (qio__socket_is_wildcard(addr)) {
         ret = listen_wildcard(ioc, addr, opts, errp) == 0 ? 0 : -1;
     } else {
         ret = listen_resolved(ioc, addr, opts, errp);
@@ -269,21 +267,6 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
 }
 
 /* ----------------------------------------------------------- async listen */
-
-/* Move the listening socket of @from, with its socket file, to @to. */
-static int socket_take_listener(QIOChannelSocket *to, QIOChannelSocket *from,
-                                GError **errp)
-{
-    int fd = from->fd;
-
-    to->unlink_path = g_steal_pointer(&from->unlink_path);
-    to->unlink_dev = from->unlink_dev;
-    to->unlink_ino = from->unlink_ino;
-    qio__channel_set_poll_fd(QIO_CHANNEL(from), -1);
-    from->fd = -1;
-    qio__socket_adopt(to, fd, from->family, true, from->fd_nonblock);
-    return qio__socket_apply_blocking(to, errp);
-}
 
 /* A channel of its own, so that the caller's is untouched until done. */
 static void listen_worker(QIOTask *task, gpointer data)
@@ -316,7 +299,7 @@ static void listen_done(QIOTask *task, gpointer data)
             op, qio__socket_async_closed_error(op, "listen on"));
         return;
     }
-    socket_take_listener(op->sioc, lsn, &err);
+    qio__socket_take(op->sioc, lsn, &err);
     qio__socket_async_finish(op, err);
 }
 

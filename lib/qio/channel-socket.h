@@ -1,15 +1,31 @@
 /*
- * libqio - stream sockets: unix (path and abstract) and TCP
+ * libqio - sockets: unix (path and abstract), TCP and UDP
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * A QIOChannelSocket wraps one stream socket: a connected one (created by
- * qio_channel_socket_connect_sync(), qio_channel_socket_accept() or
- * qio_channel_socket_new_fd()) or a listening one (created by
- * qio_channel_socket_listen_sync()). Addresses are GIO's: a
- * #GNetworkAddress (host and port, resolved when connecting), a
- * #GInetSocketAddress or a #GUnixSocketAddress (a path, or an abstract
- * name on Linux).
+ * A QIOChannelSocket wraps one socket: a connected stream socket (created
+ * by qio_channel_socket_connect_sync(), qio_channel_socket_accept() or
+ * qio_channel_socket_new_fd()), a listening one (created by
+ * qio_channel_socket_listen_sync()) or a datagram socket, UDP or unix
+ * (created by qio_channel_socket_dgram_sync() or
+ * qio_channel_socket_new_fd()). Addresses are GIO's: a #GNetworkAddress
+ * (host and port, resolved when connecting), a #GInetSocketAddress or a
+ * #GUnixSocketAddress (a path, or an abstract name on Linux).
+ *
+ * Datagram sockets keep message boundaries: one qio_channel_readv()
+ * returns one datagram, one qio_channel_writev() sends one, whole or not
+ * at all. A datagram longer than the buffer it is read into is consumed
+ * and reported (%G_IO_ERROR_MESSAGE_TOO_LARGE), never cut silently; a
+ * read with %QIO_CHANNEL_READ_FLAG_MSG_PEEK may look at its head only,
+ * and leaves it queued. A datagram socket has no end-of-file: a read that
+ * returns 0 has received an empty datagram, so qio_channel_read_all() and
+ * friends, which take 0 for the end, are not for datagrams (a read
+ * after qio_channel_shutdown() of the reading side returns 0 too, which
+ * is how a blocked reader is woken, connected or not). Datagram
+ * sockets have %QIO_CHANNEL_FEATURE_SHUTDOWN and
+ * %QIO_CHANNEL_FEATURE_READ_MSG_PEEK, unix ones
+ * %QIO_CHANNEL_FEATURE_FD_PASS too; never %QIO_CHANNEL_FEATURE_LISTEN
+ * nor zero copy.
  *
  * Zero copy (Linux): a connected TCP socket, however it was made, gets
  * %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY when the kernel lets SO_ZEROCOPY be
@@ -102,15 +118,19 @@ typedef gboolean (*QIOChannelSocketSetupFunc)(int fd, int family, gpointer data,
  * QIOChannelSocketOptions:
  * @family: %AF_UNSPEC (any), %AF_INET or %AF_INET6: which resolved
  *   addresses to use; ignored for unix addresses
- * @bind: (nullable): connect only: the local address to bind before
- *   connecting (port 0: any port); addresses of another family are skipped
+ * @bind: (nullable): connect and datagram: the local address to bind
+ *   before connecting (port 0: any port); addresses of another family are
+ *   skipped
  * @backlog: listen only: the length of the queue of pending connections
- * @reuseaddr: listen only, TCP: set SO_REUSEADDR
- * @v6only: listen only, IPv6: -1 for the default (a wildcard address
- *   accepts IPv4 clients too, unless @family is %AF_INET6), 0 or 1 to set
- *   IPV6_V6ONLY explicitly
- * @unlink_early: listen only, unix path: remove an existing socket file at
- *   the path before binding (a file that is not a socket is left alone)
+ * @reuseaddr: listen, TCP: set SO_REUSEADDR; datagram, UDP: set it when
+ *   binding a given port (so that other sockets that set it may bind that
+ *   port too; clear it for a port of one's own), never for port 0
+ * @v6only: listen and datagram, IPv6: -1 for the default (a wildcard
+ *   address accepts IPv4 clients too, unless @family is %AF_INET6), 0 or 1
+ *   to set IPV6_V6ONLY explicitly
+ * @unlink_early: listen and datagram, unix path: remove an existing socket
+ *   file at the path before binding (a file that is not a socket is left
+ *   alone)
  * @connect_timeout_ms: connect only: give up on one address after this
  *   many milliseconds (0: wait as long as the system does)
  * @setup: (nullable): called for every socket made, see
@@ -118,8 +138,9 @@ typedef gboolean (*QIOChannelSocketSetupFunc)(int fd, int family, gpointer data,
  * @setup_data: passed to @setup; must stay valid as long as an operation
  *   given these options may run
  *
- * Settings for qio_channel_socket_connect_sync() and
- * qio_channel_socket_listen_sync(). Start from
+ * Settings for qio_channel_socket_connect_sync(),
+ * qio_channel_socket_listen_sync() and qio_channel_socket_dgram_sync().
+ * Start from
  * %QIO_CHANNEL_SOCKET_OPTIONS_INIT so that new fields get their defaults.
  */
 typedef struct QIOChannelSocketOptions {
@@ -160,7 +181,8 @@ QIOChannelSocket *qio_channel_socket_new(void);
 
 /**
  * qio_channel_socket_new_fd:
- * @fd: an open stream socket, connected or listening
+ * @fd: an open socket: a stream socket, connected or listening, or a
+ *   datagram socket (SO_TYPE tells)
  * @errp: return location for an error
  *
  * Wraps an existing socket. A listening socket gets
@@ -168,8 +190,10 @@ QIOChannelSocket *qio_channel_socket_new(void);
  * %QIO_CHANNEL_FEATURE_SHUTDOWN, %QIO_CHANNEL_FEATURE_READ_MSG_PEEK and,
  * for unix sockets, %QIO_CHANNEL_FEATURE_FD_PASS; a TCP one also
  * %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY if the kernel accepts SO_ZEROCOPY,
- * which this sets on @fd (see the zero copy notes above). A listening unix
- * socket wrapped this way never removes its path on close.
+ * which this sets on @fd (see the zero copy notes above). A datagram
+ * socket, bound or not, connected or not, gets the features of a
+ * connected socket of its family but zero copy. A listening or datagram
+ * unix socket wrapped this way never removes its path on close.
  *
  * Returns: (transfer full) (nullable): the channel, which owns @fd from
  * then on; %NULL with @errp set if @fd is not a socket, in which case @fd
@@ -290,6 +314,206 @@ void qio_channel_socket_listen_async(QIOChannelSocket *ioc,
                                      GMainContext *context);
 
 /**
+ * qio_channel_socket_dgram_sync:
+ * @ioc: a channel from qio_channel_socket_new()
+ * @local: (nullable): the address to bind: a #GNetworkAddress,
+ *   #GInetSocketAddress or #GUnixSocketAddress; port 0 picks a free port
+ *   (see qio_channel_socket_get_local_address())
+ * @remote: (nullable): the only peer, for a connected socket; at least
+ *   one of @local and @remote is given
+ * @opts: (nullable): settings; %NULL for the defaults
+ * @errp: return location for an error
+ *
+ * Makes a datagram socket (SOCK_DGRAM), resolving host names (blocking
+ * the calling thread). With @remote, each address it resolves to (of
+ * @opts->family, if set) is tried in turn until one works: a socket of
+ * that address's family is made, bound to the first address of @local of
+ * the same family (or to @opts->bind when @local is %NULL; none: the
+ * system picks a port) and connected with connect(2), so that it only
+ * exchanges datagrams with that address. With @local only, the socket is
+ * bound and not connected: it receives from anyone, and sends where
+ * qio_channel_socket_sendto() or the settings below say.
+ *
+ * A #GNetworkAddress @local whose host is "", "::" or "0.0.0.0" is the
+ * wildcard, as in qio_channel_socket_listen_sync(): with family
+ * %AF_UNSPEC and no @remote, one IPv6 socket that receives IPv4 too
+ * (@opts->v6only honoured), or 0.0.0.0 where IPv6 is unavailable; with
+ * @remote, the wildcard of the remote's family.
+ *
+ * @opts->setup runs on every socket made, before it is bound, in the
+ * calling thread. @opts->reuseaddr and @opts->unlink_early apply as
+ * documented in #QIOChannelSocketOptions. A unix path this call binds is
+ * removed when the channel is closed, if the file there is still the one
+ * it created (see qio_channel_socket_set_unlink_on_close()). The socket is
+ * close-on-exec, and blocking unless qio_channel_set_blocking() said
+ * otherwise.
+ *
+ * Returns: 0 on success; -1 with @errp set on failure, describing the last
+ * address tried, e.g. "bind to 127.0.0.1:53: Permission denied" or
+ * "connect to /run/x.sock: No such file or directory".
+ */
+int qio_channel_socket_dgram_sync(QIOChannelSocket *ioc,
+                                  GSocketConnectable *local,
+                                  GSocketConnectable *remote,
+                                  const QIOChannelSocketOptions *opts,
+                                  GError **errp);
+
+/**
+ * qio_channel_socket_dgram_async:
+ * @ioc: a channel from qio_channel_socket_new()
+ * @local: (nullable): what to bind, as for qio_channel_socket_dgram_sync();
+ *   copied like the address of qio_channel_socket_connect_async()
+ * @remote: (nullable): the peer, likewise
+ * @opts: (nullable): settings, copied (the bind address is referenced);
+ *   %NULL for the defaults
+ * @callback: called in @context when the operation is over; the task's
+ *   source object is @ioc
+ * @opaque: passed to @callback
+ * @destroy: (nullable): frees @opaque after @callback has run
+ * @context: (nullable): where @callback runs (%NULL: the thread-default
+ *   context of the caller)
+ *
+ * Does what qio_channel_socket_dgram_sync() does in a worker thread
+ * (resolving host names may block; @opts->setup runs there too), and
+ * hands the socket to @ioc in @context just before @callback runs.
+ * Errors are those of the synchronous call. As with
+ * qio_channel_socket_connect_async(), @callback never runs before this
+ * function returns, and always from @context; closing @ioc meanwhile
+ * makes the operation fail with %QIO_CHANNEL_ERROR_CLOSED and drops the
+ * socket (and its file). Only one operation may be in flight on a channel.
+ */
+void qio_channel_socket_dgram_async(QIOChannelSocket *ioc,
+                                    GSocketConnectable *local,
+                                    GSocketConnectable *remote,
+                                    const QIOChannelSocketOptions *opts,
+                                    QIOTaskFunc callback, gpointer opaque,
+                                    GDestroyNotify destroy,
+                                    GMainContext *context);
+
+/**
+ * qio_channel_socket_is_datagram:
+ * @ioc: the channel
+ *
+ * Returns: %TRUE if @ioc holds a datagram socket (SOCK_DGRAM), made by
+ * qio_channel_socket_dgram_sync() or given to
+ * qio_channel_socket_new_fd(); %FALSE for a stream socket or while there
+ * is no socket.
+ */
+gboolean qio_channel_socket_is_datagram(QIOChannelSocket *ioc);
+
+/**
+ * qio_channel_socket_recvfrom:
+ * @ioc: a datagram socket
+ * @iov: where to put the datagram
+ * @niov: the number of elements of @iov
+ * @from: (out) (optional) (nullable) (transfer full): its sender; an
+ *   anonymous #GUnixSocketAddress for an unbound unix sender
+ * @errp: return location for an error
+ *
+ * Receives one datagram, as qio_channel_readv() does on a datagram
+ * socket: the sender filter (qio_channel_socket_set_sender_filter())
+ * applies, and the sender becomes qio_channel_socket_get_last_sender().
+ *
+ * Returns: its length (0 for an empty datagram); %QIO_CHANNEL_ERR_BLOCK
+ * when none is waiting on a non-blocking socket; -1 with @errp set on
+ * error. A datagram longer than @iov is consumed and fails with
+ * %G_IO_ERROR_MESSAGE_TOO_LARGE, "datagram of 70000 bytes does not fit in
+ * 8192". On a stream socket: -1 with %QIO_CHANNEL_ERROR_NOT_SUPPORTED.
+ */
+ssize_t qio_channel_socket_recvfrom(QIOChannelSocket *ioc,
+                                    const struct iovec *iov, size_t niov,
+                                    GSocketAddress **from, GError **errp);
+
+/**
+ * qio_channel_socket_sendto:
+ * @ioc: a datagram socket
+ * @iov: the datagram
+ * @niov: the number of elements of @iov
+ * @to: (nullable): where to send it; %NULL: as qio_channel_writev() would
+ *   (the connected peer, unless the settings below say otherwise)
+ * @errp: return location for an error
+ *
+ * Sends one datagram, whole or not at all.
+ *
+ * Returns: its length; %QIO_CHANNEL_ERR_BLOCK when the socket is
+ * non-blocking and has no room; -1 with @errp set on error, e.g. "send to
+ * 127.0.0.1:9: Message too long" (%G_IO_ERROR_MESSAGE_TOO_LARGE). On a
+ * stream socket: -1 with %QIO_CHANNEL_ERROR_NOT_SUPPORTED.
+ */
+ssize_t qio_channel_socket_sendto(QIOChannelSocket *ioc,
+                                  const struct iovec *iov, size_t niov,
+                                  GSocketAddress *to, GError **errp);
+
+/**
+ * qio_channel_socket_set_send_address:
+ * @ioc: the channel (a datagram socket, or one that will hold one)
+ * @to: (nullable): where qio_channel_writev() sends datagrams; %NULL to
+ *   unset (writes go to the connected peer again)
+ *
+ * Makes an unconnected datagram socket usable as an ordinary channel for
+ * writing (socat's UDP-SENDTO). @to is referenced. Settings survive
+ * closing the channel and apply to the next datagram socket it holds;
+ * stream sockets ignore them.
+ */
+void qio_channel_socket_set_send_address(QIOChannelSocket *ioc,
+                                         GSocketAddress *to);
+
+/**
+ * qio_channel_socket_set_reply_to_sender:
+ * @ioc: the channel (a datagram socket, or one that will hold one)
+ * @enabled: whether writes answer the last sender
+ *
+ * With @enabled, qio_channel_writev() sends each datagram to the sender
+ * of the last datagram read (socat's UDP-RECVFROM); before any was read,
+ * to the send address if there is one, else it fails with
+ * %G_IO_ERROR_NOT_CONNECTED, "no datagram received yet: nobody to
+ * answer". qio_channel_socket_sendto() with an address is not affected.
+ */
+void qio_channel_socket_set_reply_to_sender(QIOChannelSocket *ioc,
+                                            gboolean enabled);
+
+/**
+ * QIOChannelSocketSenderFilter:
+ * @from: the sender of a datagram just received (an anonymous
+ *   #GUnixSocketAddress for an unbound unix sender)
+ * @data: the data given with the filter
+ *
+ * Returns: %TRUE to accept the datagram, %FALSE to drop it.
+ */
+typedef gboolean (*QIOChannelSocketSenderFilter)(GSocketAddress *from,
+                                                 gpointer data);
+
+/**
+ * qio_channel_socket_set_sender_filter:
+ * @ioc: the channel (a datagram socket, or one that will hold one)
+ * @func: (nullable): the filter; %NULL accepts every datagram
+ * @data: passed to @func
+ * @destroy: (nullable): frees @data when the filter is replaced or the
+ *   channel finalized
+ *
+ * Reads (qio_channel_readv(), qio_channel_socket_recvfrom()) drop each
+ * datagram whose sender @func rejects, with any descriptors it carried,
+ * and read the next one: a non-blocking socket returns
+ * %QIO_CHANNEL_ERR_BLOCK when none is left, a blocking one waits for it.
+ * @func runs in the thread that reads, once per datagram; with a filter
+ * set, every datagram received costs a #GSocketAddress.
+ */
+void qio_channel_socket_set_sender_filter(QIOChannelSocket *ioc,
+                                          QIOChannelSocketSenderFilter func,
+                                          gpointer data,
+                                          GDestroyNotify destroy);
+
+/**
+ * qio_channel_socket_get_last_sender:
+ * @ioc: the channel
+ *
+ * Returns: (transfer none) (nullable): the sender of the last datagram a
+ * read returned on the current socket (valid until the next read or
+ * close), or %NULL if there is none.
+ */
+GSocketAddress *qio_channel_socket_get_last_sender(QIOChannelSocket *ioc);
+
+/**
  * qio_channel_socket_accept:
  * @ioc: a listening channel
  * @errp: return location for an error
@@ -332,7 +556,7 @@ GSocketAddress *qio_channel_socket_get_local_address(QIOChannelSocket *ioc,
  * @errp: return location for an error
  *
  * Returns: (transfer full) (nullable): the peer's address, or %NULL with
- * @errp set.
+ * @errp set (also for a datagram socket that is not connected).
  */
 GSocketAddress *qio_channel_socket_get_remote_address(QIOChannelSocket *ioc,
                                                       GError **errp);
@@ -362,11 +586,13 @@ gboolean qio_channel_socket_is_unix(QIOChannelSocket *ioc);
 
 /**
  * qio_channel_socket_set_unlink_on_close:
- * @ioc: a listening unix socket
+ * @ioc: a listening unix socket, or a datagram one bound to a path
  * @enabled: %FALSE to leave the socket file in place on close
  *
- * A listening unix socket removes its file when closed; this keeps it
- * (socat's unlink-close=0). Turning it off cannot be undone.
+ * A listening unix socket, and a datagram one that
+ * qio_channel_socket_dgram_sync() bound to a path, removes its file when
+ * closed; this keeps it (socat's unlink-close=0). Turning it off cannot be
+ * undone.
  */
 void qio_channel_socket_set_unlink_on_close(QIOChannelSocket *ioc,
                                             gboolean enabled);
