@@ -7,7 +7,10 @@
  * single client and closes (like socat, so that a second client is
  * refused rather than queued); with `fork` it keeps accepting, paused
  * while max-children= connections run or a client waits for a
- * descriptor (src/hold.c). A listen that fails is tried again from a
+ * descriptor (src/hold.c). A datagram server (UDP-LISTEN with fork)
+ * makes each new sender a client, a session of its own, and is never
+ * paused: new senders are refused instead while the sessions are at
+ * max-children=. A listen that fails is tried again from a
  * timer, retry= times (without limit with forever) interval= seconds
  * apart, the loop running meanwhile.
  */
@@ -20,6 +23,7 @@ struct QiocAcceptor {
     QiocEndpoint *ep;
     QIONetListener *listener; /* NULL once a one-client acceptor is
                                * done, or stopped */
+    QIODatagramServer *dgram; /* instead: a session per sender */
     gboolean once;            /* no `fork`: the first client only */
     guint64 limit;            /* clients at once; 0: no limit */
     guint64 clients;          /* accepted, not yet done */
@@ -46,6 +50,11 @@ static void acceptor_clear_timer(QiocAcceptor *acc)
 
 static void acceptor_close(QiocAcceptor *acc)
 {
+    if (acc->dgram) {
+        qio_datagram_server_set_peer_func(acc->dgram, NULL, NULL, NULL);
+        qio_datagram_server_stop(acc->dgram);
+        g_clear_object(&acc->dgram);
+    }
     if (acc->listener) {
         qio_net_listener_set_client_func(acc->listener, NULL, NULL, NULL);
         qio_net_listener_disconnect(acc->listener);
@@ -99,14 +108,14 @@ static void acceptor_take_client(QiocAcceptor *acc, QIOChannelSocket *client,
         /* No other client is taken: the listening socket closes. */
         g_object_ref(client);
         acceptor_close(acc);
-        acc->on_client(client, number, acc->data);
+        acc->on_client(QIO_CHANNEL(client), number, acc->data);
         g_object_unref(client);
         return;
     }
     if (acceptor_full(acc)) {
         acceptor_pause(acc);
     }
-    acc->on_client(client, number, acc->data);
+    acc->on_client(QIO_CHANNEL(client), number, acc->data);
 }
 
 /*
@@ -122,6 +131,70 @@ static void acceptor_on_client(QIONetListener *listener,
 
     acceptor_take_client(acc, client, number);
     qioc_log_conn_leave(prev);
+}
+
+/*
+ * Why a new sender gets no session, or NULL when it gets one. The
+ * socket is never paused: the sessions there are share it.
+ */
+static const char *acceptor_refuses_sender(QiocAcceptor *acc,
+                                           GSocketAddress *from)
+{
+    if (acc->stopped) {
+        return "stopping";
+    }
+    if (acc->held) {
+        return "waiting for a descriptor";
+    }
+    if (acceptor_full(acc)) {
+        return "max-children sessions run";
+    }
+    if (!qioc_endpoint_sender_allowed(acc->ep, from)) {
+        return ""; /* said at -d already */
+    }
+    return NULL;
+}
+
+static gboolean acceptor_take_sender(QiocAcceptor *acc,
+                                     QIOChannelDatagramPeer *peer, guint number)
+{
+    GSocketAddress *from = qio_channel_datagram_peer_get_address(peer);
+    const QiocAddress *addr = acc->ep->addr;
+    const char *why = acceptor_refuses_sender(acc, from);
+    g_autofree char *text = NULL;
+
+    if (qioc_log_get_level() >= 1) {
+        text = qio_socket_address_to_string(from);
+    }
+    if (why) {
+        if (*why) {
+            qioc_log_address(1, addr->index, addr->text,
+                             "dropped a datagram from %s: %s", text, why);
+        }
+        return FALSE;
+    }
+    qioc_log_address(1, addr->index, addr->text, "session with %s", text);
+    acc->had_client = TRUE;
+    acceptor_clear_timer(acc);
+    acc->clients++;
+    acc->on_client(QIO_CHANNEL(peer), number, acc->data);
+    return TRUE;
+}
+
+/* The first datagram of a sender with no session: a client. */
+static gboolean acceptor_on_peer(QIODatagramServer *server,
+                                 QIOChannelDatagramPeer *peer, gpointer data)
+{
+    QiocAcceptor *acc = data;
+    guint number = acc->numbered + 1;
+    guint prev = qioc_log_conn_enter(number);
+    gboolean taken = acceptor_take_sender(acc, peer, number);
+
+    if (taken) {
+        acc->numbered = number;
+    }
+    qioc_log_conn_leave(prev);
+    return taken;
 }
 
 /*
@@ -162,6 +235,16 @@ static gboolean acceptor_timeout(gpointer data)
 /* Open the listening socket(s) and start accepting. */
 static gboolean acceptor_listen(QiocAcceptor *acc, GError **errp)
 {
+    if (qioc_endpoint_ops(acc->ep)->serve) {
+        acc->dgram = qioc_endpoint_serve(acc->ep, errp);
+        if (!acc->dgram) {
+            return FALSE;
+        }
+        qio_datagram_server_set_peer_func(acc->dgram, acceptor_on_peer, acc,
+                                          NULL);
+        qio_datagram_server_start(acc->dgram, NULL);
+        return TRUE;
+    }
     acc->listener = qioc_endpoint_listen(acc->ep, errp);
     if (!acc->listener) {
         return FALSE;

@@ -12,13 +12,14 @@ typedef struct QiocAcceptor QiocAcceptor;
 
 /*
  * A client was accepted, allowed by range= and given the type's
- * per-client options. @client is borrowed: take a reference to keep it.
+ * per-client options: a #QIOChannelSocket, or the
+ * #QIOChannelDatagramPeer of a new sender of a datagram server. @client
+ * is borrowed: take a reference to keep it.
  * @number counts a `fork` listener's clients from 1 in accept order (a
  * client range= refused takes its number too); 0 without `fork`. The
  * lines about accepting it carry it already (qioc_log_conn_enter()).
  */
-typedef void QiocAcceptFunc(QIOChannelSocket *client, guint number,
-                            gpointer data);
+typedef void QiocAcceptFunc(QIOChannel *client, guint number, gpointer data);
 
 /*
  * The acceptor gave up: accept-timeout= ran out before the first client,

@@ -102,14 +102,12 @@ static void dual_half_done(QIOChannel *ioc, GError *err, gpointer data)
     dual_open_end(op, dual, NULL);
 }
 
-static void dual_on_client(QIOChannelSocket *client, guint number,
-                           gpointer data)
+static void dual_on_client(QIOChannel *client, guint number, gpointer data)
 {
     QiocDualOpen *op = data;
     QiocEndpoint *half = ((QiocDualState *)op->ep->state)->half[op->i];
 
-    qioc_endpoint_wrap_async(half, QIO_CHANNEL(g_object_ref(client)),
-                             dual_half_done, op);
+    qioc_endpoint_wrap_async(half, g_object_ref(client), dual_half_done, op);
 }
 
 static void dual_accept_timeout(const GError *err, gpointer data)

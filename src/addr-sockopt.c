@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -35,6 +36,8 @@ typedef enum {
     VALUE_LINGER,  /* gint64 seconds, set when >= 0: struct linger, on */
     VALUE_TEXT,    /* char *, set when not NULL: its bytes */
     VALUE_GENERIC, /* QiocSockopt *, set when not NULL: level, name, bytes */
+    VALUE_GROUP,   /* char * GROUP[:INTERFACE], set when not NULL: a
+                    * multicast membership of the group's family */
 } QiocSockoptValue;
 
 typedef struct {
@@ -77,6 +80,18 @@ static const QiocSockoptRow sockopt_rows[] = {
      BEFORE},
     {"linger", OFF(linger), VALUE_LINGER, F_IP, SOL_SOCKET, SO_LINGER,
      "SO_LINGER", BEFORE},
+    {"broadcast", OFF(broadcast), VALUE_FLAG, F_IP, SOL_SOCKET, SO_BROADCAST,
+     "SO_BROADCAST", BEFORE},
+    {"ip-multicast-ttl", OFF(ip_multicast_ttl), VALUE_INT, F_IP, IPPROTO_IP,
+     IP_MULTICAST_TTL, "IP_MULTICAST_TTL", BEFORE},
+    {"ip-multicast-ttl", OFF(ip_multicast_ttl), VALUE_INT, F_INET6,
+     IPPROTO_IPV6, IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS", BEFORE},
+    {"ip-multicast-loop", OFF(ip_multicast_loop), VALUE_INT, F_IP, IPPROTO_IP,
+     IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP", BEFORE},
+    {"ip-multicast-loop", OFF(ip_multicast_loop), VALUE_INT, F_INET6,
+     IPPROTO_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP", BEFORE},
+    {"ip-add-membership", OFF(ip_add_membership), VALUE_GROUP, F_IP, 0, 0, NULL,
+     BEFORE},
     {"rcvbuf", OFF(rcvbuf), VALUE_INT, F_ANY, SOL_SOCKET, SO_RCVBUF,
      "SO_RCVBUF", BEFORE | ACCEPTED},
     {"sndbuf", OFF(sndbuf), VALUE_INT, F_ANY, SOL_SOCKET, SO_SNDBUF,
@@ -113,9 +128,84 @@ typedef struct {
     int name;
     int i;
     struct linger linger;
+    struct ip_mreqn mreq4;
+    struct ipv6_mreq mreq6;
     gconstpointer data;
     gsize len;
 } QiocSockoptCall;
+
+gboolean qioc_multicast_group_parse(const char *text, GInetAddress **group,
+                                    GInetAddress **local, guint *ifindex,
+                                    GError **errp)
+{
+    g_autofree char *name = g_strdup(text);
+    char *colon = strchr(name, ':');
+    char *iface = NULL;
+
+    /* An IPv6 group has colons of its own: the interface follows a '%'. */
+    if (colon && strchr(colon + 1, ':')) {
+        colon = strrchr(name, '%');
+    }
+    if (colon) {
+        *colon = '\0';
+        iface = colon + 1;
+    }
+    *group = g_inet_address_new_from_string(name);
+    *local = NULL;
+    *ifindex = 0;
+    if (!*group || !g_inet_address_get_is_multicast(*group)) {
+        g_clear_object(group);
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "\"%s\" is not a multicast group address", name);
+        return FALSE;
+    }
+    if (!iface || !*iface) {
+        return TRUE;
+    }
+    *local = g_inet_address_new_from_string(iface);
+    if (!*local) {
+        *ifindex = if_nametoindex(iface);
+    }
+    if (!*local && *ifindex == 0) {
+        g_clear_object(group);
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "no network interface \"%s\"", iface);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ip-add-membership=: IP_ADD_MEMBERSHIP or IPV6_JOIN_GROUP. */
+static gboolean group_call(const char *text, QiocSockoptCall *c)
+{
+    g_autoptr(GInetAddress) group = NULL;
+    g_autoptr(GInetAddress) local = NULL;
+    guint ifindex;
+
+    if (!text ||
+        !qioc_multicast_group_parse(text, &group, &local, &ifindex, NULL)) {
+        return FALSE;
+    }
+    if (g_inet_address_get_family(group) == G_SOCKET_FAMILY_IPV6) {
+        memcpy(&c->mreq6.ipv6mr_multiaddr, g_inet_address_to_bytes(group), 16);
+        c->mreq6.ipv6mr_interface = ifindex;
+        c->level = IPPROTO_IPV6;
+        c->name = IPV6_JOIN_GROUP;
+        c->data = &c->mreq6;
+        c->len = sizeof(c->mreq6);
+        return TRUE;
+    }
+    memcpy(&c->mreq4.imr_multiaddr, g_inet_address_to_bytes(group), 4);
+    if (local && g_inet_address_get_family(local) == G_SOCKET_FAMILY_IPV4) {
+        memcpy(&c->mreq4.imr_address, g_inet_address_to_bytes(local), 4);
+    }
+    c->mreq4.imr_ifindex = (int)ifindex;
+    c->level = IPPROTO_IP;
+    c->name = IP_ADD_MEMBERSHIP;
+    c->data = &c->mreq4;
+    c->len = sizeof(c->mreq4);
+    return TRUE;
+}
 
 /* The call @row stands for, FALSE when its option is unset. */
 static gboolean row_call(const QiocSockoptRow *row, const QiocAddrOpts *o,
@@ -152,6 +242,8 @@ static gboolean row_call(const QiocSockoptRow *row, const QiocAddrOpts *o,
         c->name = so->name;
         c->data = g_bytes_get_data(so->value, &c->len);
         return TRUE;
+    case VALUE_GROUP:
+        return group_call(*FIELD(o, row, char *), c);
     }
     g_return_val_if_reached(FALSE);
 }

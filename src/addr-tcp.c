@@ -13,8 +13,7 @@
 
 #include "addr-tcp.h"
 
-/* A port number or a service name from /etc/services. */
-static gboolean parse_port(const char *text, guint16 *port, GError **errp)
+gboolean qioc_ip_parse_port(const char *text, guint16 *port, GError **errp)
 {
     guint64 n;
     struct servent *se;
@@ -54,17 +53,15 @@ static GInetAddress *lookup_one(const char *host, int family, GError **errp)
     return NULL;
 }
 
-/* A literal, or a name looked up once, at start-up (prepare). */
-static GInetAddress *resolve_one(const char *host, int family, GError **errp)
+GInetAddress *qioc_ip_resolve_one(const char *host, int family, GError **errp)
 {
     GInetAddress *ia = g_inet_address_new_from_string(host);
 
     return ia ? ia : lookup_one(host, family, errp);
 }
 
-/* bind= and sourceport= as a local address, or NULL when neither. */
-static gboolean local_address(const QiocAddress *addr, int family,
-                              GSocketAddress **out, GError **errp)
+gboolean qioc_ip_local_address(const QiocAddress *addr, int family,
+                               GSocketAddress **out, GError **errp)
 {
     const char *bind = addr->o.bind;
     g_autofree char *host = NULL;
@@ -83,11 +80,11 @@ static gboolean local_address(const QiocAddress *addr, int family,
     if (!host && !port) {
         return TRUE;
     }
-    if (port && !parse_port(port, &portnum, errp)) {
+    if (port && !qioc_ip_parse_port(port, &portnum, errp)) {
         return FALSE;
     }
     if (host && *host) {
-        ia = resolve_one(host, family, errp);
+        ia = qioc_ip_resolve_one(host, family, errp);
     } else {
         ia = g_inet_address_new_any(family == AF_INET6 ? G_SOCKET_FAMILY_IPV6
                                                        : G_SOCKET_FAMILY_IPV4);
@@ -140,8 +137,8 @@ QiocTcpTarget *qioc_tcp_target_new(const QiocEndpoint *ep, GError **errp)
     QiocTcpTarget *t;
     guint16 port;
 
-    if (!parse_port(addr->params[1], &port, errp) ||
-        !local_address(addr, ep->family, &local, errp)) {
+    if (!qioc_ip_parse_port(addr->params[1], &port, errp) ||
+        !qioc_ip_local_address(addr, ep->family, &local, errp)) {
         return NULL;
     }
     t = g_new0(QiocTcpTarget, 1);
@@ -199,8 +196,7 @@ static void tcp_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
     qioc_tcp_connect(ep, ep->state, done, data);
 }
 
-/* The host part of bind= for a listener, or NULL for every address. */
-static char *listen_host(const QiocAddress *addr)
+char *qioc_ip_listen_host(const QiocAddress *addr)
 {
     g_autofree char *port = NULL;
     char *host = NULL;
@@ -227,8 +223,7 @@ static guint unprivileged_port_start(void)
     return (guint)port;
 }
 
-/* Permission denied on a low port: say what grants it. */
-static void privileged_port_hint(guint16 port, GError **errp)
+void qioc_ip_privileged_port_hint(guint16 port, GError **errp)
 {
     guint start;
 
@@ -252,11 +247,11 @@ QIONetListener *qioc_tcp_listen(QiocEndpoint *ep, GError **errp)
     const QiocAddress *addr = ep->addr;
     g_autoptr(QIONetListener) listener = qio_net_listener_new();
     g_autoptr(GSocketConnectable) na = NULL;
-    g_autofree char *host = listen_host(addr);
+    g_autofree char *host = qioc_ip_listen_host(addr);
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
     guint16 port;
 
-    if (!parse_port(addr->params[0], &port, errp)) {
+    if (!qioc_ip_parse_port(addr->params[0], &port, errp)) {
         return NULL;
     }
     sopts.family = ep->family;
@@ -268,7 +263,7 @@ QIONetListener *qioc_tcp_listen(QiocEndpoint *ep, GError **errp)
     }
     na = g_network_address_new(host ? host : "", port);
     if (qio_net_listener_open_sync(listener, na, &sopts, errp) < 0) {
-        privileged_port_hint(port, errp);
+        qioc_ip_privileged_port_hint(port, errp);
         return NULL;
     }
     return g_steal_pointer(&listener);

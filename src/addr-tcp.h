@@ -1,5 +1,6 @@
 /*
- * qioc - TCP, shared with the TLS addresses that run over it
+ * qioc - TCP, shared with the TLS addresses that run over it and with
+ * the UDP ones
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -7,6 +8,22 @@
 #define QIOC_ADDR_TCP_H
 
 #include "addr.h"
+
+/* A port number or a service name from /etc/services. */
+gboolean qioc_ip_parse_port(const char *text, guint16 *port, GError **errp);
+
+/* A literal, or the first address of @family a name resolves to. */
+GInetAddress *qioc_ip_resolve_one(const char *host, int family, GError **errp);
+
+/* bind= and sourceport= as a local address, or *@out NULL when neither. */
+gboolean qioc_ip_local_address(const QiocAddress *addr, int family,
+                               GSocketAddress **out, GError **errp);
+
+/* The host part of bind= for a listener, or NULL for every address. */
+char *qioc_ip_listen_host(const QiocAddress *addr);
+
+/* Permission denied binding a low port: add what grants it. */
+void qioc_ip_privileged_port_hint(guint16 port, GError **errp);
 
 /* What a connect to an address needs, worked out once at start-up. */
 typedef struct QiocTcpTarget QiocTcpTarget;

@@ -1,5 +1,6 @@
 /*
- * qioc - UNIX-CONNECT, UNIX-LISTEN and their ABSTRACT forms
+ * qioc - UNIX-CONNECT, UNIX-LISTEN and their ABSTRACT forms; a
+ * UNIX-CONNECT to a datagram socket gets a datagram socket
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -26,16 +27,48 @@ static GSocketConnectable *unix_address(const QiocEndpoint *ep)
         g_unix_socket_address_new_with_type(ep->addr->params[0], -1, type));
 }
 
+typedef struct {
+    QiocEndpoint *ep;
+    QiocOpenDone *done;
+    gpointer data;
+} QiocUnixConnect;
+
+/*
+ * A stream connect that failed may have met a datagram socket (socat's
+ * UNIX-CLIENT takes either): connect a datagram socket to it then, and
+ * report the stream error if that fails too.
+ */
+static void unix_connected(QIOChannel *ioc, GError *err, gpointer data)
+{
+    QiocUnixConnect *c = data;
+    QiocUnixConnect call = *c;
+
+    g_free(c);
+    if (!ioc) {
+        g_autoptr(GSocketConnectable) sa = unix_address(call.ep);
+        QIOChannelSocket *sioc =
+            qioc_unix_dgram_client(G_SOCKET_ADDRESS(sa), TRUE, NULL);
+
+        if (sioc) {
+            g_clear_error(&err);
+            ioc = QIO_CHANNEL(sioc);
+        }
+    }
+    call.done(ioc, err, call.data);
+}
+
 static void unix_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
 {
     g_autoptr(GSocketConnectable) sa = unix_address(ep);
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;
+    QiocUnixConnect *c = g_new0(QiocUnixConnect, 1);
 
+    *c = (QiocUnixConnect){ep, done, data};
     qioc_sockopt_init(&sopts, ep);
     if (ep->addr->o.connect_timeout > 0) {
         sopts.connect_timeout_ms = (int)(ep->addr->o.connect_timeout * 1000);
     }
-    qioc_socket_connect(sa, &sopts, done, data);
+    qioc_socket_connect(sa, &sopts, unix_connected, c);
 }
 
 /* A socket file left by a listener that is gone looks the same as one
@@ -85,7 +118,7 @@ static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
 static const QiocAddrType unix_connect_types[] = {
     {"UNIX-CONNECT", QIOC_NAMES("UNIX", "UNIX-CLIENT", "LOCAL"),
      QIOC_ADDR_UNIX_CONNECT, AF_UNSPEC, 1, 1, QIOC_T_UCONN, "PATH",
-     "connect to a unix stream socket"},
+     "connect to a unix socket, stream or datagram"},
 };
 
 static const QiocAddrType unix_listen_types[] = {

@@ -121,6 +121,20 @@ void qioc_socket_connect(GSocketConnectable *sa,
                                      g_free, NULL);
 }
 
+void qioc_socket_dgram(GSocketConnectable *local, GSocketConnectable *remote,
+                       const QIOChannelSocketOptions *sopts, QiocOpenDone *done,
+                       gpointer data)
+{
+    g_autoptr(QIOChannelSocket) sioc = qio_channel_socket_new();
+    QiocConnectCall *call = g_new0(QiocConnectCall, 1);
+
+    call->done = done;
+    call->data = data;
+    qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
+    qio_channel_socket_dgram_async(sioc, local, remote, sopts, socket_connected,
+                                   call, g_free, NULL);
+}
+
 gboolean qioc_listener_add_fd(QIONetListener *listener, int fd,
                               const char *hint, GError **errp)
 {

@@ -36,6 +36,18 @@ static const QiocAddrDesc *const addr_descs[QIOC_ADDR__COUNT] = {
     [QIOC_ADDR_ACCEPT_FD] = &qioc_addr_accept_fd,
     [QIOC_ADDR_SD_LISTEN] = &qioc_addr_sd_listen,
     [QIOC_ADDR_DUAL] = &qioc_addr_dual,
+    [QIOC_ADDR_UDP_CONNECT] = &qioc_addr_udp_connect,
+    [QIOC_ADDR_UDP_LISTEN] = &qioc_addr_udp_listen,
+    [QIOC_ADDR_UDP_SENDTO] = &qioc_addr_udp_sendto,
+    [QIOC_ADDR_UDP_DATAGRAM] = &qioc_addr_udp_datagram,
+    [QIOC_ADDR_UDP_RECVFROM] = &qioc_addr_udp_recvfrom,
+    [QIOC_ADDR_UDP_RECV] = &qioc_addr_udp_recv,
+    [QIOC_ADDR_UNIX_SENDTO] = &qioc_addr_unix_sendto,
+    [QIOC_ADDR_UNIX_RECVFROM] = &qioc_addr_unix_recvfrom,
+    [QIOC_ADDR_UNIX_RECV] = &qioc_addr_unix_recv,
+    [QIOC_ADDR_ABSTRACT_SENDTO] = &qioc_addr_abstract_sendto,
+    [QIOC_ADDR_ABSTRACT_RECVFROM] = &qioc_addr_abstract_recvfrom,
+    [QIOC_ADDR_ABSTRACT_RECV] = &qioc_addr_abstract_recv,
 };
 
 const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind)
@@ -126,7 +138,9 @@ const QiocAddrDesc *qioc_endpoint_ops(const QiocEndpoint *ep)
 
 gboolean qioc_endpoint_is_listener(const QiocEndpoint *ep)
 {
-    return qioc_endpoint_ops(ep)->listen != NULL;
+    const QiocAddrDesc *ops = qioc_endpoint_ops(ep);
+
+    return ops->listen != NULL || ops->serve != NULL;
 }
 
 gboolean qioc_endpoint_serves_many(const QiocEndpoint *ep)
@@ -186,6 +200,30 @@ QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp)
                          qio_channel_socket_get_fd(sioc));
     }
     return listener;
+}
+
+QIODatagramServer *qioc_endpoint_serve(QiocEndpoint *ep, GError **errp)
+{
+    const QiocAddrDesc *ops = qioc_endpoint_ops(ep);
+    QIODatagramServer *server;
+
+    if (!ops->serve) {
+        not_supported(ep, "serve datagram senders", errp);
+        return NULL;
+    }
+    server = ops->serve(ep, errp);
+    if (server && qioc_log_get_level() >= 2) {
+        QIOChannelSocket *sioc = qio_datagram_server_get_socket(server);
+        g_autoptr(GSocketAddress) local =
+            qio_channel_socket_get_local_address(sioc, NULL);
+        g_autofree char *text =
+            local ? qio_socket_address_to_string(local) : g_strdup("?");
+
+        qioc_log_address(2, ep->addr->index, ep->addr->text,
+                         "receiving on %s (socket %d), a session per sender",
+                         text, qio_channel_socket_get_fd(sioc));
+    }
+    return server;
 }
 
 gboolean qioc_endpoint_finish(QiocEndpoint *ep, QIOChannel *ioc)
@@ -376,6 +414,23 @@ static gboolean client_in_range(QiocEndpoint *ep, QIOChannelSocket *client)
     }
     text = peer ? qio_socket_address_to_string(peer) : g_strdup("?");
     qioc_error("refused %s: not in range=%s", text, range->text);
+    return FALSE;
+}
+
+gboolean qioc_endpoint_sender_allowed(const QiocEndpoint *ep,
+                                      GSocketAddress *from)
+{
+    g_autofree char *text = NULL;
+
+    if (!ep->addr->o.range || (from && in_range(ep->range, from))) {
+        return TRUE;
+    }
+    if (qioc_log_get_level() >= 1) {
+        text = from ? qio_socket_address_to_string(from) : g_strdup("?");
+        qioc_log_address(1, ep->addr->index, ep->addr->text,
+                         "dropped a datagram from %s: not in range=%s", text,
+                         ep->addr->o.range->text);
+    }
     return FALSE;
 }
 

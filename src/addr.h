@@ -85,6 +85,12 @@ typedef void QiocConnectFunc(QiocEndpoint *ep, QiocOpenDone *done,
 /* Open the listening socket(s); src/acceptor.c accepts the clients. */
 typedef QIONetListener *QiocListenFunc(QiocEndpoint *ep, GError **errp);
 
+/*
+ * Bind the datagram socket of a type that serves every sender as a
+ * session of its own (UDP-LISTEN with fork); src/acceptor.c starts it.
+ */
+typedef QIODatagramServer *QiocServeFunc(QiocEndpoint *ep, GError **errp);
+
 /* Options that apply to each accepted client (nodelay, keepalive). */
 typedef void QiocAcceptedFunc(QiocEndpoint *ep, QIOChannelSocket *client);
 
@@ -133,14 +139,15 @@ typedef enum {
  * @open: opens at once, or NULL
  * @connect: connects without blocking, or NULL
  * @listen: listens for clients, or NULL
+ * @serve: serves datagram senders as clients, or NULL
  * @accepted: per accepted client, or NULL
  * @wrap: a layer over a connected or accepted channel, or NULL
  * @finish: at the end of a connection, or NULL
  * @spawn: runs on the peer's descriptors instead of opening, or NULL
  * @exited: with @spawn, how its process ended
  *
- * What an address type is and does. One of @open, @connect, @listen and
- * @spawn is set (in the variant @choose returns, if any).
+ * What an address type is and does. One of @open, @connect, @listen,
+ * @serve and @spawn is set (in the variant @choose returns, if any).
  */
 struct QiocAddrDesc {
     QiocAddrKind kind;
@@ -155,6 +162,7 @@ struct QiocAddrDesc {
     QiocOpenFunc *open;
     QiocConnectFunc *connect;
     QiocListenFunc *listen;
+    QiocServeFunc *serve;
     QiocAcceptedFunc *accepted;
     QiocWrapFunc *wrap;
     QiocFinishFunc *finish;
@@ -190,6 +198,18 @@ extern const QiocAddrDesc qioc_addr_tls_connect;
 extern const QiocAddrDesc qioc_addr_tls_listen;
 extern const QiocAddrDesc qioc_addr_sd_listen;
 extern const QiocAddrDesc qioc_addr_dual;
+extern const QiocAddrDesc qioc_addr_udp_connect;
+extern const QiocAddrDesc qioc_addr_udp_listen;
+extern const QiocAddrDesc qioc_addr_udp_sendto;
+extern const QiocAddrDesc qioc_addr_udp_datagram;
+extern const QiocAddrDesc qioc_addr_udp_recvfrom;
+extern const QiocAddrDesc qioc_addr_udp_recv;
+extern const QiocAddrDesc qioc_addr_unix_sendto;
+extern const QiocAddrDesc qioc_addr_unix_recvfrom;
+extern const QiocAddrDesc qioc_addr_unix_recv;
+extern const QiocAddrDesc qioc_addr_abstract_sendto;
+extern const QiocAddrDesc qioc_addr_abstract_recvfrom;
+extern const QiocAddrDesc qioc_addr_abstract_recv;
 
 /* ---- endpoints (addr.c) */
 
@@ -239,6 +259,9 @@ void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
 /* Open the listening socket(s) of a listener, logged at -dd. */
 QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp);
 
+/* Bind the socket of a datagram server, logged at -dd. */
+QIODatagramServer *qioc_endpoint_serve(QiocEndpoint *ep, GError **errp);
+
 /*
  * A client was accepted: FALSE (logged) when range= refuses it or one of
  * the socket options set per client (rcvbuf=, setsockopt-int=, ...)
@@ -246,6 +269,13 @@ QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp);
  */
 gboolean qioc_endpoint_accept_client(QiocEndpoint *ep,
                                      QIOChannelSocket *client);
+
+/*
+ * range= lets a datagram from @from through; FALSE (logged at -d) when it
+ * is to be dropped.
+ */
+gboolean qioc_endpoint_sender_allowed(const QiocEndpoint *ep,
+                                      GSocketAddress *from);
 
 /* Apply the type's wrap (if any) to an accepted client. */
 void qioc_endpoint_wrap_async(QiocEndpoint *ep, QIOChannel *ioc,
@@ -300,6 +330,22 @@ void qioc_socket_connect(GSocketConnectable *sa,
                          const QIOChannelSocketOptions *sopts,
                          QiocOpenDone *done, gpointer data);
 
+/*
+ * Make a datagram socket bound to @local and connected to @remote (either
+ * may be NULL, not both) without blocking; the channel goes to @done.
+ */
+void qioc_socket_dgram(GSocketConnectable *local, GSocketConnectable *remote,
+                       const QIOChannelSocketOptions *sopts, QiocOpenDone *done,
+                       gpointer data);
+
+/*
+ * A unix datagram socket bound to an abstract name of the kernel's
+ * choosing (so that it can be answered), connected to @to or, unless
+ * @connected, sending every datagram there (addr-unix-dgram.c).
+ */
+QIOChannelSocket *qioc_unix_dgram_client(GSocketAddress *to, gboolean connected,
+                                         GError **errp);
+
 /* A listener on the inherited listening socket @fd. */
 gboolean qioc_listener_add_fd(QIONetListener *listener, int fd,
                               const char *hint, GError **errp);
@@ -330,6 +376,14 @@ void qioc_sockopt_init(QIOChannelSocketOptions *sopts, const QiocEndpoint *ep);
  */
 gboolean qioc_sockopt_apply(const QiocEndpoint *ep, int fd, int family,
                             QiocSockoptPhase phase, GError **errp);
+
+/*
+ * ip-add-membership='s GROUP[:INTERFACE] (an IPv6 group: GROUP%INTERFACE):
+ * the group, and the interface as an address or an index (else NULL, 0).
+ */
+gboolean qioc_multicast_group_parse(const char *text, GInetAddress **group,
+                                    GInetAddress **local, guint *ifindex,
+                                    GError **errp);
 
 /* The same on a connected or accepted socket channel. */
 gboolean qioc_sockopt_apply_socket(const QiocEndpoint *ep,

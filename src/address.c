@@ -51,6 +51,8 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_TLSCONNECT QIOC_OPTGRP_TLSCONNECT
 #define O_FDPASS QIOC_OPTGRP_FDPASS
 #define O_SOCKET QIOC_OPTGRP_SOCKET
+#define O_TCP QIOC_OPTGRP_TCP
+#define O_UDP QIOC_OPTGRP_UDP
 
 #define FLAG QIOC_OPT_FLAG
 #define INT QIOC_OPT_INT
@@ -89,9 +91,9 @@ static const QiocOptDesc addr_options[] = {
      "address family: ip4 or ip6", OFF(pf)},
     {"ipv6only", NAMES("ipv6-v6only"), FLAG, O_IP, "0", NULL,
      "an IPv6 socket takes IPv6 only (IPV6_V6ONLY)", OFF(ipv6only), TRUE},
-    {"nodelay", NAMES("tcp-nodelay"), FLAG, O_IP, "0", NULL, "set TCP_NODELAY",
+    {"nodelay", NAMES("tcp-nodelay"), FLAG, O_TCP, "0", NULL, "set TCP_NODELAY",
      OFF(nodelay)},
-    {"keepalive", NAMES("so-keepalive"), FLAG, O_IP, "0", NULL,
+    {"keepalive", NAMES("so-keepalive"), FLAG, O_TCP, "0", NULL,
      "set SO_KEEPALIVE", OFF(keepalive)},
     {"reuseport", NAMES("so-reuseport"), FLAG, O_IP, "0", NULL,
      "set SO_REUSEPORT: other sockets may bind the same port", OFF(reuseport)},
@@ -101,11 +103,22 @@ static const QiocOptDesc addr_options[] = {
      "time to live (IPv6: hop limit) of the packets sent", OFF(ttl)},
     {"tos", NAMES("ip-tos"), NUMBER, O_IP, NULL, NULL,
      "type of service (IPv6: traffic class) of the packets sent", OFF(tos)},
-    {"mss", NAMES("tcp-maxseg"), NUMBER, O_IP, NULL, NULL,
+    {"mss", NAMES("tcp-maxseg"), NUMBER, O_TCP, NULL, NULL,
      "TCP maximum segment size to announce (TCP_MAXSEG)", OFF(mss)},
-    {"linger", NAMES("so-linger"), NUMBER, O_IP, NULL, NULL,
+    {"linger", NAMES("so-linger"), NUMBER, O_TCP, NULL, NULL,
      "on close, wait up to SECONDS for unsent data (SO_LINGER); 0: reset",
      OFF(linger)},
+    {"broadcast", NAMES("so-broadcast"), FLAG, O_UDP, "0", NULL,
+     "may send to a broadcast address (SO_BROADCAST)", OFF(broadcast)},
+    {"ip-multicast-ttl", NAMES("multicast-ttl"), NUMBER, O_UDP, NULL, NULL,
+     "time to live (IPv6: hop limit) of multicast datagrams sent",
+     OFF(ip_multicast_ttl)},
+    {"ip-multicast-loop", NAMES("multicast-loop"), INT, O_UDP, NULL, NULL,
+     "1: multicast datagrams sent come back to local listeners; 0: not",
+     OFF(ip_multicast_loop)},
+    {"ip-add-membership", NAMES("ip-membership"), STRING, O_UDP, NULL, NULL,
+     "join multicast group GROUP[:INTERFACE] (interface name or address)",
+     OFF(ip_add_membership)},
     {"rcvbuf", NAMES("so-rcvbuf"), SIZE, O_SOCKET, NULL, NULL,
      "socket receive buffer size (SO_RCVBUF)", OFF(rcvbuf)},
     {"sndbuf", NAMES("so-sndbuf"), SIZE, O_SOCKET, NULL, NULL,
@@ -1334,10 +1347,6 @@ static const struct {
     {"proxyport", NULL},
     {"proxyauth", NULL},
     {"resolve", NULL},
-    {"broadcast", NULL},
-    {"ip-multicast-ttl", NULL},
-    {"ip-multicast-loop", NULL},
-    {"ip-add-membership", NULL},
 };
 
 /* Why @name, an option of socat's, is refused; NULL for other names. */
@@ -1371,13 +1380,6 @@ static char *option_hint(const char *name)
  * TCP-LISTEN?". The 4 and 6 variants are matched by their family.
  */
 static const char *const socat_only_types[] = {
-    "UDP",
-    "UDP-CONNECT",
-    "UDP-LISTEN",
-    "UDP-SENDTO",
-    "UDP-RECVFROM",
-    "UDP-RECV",
-    "UDP-DATAGRAM",
     "UDPLITE",
     "UDPLITE-CONNECT",
     "UDPLITE-LISTEN",
@@ -1389,13 +1391,6 @@ static const char *const socat_only_types[] = {
     "IP-RECVFROM",
     "IP-RECV",
     "IP-DATAGRAM",
-    "UNIX-SENDTO",
-    "UNIX-RECVFROM",
-    "UNIX-RECV",
-    "ABSTRACT-SENDTO",
-    "ABSTRACT-RECVFROM",
-    "ABSTRACT-RECV",
-    "ABSTRACT-CLIENT",
     "SCTP-CONNECT",
     "SCTP-LISTEN",
     "DCCP-CONNECT",
@@ -2354,6 +2349,12 @@ static gboolean is_ip_listener(const QiocAddress *addr, int family)
     return (addr->type->groups & QIOC_OPTGRP_IPLISTEN) != 0;
 }
 
+static gboolean is_tcp_listener(const QiocAddress *addr, int family)
+{
+    return is_ip_listener(addr, family) &&
+           (addr->type->groups & QIOC_OPTGRP_TCP) != 0;
+}
+
 static gboolean is_v6_wildcard_listener(const QiocAddress *addr, int family)
 {
     return is_ip_listener(addr, family) &&
@@ -2365,7 +2366,8 @@ static gboolean is_v6_wildcard_listener(const QiocAddress *addr, int family)
  * Defaults that depend on the address, as the opening code applies them:
  * an IPv6 listener on every address is IPv6-only (listen_wildcard() in
  * lib/socket-listen.c), any other socket is not; a TCP listener sets
- * SO_REUSEADDR (src/addr-tcp.c), a connecting socket does not.
+ * SO_REUSEADDR (src/addr-tcp.c), a connecting socket or a UDP one does
+ * not.
  */
 static const struct {
     const char *option;
@@ -2373,7 +2375,7 @@ static const struct {
     const char *value;
 } address_defaults[] = {
     {"ipv6only", is_v6_wildcard_listener, "1"},
-    {"reuseaddr", is_ip_listener, "1"},
+    {"reuseaddr", is_tcp_listener, "1"},
 };
 
 static const char *effective_default(const QiocAddress *addr,

@@ -54,6 +54,18 @@ typedef enum {
     QIOC_ADDR_ACCEPT_FD,
     QIOC_ADDR_SD_LISTEN,
     QIOC_ADDR_DUAL, /* ADDRESS!!ADDRESS: #QiocAddress.half */
+    QIOC_ADDR_UDP_CONNECT,
+    QIOC_ADDR_UDP_LISTEN,
+    QIOC_ADDR_UDP_SENDTO,
+    QIOC_ADDR_UDP_DATAGRAM,
+    QIOC_ADDR_UDP_RECVFROM,
+    QIOC_ADDR_UDP_RECV,
+    QIOC_ADDR_UNIX_SENDTO,
+    QIOC_ADDR_UNIX_RECVFROM,
+    QIOC_ADDR_UNIX_RECV,
+    QIOC_ADDR_ABSTRACT_SENDTO,
+    QIOC_ADDR_ABSTRACT_RECVFROM,
+    QIOC_ADDR_ABSTRACT_RECV,
     QIOC_ADDR__COUNT
 } QiocAddrKind;
 
@@ -98,10 +110,10 @@ typedef enum {
  *   interval, forever)
  * @QIOC_OPTGRP_CONNECT: connects (connect-timeout, retry, interval,
  *   forever)
- * @QIOC_OPTGRP_IP: TCP or TLS, either side (bind, nodelay, keepalive, pf,
- *   ipv6only, reuseaddr, reuseport, interface, ttl, tos, mss, linger)
- * @QIOC_OPTGRP_IPCONNECT: TCP or TLS client (sourceport)
- * @QIOC_OPTGRP_IPLISTEN: TCP or TLS listener (range)
+ * @QIOC_OPTGRP_IP: TCP, TLS or UDP, either side (bind, pf, ipv6only,
+ *   reuseaddr, reuseport, interface, ttl, tos)
+ * @QIOC_OPTGRP_IPCONNECT: TCP, TLS or UDP client (sourceport)
+ * @QIOC_OPTGRP_IPLISTEN: TCP or TLS listener, UDP receiver (range)
  * @QIOC_OPTGRP_UNIXLISTEN: unix socket file listener (unlink-early,
  *   unlink-close)
  * @QIOC_OPTGRP_FSPERM: may create a file system object (mode, user,
@@ -118,6 +130,11 @@ typedef enum {
  *   (send-fds)
  * @QIOC_OPTGRP_SOCKET: creates a socket, TCP or unix, either side
  *   (rcvbuf, sndbuf, setsockopt-int, -bin, -string, -listen)
+ * @QIOC_OPTGRP_TCP: TCP or TLS, either side (nodelay, keepalive, mss,
+ *   linger)
+ * @QIOC_OPTGRP_UDP: a UDP socket that sends to an address of its own
+ *   choosing (broadcast, ip-multicast-ttl, ip-multicast-loop,
+ *   ip-add-membership)
  *
  * Option groups: an option applies to an address type when their group
  * masks share a bit.
@@ -139,6 +156,8 @@ typedef enum {
     QIOC_OPTGRP_TLSCONNECT = 1u << 13,
     QIOC_OPTGRP_FDPASS = 1u << 14,
     QIOC_OPTGRP_SOCKET = 1u << 15,
+    QIOC_OPTGRP_TCP = 1u << 16,
+    QIOC_OPTGRP_UDP = 1u << 17,
 } QiocOptGroup;
 
 /**
@@ -286,6 +305,11 @@ typedef struct QiocAddrOpts {
     gint64 tos;
     gint64 mss;
     gint64 linger;
+    /* UDP */
+    gboolean broadcast;
+    gint64 ip_multicast_ttl;
+    gint64 ip_multicast_loop; /* -1 unless given */
+    char *ip_add_membership;  /* GROUP:INTERFACE */
     /* sockets, TCP or unix */
     gint64 rcvbuf;
     gint64 sndbuf;
@@ -364,10 +388,24 @@ typedef struct QiocAddrOpts {
 #define QIOC_T_ULISTEN (QIOC_T_ACCEPT | QIOC_OPTGRP_LISTEN | QIOC_OPTGRP_SOCKET)
 #define QIOC_T_TCONN                                                           \
     (QIOC_OPTGRP_ALL | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_IP |                  \
-     QIOC_OPTGRP_IPCONNECT | QIOC_OPTGRP_SOCKET)
+     QIOC_OPTGRP_IPCONNECT | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_TCP)
 #define QIOC_T_TLISTEN                                                         \
     (QIOC_OPTGRP_ALL | QIOC_OPTGRP_ACCEPT | QIOC_OPTGRP_LISTEN |               \
-     QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN | QIOC_OPTGRP_SOCKET)
+     QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN | QIOC_OPTGRP_SOCKET |              \
+     QIOC_OPTGRP_TCP)
+/* UDP: a client (UDP, UDP-SENDTO), a receiver (UDP-RECV), a server. */
+#define QIOC_T_UCLIENT                                                         \
+    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_IP | QIOC_OPTGRP_IPCONNECT |                \
+     QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_UDP)
+#define QIOC_T_URECV                                                           \
+    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN |                 \
+     QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_UDP)
+#define QIOC_T_USERVER (QIOC_T_URECV | QIOC_OPTGRP_ACCEPT)
+/* Unix datagram sockets: sending to a path, receiving on one. */
+#define QIOC_T_DSEND (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET)
+#define QIOC_T_DRECV                                                           \
+    (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_FSPERM |                 \
+     QIOC_OPTGRP_UNIXLISTEN)
 #define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
 
 /* A NULL-terminated list of names, for aliases. */

@@ -54,6 +54,11 @@ typedef struct QiocFlow {
     gboolean eof;          /* the source reached end-of-file */
     gboolean plain_source; /* a kernel descriptor, read as is
                             * (no TLS records held in memory) */
+    gboolean dgram_source; /* reads datagrams: no end-of-file, one
+                            * datagram per read, a short read says
+                            * nothing about what is queued */
+    gboolean dgram_dest;   /* writes datagrams: never spliced */
+    guint64 dgram_dropped; /* datagrams too big for -b */
     ssize_t last_read;     /* bytes the last read returned */
     gboolean drained;      /* that read was short: the source
                             * is empty until it polls readable */
@@ -266,9 +271,30 @@ static void flow_buffer(QiocFlow *f)
         f->buf_size = full;
     }
     if (!f->buf) {
+        /* A datagram cut to fit would be lost: the whole of -b at once. */
+        if (f->dgram_source) {
+            f->buf_size = full;
+        }
         f->buf_size = f->buf_size ? f->buf_size : MIN(FIRST_BUFFER, full);
         f->buf = buffer_take(f->buf_size);
     }
+}
+
+/*
+ * A datagram longer than the buffer (-b) was read and dropped: say so
+ * and go on reading, as a datagram socket does with what does not fit
+ * (socat cuts it silently).
+ */
+static gboolean flow_dgram_too_big(QiocFlow *f, const GError *err)
+{
+    if (!f->dgram_source ||
+        !g_error_matches(err, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)) {
+        return FALSE;
+    }
+    f->dgram_dropped++;
+    qioc_log_address(QIOC_LOG_WARNING, flow_src(f)->index, flow_src(f)->name,
+                     "%s; dropped (raise -b to pass it on)", err->message);
+    return TRUE;
 }
 
 /*
@@ -308,9 +334,16 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
             flow_yield(f, src, G_IO_IN);
             continue;
         }
+        if (n < 0 && flow_dgram_too_big(f, err)) {
+            continue;
+        }
         if (n < 0) {
             flow_fail(f, f->from, err);
             return -1;
+        }
+        if (n == 0 && f->dgram_source) {
+            /* An empty datagram: nothing to pass on, and not the end. */
+            continue;
         }
         if (n == 0 && (!want_fds || *nfds == 0)) {
             if (flow_eof_retry(f)) {
@@ -322,7 +355,8 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
             f->readbytes_left -= n;
         }
         f->last_read = n;
-        f->drained = n > 0 && (size_t)n < iov.iov_len && f->plain_source;
+        f->drained = n > 0 && (size_t)n < iov.iov_len && f->plain_source &&
+                     !f->dgram_source;
         pump_touch(f->pump);
         return n;
     }
@@ -565,6 +599,22 @@ static gboolean close_timeout_expired(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * How long the direction left may go on once one has ended (-t). A
+ * datagram source has no end of its own: unless -t says otherwise it
+ * gets socat's half second for the answers to come.
+ */
+static double pump_close_timeout(QiocPump *pump)
+{
+    for (int i = 0; i < 2; i++) {
+        if (pump->flow[i].active && pump->flow[i].dgram_source &&
+            pump->cfg.close_timeout < 0) {
+            return QIOC_DGRAM_CLOSE_TIMEOUT;
+        }
+    }
+    return pump->cfg.close_timeout;
+}
+
 static void pump_flow_ended(QiocPump *pump)
 {
     gboolean all_done = !pump->flow[0].active && !pump->flow[1].active;
@@ -578,9 +628,9 @@ static void pump_flow_ended(QiocPump *pump)
         qioc_pump_stop(pump, TRUE);
         return;
     }
-    if (pump->cfg.close_timeout >= 0 && !pump->close_timer) {
+    if (pump_close_timeout(pump) >= 0 && !pump->close_timer) {
         pump->close_timer =
-            g_timeout_add((guint)(pump->cfg.close_timeout * 1000),
+            g_timeout_add((guint)(pump_close_timeout(pump) * 1000),
                           close_timeout_expired, pump);
     }
 }
@@ -592,8 +642,9 @@ static gboolean flow_can_splice(QiocFlow *f)
     QiocPump *pump = f->pump;
 
     return pump->cfg.traffic == QIOC_TRAFFIC_OFF && f->record < 0 &&
-           !flow_wants_fds(f) && f->readbytes_left < 0 &&
-           (!f->send_fds || !f->send_fds->len) && !flow_cfg(f)->ignoreeof &&
+           !f->dgram_source && !f->dgram_dest && !flow_wants_fds(f) &&
+           f->readbytes_left < 0 && (!f->send_fds || !f->send_fds->len) &&
+           !flow_cfg(f)->ignoreeof &&
            qioc_channel_fd(pump->side[f->from].ioc, TRUE) >= 0 &&
            qioc_channel_fd(pump->side[f->to].ioc, FALSE) >= 0;
 }
@@ -949,6 +1000,8 @@ static void flow_start(QiocPump *pump, int from)
         return;
     }
     f->plain_source = qioc_channel_fd(pump->side[from].ioc, TRUE) >= 0;
+    f->dgram_source = qioc_channel_is_datagram(pump->side[from].ioc, TRUE);
+    f->dgram_dest = qioc_channel_is_datagram(pump->side[!from].ioc, FALSE);
     f->active = TRUE;
     f->started = g_get_monotonic_time();
     f->co = qio_coroutine_create(flow_run, f);

@@ -39,6 +39,11 @@ typedef struct QiocOptions {
     gboolean dry_run;       /* --dry-run */
 } QiocOptions;
 
+/* A datagram source never ends: -t's default once the other side has. */
+#define QIOC_DGRAM_CLOSE_TIMEOUT 0.5
+/* -T's default for the sessions of a datagram server (UDP-LISTEN,fork). */
+#define QIOC_DGRAM_SESSION_IDLE 60.0
+
 #define QIOC_OPTIONS_INIT                                                      \
     {                                                                          \
         .buffer_size = 128 * 1024, .close_timeout = -1, .idle_timeout = 0,     \

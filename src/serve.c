@@ -282,6 +282,11 @@ static void conn_start_pump(QiocConn *conn)
     for (int i = 0; i < 2; i++) {
         QiocEndpoint *ep = srv->ep[i];
 
+        /* Nothing ends a datagram session but its being idle. */
+        if (QIO_IS_CHANNEL_DATAGRAM_PEER(conn->ioc[i]) &&
+            cfg.idle_timeout <= 0) {
+            cfg.idle_timeout = QIOC_DGRAM_SESSION_IDLE;
+        }
         cfg.flow[i].enabled = conn_flow_enabled(conn, i);
         cfg.conn = conn->number;
         side[i] = (QiocPumpSide){
@@ -444,16 +449,14 @@ static void open_done(QIOChannel *ioc, GError *err, gpointer data)
 }
 
 /* A client of side @i's listener: put the type's layer on it. */
-static void conn_accepted(QiocConn *conn, int i, QIOChannelSocket *client)
+static void conn_accepted(QiocConn *conn, int i, QIOChannel *client)
 {
-    qioc_endpoint_wrap_async(conn->srv->ep[i],
-                             QIO_CHANNEL(g_object_ref(client)), open_done,
+    qioc_endpoint_wrap_async(conn->srv->ep[i], g_object_ref(client), open_done,
                              open_call(conn, i));
 }
 
 /* The client of a one-client listener. */
-static void conn_on_client(QIOChannelSocket *client, guint number,
-                           gpointer data)
+static void conn_on_client(QIOChannel *client, guint number, gpointer data)
 {
     QiocConn *conn = conn_ref(data);
     guint prev = conn_log_enter(conn);
@@ -554,8 +557,7 @@ static void conn_open_side(QiocConn *conn, int i)
 /* ---------------------------------------------------------------- serving */
 
 /* A client of the `fork` listener: a connection of its own. */
-static void server_on_client(QIOChannelSocket *client, guint number,
-                             gpointer data)
+static void server_on_client(QIOChannel *client, guint number, gpointer data)
 {
     QiocServer *srv = data;
     int s = srv->serving;

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "splice.h"
@@ -45,6 +46,19 @@ int qioc_channel_fd(QIOChannel *ioc, gboolean for_reading)
                            : qio_channel_file_get_write_fd(fioc);
     }
     return -1;
+}
+
+gboolean qioc_channel_is_datagram(QIOChannel *ioc, gboolean for_reading)
+{
+    int fd = qioc_channel_fd(ioc, for_reading);
+    int type = 0;
+    socklen_t len = sizeof(type);
+
+    if (QIO_IS_CHANNEL_DATAGRAM_PEER(ioc)) {
+        return TRUE;
+    }
+    return fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           type == SOCK_DGRAM;
 }
 
 gboolean qioc_splice_pipe_open(int pipe[2])

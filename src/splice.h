@@ -11,6 +11,12 @@
 /* The descriptor under @ioc for one direction, or -1 (TLS, commands). */
 int qioc_channel_fd(QIOChannel *ioc, gboolean for_reading);
 
+/*
+ * Whether @ioc reads (@for_reading) or writes datagrams: a datagram
+ * socket, or a dual channel whose half is one.
+ */
+gboolean qioc_channel_is_datagram(QIOChannel *ioc, gboolean for_reading);
+
 typedef enum {
     QIOC_SPLICE_EOF,      /* the source ended; everything was written */
     QIOC_SPLICE_FAILED,   /* an error was reported */

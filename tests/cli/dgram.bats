@@ -1,0 +1,350 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Datagram addresses: UDP, UDP-LISTEN (with and without fork),
+# UDP-SENDTO, UDP-DATAGRAM, UDP-RECVFROM, UDP-RECV, the UNIX- and
+# ABSTRACT- datagram types, UNIX-CONNECT to a datagram socket; datagram
+# boundaries through the relay, range=, -b, sessions per sender. The
+# peers are python sockets (tests/cli/dgrampeer.py), dnsmasq and dig.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+DGRAM_PY="$QIOC_TESTS/dgrampeer.py"
+
+setup() {
+    qioc_setup
+    NAME="qioc-bats-$$-$BATS_TEST_NUMBER-$RANDOM"
+}
+
+dpeer() {
+    timeout -k 5 "${QIOC_TIMEOUT:-20}" "$PYTHON3" "$DGRAM_PY" "$@"
+}
+
+bg_dpeer() {
+    bg "$PYTHON3" "$DGRAM_PY" "$@"
+}
+
+udp_port() {
+    dpeer free-port
+}
+
+# udp_bound PORT: a UDP socket is bound to PORT (v4 or v6).
+udp_bound() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v p=":$hex" 'substr($2, length($2) - 4) == p { found = 1 }
+        END { exit !found }' /proc/net/udp /proc/net/udp6 2>/dev/null
+}
+
+wait_udp() {
+    poll "${2:-10}" udp_bound "$1"
+}
+
+# unix_dgram_bound PATH|@NAME: a unix datagram socket is bound there.
+unix_dgram_bound() {
+    awk -v p="$1" '$NF == p && $5 == "0002" { found = 1 }
+        END { exit !found }' /proc/net/unix
+}
+
+wait_unix_dgram() {
+    poll "${2:-10}" unix_dgram_bound "$1"
+}
+
+# An echo peer on a free UDP port of 127.0.0.1: its port in ECHO.
+start_echo() {
+    ECHO=$(udp_port)
+    bg_dpeer echo "127.0.0.1:$ECHO" --ready "$T/echo.ready"
+    wait_file "$T/echo.ready"
+}
+
+SIZES=1,2,3,100,512,1400,1472,4096,8192,9000,16384,32768,65507
+
+# ---------------------------------------------------------------- boundaries
+
+@test "UDP-RECVFROM to UDP: datagrams of 1 to 65507 bytes cross both ways whole, one for one" {
+    start_echo
+    local p
+    p=$(udp_port)
+    bg_qioc UDP-RECVFROM:"$p",bind=127.0.0.1 UDP:127.0.0.1:"$ECHO" 2>"$T/q.err"
+    wait_udp "$p"
+    run -0 dpeer send "127.0.0.1:$p" --sizes "$SIZES" --replies
+    [[ $output == "ok 13" ]] || { echo "$output"; false; }
+    assert_empty "$T/q.err"
+}
+
+@test "UDP6: the same over IPv6 loopback" {
+    "$PYTHON3" -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' 2>/dev/null ||
+        skip "no IPv6 loopback"
+    local p e
+    p=$(udp_port)
+    e=$(udp_port)
+    bg_dpeer echo "[::1]:$e" --ready "$T/echo.ready"
+    wait_file "$T/echo.ready"
+    bg_qioc UDP6-RECVFROM:"$p",bind=::1 UDP6:[::1]:"$e" 2>"$T/q.err"
+    wait_udp "$p"
+    run -0 dpeer send "[::1]:$p" --sizes 1,1400,65487 --replies
+    [[ $output == "ok 3" ]] || { echo "$output"; false; }
+}
+
+@test "UDP-RECV to stdout: a one-way flow of datagrams arrives whole, in order" {
+    local p
+    p=$(udp_port)
+    bg_qioc -u UDP-RECV:"$p",bind=127.0.0.1 - >"$T/out" 2>"$T/q.err"
+    wait_udp "$p"
+    dpeer send "127.0.0.1:$p" --sizes "$SIZES" --out "$T/sent"
+    wait_size "$T/out" "$(stat -c %s "$T/sent")"
+    assert_same "$T/sent" "$T/out"
+    assert_empty "$T/q.err"
+}
+
+@test "a stream read becomes one datagram of at most -b bytes" {
+    local p
+    p=$(udp_port)
+    random_file "$T/in" 5000
+    bg_dpeer recv "127.0.0.1:$p" --count 5 --out "$T/got" --ready "$T/r.ready" >"$T/lengths"
+    local rpid=$BG_PID
+    wait_file "$T/r.ready"
+    run -0 qioc -u -b 1000 FILE:"$T/in" UDP-SENDTO:127.0.0.1:"$p"
+    reap "$rpid"
+    [[ $BG_STATUS == 0 ]]
+    [[ $(sort -u "$T/lengths") == 1000 ]] || { cat "$T/lengths"; false; }
+    assert_same "$T/in" "$T/got"
+}
+
+@test "a datagram longer than -b is dropped with a warning; the next one passes" {
+    local p
+    p=$(udp_port)
+    bg_qioc -u -b 1000 UDP-RECV:"$p",bind=127.0.0.1 - >"$T/out" 2>"$T/q.err"
+    wait_udp "$p"
+    dpeer send "127.0.0.1:$p" --sizes 1400,10 --out "$T/sent"
+    wait_size "$T/out" 10
+    [[ $(stat -c %s "$T/out") == 10 ]]
+    tail -c 10 "$T/sent" | cmp - "$T/out"
+    grep -q "datagram of 1400 bytes does not fit in 1000; dropped" "$T/q.err" ||
+        { cat "$T/q.err"; false; }
+}
+
+# ---------------------------------------------------------------- UDP
+
+@test "UDP: a stdin line goes out as a datagram, the answer comes back, exit 0 after -t" {
+    start_echo
+    run -0 --separate-stderr qioc - UDP:127.0.0.1:"$ECHO" <<<"hello over udp"
+    [[ $output == "hello over udp" ]]
+    [[ -z $stderr ]] || { echo "$stderr"; false; }
+}
+
+@test "UDP to a port nobody uses: Connection refused on one line, exit 1" {
+    local p
+    p=$(udp_port)
+    # The datagram sent provokes the ICMP answer that the next read reports.
+    run -1 --separate-stderr qioc - UDP:127.0.0.1:"$p" <<<"anyone?"
+    assert_one_line "$stderr"
+    [[ $stderr == *"Connection refused"* ]]
+}
+
+@test "UDP-LISTEN: the first sender becomes the peer; others are not heard" {
+    local p
+    p=$(udp_port)
+    bg_qioc -u UDP-LISTEN:"$p",bind=127.0.0.1 - >"$T/out" 2>"$T/q.err"
+    wait_udp "$p"
+    "$PYTHON3" - "$p" "$T/out" <<'EOF'
+import os, socket, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def wait_for(n):
+    deadline = time.monotonic() + 10
+    while os.path.getsize(out) < n:
+        if time.monotonic() > deadline:
+            sys.exit("only %d bytes arrived" % os.path.getsize(out))
+        time.sleep(0.01)
+a.sendto(b"first:", ("127.0.0.1", port))
+wait_for(6)
+b.sendto(b"intruder:", ("127.0.0.1", port))
+a.sendto(b"second", ("127.0.0.1", port))
+wait_for(12)
+EOF
+    [[ $(cat "$T/out") == "first:second" ]] || { cat "$T/out"; false; }
+}
+
+@test "UDP-LISTEN: accept-timeout ends the wait for a first datagram, exit 1" {
+    local p
+    p=$(udp_port)
+    run -1 --separate-stderr qioc UDP-LISTEN:"$p",bind=127.0.0.1,accept-timeout=0.2 -
+    assert_one_line "$stderr"
+    [[ $stderr == *"no datagram within 0.2 s"* ]]
+}
+
+# ---------------------------------------------------------------- fork
+
+@test "UDP-LISTEN,fork: 50 concurrent senders each get exactly their own answers, no process forked" {
+    start_echo
+    local p qpid
+    p=$(udp_port)
+    bg_qioc UDP-LISTEN:"$p",fork,bind=127.0.0.1 UDP:127.0.0.1:"$ECHO" 2>"$T/q.err"
+    qpid=$BG_PID
+    wait_udp "$p"
+    run -0 dpeer clients "127.0.0.1:$p" --clients 50 --count 20
+    [[ $output == "ok 50 20" ]] || { echo "$output"; false; }
+    [[ -z $(pgrep -P "$qpid") ]]
+    assert_empty "$T/q.err"
+}
+
+@test "UDP-LISTEN,fork: dig through qioc gets dnsmasq's answers" {
+    command -v dnsmasq >/dev/null || skip "no dnsmasq"
+    command -v dig >/dev/null || skip "no dig"
+    local dns p
+    dns=$(udp_port)
+    p=$(udp_port)
+    bg dnsmasq --keep-in-foreground --port="$dns" --listen-address=127.0.0.1 \
+        --bind-interfaces --no-resolv --no-hosts --conf-file=/dev/null \
+        --pid-file= --user="$(id -un)" \
+        --address=/qioc.test/192.0.2.7 --address=/other.test/198.51.100.9 \
+        2>"$T/dns.err"
+    wait_udp "$dns"
+    bg_qioc UDP-LISTEN:"$p",fork,bind=127.0.0.1 UDP:127.0.0.1:"$dns" 2>"$T/q.err"
+    wait_udp "$p"
+    run -0 timeout 20 dig +short +tries=1 +time=5 @127.0.0.1 -p "$p" qioc.test A
+    [[ $output == 192.0.2.7 ]] || { echo "$output"; cat "$T/dns.err"; false; }
+    run -0 timeout 20 dig +short +tries=1 +time=5 @127.0.0.1 -p "$p" other.test A
+    [[ $output == 198.51.100.9 ]]
+    assert_empty "$T/q.err"
+}
+
+@test "UDP-LISTEN,fork: -T ends an idle session; the sender's next datagram starts a new one" {
+    start_echo
+    local p
+    p=$(udp_port)
+    bg_qioc -d -T 0.3 UDP-LISTEN:"$p",fork,bind=127.0.0.1 UDP:127.0.0.1:"$ECHO" 2>"$T/q.err"
+    wait_udp "$p"
+    "$PYTHON3" - "$p" "$T/q.err" <<'EOF'
+import socket, sys, time
+port, log = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+def ask(text):
+    s.sendto(text, ("127.0.0.1", port))
+    assert s.recv(100) == text
+ask(b"one")
+deadline = time.monotonic() + 10
+while "idle timeout" not in open(log).read():
+    assert time.monotonic() < deadline, "no idle timeout logged"
+    time.sleep(0.02)
+ask(b"two")
+EOF
+    [[ $(grep -c "session with 127.0.0.1" "$T/q.err") == 2 ]] || { cat "$T/q.err"; false; }
+}
+
+@test "UDP-LISTEN,fork,max-children=1: a second sender is not served while the first session runs" {
+    start_echo
+    local p
+    p=$(udp_port)
+    bg_qioc -d UDP-LISTEN:"$p",fork,max-children=1,bind=127.0.0.1 UDP:127.0.0.1:"$ECHO" 2>"$T/q.err"
+    wait_udp "$p"
+    "$PYTHON3" - "$p" <<'EOF'
+import socket, sys
+port = int(sys.argv[1])
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.settimeout(10)
+b.settimeout(0.5)
+a.sendto(b"a", ("127.0.0.1", port))
+assert a.recv(10) == b"a"
+b.sendto(b"b", ("127.0.0.1", port))
+try:
+    b.recv(10)
+    sys.exit("the second sender was answered")
+except socket.timeout:
+    pass
+a.sendto(b"a2", ("127.0.0.1", port))
+assert a.recv(10) == b"a2"
+EOF
+    grep -q "dropped a datagram from 127.0.0.1:[0-9]*: max-children sessions run" "$T/q.err" ||
+        { cat "$T/q.err"; false; }
+}
+
+# ---------------------------------------------------------------- options
+
+@test "range=: datagrams from outside are dropped and said at -d" {
+    local p
+    p=$(udp_port)
+    bg_qioc -d -u UDP-RECV:"$p",bind=127.0.0.1,range=127.0.0.1/32 - >"$T/out" 2>"$T/q.err"
+    wait_udp "$p"
+    dpeer send "127.0.0.1:$p" --bind 127.0.0.2:0 --sizes 7
+    dpeer send "127.0.0.1:$p" --bind 127.0.0.1:0 --sizes 5 --out "$T/sent"
+    wait_size "$T/out" 5
+    assert_same "$T/sent" "$T/out"
+    grep -q "dropped a datagram from 127.0.0.2:[0-9]*: not in range=127.0.0.1/32" "$T/q.err" ||
+        { cat "$T/q.err"; false; }
+}
+
+@test "UDP-DATAGRAM: broadcast lets a datagram go to the loopback broadcast address" {
+    local p
+    p=$(udp_port)
+    bg_qioc -u UDP-RECV:"$p" - >"$T/out" 2>"$T/q.err"
+    wait_udp "$p"
+    run -1 --separate-stderr qioc -u - UDP-DATAGRAM:127.255.255.255:"$p" <<<"no"
+    [[ $stderr == *"Permission denied"* ]] || { echo "$stderr"; false; }
+    run -0 qioc -u - UDP-DATAGRAM:127.255.255.255:"$p",broadcast <<<"to all"
+    wait_size "$T/out" 7
+    [[ $(cat "$T/out") == "to all" ]]
+}
+
+@test "ip-add-membership= names a multicast group, checked when parsed (exit 2)" {
+    run -2 --separate-stderr qioc --dry-run - UDP-DATAGRAM:10.1.1.1:5000,ip-add-membership=10.1.1.1
+    assert_one_line "$stderr"
+    [[ $stderr == *"not a multicast group address"* ]]
+    run -0 qioc --dry-run - UDP-DATAGRAM:239.1.2.3:5000,ip-add-membership=239.1.2.3:lo,ip-multicast-loop=1,ip-multicast-ttl=0
+}
+
+@test "TCP-only options are refused on UDP addresses (exit 2)" {
+    run -2 --separate-stderr qioc --dry-run - UDP:127.0.0.1:53,nodelay
+    assert_one_line "$stderr"
+}
+
+# ---------------------------------------------------------------- unix
+
+@test "UNIX-RECVFROM to UNIX-SENDTO: unix datagrams cross both ways whole" {
+    bg_dpeer echo "$T/echo.sock" --ready "$T/echo.ready"
+    wait_file "$T/echo.ready"
+    bg_qioc UNIX-RECVFROM:"$T/in.sock" UNIX-SENDTO:"$T/echo.sock" 2>"$T/q.err"
+    wait_unix_dgram "$T/in.sock"
+    run -0 dpeer send "$T/in.sock" --sizes 1,100,4096,60000 --replies
+    [[ $output == "ok 4" ]] || { echo "$output"; cat "$T/q.err"; false; }
+}
+
+@test "ABSTRACT-RECV: datagrams to an abstract name reach stdout" {
+    bg_qioc -u ABSTRACT-RECV:"$NAME" - >"$T/out" 2>"$T/q.err"
+    wait_unix_dgram "@$NAME"
+    dpeer send "@$NAME" --sizes 10,20,30 --out "$T/sent"
+    wait_size "$T/out" 60
+    assert_same "$T/sent" "$T/out"
+}
+
+@test "UNIX-RECV removes its socket file at exit" {
+    bg_qioc -u UNIX-RECV:"$T/r.sock" - >"$T/out"
+    local qpid=$BG_PID
+    wait_unix_dgram "$T/r.sock"
+    kill -TERM "$qpid"
+    reap "$qpid"
+    [[ ! -e $T/r.sock ]]
+}
+
+@test "UNIX-CONNECT to a datagram socket exchanges datagrams" {
+    bg_dpeer echo "$T/echo.sock" --ready "$T/echo.ready"
+    wait_file "$T/echo.ready"
+    run -0 --separate-stderr qioc - UNIX-CONNECT:"$T/echo.sock" <<<"hello datagram"
+    [[ $output == "hello datagram" ]]
+    [[ -z $stderr ]] || { echo "$stderr"; false; }
+}
+
+@test "--dry-run and --help-addresses know the datagram types" {
+    run -0 qioc --help-addresses
+    local t
+    for t in UDP UDP-LISTEN UDP-SENDTO UDP-DATAGRAM UDP-RECVFROM UDP-RECV \
+        UNIX-SENDTO UNIX-RECVFROM UNIX-RECV ABSTRACT-SENDTO ABSTRACT-RECVFROM ABSTRACT-RECV; do
+        [[ $output == *"$t"* ]] || { echo "missing $t"; false; }
+    done
+    run -0 qioc --dry-run UDP-LISTEN:5353,fork UDP:127.0.0.1:53
+}
