@@ -698,6 +698,59 @@ sourceport_seen() {
     [[ $output == $'from listener\nlistener: from client, exit 0' ]]
 }
 
+# ---------------------------------------------------------------- UDP
+
+# udp_oneway RECV-OPTS SEND-TYPE: a receiver `-u UDP-RECV:P,RECV-OPTS -`
+# and a sender `-u - SEND-TYPE:127.0.0.1:P` fed this function's stdin;
+# prints what the receiver wrote once all of it has arrived.
+udp_oneway() {
+    local port size
+    port=$(free_port)
+    bg_relay -u "UDP-RECV:$port,$1" - >r.out 2>r.err
+    local rpid=$BG_PID
+    wait_udp "$port" || return 1
+    cat >sent
+    size=$(stat -c %s sent)
+    relay -u - "$2:127.0.0.1:$port" <sent || return 1
+    poll 10 file_size_at_least r.out "$size" || return 1
+    kill -TERM "$rpid"
+    reap "$rpid"
+    cat r.out
+}
+
+@test "socat -u UDP-RECV:P - and -u - UDP-SENDTO:HOST:P: the line arrives" {
+    compare_socat udp_oneway bind=127.0.0.1 UDP-SENDTO <<<"a datagram, said once"
+    assert_status 0
+    [[ $output == "a datagram, said once" ]]
+}
+
+@test "socat UDP4-DATAGRAM:HOST:P as the sender: the same" {
+    compare_socat udp_oneway bind=127.0.0.1 UDP4-DATAGRAM <<<"sent by UDP-DATAGRAM"
+    assert_status 0
+    [[ $output == "sent by UDP-DATAGRAM" ]]
+}
+
+# udp_pair: `UDP-LISTEN:P -` answers `- UDP:127.0.0.1:P` with l.in once
+# the client's first datagram came; both end 0.5 s (-t) after their stdin.
+udp_pair() {
+    local port st=0
+    port=$(free_port)
+    bg_relay UDP4-LISTEN:"$port",bind=127.0.0.1 - <"$T/l.in" >l.out 2>l.err
+    local lpid=$BG_PID
+    wait_udp "$port" || return 1
+    relay - UDP4:127.0.0.1:"$port" || st=$?
+    reap "$lpid" || return 1
+    echo "listener: $(cat l.out), exit $BG_STATUS"
+    return "$st"
+}
+
+@test "socat UDP4-LISTEN:P and UDP4:127.0.0.1:P: a line each way, both exit 0" {
+    printf 'from listener\n' >l.in
+    compare_socat udp_pair <<<"from client"
+    assert_status 0
+    [[ $output == $'from listener\nlistener: from client, exit 0' ]]
+}
+
 # ---------------------------------------------------------------- OPENSSL
 
 @test "OPENSSL-CONNECT, OPENSSL-LISTEN and SSL-L are TLS types in --dry-run" {

@@ -15,6 +15,12 @@ DGRAM_PY="$QIOC_TESTS/dgrampeer.py"
 setup() {
     qioc_setup
     NAME="qioc-bats-$$-$BATS_TEST_NUMBER-$RANDOM"
+    NETNS=
+}
+
+teardown() {
+    qioc_teardown
+    [[ -z $NETNS ]] || ip netns delete "$NETNS"
 }
 
 dpeer() {
@@ -27,28 +33,6 @@ bg_dpeer() {
 
 udp_port() {
     dpeer free-port
-}
-
-# udp_bound PORT: a UDP socket is bound to PORT (v4 or v6).
-udp_bound() {
-    local hex
-    hex=$(printf '%04X' "$1")
-    awk -v p=":$hex" 'substr($2, length($2) - 4) == p { found = 1 }
-        END { exit !found }' /proc/net/udp /proc/net/udp6 2>/dev/null
-}
-
-wait_udp() {
-    poll "${2:-10}" udp_bound "$1"
-}
-
-# unix_dgram_bound PATH|@NAME: a unix datagram socket is bound there.
-unix_dgram_bound() {
-    awk -v p="$1" '$NF == p && $5 == "0002" { found = 1 }
-        END { exit !found }' /proc/net/unix
-}
-
-wait_unix_dgram() {
-    poll "${2:-10}" unix_dgram_bound "$1"
 }
 
 # An echo peer on a free UDP port of 127.0.0.1: its port in ECHO.
@@ -264,6 +248,17 @@ EOF
         { cat "$T/q.err"; false; }
 }
 
+@test "UDP-RECVFROM,fork: each sender is a session of its own" {
+    start_echo
+    local p
+    p=$(udp_port)
+    bg_qioc UDP-RECVFROM:"$p",fork,bind=127.0.0.1 UDP:127.0.0.1:"$ECHO" 2>"$T/q.err"
+    wait_udp "$p"
+    run -0 dpeer clients "127.0.0.1:$p" --clients 10 --count 10
+    [[ $output == "ok 10 10" ]] || { echo "$output"; false; }
+    assert_empty "$T/q.err"
+}
+
 # ---------------------------------------------------------------- options
 
 @test "range=: datagrams from outside are dropped and said at -d" {
@@ -289,6 +284,22 @@ EOF
     run -0 qioc -u - UDP-DATAGRAM:127.255.255.255:"$p",broadcast <<<"to all"
     wait_size "$T/out" 7
     [[ $(cat "$T/out") == "to all" ]]
+}
+
+@test "ip-add-membership: a multicast group joined on lo, inside a network namespace of the test's own" {
+    [[ $EUID == 0 ]] || skip "ip netns needs root"
+    command -v ip >/dev/null || skip "no ip(8)"
+    NETNS="qioc-bats-$$-$RANDOM"
+    ip netns add "$NETNS" 2>/dev/null || { NETNS=; skip "cannot create a network namespace"; }
+    ip -n "$NETNS" link set lo up multicast on
+    ip -n "$NETNS" route add 239.0.0.0/8 dev lo
+    bg ip netns exec "$NETNS" "$QIOC" -u UDP4-RECV:5000,ip-add-membership=239.255.1.2:lo - >"$T/out" 2>"$T/r.err"
+    poll 10 ip netns exec "$NETNS" grep -q ":1388 " /proc/net/udp
+    # Not a member: a datagram to another group does not arrive.
+    ip netns exec "$NETNS" "$QIOC" -u - UDP4-DATAGRAM:239.255.9.9:5000 <<<"other group"
+    ip netns exec "$NETNS" "$QIOC" -u - UDP4-DATAGRAM:239.255.1.2:5000,ip-multicast-loop=1,ip-multicast-ttl=0 <<<"to the group"
+    wait_size "$T/out" 13
+    [[ $(cat "$T/out") == "to the group" ]] || { cat "$T/out" "$T/r.err"; false; }
 }
 
 @test "ip-add-membership= names a multicast group, checked when parsed (exit 2)" {

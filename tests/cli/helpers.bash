@@ -291,6 +291,28 @@ wait_socket() {
     poll "${2:-10}" unix_listening "$1"
 }
 
+# udp_bound PORT: a UDP socket is bound to PORT (v4 or v6).
+udp_bound() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    awk -v p=":$hex" 'substr($2, length($2) - 4) == p { found = 1 }
+        END { exit !found }' /proc/net/udp /proc/net/udp6 2>/dev/null
+}
+
+wait_udp() {
+    poll "${2:-10}" udp_bound "$1"
+}
+
+# unix_dgram_bound PATH|@NAME: a unix datagram socket is bound there.
+unix_dgram_bound() {
+    awk -v p="$1" '$NF == p && $5 == "0002" { found = 1 }
+        END { exit !found }' /proc/net/unix
+}
+
+wait_unix_dgram() {
+    poll "${2:-10}" unix_dgram_bound "$1"
+}
+
 # wait_file PATH [SECONDS]: poll until PATH exists.
 wait_file() {
     poll "${2:-10}" test -e "$1"
