@@ -21,7 +21,9 @@ typedef struct {
     QIOChannelTLS *tioc;
     QiocOpenDone *done;
     gpointer data;
-    guint conn; /* the connection its lines are about (with `fork`) */
+    guint conn;    /* the connection its lines are about (with `fork`) */
+    guint timer;   /* handshake-timeout= */
+    gboolean late; /* the timer cut the handshake */
 } QiocTlsCall;
 
 /* What a TLS address works out once: credentials, and a TCP target. */
@@ -515,7 +517,15 @@ static void tls_handshake_end(QIOTask *task, QiocTlsCall *call)
     QIOChannel *ioc = QIO_CHANNEL(g_steal_pointer(&call->tioc));
     GError *err = NULL;
 
-    if (qio_task_propagate_error(task, &err)) {
+    g_clear_handle_id(&call->timer, g_source_remove);
+    if (qio_task_propagate_error(task, &err) && call->late) {
+        g_clear_error(&err);
+        err = g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                          "TLS handshake: not done within %g s "
+                          "(handshake-timeout)",
+                          call->ep->addr->o.handshake_timeout);
+    }
+    if (err) {
         qio_channel_close(ioc, NULL);
         g_object_unref(ioc);
         call->done(NULL, err, call->data);
@@ -534,10 +544,28 @@ static void tls_handshake_done(QIOTask *task, gpointer opaque)
     qioc_log_conn_leave(prev);
 }
 
+/*
+ * handshake-timeout=: a peer that does not finish its part in time is cut
+ * off (its socket shut down), so that the handshake fails at once and
+ * frees what it holds: a silent client must not keep a descriptor of a
+ * `fork` listener for ever.
+ */
+static gboolean tls_handshake_late(gpointer data)
+{
+    QiocTlsCall *call = data;
+
+    call->timer = 0;
+    call->late = TRUE;
+    qio_channel_shutdown(qio_channel_tls_get_master(call->tioc),
+                         QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+    return G_SOURCE_REMOVE;
+}
+
 static void tls_call_free(gpointer data)
 {
     QiocTlsCall *call = data;
 
+    g_clear_handle_id(&call->timer, g_source_remove);
     g_clear_object(&call->tioc);
     g_free(call);
 }
@@ -592,6 +620,10 @@ static void tls_wrap(QiocEndpoint *ep, QIOChannel *ioc, QiocOpenDone *done,
     qio_channel_set_blocking(QIO_CHANNEL(tioc), false, NULL);
     call = g_new0(QiocTlsCall, 1);
     *call = (QiocTlsCall){ep, g_object_ref(tioc), done, data, qioc_log_conn()};
+    if (addr->o.handshake_timeout > 0) {
+        call->timer = g_timeout_add((guint)(addr->o.handshake_timeout * 1000),
+                                    tls_handshake_late, call);
+    }
     qio_channel_tls_handshake(tioc, tls_handshake_done, call, tls_call_free,
                               NULL);
     g_object_unref(tioc);

@@ -368,6 +368,7 @@ typedef struct QiocAddrOpts {
     int max_version; /* QiocTlsVersion, -1 unset */
     char *cipher;
     char *alpn;
+    double handshake_timeout;
     /* every address */
     gint64 su;        /* uid, -1 unless given */
     char *chroot;     /* NULL unless given */

@@ -812,3 +812,47 @@ t.close()' "$CERTS/server.pem" "$CERTS/server-key.pem" "$PORT" "$T/py.log" "$@" 
     [[ $output == *"ALPN: server accepted http/1.1"* ]]
     cmp "$T/www/page.bin" "$T/got.bin"
 }
+
+# ---------------------------------------------------------------- limits
+
+@test "handshake-timeout: 50 clients that never speak are cut after it, a real client is served meanwhile, no descriptor is left" {
+    need python3
+    PORT=$(free_port)
+    bg timeout 30 "$QIOC" TLS-LISTEN:"$PORT",fork,handshake-timeout=1,"$SRV" \
+        EXEC:cat 2>"$T/srv.err"
+    local pid=$BG
+    wait_listen "$PORT"
+    local before
+    before=$(ls "/proc/$pid/fd" | wc -l)
+    run -0 timeout 20 "$PY" - "$PORT" "$CERTS/ca.pem" "$pid" "$before" <<'PYEOF'
+import os, socket, ssl, sys, time
+port, ca, pid, before = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
+opened = time.monotonic()
+ctx = ssl.create_default_context(cafile=ca)
+with socket.create_connection(("127.0.0.1", port)) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"served\n")
+        assert tls.recv(100) == b"served\n"
+served = time.monotonic() - opened
+assert served < 1.0, "the real client waited %.2f s" % served
+for s in silent:
+    s.settimeout(10)
+    try:
+        assert s.recv(1) == b""
+    except ConnectionResetError:
+        pass
+cut = time.monotonic() - opened
+assert 0.9 < cut < 5, "silent clients cut after %.2f s" % cut
+deadline = time.monotonic() + 5
+while len(os.listdir("/proc/%s/fd" % pid)) > before:
+    assert time.monotonic() < deadline, "%d descriptors open, %d before" % (
+        len(os.listdir("/proc/%s/fd" % pid)), before)
+    time.sleep(0.02)
+print("ok: served in %.3f s, silent ones cut after %.2f s" % (served, cut))
+PYEOF
+    echo "$output"
+    [[ $output == ok:* ]]
+    (( $(grep -c "not done within 1 s (handshake-timeout)" "$T/srv.err") == 50 )) ||
+        { head -5 "$T/srv.err"; false; }
+}
