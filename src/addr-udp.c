@@ -158,6 +158,11 @@ static QIOChannelSocket *udp_bind(QiocEndpoint *ep, GError **errp)
         qioc_ip_privileged_port_hint(st->port, errp);
         return NULL;
     }
+    /* setsockopt-int= and the others set on a socket in use. */
+    if (!qioc_sockopt_apply_socket(ep, sioc, QIOC_SOCKOPT_CONNECTED, errp)) {
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return NULL;
+    }
     return g_steal_pointer(&sioc);
 }
 
@@ -402,25 +407,23 @@ static const QiocAddrType udp_listen_types[] = {
 };
 
 static const QiocAddrType udp_sendto_types[] = {
-    {"UDP-SENDTO", NULL, QIOC_ADDR_UDP_SENDTO, AF_UNSPEC, 2, 2, QIOC_T_UCLIENT,
+    {"UDP-SENDTO", NULL, QIOC_ADDR_UDP_SENDTO, AF_UNSPEC, 2, 2, QIOC_T_USENDTO,
      "HOST:PORT", "send datagrams to HOST:PORT, receive from anyone"},
-    {"UDP4-SENDTO", NULL, QIOC_ADDR_UDP_SENDTO, AF_INET, 2, 2, QIOC_T_UCLIENT,
+    {"UDP4-SENDTO", NULL, QIOC_ADDR_UDP_SENDTO, AF_INET, 2, 2, QIOC_T_USENDTO,
      "HOST:PORT", "UDP-SENDTO, IPv4 only"},
-    {"UDP6-SENDTO", NULL, QIOC_ADDR_UDP_SENDTO, AF_INET6, 2, 2, QIOC_T_UCLIENT,
+    {"UDP6-SENDTO", NULL, QIOC_ADDR_UDP_SENDTO, AF_INET6, 2, 2, QIOC_T_USENDTO,
      "HOST:PORT", "UDP-SENDTO, IPv6 only"},
 };
 
 static const QiocAddrType udp_datagram_types[] = {
     {"UDP-DATAGRAM", NULL, QIOC_ADDR_UDP_DATAGRAM, AF_UNSPEC, 2, 2,
-     QIOC_T_UCLIENT | QIOC_OPTGRP_IPLISTEN, "ADDRESS:PORT",
+     QIOC_T_USENDTO, "ADDRESS:PORT",
      "send to a unicast, broadcast or multicast address, receive from "
      "anyone"},
     {"UDP4-DATAGRAM", NULL, QIOC_ADDR_UDP_DATAGRAM, AF_INET, 2, 2,
-     QIOC_T_UCLIENT | QIOC_OPTGRP_IPLISTEN, "ADDRESS:PORT",
-     "UDP-DATAGRAM, IPv4 only"},
+     QIOC_T_USENDTO, "ADDRESS:PORT", "UDP-DATAGRAM, IPv4 only"},
     {"UDP6-DATAGRAM", NULL, QIOC_ADDR_UDP_DATAGRAM, AF_INET6, 2, 2,
-     QIOC_T_UCLIENT | QIOC_OPTGRP_IPLISTEN, "ADDRESS:PORT",
-     "UDP-DATAGRAM, IPv6 only"},
+     QIOC_T_USENDTO, "ADDRESS:PORT", "UDP-DATAGRAM, IPv6 only"},
 };
 
 static const QiocAddrType udp_recvfrom_types[] = {

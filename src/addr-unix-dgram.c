@@ -127,8 +127,9 @@ static QIOChannelSocket *unix_bind(QiocEndpoint *ep, GError **errp)
         in_use_hint(ep, errp);
         return NULL;
     }
-    if (!is_abstract(ep) &&
-        !qioc_set_file_attrs(addr, addr->params[0], TRUE, errp)) {
+    if ((!is_abstract(ep) &&
+         !qioc_set_file_attrs(addr, addr->params[0], TRUE, errp)) ||
+        !qioc_sockopt_apply_socket(ep, sioc, QIOC_SOCKOPT_CONNECTED, errp)) {
         qio_channel_close(QIO_CHANNEL(sioc), NULL);
         return NULL;
     }
@@ -187,12 +188,12 @@ static const QiocAddrType abstract_sendto_types[] = {
 
 static const QiocAddrType abstract_recvfrom_types[] = {
     {"ABSTRACT-RECVFROM", NULL, QIOC_ADDR_ABSTRACT_RECVFROM, AF_UNSPEC, 1, 1,
-     QIOC_T_DSEND, "NAME", "UNIX-RECVFROM in the abstract namespace"},
+     QIOC_T_DABSTRACT, "NAME", "UNIX-RECVFROM in the abstract namespace"},
 };
 
 static const QiocAddrType abstract_recv_types[] = {
     {"ABSTRACT-RECV", NULL, QIOC_ADDR_ABSTRACT_RECV, AF_UNSPEC, 1, 1,
-     QIOC_T_DSEND, "NAME", "UNIX-RECV in the abstract namespace"},
+     QIOC_T_DABSTRACT, "NAME", "UNIX-RECV in the abstract namespace"},
 };
 
 const QiocAddrDesc qioc_addr_unix_sendto = {.kind = QIOC_ADDR_UNIX_SENDTO,

@@ -78,6 +78,9 @@ static const QiocOptDesc addr_options[] = {
      OFF(backlog)},
     {"accept-timeout", NAMES("listen-timeout"), DURATION, O_ACCEPT, NULL, NULL,
      "give up when no client arrives within SECONDS", OFF(accept_timeout)},
+    {"idle-timeout", NULL, DURATION, O_ACCEPT, NULL, NULL,
+     "end a client's connection after SECONDS without data (as -T)",
+     OFF(idle_timeout)},
     {"reuseaddr", NAMES("so-reuseaddr"), FLAG, O_IP, "0", NULL,
      "set SO_REUSEADDR (listeners: on unless reuseaddr=0)", OFF(reuseaddr),
      TRUE},
@@ -321,6 +324,8 @@ static const IntLimit int_limits[] = {
     {"sourceport", 1, 65535},
     {"ttl", 1, 255},
     {"tos", 0, 255},
+    {"ip-multicast-ttl", 0, 255},
+    {"ip-multicast-loop", 0, 1},
     {"mss", 88, 32767}, /* Linux's TCP_MIN_MSS to MAX_TCP_WINDOW */
     {"seek", 0, G_MAXINT64},
     {"seek-end", -G_MAXINT64, G_MAXINT64},

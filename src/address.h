@@ -290,6 +290,7 @@ typedef struct QiocAddrOpts {
     gint64 max_children;
     gint64 backlog;
     double accept_timeout;
+    double idle_timeout; /* -1 unless given */
     /* IP sockets */
     int reuseaddr; /* -1 unless given: on for listeners, off otherwise */
     QiocNetworks *range;
@@ -402,8 +403,10 @@ typedef struct QiocAddrOpts {
     (QIOC_OPTGRP_ALL | QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN |                 \
      QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_UDP)
 #define QIOC_T_USERVER (QIOC_T_URECV | QIOC_OPTGRP_ACCEPT)
+#define QIOC_T_USENDTO (QIOC_T_UCLIENT | QIOC_OPTGRP_IPLISTEN)
 /* Unix datagram sockets: sending to a path, receiving on one. */
 #define QIOC_T_DSEND (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET)
+#define QIOC_T_DABSTRACT QIOC_T_DSEND /* receiving, no file */
 #define QIOC_T_DRECV                                                           \
     (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_FSPERM |                 \
      QIOC_OPTGRP_UNIXLISTEN)

@@ -282,6 +282,12 @@ static void conn_start_pump(QiocConn *conn)
     for (int i = 0; i < 2; i++) {
         QiocEndpoint *ep = srv->ep[i];
 
+        /* idle-timeout= of a listener: -T for its clients. */
+        if (ep->addr->o.idle_timeout > 0 &&
+            (cfg.idle_timeout <= 0 ||
+             ep->addr->o.idle_timeout < cfg.idle_timeout)) {
+            cfg.idle_timeout = ep->addr->o.idle_timeout;
+        }
         /* Nothing ends a datagram session but its being idle. */
         if (QIO_IS_CHANNEL_DATAGRAM_PEER(conn->ioc[i]) &&
             cfg.idle_timeout <= 0) {

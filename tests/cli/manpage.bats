@@ -21,6 +21,13 @@ ADDRESS_TYPES=(
     EXEC SYSTEM
     TLS OPENSSL SSL OPENSSL-CONNECT TLS-LISTEN OPENSSL-LISTEN SSL-L
     ACCEPT-FD SD-LISTEN
+    UDP UDP-CONNECT UDP4 UDP4-CONNECT UDP6 UDP6-CONNECT
+    UDP-LISTEN UDP-L UDP4-LISTEN UDP4-L UDP6-LISTEN UDP6-L
+    UDP-SENDTO UDP4-SENDTO UDP6-SENDTO
+    UDP-DATAGRAM UDP4-DATAGRAM UDP6-DATAGRAM
+    UDP-RECVFROM UDP4-RECVFROM UDP6-RECVFROM UDP-RECV UDP4-RECV UDP6-RECV
+    UNIX-SENDTO UNIX-RECVFROM UNIX-RECV
+    ABSTRACT-SENDTO ABSTRACT-RECVFROM ABSTRACT-RECV
 )
 
 # Address options, their aliases and socat's long spellings, as in
@@ -43,6 +50,9 @@ ADDRESS_OPTIONS=(
     setsockopt setsockopt-int setsockopt-bin setsockopt-string
     setsockopt-listen sockopt sockopt-int sockopt-bin sockopt-string
     sockopt-listen
+    broadcast so-broadcast ip-multicast-ttl multicast-ttl
+    ip-multicast-loop multicast-loop ip-add-membership ip-membership
+    handshake-timeout idle-timeout
 )
 
 # Values spelled out by doc/grammar.md.

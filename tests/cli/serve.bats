@@ -1412,3 +1412,30 @@ low_free_port() {
     run --separate-stderr qioc -u - STDOUT,setpgid=x </dev/null
     assert_usage_error x
 }
+
+@test "idle-timeout= on a fork listener ends a silent client's connection; an active one goes on" {
+    local p
+    p=$(free_port)
+    bg_qioc -d TCP-LISTEN:"$p",fork,bind=127.0.0.1,idle-timeout=0.5 EXEC:cat 2>"$T/q.err"
+    wait_port "$p"
+    run -0 timeout 20 "$PYTHON3" - "$p" <<'PYEOF'
+import socket, sys, time
+port = int(sys.argv[1])
+silent = socket.create_connection(("127.0.0.1", port))
+active = socket.create_connection(("127.0.0.1", port))
+silent.settimeout(5)
+active.settimeout(5)
+start = time.monotonic()
+for i in range(8):
+    active.sendall(b"tick %d\n" % i)
+    assert active.recv(100) == b"tick %d\n" % i
+    time.sleep(0.2)
+assert silent.recv(1) == b"", "the silent client was not cut"
+took = time.monotonic() - start
+active.sendall(b"still here\n")
+assert active.recv(100) == b"still here\n"
+print("ok %.1f" % took)
+PYEOF
+    [[ $output == ok* ]] || { echo "$output"; cat "$T/q.err"; false; }
+    grep -q "idle timeout: no data for 0.5 s" "$T/q.err" || { cat "$T/q.err"; false; }
+}

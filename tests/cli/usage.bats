@@ -189,7 +189,7 @@ same_as() {
 
 @test "usage error: socat's address types qioc lacks are named as such" {
     local t
-    for t in UDP-LISTEN:53 udp6-listen:53 UDP4:127.0.0.1:53 SOCKS4A:p:h:1 \
+    for t in UDPLITE-LISTEN:53 udplite6-listen:53 UDPLITE4:127.0.0.1:53 SOCKS4A:p:h:1 \
         PROXY:p:h:1 PTY READLINE SCTP-CONNECT:h:1; do
         run --separate-stderr qioc - "$t"
         assert_usage_error "${t%%:*}"
