@@ -1305,6 +1305,8 @@ udp_bench() {
             for who in "${contenders[@]}"; do
                 key="$size/$peers/$who"
                 [[ -n ${ufailed[$key]:-} ]] && continue
+                # direct is context, not a contender: once is enough.
+                [[ $who == direct ]] && ((i > 1)) && continue
                 if udp_once "$who" "$size" "$peers"; then
                     rate[$key]+="$U_RATE "
                     cpu[$key]+="$U_CPU "
@@ -1353,7 +1355,7 @@ udp_bench() {
     done
     echo "  rt/s: round trips per second (answers received while sending)," \
         "medians of $runs runs; limit = udp-relay; direct = udp-load" \
-        "straight to the echo, no relay"
+        "straight to the echo, no relay (run 1 only: the ceiling, for context)"
     echo "  CPU ns/dgram: user+sys of the relay's processes (socat's forked" \
         "children included) per datagram forwarded (two per round trip);" \
         "lost: (sent - answered after a 0.5 s drain) / sent, over all runs"
