@@ -360,7 +360,8 @@ header() {
         sed -n 's/^socat version \([^ ]*\).*/\1/p'))"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" \
         "(other work on the machine disturbs the figures)"
-    echo "runs: $runs per contender, medians; MB/s is 10^6 bytes/s;" \
+    echo "runs: $runs per contender ($( ((runs_set)) && echo "$runs" || echo 3) for udp)," \
+        "medians; MB/s is 10^6 bytes/s;" \
         "CPU is user+sys of the relay process only"
     echo "helpers: built in $tmp (removed at exit) with" \
         "$CC -O2 -pthread -o NAME contrib/bench/NAME.c for source, sink," \
