@@ -72,13 +72,13 @@ typedef struct {
 typedef struct {
     int fd;
     uint32_t id;
-    uint64_t sent, received;     /* timed datagrams */
-    uint64_t in_window;          /* answers before the clock stopped */
-    unsigned outstanding;        /* sent, not answered, not given up */
-    double last;                 /* when an answer last came, or the window
-                                  * was last (re)opened */
-    uint8_t *seen;               /* a bit per sequence number */
-    size_t seen_len;             /* bytes in seen */
+    uint64_t sent, received; /* timed datagrams */
+    uint64_t in_window;      /* answers before the clock stopped */
+    unsigned outstanding;    /* sent, not answered, not given up */
+    double last;             /* when an answer last came, or the window
+                              * was last (re)opened */
+    uint8_t *seen;           /* a bit per sequence number */
+    size_t seen_len;         /* bytes in seen */
 } Peer;
 
 static unsigned long long misrouted, dups, bad, stalls;
@@ -120,10 +120,10 @@ static void on_signal(int sig)
 static int echo(void)
 {
     static char bufs[BATCH][MAXDGRAM];
-    struct sockaddr_in sin = { .sin_family = AF_INET }, from[BATCH];
+    struct sockaddr_in sin = {.sin_family = AF_INET}, from[BATCH];
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
-    struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
     socklen_t len = sizeof(sin);
     unsigned long long echoed = 0;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -142,10 +142,11 @@ static int echo(void)
         int n, k, off;
 
         for (int i = 0; i < BATCH; i++) {
-            iov[i] = (struct iovec){ bufs[i], MAXDGRAM };
-            msgs[i].msg_hdr = (struct msghdr){
-                .msg_name = &from[i], .msg_namelen = sizeof(from[i]),
-                .msg_iov = &iov[i], .msg_iovlen = 1 };
+            iov[i] = (struct iovec){bufs[i], MAXDGRAM};
+            msgs[i].msg_hdr = (struct msghdr){.msg_name = &from[i],
+                                              .msg_namelen = sizeof(from[i]),
+                                              .msg_iov = &iov[i],
+                                              .msg_iovlen = 1};
         }
         n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
         if (n < 0) {
@@ -177,7 +178,7 @@ static int echo(void)
 
 static int free_port(void)
 {
-    struct sockaddr_in sin = { .sin_family = AF_INET };
+    struct sockaddr_in sin = {.sin_family = AF_INET};
     socklen_t len = sizeof(sin);
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
@@ -196,7 +197,7 @@ static int free_port(void)
 /* The header of a datagram; the rest of the buffer stays zero. */
 static void fill(char *buf, uint32_t magic, uint32_t peer, uint64_t seq)
 {
-    Head h = { magic, peer, seq };
+    Head h = {magic, peer, seq};
 
     memcpy(buf, &h, sizeof(h));
 }
@@ -217,9 +218,9 @@ static void send_more(Peer *p, unsigned window, size_t size, int timed)
         }
         for (unsigned i = 0; i < n; i++) {
             fill(bufs[i], MAGIC, p->id, p->sent + i);
-            iov[i] = (struct iovec){ bufs[i], size };
-            msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i],
-                                               .msg_iovlen = 1 };
+            iov[i] = (struct iovec){bufs[i], size};
+            msgs[i].msg_hdr =
+                (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
         }
         k = sendmmsg(p->fd, msgs, n, MSG_DONTWAIT);
         if (k <= 0) {
@@ -285,9 +286,9 @@ static unsigned receive(Peer *p, size_t size, int counting)
         int n;
 
         for (int i = 0; i < BATCH; i++) {
-            iov[i] = (struct iovec){ bufs[i], MAXDGRAM };
-            msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i],
-                                               .msg_iovlen = 1 };
+            iov[i] = (struct iovec){bufs[i], MAXDGRAM};
+            msgs[i].msg_hdr =
+                (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
         }
         n = recvmmsg(p->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
@@ -306,7 +307,7 @@ static unsigned receive(Peer *p, size_t size, int counting)
             memcpy(&h, bufs[i], sizeof(h));
             if (h.magic == WARM) {
                 misrouted += h.peer != p->id;
-                continue;       /* a late answer to a warm-up retry */
+                continue; /* a late answer to a warm-up retry */
             }
             if (h.magic != MAGIC) {
                 bad++;
@@ -330,7 +331,7 @@ static void warm_up(Peer *p, size_t size)
 {
     static char buf[MAXDGRAM], in[MAXDGRAM];
     double deadline = now() + 10;
-    struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
 
     fill(buf, WARM, p->id, 0);
     for (;;) {
@@ -358,8 +359,10 @@ static void warm_up(Peer *p, size_t size)
             misrouted += h.magic == WARM;
         }
         if (now() > deadline) {
-            fprintf(stderr, "udp-load: peer %u: no answer through the relay "
-                            "in 10 s\n", p->id);
+            fprintf(stderr,
+                    "udp-load: peer %u: no answer through the relay "
+                    "in 10 s\n",
+                    p->id);
             exit(1);
         }
     }
@@ -384,8 +387,8 @@ static double arg_num(const char *opt, const char *val, double min)
 
 static int load(int argc, char **argv)
 {
-    struct sockaddr_in to = { .sin_family = AF_INET };
-    struct epoll_event ev = { .events = EPOLLIN }, evs[256];
+    struct sockaddr_in to = {.sin_family = AF_INET};
+    struct epoll_event ev = {.events = EPOLLIN}, evs[256];
     unsigned peers = 1, window = 32;
     double seconds = 3, drain = 0.5, timeout = 0.1;
     double start, end, stop, last_tick;
@@ -507,9 +510,8 @@ static int load(int argc, char **argv)
     printf("rate=%.0f sent=%llu received=%llu lost=%llu misrouted=%llu "
            "dup=%llu bad=%llu stalls=%llu seconds=%.3f\n",
            in_window / seconds, (unsigned long long)sent,
-           (unsigned long long)received,
-           (unsigned long long)(sent - received), misrouted, dups, bad, stalls,
-           seconds);
+           (unsigned long long)received, (unsigned long long)(sent - received),
+           misrouted, dups, bad, stalls, seconds);
     return received > 0 && !misrouted && !dups && !bad ? 0 : 1;
 }
 

@@ -42,13 +42,13 @@
 
 typedef struct Session Session;
 struct Session {
-    struct sockaddr_in peer;          /* the sender, on the front socket */
-    int fd;                           /* connected to the backend */
-    Session *next;                    /* in its hash bucket */
-    int first;                        /* this batch's datagrams: a list */
+    struct sockaddr_in peer; /* the sender, on the front socket */
+    int fd;                  /* connected to the backend */
+    Session *next;           /* in its hash bucket */
+    int first;               /* this batch's datagrams: a list */
 };
 
-static int front;                     /* epoll data NULL: the front socket */
+static int front; /* epoll data NULL: the front socket */
 static struct sockaddr_in backend;
 static Session **buckets;
 static size_t nbuckets = 1024, nsessions;
@@ -59,7 +59,7 @@ static char in_buf[BATCH][MAXDGRAM];
 static struct sockaddr_in in_from[BATCH];
 static struct mmsghdr in_msgs[BATCH];
 static struct iovec in_iov[BATCH];
-static int in_next[BATCH];            /* the next one of the same session */
+static int in_next[BATCH]; /* the next one of the same session */
 
 /* Replies waiting for the front socket. */
 static char out_buf[BATCH][MAXDGRAM];
@@ -102,7 +102,7 @@ static void grow(void)
 
 static Session *session(const struct sockaddr_in *peer)
 {
-    struct epoll_event ev = { .events = EPOLLIN };
+    struct epoll_event ev = {.events = EPOLLIN};
     size_t h = hash(peer);
     Session *s;
 
@@ -143,7 +143,7 @@ static void flush_replies(void)
         if (k < 0 && errno == EINTR) {
             continue;
         }
-        off += k > 0 ? k : 1;         /* refused: that one is dropped */
+        off += k > 0 ? k : 1; /* refused: that one is dropped */
     }
     out_len = 0;
 }
@@ -157,10 +157,11 @@ static void from_front(void)
     int n, ntouched = 0;
 
     for (int i = 0; i < BATCH; i++) {
-        in_iov[i] = (struct iovec){ in_buf[i], MAXDGRAM };
-        in_msgs[i].msg_hdr = (struct msghdr){
-            .msg_name = &in_from[i], .msg_namelen = sizeof(in_from[i]),
-            .msg_iov = &in_iov[i], .msg_iovlen = 1 };
+        in_iov[i] = (struct iovec){in_buf[i], MAXDGRAM};
+        in_msgs[i].msg_hdr = (struct msghdr){.msg_name = &in_from[i],
+                                             .msg_namelen = sizeof(in_from[i]),
+                                             .msg_iov = &in_iov[i],
+                                             .msg_iovlen = 1};
     }
     n = recvmmsg(front, in_msgs, BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0) {
@@ -181,9 +182,9 @@ static void from_front(void)
         int m = 0, off = 0, k;
 
         for (int i = s->first; i >= 0; i = in_next[i]) {
-            iov[m] = (struct iovec){ in_buf[i], in_msgs[i].msg_len };
-            msgs[m].msg_hdr = (struct msghdr){ .msg_iov = &iov[m],
-                                               .msg_iovlen = 1 };
+            iov[m] = (struct iovec){in_buf[i], in_msgs[i].msg_len};
+            msgs[m].msg_hdr =
+                (struct msghdr){.msg_iov = &iov[m], .msg_iovlen = 1};
             m++;
         }
         while (off < m) {
@@ -207,14 +208,14 @@ static void from_backend(Session *s)
         room = BATCH;
     }
     for (int i = out_len; i < BATCH; i++) {
-        out_iov[i] = (struct iovec){ out_buf[i], MAXDGRAM };
-        out_msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &out_iov[i],
-                                               .msg_iovlen = 1 };
+        out_iov[i] = (struct iovec){out_buf[i], MAXDGRAM};
+        out_msgs[i].msg_hdr =
+            (struct msghdr){.msg_iov = &out_iov[i], .msg_iovlen = 1};
     }
     n = recvmmsg(s->fd, out_msgs + out_len, room, MSG_DONTWAIT, NULL);
     if (n <= 0) {
-        return;                       /* ECONNREFUSED: the backend is not */
-    }                                 /* there yet; nothing to do */
+        return; /* ECONNREFUSED: the backend is not */
+    }           /* there yet; nothing to do */
     for (int i = out_len; i < out_len + n; i++) {
         out_iov[i].iov_len = out_msgs[i].msg_len;
         out_msgs[i].msg_hdr.msg_name = &s->peer;
@@ -225,8 +226,8 @@ static void from_backend(Session *s)
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_in la = { .sin_family = AF_INET };
-    struct epoll_event ev = { EPOLLIN, { .ptr = NULL } }, evs[256];
+    struct sockaddr_in la = {.sin_family = AF_INET};
+    struct epoll_event ev = {EPOLLIN, {.ptr = NULL}}, evs[256];
 
     backend.sin_family = AF_INET;
     if (argc != 4 || inet_pton(AF_INET, argv[2], &backend.sin_addr) != 1) {
