@@ -4,7 +4,7 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-#   contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http]... [--size BYTES]
+#   contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp]... [--size BYTES]
 #                        [--runs N] [--conns N] [--duration SECS] [--clients N]
 #
 # Without a benchmark name, runs them all (http only when wrk and nginx are
@@ -26,7 +26,7 @@ NGINX=${NGINX:-nginx}
 
 usage() {
     cat <<'EOF'
-usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http]... [OPTION]...
+usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp]... [OPTION]...
 
   tcp     4 GiB through a TCP forwarder (TCP-LISTEN -> TCP)
   unix    4 GiB through a unix socket forwarder
@@ -35,11 +35,15 @@ usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http]... [OPTION]...
   idle    RSS per idle forwarded connection (TCP-LISTEN,fork)
   http    requests/s, wrk -> relay (TCP-LISTEN,fork) -> nginx, with a new
           connection per request and with keep-alive (needs wrk, nginx)
+  udp     datagrams/s, udp-load -> relay (UDP-LISTEN,fork) -> udp-load echo,
+          64 and 1400 bytes, 1 and 50 peers
 
   --size BYTES     bytes per run (K, M, G suffixes; default 4G, 1G for tls)
-  --runs N         runs per contender; medians are reported (default 5)
+  --runs N         runs per contender; medians are reported (default 5,
+                   3 for udp)
   --conns N        connections held by the idle benchmark (default 1000)
-  --duration SECS  seconds per wrk run of the http benchmark (default 5)
+  --duration SECS  seconds per wrk run of the http benchmark (default 5),
+                   per udp-load run of the udp benchmark (default 2)
   --clients N      wrk's connections in the http benchmark (default 50)
 
 Environment: QIOC=path to qioc or to the libtool wrapper src/qioc
@@ -70,20 +74,22 @@ parse_size() {
 benches=()
 size_opt=""
 runs=5
+runs_set=0
 conns=1000
 duration=5
+duration_set=0
 clients=50
 while (($#)); do
     case $1 in
-    tcp | unix | pipe | tls | idle | http) benches+=("$1") ;;
+    tcp | unix | pipe | tls | idle | http | udp) benches+=("$1") ;;
     --size) size_opt=$(parse_size "${2:?--size needs a value}"); shift ;;
     --size=*) size_opt=$(parse_size "${1#*=}") ;;
-    --runs) runs=${2:?--runs needs a value}; shift ;;
-    --runs=*) runs=${1#*=} ;;
+    --runs) runs=${2:?--runs needs a value}; runs_set=1; shift ;;
+    --runs=*) runs=${1#*=}; runs_set=1 ;;
     --conns) conns=${2:?--conns needs a value}; shift ;;
     --conns=*) conns=${1#*=} ;;
-    --duration) duration=${2:?--duration needs a value}; shift ;;
-    --duration=*) duration=${1#*=} ;;
+    --duration) duration=${2:?--duration needs a value}; duration_set=1; shift ;;
+    --duration=*) duration=${1#*=}; duration_set=1 ;;
     --clients) clients=${2:?--clients needs a value}; shift ;;
     --clients=*) clients=${1#*=} ;;
     -h | --help) usage; exit 0 ;;
@@ -95,7 +101,7 @@ done
 # error; as part of "all", it is skipped with a message.
 HTTP_ASKED=0
 [[ " ${benches[*]} " == *" http "* ]] && HTTP_ASKED=1
-((${#benches[@]})) || benches=(tcp unix pipe tls idle http)
+((${#benches[@]})) || benches=(tcp unix pipe tls idle http udp)
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "bad --runs: $runs"
 [[ $conns =~ ^[1-9][0-9]*$ ]] || die "bad --conns: $conns"
 [[ $duration =~ ^[1-9][0-9]*$ ]] || die "bad --duration: $duration"
@@ -279,7 +285,8 @@ snapshot_qioc() {
 build_helpers() {
     local prog
 
-    for prog in source sink splice-relay cputime epoll-forward; do
+    for prog in source sink splice-relay cputime epoll-forward udp-load \
+        udp-relay; do
         "$CC" -O2 -pthread -o "$tmp/$prog" "$here/$prog.c" ||
             die "cannot compile $prog.c with $CC"
     done
@@ -301,6 +308,8 @@ build_helpers() {
     SPLICE_RELAY=$tmp/splice-relay
     EPOLL_FORWARD=$tmp/epoll-forward
     CPUTIME=$tmp/cputime
+    UDP_LOAD=$tmp/udp-load
+    UDP_RELAY=$tmp/udp-relay
 }
 
 # The config.log of the build tree qioc comes from, if there is one.
@@ -351,11 +360,12 @@ header() {
         sed -n 's/^socat version \([^ ]*\).*/\1/p'))"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" \
         "(other work on the machine disturbs the figures)"
-    echo "runs: $runs per contender, medians; MB/s is 10^6 bytes/s;" \
+    echo "runs: $runs per contender ($( ((runs_set)) && echo "$runs" || echo 3) for udp)," \
+        "medians; MB/s is 10^6 bytes/s;" \
         "CPU is user+sys of the relay process only"
     echo "helpers: built in $tmp (removed at exit) with" \
         "$CC -O2 -pthread -o NAME contrib/bench/NAME.c for source, sink," \
-        "splice-relay, cputime, epoll-forward; tls-relay.c and tls-source.c also with" \
+        "splice-relay, cputime, epoll-forward, udp-load, udp-relay; tls-relay.c and tls-source.c also with" \
         "\$(pkg-config --cflags --libs gnutls); paths in the commands below" \
         "are relative to it"
     echo "CPU: cputime FILE RELAY... records the relay's own rusage (wait4)"
@@ -1155,6 +1165,241 @@ http_bench() {
     stop "$NGINX_PID"
     echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+# ------------------------------------------------------------ udp
+
+udp_bound() { [[ -n $(ss -Hlun "sport = :$1" 2>/dev/null) ]]; }
+
+# A free UDP port, from the kernel (see udp-load.c: python3 would take a
+# second to start on a busy machine, once per run).
+free_udp_port() { "$UDP_LOAD" port; }
+
+# The echo backend of every contender, started once: sets UDP_ECHO_PORT,
+# UDP_ECHO_PID and UDP_ECHO_SHOW.
+udp_echo_start() {
+    (exec "$UDP_LOAD" echo >"$tmp/echo.out" 2>"$tmp/echo.err") &
+    UDP_ECHO_PID=$!
+    pids+=("$UDP_ECHO_PID")
+    poll_until "$UDP_ECHO_PID" has_line "$tmp/echo.out" ||
+        die "udp-load echo did not start: $(tail -1 "$tmp/echo.err")"
+    UDP_ECHO_PORT=$(head -1 "$tmp/echo.out")
+    UDP_ECHO_SHOW=$(show "$UDP_LOAD" echo)
+}
+
+# The window of each peer: 32 datagrams for one peer; 2 each for 50, so
+# that the datagrams in flight (100) fit in the 208 KiB default receive
+# buffer of a relay's one front socket, even at 1400 bytes.
+udp_window() {
+    if (($1 == 1)); then
+        echo 32
+    else
+        echo $(((100 + $1 - 1) / $1))
+    fi
+}
+
+# Stop a relay started under timeout and cputime: socat's per-sender
+# children first (they never end by themselves: UDP has no end-of-file),
+# so that socat reaps them and their CPU time counts; then the relay.
+udp_relay_stop() {
+    local pid=$1 c r kids
+
+    for c in $(pgrep -P "$pid"); do                   # cputime
+        for r in $(pgrep -P "$c"); do                 # the relay
+            kids=$(pgrep -P "$r" || true)
+            # shellcheck disable=SC2086  # one pid per word
+            [[ -z $kids ]] || kill $kids 2>/dev/null || true
+        done
+    done
+    relay_stop "$pid"
+}
+
+# One udp-load run of SIZE-byte datagrams from PEERS peers through a
+# contender. Sets U_RATE (round trips/s), U_SENT, U_LOST, U_MIS, U_CPU
+# (the relay's CPU nanoseconds per datagram forwarded, "-" without a
+# relay), U_NOTE, R_CMDS; returns non-zero when the run failed (R_ERR).
+udp_once() {
+    local who=$1 size=$2 peers=$3 d port relay=() relaypid load=() pid rc=0
+    local out received user sys
+
+    d=$(mktemp -d "$tmp/run.XXXXXX")
+    U_RATE="" U_CPU="-" U_NOTE="" R_ERR="" R_CMDS=""
+    port=$UDP_ECHO_PORT
+    if [[ $who != direct ]]; then
+        port=$(free_udp_port)
+        case $who in
+        udp-relay)
+            relay=("$UDP_RELAY" "$port" 127.0.0.1 "$UDP_ECHO_PORT")
+            RELAY_SHOW=$(show "${relay[@]}") ;;
+        socat)
+            relay=("$SOCAT" "UDP-LISTEN:$port,fork,bind=127.0.0.1,reuseaddr"
+                "UDP:127.0.0.1:$UDP_ECHO_PORT")
+            RELAY_SHOW=$(show "${relay[@]}") ;;
+        qioc)
+            relay=("${QIOC_RUN[@]}" "UDP-LISTEN:$port,fork,bind=127.0.0.1"
+                "UDP:127.0.0.1:$UDP_ECHO_PORT")
+            RELAY_SHOW="$QIOC_SHOW$(show "$QIOC_BIN" \
+                "UDP-LISTEN:$port,fork,bind=127.0.0.1" \
+                "UDP:127.0.0.1:$UDP_ECHO_PORT")" ;;
+        esac
+        timeout -k 5 "$TIMEOUT" "$CPUTIME" "$d/time" "${relay[@]}" \
+            >/dev/null 2>"$d/relay.err" &
+        relaypid=$!
+        pids+=("$relaypid")
+        if ! poll_until "$relaypid" udp_bound "$port"; then
+            R_ERR="relay did not bind: $(tail -2 "$d/relay.err" | tr '\n' ' ')"
+            stop "$relaypid"
+            return 1
+        fi
+        R_CMDS="$RELAY_SHOW
+    "
+    fi
+    load=("$UDP_LOAD" load 127.0.0.1 "$port" --peers "$peers" --size "$size"
+        --window "$(udp_window "$peers")" --seconds "$duration" --drain 0.5)
+    R_CMDS+=$(show "${load[@]}")
+    timeout -k 5 $((duration + 60)) "${load[@]}" >"$d/load.out" \
+        2>"$d/load.err" &
+    pid=$!
+    pids+=("$pid")
+    reap "$pid" || rc=$?
+    [[ $who == direct ]] || udp_relay_stop "$relaypid"
+    out=$(tail -1 "$d/load.out" 2>/dev/null || true)
+    U_RATE=$(sed -n 's/.*rate=\([0-9]*\).*/\1/p' <<<"$out")
+    U_SENT=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' <<<"$out")
+    received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' <<<"$out")
+    U_LOST=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' <<<"$out")
+    U_MIS=$(sed -n 's/.*misrouted=\([0-9]*\).*/\1/p' <<<"$out")
+    if [[ -z $U_RATE || -z $received || $received == 0 ]] ||
+        { ((rc != 0)) && ((${U_MIS:-0} == 0)); }; then
+        R_ERR="udp-load (status $rc): $(cat "$d/load.err" "$d/load.out" | tail -2 | tr '\n' ' ')"
+        [[ -s $d/relay.err ]] && R_ERR+="; relay: $(tail -2 "$d/relay.err" | tr '\n' ' ')"
+        return 1
+    fi
+    ((rc == 0)) || U_NOTE="$out"
+    if [[ $who != direct ]]; then
+        if read -r _ user sys _ < <(tail -n 1 "$d/time" 2>/dev/null); then
+            U_CPU=$(awk -v u="$user" -v s="$sys" -v n="$received" \
+                'BEGIN { printf "%.0f", (u + s) / (2 * n) * 1e9 }')
+        fi
+    fi
+    rm -rf "$d"
+}
+
+udp_bench() {
+    local i cfg size peers who key m c sent lost
+    local -a cfgs=("64 1" "1400 1" "64 50" "1400 50")
+    local -a contenders=(direct udp-relay socat qioc)
+    declare -A rate=() cpu=() usent=() ulost=() umis=() ufailed=() ucmds=()
+    declare -A unotes=() med_r=() med_c=()
+
+    ((runs_set)) || runs=3
+    ((duration_set)) || duration=2
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    udp_echo_start
+    echo
+    echo "== udp: udp-load load -> relay (UDP-LISTEN:A,fork ->" \
+        "UDP:127.0.0.1:B) -> udp-load echo, ${duration} s per run"
+    echo "  round trips: each peer keeps a window of datagrams in flight" \
+        "(32 with 1 peer, 2 each with 50) and sends one more per answer;" \
+        "the echo answers each datagram to its sender"
+    for ((i = 1; i <= runs; i++)); do
+        for cfg in "${cfgs[@]}"; do
+            read -r size peers <<<"$cfg"
+            for who in "${contenders[@]}"; do
+                key="$size/$peers/$who"
+                [[ -n ${ufailed[$key]:-} ]] && continue
+                # direct is context, not a contender: once is enough.
+                [[ $who == direct ]] && ((i > 1)) && continue
+                if udp_once "$who" "$size" "$peers"; then
+                    rate[$key]+="$U_RATE "
+                    cpu[$key]+="$U_CPU "
+                    usent[$key]=$((${usent[$key]:-0} + U_SENT))
+                    ulost[$key]=$((${ulost[$key]:-0} + U_LOST))
+                    umis[$key]=$((${umis[$key]:-0} + U_MIS))
+                    ucmds[$key]=$R_CMDS
+                    [[ -n $U_NOTE ]] &&
+                        unotes[$key]+="${unotes[$key]:+; }run $i: $U_NOTE"
+                    printf '  run %d %4d B %2d peers %-10s %8s rt/s %6s lost %5s CPU ns/dgram\n' \
+                        "$i" "$size" "$peers" "$who" "$U_RATE" "$U_LOST" "$U_CPU"
+                else
+                    ufailed[$key]=$R_ERR
+                    FAILURES=1
+                    echo "  run $i $size B $peers peers $who FAILED: $R_ERR"
+                fi
+            done
+        done
+    done
+    for key in "${!rate[@]}"; do
+        med_r[$key]=$(median %.0f <<<"${rate[$key]}")
+        med_c[$key]=$(median %.0f <<<"${cpu[$key]}")
+    done
+    echo
+    printf '  %5s %5s %-10s %9s %8s %8s %8s %6s %7s %9s\n' bytes peers contender \
+        "rt/s" "x socat" "x limit" "CPU ns/" "CPU x" lost misrouted
+    printf '  %5s %5s %-10s %9s %8s %8s %8s %6s %7s %9s\n' "" "" "" "" "" "" \
+        dgram socat "" ""
+    for cfg in "${cfgs[@]}"; do
+        read -r size peers <<<"$cfg"
+        for who in "${contenders[@]}"; do
+            key="$size/$peers/$who"
+            m=${med_r[$key]:--}
+            c=${med_c[$key]:--}
+            [[ -n ${ufailed[$key]:-} && $m == - ]] && m=failed
+            sent=${usent[$key]:-0}
+            lost=$(awk -v l="${ulost[$key]:-0}" -v s="$sent" \
+                'BEGIN { if (s == 0) print "-"; else printf "%.2f%%", 100 * l / s }')
+            printf '  %5s %5s %-10s %9s %8s %8s %8s %6s %7s %9s\n' "$size" \
+                "$peers" "$who" "$m" \
+                "$(ratio "$m" "${med_r[$size/$peers/socat]:--}")" \
+                "$(ratio "$m" "${med_r[$size/$peers/udp-relay]:--}")" \
+                "$c" "$(ratio "$c" "${med_c[$size/$peers/socat]:--}")" \
+                "$lost" "${umis[$key]:--}"
+        done
+    done
+    echo "  rt/s: round trips per second (answers received while sending)," \
+        "medians of $runs runs; limit = udp-relay; direct = udp-load" \
+        "straight to the echo, no relay (run 1 only: the ceiling, for context)"
+    echo "  CPU ns/dgram: user+sys of the relay's processes (socat's forked" \
+        "children included) per datagram forwarded (two per round trip);" \
+        "lost: (sent - answered after a 0.5 s drain) / sent, over all runs"
+    echo
+    echo "  targets:"
+    for size in 64 1400; do
+        verdict "qioc / socat rt/s, $size B, 1 peer" \
+            "${med_r[$size/1/qioc]:--}" "${med_r[$size/1/socat]:--}" ">=" 2
+        verdict "qioc / socat rt/s, $size B, 50 peers" \
+            "${med_r[$size/50/qioc]:--}" "${med_r[$size/50/socat]:--}" ">=" 5
+    done
+    for cfg in "${cfgs[@]}"; do
+        read -r size peers <<<"$cfg"
+        verdict "qioc / udp-relay rt/s, $size B, $peers peer$( ((peers > 1)) && echo s)" \
+            "${med_r[$size/$peers/qioc]:--}" \
+            "${med_r[$size/$peers/udp-relay]:--}" ">=" 0.7
+    done
+    for cfg in "${cfgs[@]}"; do
+        read -r size peers <<<"$cfg"
+        for who in "${contenders[@]}"; do
+            key="$size/$peers/$who"
+            [[ -n ${unotes[$key]:-} ]] && echo "  note: $key: ${unotes[$key]}"
+            [[ -n ${ufailed[$key]:-} ]] && echo "  failed: $key: ${ufailed[$key]}"
+        done
+    done
+    echo
+    echo "  commands (last run; ports change per run):"
+    echo "  echo backend (once, for all runs): $UDP_ECHO_SHOW"
+    for cfg in "${cfgs[@]}"; do
+        read -r size peers <<<"$cfg"
+        for who in "${contenders[@]}"; do
+            key="$size/$peers/$who"
+            [[ -n ${ucmds[$key]:-} ]] || continue
+            echo "  $key:"
+            echo "    ${ucmds[$key]}"
+        done
+    done
+    kill -TERM "$UDP_ECHO_PID" 2>/dev/null || true
+    reap "$UDP_ECHO_PID" || true
+    echo "  the echo answered $(sed -n 's/^echoed //p' "$tmp/echo.out")" \
+        "datagrams in all"
+    echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
 declare -A cmds=() TLS_INFO=()
 
 # ------------------------------------------------------------ main
@@ -1185,6 +1430,7 @@ for bench in "${benches[@]}"; do
         "${size_opt:-$((4 * GIB))}" direct splice-relay socat qioc ;;
     tls) tls_bench ;;
     idle) idle_bench ;;
+    udp) udp_bench ;;
     http)
         if http_tools; then
             http_bench
