@@ -6,6 +6,7 @@
 #ifndef QIO_H
 #define QIO_H
 
+#include "qio/qio-version.h"
 #include "qio/coroutine.h"
 #include "qio/channel.h"
 #include "qio/channel-watch.h"

@@ -1,0 +1,176 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2154 # $stderr, $output, $status come from bats' run
+#
+# libqio as a library other programs install and link: the symbols the
+# shared object exports are the public headers' functions and nothing
+# else, and `make install` gives a tree a program outside this source
+# builds against with pkg-config alone (contrib/examples/qio-echo.c).
+#
+# make check exports QIO_BUILDDIR (the build tree), MAKE, CC, PKG_CONFIG
+# and the sanitizer flags.  The install goes to a DESTDIR, by the install
+# targets of the library, its headers and its .pc only: make check has
+# built them before any test runs, libtool installs a library that links
+# no other uninstalled one without relinking it, and qioc (which would be
+# relinked) is left out, so nothing in the build tree changes under the
+# running suite.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+SRCDIR=$(cd "$QIOC_TESTS/../.." && pwd)
+: "${QIO_BUILDDIR:=$SRCDIR}"
+: "${MAKE:=make}" "${CC:=cc}" "${PKG_CONFIG:=pkg-config}"
+LIBQIO_SO="$QIO_BUILDDIR/lib/.libs/libqio-1.0.so"
+
+# What `make install` installs of libqio, without rebuilding anything.
+INSTALL_TARGETS=(install-libLTLIBRARIES install-qioincludeHEADERS
+    install-nodist_qioincludeHEADERS install-pkgconfigDATA)
+
+# build_make ARGS...: make in the build tree, apart from the make running
+# this suite (its jobserver, flags and command-line variables).
+build_make() {
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$MAKE" -C "$QIO_BUILDDIR" "$@"
+}
+
+setup_file() {
+    STAGE="$BATS_FILE_TMPDIR/stage"
+    export STAGE
+    build_make -s DESTDIR="$STAGE" "${INSTALL_TARGETS[@]}" >/dev/null
+}
+
+# declared_functions HEADER...: the functions the headers declare: names
+# qio_...( outside comments and macro definitions, and the _get_type
+# functions G_DECLARE_*_TYPE declares.
+declared_functions() {
+    "$PYTHON3" - "$@" <<'PY'
+import re, sys
+names = set()
+for path in sys.argv[1:]:
+    text = open(path).read()
+    text = re.sub(r'/\*.*?\*/', '', text, flags=re.S)
+    text = re.sub(r'^[ \t]*#[ \t]*define(?:.*\\\n)*.*$', '', text, flags=re.M)
+    names.update(re.findall(r'\b(qio_[a-z0-9_]+)\s*\(', text))
+    for m in re.finditer(r'G_DECLARE_\w+_TYPE\s*\(\s*\w+\s*,\s*(\w+)', text):
+        names.add(m.group(1) + '_get_type')
+print('\n'.join(sorted(names)))
+PY
+}
+
+# exported_symbols SO: the dynamic symbols SO defines.
+exported_symbols() {
+    nm -D --defined-only "$1" | awk 'NF == 3 { print $3 }' | sort -u
+}
+
+# staged_pc_dir: a copy of the staged qio-1.0.pc whose absolute prefix,
+# exec_prefix, libdir and includedir point into the stage, in $T/pc.
+# (PKG_CONFIG_SYSROOT_DIR and --define-variable=prefix= would move
+# GLib's paths too.)
+staged_pc_dir() {
+    local pc
+    pc=$(find "$STAGE" -name qio-1.0.pc)
+    if [ -z "$pc" ] || [ "$(wc -l <<<"$pc")" -ne 1 ]; then
+        echo "qio-1.0.pc installed as: ${pc:-nothing}"
+        return 1
+    fi
+    mkdir -p "$T/pc"
+    sed -E "s|^(prefix\|exec_prefix\|libdir\|includedir)=/|\\1=$STAGE/|" \
+        "$pc" >"$T/pc/qio-1.0.pc"
+}
+
+qio_pkg_config() {
+    PKG_CONFIG_PATH="$T/pc" "$PKG_CONFIG" "$@" qio-1.0
+}
+
+# ---------------------------------------------------------------- symbols
+
+@test "symbols: libqio exports the public headers' functions, nothing else" {
+    local headers=("$SRCDIR"/lib/qio/*.h "$QIO_BUILDDIR/lib/qio/qio-version.h")
+    declared_functions "${headers[@]}" >"$T/declared"
+    exported_symbols "$LIBQIO_SO" >"$T/exported"
+    [ "$(wc -l <"$T/declared")" -gt 100 ]
+    run diff "$T/declared" "$T/exported"
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "symbols: no qio__ helper is exported" {
+    run grep '^qio__' <(exported_symbols "$LIBQIO_SO")
+    echo "$output"
+    [ "$status" -eq 1 ]
+}
+
+@test "symbols: the SONAME carries the API version" {
+    run readelf -d "$LIBQIO_SO"
+    [[ $output == *"Library soname: [libqio-1.0.so.0]"* ]]
+}
+
+# ---------------------------------------------------------------- install
+
+@test "install: every public header is in include/qio-1.0/qio" {
+    local dir
+    dir=$(find "$STAGE" -type d -path '*/include/qio-1.0/qio')
+    [ -n "$dir" ]
+    (cd "$SRCDIR/lib/qio" && ls ./*.h) | sed 's|^\./||' >"$T/want"
+    echo qio-version.h >>"$T/want"
+    sort -u -o "$T/want" "$T/want"
+    (cd "$dir" && ls) >"$T/have"
+    run diff "$T/want" "$T/have"
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "install: qio-1.0.pc gives the headers, -lqio-1.0 and GLib" {
+    staged_pc_dir
+    run qio_pkg_config --cflags --libs
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ " $output " == *" -I$STAGE/"*"/include/qio-1.0 "* ]]
+    [[ " $output " == *" -L$STAGE/"*" -lqio-1.0 "* ]]
+    [[ $output == *-lgio-2.0* && $output == *-lgobject-2.0* ]]
+    run qio_pkg_config --modversion
+    [ "$output" = "$(sed -n 's/^Version: //p' "$T/pc/qio-1.0.pc")" ]
+}
+
+@test "install: each public header compiles on its own" {
+    local cc flags h
+    read -ra cc <<<"$CC"
+    staged_pc_dir
+    read -ra flags <<<"$(qio_pkg_config --cflags)"
+    for h in "$(qio_pkg_config --variable=includedir)"/qio-1.0/qio/*.h; do
+        printf '#include <qio/%s>\n' "${h##*/}" >"$T/one.c"
+        run "${cc[@]}" -Wall -Werror -fsyntax-only "${flags[@]}" "$T/one.c"
+        echo "$h: $output"
+        [ "$status" -eq 0 ]
+    done
+}
+
+@test "install: a program builds with pkg-config alone and runs (qio-echo)" {
+    local cc flags flag san_cflags san_ldflags libdir
+    read -ra cc <<<"$CC"
+    read -ra san_cflags <<<"${QIO_SAN_CFLAGS:-}"
+    read -ra san_ldflags <<<"${QIO_SAN_LDFLAGS:-}"
+    staged_pc_dir
+    read -ra flags <<<"$(qio_pkg_config --cflags --libs)"
+    # Nothing of the source or build tree: only the stage and the system
+    # (the stage holds the configured prefix, which may be in the tree).
+    for flag in "${flags[@]}"; do
+        [[ $flag == -[IL]"$STAGE"/* ]] && continue
+        [[ $flag != *"$SRCDIR"* && $flag != *"$QIO_BUILDDIR"* ]] ||
+            { echo "# $flag: into the tree" >&2; return 1; }
+    done
+    cp "$SRCDIR/contrib/examples/qio-echo.c" "$T/"
+    run "${cc[@]}" -Wall -Werror "${san_cflags[@]}" "$T/qio-echo.c" \
+        "${flags[@]}" "${san_ldflags[@]}" -o "$T/qio-echo"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    libdir=$(qio_pkg_config --variable=libdir)
+    run env LD_LIBRARY_PATH="$libdir" ldd "$T/qio-echo"
+    [[ $output == *"libqio-1.0.so.0 => $libdir/libqio-1.0.so.0"* ]]
+    run --separate-stderr env LD_LIBRARY_PATH="$libdir" \
+        timeout 20 "$T/qio-echo"
+    echo "$output $stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = ok ]
+}
