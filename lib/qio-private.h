@@ -330,6 +330,33 @@ void qio__socket_remember_file(QIOChannelSocket *sioc, const char *path);
 /* A GNetworkAddress whose host is "", "::" or "0.0.0.0". */
 bool qio__socket_is_wildcard(GSocketConnectable *addr);
 
+/*
+ * Make @sioc's socket for @sa (listening, or a bound datagram socket).
+ * Returns 0, an errno value with @errp set (so that the wildcard case can
+ * tell "no IPv6 here" from the rest), or -1 with @errp set.
+ */
+typedef int QIOSocketBindFunc(QIOChannelSocket *sioc, GSocketAddress *sa,
+                              const QIOChannelSocketOptions *opts, int v6only,
+                              GError **errp);
+
+/*
+ * @addr is the wildcard: one IPv6 socket that takes IPv4 too, unless the
+ * family says otherwise or the system has no IPv6 (then 0.0.0.0).
+ * Returns what @bind_one returned last.
+ */
+int qio__socket_bind_wildcard(QIOChannelSocket *sioc, GSocketConnectable *addr,
+                              const QIOChannelSocketOptions *opts,
+                              QIOSocketBindFunc *bind_one, GError **errp);
+
+/*
+ * The first address @addr resolves to (in opts->family) that @bind_one
+ * can use; the error of the last one tried, "@op ADDRESS: REASON", or -1.
+ */
+int qio__socket_bind_first(QIOChannelSocket *sioc, GSocketConnectable *addr,
+                           const QIOChannelSocketOptions *opts, int v6only,
+                           QIOSocketBindFunc *bind_one, const char *op,
+                           GError **errp);
+
 /* A copy of @addr a worker thread may enumerate (see socket-connect.c). */
 GSocketConnectable *qio__socket_connectable_copy(GSocketConnectable *addr);
 

@@ -572,6 +572,8 @@ static int dgram_open(QIOChannelSocket *sioc, int family, GSocketAddress *local,
     return 0;
 }
 
+/* A remote address of the family asked for (the local one is matched to
+ * it by dgram_try_remote). */
 static bool dgram_family_wanted(GSocketAddress *sa,
                                 const QIOChannelSocketOptions *opts)
 {
@@ -581,81 +583,13 @@ static bool dgram_family_wanted(GSocketAddress *sa,
            family == opts->family;
 }
 
-static int dgram_open_wildcard(QIOChannelSocket *sioc, const char *host,
-                               guint16 port,
-                               const QIOChannelSocketOptions *opts, int v6only,
-                               GError **errp)
+/* bind_one for the shared wildcard and first-address loops. */
+static int dgram_bind_one(QIOChannelSocket *sioc, GSocketAddress *sa,
+                          const QIOChannelSocketOptions *opts, int v6only,
+                          GError **errp)
 {
-    g_autoptr(GSocketAddress) sa =
-        g_inet_socket_address_new_from_string(host, port);
-
     return dgram_open(sioc, g_socket_address_get_family(sa), sa, NULL, opts,
                       v6only, errp);
-}
-
-/*
- * Bound to every local address: one IPv6 socket that takes IPv4 too,
- * unless the family says otherwise or the system has no IPv6 (as
- * listening does).
- */
-static int dgram_bind_wildcard(QIOChannelSocket *sioc,
-                               GSocketConnectable *local,
-                               const QIOChannelSocketOptions *opts,
-                               GError **errp)
-{
-    guint16 port = g_network_address_get_port(G_NETWORK_ADDRESS(local));
-    g_autoptr(GError) err6 = NULL;
-    int v6only;
-    int err;
-
-    if (opts->family == AF_INET) {
-        return dgram_open_wildcard(sioc, "0.0.0.0", port, opts, -1, errp);
-    }
-    v6only = opts->v6only >= 0 ? opts->v6only : opts->family == AF_INET6;
-    err = dgram_open_wildcard(sioc, "::", port, opts, v6only, &err6);
-    if (err == 0) {
-        return 0;
-    }
-    if (opts->family == AF_INET6 ||
-        (err != EAFNOSUPPORT && err != EADDRNOTAVAIL)) {
-        g_propagate_error(errp, g_steal_pointer(&err6));
-        return err;
-    }
-    return dgram_open_wildcard(sioc, "0.0.0.0", port, opts, -1, errp);
-}
-
-/* Bound, unconnected: the first resolved address that can be bound. */
-static int dgram_bind_resolved(QIOChannelSocket *sioc,
-                               GSocketConnectable *local,
-                               const QIOChannelSocketOptions *opts,
-                               GError **errp)
-{
-    g_autoptr(GSocketAddressEnumerator) en =
-        g_socket_connectable_enumerate(local);
-    g_autoptr(GError) last = NULL;
-
-    for (;;) {
-        g_autoptr(GSocketAddress) sa = NULL;
-
-        sa = qio__address_next(en, local, last ? NULL : &last);
-        if (!sa) {
-            break;
-        }
-        if (!dgram_family_wanted(sa, opts)) {
-            continue;
-        }
-        g_clear_error(&last);
-        if (dgram_open(sioc, g_socket_address_get_family(sa), sa, NULL, opts,
-                       opts->v6only, &last) == 0) {
-            return 0;
-        }
-    }
-    if (!last) {
-        qio__socket_no_address_error(local, "bind to", errp);
-        return -1;
-    }
-    g_propagate_error(errp, g_steal_pointer(&last));
-    return -1;
 }
 
 /* Every address @addr stands for (may block); FALSE with @errp set. */
@@ -782,9 +716,14 @@ int qio_channel_socket_dgram_sync(QIOChannelSocket *ioc,
     if (remote) {
         ret = dgram_connect_remote(ioc, local, remote, opts, errp);
     } else if (qio__socket_is_wildcard(local)) {
-        ret = dgram_bind_wildcard(ioc, local, opts, errp);
+        ret = qio__socket_bind_wildcard(ioc, local, opts, dgram_bind_one, errp);
     } else {
-        ret = dgram_bind_resolved(ioc, local, opts, errp);
+        /* opts->bind is @local itself here: no other address to match. */
+        QIOChannelSocketOptions bopts = *opts;
+
+        bopts.bind = NULL;
+        ret = qio__socket_bind_first(ioc, local, &bopts, opts->v6only,
+                                     dgram_bind_one, "bind to", errp);
     }
     if (ret != 0) {
         return -1;

@@ -172,22 +172,20 @@ bool qio__socket_is_wildcard(GSocketConnectable *addr)
            g_str_equal(host, "0.0.0.0");
 }
 
-static int listen_wildcard_on(QIOChannelSocket *sioc, const char *host,
-                              guint16 port, const QIOChannelSocketOptions *opts,
-                              int v6only, GError **errp)
+static int bind_wildcard_on(QIOChannelSocket *sioc, const char *host,
+                            guint16 port, const QIOChannelSocketOptions *opts,
+                            int v6only, QIOSocketBindFunc *bind_one,
+                            GError **errp)
 {
     g_autoptr(GSocketAddress) sa =
         g_inet_socket_address_new_from_string(host, port);
 
-    return listen_one(sioc, sa, opts, v6only, errp);
+    return bind_one(sioc, sa, opts, v6only, errp);
 }
 
-/*
- * All local addresses: one IPv6 socket that takes IPv4 clients too, unless
- * the family says otherwise or the system has no IPv6.
- */
-static int listen_wildcard(QIOChannelSocket *sioc, GSocketConnectable *addr,
-                           const QIOChannelSocketOptions *opts, GError **errp)
+int qio__socket_bind_wildcard(QIOChannelSocket *sioc, GSocketConnectable *addr,
+                              const QIOChannelSocketOptions *opts,
+                              QIOSocketBindFunc *bind_one, GError **errp)
 {
     guint16 port = g_network_address_get_port(G_NETWORK_ADDRESS(addr));
     g_autoptr(GError) err6 = NULL;
@@ -195,10 +193,11 @@ static int listen_wildcard(QIOChannelSocket *sioc, GSocketConnectable *addr,
     int err;
 
     if (opts->family == AF_INET) {
-        return listen_wildcard_on(sioc, "0.0.0.0", port, opts, -1, errp);
+        return bind_wildcard_on(sioc, "0.0.0.0", port, opts, -1, bind_one,
+                                errp);
     }
     v6only = opts->v6only >= 0 ? opts->v6only : opts->family == AF_INET6;
-    err = listen_wildcard_on(sioc, "::", port, opts, v6only, &err6);
+    err = bind_wildcard_on(sioc, "::", port, opts, v6only, bind_one, &err6);
     if (err == 0) {
         return 0;
     }
@@ -207,17 +206,17 @@ static int listen_wildcard(QIOChannelSocket *sioc, GSocketConnectable *addr,
         g_propagate_error(errp, g_steal_pointer(&err6));
         return err;
     }
-    return listen_wildcard_on(sioc, "0.0.0.0", port, opts, -1, errp);
+    return bind_wildcard_on(sioc, "0.0.0.0", port, opts, -1, bind_one, errp);
 }
 
-/* The first resolved address that can be bound. */
-static int listen_resolved(QIOChannelSocket *sioc, GSocketConnectable *addr,
-                           const QIOChannelSocketOptions *opts, GError **errp)
+int qio__socket_bind_first(QIOChannelSocket *sioc, GSocketConnectable *addr,
+                           const QIOChannelSocketOptions *opts, int v6only,
+                           QIOSocketBindFunc *bind_one, const char *op,
+                           GError **errp)
 {
     g_autoptr(GSocketAddressEnumerator) en =
         g_socket_connectable_enumerate(addr);
     g_autoptr(GError) last = NULL;
-    int v6only = opts->v6only >= 0 ? opts->v6only : 0;
 
     for (;;) {
         g_autoptr(GSocketAddress) sa = NULL;
@@ -230,12 +229,12 @@ static int listen_resolved(QIOChannelSocket *sioc, GSocketConnectable *addr,
             continue;
         }
         g_clear_error(&last);
-        if (listen_one(sioc, sa, opts, v6only, &last) == 0) {
+        if (bind_one(sioc, sa, opts, v6only, &last) == 0) {
             return 0;
         }
     }
     if (!last) {
-        qio__socket_no_address_error(addr, "listen on", errp);
+        qio__socket_no_address_error(addr, op, errp);
         return -1;
     }
     g_propagate_error(errp, g_steal_pointer(&last));
@@ -256,9 +255,14 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
     opts = opts ? opts : &qio__socket_defaults;
 
     if (qio__socket_is_wildcard(addr)) {
-        ret = listen_wildcard(ioc, addr, opts, errp) == 0 ? 0 : -1;
+        ret = qio__socket_bind_wildcard(ioc, addr, opts, listen_one, errp) == 0
+                  ? 0
+                  : -1;
     } else {
-        ret = listen_resolved(ioc, addr, opts, errp);
+        /* An address other than the wildcard: IPv6 only, unless told. */
+        ret = qio__socket_bind_first(ioc, addr, opts,
+                                     opts->v6only >= 0 ? opts->v6only : 0,
+                                     listen_one, "listen on", errp);
     }
     if (ret < 0) {
         return -1;

@@ -179,8 +179,16 @@ static void udp_filter_senders(QiocEndpoint *ep, QIOChannelSocket *sioc)
     }
 }
 
-static QIOChannel *udp_open_sendto(QiocEndpoint *ep, QiocAccess *access,
-                                   QIOChannel *peer, GError **errp)
+/* What each type that opens at once does with its bound socket. */
+static const QiocDgramRole udp_roles[QIOC_ADDR__COUNT] = {
+    [QIOC_ADDR_UDP_SENDTO] = QIOC_DGRAM_SEND,
+    [QIOC_ADDR_UDP_DATAGRAM] = QIOC_DGRAM_SEND,
+    [QIOC_ADDR_UDP_RECVFROM] = QIOC_DGRAM_REPLY,
+    [QIOC_ADDR_UDP_RECV] = QIOC_DGRAM_RECV,
+};
+
+static QIOChannel *udp_open(QiocEndpoint *ep, QiocAccess *access,
+                            QIOChannel *peer, GError **errp)
 {
     QiocUdpState *st = ep->state;
     QIOChannelSocket *sioc = udp_bind(ep, errp);
@@ -188,35 +196,9 @@ static QIOChannel *udp_open_sendto(QiocEndpoint *ep, QiocAccess *access,
     if (!sioc) {
         return NULL;
     }
-    qio_channel_socket_set_send_address(sioc, st->send_to);
     udp_filter_senders(ep, sioc);
-    return QIO_CHANNEL(sioc);
-}
-
-static QIOChannel *udp_open_recvfrom(QiocEndpoint *ep, QiocAccess *access,
-                                     QIOChannel *peer, GError **errp)
-{
-    QIOChannelSocket *sioc = udp_bind(ep, errp);
-
-    if (!sioc) {
-        return NULL;
-    }
-    qio_channel_socket_set_reply_to_sender(sioc, TRUE);
-    udp_filter_senders(ep, sioc);
-    return QIO_CHANNEL(sioc);
-}
-
-static QIOChannel *udp_open_recv(QiocEndpoint *ep, QiocAccess *access,
-                                 QIOChannel *peer, GError **errp)
-{
-    QIOChannelSocket *sioc = udp_bind(ep, errp);
-
-    if (!sioc) {
-        return NULL;
-    }
-    udp_filter_senders(ep, sioc);
-    *access = QIOC_ACCESS_READ;
-    return QIO_CHANNEL(sioc);
+    return qioc_dgram_channel(sioc, udp_roles[ep->desc->kind], st->send_to,
+                              access);
 }
 
 /* ---------------------------------------------------------------- UDP-LISTEN
@@ -468,7 +450,7 @@ const QiocAddrDesc qioc_addr_udp_sendto = {.kind = QIOC_ADDR_UDP_SENDTO,
                                            .prepare = udp_prepare_sendto,
                                            .free_state =
                                                (GDestroyNotify)udp_state_free,
-                                           .open = udp_open_sendto};
+                                           .open = udp_open};
 
 const QiocAddrDesc qioc_addr_udp_datagram = {
     .kind = QIOC_ADDR_UDP_DATAGRAM,
@@ -476,7 +458,7 @@ const QiocAddrDesc qioc_addr_udp_datagram = {
     .check = udp_check_client,
     .prepare = udp_prepare_sendto,
     .free_state = (GDestroyNotify)udp_state_free,
-    .open = udp_open_sendto};
+    .open = udp_open};
 
 const QiocAddrDesc qioc_addr_udp_recvfrom = {
     .kind = QIOC_ADDR_UDP_RECVFROM,
@@ -485,7 +467,7 @@ const QiocAddrDesc qioc_addr_udp_recvfrom = {
     .prepare = udp_prepare_receiver,
     .free_state = (GDestroyNotify)udp_state_free,
     .choose = udp_choose,
-    .open = udp_open_recvfrom};
+    .open = udp_open};
 
 const QiocAddrDesc qioc_addr_udp_recv = {.kind = QIOC_ADDR_UDP_RECV,
                                          QIOC_ADDR_TYPES(udp_recv_types),
@@ -493,4 +475,4 @@ const QiocAddrDesc qioc_addr_udp_recv = {.kind = QIOC_ADDR_UDP_RECV,
                                          .prepare = udp_prepare_receiver,
                                          .free_state =
                                              (GDestroyNotify)udp_state_free,
-                                         .open = udp_open_recv};
+                                         .open = udp_open};

@@ -139,28 +139,22 @@ static QIOChannelSocket *unix_bind(QiocEndpoint *ep, GError **errp)
     return g_steal_pointer(&sioc);
 }
 
-static QIOChannel *unix_open_recvfrom(QiocEndpoint *ep, QiocAccess *access,
+static const QiocDgramRole unix_roles[QIOC_ADDR__COUNT] = {
+    [QIOC_ADDR_UNIX_RECVFROM] = QIOC_DGRAM_REPLY,
+    [QIOC_ADDR_UNIX_RECV] = QIOC_DGRAM_RECV,
+    [QIOC_ADDR_ABSTRACT_RECVFROM] = QIOC_DGRAM_REPLY,
+    [QIOC_ADDR_ABSTRACT_RECV] = QIOC_DGRAM_RECV,
+};
+
+/* The receiving types: PATH bound, then answering or only reading. */
+static QIOChannel *unix_open_receiver(QiocEndpoint *ep, QiocAccess *access,
                                       QIOChannel *peer, GError **errp)
 {
     QIOChannelSocket *sioc = unix_bind(ep, errp);
 
-    if (!sioc) {
-        return NULL;
-    }
-    qio_channel_socket_set_reply_to_sender(sioc, TRUE);
-    return QIO_CHANNEL(sioc);
-}
-
-static QIOChannel *unix_open_recv(QiocEndpoint *ep, QiocAccess *access,
-                                  QIOChannel *peer, GError **errp)
-{
-    QIOChannelSocket *sioc = unix_bind(ep, errp);
-
-    if (!sioc) {
-        return NULL;
-    }
-    *access = QIOC_ACCESS_READ;
-    return QIO_CHANNEL(sioc);
+    return sioc ? qioc_dgram_channel(sioc, unix_roles[ep->desc->kind], NULL,
+                                     access)
+                : NULL;
 }
 
 /* ---------------------------------------------------------------- types */
@@ -206,12 +200,12 @@ const QiocAddrDesc qioc_addr_unix_recvfrom = {
     .kind = QIOC_ADDR_UNIX_RECVFROM,
     QIOC_ADDR_TYPES(unix_recvfrom_types),
     .check = qioc_address_check_sun_path,
-    .open = unix_open_recvfrom};
+    .open = unix_open_receiver};
 
 const QiocAddrDesc qioc_addr_unix_recv = {.kind = QIOC_ADDR_UNIX_RECV,
                                           QIOC_ADDR_TYPES(unix_recv_types),
                                           .check = qioc_address_check_sun_path,
-                                          .open = unix_open_recv};
+                                          .open = unix_open_receiver};
 
 const QiocAddrDesc qioc_addr_abstract_sendto = {
     .kind = QIOC_ADDR_ABSTRACT_SENDTO,
@@ -223,10 +217,10 @@ const QiocAddrDesc qioc_addr_abstract_recvfrom = {
     .kind = QIOC_ADDR_ABSTRACT_RECVFROM,
     QIOC_ADDR_TYPES(abstract_recvfrom_types),
     .check = qioc_address_check_sun_path,
-    .open = unix_open_recvfrom};
+    .open = unix_open_receiver};
 
 const QiocAddrDesc qioc_addr_abstract_recv = {
     .kind = QIOC_ADDR_ABSTRACT_RECV,
     QIOC_ADDR_TYPES(abstract_recv_types),
     .check = qioc_address_check_sun_path,
-    .open = unix_open_recv};
+    .open = unix_open_receiver};

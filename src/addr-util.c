@@ -135,6 +135,23 @@ void qioc_socket_dgram(GSocketConnectable *local, GSocketConnectable *remote,
                                    call, g_free, NULL);
 }
 
+QIOChannel *qioc_dgram_channel(QIOChannelSocket *sioc, QiocDgramRole role,
+                               GSocketAddress *to, QiocAccess *access)
+{
+    switch (role) {
+    case QIOC_DGRAM_SEND:
+        qio_channel_socket_set_send_address(sioc, to);
+        break;
+    case QIOC_DGRAM_REPLY:
+        qio_channel_socket_set_reply_to_sender(sioc, TRUE);
+        break;
+    case QIOC_DGRAM_RECV:
+        *access = QIOC_ACCESS_READ;
+        break;
+    }
+    return QIO_CHANNEL(sioc);
+}
+
 gboolean qioc_listener_add_fd(QIONetListener *listener, int fd,
                               const char *hint, GError **errp)
 {

@@ -338,6 +338,20 @@ void qioc_socket_dgram(GSocketConnectable *local, GSocketConnectable *remote,
                        const QIOChannelSocketOptions *sopts, QiocOpenDone *done,
                        gpointer data);
 
+/* What a bound, unconnected datagram socket is used for. */
+typedef enum {
+    QIOC_DGRAM_SEND,  /* every datagram to one address (*-SENDTO) */
+    QIOC_DGRAM_REPLY, /* answers to the last sender (*-RECVFROM) */
+    QIOC_DGRAM_RECV,  /* receiving only (*-RECV) */
+} QiocDgramRole;
+
+/*
+ * @sioc (transfer full) made the channel @role says: sending to @to
+ * (QIOC_DGRAM_SEND), answering, or read only (*@access). Never NULL.
+ */
+QIOChannel *qioc_dgram_channel(QIOChannelSocket *sioc, QiocDgramRole role,
+                               GSocketAddress *to, QiocAccess *access);
+
 /*
  * A unix datagram socket bound to an abstract name of the kernel's
  * choosing (so that it can be answered), connected to @to or, unless

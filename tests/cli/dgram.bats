@@ -274,6 +274,30 @@ EOF
         { cat "$T/q.err"; false; }
 }
 
+@test "range= on UDP-SENDTO: answers from outside are dropped" {
+    local p q
+    p=$(udp_port)
+    q=$(udp_port)
+    idle_stdin
+    bg_qioc -U - UDP-SENDTO:127.0.0.1:"$q",bind=127.0.0.1:"$p",range=127.0.0.1/32 \
+        >"$T/out" 2>"$T/q.err" <"$T/idle"
+    wait_udp "$p"
+    dpeer send "127.0.0.1:$p" --bind 127.0.0.2:0 --sizes 7
+    dpeer send "127.0.0.1:$p" --bind 127.0.0.1:0 --sizes 5 --out "$T/sent"
+    wait_size "$T/out" 5
+    assert_same "$T/sent" "$T/out"
+}
+
+@test "setsockopt-int= is set on a bound datagram socket: a refused one fails with one line, exit 1" {
+    local p
+    p=$(udp_port)
+    run -1 --separate-stderr qioc -u UDP-RECV:"$p",bind=127.0.0.1,setsockopt-int=1:9999:1 -
+    assert_one_line "$stderr"
+    [[ $stderr == *"setsockopt"* ]]
+    run -1 --separate-stderr qioc -u UNIX-RECV:"$T/r.sock",setsockopt-int=1:9999:1 -
+    assert_one_line "$stderr"
+}
+
 @test "UDP-DATAGRAM: broadcast lets a datagram go to the loopback broadcast address" {
     local p
     p=$(udp_port)
@@ -307,6 +331,8 @@ EOF
     assert_one_line "$stderr"
     [[ $stderr == *"not a multicast group address"* ]]
     run -0 qioc --dry-run - UDP-DATAGRAM:239.1.2.3:5000,ip-add-membership=239.1.2.3:lo,ip-multicast-loop=1,ip-multicast-ttl=0
+    run -2 qioc --dry-run - UDP-DATAGRAM:239.1.2.3:5000,ip-multicast-loop=2
+    run -2 qioc --dry-run - UDP-DATAGRAM:239.1.2.3:5000,ip-multicast-ttl=256
 }
 
 @test "TCP-only options are refused on UDP addresses (exit 2)" {
