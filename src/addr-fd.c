@@ -53,7 +53,7 @@ static QIONetListener *accept_fd_listen(QiocEndpoint *ep, GError **errp)
 }
 
 static const QiocAddrType fd_types[] = {
-    {"FD", NULL, QIOC_ADDR_FD, AF_UNSPEC, 1, 1, QIOC_T_READ, "N",
+    {"FD", NULL, QIOC_ADDR_FD, AF_UNSPEC, 1, 1, QIOC_T_READ | QIOC_T_TTY, "N",
      "an inherited descriptor: socket, pipe, tty or file"},
 };
 

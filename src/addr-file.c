@@ -384,13 +384,14 @@ static const QiocAddrType pipe_types[] = {
 
 static const QiocAddrType file_types[] = {
     {"FILE", QIOC_NAMES("OPEN"), QIOC_ADDR_FILE, AF_UNSPEC, 1, 1,
-     QIOC_T_FILE | QIOC_OPTGRP_READEOF, "PATH", "an existing file or device"},
+     QIOC_T_FILE | QIOC_OPTGRP_READEOF | QIOC_T_TTY, "PATH",
+     "an existing file or device"},
 };
 
 static const QiocAddrType gopen_types[] = {
     {"GOPEN", NULL, QIOC_ADDR_GOPEN, AF_UNSPEC, 1, 1,
      QIOC_T_FILE | QIOC_OPTGRP_READEOF | QIOC_OPTGRP_FDPASS |
-         QIOC_OPTGRP_CONNECT,
+         QIOC_OPTGRP_CONNECT | QIOC_T_TTY,
      "PATH",
      "a unix socket at PATH is connected, anything else opened as FILE"},
 };

@@ -41,23 +41,24 @@ static QIOChannel *stdio_open(QiocEndpoint *ep, QiocAccess *access,
 }
 
 static const QiocAddrType stdio_types[] = {
-    {"STDIO", QIOC_NAMES("-"), QIOC_ADDR_STDIO, AF_UNSPEC, 0, 0, QIOC_T_READ,
-     "", "standard input for reading, standard output for writing"},
+    {"STDIO", QIOC_NAMES("-"), QIOC_ADDR_STDIO, AF_UNSPEC, 0, 0,
+     QIOC_T_READ | QIOC_T_TTY, "",
+     "standard input for reading, standard output for writing"},
 };
 
 static const QiocAddrType stdin_types[] = {
-    {"STDIN", NULL, QIOC_ADDR_STDIN, AF_UNSPEC, 0, 0, QIOC_T_READ, "",
-     "standard input, read only"},
+    {"STDIN", NULL, QIOC_ADDR_STDIN, AF_UNSPEC, 0, 0, QIOC_T_READ | QIOC_T_TTY,
+     "", "standard input, read only"},
 };
 
 static const QiocAddrType stdout_types[] = {
-    {"STDOUT", NULL, QIOC_ADDR_STDOUT, AF_UNSPEC, 0, 0, QIOC_T_FDPASS, "",
-     "standard output, write only"},
+    {"STDOUT", NULL, QIOC_ADDR_STDOUT, AF_UNSPEC, 0, 0,
+     QIOC_T_FDPASS | QIOC_T_TTY, "", "standard output, write only"},
 };
 
 static const QiocAddrType stderr_types[] = {
-    {"STDERR", NULL, QIOC_ADDR_STDERR, AF_UNSPEC, 0, 0, QIOC_T_FDPASS, "",
-     "standard error, write only"},
+    {"STDERR", NULL, QIOC_ADDR_STDERR, AF_UNSPEC, 0, 0,
+     QIOC_T_FDPASS | QIOC_T_TTY, "", "standard error, write only"},
 };
 
 const QiocAddrDesc qioc_addr_stdio = {.kind = QIOC_ADDR_STDIO,

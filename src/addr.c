@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "term.h"
 
 /* Every kind's description, by kind; a unit test checks it is complete. */
 static const QiocAddrDesc *const addr_descs[QIOC_ADDR__COUNT] = {
@@ -160,6 +161,20 @@ static void not_supported(const QiocEndpoint *ep, const char *what,
                 "address type %s cannot %s", ep->addr->type->name, what);
 }
 
+/*
+ * What every opened channel gets: its terminal modes (raw, echo=, ...).
+ * Takes @ioc; NULL when @ioc is NULL or that fails.
+ */
+static QIOChannel *endpoint_opened(QiocEndpoint *ep, QIOChannel *ioc,
+                                   GError **errp)
+{
+    if (ioc && !qioc_term_setup(ep->addr, ioc, errp)) {
+        qio_channel_close(ioc, NULL);
+        g_clear_object(&ioc);
+    }
+    return ioc;
+}
+
 QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
                                QIOChannel *peer, GError **errp)
 {
@@ -169,7 +184,7 @@ QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
         not_supported(ep, "be opened at once", errp);
         return NULL;
     }
-    return ops->open(ep, access, peer, errp);
+    return endpoint_opened(ep, ops->open(ep, access, peer, errp), errp);
 }
 
 QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp)
@@ -324,6 +339,7 @@ static void connect_then_wrap(QIOChannel *ioc, GError *err, gpointer data)
         qio_channel_close(ioc, NULL);
         g_clear_object(&ioc);
     }
+    ioc = endpoint_opened(step.ep, ioc, &err);
     if (!ioc) {
         step.done(NULL, err, step.data);
         return;

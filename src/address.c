@@ -19,6 +19,7 @@
 #include <gio/gio.h>
 
 #include "addr.h"
+#include "term.h"
 
 /* clang-format off */
 G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
@@ -26,6 +27,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 
 #define NAMES QIOC_NAMES
 #define OFF(field) offsetof(QiocAddrOpts, field)
+#define TERM(flag) OFF(term[QIOC_TERM_##flag])
 
 /* Longest unix socket path (and abstract name, after its leading NUL). */
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1)
@@ -53,6 +55,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_SOCKET QIOC_OPTGRP_SOCKET
 #define O_TCP QIOC_OPTGRP_TCP
 #define O_UDP QIOC_OPTGRP_UDP
+#define O_TERM QIOC_OPTGRP_TERMIOS
 
 #define FLAG QIOC_OPT_FLAG
 #define INT QIOC_OPT_INT
@@ -247,6 +250,69 @@ static const QiocOptDesc addr_options[] = {
     {"handshake-timeout", NULL, DURATION, O_TLS, "30", NULL,
      "give up on a TLS handshake not done within SECONDS (0: never)",
      OFF(handshake_timeout)},
+    {"raw", NULL, FLAG, O_TERM, "0", NULL,
+     "terminal: no line editing, signals or output processing (stty raw); "
+     "echo stays",
+     OFF(raw)},
+    {"rawer", NAMES("cfmakeraw"), FLAG, O_TERM, "0", NULL,
+     "terminal: raw, and no echo, 8 data bits (cfmakeraw(3))", OFF(rawer)},
+    {"echo", NULL, FLAG, O_TERM, NULL, NULL, "terminal: echo input (ECHO)",
+     TERM(ECHO), TRUE},
+    {"echoctl", NAMES("ctlecho"), FLAG, O_TERM, NULL, NULL,
+     "terminal: echo control characters as ^X (ECHOCTL)", TERM(ECHOCTL), TRUE},
+    {"icanon", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: line by line input with editing (ICANON)", TERM(ICANON), TRUE},
+    {"isig", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: ^C, ^\\ and ^Z send signals (ISIG)", TERM(ISIG), TRUE},
+    {"iexten", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: extended input processing, ^V (IEXTEN)", TERM(IEXTEN), TRUE},
+    {"icrnl", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: CR typed reads as NL (ICRNL)", TERM(ICRNL), TRUE},
+    {"inlcr", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: NL typed reads as CR (INLCR)", TERM(INLCR), TRUE},
+    {"igncr", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: CR typed is dropped (IGNCR)", TERM(IGNCR), TRUE},
+    {"ixon", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: ^S and ^Q stop and start output (IXON)", TERM(IXON), TRUE},
+    {"ixoff", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: send ^S and ^Q to pace input (IXOFF)", TERM(IXOFF), TRUE},
+    {"brkint", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: a break sends SIGINT (BRKINT)", TERM(BRKINT), TRUE},
+    {"istrip", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: strip the eighth bit of input (ISTRIP)", TERM(ISTRIP), TRUE},
+    {"opost", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: output processing (OPOST)", TERM(OPOST), TRUE},
+    {"onlcr", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: NL written goes out as CR NL (ONLCR)", TERM(ONLCR), TRUE},
+    {"ocrnl", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: CR written goes out as NL (OCRNL)", TERM(OCRNL), TRUE},
+    {"crtscts", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: RTS/CTS hardware flow control (CRTSCTS)", TERM(CRTSCTS), TRUE},
+    {"clocal", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: ignore modem control lines (CLOCAL)", TERM(CLOCAL), TRUE},
+    {"hupcl", NAMES("hup"), FLAG, O_TERM, NULL, NULL,
+     "terminal: hang up on last close (HUPCL)", TERM(HUPCL), TRUE},
+    {"parenb", NAMES("parity"), FLAG, O_TERM, NULL, NULL,
+     "terminal: parity generation and checking (PARENB)", TERM(PARENB), TRUE},
+    {"cstopb", NULL, FLAG, O_TERM, NULL, NULL,
+     "terminal: two stop bits, not one (CSTOPB)", TERM(CSTOPB), TRUE},
+    {"speed", NULL, NUMBER, O_TERM, NULL, NULL,
+     "terminal: input and output baud rate (b9600 is speed=9600)", OFF(speed)},
+    {"ispeed", NULL, NUMBER, O_TERM, NULL, NULL, "terminal: input baud rate",
+     OFF(ispeed)},
+    {"ospeed", NULL, NUMBER, O_TERM, NULL, NULL, "terminal: output baud rate",
+     OFF(ospeed)},
+    {"vmin", NAMES("min"), NUMBER, O_TERM, NULL, NULL,
+     "terminal, not icanon: a read waits for N bytes (VMIN)", OFF(vmin)},
+    {"vtime", NAMES("time"), NUMBER, O_TERM, NULL, NULL,
+     "terminal, not icanon: or N tenths of a second (VTIME)", OFF(vtime)},
+    {"crlf", NAMES("crnl"), FLAG, O_ALL, "0", NULL,
+     "line ends: NL written goes out as CR NL, CR NL read comes in as NL",
+     OFF(crlf)},
+    {"cr", NULL, FLAG, O_ALL, "0", NULL,
+     "line ends: NL written goes out as CR, CR read comes in as NL", OFF(cr)},
+    {"escape", NULL, NUMBER, O_ALL, NULL, NULL,
+     "this byte read (0x0f: ^O) ends the input, as end-of-file", OFF(escape)},
     {"send-fds", NULL, FDLIST, O_FDPASS, NULL, NULL,
      "send these descriptors with the first data written", OFF(send_fds)},
     {"su", NAMES("su-d", "substuser", "substuser-delayed"), USER, O_ALL, NULL,
@@ -279,6 +345,37 @@ static const PresetAlias preset_aliases[] = {
     {"shut-down", "shut", "write"},
     {"shut-close", "shut", "close"},
     {"shut-none", "shut", "none"},
+    /* socat's baud rates: b9600 is speed=9600 */
+    {"b50", "speed", "50"},
+    {"b75", "speed", "75"},
+    {"b110", "speed", "110"},
+    {"b134", "speed", "134"},
+    {"b150", "speed", "150"},
+    {"b200", "speed", "200"},
+    {"b300", "speed", "300"},
+    {"b600", "speed", "600"},
+    {"b1200", "speed", "1200"},
+    {"b1800", "speed", "1800"},
+    {"b2400", "speed", "2400"},
+    {"b4800", "speed", "4800"},
+    {"b9600", "speed", "9600"},
+    {"b19200", "speed", "19200"},
+    {"b38400", "speed", "38400"},
+    {"b57600", "speed", "57600"},
+    {"b115200", "speed", "115200"},
+    {"b230400", "speed", "230400"},
+    {"b460800", "speed", "460800"},
+    {"b500000", "speed", "500000"},
+    {"b576000", "speed", "576000"},
+    {"b921600", "speed", "921600"},
+    {"b1000000", "speed", "1000000"},
+    {"b1152000", "speed", "1152000"},
+    {"b1500000", "speed", "1500000"},
+    {"b2000000", "speed", "2000000"},
+    {"b2500000", "speed", "2500000"},
+    {"b3000000", "speed", "3000000"},
+    {"b3500000", "speed", "3500000"},
+    {"b4000000", "speed", "4000000"},
 };
 
 /* Other spellings of CHOICE values. */
@@ -331,6 +428,9 @@ static const IntLimit int_limits[] = {
     {"seek-end", -G_MAXINT64, G_MAXINT64},
     {"rcvbuf", 0, G_MAXINT},
     {"sndbuf", 0, G_MAXINT},
+    {"vmin", 0, 255},
+    {"vtime", 0, 255},
+    {"escape", 0, 255},
 };
 
 /* Longest values of STRING options; the others take any length. */
@@ -1336,15 +1436,6 @@ static const struct {
     {"deny-table", "libwrap (TCP wrappers) is gone from Debian"},
     {"substuser-delayed", NULL},
     {"chroot-early", NULL},
-    {"crlf", NULL},
-    {"crnl", NULL},
-    {"cr", NULL},
-    {"raw", NULL},
-    {"rawer", NULL},
-    {"echo", NULL},
-    {"icanon", NULL},
-    {"isig", NULL},
-    {"escape", NULL},
     {"link", NULL},
     {"wait-slave", NULL},
     {"history", NULL},
@@ -1652,6 +1743,30 @@ static gboolean check_family(const QiocAddress *addr, GError **errp)
         qioc_address_fail(addr, errp, "option \"pf=%s\" conflicts with %s",
                           addr->o.pf == 0 ? "ip4" : "ip6", addr->type->name);
         return FALSE;
+    }
+    return TRUE;
+}
+
+/* Options that exclude each other or take only some values. */
+static gboolean check_options(const QiocAddress *addr, GError **errp)
+{
+    const gint64 speeds[] = {addr->o.speed, addr->o.ispeed, addr->o.ospeed};
+    const char *const names[] = {"speed", "ispeed", "ospeed"};
+
+    if (addr->o.crlf && addr->o.cr) {
+        qioc_address_fail(addr, errp,
+                          "options \"crlf\" and \"cr\" exclude each other");
+        return FALSE;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(speeds); i++) {
+        if (speeds[i] >= 0 && !qioc_term_speed_valid(speeds[i])) {
+            qioc_address_fail(addr, errp,
+                              "\"%s=%" G_GINT64_FORMAT
+                              "\": not a baud rate the terminal driver "
+                              "knows (50 to 4000000, as b9600 and the like)",
+                              names[i], speeds[i]);
+            return FALSE;
+        }
     }
     return TRUE;
 }
@@ -2174,7 +2289,8 @@ QiocAddress *qioc_address_parse(const char *spec, int index, GError **errp)
     g_steal_pointer(&params);
     g_steal_pointer(&opts);
     addr = address_new(&ps);
-    if (!check_kind(addr, errp) || !check_family(addr, errp)) {
+    if (!check_kind(addr, errp) || !check_family(addr, errp) ||
+        !check_options(addr, errp)) {
         return NULL;
     }
     return g_steal_pointer(&addr);

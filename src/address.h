@@ -135,6 +135,8 @@ typedef enum {
  * @QIOC_OPTGRP_UDP: a UDP socket that sends to an address of its own
  *   choosing (broadcast, ip-multicast-ttl, ip-multicast-loop,
  *   ip-add-membership)
+ * @QIOC_OPTGRP_TERMIOS: may be a terminal: its modes (raw, rawer, echo,
+ *   icanon, ispeed, ...; see #QiocTermFlag)
  *
  * Option groups: an option applies to an address type when their group
  * masks share a bit.
@@ -158,6 +160,7 @@ typedef enum {
     QIOC_OPTGRP_SOCKET = 1u << 15,
     QIOC_OPTGRP_TCP = 1u << 16,
     QIOC_OPTGRP_UDP = 1u << 17,
+    QIOC_OPTGRP_TERMIOS = 1u << 19,
 } QiocOptGroup;
 
 /**
@@ -244,6 +247,37 @@ typedef enum {
     QIOC_TLS_1_2,
     QIOC_TLS_1_3,
 } QiocTlsVersion;
+
+/**
+ * QiocTermFlag:
+ *
+ * The terminal flags an address may set or clear (echo=0, icanon=1, ...),
+ * each one bit of struct termios (src/term.c has which): the index of
+ * its value in #QiocAddrOpts.term.
+ */
+typedef enum {
+    QIOC_TERM_ECHO,
+    QIOC_TERM_ECHOCTL,
+    QIOC_TERM_ICANON,
+    QIOC_TERM_ISIG,
+    QIOC_TERM_IEXTEN,
+    QIOC_TERM_ICRNL,
+    QIOC_TERM_INLCR,
+    QIOC_TERM_IGNCR,
+    QIOC_TERM_IXON,
+    QIOC_TERM_IXOFF,
+    QIOC_TERM_BRKINT,
+    QIOC_TERM_ISTRIP,
+    QIOC_TERM_OPOST,
+    QIOC_TERM_ONLCR,
+    QIOC_TERM_OCRNL,
+    QIOC_TERM_CRTSCTS,
+    QIOC_TERM_CLOCAL,
+    QIOC_TERM_HUPCL,
+    QIOC_TERM_PARENB,
+    QIOC_TERM_CSTOPB,
+    QIOC_TERM__COUNT
+} QiocTermFlag;
 
 /**
  * QiocNetworks:
@@ -370,6 +404,19 @@ typedef struct QiocAddrOpts {
     char *cipher;
     char *alpn;
     double handshake_timeout;
+    /* terminals */
+    gboolean raw;
+    gboolean rawer;
+    int term[QIOC_TERM__COUNT]; /* each -1 unless given */
+    gint64 ispeed;
+    gint64 ospeed;
+    gint64 speed; /* both, as b9600 sets them */
+    gint64 vmin;
+    gint64 vtime;
+    /* text: line ends, an escape character */
+    gboolean crlf;
+    gboolean cr;
+    gint64 escape; /* a byte value, -1 unless given */
     /* every address */
     gint64 su;        /* uid, -1 unless given */
     char *chroot;     /* NULL unless given */
@@ -410,7 +457,9 @@ typedef struct QiocAddrOpts {
 #define QIOC_T_DRECV                                                           \
     (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_FSPERM |                 \
      QIOC_OPTGRP_UNIXLISTEN)
-#define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
+#define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC | QIOC_OPTGRP_TERMIOS)
+/* What may be a terminal: the standard streams, FD, a device file. */
+#define QIOC_T_TTY QIOC_OPTGRP_TERMIOS
 
 /* A NULL-terminated list of names, for aliases. */
 #define QIOC_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})

@@ -20,6 +20,7 @@
 #include "splice.h"
 
 #define PUMP_STOPPED (-10) /* flow_read: asked to stop */
+#define PUMP_HELD_CR (-11) /* flow_read: pass on the CR held back */
 /* The buffer a flow starts with (at most -b's size). */
 #define FIRST_BUFFER (16 * 1024)
 #define IGNOREEOF_POLL_MS 250 /* how often ignoreeof looks again */
@@ -63,6 +64,10 @@ typedef struct QiocFlow {
     gboolean drained;      /* that read was short: the source
                             * is empty until it polls readable */
     int record;            /* -r/-R: appended to, or -1 */
+    gboolean escaped;      /* escape= was read: the data ended */
+    gboolean held_cr;      /* crlf: a CR ended the last read; it
+                            * is NL if the next byte is NL */
+    GByteArray *conv;      /* line ends converted, to be written */
     guint log_prev;        /* the connection number logged under
                             * before the coroutine was entered */
 } QiocFlow;
@@ -298,8 +303,29 @@ static gboolean flow_dgram_too_big(QiocFlow *f, const GError *err)
 }
 
 /*
+ * escape=: the data ends before the escape byte, as at end-of-file; what
+ * follows it in the same read is dropped with it.
+ */
+static ssize_t flow_escape(QiocFlow *f, ssize_t n)
+{
+    const QiocFlowConfig *cfg = flow_cfg(f);
+    const char *at;
+
+    if (!cfg->has_escape || n <= 0 ||
+        !(at = memchr(f->buf, cfg->escape, (size_t)n))) {
+        return n;
+    }
+    qioc_log_address(1, flow_src(f)->index, flow_src(f)->name,
+                     "escape character 0x%02x read: end of input", cfg->escape);
+    f->escaped = TRUE;
+    f->eof = TRUE;
+    return at - f->buf;
+}
+
+/*
  * Read one chunk into f->buf. Returns the length, 0 at end-of-file, -1
- * on error or PUMP_STOPPED. Descriptors that came with it go to *@fds.
+ * on error or PUMP_STOPPED; PUMP_HELD_CR when a CR held back by crlf is
+ * to be passed on alone. Descriptors that came with it go to *@fds.
  */
 static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
 {
@@ -314,8 +340,12 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
         if (f->stop) {
             return PUMP_STOPPED;
         }
-        if (f->readbytes_left == 0) {
+        if (f->readbytes_left == 0 || f->escaped) {
             return 0;
+        }
+        if (f->held_cr && f->drained) {
+            /* Nothing more to read now: the CR was a CR alone. */
+            return PUMP_HELD_CR;
         }
         if (!f->buf || f->drained) {
             /* Idle connections hold no buffer: wait for data first. */
@@ -330,6 +360,9 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
         iov.iov_len = flow_read_size(f);
         n = qio_channel_readv_full(src, &iov, 1, want_fds ? fds : NULL,
                                    want_fds ? nfds : NULL, 0, &err);
+        if (n == QIO_CHANNEL_ERR_BLOCK && f->held_cr) {
+            return PUMP_HELD_CR;
+        }
         if (n == QIO_CHANNEL_ERR_BLOCK) {
             flow_yield(f, src, G_IO_IN);
             continue;
@@ -358,7 +391,7 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
         f->drained = n > 0 && (size_t)n < iov.iov_len && f->plain_source &&
                      !f->dgram_source;
         pump_touch(f->pump);
-        return n;
+        return flow_escape(f, n);
     }
 }
 
@@ -412,8 +445,8 @@ static int *flow_with_send_fds(QiocFlow *f, int *fds, size_t *nfds)
     return all;
 }
 
-static gboolean coroutine_fn flow_write(QiocFlow *f, size_t len, int *fds,
-                                        size_t nfds)
+static gboolean coroutine_fn flow_write(QiocFlow *f, const char *data,
+                                        size_t len, int *fds, size_t nfds)
 {
     QIOChannel *dst = f->pump->side[f->to].ioc;
     g_autofree int *all = flow_with_send_fds(f, fds, &nfds);
@@ -427,7 +460,7 @@ static gboolean coroutine_fn flow_write(QiocFlow *f, size_t len, int *fds,
 
     while (off < len || nfds > 0) {
         g_autoptr(GError) err = NULL;
-        struct iovec iov = {f->buf + off, len - off};
+        struct iovec iov = {(char *)data + off, len - off};
         ssize_t n = qio_channel_writev_full(dst, &iov, 1, fds, nfds, 0, &err);
 
         if (n == QIO_CHANNEL_ERR_BLOCK) {
@@ -477,19 +510,121 @@ static void flow_record(QiocFlow *f, size_t len)
     }
 }
 
+/* ---------------------------------------------------------------- line ends */
+
+static gboolean flow_converts(QiocFlow *f)
+{
+    return flow_cfg(f)->read_eol != QIOC_EOL_NL ||
+           flow_cfg(f)->write_eol != QIOC_EOL_NL;
+}
+
+/* One byte as the source meant it (NL for its line end), for the sink. */
+static void conv_put(QiocFlow *f, char c)
+{
+    static const char *const ends[] = {
+        [QIOC_EOL_NL] = "\n",
+        [QIOC_EOL_CRLF] = "\r\n",
+        [QIOC_EOL_CR] = "\r",
+    };
+    QiocLineEnd eol = flow_cfg(f)->write_eol;
+
+    if (c == '\n') {
+        g_byte_array_append(f->conv, (const guint8 *)ends[eol],
+                            strlen(ends[eol]));
+        return;
+    }
+    g_byte_array_append(f->conv, (const guint8 *)&c, 1);
+}
+
+/*
+ * CR NL read from a crlf source is NL. A CR that ends a read is held
+ * back until the next byte shows what it is (@more: more may follow;
+ * not for datagrams, nor at the end).
+ */
+static size_t conv_crlf(QiocFlow *f, const char *in, size_t n, gboolean more)
+{
+    size_t i = 0;
+
+    if (f->held_cr) {
+        f->held_cr = FALSE;
+        if (n > 0 && in[0] == '\n') {
+            i = 1;
+        }
+        conv_put(f, i ? '\n' : '\r');
+    }
+    for (; i < n; i++) {
+        if (in[i] != '\r') {
+            conv_put(f, in[i]);
+        } else if (i + 1 < n && in[i + 1] == '\n') {
+            conv_put(f, '\n');
+            i++;
+        } else if (i + 1 == n && more) {
+            f->held_cr = TRUE;
+        } else {
+            conv_put(f, '\r');
+        }
+    }
+    return f->conv->len;
+}
+
+/* What is to be written of @n bytes read, line ends converted: f->conv. */
+static size_t flow_convert(QiocFlow *f, const char *in, size_t n, gboolean more)
+{
+    if (!f->conv) {
+        f->conv = g_byte_array_new();
+    }
+    g_byte_array_set_size(f->conv, 0);
+    if (flow_cfg(f)->read_eol == QIOC_EOL_CRLF) {
+        return conv_crlf(f, in, n, more && !f->dgram_source);
+    }
+    for (size_t i = 0; i < n; i++) {
+        gboolean cr_nl = flow_cfg(f)->read_eol == QIOC_EOL_CR && in[i] == '\r';
+
+        conv_put(f, cr_nl ? '\n' : in[i]);
+    }
+    return f->conv->len;
+}
+
+/* The end of the data: a CR still held back is a CR. */
+static gboolean coroutine_fn flow_flush_cr(QiocFlow *f)
+{
+    size_t len;
+
+    if (!f->held_cr) {
+        return TRUE;
+    }
+    len = flow_convert(f, NULL, 0, FALSE);
+    qioc_log_traffic(f->pump->cfg.traffic, f->from + 1,
+                     (const char *)f->conv->data, len, f->bytes);
+    return flow_write(f, (const char *)f->conv->data, len, NULL, 0);
+}
+
 /* Move one chunk. FALSE when the direction has ended. */
 static gboolean coroutine_fn flow_step(QiocFlow *f)
 {
     int *fds = NULL;
     size_t nfds = 0;
     ssize_t n = flow_read(f, &fds, &nfds);
+    const char *data = f->buf;
+    size_t len = n > 0 ? (size_t)n : 0;
     gboolean ok;
 
-    if (n < 0 || (n == 0 && nfds == 0)) {
+    if (n == PUMP_HELD_CR) {
+        return flow_flush_cr(f);
+    }
+    if (n == 0 && nfds == 0) {
+        flow_flush_cr(f);
         return FALSE;
     }
-    qioc_log_traffic(f->pump->cfg.traffic, f->from + 1, f->buf, n, f->bytes);
+    if (n < 0) {
+        return FALSE;
+    }
     flow_record(f, n);
+    if (flow_converts(f)) {
+        len = flow_convert(f, f->buf, len, TRUE);
+        data = (const char *)f->conv->data;
+    }
+    qioc_log_traffic(f->pump->cfg.traffic, f->from + 1, data, len, f->bytes);
     log_received_fds(f, fds, nfds);
     if (nfds > 0 && !qio_channel_has_feature(f->pump->side[f->to].ioc,
                                              QIO_CHANNEL_FEATURE_FD_PASS)) {
@@ -498,7 +633,7 @@ static gboolean coroutine_fn flow_step(QiocFlow *f)
             return TRUE;
         }
     }
-    ok = flow_write(f, n, fds, nfds);
+    ok = flow_write(f, data, len, fds, nfds);
     close_fds(fds, nfds);
     return ok;
 }
@@ -642,9 +777,9 @@ static gboolean flow_can_splice(QiocFlow *f)
     QiocPump *pump = f->pump;
 
     return pump->cfg.traffic == QIOC_TRAFFIC_OFF && f->record < 0 &&
-           !f->dgram_source && !f->dgram_dest && !flow_wants_fds(f) &&
-           f->readbytes_left < 0 && (!f->send_fds || !f->send_fds->len) &&
-           !flow_cfg(f)->ignoreeof &&
+           !flow_converts(f) && !flow_cfg(f)->has_escape && !f->dgram_source &&
+           !f->dgram_dest && !flow_wants_fds(f) && f->readbytes_left < 0 &&
+           (!f->send_fds || !f->send_fds->len) && !flow_cfg(f)->ignoreeof &&
            qioc_channel_fd(pump->side[f->from].ioc, TRUE) >= 0 &&
            qioc_channel_fd(pump->side[f->to].ioc, FALSE) >= 0;
 }
@@ -694,7 +829,7 @@ static gboolean coroutine_fn splice_copy_out(void *flow, int pipe_rd,
         f->buf = buffer_new(f->buf_size);
     }
     n = read(pipe_rd, f->buf, len);
-    return n == (ssize_t)len && flow_write(f, len, NULL, 0);
+    return n == (ssize_t)len && flow_write(f, f->buf, len, NULL, 0);
 }
 
 static const QiocSpliceOps flow_splice_ops = {
@@ -766,6 +901,7 @@ static void coroutine_fn flow_run(void *opaque)
         flow_shut_destination(f);
     }
     flow_buffer_drop(f);
+    g_clear_pointer(&f->conv, g_byte_array_unref);
     f->ended = g_get_monotonic_time();
     f->active = FALSE;
     pump_flow_ended(f->pump);

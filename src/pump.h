@@ -43,6 +43,20 @@ typedef struct QiocPumpSide {
 } QiocPumpSide;
 
 /**
+ * QiocLineEnd:
+ * @QIOC_EOL_NL: bytes pass as they are
+ * @QIOC_EOL_CRLF: crlf=: NL is written as CR NL; CR NL read is NL
+ * @QIOC_EOL_CR: cr=: NL is written as CR; CR read is NL
+ *
+ * The line ends an address uses, converted to and from NL.
+ */
+typedef enum {
+    QIOC_EOL_NL,
+    QIOC_EOL_CRLF,
+    QIOC_EOL_CR,
+} QiocLineEnd;
+
+/**
  * QiocFlowConfig:
  * @enabled: the direction moves data (-u/-U, and what the channels allow)
  * @readbytes: end after reading this many bytes; <= 0: no limit
@@ -53,6 +67,11 @@ typedef struct QiocPumpSide {
  * @record: (nullable): -r / -R: a file every byte read is appended to,
  *   raw, opened (created, mode 0664 less the umask) when the pump starts;
  *   the direction then copies through a buffer and never splices
+ * @read_eol: the line ends of the source, made NL as they are read
+ * @write_eol: the line ends of the destination, NL written as them
+ * @has_escape: @escape is set
+ * @escape: a byte that, read from the source, ends its data there as
+ *   end-of-file would (escape=)
  *
  * One direction: flow[i] reads side i and writes side !i.
  */
@@ -63,6 +82,10 @@ typedef struct QiocFlowConfig {
     QiocShut shut;
     GArray *send_fds;
     const char *record;
+    QiocLineEnd read_eol;
+    QiocLineEnd write_eol;
+    gboolean has_escape;
+    guchar escape;
 } QiocFlowConfig;
 
 /**

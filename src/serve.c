@@ -227,6 +227,12 @@ static gboolean conn_fds_ok(QiocConn *conn)
 }
 
 /* The pump configuration every connection shares, worked out once. */
+/* crlf= and cr= of an address. */
+static QiocLineEnd line_end_of(const QiocAddrOpts *o)
+{
+    return o->crlf ? QIOC_EOL_CRLF : o->cr ? QIOC_EOL_CR : QIOC_EOL_NL;
+}
+
 static void server_pump_config(QiocServer *srv)
 {
     const QiocOptions *opts = srv->opts;
@@ -250,6 +256,10 @@ static void server_pump_config(QiocServer *srv)
         flow->shut = dst->shut;
         flow->send_fds = dst->send_fds;
         flow->record = opts->record[i];
+        flow->read_eol = line_end_of(src);
+        flow->write_eol = line_end_of(dst);
+        flow->has_escape = src->escape >= 0;
+        flow->escape = (guchar)src->escape;
     }
 }
 
