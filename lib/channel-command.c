@@ -554,7 +554,8 @@ static bool cmd_make_socketpair(CmdLink *l, bool rd, bool wr, GError **errp)
     return true;
 }
 
-static bool cmd_make_pty(CmdLink *l, bool rd, bool wr, GError **errp)
+static bool cmd_make_pty(CmdLink *l, bool rd, bool wr,
+                         const QIOChannelCommandOptions *opts, GError **errp)
 {
     char name[128];
     int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -576,17 +577,23 @@ static bool cmd_make_pty(CmdLink *l, bool rd, bool wr, GError **errp)
         close(master);
         return false;
     }
+    if (opts->pty_setup &&
+        !opts->pty_setup(master, opts->pty_setup_data, errp)) {
+        close(slave);
+        close(master);
+        return false;
+    }
     cmd_link_shared(l, master, slave, rd, wr);
     return true;
 }
 
-static bool cmd_make_link(CmdLink *l, QIOChannelCommandLink link, bool rd,
-                          bool wr, GError **errp)
+static bool cmd_make_link(CmdLink *l, const QIOChannelCommandOptions *opts,
+                          bool rd, bool wr, GError **errp)
 {
     bool ok = false;
 
-    l->link = link;
-    switch (link) {
+    l->link = opts->link;
+    switch (opts->link) {
     case QIO_CHANNEL_COMMAND_PIPES:
         ok = cmd_make_pipes(l, rd, wr, errp);
         break;
@@ -594,7 +601,7 @@ static bool cmd_make_link(CmdLink *l, QIOChannelCommandLink link, bool rd,
         ok = cmd_make_socketpair(l, rd, wr, errp);
         break;
     case QIO_CHANNEL_COMMAND_PTY:
-        ok = cmd_make_pty(l, rd, wr, errp);
+        ok = cmd_make_pty(l, rd, wr, opts, errp);
         break;
     }
     if (!ok) {
@@ -910,7 +917,7 @@ qio_channel_command_new_spawn_full(const char *const argv[], int flags,
 
     opts = opts ? opts : &defaults;
     if (!cmd_check_options(opts, errp) ||
-        !cmd_make_link(&link, opts->link, rd, wr, errp)) {
+        !cmd_make_link(&link, opts, rd, wr, errp)) {
         return NULL;
     }
     ok = cmd_spawn(argv, &link, opts, &pid, errp);

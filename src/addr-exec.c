@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "term.h"
 
 /* ---------------------------------------------------------------- options */
 
@@ -46,6 +47,11 @@ static gboolean exec_link(const QiocAddress *addr, QIOChannelCommandLink *link,
     return TRUE;
 }
 
+static bool exec_pty_modes(int master, void *data, GError **errp)
+{
+    return qioc_term_set_modes(data, master, errp);
+}
+
 static gboolean exec_options(const QiocAddress *addr,
                              QIOChannelCommandOptions *o, GError **errp)
 {
@@ -65,6 +71,9 @@ static gboolean exec_options(const QiocAddress *addr,
     o->uid = (int)addr->o.su;
     /* Like socat: a stream qioc does not use stays the child's own. */
     o->inherit_unused = TRUE;
+    /* raw, echo=0, ...: set before the child can see the terminal. */
+    o->pty_setup = exec_pty_modes;
+    o->pty_setup_data = (void *)addr;
     return TRUE;
 }
 

@@ -287,6 +287,27 @@ static int channel_tty(QIOChannel *ioc)
     return -1;
 }
 
+gboolean qioc_term_set_modes(const QiocAddress *addr, int fd, GError **errp)
+{
+    struct termios t;
+
+    if (!qioc_term_wanted(addr)) {
+        return TRUE;
+    }
+    if (tcgetattr(fd, &t) < 0) {
+        qioc_error_errno(errp, errno, "terminal: tcgetattr");
+        return FALSE;
+    }
+    if (!term_modes(&addr->o, &t, errp)) {
+        return FALSE;
+    }
+    if (tcsetattr(fd, TCSANOW, &t) < 0) {
+        qioc_error_errno(errp, errno, "terminal: tcsetattr");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean qioc_term_setup(const QiocAddress *addr, QIOChannel *ioc,
                          GError **errp)
 {
@@ -297,7 +318,12 @@ gboolean qioc_term_setup(const QiocAddress *addr, QIOChannel *ioc,
     if (!qioc_term_wanted(addr)) {
         return TRUE;
     }
-    fd = channel_tty(ioc);
+    /* EXEC's pty got its modes before the child started. */
+    fd = QIO_IS_CHANNEL_COMMAND(ioc) ? (addr->o.pty ? -2 : -1)
+                                     : channel_tty(ioc);
+    if (fd == -2) {
+        return TRUE;
+    }
     if (fd < 0) {
         qioc_log_address(1, addr->index, addr->text,
                          "not a terminal: terminal modes left alone");

@@ -30,6 +30,12 @@ gboolean qioc_term_wanted(const QiocAddress *addr);
 gboolean qioc_term_setup(const QiocAddress *addr, QIOChannel *ioc,
                          GError **errp);
 
+/*
+ * Set @addr's terminal modes on @fd, a terminal qioc made and that goes
+ * away with its channel (EXEC's pty): nothing to put back.
+ */
+gboolean qioc_term_set_modes(const QiocAddress *addr, int fd, GError **errp);
+
 /* Put every terminal still changed back as it was (at exit). */
 void qioc_term_restore_all(void);
 

@@ -124,6 +124,11 @@ typedef enum {
  *   error of the spawn. A child that cannot make either change writes one
  *   line to its standard error and exits with status 127 without running
  *   the program: it never runs with the privileges it was to drop
+ * @pty_setup: (nullable): with %QIO_CHANNEL_COMMAND_PTY, called with the
+ *   master side of the new pseudo-terminal before the child starts, to set
+ *   its modes (tcsetattr() on the master sets the terminal's); returning
+ *   %false with @errp set fails the spawn
+ * @pty_setup_data: passed to @pty_setup
  *
  * Settings for qio_channel_command_new_spawn_full(). Start from
  * %QIO_CHANNEL_COMMAND_OPTIONS_INIT so that new fields get their defaults.
@@ -144,6 +149,8 @@ typedef struct QIOChannelCommandOptions {
     int pgid;
     const char *chroot_dir;
     int uid;
+    bool (*pty_setup)(int master, void *data, GError **errp);
+    void *pty_setup_data;
 } QIOChannelCommandOptions;
 
 /**

@@ -68,6 +68,21 @@ COOKED="icanon=1 echo=1 isig=1 icrnl=1 opost=1 onlcr=1"
     has_line restored
 }
 
+@test "EXEC with pty,raw,echo=0: the child's terminal has the modes from its start" {
+    run --separate-stderr qioc "EXEC:stty -a,pty,raw,echo=0" - </dev/null
+    assert_status 0
+    local modes
+    modes=$(tr ' ;' '\n\n' <<<"$output" | grep -xE -- '-?(icanon|echo|isig|opost)' | sort | tr '\n' ' ')
+    [[ $modes == "-echo -icanon -isig -opost " ]]
+}
+
+@test "EXEC without pty: terminal modes have no terminal to go to, -d says so" {
+    run --separate-stderr qioc -d -u "EXEC:echo hi,raw" - </dev/null
+    assert_status 0
+    [[ $output == hi ]]
+    [[ $stderr == *"not a terminal: terminal modes left alone"* ]]
+}
+
 # ---------------------------------------------------------------- ways out
 
 @test "raw,echo=0: put back after SIGTERM" {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -664,6 +665,53 @@ static void test_pty_ctty(void)
     assert_exited(close_status(ctty), 0);
 }
 
+/* pty_setup: the child finds the modes set before it started. */
+static bool pty_no_echo(int master, void *data, GError **errp)
+{
+    struct termios t;
+
+    *(int *)data = master;
+    if (tcgetattr(master, &t) < 0) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_FAILED, "tcgetattr");
+        return false;
+    }
+    t.c_lflag &= ~ECHO;
+    t.c_oflag &= ~OPOST;
+    return tcsetattr(master, TCSANOW, &t) == 0;
+}
+
+static bool pty_refuse(int master, void *data, GError **errp)
+{
+    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "refused");
+    return false;
+}
+
+static void test_pty_setup(void)
+{
+    const char *argv[] = {"sh", "-c", "stty -a", NULL};
+    QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
+    g_autoptr(QIOChannelCommand) cioc = NULL;
+    g_autoptr(GString) out = NULL;
+    g_autoptr(GError) err = NULL;
+    int seen = -1;
+
+    o.link = QIO_CHANNEL_COMMAND_PTY;
+    o.pty_setup = pty_no_echo;
+    o.pty_setup_data = &seen;
+    cioc = spawn_opts(argv, O_RDWR, &o);
+    g_assert_cmpint(seen, >=, 0);
+    out = read_to_eof(QIO_CHANNEL(cioc));
+    /* Every mode before the child ran: no echo, and no CR before NL. */
+    g_assert_nonnull(strstr(out->str, " -echo "));
+    g_assert_nonnull(strstr(out->str, "-opost"));
+    g_assert_null(strchr(out->str, '\r'));
+    assert_exited(close_status(cioc), 0);
+
+    o.pty_setup = pty_refuse;
+    g_assert_null(qio_channel_command_new_spawn_full(argv, O_RDWR, &o, &err));
+    g_assert_error(err, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+}
+
 /* A terminal has no half-close: shutdown sends its end-of-file char. */
 static void test_pty_half_close(void)
 {
@@ -856,6 +904,7 @@ static const QIOTestCase tests[] = {
     {"/command/mode/fdin-fdout", test_fdin_fdout},
     {"/command/pty/tty", test_pty},
     {"/command/pty/ctty", test_pty_ctty},
+    {"/command/pty/setup", test_pty_setup},
     {"/command/pty/half-close", test_pty_half_close},
     {"/command/watch/in", test_watch_in},
     {"/command/signal/shutdown-read-sigpipe", test_shutdown_read_sigpipe},
