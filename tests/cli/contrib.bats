@@ -166,9 +166,9 @@ offers_exactly() {
     offers_exactly "qioc - UNIX-CONNECT:/x,re" UNIX-CONNECT:/x,retry \
         UNIX-CONNECT:/x,readbytes
     # socat's shortcuts: a bare path is GOPEN, a bare number FD, - STDIO.
-    offers_exactly "qioc /dev/null,ign" /dev/null,ignoreeof
-    offers_exactly "qioc 3,ign" 3,ignoreeof
-    offers_exactly "qioc -,ign" -,ignoreeof
+    offers_exactly "qioc /dev/null,igno" /dev/null,ignoreeof
+    offers_exactly "qioc 3,igno" 3,ignoreeof
+    offers_exactly "qioc -,igno" -,ignoreeof
 }
 
 @test "completion: the second half of a dual address (ADDRESS!!ADDRESS)" {
