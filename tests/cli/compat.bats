@@ -1483,6 +1483,48 @@ listen_half() {
     run --separate-stderr qioc - TCP-L:"$P",fork,max-children=x
     assert_usage_error x
     refute tcp_listening "$P"
-    run --separate-stderr qioc -,raw - </dev/null
-    assert_usage_error raw
+    run --separate-stderr qioc -,flock - </dev/null
+    assert_usage_error flock
+}
+
+# ---------------------------------------------------------------- terminals and text
+
+# crnl_dialogue: an SMTP-like dialogue with a server that insists on CR LF,
+# through `relay - TCP:...,crnl`.
+crnl_dialogue() {
+    bg "$PYTHON3" "$QIOC_TESTS/crlfpeer.py" --ready ready --received got
+    wait_file ready
+    relay - "TCP:127.0.0.1:$(cat ready),crnl"
+    wait_file got
+    od -An -c got | tr -d ' \n'
+}
+
+@test "crnl: socat's SMTP-by-hand line gives the server CR LF and the user NL, as socat's does" {
+    compare_socat crnl_dialogue <<<$'HELO compat\nQUIT'
+    assert_status 0
+    [[ $output == $'220 ready\n250 HELO compat\n221 bye\nHELOcompat\\r\\nQUIT\\r\\n' ]]
+}
+
+# tty_modes: run `relay -t 0.2 -,OPTIONS TCP` on a pseudo-terminal, type a
+# key, and print the terminal's modes during the session and whether it
+# was put back.
+tty_modes() {
+    local prog=$QIOC
+    [[ $RELAY == socat ]] && prog=$(command -v socat)
+    timeout -k 5 30 "$PYTHON3" "$QIOC_TESTS/ttyrun.py" --serve brackets \
+        --connected --modes --send a --expect '<a>' --close-client \
+        -- "$prog" -t 0.2 "-,$1" 'TCP:127.0.0.1:{port}'
+}
+
+@test "-,raw,echo=0 sets the terminal as socat does and puts it back" {
+    compare_socat tty_modes raw,echo=0 </dev/null
+    assert_status 0
+    [[ ${lines[0]} == "icanon=0 echo=0 isig=0 icrnl=0 opost=0 onlcr=1 speed=38400" ]]
+    [[ ${lines[2]} == restored ]]
+}
+
+@test "-,b9600,icanon=0 sets the speed and the flag as socat does" {
+    compare_socat tty_modes b9600,icanon=0 </dev/null
+    assert_status 0
+    [[ ${lines[0]} == "icanon=0 echo=1 isig=1 icrnl=1 opost=1 onlcr=1 speed=9600" ]]
 }
