@@ -53,6 +53,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_SOCKET QIOC_OPTGRP_SOCKET
 #define O_TCP QIOC_OPTGRP_TCP
 #define O_UDP QIOC_OPTGRP_UDP
+#define O_READLINE QIOC_OPTGRP_READLINE
 
 #define FLAG QIOC_OPT_FLAG
 #define INT QIOC_OPT_INT
@@ -247,6 +248,15 @@ static const QiocOptDesc addr_options[] = {
     {"handshake-timeout", NULL, DURATION, O_TLS, "30", NULL,
      "give up on a TLS handshake not done within SECONDS (0: never)",
      OFF(handshake_timeout)},
+    {"history", NAMES("history-file"), STRING, O_READLINE, NULL, NULL,
+     "history file: read at start, entered lines written back at the end",
+     OFF(history)},
+    {"prompt", NULL, STRING, O_READLINE, NULL, NULL,
+     "the prompt shown (default: the peer's incomplete last line)",
+     OFF(prompt)},
+    {"noprompt", NULL, FLAG, O_READLINE, "0", NULL,
+     "no prompt: the peer's incomplete line is shown as it comes",
+     OFF(noprompt)},
     {"send-fds", NULL, FDLIST, O_FDPASS, NULL, NULL,
      "send these descriptors with the first data written", OFF(send_fds)},
     {"su", NAMES("su-d", "substuser", "substuser-delayed"), USER, O_ALL, NULL,
@@ -1347,9 +1357,6 @@ static const struct {
     {"escape", NULL},
     {"link", NULL},
     {"wait-slave", NULL},
-    {"history", NULL},
-    {"noprompt", NULL},
-    {"prompt", NULL},
     {"socksport", NULL},
     {"socksuser", NULL},
     {"proxyport", NULL},
@@ -1417,7 +1424,6 @@ static const char *const socat_only_types[] = {
     "PROXY",
     "PROXY-CONNECT",
     "PTY",
-    "READLINE",
     "SHELL",
     "TUN",
     "INTERFACE",

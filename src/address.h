@@ -66,6 +66,7 @@ typedef enum {
     QIOC_ADDR_ABSTRACT_SENDTO,
     QIOC_ADDR_ABSTRACT_RECVFROM,
     QIOC_ADDR_ABSTRACT_RECV,
+    QIOC_ADDR_READLINE, /* the terminal, with line editing (libedit) */
     QIOC_ADDR__COUNT
 } QiocAddrKind;
 
@@ -135,6 +136,8 @@ typedef enum {
  * @QIOC_OPTGRP_UDP: a UDP socket that sends to an address of its own
  *   choosing (broadcast, ip-multicast-ttl, ip-multicast-loop,
  *   ip-add-membership)
+ * @QIOC_OPTGRP_READLINE: edits lines on the terminal (history, prompt,
+ *   noprompt)
  *
  * Option groups: an option applies to an address type when their group
  * masks share a bit.
@@ -158,6 +161,7 @@ typedef enum {
     QIOC_OPTGRP_SOCKET = 1u << 15,
     QIOC_OPTGRP_TCP = 1u << 16,
     QIOC_OPTGRP_UDP = 1u << 17,
+    QIOC_OPTGRP_READLINE = 1u << 20,
 } QiocOptGroup;
 
 /**
@@ -370,6 +374,10 @@ typedef struct QiocAddrOpts {
     char *cipher;
     char *alpn;
     double handshake_timeout;
+    /* READLINE */
+    char *history; /* the history file, NULL unless given */
+    char *prompt;  /* NULL unless given: the peer's incomplete line */
+    gboolean noprompt;
     /* every address */
     gint64 su;        /* uid, -1 unless given */
     char *chroot;     /* NULL unless given */
@@ -411,6 +419,7 @@ typedef struct QiocAddrOpts {
     (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_FSPERM |                 \
      QIOC_OPTGRP_UNIXLISTEN)
 #define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
+#define QIOC_T_READLINE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_READLINE)
 
 /* A NULL-terminated list of names, for aliases. */
 #define QIOC_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
