@@ -378,10 +378,15 @@ static gssize read_output(Readline *rl)
     if (n < 0 && errno == EAGAIN) {
         return -1;
     }
-    /* The end (or an error): nothing is held back any longer. */
-    edit_hide(rl);
+    /*
+     * The end (or an error): nothing is held back any longer, and what
+     * is typed now would go unanswered, so input ends too (socat ends
+     * half a second after either side's end).
+     */
+    if (rl->editing) {
+        input_ended(rl);
+    }
     tail_release(rl);
-    edit_show(rl);
     g_clear_handle_id(&rl->pair_watch, g_source_remove);
     return 0;
 }
@@ -537,8 +542,9 @@ static const QiocAddrDesc *readline_choose(const QiocEndpoint *ep)
 static gboolean readline_check(const QiocAddress *addr, GError **errp)
 {
     if (addr->o.prompt && addr->o.noprompt) {
-        qioc_address_fail(addr, errp,
-                          "options prompt and noprompt exclude each other");
+        qioc_address_fail(
+            addr, errp,
+            "options \"prompt\" and \"noprompt\" exclude each other");
         return FALSE;
     }
     return TRUE;
