@@ -1357,6 +1357,7 @@ static const struct {
     {"escape", NULL},
     {"link", NULL},
     {"wait-slave", NULL},
+    {"noecho", NULL},
     {"socksport", NULL},
     {"socksuser", NULL},
     {"proxyport", NULL},
