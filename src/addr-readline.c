@@ -27,6 +27,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,13 +58,17 @@ typedef struct {
     GString *tail;     /* the peer's incomplete line, held back */
     GByteArray *lines; /* lines entered, not yet in the pair */
     gboolean typed_eof;
-    GPtrArray *history; /* char *: entries to write back; NULL: none */
-    struct termios tty; /* the terminal as it was */
+    GPtrArray *history;      /* char *: entries to write back; NULL: none */
+    struct termios tty;      /* the terminal as it was */
+    struct termios edit_tty; /* as libedit set it for editing */
     gboolean tty_saved;
     guint stdin_watch;
     guint pair_watch;  /* our end readable: the peer's data */
     guint flush_watch; /* our end writable: lines waiting */
     guint winch;
+    int cont_pipe[2]; /* SIGCONT's handler writes a byte */
+    guint cont_watch;
+    struct sigaction cont_old;
 } Readline;
 
 /* The connection using the terminal (libedit's callbacks have no data). */
@@ -279,6 +284,8 @@ static gboolean on_writable(int fd, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void resume_stop(Readline *rl);
+
 /* Editing is over: the terminal as libedit found it, the tail printed. */
 static void edit_stop(Readline *rl)
 {
@@ -291,6 +298,7 @@ static void edit_stop(Readline *rl)
     tail_release(rl);
     g_clear_handle_id(&rl->stdin_watch, g_source_remove);
     g_clear_handle_id(&rl->winch, g_source_remove);
+    resume_stop(rl);
 }
 
 /* Ctrl-D on an empty line, or the terminal hung up: end-of-file. */
@@ -299,6 +307,15 @@ static void input_ended(Readline *rl)
     edit_stop(rl);
     rl->typed_eof = TRUE;
     flush_lines(rl);
+}
+
+static void on_line(char *line);
+
+/* Edit a line; the terminal's editing mode is kept for a resume. */
+static void edit_install(Readline *rl)
+{
+    rl_callback_handler_install(shown_prompt(rl), on_line);
+    tcgetattr(STDIN_FILENO, &rl->edit_tty);
 }
 
 static void on_line(char *line)
@@ -316,7 +333,7 @@ static void on_line(char *line)
     /* The held line was the question; the line entered, its answer. */
     g_string_truncate(rl->tail, 0);
     rl->col0 = TRUE;
-    rl_callback_handler_install(shown_prompt(rl), on_line);
+    edit_install(rl);
     flush_lines(rl);
 }
 
@@ -338,6 +355,68 @@ static gboolean on_winch(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* ---------------------------------------------------------------- resume */
+
+/*
+ * Ctrl-Z stops qioc and the shell puts its own terminal settings back;
+ * fg sends SIGCONT, after which the line is edited in libedit's mode
+ * again and drawn anew. GLib has no source for SIGCONT: its handler
+ * writes to a pipe the loop watches.
+ */
+static volatile sig_atomic_t cont_fd = -1;
+
+static void on_sigcont(int signum)
+{
+    int saved = errno;
+
+    if (cont_fd >= 0 && write(cont_fd, "", 1) < 0) {
+        /* full: a wake-up is pending already */
+    }
+    errno = saved;
+}
+
+static gboolean on_continued(int fd, GIOCondition cond, gpointer data)
+{
+    Readline *rl = data;
+    char buf[64];
+
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    tcsetattr(STDIN_FILENO, TCSADRAIN, &rl->edit_tty);
+    edit_hide(rl);
+    rl_forced_update_display();
+    return G_SOURCE_CONTINUE;
+}
+
+static void resume_start(Readline *rl)
+{
+    struct sigaction sa = {.sa_handler = on_sigcont, .sa_flags = SA_RESTART};
+
+    if (pipe2(rl->cont_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        rl->cont_pipe[0] = rl->cont_pipe[1] = -1;
+        return; /* no redraw after fg: the line still works */
+    }
+    cont_fd = rl->cont_pipe[1];
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCONT, &sa, &rl->cont_old);
+    rl->cont_watch = g_unix_fd_add(rl->cont_pipe[0], G_IO_IN, on_continued, rl);
+}
+
+static void resume_stop(Readline *rl)
+{
+    if (rl->cont_pipe[0] < 0) {
+        return;
+    }
+    sigaction(SIGCONT, &rl->cont_old, NULL);
+    cont_fd = -1;
+    g_clear_handle_id(&rl->cont_watch, g_source_remove);
+    close(rl->cont_pipe[0]);
+    close(rl->cont_pipe[1]);
+    rl->cont_pipe[0] = rl->cont_pipe[1] = -1;
+}
+
+/* ---------------------------------------------------------------- start */
+
 static gboolean edit_start(Readline *rl, GError **errp)
 {
     if (tcgetattr(STDIN_FILENO, &rl->tty) < 0) {
@@ -353,7 +432,8 @@ static gboolean edit_start(Readline *rl, GError **errp)
     rl_initialize();
     history_load(rl);
     rl->editing = TRUE;
-    rl_callback_handler_install(shown_prompt(rl), on_line);
+    edit_install(rl);
+    resume_start(rl);
     rl->stdin_watch = g_unix_fd_add(STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                     on_stdin, rl);
     rl->winch = g_unix_signal_add(SIGWINCH, on_winch, rl);
@@ -450,6 +530,7 @@ static Readline *readline_new(const QiocAddress *addr, int fd)
     rl->col0 = TRUE;
     rl->tail = g_string_new(NULL);
     rl->lines = g_byte_array_new();
+    rl->cont_pipe[0] = rl->cont_pipe[1] = -1;
     return rl;
 }
 

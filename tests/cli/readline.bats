@@ -70,6 +70,14 @@ editing() {
     stty -a -F "$PANE_TTY" | grep -qw -- -icanon
 }
 
+cooked() {
+    ! editing
+}
+
+stopped_shown() {
+    screen | grep -q "Stopped"
+}
+
 # keys KEY...: type into the pane.
 keys() {
     tm send-keys -t rl "$@"
@@ -307,6 +315,26 @@ tty_restored() {
     pane_done 130
     tty_restored
     cmp "$T/hist" <(printf 'kept\n')
+}
+
+@test "READLINE: Ctrl-Z and fg: the shell's settings while stopped, editing again after" {
+    command -v bash >/dev/null || skip "no bash(1) to give job control"
+    start_peer
+    tm new-session -d -x 120 -y 30 -s rl "bash --norc --noprofile --noediting -i"
+    PANE_TTY=$(tm display-message -p -t rl '#{pane_tty}')
+    keys "$(printf '%q READLINE TCP:127.0.0.1:%s' "$QIOC" "$PORT")" Enter
+    poll 10 editing
+    keys C-z
+    poll 10 stopped_shown
+    poll 10 cooked
+    keys "fg" Enter
+    poll 10 editing
+    keys "after fg" Enter
+    wait_received $'after fg\n'
+    # Drawn by libedit alone: the terminal does not echo it as well.
+    [[ $(screen | grep -c "after fg") == 1 ]]
+    keys C-d
+    poll 10 cooked
 }
 
 # ---------------------------------------------------------------- no terminal
