@@ -445,7 +445,7 @@ static gboolean edit_start(Readline *rl, GError **errp)
 /* What the peer sent, shown: > 0; its end: 0; nothing yet: < 0. */
 static gssize read_output(Readline *rl)
 {
-    char buf[4096];
+    char buf[16384];
     gssize n;
 
     do {

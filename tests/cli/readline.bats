@@ -40,12 +40,11 @@ start_peer() {
     PORT=$(<"$T/ready")
 }
 
-# in_pane ARGS...: `qioc ARGS` in a new 120x30 tmux pane. The pane's
+# start_pane ARGS...: `qioc ARGS` in a new 120x30 tmux pane. The pane's
 # shell writes qioc's pid to $T/pid, the terminal settings before and
 # after to $T/stty.before and $T/stty.after, qioc's stderr to $T/err and
-# its exit status to $T/status (last). Returns once qioc edits a line
-# (the terminal is out of canonical mode).
-in_pane() {
+# its exit status to $T/status (last).
+start_pane() {
     rm -f "$T/pid" "$T/status"
     {
         echo '#!/bin/sh'
@@ -61,6 +60,12 @@ in_pane() {
     tm new-session -d -x 120 -y 30 -s rl "sh $T/pane.sh" \; \
         set-option -t rl remain-on-exit on
     PANE_TTY=$(tm display-message -p -t rl '#{pane_tty}')
+}
+
+# in_pane ARGS...: start_pane, then wait until qioc edits a line (the
+# terminal is out of canonical mode).
+in_pane() {
+    start_pane "$@"
     wait_file "$T/pid"
     poll 10 editing
 }
@@ -335,6 +340,41 @@ tty_restored() {
     [[ $(screen | grep -c "after fg") == 1 ]]
     keys C-d
     poll 10 cooked
+}
+
+@test "READLINE: the other address failing to open: exit 1, the terminal as it was" {
+    local port
+    port=$(free_port)
+    start_pane READLINE TCP:127.0.0.1:"$port"
+    pane_done 1
+    tty_restored
+    run cat "$T/err"
+    assert_one_line "$output"
+    assert_contains "$output" "qioc: address 2 (TCP:127.0.0.1:$port): "
+}
+
+@test "READLINE: a second connection while one uses the terminal fails to open" {
+    local port
+    port=$(free_port)
+    start_pane TCP-LISTEN:"$port",bind=127.0.0.1,fork READLINE
+    wait_port "$port"
+    exec {c1}<>/dev/tcp/127.0.0.1/"$port"
+    poll 10 editing
+    printf 'first\n' >&"$c1"
+    wait_screen "first"
+    exec {c2}<>/dev/tcp/127.0.0.1/"$port"
+    # Refused: the second client sees end-of-file.
+    run timeout 10 cat <&"$c2"
+    assert_status 0
+    wait_line "$T/err" "qioc: address 2 (READLINE): the terminal is in use by another connection"
+    exec {c2}>&-
+    keys "to the first" Enter
+    run timeout 10 head -n1 <&"$c1"
+    [[ $output == "to the first" ]]
+    exec {c1}>&-
+    kill -TERM "$(<"$T/pid")"
+    pane_done 143
+    tty_restored
 }
 
 # ---------------------------------------------------------------- no terminal
