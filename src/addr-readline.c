@@ -22,7 +22,8 @@
  * libedit's readline state is global, so one READLINE connection at a
  * time. The terminal's settings are saved when editing starts and put
  * back at the end of the connection, which qioc reaches on every way out
- * it controls (end-of-file, an error, SIGINT, SIGTERM).
+ * it controls (end-of-file, an error, SIGINT, SIGTERM); after Ctrl-Z and
+ * fg, libedit's editing mode is put back (SIGCONT).
  */
 #include "config.h"
 
@@ -51,15 +52,15 @@
 
 typedef struct {
     const QiocAddress *addr;
-    QIOChannel *ioc;   /* the pump's end: which connection finishes */
-    int fd;            /* our end of the pair */
-    gboolean editing;  /* libedit's line handler is installed */
-    gboolean col0;     /* the peer's output on screen ends a line */
-    GString *tail;     /* the peer's incomplete line, held back */
-    GByteArray *lines; /* lines entered, not yet in the pair */
-    gboolean typed_eof;
-    GPtrArray *history;      /* char *: entries to write back; NULL: none */
-    struct termios tty;      /* the terminal as it was */
+    QIOChannel *ioc;     /* the pump's end: which connection finishes */
+    int fd;              /* our end of the pair */
+    gboolean editing;    /* libedit's line handler is installed */
+    gboolean col0;       /* the peer's output on screen ends a line */
+    GString *tail;       /* the peer's incomplete line, held back */
+    GByteArray *lines;   /* lines entered, not yet in the pair */
+    gboolean input_over; /* the pair's write half is shut once lines are out */
+    GPtrArray *history;  /* char *: entries to write back; NULL: none */
+    struct termios tty;  /* the terminal as it was */
     struct termios edit_tty; /* as libedit set it for editing */
     gboolean tty_saved;
     guint stdin_watch;
@@ -270,7 +271,7 @@ static void flush_lines(Readline *rl)
         }
         g_byte_array_remove_range(rl->lines, 0, n);
     }
-    if (rl->typed_eof) {
+    if (rl->input_over) {
         shutdown(rl->fd, SHUT_WR);
     }
 }
@@ -305,7 +306,7 @@ static void edit_stop(Readline *rl)
 static void input_ended(Readline *rl)
 {
     edit_stop(rl);
-    rl->typed_eof = TRUE;
+    rl->input_over = TRUE;
     flush_lines(rl);
 }
 
