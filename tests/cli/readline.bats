@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck disable=SC2154 # $stderr, $output, $status come from bats' run
 #
 # READLINE on a real terminal: qioc runs in a tmux pane (a pseudo-terminal
 # of its own) against linepeer.py, a TCP peer that records every byte it
@@ -50,6 +51,7 @@ start_pane() {
         echo '#!/bin/sh'
         echo "trap '' INT" # Ctrl-C is for qioc; the shell carries on
         printf 'stty -a >%q\n' "$T/stty.before"
+        # shellcheck disable=SC2016 # expanded by the pane's shell
         printf 'sh -c '\''echo $$ >"$0"; exec "$@"'\'' %q %q' "$T/pid" "$QIOC"
         printf ' %q' "$@"
         printf ' 2>%q\n' "$T/err"
@@ -281,7 +283,7 @@ tty_restored() {
     start_peer
     in_pane READLINE TCP:127.0.0.1:"$PORT"
     stty -a -F "$PANE_TTY" | grep -qw -- -echo
-    ! grep -qw -- -icanon "$T/stty.before"
+    refute grep -qw -- -icanon "$T/stty.before"
     keys C-d
     pane_done 0
     tty_restored
