@@ -187,8 +187,9 @@ tty_restored() {
     wait_received $'first line\n\nsecond\n'
     keys C-d
     pane_done 0
-    # One entry a line, the empty line left out.
+    # One entry a line, the empty line left out; private to its owner.
     cmp "$T/hist" <(printf 'first line\nsecond\n')
+    [[ $(stat -c %a "$T/hist") == 600 ]]
 
     tm kill-server
     start_peer
