@@ -430,7 +430,11 @@ static gboolean edit_start(Readline *rl, GError **errp)
     rl_catch_signals = 0;
     rl_catch_sigwinch = 0;
     rl_readline_name = "qioc";
-    rl_initialize();
+    if (rl_initialize() != 0) {
+        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_FAILED,
+                            "cannot start line editing (libedit)");
+        return FALSE;
+    }
     history_load(rl);
     rl->editing = TRUE;
     edit_install(rl);
