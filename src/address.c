@@ -56,6 +56,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_TCP QIOC_OPTGRP_TCP
 #define O_UDP QIOC_OPTGRP_UDP
 #define O_TERM QIOC_OPTGRP_TERMIOS
+#define O_READLINE QIOC_OPTGRP_READLINE
 
 #define FLAG QIOC_OPT_FLAG
 #define INT QIOC_OPT_INT
@@ -313,6 +314,15 @@ static const QiocOptDesc addr_options[] = {
      "line ends: NL written goes out as CR, CR read comes in as NL", OFF(cr)},
     {"escape", NULL, NUMBER, O_ALL, NULL, NULL,
      "this byte read (0x0f: ^O) ends the input, as end-of-file", OFF(escape)},
+    {"history", NAMES("history-file"), STRING, O_READLINE, NULL, NULL,
+     "history file: read at start, entered lines written back at the end",
+     OFF(history)},
+    {"prompt", NULL, STRING, O_READLINE, NULL, NULL,
+     "the prompt shown (default: the peer's incomplete last line)",
+     OFF(prompt)},
+    {"noprompt", NULL, FLAG, O_READLINE, "0", NULL,
+     "no prompt: the peer's incomplete line is shown as it comes",
+     OFF(noprompt)},
     {"send-fds", NULL, FDLIST, O_FDPASS, NULL, NULL,
      "send these descriptors with the first data written", OFF(send_fds)},
     {"su", NAMES("su-d", "substuser", "substuser-delayed"), USER, O_ALL, NULL,
@@ -1438,9 +1448,7 @@ static const struct {
     {"chroot-early", NULL},
     {"link", NULL},
     {"wait-slave", NULL},
-    {"history", NULL},
-    {"noprompt", NULL},
-    {"prompt", NULL},
+    {"noecho", NULL},
     {"socksport", NULL},
     {"socksuser", NULL},
     {"proxyport", NULL},
@@ -1508,7 +1516,6 @@ static const char *const socat_only_types[] = {
     "PROXY",
     "PROXY-CONNECT",
     "PTY",
-    "READLINE",
     "SHELL",
     "TUN",
     "INTERFACE",

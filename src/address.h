@@ -66,6 +66,7 @@ typedef enum {
     QIOC_ADDR_ABSTRACT_SENDTO,
     QIOC_ADDR_ABSTRACT_RECVFROM,
     QIOC_ADDR_ABSTRACT_RECV,
+    QIOC_ADDR_READLINE, /* the terminal, with line editing (libedit) */
     QIOC_ADDR__COUNT
 } QiocAddrKind;
 
@@ -137,6 +138,8 @@ typedef enum {
  *   ip-add-membership)
  * @QIOC_OPTGRP_TERMIOS: may be a terminal: its modes (raw, rawer, echo,
  *   icanon, ispeed, ...; see #QiocTermFlag)
+ * @QIOC_OPTGRP_READLINE: edits lines on the terminal (history, prompt,
+ *   noprompt)
  *
  * Option groups: an option applies to an address type when their group
  * masks share a bit.
@@ -161,6 +164,7 @@ typedef enum {
     QIOC_OPTGRP_TCP = 1u << 16,
     QIOC_OPTGRP_UDP = 1u << 17,
     QIOC_OPTGRP_TERMIOS = 1u << 19,
+    QIOC_OPTGRP_READLINE = 1u << 20,
 } QiocOptGroup;
 
 /**
@@ -417,6 +421,10 @@ typedef struct QiocAddrOpts {
     gboolean crlf;
     gboolean cr;
     gint64 escape; /* a byte value, -1 unless given */
+    /* READLINE */
+    char *history; /* the history file, NULL unless given */
+    char *prompt;  /* NULL unless given: the peer's incomplete line */
+    gboolean noprompt;
     /* every address */
     gint64 su;        /* uid, -1 unless given */
     char *chroot;     /* NULL unless given */
@@ -460,6 +468,7 @@ typedef struct QiocAddrOpts {
 #define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC | QIOC_OPTGRP_TERMIOS)
 /* What may be a terminal: the standard streams, FD, a device file. */
 #define QIOC_T_TTY QIOC_OPTGRP_TERMIOS
+#define QIOC_T_READLINE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_READLINE)
 
 /* A NULL-terminated list of names, for aliases. */
 #define QIOC_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})

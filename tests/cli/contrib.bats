@@ -195,6 +195,15 @@ offers_exactly() {
                         print name, params, $0 }')
 }
 
+@test "completion: READLINE's options, a file after history=" {
+    completion_setup
+    offers_exactly "qioc READLINE,nop" READLINE,noprompt
+    touch "$T/hist.txt"
+    offers_exactly "qioc READLINE,history=$T/hi" "READLINE,history=$T/hist.txt"
+    offers_exactly "qioc READLINE,history-file=$T/hi" \
+        "READLINE,history-file=$T/hist.txt"
+}
+
 @test "completion: socat's option aliases when no option name fits" {
     completion_setup
     offers_exactly "qioc TCP-L:80,so-re" TCP-L:80,so-reuseaddr \

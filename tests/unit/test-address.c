@@ -78,6 +78,7 @@ static const char *const sample_params[QIOC_ADDR__COUNT] = {
     [QIOC_ADDR_ABSTRACT_SENDTO] = ":name",
     [QIOC_ADDR_ABSTRACT_RECVFROM] = ":name",
     [QIOC_ADDR_ABSTRACT_RECV] = ":name",
+    [QIOC_ADDR_READLINE] = "",
 };
 
 /* ---------------------------------------------------------------- kinds */
@@ -108,6 +109,7 @@ static const KindCase kind_cases[] = {
     K("StdErr", STDERR),
     K("FD:3", FD),
     K("PIPE", PIPE),
+    K("readline", READLINE),
     K("ECHO", PIPE),
     K("FIFO:/tmp/f", PIPE),
     K("PIPE:/tmp/f", PIPE),
@@ -562,6 +564,11 @@ static const ErrCase err_cases[] = {
      "0123456789012345678901234567890123456789",
      "too long"},
     {"FOO\nBAR", "unknown address type \"FOO\\nBAR\""},
+    {"READLINE,prompt=x,noprompt",
+     "options \"prompt\" and \"noprompt\" exclude each other"},
+    {"READLINE:x", "READLINE"},
+    {"TCP:h:1,prompt=x", "\"prompt\" does not apply to TCP"},
+    {"READLINE,noecho=x", "socat's option \"noecho\" is not supported"},
 };
 
 static void test_err(gconstpointer data)
@@ -823,6 +830,19 @@ static void test_typed_tls(void)
     g_assert_false(d->o.no_sni);
     g_assert_null(d->o.cipher);
     g_assert_null(d->o.alpn);
+}
+
+static void test_typed_readline(void)
+{
+    g_autoptr(QiocAddress) r = parse_ok("READLINE,history-file=/h,prompt='> '");
+    g_autoptr(QiocAddress) n = parse_ok("READLINE,noprompt");
+
+    g_assert_cmpstr(r->o.history, ==, "/h");
+    g_assert_cmpstr(r->o.prompt, ==, "> ");
+    g_assert_false(r->o.noprompt);
+    g_assert_null(n->o.history);
+    g_assert_null(n->o.prompt);
+    g_assert_true(n->o.noprompt);
 }
 
 static void assert_bytes(GBytes *b, const void *want, gsize len)
@@ -1295,6 +1315,7 @@ int main(int argc, char **argv)
     g_test_add_func("/address/tables/descs", test_desc_table);
     g_test_add_func("/address/typed/values", test_typed_values);
     g_test_add_func("/address/typed/tls", test_typed_tls);
+    g_test_add_func("/address/typed/readline", test_typed_readline);
     g_test_add_func("/address/typed/sockopts", test_typed_sockopts);
     g_test_add_func("/address/tables/options", test_option_table);
     g_test_add_func("/address/tables/cli-options", test_option_names);
