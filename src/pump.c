@@ -637,6 +637,17 @@ static void pump_flow_ended(QiocPump *pump)
 
 /* ---------------------------------------------------------------- splice */
 
+/*
+ * A terminal is copied, never spliced: the kernel would copy it anyway,
+ * and only the channel's read knows that a pty master's EIO is its end.
+ */
+static gboolean flow_from_tty(QiocFlow *f)
+{
+    int fd = qioc_channel_fd(f->pump->side[f->from].ioc, TRUE);
+
+    return fd >= 0 && isatty(fd);
+}
+
 static gboolean flow_can_splice(QiocFlow *f)
 {
     QiocPump *pump = f->pump;
@@ -644,7 +655,7 @@ static gboolean flow_can_splice(QiocFlow *f)
     return pump->cfg.traffic == QIOC_TRAFFIC_OFF && f->record < 0 &&
            !f->dgram_source && !f->dgram_dest && !flow_wants_fds(f) &&
            f->readbytes_left < 0 && (!f->send_fds || !f->send_fds->len) &&
-           !flow_cfg(f)->ignoreeof &&
+           !flow_cfg(f)->ignoreeof && !flow_from_tty(f) &&
            qioc_channel_fd(pump->side[f->from].ioc, TRUE) >= 0 &&
            qioc_channel_fd(pump->side[f->to].ioc, FALSE) >= 0;
 }
