@@ -53,6 +53,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_SOCKET QIOC_OPTGRP_SOCKET
 #define O_TCP QIOC_OPTGRP_TCP
 #define O_UDP QIOC_OPTGRP_UDP
+#define O_PTY QIOC_OPTGRP_PTY
 
 #define FLAG QIOC_OPT_FLAG
 #define INT QIOC_OPT_INT
@@ -213,6 +214,13 @@ static const QiocOptDesc addr_options[] = {
     {"end-close", NULL, FLAG, O_EXEC, "0", NULL,
      "at the end, close the channel without signalling the child",
      OFF(end_close)},
+    {"link", NAMES("symbolic-link"), STRING, O_PTY, NULL, NULL,
+     "a symbolic link PATH to the pty's slave, removed at the end", OFF(link)},
+    {"wait-slave", NAMES("waitslave"), FLAG, O_PTY, "0", NULL,
+     "relay only once a process has opened the slave", OFF(wait_slave)},
+    {"pty-interval", NAMES("pty-intervall"), DURATION, O_PTY, "1", NULL,
+     "with wait-slave: look for the slave's opening every SECONDS",
+     OFF(pty_interval)},
     {"cert", NAMES("certificate", "openssl-certificate"), STRING, O_TLS, NULL,
      NULL, "PEM certificate chain (may hold the key too)", OFF(cert)},
     {"key", NAMES("openssl-key"), STRING, O_TLS, NULL, NULL, "PEM private key",
@@ -1345,8 +1353,6 @@ static const struct {
     {"icanon", NULL},
     {"isig", NULL},
     {"escape", NULL},
-    {"link", NULL},
-    {"wait-slave", NULL},
     {"history", NULL},
     {"noprompt", NULL},
     {"prompt", NULL},
@@ -1416,7 +1422,6 @@ static const char *const socat_only_types[] = {
     "SOCKS5-LISTEN",
     "PROXY",
     "PROXY-CONNECT",
-    "PTY",
     "READLINE",
     "SHELL",
     "TUN",

@@ -66,6 +66,7 @@ typedef enum {
     QIOC_ADDR_ABSTRACT_SENDTO,
     QIOC_ADDR_ABSTRACT_RECVFROM,
     QIOC_ADDR_ABSTRACT_RECV,
+    QIOC_ADDR_PTY,
     QIOC_ADDR__COUNT
 } QiocAddrKind;
 
@@ -135,6 +136,8 @@ typedef enum {
  * @QIOC_OPTGRP_UDP: a UDP socket that sends to an address of its own
  *   choosing (broadcast, ip-multicast-ttl, ip-multicast-loop,
  *   ip-add-membership)
+ * @QIOC_OPTGRP_PTY: makes a pseudo-terminal (link, wait-slave,
+ *   pty-interval)
  *
  * Option groups: an option applies to an address type when their group
  * masks share a bit.
@@ -158,6 +161,7 @@ typedef enum {
     QIOC_OPTGRP_SOCKET = 1u << 15,
     QIOC_OPTGRP_TCP = 1u << 16,
     QIOC_OPTGRP_UDP = 1u << 17,
+    QIOC_OPTGRP_PTY = 1u << 18,
 } QiocOptGroup;
 
 /**
@@ -355,6 +359,10 @@ typedef struct QiocAddrOpts {
     gint64 fdin;
     gint64 fdout;
     gboolean end_close;
+    /* pseudo-terminals */
+    char *link;
+    gboolean wait_slave;
+    double pty_interval;
     /* TLS */
     char *cert;
     char *key;
@@ -411,6 +419,7 @@ typedef struct QiocAddrOpts {
     (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_FSPERM |                 \
      QIOC_OPTGRP_UNIXLISTEN)
 #define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
+#define QIOC_T_PTY (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_PTY)
 
 /* A NULL-terminated list of names, for aliases. */
 #define QIOC_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
