@@ -173,8 +173,8 @@ static int pty_create(QiocEndpoint *ep, char *slave, gsize size, GError **errp)
     if (fd < 0) {
         return -1;
     }
-    if (!qioc_set_file_attrs(addr, slave, TRUE, errp) ||
-        (addr->o.wait_slave && !pty_arm_wait(slave, errp)) ||
+    if ((addr->o.wait_slave && !pty_arm_wait(slave, errp)) ||
+        !qioc_set_file_attrs(addr, slave, TRUE, errp) ||
         (addr->o.link && !pty_make_link(ep, slave, errp))) {
         close(fd);
         return -1;

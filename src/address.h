@@ -419,7 +419,9 @@ typedef struct QiocAddrOpts {
     (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_FSPERM |                 \
      QIOC_OPTGRP_UNIXLISTEN)
 #define QIOC_T_EXEC (QIOC_OPTGRP_ALL | QIOC_OPTGRP_EXEC)
-#define QIOC_T_PTY (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_PTY)
+#define QIOC_T_PTY                                                             \
+    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_READEOF |              \
+     QIOC_OPTGRP_PTY)
 
 /* A NULL-terminated list of names, for aliases. */
 #define QIOC_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})

@@ -104,6 +104,26 @@ link_target_not() {
     link_gone "$T/tty"
 }
 
+@test "PTY,ignoreeof: one program after another on the slave, as under socat" {
+    local qpid
+    echo first >m1
+    echo second >m2
+    cat m1 m2 >want
+    bg_qioc -u PTY,link="$T/tty",ignoreeof CREATE:got
+    qpid=$BG_PID
+    wait_file "$T/tty"
+    "$PYTHON3" "$PTYPEER_PY" "$T/tty" --send m1
+    wait_size got "$(stat -c %s m1)"
+    "$PYTHON3" "$PTYPEER_PY" "$T/tty" --send m2
+    wait_size got "$(stat -c %s want)"
+    assert_same want got
+    still_running "$qpid"
+    kill -TERM "$qpid"
+    reap "$qpid"
+    [[ $BG_STATUS == $((128 + 15)) ]]
+    link_gone "$T/tty"
+}
+
 # ---------------------------------------------------------------- link=
 
 @test "link= over a regular file is refused and the file left alone" {
