@@ -133,14 +133,17 @@ static gboolean pty_prepare(QiocEndpoint *ep, GError **errp)
 static int pty_master(char *slave, gsize size, GError **errp)
 {
     int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int err;
 
     if (fd < 0) {
         qioc_error_errno(errp, errno, "posix_openpt");
         return -1;
     }
-    if (grantpt(fd) < 0 || unlockpt(fd) < 0 ||
-        ptsname_r(fd, slave, size) != 0) {
-        qioc_error_errno(errp, errno, "pseudo-terminal slave");
+    /* ptsname_r returns its error rather than setting errno. */
+    err = grantpt(fd) < 0 || unlockpt(fd) < 0 ? errno
+                                              : ptsname_r(fd, slave, size);
+    if (err != 0) {
+        qioc_error_errno(errp, err, "unlock the pseudo-terminal's slave");
         close(fd);
         return -1;
     }
@@ -164,7 +167,7 @@ static gboolean pty_arm_wait(const char *slave, GError **errp)
     return TRUE;
 }
 
-/* The slave's attributes, the wait's set-up, link=: the master's fd. */
+/* The wait's set-up, the slave's attributes, link=: the master's fd. */
 static int pty_create(QiocEndpoint *ep, char *slave, gsize size, GError **errp)
 {
     const QiocAddress *addr = ep->addr;
@@ -173,13 +176,13 @@ static int pty_create(QiocEndpoint *ep, char *slave, gsize size, GError **errp)
     if (fd < 0) {
         return -1;
     }
+    qioc_log_address(1, addr->index, addr->text, "pseudo-terminal %s", slave);
     if ((addr->o.wait_slave && !pty_arm_wait(slave, errp)) ||
         !qioc_set_file_attrs(addr, slave, TRUE, errp) ||
         (addr->o.link && !pty_make_link(ep, slave, errp))) {
         close(fd);
         return -1;
     }
-    qioc_log_address(1, addr->index, addr->text, "pseudo-terminal %s", slave);
     return fd;
 }
 

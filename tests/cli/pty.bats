@@ -131,6 +131,16 @@ link_target_not() {
     run --separate-stderr qioc PTY,link="$T/tty" - </dev/null
     assert_error 1 "PTY,link=$T/tty" "exists and is not a symbolic link"
     [[ ! -L $T/tty && $(cat "$T/tty") == precious ]]
+    # Checked at start-up: a listener first does not wait for a client.
+    run --separate-stderr qioc TCP-LISTEN:"$(free_port)",bind=127.0.0.1 \
+        PTY,link="$T/tty"
+    assert_error 2 "PTY,link=$T/tty" "exists and is not a symbolic link"
+    [[ ! -L $T/tty && $(cat "$T/tty") == precious ]]
+}
+
+@test "link= in a directory that does not exist: one error line, exit 1" {
+    run --separate-stderr qioc PTY,link="$T/no/tty" - </dev/null
+    assert_error 1 "PTY,link=$T/no/tty" "No such file or directory"
 }
 
 @test "link= replaces a stale symbolic link, as socat does" {
