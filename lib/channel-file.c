@@ -5,6 +5,7 @@
  */
 #include "qio-private.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -51,6 +52,7 @@ static ssize_t file_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
 {
     QIOChannelFile *fioc = QIO_CHANNEL_FILE(ioc);
     bool eof = false;
+    ssize_t ret;
     int fd;
 
     if (nfds != NULL) {
@@ -60,7 +62,12 @@ static ssize_t file_readv(QIOChannel *ioc, const struct iovec *iov, size_t niov,
     if (fd < 0) {
         return eof ? 0 : -1;
     }
-    return qio__fd_io_result(qio__fd_readv(fd, iov, niov), "read", errp);
+    ret = qio__fd_readv(fd, iov, niov);
+    /* A pty master reads EIO once the last user of the slave closed it */
+    if (ret < 0 && errno == EIO && qio__fd_eio_is_eof(fd)) {
+        return 0;
+    }
+    return qio__fd_io_result(ret, "read", errp);
 }
 
 static ssize_t file_writev(QIOChannel *ioc, const struct iovec *iov,

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -206,6 +207,14 @@ ssize_t qio__fd_writev(int fd, const struct iovec *iov, size_t niov)
         ret = writev(fd, iov, (int)MIN(niov, IOV_MAX));
     } while (ret < 0 && errno == EINTR);
     return ret;
+}
+
+bool qio__fd_eio_is_eof(int fd)
+{
+    unsigned int n;
+
+    /* Only a master answers TIOCGPTN; a slave's EIO is a real error. */
+    return ioctl(fd, TIOCGPTN, &n) == 0;
 }
 
 ssize_t qio__fd_io_result(ssize_t ret, const char *op, GError **errp)

@@ -181,6 +181,12 @@ ssize_t qio__fd_writev(int fd, const struct iovec *iov, size_t niov);
 ssize_t qio__fd_io_result(ssize_t ret, const char *op, GError **errp);
 
 /*
+ * A read of @fd that failed with EIO is the end of the data: @fd is a
+ * pseudo-terminal's master, whose slave was closed by its last user.
+ */
+bool qio__fd_eio_is_eof(int fd);
+
+/*
  * Clear (@enabled) or set O_NONBLOCK on the descriptors of the directions
  * that are not shut; fails if the pair is closed.
  */

@@ -50,6 +50,7 @@ static const QiocAddrDesc *const addr_descs[QIOC_ADDR__COUNT] = {
     [QIOC_ADDR_ABSTRACT_RECVFROM] = &qioc_addr_abstract_recvfrom,
     [QIOC_ADDR_ABSTRACT_RECV] = &qioc_addr_abstract_recv,
     [QIOC_ADDR_READLINE] = &qioc_addr_readline,
+    [QIOC_ADDR_PTY] = &qioc_addr_pty,
 };
 
 const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind)

@@ -211,6 +211,7 @@ extern const QiocAddrDesc qioc_addr_abstract_sendto;
 extern const QiocAddrDesc qioc_addr_abstract_recvfrom;
 extern const QiocAddrDesc qioc_addr_abstract_recv;
 extern const QiocAddrDesc qioc_addr_readline;
+extern const QiocAddrDesc qioc_addr_pty;
 
 /* ---- endpoints (addr.c) */
 

@@ -57,6 +57,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_UDP QIOC_OPTGRP_UDP
 #define O_TERM QIOC_OPTGRP_TERMIOS
 #define O_READLINE QIOC_OPTGRP_READLINE
+#define O_PTY QIOC_OPTGRP_PTY
 
 #define FLAG QIOC_OPT_FLAG
 #define INT QIOC_OPT_INT
@@ -217,6 +218,13 @@ static const QiocOptDesc addr_options[] = {
     {"end-close", NULL, FLAG, O_EXEC, "0", NULL,
      "at the end, close the channel without signalling the child",
      OFF(end_close)},
+    {"link", NAMES("symbolic-link"), STRING, O_PTY, NULL, NULL,
+     "a symbolic link PATH to the pty's slave, removed at the end", OFF(link)},
+    {"wait-slave", NAMES("waitslave"), FLAG, O_PTY, "0", NULL,
+     "relay only once a process has opened the slave", OFF(wait_slave)},
+    {"pty-interval", NAMES("pty-intervall"), DURATION, O_PTY, "1", NULL,
+     "with wait-slave: look for the slave's opening every SECONDS",
+     OFF(pty_interval)},
     {"cert", NAMES("certificate", "openssl-certificate"), STRING, O_TLS, NULL,
      NULL, "PEM certificate chain (may hold the key too)", OFF(cert)},
     {"key", NAMES("openssl-key"), STRING, O_TLS, NULL, NULL, "PEM private key",
@@ -1446,8 +1454,6 @@ static const struct {
     {"deny-table", "libwrap (TCP wrappers) is gone from Debian"},
     {"substuser-delayed", NULL},
     {"chroot-early", NULL},
-    {"link", NULL},
-    {"wait-slave", NULL},
     {"noecho", NULL},
     {"socksport", NULL},
     {"socksuser", NULL},
@@ -1515,7 +1521,6 @@ static const char *const socat_only_types[] = {
     "SOCKS5-LISTEN",
     "PROXY",
     "PROXY-CONNECT",
-    "PTY",
     "SHELL",
     "TUN",
     "INTERFACE",

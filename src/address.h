@@ -67,6 +67,7 @@ typedef enum {
     QIOC_ADDR_ABSTRACT_RECVFROM,
     QIOC_ADDR_ABSTRACT_RECV,
     QIOC_ADDR_READLINE, /* the terminal, with line editing (libedit) */
+    QIOC_ADDR_PTY,
     QIOC_ADDR__COUNT
 } QiocAddrKind;
 
@@ -140,6 +141,8 @@ typedef enum {
  *   icanon, ispeed, ...; see #QiocTermFlag)
  * @QIOC_OPTGRP_READLINE: edits lines on the terminal (history, prompt,
  *   noprompt)
+ * @QIOC_OPTGRP_PTY: makes a pseudo-terminal (link, wait-slave,
+ *   pty-interval)
  *
  * Option groups: an option applies to an address type when their group
  * masks share a bit.
@@ -163,6 +166,7 @@ typedef enum {
     QIOC_OPTGRP_SOCKET = 1u << 15,
     QIOC_OPTGRP_TCP = 1u << 16,
     QIOC_OPTGRP_UDP = 1u << 17,
+    QIOC_OPTGRP_PTY = 1u << 18,
     QIOC_OPTGRP_TERMIOS = 1u << 19,
     QIOC_OPTGRP_READLINE = 1u << 20,
 } QiocOptGroup;
@@ -393,6 +397,10 @@ typedef struct QiocAddrOpts {
     gint64 fdin;
     gint64 fdout;
     gboolean end_close;
+    /* pseudo-terminals */
+    char *link;
+    gboolean wait_slave;
+    double pty_interval;
     /* TLS */
     char *cert;
     char *key;
@@ -469,6 +477,9 @@ typedef struct QiocAddrOpts {
 /* What may be a terminal: the standard streams, FD, a device file. */
 #define QIOC_T_TTY QIOC_OPTGRP_TERMIOS
 #define QIOC_T_READLINE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_READLINE)
+#define QIOC_T_PTY                                                             \
+    (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_READEOF |              \
+     QIOC_OPTGRP_PTY | QIOC_OPTGRP_TERMIOS)
 
 /* A NULL-terminated list of names, for aliases. */
 #define QIOC_NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})

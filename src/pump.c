@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -735,15 +736,33 @@ static gboolean close_timeout_expired(gpointer data)
 }
 
 /*
+ * Side @i is a pty master (PTY): a terminal has no half-close, so the
+ * programs on the slave side never learn that the data going in ended,
+ * and what goes in once they have closed it stays there.
+ */
+static gboolean pump_side_is_pty(QiocPump *pump, int i)
+{
+    int fd = qioc_channel_fd(pump->side[i].ioc, TRUE);
+    unsigned int n;
+
+    if (fd < 0) {
+        fd = qioc_channel_fd(pump->side[i].ioc, FALSE);
+    }
+    return fd >= 0 && ioctl(fd, TIOCGPTN, &n) == 0;
+}
+
+/*
  * How long the direction left may go on once one has ended (-t). A
- * datagram source has no end of its own: unless -t says otherwise it
- * gets socat's half second for the answers to come.
+ * datagram source has no end of its own, and a pty tells nobody of the
+ * end of the other direction: unless -t says otherwise they get socat's
+ * half second for the answers to come.
  */
 static double pump_close_timeout(QiocPump *pump)
 {
     for (int i = 0; i < 2; i++) {
-        if (pump->flow[i].active && pump->flow[i].dgram_source &&
-            pump->cfg.close_timeout < 0) {
+        if (pump->cfg.close_timeout < 0 &&
+            ((pump->flow[i].active && pump->flow[i].dgram_source) ||
+             pump_side_is_pty(pump, i))) {
             return QIOC_DGRAM_CLOSE_TIMEOUT;
         }
     }
@@ -772,6 +791,17 @@ static void pump_flow_ended(QiocPump *pump)
 
 /* ---------------------------------------------------------------- splice */
 
+/*
+ * A terminal is copied, never spliced: the kernel would copy it anyway,
+ * and only the channel's read knows that a pty master's EIO is its end.
+ */
+static gboolean flow_from_tty(QiocFlow *f)
+{
+    int fd = qioc_channel_fd(f->pump->side[f->from].ioc, TRUE);
+
+    return fd >= 0 && isatty(fd);
+}
+
 static gboolean flow_can_splice(QiocFlow *f)
 {
     QiocPump *pump = f->pump;
@@ -780,6 +810,7 @@ static gboolean flow_can_splice(QiocFlow *f)
            !flow_converts(f) && !flow_cfg(f)->has_escape && !f->dgram_source &&
            !f->dgram_dest && !flow_wants_fds(f) && f->readbytes_left < 0 &&
            (!f->send_fds || !f->send_fds->len) && !flow_cfg(f)->ignoreeof &&
+           !flow_from_tty(f) &&
            qioc_channel_fd(pump->side[f->from].ioc, TRUE) >= 0 &&
            qioc_channel_fd(pump->side[f->to].ioc, FALSE) >= 0;
 }

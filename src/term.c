@@ -318,7 +318,10 @@ gboolean qioc_term_setup(const QiocAddress *addr, QIOChannel *ioc,
     if (!qioc_term_wanted(addr)) {
         return TRUE;
     }
-    /* EXEC's pty got its modes before the child started. */
+    /* PTY's and EXEC's ptys got their modes when they were made. */
+    if (addr->type->kind == QIOC_ADDR_PTY) {
+        return TRUE;
+    }
     fd = QIO_IS_CHANNEL_COMMAND(ioc) ? (addr->o.pty ? -2 : -1)
                                      : channel_tty(ioc);
     if (fd == -2) {

@@ -28,6 +28,9 @@
  *
  * Regular files always poll as ready; their reads and writes never return
  * %QIO_CHANNEL_ERR_BLOCK.
+ *
+ * On a pseudo-terminal's master side, the %EIO a read gets once the last
+ * process that had the slave side open has closed it is end-of-file.
  */
 #ifndef QIO_CHANNEL_FILE_H
 #define QIO_CHANNEL_FILE_H

@@ -1528,3 +1528,44 @@ tty_modes() {
     assert_status 0
     [[ ${lines[0]} == "icanon=0 echo=1 isig=1 icrnl=1 opost=1 onlcr=1 speed=9600" ]]
 }
+
+# pty_recipe: socat's virtual serial line, `PTY,link=tty,raw,echo=0
+# TCP-LISTEN`. A program on the slave takes the terminal as it finds it
+# (ptypeer.py --as-found) and prints its modes; a TCP client sends bytes
+# that a cooked terminal would eat or change (CR, ^C, ^D, ^S, ^Q, DEL)
+# and gets the program's bytes back; both sides print what they got.
+pty_recipe() {
+    local port ppid qpid
+    port=$(free_port)
+    bg_relay -t 0.5 PTY,link=tty,raw,echo=0 TCP-LISTEN:"$port",bind=127.0.0.1
+    qpid=$BG_PID
+    wait_port "$port"
+    printf 'AT\r\n\003\004\023\021\177 end\n' >a2b
+    printf 'OK\r\n\003\n' >b2a
+    bg "$PYTHON3" "$QIOC_TESTS/ptypeer.py" tty --as-found --ready open \
+        --send b2a --recv got-a2b --bytes "$(stat -c %s a2b)"
+    ppid=$BG_PID
+    wait_file open
+    "$PYTHON3" -c 'import sys, termios
+f = open(sys.argv[1])
+i, o, c, l = termios.tcgetattr(f.fileno())[:4]
+print("echo=%d icanon=%d isig=%d icrnl=%d ixon=%d opost=%d" % tuple(
+    int(bool(f & b)) for f, b in ((l, termios.ECHO), (l, termios.ICANON),
+    (l, termios.ISIG), (i, termios.ICRNL), (i, termios.IXON),
+    (o, termios.OPOST))))' tty
+    peer --connect --port "$port" xfer --send a2b --recv got-b2a
+    reap "$ppid"
+    echo "slave: $BG_STATUS$(od -An -c got-a2b | tr -s ' ')"
+    echo "client:$(od -An -c got-b2a | tr -s ' ')"
+    reap "$qpid"
+    echo "relay: $BG_STATUS"
+}
+
+@test "PTY,link=,raw,echo=0 (socat's virtual serial line): the program on the slave finds the modes socat sets and gets every byte as sent" {
+    compare_socat pty_recipe </dev/null
+    assert_status 0
+    [[ ${lines[0]} == "echo=0 icanon=0 isig=0 icrnl=0 ixon=0 opost=0" ]]
+    [[ ${lines[1]} == "slave: 0 A T \\r \\n 003 004 023 021 177 e n d \\n" ]]
+    [[ ${lines[2]} == "client: O K \\r \\n 003 \\n" ]]
+    [[ ${lines[3]} == "relay: 0" ]]
+}

@@ -190,7 +190,7 @@ same_as() {
 @test "usage error: socat's address types qioc lacks are named as such" {
     local t
     for t in UDPLITE-LISTEN:53 udplite6-listen:53 UDPLITE4:127.0.0.1:53 SOCKS4A:p:h:1 \
-        PROXY:p:h:1 PTY SCTP-CONNECT:h:1; do
+        PROXY:p:h:1 SCTP-CONNECT:h:1; do
         run --separate-stderr qioc - "$t"
         assert_usage_error "${t%%:*}"
         assert_contains "$stderr" "socat's address type \"${t%%:*}\" is not supported by qioc"

@@ -79,6 +79,7 @@ static const char *const sample_params[QIOC_ADDR__COUNT] = {
     [QIOC_ADDR_ABSTRACT_RECVFROM] = ":name",
     [QIOC_ADDR_ABSTRACT_RECV] = ":name",
     [QIOC_ADDR_READLINE] = "",
+    [QIOC_ADDR_PTY] = "",
 };
 
 /* ---------------------------------------------------------------- kinds */
@@ -173,6 +174,8 @@ static const KindCase kind_cases[] = {
     K("ACCEPT:3", ACCEPT_FD),
     K("SD-LISTEN", SD_LISTEN),
     K("SD-LISTEN:web", SD_LISTEN),
+    K("PTY", PTY),
+    K("pty,link=/tmp/t", PTY),
     /* shortcuts */
     K("3", FD),
     K("3,ignoreeof", FD),

@@ -909,6 +909,37 @@ static void test_pty(void)
     qio_test_transfer(QIO_CHANNEL(slave), QIO_CHANNEL(master), NULL);
 }
 
+/* The slave's last close ends the data the master reads: 0, not EIO. */
+static void test_pty_slave_closed(void)
+{
+    g_autoptr(QIOChannelFile) master = NULL;
+    g_autoptr(GError) err = NULL;
+    char buf[8];
+    int mfd = -1;
+    int sfd = -1;
+
+    if (access("/dev/ptmx", R_OK | W_OK) < 0) {
+        g_test_skip("no /dev/ptmx");
+        return;
+    }
+    open_pty(&mfd, &sfd);
+    if (mfd < 0) {
+        g_test_skip("posix_openpt failed");
+        return;
+    }
+    master = qio_channel_file_new_fd(mfd);
+    g_assert_cmpint(write(sfd, "ab", 2), ==, 2);
+    g_assert_no_errno(close(sfd));
+    /* What the slave wrote before it closed is still read first */
+    g_assert_cmpint(
+        qio_channel_read(QIO_CHANNEL(master), buf, sizeof(buf), &err), ==, 2);
+    g_assert_no_error(err);
+    g_assert_cmpmem(buf, 2, "ab", 2);
+    g_assert_cmpint(
+        qio_channel_read(QIO_CHANNEL(master), buf, sizeof(buf), &err), ==, 0);
+    g_assert_no_error(err);
+}
+
 static void test_dupfd(void)
 {
     g_autoptr(GError) err = NULL;
@@ -999,6 +1030,7 @@ static const QIOTestCase tests[] = {
     {"/file/std-slot/shutdown", test_std_slot_shutdown, .watches_child = true},
     {"/file/dev-full", test_dev_full},
     {"/file/pty", test_pty},
+    {"/file/pty-slave-closed", test_pty_slave_closed},
     {"/file/dupfd", test_dupfd},
     {"/file/close", test_close},
 };
