@@ -752,17 +752,36 @@ static gboolean pump_side_is_pty(QiocPump *pump, int i)
 }
 
 /*
+ * Flow @f reads what someone types on a terminal (STDIO, a tty device):
+ * nothing tells them that the other direction has ended. A child's pty
+ * is not one: the child's exit ends it.
+ */
+static gboolean flow_reads_terminal(QiocFlow *f)
+{
+    QIOChannel *ioc = f->pump->side[f->from].ioc;
+    int fd = qioc_channel_fd(ioc, TRUE);
+
+    return fd >= 0 && !QIO_IS_CHANNEL_COMMAND(ioc) && isatty(fd);
+}
+
+/*
  * How long the direction left may go on once one has ended (-t). A
- * datagram source has no end of its own, and a pty tells nobody of the
- * end of the other direction: unless -t says otherwise they get socat's
- * half second for the answers to come.
+ * datagram source has no end of its own, a pty tells nobody of the end
+ * of the other direction, and whoever types on a terminal cannot know
+ * that the peer has gone: unless -t says otherwise they get socat's half
+ * second for the answers to come. A direction that ended because the
+ * terminal's input did (^D) still waits for the answer.
  */
 static double pump_close_timeout(QiocPump *pump)
 {
+    if (pump->cfg.close_timeout >= 0) {
+        return pump->cfg.close_timeout;
+    }
     for (int i = 0; i < 2; i++) {
-        if (pump->cfg.close_timeout < 0 &&
-            ((pump->flow[i].active && pump->flow[i].dgram_source) ||
-             pump_side_is_pty(pump, i))) {
+        QiocFlow *f = &pump->flow[i];
+
+        if ((f->active && (f->dgram_source || flow_reads_terminal(f))) ||
+            pump_side_is_pty(pump, i)) {
             return QIOC_DGRAM_CLOSE_TIMEOUT;
         }
     }

@@ -119,6 +119,23 @@ COOKED="icanon=1 echo=1 isig=1 icrnl=1 opost=1 onlcr=1"
     grep -q 'Connection reset by peer' "$T/shown"
 }
 
+@test "raw,echo=0 without -t: the peer's close ends the session in half a second, no key needed, the terminal put back" {
+    ttyrun --serve brackets --connected --send a --expect '<a>' --close-client \
+        -- "$QIOC" '-,raw,echo=0' 'TCP:127.0.0.1:{port}'
+    assert_status 0
+    has_line "exit 0"
+    has_line "restored"
+}
+
+@test "a terminal's own end (^D) still waits for the answer: a slow server's reply after a second is shown" {
+    ttyrun --serve brackets --connected --send '\x04' --eof-seen --pause 1 \
+        --answer 'late reply\n' --expect 'late reply' --close-client \
+        -- "$QIOC" - 'TCP:127.0.0.1:{port}'
+    assert_status 0
+    has_line "exit 0"
+    has_line "restored"
+}
+
 @test "raw on a descriptor that is no terminal: data passes, -d says so" {
     run --separate-stderr qioc -d -u '-,raw,echo=0' "CREATE:$T/out" <<<"text"
     assert_status 0

@@ -24,6 +24,8 @@ Steps, done in order (TEXT takes \\xNN, \\r, \\n escapes):
   --close-client    the server closes its connection (end-of-file)
   --reset-client    the server closes its connection with an RST
   --eof-seen        wait until the server has seen end-of-file
+  --answer TEXT     the server sends TEXT (after end-of-file, say)
+  --pause SECONDS   do nothing for SECONDS: a slow server's delay
 
 At the end it waits for the command (10 s at most), prints "exit N" (or
 "signal NAME"), and "restored" when the terminal's settings are those it
@@ -178,7 +180,8 @@ def main():
     p.add_argument("--received-file")
     p.add_argument("--output")
     p.set_defaults(steps=[])
-    for flag in ("--send", "--expect", "--received", "--kill"):
+    for flag in ("--send", "--expect", "--received", "--kill", "--answer",
+                 "--pause"):
         p.add_argument(flag, action=Step)
     for flag in ("--modes", "--connected", "--close-client",
                  "--reset-client", "--eof-seen"):
@@ -210,6 +213,11 @@ def main():
             server.wait_conn()
         elif step == "--eof-seen":
             wait_for(lambda: server.eof, "end-of-file at the server")
+        elif step == "--answer":
+            server.wait_conn()
+            server.conn.sendall(unescape(value))
+        elif step == "--pause":
+            time.sleep(float(value))
     status = term.wait()
     if os.WIFSIGNALED(status):
         print("signal", signal.Signals(os.WTERMSIG(status)).name[3:])
