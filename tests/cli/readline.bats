@@ -217,6 +217,28 @@ tty_restored() {
     assert_contains "$output" "qioc: warning: address 1 (READLINE,history=$T/hist): history: "
 }
 
+@test "socat's recipe READLINE,history= EXEC:...,pty,ctty,setsid,echo=0: an interactive program edited by hand, its prompt shown, history kept" {
+    # socat's EXAMPLES run nslookup this way; a small line-by-line shell
+    # stands in, its prompt on stdout as nslookup's is.
+    cat >"$T/calc" <<'EOF'
+#!/bin/sh
+while printf 'calc> ' && read -r line; do eval "$line"; done
+EOF
+    chmod +x "$T/calc"
+    in_pane READLINE,history="$T/hist" EXEC:"$T/calc",pty,ctty,setsid,echo=0
+    wait_screen "calc>"
+    keys 'echo $((6*7))' Enter
+    wait_screen "42"
+    keys 'tty' Enter
+    poll 10 bash -c 'tmux -L "$1" capture-pane -p -S - -t rl | grep -qx "/dev/pts/[0-9]*"' _ "$TMUX_SOCKET"
+    keys exit Enter
+    pane_done 0
+    tty_restored
+    # The line typed appears once: the child's terminal does not echo it.
+    [[ $(screen | grep -c 'echo \$((6\*7))') == 1 ]]
+    cmp "$T/hist" <(printf '%s\n' 'echo $((6*7))' tty exit)
+}
+
 # ---------------------------------------------------------------- prompts
 
 @test "READLINE prompt=TEXT: the prompt is shown, and not sent" {

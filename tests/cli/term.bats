@@ -136,6 +136,29 @@ COOKED="icanon=1 echo=1 isig=1 icrnl=1 opost=1 onlcr=1"
     has_line "restored"
 }
 
+@test "socat's remote login recipe: TCP-LISTEN,fork EXEC:...,pty,setsid,setpgid,stderr,ctty served to -,raw,echo=0; exit ends both, the terminal put back" {
+    local port
+    port=$(free_port)
+    # socat's EXAMPLES serve /bin/login this way; a small shell stands
+    # in, its prompt on stderr (as a shell's is) carried by stderr.
+    cat >"$T/remote" <<'EOF'
+#!/bin/sh
+while printf 'remote> ' >&2 && read -r line; do eval "$line"; done
+EOF
+    chmod +x "$T/remote"
+    bg_qioc TCP-LISTEN:"$port",bind=127.0.0.1,reuseaddr,fork \
+        EXEC:"$T/remote",pty,setsid,setpgid,stderr,ctty
+    wait_port "$port"
+    ttyrun --output "$T/shown" --expect 'remote> ' \
+        --send 'tty; echo done-$((6*7))\r' --expect 'done-42' --send 'exit\r' \
+        -- "$QIOC" '-,raw,echo=0' "TCP:127.0.0.1:$port"
+    assert_status 0
+    has_line "exit 0"
+    has_line "restored"
+    # The shell had a terminal of its own: tty(1) printed its name.
+    grep -aq $'^/dev/pts/[0-9]*\r$' "$T/shown"
+}
+
 @test "raw on a descriptor that is no terminal: data passes, -d says so" {
     run --separate-stderr qioc -d -u '-,raw,echo=0' "CREATE:$T/out" <<<"text"
     assert_status 0
