@@ -763,11 +763,15 @@ static void restart_read(void *opaque)
     /*
      * Enter first, update afterwards: a coroutine that waits again keeps
      * the same source instead of tearing it down and building it anew.
+     * The coroutine may drop the last reference to the channel on its way
+     * out (a handshake that fails and hands the channel back): hold one.
      */
+    g_object_ref(ioc);
     if (co) {
         qio_coroutine_enter(co);
     }
     update_handlers(ioc);
+    g_object_unref(ioc);
 }
 
 static void restart_write(void *opaque)
@@ -776,10 +780,12 @@ static void restart_write(void *opaque)
     QIOChannelPrivate *priv = PRIV(ioc);
     QIOCoroutine *co = g_steal_pointer(&priv->write_coroutine);
 
+    g_object_ref(ioc); /* as restart_read() */
     if (co) {
         qio_coroutine_enter(co);
     }
     update_handlers(ioc);
+    g_object_unref(ioc);
 }
 
 void qio_channel_yield(QIOChannel *ioc, GIOCondition condition)
