@@ -128,6 +128,10 @@ static void dual_open_now(QiocDualOpen *op, QiocEndpoint *half)
         qio_channel_close(ioc, NULL);
         g_clear_object(&ioc);
     }
+    if (ioc && qioc_endpoint_has_layers(half)) {
+        qioc_endpoint_wrap_async(half, ioc, dual_half_done, op);
+        return;
+    }
     dual_half_done(ioc, err, op);
 }
 
@@ -143,13 +147,14 @@ static void dual_open_half(QiocDualOpen *op)
             dual_half_done(NULL, err, op);
         }
     } else if (qioc_endpoint_ops(half)->connect) {
-        qioc_endpoint_connect_async(half, dual_half_done, op);
+        qioc_endpoint_connect_async(half, NULL, dual_half_done, op);
     } else {
         dual_open_now(op, half);
     }
 }
 
-static void dual_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
+static void dual_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
+                         gpointer data)
 {
     QiocDualOpen *op = g_new0(QiocDualOpen, 1);
 

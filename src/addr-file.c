@@ -299,7 +299,8 @@ static void open_fifo_write(const char *path, gboolean created,
     qio_task_run_in_thread(task, fifo_open_worker, f, NULL, NULL);
 }
 
-static void fifo_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
+static void fifo_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
+                         gpointer data)
 {
     const QiocAddress *addr = ep->addr;
     const char *path = addr->params[0];

@@ -249,7 +249,8 @@ static gboolean pty_wait_tick(gpointer data)
 }
 
 /* wait-slave: the open completes once a process has opened the slave. */
-static void pty_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
+static void pty_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
+                        gpointer data)
 {
     const QiocAddress *addr = ep->addr;
     GError *err = NULL;

@@ -124,20 +124,27 @@ struct QiocTcpTarget {
 
 void qioc_tcp_target_free(QiocTcpTarget *t)
 {
-    g_object_unref(t->target);
+    g_clear_object(&t->target);
     g_clear_object(&t->local);
     g_free(t);
 }
 
 QiocTcpTarget *qioc_tcp_target_new(const QiocEndpoint *ep, GError **errp)
 {
+    return qioc_tcp_target_new_at(ep, ep->addr->params[0], ep->addr->params[1],
+                                  errp);
+}
+
+QiocTcpTarget *qioc_tcp_target_new_at(const QiocEndpoint *ep, const char *host,
+                                      const char *port_text, GError **errp)
+{
     const QiocAddress *addr = ep->addr;
     g_autoptr(GSocketAddress) local = NULL;
     g_autoptr(GInetAddress) ia = NULL;
     QiocTcpTarget *t;
-    guint16 port;
+    guint16 port = 0;
 
-    if (!qioc_ip_parse_port(addr->params[1], &port, errp) ||
+    if ((port_text && !qioc_ip_parse_port(port_text, &port, errp)) ||
         !qioc_ip_local_address(addr, ep->family, &local, errp)) {
         return NULL;
     }
@@ -155,21 +162,31 @@ QiocTcpTarget *qioc_tcp_target_new(const QiocEndpoint *ep, GError **errp)
      * thread per connection (measured: a third of qioc's CPU time with a
      * new connection per HTTP request, contrib/bench http).
      */
-    ia = g_inet_address_new_from_string(addr->params[0]);
+    if (!host) {
+        return t;
+    }
+    ia = g_inet_address_new_from_string(host);
     t->target = ia ? G_SOCKET_CONNECTABLE(g_inet_socket_address_new(ia, port))
-                   : g_network_address_new(addr->params[0], port);
+                   : g_network_address_new(host, port);
     return t;
 }
 
-void qioc_tcp_connect(QiocEndpoint *ep, const QiocTcpTarget *t,
-                      QiocOpenDone *done, gpointer data)
+void qioc_tcp_connect_to(QiocEndpoint *ep, const QiocTcpTarget *t,
+                         GSocketConnectable *target, QiocOpenDone *done,
+                         gpointer data)
 {
     QIOChannelSocketOptions sopts = t->sopts;
     QiocTcpConnect *c = g_new0(QiocTcpConnect, 1);
 
     sopts.bind = t->local;
     *c = (QiocTcpConnect){ep, done, data};
-    qioc_socket_connect(t->target, &sopts, tcp_connected, c);
+    qioc_socket_connect(target, &sopts, tcp_connected, c);
+}
+
+void qioc_tcp_connect(QiocEndpoint *ep, const QiocTcpTarget *t,
+                      QiocOpenDone *done, gpointer data)
+{
+    qioc_tcp_connect_to(ep, t, t->target, done, data);
 }
 
 void qioc_tcp_set_opts(QiocEndpoint *ep, QIOChannelSocket *sioc)
@@ -191,9 +208,16 @@ static gboolean tcp_prepare(QiocEndpoint *ep, GError **errp)
     return ep->state != NULL;
 }
 
-static void tcp_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
+static void tcp_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
+                        gpointer data)
 {
     qioc_tcp_connect(ep, ep->state, done, data);
+}
+
+/* A TLS layer over TCP:HOST:PORT verifies HOST. */
+static const char *tcp_host(const QiocEndpoint *ep)
+{
+    return ep->addr->params[0];
 }
 
 char *qioc_ip_listen_host(const QiocAddress *addr)
@@ -298,7 +322,8 @@ const QiocAddrDesc qioc_addr_tcp_connect = {
     .check = qioc_address_check_connect_port,
     .prepare = tcp_prepare,
     .free_state = (GDestroyNotify)qioc_tcp_target_free,
-    .connect = tcp_connect};
+    .connect = tcp_connect,
+    .host = tcp_host};
 
 const QiocAddrDesc qioc_addr_tcp_listen = {.kind = QIOC_ADDR_TCP_LISTEN,
                                            QIOC_ADDR_TYPES(tcp_listen_types),

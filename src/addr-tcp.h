@@ -32,6 +32,19 @@ typedef struct QiocTcpTarget QiocTcpTarget;
 QiocTcpTarget *qioc_tcp_target_new(const QiocEndpoint *ep, GError **errp);
 void qioc_tcp_target_free(QiocTcpTarget *t);
 
+/*
+ * The same to @host and @port_text (a port or a service) with @ep's
+ * options (bind=, sourceport=, connect-timeout=, ...). Without a host,
+ * only the options: for qioc_tcp_connect_to().
+ */
+QiocTcpTarget *qioc_tcp_target_new_at(const QiocEndpoint *ep, const char *host,
+                                      const char *port_text, GError **errp);
+
+/* One connect to @target with @t's options, however @t was made. */
+void qioc_tcp_connect_to(QiocEndpoint *ep, const QiocTcpTarget *t,
+                         GSocketConnectable *target, QiocOpenDone *done,
+                         gpointer data);
+
 /* One connect to @t; nodelay= and keepalive= applied once connected. */
 void qioc_tcp_connect(QiocEndpoint *ep, const QiocTcpTarget *t,
                       QiocOpenDone *done, gpointer data);

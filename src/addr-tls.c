@@ -1,5 +1,6 @@
 /*
- * qioc - TLS and TLS-LISTEN: a TLS session on top of a TCP connection
+ * qioc - TLS and TLS-LISTEN: a TLS session on top of a TCP connection,
+ * and the TLS and TLS-SERVER layers: the same over anything in a chain
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -30,6 +31,7 @@ typedef struct {
 typedef struct {
     QIOTLSCreds *creds;
     QiocTcpTarget *target; /* TLS-CONNECT */
+    char *name;            /* a client's: the name to verify, or NULL */
 } QiocTlsState;
 
 static void tls_state_free(gpointer data)
@@ -38,6 +40,7 @@ static void tls_state_free(gpointer data)
 
     g_clear_object(&st->creds);
     g_clear_pointer(&st->target, qioc_tcp_target_free);
+    g_free(st->name);
     g_free(st);
 }
 
@@ -453,18 +456,56 @@ static QIOTLSCreds *tls_creds_new(const QiocEndpoint *ep, GError **errp)
     return qio_tls_creds_new(endpoint_of(ep), &copts, errp);
 }
 
+/*
+ * The name a client checks the certificate against: commonname=, else
+ * HOST (a layer's NAME), else, for a layer, the host the layers and the
+ * transport below it reach (TLS|SOCKS5:HOST:PORT|..., TLS|TCP:HOST:PORT).
+ */
+static gboolean tls_client_name(QiocEndpoint *ep, QiocTlsState *st,
+                                GError **errp)
+{
+    const QiocAddress *addr = ep->addr;
+    const char *name = addr->o.commonname;
+
+    if (!name && addr->nparams > 0) {
+        name = addr->params[0];
+    }
+    if (!name && ep->below) {
+        name = qioc_endpoint_host(ep->below);
+    }
+    if (!name && addr->o.verify) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "TLS over %s: no host name to verify the certificate "
+                    "against; write TLS:NAME, or commonname=NAME",
+                    ep->below ? ep->below->addr->type->name : "this address");
+        return FALSE;
+    }
+    st->name = g_strdup(name);
+    return TRUE;
+}
+
 /* Credentials are loaded once, so a bad file fails at start-up. */
 static gboolean tls_prepare(QiocEndpoint *ep, GError **errp)
 {
     QiocTlsState *st = g_new0(QiocTlsState, 1);
+    gboolean client = endpoint_of(ep) == QIO_TLS_CREDS_ENDPOINT_CLIENT;
 
     ep->state = st;
-    if (ep->desc->kind == QIOC_ADDR_TLS_CONNECT &&
+    if (client && !ep->addr->type->layer &&
         !(st->target = qioc_tcp_target_new(ep, errp))) {
+        return FALSE;
+    }
+    if (client && !tls_client_name(ep, st, errp)) {
         return FALSE;
     }
     st->creds = tls_creds_new(ep, errp);
     return st->creds != NULL;
+}
+
+/* What a TLS client reaches, for a TLS layer over it. */
+static const char *tls_host(const QiocEndpoint *ep)
+{
+    return ((QiocTlsState *)ep->state)->name;
 }
 
 static const char *or_unknown(const char *name)
@@ -576,10 +617,9 @@ static void tls_call_free(gpointer data)
  */
 static QIOChannelTLS *tls_new_client(const QiocAddress *addr,
                                      QIOChannel *master, QIOTLSCreds *creds,
-                                     GError **errp)
+                                     const char *name, GError **errp)
 {
     const QiocAddrOpts *o = &addr->o;
-    const char *name = o->commonname ? o->commonname : addr->params[0];
     const char *sni = o->snihost;
     QIOChannelTLS *tioc = qio_channel_tls_new_client(master, creds, name, errp);
 
@@ -606,7 +646,8 @@ static void tls_wrap(QiocEndpoint *ep, QIOChannel *ioc, QiocOpenDone *done,
     GError *err = NULL;
 
     if (endpoint_of(ep) == QIO_TLS_CREDS_ENDPOINT_CLIENT) {
-        tioc = tls_new_client(addr, master, creds, &err);
+        tioc = tls_new_client(addr, master, creds,
+                              ((QiocTlsState *)ep->state)->name, &err);
     } else {
         tioc = qio_channel_tls_new_server(master, creds, &err);
     }
@@ -629,20 +670,21 @@ static void tls_wrap(QiocEndpoint *ep, QIOChannel *ioc, QiocOpenDone *done,
     g_object_unref(tioc);
 }
 
-static void tls_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
+static void tls_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
+                        gpointer data)
 {
     qioc_tcp_connect(ep, ((QiocTlsState *)ep->state)->target, done, data);
 }
 
 static gboolean check_tls_connect(const QiocAddress *addr, GError **errp)
 {
-    return qioc_address_check_connect_port(addr, errp) &&
+    return (addr->type->layer || qioc_address_check_connect_port(addr, errp)) &&
            check_tls_opts(addr, errp);
 }
 
 static gboolean check_tls_listen(const QiocAddress *addr, GError **errp)
 {
-    if (!qioc_address_check_listen_port(addr, errp)) {
+    if (!addr->type->layer && !qioc_address_check_listen_port(addr, errp)) {
         return FALSE;
     }
     if (!addr->o.cert) {
@@ -657,12 +699,21 @@ static const QiocAddrType tls_connect_types[] = {
      QIOC_ADDR_TLS_CONNECT, AF_UNSPEC, 2, 2,
      QIOC_T_TCONN | QIOC_OPTGRP_TLS | QIOC_OPTGRP_TLSCONNECT, "HOST:PORT",
      "TLS client over TCP"},
+    {"TLS", QIOC_NAMES("TLS-CLIENT", "TLS-CONNECT", "OPENSSL", "SSL"),
+     QIOC_ADDR_TLS_CONNECT, AF_UNSPEC, 0, 1,
+     QIOC_OPTGRP_TLS | QIOC_OPTGRP_TLSCONNECT, "[NAME]",
+     "TLS client over the address to its right; NAME is verified (default: "
+     "the host that address reaches)",
+     TRUE},
 };
 
 static const QiocAddrType tls_listen_types[] = {
     {"TLS-LISTEN", QIOC_NAMES("TLS-L", "OPENSSL-LISTEN", "SSL-L"),
      QIOC_ADDR_TLS_LISTEN, AF_UNSPEC, 1, 1, QIOC_T_TLISTEN | QIOC_OPTGRP_TLS,
      "PORT", "TLS server over TCP (needs cert=)"},
+    {"TLS-SERVER", QIOC_NAMES("TLS-LISTEN", "OPENSSL-SERVER", "OPENSSL-LISTEN"),
+     QIOC_ADDR_TLS_LISTEN, AF_UNSPEC, 0, 0, QIOC_OPTGRP_TLS, "",
+     "TLS server over the address to its right (needs cert=)", TRUE},
 };
 
 const QiocAddrDesc qioc_addr_tls_connect = {.kind = QIOC_ADDR_TLS_CONNECT,
@@ -671,7 +722,8 @@ const QiocAddrDesc qioc_addr_tls_connect = {.kind = QIOC_ADDR_TLS_CONNECT,
                                             .prepare = tls_prepare,
                                             .free_state = tls_state_free,
                                             .connect = tls_connect,
-                                            .wrap = tls_wrap};
+                                            .wrap = tls_wrap,
+                                            .host = tls_host};
 
 const QiocAddrDesc qioc_addr_tls_listen = {.kind = QIOC_ADDR_TLS_LISTEN,
                                            QIOC_ADDR_TYPES(tls_listen_types),

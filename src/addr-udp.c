@@ -135,7 +135,8 @@ static gboolean udp_prepare_receiver(QiocEndpoint *ep, GError **errp)
 
 /* ---------------------------------------------------------------- opening */
 
-static void udp_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
+static void udp_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
+                        gpointer data)
 {
     QiocUdpState *st = ep->state;
     QIOChannelSocketOptions sopts;
@@ -294,8 +295,8 @@ static gboolean first_timed_out(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void udp_listen_connect(QiocEndpoint *ep, QiocOpenDone *done,
-                               gpointer data)
+static void udp_listen_connect(QiocEndpoint *ep, QIOChannel *peer,
+                               QiocOpenDone *done, gpointer data)
 {
     GError *err = NULL;
     QIOChannelSocket *sioc = udp_bind(ep, &err);

@@ -57,7 +57,8 @@ static void unix_connected(QIOChannel *ioc, GError *err, gpointer data)
     call.done(ioc, err, call.data);
 }
 
-static void unix_connect(QiocEndpoint *ep, QiocOpenDone *done, gpointer data)
+static void unix_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
+                         gpointer data)
 {
     g_autoptr(GSocketConnectable) sa = unix_address(ep);
     QIOChannelSocketOptions sopts = QIO_CHANNEL_SOCKET_OPTIONS_INIT;

@@ -51,6 +51,12 @@ static const QiocAddrDesc *const addr_descs[QIOC_ADDR__COUNT] = {
     [QIOC_ADDR_ABSTRACT_RECV] = &qioc_addr_abstract_recv,
     [QIOC_ADDR_READLINE] = &qioc_addr_readline,
     [QIOC_ADDR_PTY] = &qioc_addr_pty,
+    [QIOC_ADDR_SOCKS4] = &qioc_addr_socks4,
+    [QIOC_ADDR_SOCKS5] = &qioc_addr_socks5,
+    [QIOC_ADDR_HTTP_CONNECT] = &qioc_addr_http_connect,
+    [QIOC_ADDR_SOCKS_SERVER] = &qioc_addr_socks_server,
+    [QIOC_ADDR_PROXY_SERVER] = &qioc_addr_proxy_server,
+    [QIOC_ADDR_DYNAMIC] = &qioc_addr_dynamic,
 };
 
 const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind)
@@ -105,8 +111,10 @@ static gboolean endpoint_range(QiocEndpoint *ep, GError **errp)
     return TRUE;
 }
 
-QiocEndpoint *qioc_endpoint_new(const QiocAddress *addr,
-                                const QiocOptions *opts, GError **errp)
+/* One endpoint, prepared; a layer's knows what it runs over first. */
+static QiocEndpoint *endpoint_new(const QiocAddress *addr,
+                                  const QiocOptions *opts,
+                                  const QiocEndpoint *below, GError **errp)
 {
     g_autoptr(QiocEndpoint) ep = g_new0(QiocEndpoint, 1);
 
@@ -115,9 +123,50 @@ QiocEndpoint *qioc_endpoint_new(const QiocAddress *addr,
     ep->opts = opts;
     ep->family = qioc_address_family(addr, opts->family);
     ep->need = qioc_access_needed(opts, addr->index - 1);
+    ep->below = below;
     if (!endpoint_range(ep, errp) ||
         (ep->desc->prepare && !ep->desc->prepare(ep, errp))) {
         return NULL;
+    }
+    return g_steal_pointer(&ep);
+}
+
+/* A chain's layers, from the transport out, each over the one before. */
+static gboolean endpoint_layers(QiocEndpoint *ep, GError **errp)
+{
+    const GPtrArray *layers = ep->addr->layers;
+    const QiocEndpoint *below = ep;
+
+    if (!layers) {
+        return TRUE;
+    }
+    ep->layers =
+        g_ptr_array_new_full(layers->len, (GDestroyNotify)qioc_endpoint_free);
+    g_ptr_array_set_size(ep->layers, layers->len);
+    for (guint i = layers->len; i-- > 0;) {
+        QiocEndpoint *layer =
+            endpoint_new(layers->pdata[i], ep->opts, below, errp);
+
+        if (!layer) {
+            return FALSE;
+        }
+        ep->layers->pdata[i] = layer;
+        below = layer;
+    }
+    return TRUE;
+}
+
+QiocEndpoint *qioc_endpoint_new(const QiocAddress *addr,
+                                const QiocOptions *opts, GError **errp)
+{
+    g_autoptr(QiocEndpoint) ep = endpoint_new(addr, opts, NULL, errp);
+
+    if (!ep || !endpoint_layers(ep, errp)) {
+        return NULL;
+    }
+    if (ep->layers) {
+        /* a handshake goes both ways, whichever way the data flows */
+        ep->need = QIOC_ACCESS_RDWR;
     }
     return g_steal_pointer(&ep);
 }
@@ -131,6 +180,7 @@ void qioc_endpoint_free(QiocEndpoint *ep)
         ep->desc->free_state(ep->state);
     }
     g_clear_pointer(&ep->range, g_ptr_array_unref);
+    g_clear_pointer(&ep->layers, g_ptr_array_unref);
     g_free(ep);
 }
 
@@ -154,6 +204,62 @@ gboolean qioc_endpoint_serves_many(const QiocEndpoint *ep)
 gboolean qioc_endpoint_takes_peer(const QiocEndpoint *ep)
 {
     return qioc_endpoint_ops(ep)->spawn != NULL;
+}
+
+gboolean qioc_endpoint_after_peer(const QiocEndpoint *ep)
+{
+    return qioc_endpoint_takes_peer(ep) ||
+           (qioc_endpoint_ops(ep)->flags & QIOC_ADDR_AFTER_PEER);
+}
+
+gboolean qioc_endpoint_has_layers(const QiocEndpoint *ep)
+{
+    return ep->layers != NULL;
+}
+
+const char *qioc_endpoint_host(const QiocEndpoint *ep)
+{
+    return ep->desc->host ? ep->desc->host(ep) : NULL;
+}
+
+/* The layer (or type) of @addr whose description has @flag, or NULL. */
+static const QiocAddress *address_with_flag(const QiocAddress *addr, guint flag)
+{
+    for (guint i = 0; addr->layers && i < addr->layers->len; i++) {
+        const QiocAddress *layer = addr->layers->pdata[i];
+
+        if (qioc_addr_desc(layer->type->kind)->flags & flag) {
+            return layer;
+        }
+    }
+    return qioc_addr_desc(addr->type->kind)->flags & flag ? addr : NULL;
+}
+
+gboolean qioc_address_check_pair(QiocAddress *const addr[2], GError **errp)
+{
+    for (int i = 0; i < 2; i++) {
+        const QiocAddress *dynamic =
+            address_with_flag(addr[i], QIOC_ADDR_NEEDS_TARGET);
+        const QiocAddress *server =
+            address_with_flag(addr[i], QIOC_ADDR_NAMES_TARGET);
+
+        if (dynamic && !address_with_flag(addr[!i], QIOC_ADDR_NAMES_TARGET)) {
+            qioc_address_fail(addr[i], errp,
+                              "%s connects where a proxy's client asks: the "
+                              "other address needs a SOCKS-SERVER or "
+                              "PROXY-SERVER layer",
+                              dynamic->type->name);
+            return FALSE;
+        }
+        if (server && !address_with_flag(addr[!i], QIOC_ADDR_NEEDS_TARGET)) {
+            qioc_address_fail(addr[i], errp,
+                              "%s connects each client where it asks: the "
+                              "other address must be DYNAMIC",
+                              server->type->name);
+            return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 static void not_supported(const QiocEndpoint *ep, const char *what,
@@ -245,6 +351,10 @@ QIODatagramServer *qioc_endpoint_serve(QiocEndpoint *ep, GError **errp)
 
 gboolean qioc_endpoint_finish(QiocEndpoint *ep, QIOChannel *ioc)
 {
+    /* a chain's transport sees its own channel, under the TLS layers */
+    while (ep->layers && ioc && QIO_IS_CHANNEL_TLS(ioc)) {
+        ioc = qio_channel_tls_get_master(QIO_CHANNEL_TLS(ioc));
+    }
     return !ioc || !ep->desc->finish || ep->desc->finish(ep, ioc);
 }
 
@@ -270,6 +380,7 @@ void qioc_endpoint_error(const QiocEndpoint *ep, const GError *err)
 typedef struct {
     QiocEndpoint *ep;
     QiocConnectFunc *connect; /* fixed at the first try */
+    QIOChannel *peer;
     QiocOpenDone *done;
     gpointer data;
     gint64 retries_left;
@@ -297,6 +408,7 @@ static void connect_finished_in(QIOChannel *ioc, GError *err,
         QiocOpenDone *done = r->done;
         gpointer done_data = r->data;
 
+        g_clear_object(&r->peer);
         g_free(r);
         done(ioc, err, done_data);
         return;
@@ -319,7 +431,7 @@ static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
 
 static void connect_attempt(QiocConnectRetry *r)
 {
-    r->connect(r->ep, connect_finished, r);
+    r->connect(r->ep, r->peer, connect_finished, r);
 }
 
 typedef struct {
@@ -349,8 +461,8 @@ static void connect_then_wrap(QIOChannel *ioc, GError *err, gpointer data)
     qioc_endpoint_wrap_async(step.ep, ioc, step.done, step.data);
 }
 
-void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
-                                 gpointer data)
+void qioc_endpoint_connect_async(QiocEndpoint *ep, QIOChannel *peer,
+                                 QiocOpenDone *done, gpointer data)
 {
     const QiocAddrDesc *ops = qioc_endpoint_ops(ep);
     QiocConnectRetry *r;
@@ -368,6 +480,7 @@ void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
     r = g_new0(QiocConnectRetry, 1);
     *r = (QiocConnectRetry){ep,
                             ops->connect,
+                            peer ? g_object_ref(peer) : NULL,
                             connect_then_wrap,
                             w,
                             MAX(ep->addr->o.retry, 0),
@@ -375,14 +488,57 @@ void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
     connect_attempt(r);
 }
 
+/* A chain's layers going on, one after the other, innermost first. */
+typedef struct {
+    QiocEndpoint *ep;
+    guint next; /* layers still to apply: ep->layers->pdata[0..next) */
+    QiocOpenDone *done;
+    gpointer data;
+    guint conn;
+} QiocLayering;
+
+static void layer_done(QIOChannel *ioc, GError *err, gpointer data)
+{
+    QiocLayering *l = data;
+    guint prev = qioc_log_conn_enter(l->conn);
+    QiocEndpoint *layer;
+
+    if (!ioc || l->next == 0) {
+        QiocLayering call = *l;
+
+        g_free(l);
+        call.done(ioc, err, call.data);
+        qioc_log_conn_leave(prev);
+        return;
+    }
+    layer = l->ep->layers->pdata[--l->next];
+    qioc_log_address(2, layer->addr->index, layer->addr->text,
+                     "layer %s over the channel below",
+                     layer->addr->type->name);
+    layer->desc->wrap(layer, ioc, layer_done, l);
+    qioc_log_conn_leave(prev);
+}
+
 void qioc_endpoint_wrap_async(QiocEndpoint *ep, QIOChannel *ioc,
                               QiocOpenDone *done, gpointer data)
 {
-    if (ep->desc->wrap) {
-        ep->desc->wrap(ep, ioc, done, data);
+    QiocLayering *l;
+
+    if (!ep->layers) {
+        if (ep->desc->wrap) {
+            ep->desc->wrap(ep, ioc, done, data);
+            return;
+        }
+        done(ioc, NULL, data);
         return;
     }
-    done(ioc, NULL, data);
+    l = g_new0(QiocLayering, 1);
+    *l = (QiocLayering){ep, ep->layers->len, done, data, qioc_log_conn()};
+    if (ep->desc->wrap) {
+        ep->desc->wrap(ep, ioc, layer_done, l);
+        return;
+    }
+    layer_done(ioc, NULL, l);
 }
 
 /* ---------------------------------------------------------------- accept */

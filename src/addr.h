@@ -40,9 +40,15 @@ typedef struct QiocEndpoint QiocEndpoint;
  *   resolved target); freed with @desc's free_state
  * @range: (nullable) (element-type GInetAddressMask): range= with its
  *   host names resolved, once, at start-up
+ * @layers: (nullable) (element-type QiocEndpoint): an address chain's
+ *   layers, outermost first, each an endpoint of its own
+ * @below: (nullable): a layer's: what it runs over (the next layer to its
+ *   right, or the transport)
  *
  * One address, ready to open: built once at start-up, used for every
- * connection.
+ * connection. An address chain is the endpoint of its transport, which
+ * opens, connects or listens, holding its layers, which wrap what the
+ * transport opened, from the innermost out.
  */
 struct QiocEndpoint {
     const QiocAddress *addr;
@@ -52,6 +58,8 @@ struct QiocEndpoint {
     QiocAccess need;
     gpointer state;
     GPtrArray *range;
+    GPtrArray *layers;
+    const QiocEndpoint *below;
 };
 
 /* Completion of an asynchronous open: @ioc (transfer full) or @err. */
@@ -77,10 +85,12 @@ typedef QIOChannel *QiocOpenFunc(QiocEndpoint *ep, QiocAccess *access,
 
 /*
  * Start connecting without blocking the main loop: one attempt (retry= is
- * qioc_endpoint_connect_async()'s).
+ * qioc_endpoint_connect_async()'s). @peer is the other address's channel
+ * when that one is already open (DYNAMIC learns its target from it),
+ * else NULL.
  */
-typedef void QiocConnectFunc(QiocEndpoint *ep, QiocOpenDone *done,
-                             gpointer data);
+typedef void QiocConnectFunc(QiocEndpoint *ep, QIOChannel *peer,
+                             QiocOpenDone *done, gpointer data);
 
 /* Open the listening socket(s); src/acceptor.c accepts the clients. */
 typedef QIONetListener *QiocListenFunc(QiocEndpoint *ep, GError **errp);
@@ -118,10 +128,22 @@ typedef gboolean QiocExitedFunc(QiocEndpoint *ep, GPid pid, int status);
 /* Types whose behaviour depends on the address or the file system. */
 typedef const QiocAddrDesc *QiocChooseFunc(const QiocEndpoint *ep);
 
+/*
+ * The host name an address reaches (TCP's HOST, a proxy's target), for a
+ * TLS layer over it to verify; NULL when it has none.
+ */
+typedef const char *QiocHostFunc(const QiocEndpoint *ep);
+
 typedef enum {
     /* The descriptors were given, not opened: shared with other
      * processes, so they are left blocking again at the end. */
     QIOC_ADDR_INHERITED = 1u << 0,
+    /* Opens once the other address is open, whose channel it needs. */
+    QIOC_ADDR_AFTER_PEER = 1u << 1,
+    /* A layer whose clients say where to connect (SOCKS-SERVER). */
+    QIOC_ADDR_NAMES_TARGET = 1u << 2,
+    /* Connects where the other address's clients say (DYNAMIC). */
+    QIOC_ADDR_NEEDS_TARGET = 1u << 3,
 } QiocAddrFlags;
 
 /**
@@ -145,6 +167,7 @@ typedef enum {
  * @finish: at the end of a connection, or NULL
  * @spawn: runs on the peer's descriptors instead of opening, or NULL
  * @exited: with @spawn, how its process ended
+ * @host: the host name it reaches, or NULL
  *
  * What an address type is and does. One of @open, @connect, @listen,
  * @serve and @spawn is set (in the variant @choose returns, if any).
@@ -168,6 +191,7 @@ struct QiocAddrDesc {
     QiocFinishFunc *finish;
     QiocSpawnFunc *spawn;
     QiocExitedFunc *exited;
+    QiocHostFunc *host;
 };
 
 #define QIOC_ADDR_TYPES(rows) .types = (rows), .ntypes = G_N_ELEMENTS(rows)
@@ -212,6 +236,12 @@ extern const QiocAddrDesc qioc_addr_abstract_recvfrom;
 extern const QiocAddrDesc qioc_addr_abstract_recv;
 extern const QiocAddrDesc qioc_addr_readline;
 extern const QiocAddrDesc qioc_addr_pty;
+extern const QiocAddrDesc qioc_addr_socks4;
+extern const QiocAddrDesc qioc_addr_socks5;
+extern const QiocAddrDesc qioc_addr_http_connect;
+extern const QiocAddrDesc qioc_addr_socks_server;
+extern const QiocAddrDesc qioc_addr_proxy_server;
+extern const QiocAddrDesc qioc_addr_dynamic;
 
 /* ---- endpoints (addr.c) */
 
@@ -246,6 +276,22 @@ QiocEndpoint *qioc_endpoint_dual_half(const QiocEndpoint *ep, int i);
 /* Runs on the peer's descriptors (EXEC nofork): open the peer first. */
 gboolean qioc_endpoint_takes_peer(const QiocEndpoint *ep);
 
+/* Needs the other address open first (EXEC nofork, DYNAMIC). */
+gboolean qioc_endpoint_after_peer(const QiocEndpoint *ep);
+
+/* An address chain: layers to put on what it opens. */
+gboolean qioc_endpoint_has_layers(const QiocEndpoint *ep);
+
+/*
+ * What the two addresses of one command line need of each other: DYNAMIC
+ * a proxy-serving layer on the other side, and such a layer DYNAMIC. A
+ * %QIOC_USAGE_ERROR when they do not have it.
+ */
+gboolean qioc_address_check_pair(QiocAddress *const addr[2], GError **errp);
+
+/* The host name @ep reaches (for a TLS layer over it), or NULL. */
+const char *qioc_endpoint_host(const QiocEndpoint *ep);
+
 /* Open a type that opens at once. */
 QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
                                QIOChannel *peer, GError **errp);
@@ -253,10 +299,12 @@ QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
 /*
  * Open a connecting type, retrying retry= times (without limit with
  * forever) interval= seconds apart, set the options that come once
- * connected (setsockopt-int=, ...), then apply its wrap. Never blocks.
+ * connected (setsockopt-int=, ...), then apply its wrap and its layers.
+ * @peer: the other address's channel if it is open, else NULL. Never
+ * blocks.
  */
-void qioc_endpoint_connect_async(QiocEndpoint *ep, QiocOpenDone *done,
-                                 gpointer data);
+void qioc_endpoint_connect_async(QiocEndpoint *ep, QIOChannel *peer,
+                                 QiocOpenDone *done, gpointer data);
 
 /* Open the listening socket(s) of a listener, logged at -dd. */
 QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp);
@@ -279,7 +327,10 @@ gboolean qioc_endpoint_accept_client(QiocEndpoint *ep,
 gboolean qioc_endpoint_sender_allowed(const QiocEndpoint *ep,
                                       GSocketAddress *from);
 
-/* Apply the type's wrap (if any) to an accepted client. */
+/*
+ * Apply the type's wrap (if any), then the layers of a chain from the
+ * innermost out, to an accepted client or a channel opened at once.
+ */
 void qioc_endpoint_wrap_async(QiocEndpoint *ep, QIOChannel *ioc,
                               QiocOpenDone *done, gpointer data);
 

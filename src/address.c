@@ -58,6 +58,12 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_TERM QIOC_OPTGRP_TERMIOS
 #define O_READLINE QIOC_OPTGRP_READLINE
 #define O_PTY QIOC_OPTGRP_PTY
+#define O_SOCKS QIOC_OPTGRP_SOCKS
+#define O_SOCKSPORT QIOC_OPTGRP_SOCKSPORT
+#define O_HTTPPROXY QIOC_OPTGRP_HTTPPROXY
+#define O_PROXYPORT QIOC_OPTGRP_PROXYPORT
+#define O_PROXYSERVER QIOC_OPTGRP_PROXYSERVER
+#define O_HTTPCLIENT QIOC_OPTGRP_HTTPCLIENT
 
 #define FLAG QIOC_OPT_FLAG
 #define INT QIOC_OPT_INT
@@ -256,9 +262,32 @@ static const QiocOptDesc addr_options[] = {
     {"alpn", NULL, STRING, O_TLS, NULL, NULL,
      "ALPN protocols PROTO[:PROTO]...: offered, or accepted by TLS-LISTEN",
      OFF(alpn)},
-    {"handshake-timeout", NULL, DURATION, O_TLS, "30", NULL,
-     "give up on a TLS handshake not done within SECONDS (0: never)",
+    {"handshake-timeout", NULL, DURATION, O_TLS | O_PROXYSERVER, "30", NULL,
+     "give up on a TLS or proxy handshake not done within SECONDS (0: "
+     "never)",
      OFF(handshake_timeout)},
+    {"socksport", NULL, INT, O_SOCKSPORT, "1080", NULL,
+     "the SOCKS proxy's port (SOCKS4:PROXY:HOST:PORT)", OFF(socksport)},
+    {"socksuser", NAMES("socks-user"), STRING, O_SOCKS, NULL, NULL,
+     "SOCKS4 user id; SOCKS5 user name (with sockspass=); a server "
+     "requires it",
+     OFF(socksuser)},
+    {"sockspass", NAMES("socks-pass", "sockspassword"), STRING, O_SOCKS, NULL,
+     NULL, "SOCKS5 password (RFC 1929); a server requires it", OFF(sockspass)},
+    {"proxyport", NULL, INT, O_PROXYPORT, "8080", NULL,
+     "the HTTP proxy's port (PROXY:PROXY:HOST:PORT)", OFF(proxyport)},
+    {"proxyauth", NAMES("proxy-authorization"), STRING, O_HTTPPROXY, NULL, NULL,
+     "USER:PASS sent as Basic authorization; a server requires it",
+     OFF(proxyauth)},
+    {"resolve", NULL, FLAG, O_HTTPCLIENT, "0", NULL,
+     "resolve HOST before asking the HTTP proxy, and ask for the address",
+     OFF(resolve)},
+    {"allow", NULL, CIDRS, O_PROXYSERVER, "127.0.0.0/8;::1/128", NULL,
+     "networks clients may reach through qioc as a proxy (CIDR or host)",
+     OFF(allow)},
+    {"allow-port", NULL, STRING, O_PROXYSERVER, NULL, NULL,
+     "ports clients may reach: PORT[-PORT][;...] (default: any)",
+     OFF(allow_port)},
     {"raw", NULL, FLAG, O_TERM, "0", NULL,
      "terminal: no line editing, signals or output processing (stty raw); "
      "echo stays",
@@ -449,6 +478,8 @@ static const IntLimit int_limits[] = {
     {"vmin", 0, 255},
     {"vtime", 0, 255},
     {"escape", 0, 255},
+    {"socksport", 1, 65535},
+    {"proxyport", 1, 65535},
 };
 
 /* Longest values of STRING options; the others take any length. */
@@ -458,6 +489,8 @@ static const struct {
     const char *what;
 } string_limits[] = {
     {"interface", IFNAMSIZ - 1, "a network interface name"},
+    {"socksuser", 255, "a SOCKS user name (RFC 1929)"},
+    {"sockspass", 255, "a SOCKS password (RFC 1929)"},
 };
 
 /* What the VALUE of each SOCKOPT option is. */
@@ -537,7 +570,8 @@ const QiocOptDesc *qioc_address_options(guint *n)
     return addr_options;
 }
 
-const QiocAddrType *qioc_address_type_lookup(const char *name)
+/* The row named @name of the sort @layer says. */
+static const QiocAddrType *row_lookup(const char *name, gboolean layer)
 {
     guint n;
     const QiocAddrType *types = all_types(&n);
@@ -545,11 +579,22 @@ const QiocAddrType *qioc_address_type_lookup(const char *name)
     g_return_val_if_fail(name != NULL, NULL);
 
     for (guint i = 0; i < n; i++) {
-        if (name_matches(name, types[i].name, types[i].aliases)) {
+        if (types[i].layer == layer &&
+            name_matches(name, types[i].name, types[i].aliases)) {
             return &types[i];
         }
     }
     return NULL;
+}
+
+const QiocAddrType *qioc_address_type_lookup(const char *name)
+{
+    return row_lookup(name, FALSE);
+}
+
+const QiocAddrType *qioc_address_layer_lookup(const char *name)
+{
+    return row_lookup(name, TRUE);
 }
 
 /* The first row of @kind, in the table qioc_address_types() gives. */
@@ -660,6 +705,7 @@ typedef struct {
     const QiocAddrType *type;
     GPtrArray *params; /* char *, owned */
     GHashTable *opts;  /* canonical name -> normalised value */
+    gboolean layer;    /* left of a '|': look up the layer rows */
 } Parser;
 
 /* A message stays on one line whatever bytes the spec holds. */
@@ -1455,11 +1501,6 @@ static const struct {
     {"substuser-delayed", NULL},
     {"chroot-early", NULL},
     {"noecho", NULL},
-    {"socksport", NULL},
-    {"socksuser", NULL},
-    {"proxyport", NULL},
-    {"proxyauth", NULL},
-    {"resolve", NULL},
 };
 
 /* Why @name, an option of socat's, is refused; NULL for other names. */
@@ -1514,13 +1555,7 @@ static const char *const socat_only_types[] = {
     "SOCKET-RECVFROM",
     "SOCKET-RECV",
     "SOCKET-DATAGRAM",
-    "SOCKS4",
-    "SOCKS4A",
-    "SOCKS5",
-    "SOCKS5-CONNECT",
     "SOCKS5-LISTEN",
-    "PROXY",
-    "PROXY-CONNECT",
     "SHELL",
     "TUN",
     "INTERFACE",
@@ -1716,6 +1751,14 @@ gboolean qioc_address_check_connect_port(const QiocAddress *addr, GError **errp)
     return check_port(addr, addr->params[1], FALSE, errp);
 }
 
+gboolean qioc_address_check_proxy_ports(const QiocAddress *addr, GError **errp)
+{
+    guint n = addr->nparams;
+
+    return check_port(addr, addr->params[n - 1], FALSE, errp) &&
+           (n != 4 || check_port(addr, addr->params[1], FALSE, errp));
+}
+
 gboolean qioc_address_check_listen_port(const QiocAddress *addr, GError **errp)
 {
     return check_port(addr, addr->params[0], TRUE, errp);
@@ -1880,6 +1923,12 @@ static gboolean parse_type(Parser *ps, GError **errp)
     if (!scan_word(ps, ":,", FALSE, word, errp)) {
         return FALSE;
     }
+    if (ps->layer) {
+        /* chain_layer_end() found the name among the layers already */
+        ps->type = qioc_address_layer_lookup(word->str);
+        g_return_val_if_fail(ps->type != NULL, FALSE);
+        return TRUE;
+    }
     ps->type = qioc_address_type_lookup(word->str);
     for (guint i = 0; ps->type == NULL && i < G_N_ELEMENTS(shortcuts); i++) {
         if (shortcuts[i].match(word->str, ps->p)) {
@@ -1893,7 +1942,12 @@ static gboolean parse_type(Parser *ps, GError **errp)
     } else if (ps->type == NULL) {
         g_autofree char *hint = NULL;
 
-        if (is_socat_only_type(word->str)) {
+        if (qioc_address_layer_lookup(word->str)) {
+            fail(ps, errp,
+                 "%s is a layer: write it left of the address it runs over, "
+                 "as in '%s|TCP-LISTEN:1080,fork'",
+                 word->str, word->str);
+        } else if (is_socat_only_type(word->str)) {
             fail(ps, errp,
                  "socat's address type \"%s\" is not supported by qioc",
                  word->str);
@@ -2268,6 +2322,168 @@ static QiocAddress *dual_parse(const char *spec, const char *bang, int index,
     return g_steal_pointer(&addr);
 }
 
+/* ---------------------------------------------------------------- chains */
+
+static QiocAddress *qioc_address_parse_one(const char *spec, int index,
+                                           GError **errp);
+
+/* The first '|' outside quotes and escapes, or NULL. */
+static const char *chain_bar(const char *spec)
+{
+    for (const char *p = spec; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if ((*p == '\'' || *p == '"') && quote_end(p)) {
+            p = quote_end(p);
+        } else if (*p == '|') {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Where the layer that @spec starts with ends (its '|'), or NULL when
+ * @spec is the transport: it has no '|' after it, or its type is not a
+ * layer. So a command keeps its pipes: in "SYSTEM:a | b" SYSTEM is no
+ * layer, and everything from it on is the command.
+ */
+static const char *chain_layer_end(const char *spec)
+{
+    const char *bar = chain_bar(spec);
+    g_autofree char *name = g_strndup(spec, strcspn(spec, ":,|"));
+
+    return bar && qioc_address_layer_lookup(name) ? bar : NULL;
+}
+
+static QiocAddress *layer_parse(const char *text, int index, GError **errp)
+{
+    g_autoptr(GPtrArray) params = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) opts =
+        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+    g_autoptr(QiocAddress) addr = NULL;
+    Parser ps = {text, text, index, NULL, params, opts, TRUE};
+
+    if (!parse_spec(&ps, errp)) {
+        return NULL;
+    }
+    g_steal_pointer(&params);
+    g_steal_pointer(&opts);
+    addr = address_new(&ps);
+    if (!check_kind(addr, errp) || !check_options(addr, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&addr);
+}
+
+/* Kinds that move datagrams, which no layer can run over. */
+static const QiocAddrKind datagram_kinds[] = {
+    QIOC_ADDR_UDP_CONNECT,       QIOC_ADDR_UDP_LISTEN,
+    QIOC_ADDR_UDP_SENDTO,        QIOC_ADDR_UDP_DATAGRAM,
+    QIOC_ADDR_UDP_RECVFROM,      QIOC_ADDR_UDP_RECV,
+    QIOC_ADDR_UNIX_SENDTO,       QIOC_ADDR_UNIX_RECVFROM,
+    QIOC_ADDR_UNIX_RECV,         QIOC_ADDR_ABSTRACT_SENDTO,
+    QIOC_ADDR_ABSTRACT_RECVFROM, QIOC_ADDR_ABSTRACT_RECV,
+};
+
+static gboolean chain_transport_ok(const QiocAddress *addr, GError **errp)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(datagram_kinds); i++) {
+        if (addr->type->kind == datagram_kinds[i]) {
+            qioc_address_fail(addr, errp,
+                              "%s moves datagrams: a layer needs a stream "
+                              "under it",
+                              addr->type->name);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* bind= names a loopback address: only this host can connect. */
+static gboolean binds_loopback(const QiocAddress *addr)
+{
+    g_autofree char *host = NULL;
+    g_autofree char *port = NULL;
+    g_autoptr(GInetAddress) ia = NULL;
+
+    if (!addr->o.bind) {
+        return FALSE;
+    }
+    qioc_split_host_port(addr->o.bind, &host, &port);
+    ia = g_inet_address_new_from_string(host);
+    return ia ? g_inet_address_get_is_loopback(ia)
+              : g_ascii_strcasecmp(host, "localhost") == 0;
+}
+
+/*
+ * A proxy that other hosts can reach would hand them this host's
+ * loopback services, which allow='s default lets through: on a TCP port
+ * open to the network, allow= must be given.
+ */
+static gboolean chain_proxy_ok(const QiocAddress *addr, GPtrArray *layers,
+                               GError **errp)
+{
+    gboolean tcp = addr->type->kind == QIOC_ADDR_TCP_LISTEN ||
+                   addr->type->kind == QIOC_ADDR_TLS_LISTEN;
+
+    for (guint i = 0; tcp && !binds_loopback(addr) && i < layers->len; i++) {
+        const QiocAddress *layer = layers->pdata[i];
+
+        if ((layer->type->kind == QIOC_ADDR_SOCKS_SERVER ||
+             layer->type->kind == QIOC_ADDR_PROXY_SERVER) &&
+            !qioc_address_has_opt(layer, "allow")) {
+            qioc_address_fail(addr, errp,
+                              "%s on a port other hosts can reach would let "
+                              "them in to this host's loopback services: "
+                              "give allow= the networks its clients may "
+                              "reach, or bind=127.0.0.1",
+                              layer->type->name);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/*
+ * LAYER|...|ADDRESS: the layers, outermost first, then the transport,
+ * which keeps them and the whole text.
+ */
+static QiocAddress *chain_parse(const char *spec, int index, GError **errp)
+{
+    g_autoptr(GPtrArray) layers =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qioc_address_free);
+    g_autoptr(QiocAddress) addr = NULL;
+    const char *p = spec;
+    const char *bar;
+
+    while ((bar = chain_layer_end(p)) != NULL) {
+        g_autofree char *text = g_strndup(p, bar - p);
+        QiocAddress *layer = layer_parse(text, index, errp);
+
+        if (!layer) {
+            return NULL;
+        }
+        g_ptr_array_add(layers, layer);
+        p = bar + 1;
+    }
+    if (*p == '\0') {
+        Parser ps = {.spec = spec, .index = index};
+
+        fail(&ps, errp, "no address after the last \"|\"");
+        return NULL;
+    }
+    addr = qioc_address_parse_one(p, index, errp);
+    if (!addr || !chain_transport_ok(addr, errp) ||
+        !chain_proxy_ok(addr, layers, errp)) {
+        return NULL;
+    }
+    g_free(addr->text);
+    addr->text = g_strdup(spec);
+    addr->layers = g_steal_pointer(&layers);
+    return g_steal_pointer(&addr);
+}
+
 const QiocAddress *qioc_address_reading(const QiocAddress *addr)
 {
     return addr->half[0] ? addr->half[0] : addr;
@@ -2282,19 +2498,29 @@ const QiocAddress *qioc_address_writing(const QiocAddress *addr)
 
 QiocAddress *qioc_address_parse(const char *spec, int index, GError **errp)
 {
-    g_autoptr(GPtrArray) params = NULL;
-    g_autoptr(GHashTable) opts = NULL;
-    g_autoptr(QiocAddress) addr = NULL;
-
     g_return_val_if_fail(spec != NULL, NULL);
     g_return_val_if_fail(errp == NULL || *errp == NULL, NULL);
 
     if (dual_split(spec)) {
         return dual_parse(spec, dual_split(spec), index, errp);
     }
+    if (chain_layer_end(spec)) {
+        return chain_parse(spec, index, errp);
+    }
+    return qioc_address_parse_one(spec, index, errp);
+}
+
+/* One address, no "!!" or layers. */
+static QiocAddress *qioc_address_parse_one(const char *spec, int index,
+                                           GError **errp)
+{
+    g_autoptr(GPtrArray) params = NULL;
+    g_autoptr(GHashTable) opts = NULL;
+    g_autoptr(QiocAddress) addr = NULL;
+
     params = g_ptr_array_new_with_free_func(g_free);
     opts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-    Parser ps = {spec, spec, index, NULL, params, opts};
+    Parser ps = {spec, spec, index, NULL, params, opts, FALSE};
     if (!parse_spec(&ps, errp)) {
         return NULL;
     }
@@ -2321,6 +2547,7 @@ void qioc_address_free(QiocAddress *addr)
     clear_opts(&addr->o);
     qioc_address_free(addr->half[0]);
     qioc_address_free(addr->half[1]);
+    g_clear_pointer(&addr->layers, g_ptr_array_unref);
     g_free(addr);
 }
 
@@ -2545,13 +2772,20 @@ char *qioc_address_describe_for(const QiocAddress *addr, int family)
 
         return g_strconcat(first, "!!", second, NULL);
     }
-    out = g_string_new(addr->type->name);
+    out = g_string_new(NULL);
+    for (guint i = 0; addr->layers && i < addr->layers->len; i++) {
+        g_autofree char *layer =
+            qioc_address_describe_for(addr->layers->pdata[i], family);
+
+        g_string_append_printf(out, "%s|", layer);
+    }
+    g_string_append(out, addr->type->name);
     for (guint i = 0; i < addr->nparams; i++) {
         g_string_append_c(out, ':');
         if (qioc_addr_desc(addr->type->kind)->raw_command) {
             append_command(out, addr->params[i]);
         } else {
-            append_quoted(out, addr->params[i], ":,'\"\\[!");
+            append_quoted(out, addr->params[i], ":,'\"\\[!|");
         }
     }
     for (guint i = 0; i < G_N_ELEMENTS(addr_options); i++) {
@@ -2569,7 +2803,7 @@ char *qioc_address_describe_for(const QiocAddress *addr, int family)
         }
         g_string_append_printf(out, ",%s=", desc->name);
         if (v != NULL) {
-            append_quoted(out, v, ",'\"\\!");
+            append_quoted(out, v, ",'\"\\!|");
         } else {
             g_string_append(out, "(unset)");
         }

@@ -68,6 +68,12 @@ typedef enum {
     QIOC_ADDR_ABSTRACT_RECV,
     QIOC_ADDR_READLINE, /* the terminal, with line editing (libedit) */
     QIOC_ADDR_PTY,
+    QIOC_ADDR_SOCKS4,       /* SOCKS4 and SOCKS4A clients */
+    QIOC_ADDR_SOCKS5,       /* SOCKS5 client */
+    QIOC_ADDR_HTTP_CONNECT, /* PROXY: HTTP CONNECT client */
+    QIOC_ADDR_SOCKS_SERVER, /* a layer: qioc as a SOCKS4/4A/5 proxy */
+    QIOC_ADDR_PROXY_SERVER, /* a layer: qioc as an HTTP CONNECT proxy */
+    QIOC_ADDR_DYNAMIC,      /* where a proxy layer's client asked to go */
     QIOC_ADDR__COUNT
 } QiocAddrKind;
 
@@ -143,6 +149,15 @@ typedef enum {
  *   noprompt)
  * @QIOC_OPTGRP_PTY: makes a pseudo-terminal (link, wait-slave,
  *   pty-interval)
+ * @QIOC_OPTGRP_SOCKS: a SOCKS client or server (socksuser, sockspass)
+ * @QIOC_OPTGRP_SOCKSPORT: a SOCKS client that connects to its proxy
+ *   itself (socksport)
+ * @QIOC_OPTGRP_HTTPPROXY: an HTTP CONNECT client or server (proxyauth)
+ * @QIOC_OPTGRP_PROXYPORT: an HTTP CONNECT client that connects to its
+ *   proxy itself (proxyport)
+ * @QIOC_OPTGRP_HTTPCLIENT: an HTTP CONNECT client (resolve)
+ * @QIOC_OPTGRP_PROXYSERVER: qioc as a proxy (allow, allow-port,
+ *   handshake-timeout)
  *
  * Option groups: an option applies to an address type when their group
  * masks share a bit.
@@ -169,6 +184,12 @@ typedef enum {
     QIOC_OPTGRP_PTY = 1u << 18,
     QIOC_OPTGRP_TERMIOS = 1u << 19,
     QIOC_OPTGRP_READLINE = 1u << 20,
+    QIOC_OPTGRP_SOCKS = 1u << 21,
+    QIOC_OPTGRP_SOCKSPORT = 1u << 22,
+    QIOC_OPTGRP_HTTPPROXY = 1u << 23,
+    QIOC_OPTGRP_PROXYPORT = 1u << 24,
+    QIOC_OPTGRP_PROXYSERVER = 1u << 25,
+    QIOC_OPTGRP_HTTPCLIENT = 1u << 26,
 } QiocOptGroup;
 
 /**
@@ -184,6 +205,9 @@ typedef enum {
  * @params_help: the parameters as the user writes them, "HOST:PORT",
  *   "[PATH]", or "" for none
  * @summary: one line for --help-addresses
+ * @layer: a layer, written left of a `|` and run over the address to its
+ *   right (`TLS:NAME|...`, `SOCKS5:HOST:PORT|...`); a type may have a row
+ *   of each sort under one name, told apart by where it is written
  *
  * One entry of the address-type table.
  */
@@ -197,6 +221,7 @@ typedef struct QiocAddrType {
     guint32 groups;
     const char *params_help;
     const char *summary;
+    gboolean layer;
 } QiocAddrType;
 
 /**
@@ -416,6 +441,15 @@ typedef struct QiocAddrOpts {
     char *cipher;
     char *alpn;
     double handshake_timeout;
+    /* proxies: SOCKS and HTTP CONNECT, client and server */
+    gint64 socksport;
+    char *socksuser;
+    char *sockspass;
+    gint64 proxyport;
+    char *proxyauth; /* USER:PASS */
+    gboolean resolve;
+    QiocNetworks *allow;
+    char *allow_port; /* PORT[-PORT][;...], checked by src/addr-proxy.c */
     /* terminals */
     gboolean raw;
     gboolean rawer;
@@ -500,6 +534,12 @@ typedef struct QiocAddrOpts {
  *   address read from and the address written to, each parsed as an
  *   address of its own with the same @index; NULL otherwise. The dual
  *   address itself has no parameters and only default options.
+ * @layers: (nullable) (element-type QiocAddress): an address chain
+ *   (`LAYER|...|ADDRESS`): the layers written left of this address, the
+ *   outermost first, each parsed with a layer row of its type (its
+ *   @text is its own part of the spec); NULL for a single address. The
+ *   address holding them is the transport, the rightmost part, and its
+ *   @text is the whole chain.
  *
  * A parsed and validated address spec.
  */
@@ -512,6 +552,7 @@ typedef struct QiocAddress {
     QiocAddrOpts o;
     GHashTable *opts;
     struct QiocAddress *half[2];
+    GPtrArray *layers;
 } QiocAddress;
 
 /**
@@ -547,6 +588,8 @@ typedef gboolean QiocAddrCheck(const QiocAddress *addr, GError **errp);
 QiocAddrCheck qioc_address_check_fd;
 QiocAddrCheck qioc_address_check_connect_port;
 QiocAddrCheck qioc_address_check_listen_port;
+/* [PROXY:[PROXYPORT:]]HOST:PORT: the ports, last and (of four) second. */
+QiocAddrCheck qioc_address_check_proxy_ports;
 QiocAddrCheck qioc_address_check_sun_path;
 
 /**
@@ -563,7 +606,8 @@ void qioc_address_fail(const QiocAddress *addr, GError **errp, const char *fmt,
 /**
  * qioc_address_parse:
  * @spec: the address as typed, `TYPE[:PARAM]...[,OPTION[=VALUE]]...`, or
- *   two of them joined by `!!` (read from the first, write to the second)
+ *   two of them joined by `!!` (read from the first, write to the second),
+ *   or a chain `LAYER|...|ADDRESS` (#QiocAddress.layers)
  * @index: 1 or 2, its position on the command line (used in messages)
  * @errp: return location for a %QIOC_USAGE_ERROR
  *
@@ -703,9 +747,19 @@ const QiocOptDesc *qioc_address_options(guint *n);
  * qioc_address_type_lookup:
  * @name: a type name or alias, any case
  *
- * Returns: (transfer none) (nullable): the table entry, or NULL.
+ * Returns: (transfer none) (nullable): the address row of that name (not
+ *   a layer's), or NULL.
  */
 const QiocAddrType *qioc_address_type_lookup(const char *name);
+
+/**
+ * qioc_address_layer_lookup:
+ * @name: a layer type name or alias, any case
+ *
+ * Returns: (transfer none) (nullable): the layer row of that name (the
+ *   sort written left of `|`), or NULL.
+ */
+const QiocAddrType *qioc_address_layer_lookup(const char *name);
 
 /**
  * qioc_address_describe:

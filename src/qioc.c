@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "address.h"
 #include "log.h"
 #include "qioc.h"
@@ -394,23 +395,37 @@ static char *type_options(const QiocAddrType *type)
     return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
+/* The rows of one sort: addresses, or the layers written left of '|'. */
+static void print_rows(const QiocAddrType *type, guint n, gboolean layers)
+{
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *aliases = NULL;
+        g_autofree char *opts = NULL;
+
+        if (type[i].layer != layers) {
+            continue;
+        }
+        aliases = join_aliases(type[i].aliases);
+        opts = type_options(&type[i]);
+        printf("  %s%s%s%s%s\n      %s\n      options: %s\n", type[i].name,
+               type[i].params_help && *type[i].params_help ? ":" : "",
+               type[i].params_help ? type[i].params_help : "",
+               *aliases ? "  also " : "", aliases, type[i].summary, opts);
+    }
+}
+
 static void print_types(void)
 {
     guint n;
     const QiocAddrType *type = qioc_address_types(&n);
 
     printf("Address types (TYPE[:PARAMS][,OPTION[=VALUE]...]):\n");
-    for (guint i = 0; i < n; i++) {
-        g_autofree char *aliases = join_aliases(type[i].aliases);
-        g_autofree char *opts = type_options(&type[i]);
-
-        printf("  %s%s%s%s%s\n      %s\n      options: %s\n", type[i].name,
-               type[i].params_help && *type[i].params_help ? ":" : "",
-               type[i].params_help ? type[i].params_help : "",
-               *aliases ? "  also " : "", aliases, type[i].summary, opts);
-    }
+    print_rows(type, n, FALSE);
     printf("\nA dual address, ADDRESS!!ADDRESS, reads from the first address "
            "and writes\nto the second.\n");
+    printf("\nLayers (LAYER|...|ADDRESS: each runs over the one to its "
+           "right):\n");
+    print_rows(type, n, TRUE);
 }
 
 static void print_options(void)
@@ -441,6 +456,8 @@ static int usage_error(const char *message)
 
 static gboolean parse_addresses(char **specs, QiocAddress *addr[2])
 {
+    g_autoptr(GError) err0 = NULL;
+
     for (int i = 0; i < 2; i++) {
         g_autoptr(GError) err = NULL;
 
@@ -449,6 +466,10 @@ static gboolean parse_addresses(char **specs, QiocAddress *addr[2])
             qioc_error("%s", err->message);
             return FALSE;
         }
+    }
+    if (!qioc_address_check_pair(addr, &err0)) {
+        qioc_error("%s", err0->message);
+        return FALSE;
     }
     return TRUE;
 }

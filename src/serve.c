@@ -562,10 +562,16 @@ static void conn_open_side(QiocConn *conn, int i)
     } else if (qioc_endpoint_is_listener(ep)) {
         conn_listen(conn, i);
     } else if (qioc_endpoint_ops(ep)->connect) {
-        qioc_endpoint_connect_async(ep, open_done, open_call(conn, i));
+        qioc_endpoint_connect_async(ep, conn->ioc[!i], open_done,
+                                    open_call(conn, i));
     } else {
         ioc = qioc_endpoint_open(ep, &conn->access[i], conn->ioc[!i], &err);
-        conn_side_opened(conn, i, ioc, err);
+        if (ioc && qioc_endpoint_has_layers(ep)) {
+            /* TLS:NAME|EXEC:...: the layers go on what opened at once */
+            qioc_endpoint_wrap_async(ep, ioc, open_done, open_call(conn, i));
+        } else {
+            conn_side_opened(conn, i, ioc, err);
+        }
     }
     conn_unref(conn);
 }
@@ -703,7 +709,7 @@ static gboolean server_start(QiocServer *srv, QiocAddress *addr[2])
     }
     if (one_shot(srv)) {
         /* A child on its peer's descriptors needs that peer open first. */
-        conn_open_side(conn_new(srv), qioc_endpoint_takes_peer(srv->ep[0]));
+        conn_open_side(conn_new(srv), qioc_endpoint_after_peer(srv->ep[0]));
         return server_process_step(srv, qioc_endpoint_drop_privileges);
     }
     return server_listen(srv) &&

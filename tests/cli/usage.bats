@@ -189,8 +189,8 @@ same_as() {
 
 @test "usage error: socat's address types qioc lacks are named as such" {
     local t
-    for t in UDPLITE-LISTEN:53 udplite6-listen:53 UDPLITE4:127.0.0.1:53 SOCKS4A:p:h:1 \
-        PROXY:p:h:1 SCTP-CONNECT:h:1; do
+    for t in UDPLITE-LISTEN:53 udplite6-listen:53 UDPLITE4:127.0.0.1:53 \
+        SOCKS5-LISTEN:p:1080:0 SCTP-CONNECT:h:1; do
         run --separate-stderr qioc - "$t"
         assert_usage_error "${t%%:*}"
         assert_contains "$stderr" "socat's address type \"${t%%:*}\" is not supported by qioc"
@@ -206,7 +206,7 @@ same_as() {
     run --separate-stderr qioc - TCP:127.0.0.1:80,setuid=nobody
     assert_usage_error setuid
     assert_contains "$stderr" "is not supported by qioc: use su="
-    for o in proxyport=1 chroot-early=/tmp setgid=0 resolve tcpwrap-dir=/x; do
+    for o in noecho chroot-early=/tmp setgid=0 tcpwrap-dir=/x; do
         run --separate-stderr qioc - TCP:127.0.0.1:80,"$o"
         assert_usage_error "${o%%=*}"
         assert_contains "$stderr" "socat's option \"${o%%=*}\" is not supported by qioc"

@@ -80,6 +80,21 @@ static const char *const sample_params[QIOC_ADDR__COUNT] = {
     [QIOC_ADDR_ABSTRACT_RECV] = ":name",
     [QIOC_ADDR_READLINE] = "",
     [QIOC_ADDR_PTY] = "",
+    [QIOC_ADDR_SOCKS4] = ":proxy:example.org:80",
+    [QIOC_ADDR_SOCKS5] = ":proxy:1080:example.org:80",
+    [QIOC_ADDR_HTTP_CONNECT] = ":proxy:example.org:443",
+    [QIOC_ADDR_DYNAMIC] = "",
+};
+
+/* The same for the layer rows, written left of a transport. */
+static const char *const sample_layer_params[QIOC_ADDR__COUNT] = {
+    [QIOC_ADDR_TLS_CONNECT] = "",
+    [QIOC_ADDR_TLS_LISTEN] = ",cert=/c.pem",
+    [QIOC_ADDR_SOCKS4] = ":example.org:80",
+    [QIOC_ADDR_SOCKS5] = ":example.org:80",
+    [QIOC_ADDR_HTTP_CONNECT] = ":example.org:443",
+    [QIOC_ADDR_SOCKS_SERVER] = "",
+    [QIOC_ADDR_PROXY_SERVER] = "",
 };
 
 /* ---------------------------------------------------------------- kinds */
@@ -696,7 +711,23 @@ static void test_getter_misuse(void)
 
 static char *spec_for(const QiocAddrType *t, const char *name)
 {
+    if (t->layer) {
+        return g_strconcat(name, sample_layer_params[t->kind],
+                           "|TCP:localhost:80", NULL);
+    }
     return g_strconcat(name, sample_params[t->kind], NULL);
+}
+
+/* The row @a was parsed with: its first layer's, for a chain. */
+static const QiocAddrType *row_of(const QiocAddress *a)
+{
+    return a->layers ? ((QiocAddress *)a->layers->pdata[0])->type : a->type;
+}
+
+static const QiocAddrType *lookup_row(const QiocAddrType *t, const char *name)
+{
+    return t->layer ? qioc_address_layer_lookup(name)
+                    : qioc_address_type_lookup(name);
 }
 
 /* Every name and alias of the type table parses to its own entry. */
@@ -713,18 +744,20 @@ static void test_type_table(void)
         g_assert_nonnull(t->summary);
         g_assert_nonnull(t->params_help);
         g_assert_cmpuint(t->min_params, <=, t->max_params);
-        g_assert_true(t->groups & QIOC_OPTGRP_ALL);
-        g_assert_true(qioc_address_type_lookup(t->name) == t);
-        g_assert_true(qioc_address_type_lookup(lower) == t);
+        /* readbytes=, shut= and the like belong to the whole address */
+        g_assert_true(t->layer || (t->groups & QIOC_OPTGRP_ALL));
+        g_assert_true(!t->layer || !(t->groups & QIOC_OPTGRP_ALL));
+        g_assert_true(lookup_row(t, t->name) == t);
+        g_assert_true(lookup_row(t, lower) == t);
         for (guint j = 0; t->aliases && t->aliases[j]; j++) {
             g_autofree char *spec = spec_for(t, t->aliases[j]);
             g_autoptr(QiocAddress) a = parse_ok(spec);
 
-            g_assert_true(a->type == t);
+            g_assert_true(row_of(a) == t);
         }
         g_autofree char *spec = spec_for(t, t->name);
         g_autoptr(QiocAddress) a = parse_ok(spec);
-        g_assert_true(a->type == t);
+        g_assert_true(row_of(a) == t);
     }
     for (guint k = 0; k < QIOC_ADDR__COUNT; k++) {
         gboolean found = FALSE;
@@ -760,12 +793,13 @@ static void test_desc_table(void)
         }
         for (guint i = 0; i < d->ntypes; i++) {
             g_assert_cmpuint(d->types[i].kind, ==, k);
-            g_assert_cmpuint(qioc_address_type_lookup(d->types[i].name)->kind,
+            g_assert_cmpuint(lookup_row(&d->types[i], d->types[i].name)->kind,
                              ==, k);
         }
-        /* What it does: one way to get a channel, or a variant chooser. */
+        /* What it does: one way to get a channel, or a variant chooser;
+         * or, for a layer, what it puts on a channel. */
         g_assert_true(d->choose || d->open || d->connect || d->listen ||
-                      d->spawn);
+                      d->spawn || d->wrap);
         rows += d->ntypes;
     }
     g_assert_cmpuint(rows, ==, n);
@@ -923,12 +957,14 @@ static void test_option_table(void)
         }
         g_assert_true((o->type == QIOC_OPT_CHOICE) == (o->choices != NULL));
         if (o->defval) {
-            g_autofree char *spec =
-                g_strdup_printf("%s%s,%s=%s", t->name, sample_params[t->kind],
-                                o->name, o->defval);
+            g_autofree char *spec = g_strdup_printf(
+                "%s%s,%s=%s%s", t->name,
+                (t->layer ? sample_layer_params : sample_params)[t->kind],
+                o->name, o->defval, t->layer ? "|TCP:localhost:80" : "");
             g_autoptr(QiocAddress) a = parse_ok(spec);
+            const QiocAddress *with = a->layers ? a->layers->pdata[0] : a;
 
-            g_assert_cmpstr(g_hash_table_lookup(a->opts, o->name), ==,
+            g_assert_cmpstr(g_hash_table_lookup(with->opts, o->name), ==,
                             o->defval);
         }
     }
@@ -1097,6 +1133,127 @@ static void test_describe(gconstpointer data)
  * ADDRESS!!ADDRESS: two addresses of their own, read from the first and
  * written to the second; quotes and escapes protect a literal "!!".
  */
+/* @spec is refused with a message that contains @words. */
+static void parse_refused(const char *spec, const char *words)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QiocAddress) a = qioc_address_parse(spec, 2, &err);
+
+    g_assert_null(a);
+    g_assert_error(err, QIOC_USAGE_ERROR, QIOC_USAGE_ERROR_FAILED);
+    if (!strstr(err->message, words)) {
+        g_test_message("spec <%s>: %s", spec, err->message);
+    }
+    g_assert_nonnull(strstr(err->message, words));
+    g_assert_null(strchr(err->message, '\n'));
+}
+
+static const QiocAddress *layer_at(const QiocAddress *a, guint i)
+{
+    g_assert_nonnull(a->layers);
+    g_assert_cmpuint(i, <, a->layers->len);
+    return a->layers->pdata[i];
+}
+
+/* LAYER|...|ADDRESS: layers outermost first, the transport holding them. */
+static void test_chain(void)
+{
+    const char *spec = "TLS:example.org,cafile=/ca.pem|SOCKS5:example.org:443,"
+                       "socksuser=u,sockspass=p|TCP:proxy.example:1080,"
+                       "connect-timeout=5";
+    g_autoptr(QiocAddress) a = parse_ok(spec);
+    g_autoptr(QiocAddress) server = parse_ok(
+        "TLS-SERVER,cert=c.pem,key=k.pem|UNIX-LISTEN:/run/app.sock,fork");
+    g_autoptr(QiocAddress) exec = parse_ok("TLS:db.internal|EXEC:ssh jump nc "
+                                           "db 5432");
+    g_autoptr(QiocAddress) pipe = parse_ok("TLS:x|SYSTEM:a | b");
+    g_autoptr(QiocAddress) sys = parse_ok("SYSTEM:ps ax | grep x");
+    g_autoptr(QiocAddress) file = parse_ok("FILE:a|b");
+    g_autoptr(QiocAddress) alone = parse_ok("SOCKS4A:proxy:example.org:80");
+
+    g_assert_cmpint(a->type->kind, ==, QIOC_ADDR_TCP_CONNECT);
+    g_assert_cmpstr(a->text, ==, spec);
+    g_assert_cmpuint(a->layers->len, ==, 2);
+    g_assert_cmpint(layer_at(a, 0)->type->kind, ==, QIOC_ADDR_TLS_CONNECT);
+    g_assert_true(layer_at(a, 0)->type->layer);
+    g_assert_cmpstr(layer_at(a, 0)->params[0], ==, "example.org");
+    g_assert_cmpstr(layer_at(a, 0)->o.cafile, ==, "/ca.pem");
+    g_assert_cmpstr(layer_at(a, 0)->text, ==, "TLS:example.org,cafile=/ca.pem");
+    g_assert_cmpint(layer_at(a, 1)->type->kind, ==, QIOC_ADDR_SOCKS5);
+    g_assert_cmpstr(layer_at(a, 1)->o.sockspass, ==, "p");
+    g_assert_cmpfloat(a->o.connect_timeout, ==, 5);
+    g_assert_cmpint(server->type->kind, ==, QIOC_ADDR_UNIX_LISTEN);
+    g_assert_true(server->o.fork);
+    g_assert_cmpint(layer_at(server, 0)->type->kind, ==, QIOC_ADDR_TLS_LISTEN);
+    g_assert_cmpstr(exec->params[0], ==, "ssh jump nc db 5432");
+    /* A command keeps its pipes, in a chain or alone. */
+    g_assert_cmpstr(pipe->params[0], ==, "a | b");
+    g_assert_null(sys->layers);
+    g_assert_cmpstr(sys->params[0], ==, "ps ax | grep x");
+    g_assert_null(file->layers);
+    g_assert_cmpstr(file->params[0], ==, "a|b");
+    g_assert_null(alone->layers);
+    g_assert_cmpint(alone->type->kind, ==, QIOC_ADDR_SOCKS4);
+    g_assert_cmpuint(alone->nparams, ==, 3);
+
+    /* --dry-run shows every layer with its options, in order. */
+    {
+        g_autofree char *text = qioc_address_describe(a);
+        const char *tls = strstr(text, "TLS:example.org,");
+        const char *socks = strstr(text, "|SOCKS5:example.org:443,");
+        const char *tcp = strstr(text, "|TCP:proxy.example:1080,");
+
+        g_assert_true(tls == text && socks > tls && tcp > socks);
+        g_assert_nonnull(strstr(text, ",cafile=/ca.pem,"));
+        g_assert_nonnull(strstr(text, ",sockspass=p|"));
+        g_assert_nonnull(strstr(text, ",connect-timeout=5,"));
+    }
+
+    parse_refused("TLS:x|", "no address after the last \"|\"");
+    parse_refused("SOCKS-SERVER", "SOCKS-SERVER is a layer");
+    parse_refused("TLS:x|UDP:h:53", "a layer needs a stream");
+    parse_refused("TLS:x|TCP:h:1,cafile=/x", "cafile");
+    parse_refused("SOCKS5:h:1,readbytes=3|TCP:h:1", "readbytes");
+    parse_refused("SOCKS4:h:1,sockspass=p,socksuser=u|TCP:h:1",
+                  "SOCKS4 has no password");
+    parse_refused("SOCKS5:h:1,sockspass=p|TCP:h:1", "needs socksuser");
+    parse_refused("PROXY:h:1,proxyauth=nocolon|TCP:h:1", "USER:PASS");
+    parse_refused("SOCKS-SERVER,allow-port=80;x|UNIX-LISTEN:/x", "allow-port");
+    parse_refused("SOCKS-SERVER,socksuser=u|UNIX-LISTEN:/x", "go together");
+    /* an open proxy needs its allow-list said out loud */
+    parse_refused("SOCKS-SERVER|TCP-LISTEN:1080,fork", "give allow=");
+    parse_refused("PROXY-SERVER|TCP-LISTEN:3128,bind=192.0.2.1", "give allow=");
+    qioc_address_free(parse_ok("SOCKS-SERVER|TCP-LISTEN:1080,bind=localhost"));
+    qioc_address_free(
+        parse_ok("SOCKS-SERVER,allow=10.0.0.0/8|TCP-LISTEN:1080,fork"));
+    parse_refused("DYNAMIC,retry=3", "does not retry");
+}
+
+/* DYNAMIC and a proxy-serving layer need each other. */
+static void test_chain_pair(void)
+{
+    static const struct {
+        const char *a, *b, *words; /* NULL: accepted */
+    } cases[] = {
+        {"SOCKS-SERVER|TCP-LISTEN:1080,bind=127.0.0.1,fork", "DYNAMIC",
+         NULL},
+        {"DYNAMIC,connect-timeout=3", "PROXY-SERVER|UNIX-LISTEN:/x", NULL},
+        {"TCP-LISTEN:1", "DYNAMIC", "needs a SOCKS-SERVER or PROXY-SERVER"},
+        {"SOCKS-SERVER|UNIX-LISTEN:/x", "TCP:h:1", "must be DYNAMIC"},
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        QiocAddress *addr[2] = {parse_ok(cases[i].a), parse_ok(cases[i].b)};
+        g_autoptr(GError) err = NULL;
+        gboolean ok = qioc_address_check_pair(addr, &err);
+
+        g_assert_true(ok == (cases[i].words == NULL));
+        g_assert_true(!cases[i].words || strstr(err->message, cases[i].words));
+        qioc_address_free(addr[0]);
+        qioc_address_free(addr[1]);
+    }
+}
+
 static void test_dual(void)
 {
     g_autoptr(QiocAddress) d =
@@ -1324,6 +1481,8 @@ int main(int argc, char **argv)
     g_test_add_func("/address/tables/cli-options", test_option_names);
     g_test_add_func("/address/describe/roundtrip", test_describe_roundtrip);
     g_test_add_func("/address/dual", test_dual);
+    g_test_add_func("/address/chain", test_chain);
+    g_test_add_func("/address/chain/pair", test_chain_pair);
     g_test_add_func("/address/robust/prefixes", test_prefixes);
     g_test_add_func("/address/robust/random", test_random);
     return g_test_run();
