@@ -283,13 +283,13 @@ static gboolean sockopt_setup(int fd, int family, gpointer data, GError **errp)
     return qioc_sockopt_apply(data, fd, family, QIOC_SOCKOPT_BEFORE, errp);
 }
 
-/* Whether some option of @ep is set before bind or connect. */
-static gboolean any_before(const QiocEndpoint *ep)
+/* Whether some option of @ep is set in @phase. */
+static gboolean any_in(const QiocEndpoint *ep, QiocSockoptPhase phase)
 {
     for (guint i = 0; i < G_N_ELEMENTS(sockopt_rows); i++) {
         QiocSockoptCall c;
 
-        if ((sockopt_rows[i].phases & QIOC_SOCKOPT_BEFORE) &&
+        if ((sockopt_rows[i].phases & phase) &&
             row_call(&sockopt_rows[i], &ep->addr->o, &c)) {
             return TRUE;
         }
@@ -299,7 +299,7 @@ static gboolean any_before(const QiocEndpoint *ep)
 
 void qioc_sockopt_init(QIOChannelSocketOptions *sopts, const QiocEndpoint *ep)
 {
-    if (any_before(ep)) {
+    if (any_in(ep, QIOC_SOCKOPT_BEFORE)) {
         sopts->setup = sockopt_setup;
         sopts->setup_data = (gpointer)ep;
     }
@@ -321,5 +321,7 @@ gboolean qioc_sockopt_apply_socket(const QiocEndpoint *ep,
 {
     int fd = qio_channel_socket_get_fd(sioc);
 
-    return qioc_sockopt_apply(ep, fd, socket_family(fd), phase, errp);
+    /* most connections set none: no getsockopt() to learn the family */
+    return !any_in(ep, phase) ||
+           qioc_sockopt_apply(ep, fd, socket_family(fd), phase, errp);
 }

@@ -742,11 +742,11 @@ static gboolean close_timeout_expired(gpointer data)
  */
 static gboolean pump_side_is_pty(QiocPump *pump, int i)
 {
-    int fd = qioc_channel_fd(pump->side[i].ioc, TRUE);
+    int fd = qioc_channel_tty_fd(pump->side[i].ioc, TRUE);
     unsigned int n;
 
     if (fd < 0) {
-        fd = qioc_channel_fd(pump->side[i].ioc, FALSE);
+        fd = qioc_channel_tty_fd(pump->side[i].ioc, FALSE);
     }
     return fd >= 0 && ioctl(fd, TIOCGPTN, &n) == 0;
 }
@@ -759,7 +759,7 @@ static gboolean pump_side_is_pty(QiocPump *pump, int i)
 static gboolean flow_reads_terminal(QiocFlow *f)
 {
     QIOChannel *ioc = f->pump->side[f->from].ioc;
-    int fd = qioc_channel_fd(ioc, TRUE);
+    int fd = qioc_channel_tty_fd(ioc, TRUE);
 
     return fd >= 0 && !QIO_IS_CHANNEL_COMMAND(ioc) && isatty(fd);
 }
@@ -816,7 +816,7 @@ static void pump_flow_ended(QiocPump *pump)
  */
 static gboolean flow_from_tty(QiocFlow *f)
 {
-    int fd = qioc_channel_fd(f->pump->side[f->from].ioc, TRUE);
+    int fd = qioc_channel_tty_fd(f->pump->side[f->from].ioc, TRUE);
 
     return fd >= 0 && isatty(fd);
 }

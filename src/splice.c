@@ -48,15 +48,33 @@ int qioc_channel_fd(QIOChannel *ioc, gboolean for_reading)
     return -1;
 }
 
+int qioc_channel_tty_fd(QIOChannel *ioc, gboolean for_reading)
+{
+    if (QIO_IS_CHANNEL_DUAL(ioc)) {
+        QIOChannelDual *dual = QIO_CHANNEL_DUAL(ioc);
+
+        return qioc_channel_tty_fd(for_reading
+                                       ? qio_channel_dual_get_reader(dual)
+                                       : qio_channel_dual_get_writer(dual),
+                                   for_reading);
+    }
+    /* a socket never is: no ioctl to ask, once per connection */
+    return QIO_IS_CHANNEL_FILE(ioc) ? qioc_channel_fd(ioc, for_reading) : -1;
+}
+
 gboolean qioc_channel_is_datagram(QIOChannel *ioc, gboolean for_reading)
 {
-    int fd = qioc_channel_fd(ioc, for_reading);
+    int fd;
     int type = 0;
     socklen_t len = sizeof(type);
 
     if (QIO_IS_CHANNEL_DATAGRAM_PEER(ioc)) {
         return TRUE;
     }
+    if (QIO_IS_CHANNEL_SOCKET(ioc)) {
+        return qio_channel_socket_is_datagram(QIO_CHANNEL_SOCKET(ioc));
+    }
+    fd = qioc_channel_fd(ioc, for_reading);
     return fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
            type == SOCK_DGRAM;
 }

@@ -12,6 +12,12 @@
 int qioc_channel_fd(QIOChannel *ioc, gboolean for_reading);
 
 /*
+ * The descriptor under @ioc for one direction that may be a terminal (a
+ * file channel's, a dual channel's half's), or -1: a socket never is.
+ */
+int qioc_channel_tty_fd(QIOChannel *ioc, gboolean for_reading);
+
+/*
  * Whether @ioc reads (@for_reading) or writes datagrams: a datagram
  * socket, or a dual channel whose half is one.
  */

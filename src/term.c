@@ -278,7 +278,7 @@ static gboolean term_modes(const QiocAddrOpts *o, struct termios *t,
 static int channel_tty(QIOChannel *ioc)
 {
     for (int reading = 1; reading >= 0; reading--) {
-        int fd = qioc_channel_fd(ioc, reading);
+        int fd = qioc_channel_tty_fd(ioc, reading);
 
         if (fd >= 0 && isatty(fd)) {
             return fd;
