@@ -708,7 +708,7 @@ static void pending_free(gpointer data)
 }
 
 static const char *const version_names[] = {
-    [1] = "HTTP CONNECT", [4] = "SOCKS4", [5] = "SOCKS5"};
+    [1] = "HTTP", [4] = "SOCKS4", [5] = "SOCKS5"};
 
 static gboolean coroutine_fn server_run(QiocProxyCall *call, GError **errp)
 {

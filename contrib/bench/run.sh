@@ -4,12 +4,14 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-#   contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp]... [--size BYTES]
-#                        [--runs N] [--conns N] [--duration SECS] [--clients N]
+#   contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp|socks]...
+#                        [--size BYTES] [--runs N] [--conns N]
+#                        [--duration SECS] [--clients N]
 #
 # Without a benchmark name, runs them all (http only when wrk and nginx are
-# installed). Environment: QIOC (a qioc binary or the libtool wrapper
-# src/qioc of a build tree), SOCAT, CC, PYTHON, WRK, NGINX.
+# installed; socks with the SOCKS5 servers that are). Environment: QIOC (a
+# qioc binary or the libtool wrapper src/qioc of a build tree), SOCAT, CC,
+# PYTHON, WRK, NGINX, MICROSOCKS, DANTED.
 # README.md in this directory says what each benchmark measures. Exit
 # status 1 when a transfer failed, whether or not targets are met.
 set -euo pipefail
@@ -23,10 +25,12 @@ CC=${CC:-cc}
 PYTHON=${PYTHON:-python3}
 WRK=${WRK:-wrk}
 NGINX=${NGINX:-nginx}
+MICROSOCKS=${MICROSOCKS:-microsocks}
+DANTED=${DANTED:-danted}
 
 usage() {
     cat <<'EOF'
-usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp]... [OPTION]...
+usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp|socks]... [OPTION]...
 
   tcp     4 GiB through a TCP forwarder (TCP-LISTEN -> TCP)
   unix    4 GiB through a unix socket forwarder
@@ -37,18 +41,25 @@ usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp]... [OPTION]...
           connection per request and with keep-alive (needs wrk, nginx)
   udp     datagrams/s, udp-load -> relay (UDP-LISTEN,fork) -> udp-load echo,
           64 and 1400 bytes, 1 and 50 peers
+  socks   SOCKS5 servers (microsocks, dante, qioc SOCKS-SERVER): new
+          connections/s (socks-load, handshake + 64-byte request + 1 KiB
+          answer) and one 1 GiB transfer; the server's CPU per connection
 
-  --size BYTES     bytes per run (K, M, G suffixes; default 4G, 1G for tls)
+  --size BYTES     bytes per run (K, M, G suffixes; default 4G, 1G for tls
+                   and socks)
   --runs N         runs per contender; medians are reported (default 5,
-                   3 for udp)
+                   3 for udp and socks)
   --conns N        connections held by the idle benchmark (default 1000)
   --duration SECS  seconds per wrk run of the http benchmark (default 5),
-                   per udp-load run of the udp benchmark (default 2)
-  --clients N      wrk's connections in the http benchmark (default 50)
+                   per udp-load run of the udp benchmark (default 2), per
+                   socks-load run of the socks benchmark (default 5)
+  --clients N      wrk's connections in the http benchmark, socks-load's
+                   in the socks benchmark (default 50)
 
 Environment: QIOC=path to qioc or to the libtool wrapper src/qioc
 (default: src/qioc of this tree, else qioc in PATH), SOCAT, CC, PYTHON,
-WRK, NGINX (default: nginx in PATH, else /usr/sbin/nginx).
+WRK, NGINX (default: nginx in PATH, else /usr/sbin/nginx), MICROSOCKS,
+DANTED (default: danted in PATH, else /usr/sbin/danted).
 EOF
 }
 
@@ -81,7 +92,7 @@ duration_set=0
 clients=50
 while (($#)); do
     case $1 in
-    tcp | unix | pipe | tls | idle | http | udp) benches+=("$1") ;;
+    tcp | unix | pipe | tls | idle | http | udp | socks) benches+=("$1") ;;
     --size) size_opt=$(parse_size "${2:?--size needs a value}"); shift ;;
     --size=*) size_opt=$(parse_size "${1#*=}") ;;
     --runs) runs=${2:?--runs needs a value}; runs_set=1; shift ;;
@@ -101,7 +112,9 @@ done
 # error; as part of "all", it is skipped with a message.
 HTTP_ASKED=0
 [[ " ${benches[*]} " == *" http "* ]] && HTTP_ASKED=1
-((${#benches[@]})) || benches=(tcp unix pipe tls idle http udp)
+SOCKS_ASKED=0
+[[ " ${benches[*]} " == *" socks "* ]] && SOCKS_ASKED=1
+((${#benches[@]})) || benches=(tcp unix pipe tls idle http udp socks)
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "bad --runs: $runs"
 [[ $conns =~ ^[1-9][0-9]*$ ]] || die "bad --conns: $conns"
 [[ $duration =~ ^[1-9][0-9]*$ ]] || die "bad --duration: $duration"
@@ -286,7 +299,7 @@ build_helpers() {
     local prog
 
     for prog in source sink splice-relay cputime epoll-forward udp-load \
-        udp-relay; do
+        udp-relay socks-load; do
         "$CC" -O2 -pthread -o "$tmp/$prog" "$here/$prog.c" ||
             die "cannot compile $prog.c with $CC"
     done
@@ -310,6 +323,7 @@ build_helpers() {
     CPUTIME=$tmp/cputime
     UDP_LOAD=$tmp/udp-load
     UDP_RELAY=$tmp/udp-relay
+    SOCKS_LOAD=$tmp/socks-load
 }
 
 # The config.log of the build tree qioc comes from, if there is one.
@@ -360,12 +374,12 @@ header() {
         sed -n 's/^socat version \([^ ]*\).*/\1/p'))"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" \
         "(other work on the machine disturbs the figures)"
-    echo "runs: $runs per contender ($( ((runs_set)) && echo "$runs" || echo 3) for udp)," \
+    echo "runs: $runs per contender ($( ((runs_set)) && echo "$runs" || echo 3) for udp and socks)," \
         "medians; MB/s is 10^6 bytes/s;" \
         "CPU is user+sys of the relay process only"
     echo "helpers: built in $tmp (removed at exit) with" \
         "$CC -O2 -pthread -o NAME contrib/bench/NAME.c for source, sink," \
-        "splice-relay, cputime, epoll-forward, udp-load, udp-relay; tls-relay.c and tls-source.c also with" \
+        "splice-relay, cputime, epoll-forward, udp-load, udp-relay, socks-load; tls-relay.c and tls-source.c also with" \
         "\$(pkg-config --cflags --libs gnutls); paths in the commands below" \
         "are relative to it"
     echo "CPU: cputime FILE RELAY... records the relay's own rusage (wait4)"
@@ -1400,6 +1414,383 @@ udp_bench() {
         "datagrams in all"
     echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+# ------------------------------------------------------------ socks
+
+# The SOCKS5 servers there are to measure: sets SOCKS_SERVERS, and
+# SOCKS_NOTES for those skipped; SOCKS_MISSING and non-zero when there is
+# none at all.
+socks_tools() {
+    local out rc=0
+
+    [[ -n ${SOCKS_SERVERS+set} ]] && { ((${#SOCKS_SERVERS[@]})); return; }
+    SOCKS_SERVERS=() SOCKS_NOTES=()
+    if command -v "$MICROSOCKS" >/dev/null; then
+        SOCKS_SERVERS+=(microsocks)
+    else
+        SOCKS_NOTES+=("microsocks SKIPPED: no $MICROSOCKS (apt-get install microsocks)")
+    fi
+    if ! command -v "$DANTED" >/dev/null && [[ $DANTED == danted && -x /usr/sbin/danted ]]; then
+        DANTED=/usr/sbin/danted
+    fi
+    if command -v "$DANTED" >/dev/null; then
+        SOCKS_SERVERS+=(dante)
+    else
+        SOCKS_NOTES+=("dante SKIPPED: no $DANTED (apt-get install dante-server)")
+    fi
+    # qioc's SOCKS server is recent: without it, qioc is skipped, not failed.
+    out=$("${QIOC_RUN[@]}" --dry-run 'SOCKS-SERVER|TCP-LISTEN:1,fork,bind=127.0.0.1' \
+        DYNAMIC 2>&1) || rc=$?
+    if ((rc == 0)); then
+        SOCKS_SERVERS+=(qioc)
+    else
+        SOCKS_NOTES+=("qioc SKIPPED: qioc --dry-run 'SOCKS-SERVER|TCP-LISTEN:1,fork,bind=127.0.0.1' DYNAMIC says: $(head -1 <<<"$out")")
+    fi
+    SOCKS_MISSING="no SOCKS5 server to measure: $(printf '%s; ' "${SOCKS_NOTES[@]}")"
+    SOCKS_MISSING=${SOCKS_MISSING%; }
+    ((${#SOCKS_SERVERS[@]}))
+}
+
+# CPU clock ticks (user + system, with those of reaped children) of a
+# process and its descendants, from /proc/PID/stat: dante's children come
+# and go, and its mother does not reap them all at exit, so wait4 (cputime)
+# would miss some; this also leaves the server's start-up out.
+tree_ticks() {
+    local pid files=()
+
+    for pid in $(tree "$1"); do
+        files+=("/proc/$pid/stat")
+    done
+    # Field 2, the command name in parentheses, may hold blanks.
+    { cat "${files[@]}" 2>/dev/null || true; } |
+        awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }'
+}
+
+# dante's configuration for a server on 127.0.0.1:PORT, into FILE: no
+# authentication, loopback to loopback only, errors to stderr.
+dante_conf() {
+    cat >"$2" <<CONF
+# Written by contrib/bench/run.sh (socks): dante for the loopback only.
+logoutput: stderr
+internal: 127.0.0.1 port = $1
+external: 127.0.0.1
+clientmethod: none
+socksmethod: none
+CONF
+    if ((EUID == 0)); then
+        cat >>"$2" <<'CONF'
+user.privileged: root
+user.unprivileged: nobody
+CONF
+    fi
+    cat >>"$2" <<'CONF'
+client pass {
+    from: 127.0.0.0/8 to: 127.0.0.0/8
+}
+socks pass {
+    from: 127.0.0.0/8 to: 127.0.0.0/8
+    command: connect
+}
+CONF
+}
+
+# Start a contender's SOCKS5 server on a free port, in directory D: sets
+# SOCKS_PID, SOCKS_PORT and RELAY_SHOW; non-zero (R_ERR) when it does not
+# listen.
+socks_start() {
+    local who=$1 d=$2 relay=() args=()
+
+    SOCKS_PORT=$(free_port)
+    case $who in
+    microsocks)
+        relay=("$MICROSOCKS" -i 127.0.0.1 -p "$SOCKS_PORT")
+        RELAY_SHOW=$(show "${relay[@]}") ;;
+    dante)
+        dante_conf "$SOCKS_PORT" "$d/danted.conf"
+        relay=("$DANTED" -f "$d/danted.conf" -p "$d/danted.pid")
+        RELAY_SHOW="$(show "${relay[@]}")  (run.XXXXXX/danted.conf: see below)" ;;
+    qioc)
+        args=("SOCKS-SERVER|TCP-LISTEN:$SOCKS_PORT,fork,reuseaddr,bind=127.0.0.1"
+            DYNAMIC)
+        relay=("${QIOC_RUN[@]}" "${args[@]}")
+        RELAY_SHOW="$QIOC_SHOW$(show "$QIOC_BIN" "${args[@]}")" ;;
+    esac
+    # exec: the background job is the server itself, so $! is its pid.
+    # microsocks logs every connection to stderr.
+    (exec "${relay[@]}" >/dev/null 2>"$d/relay.err") &
+    SOCKS_PID=$!
+    pids+=("$SOCKS_PID")
+    if ! poll_until "$SOCKS_PID" tcp_listening "$SOCKS_PORT"; then
+        R_ERR="$who did not listen: $(tail -2 "$d/relay.err" | tr '\n' ' ')"
+        stop "$SOCKS_PID"
+        return 1
+    fi
+}
+
+# The target of every contender, started once: sets SOCKS_TARGET_PORT,
+# SOCKS_TARGET_PID and SOCKS_TARGET_SHOW.
+socks_target_start() {
+    (exec "$SOCKS_LOAD" target >"$tmp/target.out" 2>"$tmp/target.err") &
+    SOCKS_TARGET_PID=$!
+    pids+=("$SOCKS_TARGET_PID")
+    poll_until "$SOCKS_TARGET_PID" has_line "$tmp/target.out" ||
+        die "socks-load target did not start: $(tail -1 "$tmp/target.err")"
+    SOCKS_TARGET_PORT=$(head -1 "$tmp/target.out")
+    SOCKS_TARGET_SHOW=$(show "$SOCKS_LOAD" target)
+}
+
+# A value KEY=N of socks-load's line.
+load_field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<<"$2"; }
+
+# One socks-load run through a contender (direct: straight to the
+# target). Sets R_RATE (connections/s), R_CPU (the server's CPU
+# microseconds per connection, "-" without a server), R_ERRORS, R_NOTE,
+# R_CMDS; returns non-zero when the run failed (R_ERR says why).
+socks_conn_once() {
+    local who=$1 d load=() pid rc=0 t0 t1 out done_n
+
+    d=$(mktemp -d "$tmp/run.XXXXXX")
+    R_RATE="" R_CPU="-" R_ERRORS=0 R_NOTE="" R_ERR="" R_CMDS=""
+    load=("$SOCKS_LOAD" load 127.0.0.1 "$SOCKS_TARGET_PORT"
+        --clients "$clients" --seconds "$duration")
+    if [[ $who != direct ]]; then
+        socks_start "$who" "$d" || return 1
+        load+=(--socks5 "127.0.0.1:$SOCKS_PORT")
+        R_CMDS="$RELAY_SHOW
+    "
+        t0=$(tree_ticks "$SOCKS_PID")
+    fi
+    R_CMDS+=$(show "${load[@]}")
+    # In the background and waited for: a signal to run.sh acts at once.
+    timeout -k 5 $((duration + 60)) "${load[@]}" >"$d/load.out" \
+        2>"$d/load.err" &
+    pid=$!
+    pids+=("$pid")
+    reap "$pid" || rc=$?
+    if [[ $who != direct ]]; then
+        t1=$(tree_ticks "$SOCKS_PID")
+        alive "$SOCKS_PID" || R_NOTE="$who exited during the run"
+        stop "$SOCKS_PID"
+    fi
+    out=$(tail -1 "$d/load.out" 2>/dev/null || true)
+    R_RATE=$(load_field rate "$out")
+    if ((rc != 0)) || [[ -z $R_RATE ]]; then
+        R_ERR="socks-load (status $rc): $(cat "$d/load.err" "$d/load.out" | tail -2 | tr '\n' ' ')"
+        [[ -s $d/relay.err ]] && R_ERR+="; $who: $(tail -2 "$d/relay.err" | tr '\n' ' ')"
+        return 1
+    fi
+    R_ERRORS=$(load_field errors "$out")
+    done_n=$(($(load_field completed "$out") + $(load_field late "$out")))
+    if ((R_ERRORS > 0)); then
+        R_NOTE+="${R_NOTE:+; }$R_ERRORS errors ($(sed 's/.*errors=[0-9]* //; s/ seconds=.*//' <<<"$out")): $(sed -n 's/^socks-load: first error: //p' "$d/load.err")"
+    fi
+    if [[ $who != direct ]]; then
+        # The check connection is one more.
+        R_CPU=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v n="$((done_n + 1))" \
+            'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
+    fi
+    rm -rf "$d"
+}
+
+# One transfer of SIZE bytes, source -> SOCKS5 server -> sink, on one
+# connection (direct: source -> sink). Sets R_MBPS, R_CPU (the server's
+# CPU seconds per GiB, "-" without a server), R_NOTE, R_CMDS; returns
+# non-zero when it failed (R_ERR).
+socks_bulk_once() {
+    local who=$1 size=$2 d src=() sinkpid srcpid b rc=0 t0 t1 bytes secs t
+
+    d=$(mktemp -d "$tmp/run.XXXXXX")
+    R_MBPS="" R_CPU="-" R_NOTE="" R_ERR="" R_CMDS=""
+    timeout -k 5 "$TIMEOUT" "$SINK" tcp >"$d/sink.out" 2>"$d/sink.err" &
+    sinkpid=$!
+    pids+=("$sinkpid")
+    if ! poll_until "$sinkpid" has_line "$d/sink.out"; then
+        R_ERR="sink did not start: $(tail -1 "$d/sink.err")"
+        stop "$sinkpid"
+        return 1
+    fi
+    b=$(head -1 "$d/sink.out")
+    if [[ $who == direct ]]; then
+        src=("$SOURCE" "$size" tcp 127.0.0.1 "$b")
+    else
+        if ! socks_start "$who" "$d"; then
+            stop "$sinkpid"
+            return 1
+        fi
+        src=("$SOURCE" "$size" socks5 127.0.0.1 "$SOCKS_PORT" 127.0.0.1 "$b")
+        R_CMDS="$RELAY_SHOW
+    "
+        t0=$(tree_ticks "$SOCKS_PID")
+    fi
+    R_CMDS="$(show "$SINK" tcp)  (prints: $b)
+    $R_CMDS$(show "${src[@]}")"
+    timeout -k 5 "$TIMEOUT" "${src[@]}" >"$d/source.out" 2>"$d/source.err" &
+    srcpid=$!
+    pids+=("$srcpid")
+    reap "$srcpid" || rc=$?
+    if ((rc)); then
+        stop "$sinkpid" # it may never see a connection
+    else
+        reap "$sinkpid" || rc=$?
+    fi
+    if [[ $who != direct ]]; then
+        t1=$(tree_ticks "$SOCKS_PID")
+        stop "$SOCKS_PID"
+    fi
+    read -r bytes secs < <(tail -n 1 "$d/sink.out" 2>/dev/null || true)
+    if [[ -z ${secs:-} ]] || ((rc != 0)) || [[ $bytes != "$size" ]]; then
+        R_ERR="sink got ${bytes:-no} bytes of $size (status $rc)"
+        for t in source sink relay; do
+            [[ -s $d/$t.err ]] && R_ERR+="; $t: $(tail -2 "$d/$t.err" | tr '\n' ' ')"
+        done
+        return 1
+    fi
+    R_MBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.0f", b / s / 1e6 }')
+    if [[ $who != direct ]]; then
+        R_CPU=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v b="$bytes" -v g="$GIB" \
+            'BEGIN { printf "%.3f", t / hz / (b / g) }')
+    fi
+    rm -rf "$d"
+}
+
+socks_bench() {
+    local i who key m note size=${size_opt:-$GIB} contenders=(direct)
+    declare -A rate=() ccpu=() errs=() mbps=() bcpu=() sfailed=() scmds=()
+    declare -A snotes=() med=()
+
+    ((runs_set)) || runs=3
+    ((duration_set)) || duration=5
+    CLK_TCK=$(getconf CLK_TCK)
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    contenders+=("${SOCKS_SERVERS[@]}")
+    socks_target_start
+    echo
+    echo "== socks: SOCKS5 servers: socks-load -> server -> target, new" \
+        "connections, ${duration} s per run; and $(awk -v s="$size" -v g="$GIB" \
+            'BEGIN { printf "%.2f GiB", s / g }') ($size bytes) through one connection"
+    echo "  connections: $clients clients, each in a loop: connect, greet" \
+        "(05 01 00 -> 05 00), CONNECT 127.0.0.1:target (reply 00), send 64" \
+        "bytes, read a 1 KiB answer to end-of-file (the target closes), close"
+    echo "  transfer: source SIZE socks5 (the same handshake, then splice)" \
+        "-> server -> sink; MB/s counted at the sink"
+    command -v "$MICROSOCKS" >/dev/null &&
+        echo "  microsocks: $(command -v "$MICROSOCKS") ($(dpkg-query -W \
+            -f '${Version}' microsocks 2>/dev/null || echo 'version unknown')," \
+            "a thread per client)"
+    command -v "$DANTED" >/dev/null &&
+        echo "  dante: $(command -v "$DANTED") ($("$DANTED" -v 2>&1 | head -1 |
+            sed 's/\. *Copyright.*//'), processes: negotiate, request, io" \
+            "children; $( ((EUID == 0)) && echo 'as root, children as nobody' ||
+                echo 'unprivileged'))"
+    for note in "${SOCKS_NOTES[@]}"; do
+        echo "  $note"
+    done
+    for ((i = 1; i <= runs; i++)); do
+        for who in "${contenders[@]}"; do
+            # direct is context, not a contender: once is enough.
+            [[ $who == direct ]] && ((i > 1)) && continue
+            key=conn/$who
+            [[ -n ${sfailed[$key]:-} ]] && continue
+            if socks_conn_once "$who"; then
+                rate[$who]+="$R_RATE "
+                ccpu[$who]+="$R_CPU "
+                errs[$who]=$((${errs[$who]:-0} + R_ERRORS))
+                scmds[$key]=$R_CMDS
+                [[ -n $R_NOTE ]] &&
+                    snotes[$key]+="${snotes[$key]:+; }run $i: $R_NOTE"
+                printf '  run %d conn  %-11s %7s conn/s %8s CPU us/conn%s\n' \
+                    "$i" "$who" "$R_RATE" "$R_CPU" "${R_NOTE:+  ($R_NOTE)}"
+            else
+                sfailed[$key]=$R_ERR
+                FAILURES=1
+                echo "  run $i conn  $who FAILED: $R_ERR"
+            fi
+        done
+        for who in "${contenders[@]}"; do
+            [[ $who == direct ]] && ((i > 1)) && continue
+            key=bulk/$who
+            [[ -n ${sfailed[$key]:-} ]] && continue
+            if socks_bulk_once "$who" "$size"; then
+                mbps[$who]+="$R_MBPS "
+                bcpu[$who]+="$R_CPU "
+                scmds[$key]=$R_CMDS
+                printf '  run %d bulk  %-11s %7s MB/s   %8s CPU s/GiB\n' \
+                    "$i" "$who" "$R_MBPS" "$R_CPU"
+            else
+                sfailed[$key]=$R_ERR
+                FAILURES=1
+                echo "  run $i bulk  $who FAILED: $R_ERR"
+            fi
+        done
+    done
+    for who in "${contenders[@]}"; do
+        med[r/$who]=$(median %.0f <<<"${rate[$who]:-}")
+        med[c/$who]=$(median %.1f <<<"${ccpu[$who]:-}")
+        med[m/$who]=$(median %.0f <<<"${mbps[$who]:-}")
+        med[b/$who]=$(median %.3f <<<"${bcpu[$who]:-}")
+    done
+    echo
+    printf '  %-11s | %8s %7s %8s %7s | %7s %7s %9s\n' "" "new" "x" "CPU" "" \
+        "" "x" "CPU"
+    printf '  %-11s | %8s %7s %8s %7s | %7s %7s %9s\n' contender "conn/s" \
+        "micro" "us/conn" errors "MB/s" "micro" "s/GiB"
+    for who in "${contenders[@]}"; do
+        m=${med[r/$who]}
+        [[ -n ${sfailed[conn/$who]:-} && $m == - ]] && m=failed
+        printf '  %-11s | %8s %7s %8s %7s' "$who" "$m" \
+            "$(ratio "$m" "${med[r/microsocks]:--}")" "${med[c/$who]}" \
+            "${errs[$who]:--}"
+        m=${med[m/$who]}
+        [[ -n ${sfailed[bulk/$who]:-} && $m == - ]] && m=failed
+        printf ' | %7s %7s %9s\n' "$m" "$(ratio "$m" "${med[m/microsocks]:--}")" \
+            "${med[b/$who]}"
+    done
+    for who in microsocks dante qioc; do
+        [[ " ${contenders[*]} " == *" $who "* ]] ||
+            printf '  %-11s | %8s %7s %8s %7s | %7s %7s %9s\n' "$who" skipped \
+                - - - skipped - -
+    done
+    echo "  medians of $runs runs (direct: run 1 only, no server: the ceiling," \
+        "for context); x micro = ratio to microsocks; errors: failed" \
+        "connections over all runs"
+    echo "  CPU = user+sys of the server's processes (dante's children" \
+        "included; /proc/PID/stat before and after the load, 1/$CLK_TCK s" \
+        "ticks) per connection completed, per GiB moved"
+    echo
+    echo "  comparisons (no targets):"
+    for who in microsocks dante; do
+        printf '  %-46s %6s\n' "qioc / $who conn/s" \
+            "$(ratio "${med[r/qioc]:--}" "${med[r/$who]:--}")"
+        printf '  %-46s %6s  (lower is better)\n' "qioc / $who CPU per connection" \
+            "$(ratio "${med[c/qioc]:--}" "${med[c/$who]:--}")"
+        printf '  %-46s %6s\n' "qioc / $who MB/s" \
+            "$(ratio "${med[m/qioc]:--}" "${med[m/$who]:--}")"
+    done
+    for key in "${!snotes[@]}"; do
+        echo "  note: $key: ${snotes[$key]}"
+    done
+    for key in "${!sfailed[@]}"; do
+        echo "  failed: $key: ${sfailed[$key]}"
+    done
+    echo
+    echo "  commands (last run; ports and temporary paths change per run):"
+    echo "  target (once, for all runs): $SOCKS_TARGET_SHOW"
+    for key in conn bulk; do
+        for who in "${contenders[@]}"; do
+            [[ -n ${scmds[$key/$who]:-} ]] || continue
+            echo "  $key/$who:"
+            echo "    ${scmds[$key/$who]}"
+        done
+    done
+    if [[ " ${contenders[*]} " == *" dante "* ]]; then
+        echo "  danted.conf (PORT from the kernel per run):"
+        dante_conf PORT /dev/stdout | sed 's/^/    /'
+    fi
+    kill -TERM "$SOCKS_TARGET_PID" 2>/dev/null || true
+    reap "$SOCKS_TARGET_PID" || true
+    echo "  the target answered $(sed -n 's/^served //p' "$tmp/target.out")" \
+        "requests in all"
+    echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
 declare -A cmds=() TLS_INFO=()
 
 # ------------------------------------------------------------ main
@@ -1412,6 +1803,9 @@ command -v "$PYTHON" >/dev/null || die "no $PYTHON"
 command -v ss >/dev/null || die "no ss (apt-get install iproute2)"
 if ((HTTP_ASKED)) && ! http_tools; then
     die "http: $HTTP_MISSING"
+fi
+if ((SOCKS_ASKED)) && ! socks_tools; then
+    die "socks: $SOCKS_MISSING"
 fi
 build_helpers
 header
@@ -1431,6 +1825,14 @@ for bench in "${benches[@]}"; do
     tls) tls_bench ;;
     idle) idle_bench ;;
     udp) udp_bench ;;
+    socks)
+        if socks_tools; then
+            socks_bench
+        else
+            echo
+            echo "== socks: SKIPPED: $SOCKS_MISSING"
+        fi
+        ;;
     http)
         if http_tools; then
             http_bench

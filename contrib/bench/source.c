@@ -6,15 +6,20 @@
  *   source SIZE tcp HOST PORT    connect, send, half-close, drain to EOF
  *   source SIZE unix PATH        the same over a unix stream socket
  *   source SIZE stdout           write to standard output (a pipe)
+ *   source SIZE socks5 PHOST PPORT HOST PORT
+ *                                tcp through the SOCKS5 server PHOST:PPORT
  *
  * The bytes come from one constant 1 MiB buffer that vmsplice(2) maps into
  * a pipe and splice(2) hands to the socket, so the source copies nothing
  * and stays out of the way of the relay being measured. Where the kernel
  * refuses (stdout is not a pipe, an old kernel), it falls back to write(2).
  * A refused connect is retried for 10 s, so a listener that is still
- * starting up is waited for rather than raced.
+ * starting up is waited for rather than raced. With socks5 the source first
+ * asks the server, without authentication, to CONNECT to HOST:PORT (an
+ * IPv4 literal), then sends on the same socket.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -110,6 +115,84 @@ static void write_all(int fd, const char *buf, size_t len)
     }
 }
 
+/* Read exactly @len bytes, or die. */
+static void read_all(int fd, unsigned char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = read(fd, buf, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            die("read from the SOCKS5 server");
+        }
+        if (n == 0) {
+            fprintf(stderr, "source: the SOCKS5 server closed the "
+                            "connection in the handshake\n");
+            exit(1);
+        }
+        buf += n;
+        len -= n;
+    }
+}
+
+/*
+ * The client's side of a SOCKS5 handshake without authentication (RFC
+ * 1928) on @fd: greet (05 01 00, answer 05 00), then CONNECT to @host
+ * (an IPv4 literal) and @port, and read the reply to its end.
+ */
+static void socks5_connect(int fd, const char *host, const char *port)
+{
+    unsigned char req[10] = {5, 1, 0, 1}, rep[262];
+    unsigned long p = strtoul(port, NULL, 10);
+    size_t len;
+
+    if (inet_pton(AF_INET, host, req + 4) != 1 || p == 0 || p > 65535) {
+        fprintf(stderr,
+                "source: socks5: %s:%s is no IPv4 address and "
+                "port\n",
+                host, port);
+        exit(2);
+    }
+    req[8] = p >> 8;
+    req[9] = p & 0xff;
+    write_all(fd, "\5\1\0", 3);
+    read_all(fd, rep, 2);
+    if (rep[0] != 5 || rep[1] != 0) {
+        fprintf(stderr,
+                "source: the SOCKS5 server answered %02x %02x to "
+                "the greeting\n",
+                rep[0], rep[1]);
+        exit(1);
+    }
+    write_all(fd, (const char *)req, sizeof(req));
+    read_all(fd, rep, 5); /* up to the first byte of the address */
+    if (rep[0] != 5 || rep[1] != 0) {
+        fprintf(stderr,
+                "source: the SOCKS5 server refused the CONNECT "
+                "(reply %02x %02x)\n",
+                rep[0], rep[1]);
+        exit(1);
+    }
+    switch (rep[3]) {
+    case 1:
+        len = 4 + 4 + 2;
+        break;
+    case 3:
+        len = 4 + 1 + rep[4] + 2;
+        break;
+    case 4:
+        len = 4 + 16 + 2;
+        break;
+    default:
+        fprintf(stderr, "source: the SOCKS5 reply has address type %u\n",
+                rep[3]);
+        exit(1);
+    }
+    read_all(fd, rep + 5, len - 5);
+}
+
 static void send_by_write(int fd, const char *buf, unsigned long long left)
 {
     while (left > 0) {
@@ -199,12 +282,16 @@ int main(int argc, char **argv)
 
     if (argc < 3) {
         fprintf(stderr, "usage: source SIZE tcp HOST PORT | unix PATH | "
-                        "stdout\n");
+                        "stdout |\n"
+                        "                   socks5 PHOST PPORT HOST PORT\n");
         return 2;
     }
     size = strtoull(argv[1], NULL, 0);
     if (!strcmp(argv[2], "tcp") && argc == 5) {
         fd = open_tcp(argv[3], argv[4]);
+    } else if (!strcmp(argv[2], "socks5") && argc == 7) {
+        fd = open_tcp(argv[3], argv[4]);
+        socks5_connect(fd, argv[5], argv[6]);
     } else if (!strcmp(argv[2], "unix") && argc == 4) {
         fd = open_unix(argv[3]);
     } else if (!strcmp(argv[2], "stdout") && argc == 3) {
