@@ -28,6 +28,16 @@ ADDRESS_TYPES=(
     UDP-RECVFROM UDP4-RECVFROM UDP6-RECVFROM UDP-RECV UDP4-RECV UDP6-RECV
     UNIX-SENDTO UNIX-RECVFROM UNIX-RECV
     ABSTRACT-SENDTO ABSTRACT-RECVFROM ABSTRACT-RECV
+    SOCKS4 SOCKS4A SOCKS5 SOCKS5-CONNECT PROXY PROXY-CONNECT HTTP-CONNECT
+    DYNAMIC
+)
+
+# Layers and their aliases (LAYER|...|ADDRESS), as in doc/grammar.md,
+# "Address types"; TLS, SOCKS4, SOCKS4A, SOCKS5 and PROXY are above.
+LAYER_TYPES=(
+    TLS-CLIENT TLS-SERVER OPENSSL-SERVER
+    SOCKS-SERVER SOCKS5-SERVER SOCKS4-SERVER
+    PROXY-SERVER HTTP-PROXY HTTP-PROXY-SERVER
 )
 
 # Address options, their aliases and socat's long spellings, as in
@@ -53,6 +63,8 @@ ADDRESS_OPTIONS=(
     broadcast so-broadcast ip-multicast-ttl multicast-ttl
     ip-multicast-loop multicast-loop ip-add-membership ip-membership
     handshake-timeout idle-timeout
+    socksport socksuser socks-user sockspass socks-pass sockspassword
+    proxyport proxyauth proxy-authorization resolve allow allow-port
 )
 
 # Values spelled out by doc/grammar.md.
@@ -103,7 +115,7 @@ missing_cm() {
 }
 
 @test "man page: every address type and alias is documented" {
-    run -0 missing_cm "${ADDRESS_TYPES[@]}"
+    run -0 missing_cm "${ADDRESS_TYPES[@]}" "${LAYER_TYPES[@]}"
     [ -z "$output" ] || {
         echo "address types missing from qioc.1: $output"
         false
@@ -111,7 +123,8 @@ missing_cm() {
     # Each one has its own tagged entry, aliases aside.
     for t in STDIO STDIN FD PIPE FILE GOPEN CREATE UNIX-CONNECT UNIX-LISTEN \
         ABSTRACT-CONNECT TCP TCP-LISTEN EXEC SYSTEM TLS TLS-LISTEN \
-        ACCEPT-FD SD-LISTEN; do
+        ACCEPT-FD SD-LISTEN SOCKS4 SOCKS5 PROXY DYNAMIC TLS-SERVER \
+        SOCKS-SERVER PROXY-SERVER; do
         grep -Eq -e "^\.It Cm ${t}( |$)" "$MAN" || {
             echo "no .It entry for $t"
             false
@@ -198,7 +211,7 @@ example_commands() {
     section "$1" | "${PYTHON3:-python3}" -c '
 import re, shlex, sys
 
-PLACEHOLDERS = {"XDG_RUNTIME_DIR": "/run/user/1000"}
+PLACEHOLDERS = {"XDG_RUNTIME_DIR": "/run/user/1000", "HOME": "/home/user"}
 ESCAPES = {"e": "\\", "&": "", "-": "-", "(aq": "\x27", "(dq": "\""}
 
 def unescape(line):
@@ -331,7 +344,8 @@ help_options() {
         false
     }
     local shorts=("${SHORT_OPTIONS[@]/#/-}") longs=("${LONG_OPTIONS[@]/#/--}")
-    run -0 missing_doc "${ADDRESS_TYPES[@]}" "${ADDRESS_OPTIONS[@]}" \
+    run -0 missing_doc "${ADDRESS_TYPES[@]}" "${LAYER_TYPES[@]}" \
+        "${ADDRESS_OPTIONS[@]}" \
         "${OPTION_VALUES[@]}" "${shorts[@]}" "${longs[@]}"
     [ -z "$output" ] || {
         echo "missing from doc/grammar.md: $output"
