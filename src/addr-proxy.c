@@ -98,6 +98,11 @@ static gboolean client_prepare(QiocEndpoint *ep, GError **errp)
     cfg->host = addr->params[addr->nparams - 2];
     cfg->user = addr->o.socksuser;
     cfg->pass = addr->o.sockspass;
+    if (!cfg->user && cfg->proto != QIOC_PROXY_SOCKS5) {
+        /* socat's SOCKS4 user id: who runs it */
+        cfg->user = g_getenv("LOGNAME") ? g_getenv("LOGNAME")
+                                        : g_getenv("USER");
+    }
     if (cfg->proto == QIOC_PROXY_HTTP) {
         cfg->user = addr->o.proxyauth;
         cfg->pass = NULL;

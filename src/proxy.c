@@ -393,8 +393,10 @@ static gboolean coroutine_fn socks5_client(QiocProxyCall *call, GError **errp)
 static gboolean coroutine_fn http_client(QiocProxyCall *call, GError **errp)
 {
     const QiocProxyClientConfig *c = &call->client;
+    /* as socat: an IPv4 address, unless -6 or pf=ip6 say otherwise */
+    int family = c->family == AF_INET6 ? AF_INET6 : AF_INET;
     g_autofree char *host = c->resolve
-                                ? resolve_one(call, c->host, c->family, errp)
+                                ? resolve_one(call, c->host, family, errp)
                                 : g_strdup(c->host);
     g_autofree char *request = NULL;
 
