@@ -136,6 +136,16 @@ static const char *client_host(const QiocEndpoint *ep)
 
 static gboolean check_client_target(const QiocAddress *addr, GError **errp)
 {
+    const char *host = addr->params[addr->nparams - 2];
+
+    /* a line break in it would end an HTTP request line early */
+    for (const char *p = host; *p; p++) {
+        if ((guchar)*p < 0x20 || *p == 0x7f) {
+            qioc_address_fail(addr, errp,
+                              "bad host \"%s\": control characters", host);
+            return FALSE;
+        }
+    }
     return qioc_address_check_proxy_ports(addr, errp);
 }
 

@@ -14,7 +14,12 @@
  *     message belongs to the next layer) and call again;
  *   - @len: the message is complete, and the out parameters are set.
  * A parser never reads past @len and never returns 0. Given fewer bytes
- * than a message's fixed head it asks for the head.
+ * than a message's fixed head it asks for the head. Out parameters are
+ * set only when the message is complete (the request's fields are
+ * replaced, the old ones freed), except the status or reply code to
+ * answer with, which an error sets too. Given more bytes than it asked
+ * for (a driver's bug), a SOCKS parser fails; the HTTP parsers look for
+ * the blank line only at the end of @buf.
  *
  * Errors are G_IO_ERROR, one line, and say what the other side said in
  * words: "SOCKS5 proxy: connection refused (reply 5)", "HTTP proxy:
@@ -38,10 +43,12 @@
  * plain SOCKS4, or a name or user id over 255 bytes.
  */
 gboolean qioc_socks4_request(GByteArray *out, const char *host, guint16 port,
-                             const char *user, gboolean socks4a,
-                             GError **errp);
+                             const char *user, gboolean socks4a, GError **errp);
 
-/* The proxy's 8-byte answer: granted (90), or the reason in words. */
+/*
+ * The proxy's 8-byte answer: granted (90), or the reason in words. The
+ * version byte is 0, as the protocol says, or 4, as some servers send.
+ */
 gssize qioc_socks4_reply_parse(const guint8 *buf, gsize len, GError **errp);
 
 /* The methods offered: none (0), and username/password (2) if @password. */
@@ -52,9 +59,8 @@ void qioc_socks5_greeting(GByteArray *out, gboolean password);
  * was not offered (@password says whether 2 was), is an error that says
  * which methods qioc offered.
  */
-gssize qioc_socks5_method_parse(const guint8 *buf, gsize len,
-                                gboolean password, guint8 *method,
-                                GError **errp);
+gssize qioc_socks5_method_parse(const guint8 *buf, gsize len, gboolean password,
+                                guint8 *method, GError **errp);
 
 /* RFC 1929: @user and @pass, 1 to 255 bytes each. */
 gboolean qioc_socks5_auth_request(GByteArray *out, const char *user,
@@ -86,7 +92,9 @@ char *qioc_http_connect_request(const char *host, guint16 port,
  * The proxy's answer, up to and including the blank line: a 2xx status
  * is success; anything else an error quoting the status line. Until the
  * blank line is in, asks for one byte more at a time; a block larger
- * than QIOC_HTTP_HEADER_MAX, or that is not HTTP, is an error.
+ * than QIOC_HTTP_HEADER_MAX, or that is not HTTP, is an error. Bytes
+ * that cannot begin "HTTP/1." fail at once, and so does a status other
+ * than 2xx as soon as its line is in.
  */
 gssize qioc_http_connect_response_parse(const guint8 *buf, gsize len,
                                         GError **errp);
@@ -115,8 +123,10 @@ void qioc_proxy_request_clear(QiocProxyRequest *req);
 
 /*
  * SOCKS4 or SOCKS4A CONNECT (the version byte is 4): fills @req (host,
- * port, user id). BIND (command 2) and anything else are errors. A user
- * id or name over 255 bytes is an error.
+ * port, user id: NULL when empty; pass NULL). BIND (command 2) and
+ * anything else are errors. A user id or name over 255 bytes is an
+ * error. Until a NUL ends the user id (and the name), asks for one byte
+ * more at a time.
  */
 gssize qioc_socks4_request_parse(const guint8 *buf, gsize len,
                                  QiocProxyRequest *req, GError **errp);
@@ -126,16 +136,20 @@ void qioc_socks4_reply(GByteArray *out, gboolean granted);
 
 /*
  * SOCKS5 greeting (version 5, the methods): whether the client offers
- * no authentication (*@none) and username/password (*@password).
+ * no authentication (*@none) and username/password (*@password). No
+ * methods at all is no error: both are FALSE, and the answer is 0xFF.
  */
-gssize qioc_socks5_greeting_parse(const guint8 *buf, gsize len,
-                                  gboolean *none, gboolean *password,
-                                  GError **errp);
+gssize qioc_socks5_greeting_parse(const guint8 *buf, gsize len, gboolean *none,
+                                  gboolean *password, GError **errp);
 
 /* The method chosen: 0, 2, or 0xFF for none acceptable. */
 void qioc_socks5_method_reply(GByteArray *out, guint8 method);
 
-/* RFC 1929 request (version 1): the user name and password into @req. */
+/*
+ * RFC 1929 request (version 1): the user name and password into @req
+ * (its version becomes 5; host and port are left alone). Empty ones are
+ * taken, for the caller to refuse; a NUL byte in either is an error.
+ */
 gssize qioc_socks5_auth_request_parse(const guint8 *buf, gsize len,
                                       QiocProxyRequest *req, GError **errp);
 
@@ -143,9 +157,12 @@ gssize qioc_socks5_auth_request_parse(const guint8 *buf, gsize len,
 void qioc_socks5_auth_reply(GByteArray *out, gboolean ok);
 
 /*
- * SOCKS5 request: CONNECT (command 1) to an IPv4, IPv6 or name target.
- * On an error, *@rep is the reply code to answer with (7: command not
- * supported, 8: address type not supported, 1: anything else).
+ * SOCKS5 request: CONNECT (command 1) to an IPv4, IPv6 or name target
+ * into @req's host and port (user and pass are left alone). *@rep is 0
+ * when complete; on an error, it is the reply code to answer with (7:
+ * command not supported, 8: address type not supported, 1: anything
+ * else, an empty name or one with a NUL byte among them). The command
+ * and address type are judged as soon as the 4-byte head is in.
  */
 gssize qioc_socks5_request_parse(const guint8 *buf, gsize len,
                                  QiocProxyRequest *req, guint8 *rep,
@@ -161,10 +178,13 @@ void qioc_socks5_reply(GByteArray *out, guint8 rep, GSocketAddress *bound);
 /*
  * HTTP request head up to and including its blank line: "CONNECT
  * HOST:PORT HTTP/1.x" ([V6]:PORT for IPv6), and a Proxy-Authorization:
- * Basic header decoded into @req's user and pass. Until the blank line
- * is in, asks for one byte more at a time. On an error, *@status is the
- * status to answer with: 405 for another method, 400 for a malformed
- * request, 431 for a head over QIOC_HTTP_HEADER_MAX.
+ * Basic header decoded into @req's user and pass (both NULL without
+ * one, or with another scheme). Until the blank line is in, asks for one
+ * byte more at a time. *@status is 200 when complete; on an error, it is
+ * the status to answer with: 405 for another method, 400 for a malformed
+ * request, 431 for a head over QIOC_HTTP_HEADER_MAX. The request line is
+ * judged as soon as it is in, and bytes that cannot begin a method fail
+ * at once.
  */
 gssize qioc_http_connect_request_parse(const guint8 *buf, gsize len,
                                        QiocProxyRequest *req, guint *status,

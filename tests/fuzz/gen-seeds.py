@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-# Writes the synthetic seeds of tests/fuzz/corpus/{tls-server,cmsg}.
+# Writes the synthetic seeds of tests/fuzz/corpus/{tls-server,cmsg,proxy}.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Run: python3 tests/fuzz/gen-seeds.py. The layouts are described at the
-# top of fuzz-tls-server.c and fuzz-cmsg.c. The seeds
+# top of fuzz-tls-server.c, fuzz-cmsg.c and fuzz-proxy.c. The seeds
 # tls-server/hello-{gnutls-cli,openssl}-* (the first flight of gnutls-cli
 # 3.7 and OpenSSL 3.0 s_client, captured from a local listener, with a 0
 # mode byte in front) are committed as they are; variants are made from
@@ -15,6 +15,7 @@ import random
 HERE = os.path.dirname(os.path.abspath(__file__))
 TLS = os.path.join(HERE, "corpus", "tls-server")
 CMSG = os.path.join(HERE, "corpus", "cmsg")
+PROXY = os.path.join(HERE, "corpus", "proxy")
 
 
 def write(directory, name, data):
@@ -135,5 +136,78 @@ def cmsg_seeds():
         write(CMSG, name, data)
 
 
+def proxy_seeds():
+    (SOCKS4_REPLY, SOCKS5_METHOD, SOCKS5_AUTH, SOCKS5_REPLY, HTTP_RESPONSE,
+     SOCKS4_REQUEST, SOCKS5_GREETING, SOCKS5_AUTH_REQUEST, SOCKS5_REQUEST,
+     HTTP_REQUEST) = range(10)
+    PASSWORD, TRICKLE = 1 << 4, 1 << 5
+
+    def port(n):
+        return n.to_bytes(2, "big")
+
+    v6 = bytes.fromhex("20010db8000000000000000000000001")
+    seeds = {
+        # client side: what a proxy answers
+        "socks4-granted": (SOCKS4_REPLY, b"\x00\x5a" + bytes(6)),
+        "socks4-rejected": (SOCKS4_REPLY, b"\x00\x5b" + bytes(6)),
+        "socks4-identd": (SOCKS4_REPLY | TRICKLE, b"\x04\x5c" + bytes(6)),
+        "socks5-method-none": (SOCKS5_METHOD, b"\x05\x00"),
+        "socks5-method-password": (SOCKS5_METHOD | PASSWORD, b"\x05\x02"),
+        "socks5-method-refused": (SOCKS5_METHOD | PASSWORD, b"\x05\xff"),
+        "socks5-auth-ok": (SOCKS5_AUTH, b"\x01\x00"),
+        "socks5-auth-wrong": (SOCKS5_AUTH, b"\x01\x01"),
+        "socks5-reply-ipv4": (SOCKS5_REPLY, b"\x05\x00\x00\x01"
+                              b"\x0a\x00\x00\x01" + port(1080)),
+        "socks5-reply-ipv6": (SOCKS5_REPLY | TRICKLE,
+                              b"\x05\x00\x00\x04" + v6 + port(443)),
+        "socks5-reply-name": (SOCKS5_REPLY,
+                              b"\x05\x00\x00\x03\x09proxy.lan" + port(1)),
+        "socks5-reply-refused": (SOCKS5_REPLY,
+                                 b"\x05\x05\x00\x01" + bytes(6)),
+        "http-200": (HTTP_RESPONSE,
+                     b"HTTP/1.1 200 Connection established\r\n\r\n"),
+        "http-200-headers": (HTTP_RESPONSE | TRICKLE,
+                             b"HTTP/1.0 200 OK\r\nVia: 1.1 squid\r\n"
+                             b"Proxy-Agent: x\r\n\r\n"),
+        "http-407": (HTTP_RESPONSE,
+                     b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                     b"Proxy-Authenticate: Basic realm=\"x\"\r\n\r\n"),
+        "http-lf": (HTTP_RESPONSE, b"HTTP/1.1 200 OK\n\n"),
+        # server side: what a client asks
+        "socks4-request": (SOCKS4_REQUEST, b"\x04\x01" + port(80)
+                           + b"\x01\x02\x03\x04bob\x00"),
+        "socks4a-request": (SOCKS4_REQUEST,
+                            b"\x04\x01" + port(443) + b"\x00\x00\x00\x01u\x00"
+                            b"example.org\x00"),
+        "socks4-bind": (SOCKS4_REQUEST,
+                        b"\x04\x02" + port(80) + b"\x01\x02\x03\x04\x00"),
+        "socks5-greeting": (SOCKS5_GREETING, b"\x05\x02\x00\x02"),
+        "socks5-greeting-none": (SOCKS5_GREETING | TRICKLE, b"\x05\x01\x00"),
+        "socks5-auth-request": (SOCKS5_AUTH_REQUEST,
+                                b"\x01\x03bob\x06secret"),
+        "socks5-request-ipv4": (SOCKS5_REQUEST, b"\x05\x01\x00\x01"
+                                b"\x7f\x00\x00\x01" + port(22)),
+        "socks5-request-ipv6": (SOCKS5_REQUEST,
+                                b"\x05\x01\x00\x04" + v6 + port(443)),
+        "socks5-request-name": (SOCKS5_REQUEST | TRICKLE,
+                                b"\x05\x01\x00\x03\x0bexample.org" + port(80)),
+        "socks5-request-bind": (SOCKS5_REQUEST,
+                                b"\x05\x02\x00\x01" + bytes(6)),
+        "http-connect": (HTTP_REQUEST,
+                         b"CONNECT example.com:443 HTTP/1.1\r\n"
+                         b"Host: example.com:443\r\n\r\n"),
+        "http-connect-v6-auth": (HTTP_REQUEST,
+                                 b"CONNECT [2001:db8::1]:8443 HTTP/1.1\r\n"
+                                 b"Proxy-Authorization: Basic dXNlcjpwYXNz\r\n"
+                                 b"\r\n"),
+        "http-connect-lf": (HTTP_REQUEST | TRICKLE,
+                            b"CONNECT h:80 HTTP/1.0\nUser-Agent: x\n\n"),
+        "http-get": (HTTP_REQUEST, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+    }
+    for name, (mode, body) in seeds.items():
+        write(PROXY, name, bytes([mode]) + body)
+
+
 tls_seeds()
 cmsg_seeds()
+proxy_seeds()

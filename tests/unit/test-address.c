@@ -1218,6 +1218,7 @@ static void test_chain(void)
                   "SOCKS4 has no password");
     parse_refused("SOCKS5:h:1,sockspass=p|TCP:h:1", "needs socksuser");
     parse_refused("PROXY:h:1,proxyauth=nocolon|TCP:h:1", "USER:PASS");
+    parse_refused("PROXY:'h\r\nX: y':1|TCP:h:1", "control characters");
     parse_refused("SOCKS-SERVER,allow-port=80;x|UNIX-LISTEN:/x", "allow-port");
     parse_refused("SOCKS-SERVER,socksuser=u|UNIX-LISTEN:/x", "go together");
     /* an open proxy needs its allow-list said out loud */
