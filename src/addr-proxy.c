@@ -100,8 +100,8 @@ static gboolean client_prepare(QiocEndpoint *ep, GError **errp)
     cfg->pass = addr->o.sockspass;
     if (!cfg->user && cfg->proto != QIOC_PROXY_SOCKS5) {
         /* socat's SOCKS4 user id: who runs it */
-        cfg->user = g_getenv("LOGNAME") ? g_getenv("LOGNAME")
-                                        : g_getenv("USER");
+        cfg->user =
+            g_getenv("LOGNAME") ? g_getenv("LOGNAME") : g_getenv("USER");
     }
     if (cfg->proto == QIOC_PROXY_HTTP) {
         cfg->user = addr->o.proxyauth;
@@ -141,8 +141,8 @@ static gboolean check_client_target(const QiocAddress *addr, GError **errp)
     /* a line break in it would end an HTTP request line early */
     for (const char *p = host; *p; p++) {
         if ((guchar)*p < 0x20 || *p == 0x7f) {
-            qioc_address_fail(addr, errp,
-                              "bad host \"%s\": control characters", host);
+            qioc_address_fail(addr, errp, "bad host \"%s\": control characters",
+                              host);
             return FALSE;
         }
     }

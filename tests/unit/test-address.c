@@ -1236,8 +1236,7 @@ static void test_chain_pair(void)
     static const struct {
         const char *a, *b, *words; /* NULL: accepted */
     } cases[] = {
-        {"SOCKS-SERVER|TCP-LISTEN:1080,bind=127.0.0.1,fork", "DYNAMIC",
-         NULL},
+        {"SOCKS-SERVER|TCP-LISTEN:1080,bind=127.0.0.1,fork", "DYNAMIC", NULL},
         {"DYNAMIC,connect-timeout=3", "PROXY-SERVER|UNIX-LISTEN:/x", NULL},
         {"TCP-LISTEN:1", "DYNAMIC", "needs a SOCKS-SERVER or PROXY-SERVER"},
         {"SOCKS-SERVER|UNIX-LISTEN:/x", "TCP:h:1", "must be DYNAMIC"},
