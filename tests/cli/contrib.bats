@@ -140,9 +140,10 @@ offers_exactly() {
 @test "completion: every type and alias of --help-addresses is offered" {
     completion_setup
     local names
-    # The type lines: "  NAME[:PARAMS]  also A, B" (two spaces of indent).
+    # The type lines: "  NAME[:PARAMS]  also A, B" (two spaces of indent),
+    # up to the layers, which completion does not offer yet.
     names=$("$QIOC" --help-addresses | awk '
-        /^Address options/ { exit }
+        /^(Layers|Address options)/ { exit }
         /^  [^ ]/ { sub(/:.*/, "", $1); print $1
                     for (i = 3; i <= NF; i++) {
                         sub(/,$/, "", $i)
@@ -189,7 +190,7 @@ offers_exactly() {
         for opt in $opts; do want+=("$type,$opt"); done
         offers_exactly "qioc $type," "${want[@]}"
     done < <("$QIOC" --help-addresses | awk '
-        /^Address options/ { exit }
+        /^(Layers|Address options)/ { exit }
         /^  [^ ]/ { name = $1; params = (name ~ /:/); sub(/:.*/, "", name) }
         /^ +options:/ { sub(/^ +options: /, ""); gsub(/,/, "")
                         print name, params, $0 }')
