@@ -1,487 +1,1125 @@
 #!/usr/bin/env bats
-#
-# Address chains and proxies: qioc as the client of real proxies
-# (microsocks, dante-server, tinyproxy), qioc as the proxy of real clients
-# (curl --socks4, --socks4a, --socks5, --socks5-hostname, -x), TLS layered
-# over SOCKS5 and over unix sockets (gnutls-serv, gnutls-cli), and proxies
-# that misbehave (tests/cli/proxypeer.py). Every peer listens on a free
-# loopback port.
-#
-# Debian packages: microsocks dante-server tinyproxy curl gnutls-bin socat
-#
 # SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# apt packages these tests need (CI installs them; a test whose peer is
+# missing is skipped): microsocks dante-server tinyproxy curl gnutls-bin
+# socat (python3 and openssl as for the other suites).
+#
+# Proxies both ways, against real peers on loopback ports:
+#   - qioc as the proxy (SOCKS-SERVER, PROXY-SERVER with DYNAMIC) for
+#     curl: --socks4, --socks4a, --socks5, --socks5-hostname, -x http://
+#     with CONNECT, an https:// proxy, RFC 1929 and Basic credentials,
+#     allow= and allow-port=, handshake-timeout=, and qioc's own clients
+#     reading its refusals;
+#   - qioc as the client (SOCKS4, SOCKS4A, SOCKS5, PROXY layers and
+#     socat's standalone spellings) through microsocks, dante and
+#     tinyproxy, with 1 MiB each way;
+#   - TLS over those chains (gnutls-serv with a CA made here), TLS over
+#     unix sockets, TLS-SERVER under fork;
+#   - what the clients send (SOCKS4 user id, 4A names, SOCKS5 name and
+#     credentials, CONNECT headers, resolve), recorded by fake proxies;
+#   - failures: the proxies' refusals, a proxy that closes in the middle
+#     of the handshake or says nothing, and fake proxies that send their
+#     reply and the tunnel's first bytes in one segment
+#     (tests/cli/proxypeer.py); usage errors and --dry-run;
+#   - socat's command lines for SOCKS4 and PROXY, run by socat as well
+#     when it is installed, with the same output and status.
+# The peers are started by tests/cli/proxypeers.bash.
 
 bats_require_minimum_version 1.5.0
-
 load helpers
-
-PROXYPEER="$BATS_TEST_DIRNAME/proxypeer.py"
+load proxypeers
 
 setup_file() {
     export CERTS=$BATS_FILE_TMPDIR
-    command -v certtool >/dev/null || return 0
-    printf '%s\n' 'cn = "proxy test CA"' ca cert_signing_key \
-        'expiration_days = 30' >"$CERTS/ca.tmpl"
-    printf '%s\n' 'cn = "localhost"' 'dns_name = "localhost"' \
-        'ip_address = "127.0.0.1"' tls_www_server signing_key \
-        'expiration_days = 30' >"$CERTS/server.tmpl"
-    certtool --generate-privkey --key-type=ecdsa --outfile "$CERTS/ca-key.pem" \
-        2>/dev/null
-    certtool --generate-self-signed --load-privkey "$CERTS/ca-key.pem" \
-        --template "$CERTS/ca.tmpl" --outfile "$CERTS/ca.pem" 2>/dev/null
-    certtool --generate-privkey --key-type=ecdsa \
-        --outfile "$CERTS/server-key.pem" 2>/dev/null
-    certtool --generate-certificate --load-privkey "$CERTS/server-key.pem" \
-        --load-ca-certificate "$CERTS/ca.pem" \
-        --load-ca-privkey "$CERTS/ca-key.pem" \
-        --template "$CERTS/server.tmpl" --outfile "$CERTS/server.pem" \
-        2>/dev/null
+    make_certs
 }
 
-need() {
-    local c
-    for c in "$@"; do
-        command -v "$c" >/dev/null || skip "$c is not installed"
-    done
+setup() {
+    qioc_setup
+    # curl must not take a proxy from the environment.
+    unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY \
+        no_proxy NO_PROXY socks_proxy SOCKS_PROXY
 }
 
-# log_has FILE TEXT: a line of FILE contains TEXT.
-log_has() {
-    grep -qF -- "$2" "$1"
+# ---------------------------------------------------------------- helpers
+
+# proxy_server LAYER [DYNAMIC-OPTIONS]: qioc -d as LAYER (SOCKS-SERVER or
+# PROXY-SERVER, with its options) over a forking TCP-LISTEN on 127.0.0.1,
+# to DYNAMIC; its port is $QP, its pid $QS_PID, its log $QS_LOG.
+proxy_server() {
+    QP=$(free_port)
+    QS_LOG=$T/qs-$QP.err
+    bg_qioc -d "$1|TCP-LISTEN:$QP,bind=127.0.0.1,fork,reuseaddr" \
+        "DYNAMIC,connect-timeout=5${2:+,$2}" </dev/null 2>"$QS_LOG"
+    QS_PID=$BG_PID
+    wait_listener "$QS_PID" "$QP" "$QS_LOG"
 }
 
-# ---------------------------------------------------------------- peers
-
-# wait_ready FILE: a peer wrote its ready file.
-wait_ready() {
-    poll 10 test -e "$1"
+# fetch CURL-ARGS...: curl, bounded, the body to $T/dl.
+fetch() {
+    rm -f "$T/dl"
+    timeout -k 5 20 curl -sS --max-time 15 -o "$T/dl" "$@"
 }
 
-# http_server: python's http.server on $HTTP_PORT serving $T/www/file
-# (1 MiB of random bytes).
-http_server() {
-    mkdir -p "$T/www"
-    random_file "$T/www/file" 1M
-    HTTP_PORT=$(free_port)
-    bg "$PYTHON3" -m http.server --bind 127.0.0.1 --directory "$T/www" \
-        "$HTTP_PORT" >/dev/null 2>&1
-    wait_port "$HTTP_PORT"
-}
-
-# microsocks [USER PASS]: a SOCKS5 proxy on $MS_PORT.
-microsocks_start() {
-    need microsocks
-    MS_PORT=$(free_port)
-    if (($#)); then
-        bg microsocks -i 127.0.0.1 -p "$MS_PORT" -u "$1" -P "$2" >/dev/null
-    else
-        bg microsocks -i 127.0.0.1 -p "$MS_PORT" >/dev/null
-    fi
-    wait_port "$MS_PORT"
-}
-
-# dante_start: dante-server (SOCKS4 and SOCKS5, no authentication) on
-# $DANTE_PORT, reaching loopback only.
-dante_start() {
-    need danted
-    DANTE_PORT=$(free_port)
-    cat >"$T/danted.conf" <<EOF
-logoutput: $T/danted.log
-internal: 127.0.0.1 port = $DANTE_PORT
-external: 127.0.0.1
-clientmethod: none
-socksmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
-socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }
-EOF
-    bg danted -f "$T/danted.conf" -p "$T/danted.pid" >/dev/null 2>&1
-    wait_port "$DANTE_PORT"
-}
-
-# tinyproxy_start [USER PASS]: an HTTP CONNECT proxy on $TP_PORT.
-tinyproxy_start() {
-    need tinyproxy
-    TP_PORT=$(free_port)
-    printf '%s\n' "Port $TP_PORT" "Listen 127.0.0.1" "Timeout 30" \
-        "Allow 127.0.0.1" "LogFile \"$T/tinyproxy.log\"" >"$T/tinyproxy.conf"
-    if (($#)); then
-        echo "BasicAuth $1 $2" >>"$T/tinyproxy.conf"
-    fi
-    bg tinyproxy -d -c "$T/tinyproxy.conf" >/dev/null 2>&1
-    wait_port "$TP_PORT"
-}
-
-# qioc_proxy LAYER: qioc serving LAYER on 127.0.0.1:$QP_PORT with fork,
-# logging at -d to $T/qp.log.
-qioc_proxy() {
-    QP_PORT=$(free_port)
-    bg_qioc -d "$1|TCP-LISTEN:$QP_PORT,bind=127.0.0.1,fork" DYNAMIC \
-        2>"$T/qp.log"
-    wait_port "$QP_PORT"
-}
-
-# sink_peer: a peer on $SINK_PORT that writes what it receives to $T/got.
-# It does not half-close first: microsocks and tinyproxy end a tunnel at
-# the first end-of-file from either side.
-sink_peer() {
-    rm -f "$T/sink.ready" "$T/got"
-    SINK_PORT=$(free_port)
-    bg_peer --port "$SINK_PORT" --ready "$T/sink.ready" xfer --no-shut \
-        --recv "$T/got"
-    wait_ready "$T/sink.ready"
-}
-
-# source_peer: a peer on $SOURCE_PORT that sends $T/sent and half-closes.
-source_peer() {
-    random_file "$T/sent" 1M
-    rm -f "$T/source.ready"
-    SOURCE_PORT=$(free_port)
-    bg_peer --port "$SOURCE_PORT" --ready "$T/source.ready" xfer \
-        --send "$T/sent"
-    wait_ready "$T/source.ready"
-}
-
-# upload ADDRESS: send 1 MiB through ADDRESS to a fresh sink peer; the
-# bytes arrive intact.
-upload() {
-    random_file "$T/up" 1M
-    sink_peer
-    run --separate-stderr qioc -u - "${1//SINK/$SINK_PORT}" <"$T/up"
+# fetched: the last fetch got the http server's f.bin intact.
+fetched() {
     assert_status 0
-    reap "$BG_PID"
-    assert_same "$T/up" "$T/got"
+    assert_same "$T/www/f.bin" "$T/dl"
 }
 
-# download ADDRESS: receive 1 MiB through ADDRESS from a fresh source.
-download() {
-    source_peer
-    qioc -U - "${1//SOURCE/$SOURCE_PORT}" >"$T/down" 2>"$T/down.err" || {
-        echo "# qioc exit $?: $(cat "$T/down.err")" >&2
+# qs_log_has REGEX: qioc's -d log (the proxy server's) matches REGEX,
+# case-insensitively.
+qs_log_has() {
+    grep -qiE -- "$1" "$QS_LOG" || {
+        echo "# the qioc log does not match: $1" >&2
+        sed 's/^/#   /' "$QS_LOG" >&2
         return 1
     }
-    assert_same "$T/sent" "$T/down"
 }
 
-# ---------------------------------------------------------------- qioc as the proxy
+# relay ADDRESS [QIOC-FLAGS...]: qioc FLAGS - ADDRESS, stdin $T/up,
+# stdout $T/out (for `run --separate-stderr relay ...`).
+relay() {
+    local addr=$1
+    shift
+    qioc "$@" - "$addr" <"$T/up" >"$T/out"
+}
 
-@test "SOCKS-SERVER: curl --socks4, --socks4a, --socks5 and --socks5-hostname fetch a file intact" {
+# relay_held ADDRESS: the same, but stdin stays open (after $T/up) until
+# all of $T/down is in $T/out, for proxies that do not half-close.
+relay_held() {
+    local addr=$1
+    shift
+    held_run "${SINK_UNTIL[@]}" "$T/up" "$T/out" "$(stat -c %s "$T/down")" \
+        timeout -k 5 "${QIOC_TIMEOUT:-20}" "${DEFAULT_SIGNALS[@]}" "$QIOC" \
+        "$@" - "$addr"
+}
+
+# through ADDRESS: 1 MiB each way between qioc and the sink through
+# ADDRESS (held as the sink was started); qioc exits 0 and says nothing.
+through() {
+    if [[ -n $SINK_HELD ]]; then
+        run --separate-stderr relay_held "$1"
+    else
+        run --separate-stderr relay "$1"
+    fi
+    assert_status 0
+    [[ -z $stderr ]] || { echo "# stderr: $stderr" >&2; return 1; }
+    sink_ok
+}
+
+# closed_port: a port nothing listens on.
+closed_port() {
+    free_port
+}
+
+# fake_noted LINE: the fake proxy noted LINE.
+fake_noted() {
+    grep -qxF -- "$1" "$T/fake.events" || {
+        echo "# the fake proxy did not note: $1" >&2
+        sed 's/^/#   /' "$T/fake.events" >&2
+        return 1
+    }
+}
+
+# quiet_relay ADDRESS: qioc - ADDRESS with nothing on stdin, for the
+# failure cases (`run --separate-stderr quiet_relay ...`).
+quiet_relay() {
+    qioc - "$1" </dev/null
+}
+
+# ================================================================ the peers by themselves
+
+# These check the set-ups of proxypeers.bash with curl (and qioc's plain
+# TLS client) alone, so that a failure below is qioc's, not the peer's.
+
+@test "peers: curl through microsocks, without and with a password" {
     need curl
-    http_server
-    qioc_proxy SOCKS-SERVER
-    local how
-    for how in socks4 socks4a socks5 socks5-hostname; do
-        rm -f "$T/fetched"
-        run curl -sS --max-time 20 --"$how" "127.0.0.1:$QP_PORT" \
-            -o "$T/fetched" "http://localhost:$HTTP_PORT/file"
-        assert_status 0
-        assert_same "$T/www/file" "$T/fetched"
+    start_http_server
+    start_microsocks
+    run --separate-stderr fetch --socks5-hostname "127.0.0.1:$MS_PORT" \
+        "http://localhost:$HTTP_PORT/f.bin"
+    fetched
+    start_microsocks alice s3cret
+    run --separate-stderr fetch --socks5 "127.0.0.1:$MS_PORT" \
+        --proxy-user alice:s3cret "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch --socks5 "127.0.0.1:$MS_PORT" \
+        --proxy-user alice:wrong "http://127.0.0.1:$HTTP_PORT/f.bin"
+    assert_status 97
+}
+
+@test "peers: curl through dante, SOCKS4 and SOCKS5" {
+    need curl
+    start_http_server
+    start_dante
+    run --separate-stderr fetch --socks4 "127.0.0.1:$DANTE_PORT" \
+        "http://localhost:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch --socks5 "127.0.0.1:$DANTE_PORT" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch --socks5-hostname "127.0.0.1:$DANTE_PORT" \
+        "http://localhost:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch --socks4 "127.0.0.1:$DANTE_PORT" \
+        "http://127.0.0.1:$(closed_port)/"
+    assert_status 97
+    assert_contains "$stderr" "91"
+}
+
+@test "peers: curl through tinyproxy with CONNECT, without and with BasicAuth" {
+    need curl
+    start_http_server
+    start_tinyproxy -- "$HTTP_PORT"
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$TP_PORT" \
+        "http://localhost:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$TP_PORT" \
+        "http://127.0.0.1:$(closed_port)/"
+    assert_status 56
+    assert_contains "$stderr" "403"
+    start_tinyproxy alice s3cret -- "$HTTP_PORT"
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$TP_PORT" \
+        --proxy-user alice:s3cret "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$TP_PORT" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    assert_status 56
+    assert_contains "$stderr" "407"
+}
+
+@test "peers: the TLS sink and gnutls-serv, reached directly by qioc's TLS client" {
+    start_sink --tls
+    through "TLS:localhost:$SINK_PORT,cafile=$CERTS/ca.pem"
+    grep -qx close_notify "$T/sink.events"
+    start_gnutls_echo
+    text_file "$T/up" 64K
+    run --separate-stderr relay "TLS:localhost:$TLS_PORT,cafile=$CERTS/ca.pem"
+    assert_status 0
+    assert_same "$T/up" "$T/out"
+}
+
+# ================================================================ qioc as the proxy: curl
+
+@test "SOCKS-SERVER: curl --socks4 fetches 1 MiB through qioc" {
+    need curl
+    start_http_server
+    proxy_server SOCKS-SERVER
+    run --separate-stderr fetch --socks4 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+}
+
+@test "SOCKS-SERVER: curl --socks4a, the name localhost resolved by qioc" {
+    need curl
+    start_http_server
+    proxy_server SOCKS-SERVER
+    run --separate-stderr fetch --socks4a "127.0.0.1:$QP" \
+        "http://localhost:$HTTP_PORT/f.bin"
+    fetched
+}
+
+@test "SOCKS-SERVER: curl --socks5 fetches 1 MiB through qioc" {
+    need curl
+    start_http_server
+    proxy_server SOCKS-SERVER
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+}
+
+@test "SOCKS-SERVER: curl --socks5-hostname localhost" {
+    need curl
+    start_http_server
+    proxy_server SOCKS-SERVER
+    run --separate-stderr fetch --socks5-hostname "127.0.0.1:$QP" \
+        "http://localhost:$HTTP_PORT/f.bin"
+    fetched
+    # -d names what the client asked for.
+    qs_log_has "SOCKS5.*localhost:$HTTP_PORT"
+}
+
+@test "SOCKS-SERVER: parallel curl clients each get their own tunnel (fork)" {
+    need curl
+    start_http_server
+    proxy_server SOCKS-SERVER
+    local i pids=()
+    for i in 1 2 3 4; do
+        bg timeout -k 5 20 curl -sS --max-time 15 --socks5-hostname \
+            "127.0.0.1:$QP" -o "$T/dl$i" "http://localhost:$HTTP_PORT/f.bin"
+        pids+=("$BG_PID")
     done
-    # -d names each client and what it asked for
-    log_has "$T/qp.log" "client 127.0.0.1:"
-    log_has "$T/qp.log" "SOCKS4 CONNECT 127.0.0.1:$HTTP_PORT"
-    log_has "$T/qp.log" "SOCKS4 CONNECT localhost:$HTTP_PORT"
-    log_has "$T/qp.log" "SOCKS5 CONNECT localhost:$HTTP_PORT"
-    log_has "$T/qp.log" "connected to localhost:$HTTP_PORT"
-}
-
-@test "PROXY-SERVER: curl -x tunnels through qioc's HTTP CONNECT proxy" {
-    need curl
-    http_server
-    qioc_proxy PROXY-SERVER
-    run curl -sS --max-time 20 -p -x "http://127.0.0.1:$QP_PORT" \
-        -o "$T/fetched" "http://localhost:$HTTP_PORT/file"
-    assert_status 0
-    assert_same "$T/www/file" "$T/fetched"
-    log_has "$T/qp.log" "HTTP CONNECT localhost:$HTTP_PORT"
-}
-
-@test "SOCKS-SERVER: a password is required when sockspass= is given" {
-    need curl
-    http_server
-    qioc_proxy SOCKS-SERVER,socksuser=alice,sockspass=s3cret
-    run curl -sS --max-time 20 --socks5 "127.0.0.1:$QP_PORT" \
-        --proxy-user alice:s3cret -o "$T/fetched" \
-        "http://127.0.0.1:$HTTP_PORT/file"
-    assert_status 0
-    assert_same "$T/www/file" "$T/fetched"
-    run curl -sS --max-time 20 --socks5 "127.0.0.1:$QP_PORT" \
-        --proxy-user alice:wrong -o /dev/null "http://127.0.0.1:$HTTP_PORT/file"
-    [ "$status" -ne 0 ]
-    poll 5 log_has "$T/qp.log" 'wrong user name or password from the client (user "alice")'
-    # SOCKS4 has no password: such a client is turned away
-    run curl -sS --max-time 20 --socks4 "127.0.0.1:$QP_PORT" \
-        -o /dev/null "http://127.0.0.1:$HTTP_PORT/file"
-    [ "$status" -ne 0 ]
-    poll 5 log_has "$T/qp.log" "a SOCKS4 client cannot give the password"
-}
-
-@test "PROXY-SERVER: proxyauth= requires Basic credentials (407 without)" {
-    need curl
-    http_server
-    qioc_proxy PROXY-SERVER,proxyauth=bob:pw
-    run curl -sS --max-time 20 -p -x "http://127.0.0.1:$QP_PORT" \
-        --proxy-user bob:pw -o "$T/fetched" "http://127.0.0.1:$HTTP_PORT/file"
-    assert_status 0
-    assert_same "$T/www/file" "$T/fetched"
-    run curl -s --max-time 20 -p -x "http://127.0.0.1:$QP_PORT" \
-        -o /dev/null -w '%{http_connect}' "http://127.0.0.1:$HTTP_PORT/file"
-    [ "$output" = 407 ]
-}
-
-@test "SOCKS-SERVER: allow= and allow-port= refuse other targets before connecting" {
-    need curl
-    http_server
-    qioc_proxy SOCKS-SERVER,allow-port=1-80
-    # TEST-NET-1 is outside the default allow-list: refused, never reached
-    run curl -sS --max-time 20 --socks5 "127.0.0.1:$QP_PORT" -o /dev/null \
-        http://192.0.2.1:80/
-    [ "$status" -ne 0 ]
-    poll 5 log_has "$T/qp.log" "refused 192.0.2.1:80: not in allow=127.0.0.0/8;::1/128"
-    run curl -sS --max-time 20 --socks5 "127.0.0.1:$QP_PORT" -o /dev/null \
-        "http://127.0.0.1:$HTTP_PORT/file"
-    [ "$status" -ne 0 ]
-    poll 5 log_has "$T/qp.log" "refused 127.0.0.1:$HTTP_PORT: not in allow=127.0.0.0/8;::1/128 allow-port=1-80"
-}
-
-@test "SOCKS-SERVER: an open listener without allow= is a usage error" {
-    run --separate-stderr qioc 'SOCKS-SERVER|TCP-LISTEN:1080,fork' DYNAMIC
-    assert_status 2
-    assert_one_line "$stderr"
-    [[ $stderr == *"give allow= the networks its clients may reach, or bind=127.0.0.1"* ]]
-    run --separate-stderr qioc TCP-LISTEN:1080 DYNAMIC
-    assert_status 2
-    [[ $stderr == *"needs a SOCKS-SERVER or PROXY-SERVER layer"* ]]
-    run --separate-stderr qioc 'PROXY-SERVER|UNIX-LISTEN:x' TCP:127.0.0.1:1
-    assert_status 2
-    [[ $stderr == *"the other address must be DYNAMIC"* ]]
-}
-
-@test "qioc through qioc: every client layer against both server layers, bytes intact both ways" {
-    qioc_proxy SOCKS-SERVER
-    local socks=$QP_PORT
-    qioc_proxy PROXY-SERVER
-    local layer
-    for layer in "SOCKS4:127.0.0.1:SINK" "SOCKS4A:localhost:SINK" \
-        "SOCKS5:localhost:SINK"; do
-        upload "$layer|TCP:127.0.0.1:$socks"
+    for i in 1 2 3 4; do
+        reap "${pids[i - 1]}"
+        [[ $BG_STATUS == 0 ]]
+        assert_same "$T/www/f.bin" "$T/dl$i"
     done
-    upload "PROXY:localhost:SINK|TCP:127.0.0.1:$QP_PORT"
-    download "SOCKS5:127.0.0.1:SOURCE|TCP:127.0.0.1:$socks"
-    download "PROXY:127.0.0.1:SOURCE|TCP:127.0.0.1:$QP_PORT"
+    still_running "$QS_PID"
 }
 
-@test "qioc through qioc: a refused target reads as the proxy's answer in words" {
-    qioc_proxy PROXY-SERVER
-    local http=$QP_PORT closed
-    qioc_proxy SOCKS-SERVER
-    closed=$(free_port)
-    run --separate-stderr qioc - "SOCKS5:127.0.0.1:$closed|TCP:127.0.0.1:$QP_PORT" </dev/null
-    assert_error 2 "SOCKS5:127.0.0.1:$closed|TCP:127.0.0.1:$QP_PORT" \
-        "SOCKS5 proxy: connection refused (reply 5)"
-    run --separate-stderr qioc - "SOCKS4:192.0.2.1:80|TCP:127.0.0.1:$QP_PORT" </dev/null
-    assert_error 2 "SOCKS4:192.0.2.1:80|TCP:127.0.0.1:$QP_PORT" \
-        "SOCKS4 proxy: request rejected or failed (code 91)"
-    # the reply code itself, read by a plain python client
-    run "$PYTHON3" "$PROXYPEER" socks-client 127.0.0.1 "$QP_PORT" 192.0.2.1 80
-    [ "$output" = 2 ]
-    run --separate-stderr qioc - "PROXY:127.0.0.1:$closed|TCP:127.0.0.1:$http" </dev/null
-    assert_error 2 "PROXY:127.0.0.1:$closed|TCP:127.0.0.1:$http" \
-        "HTTP proxy: HTTP/1.1 502 Bad Gateway"
-    run --separate-stderr qioc - "PROXY:192.0.2.1:80|TCP:127.0.0.1:$http" </dev/null
-    assert_error 2 "PROXY:192.0.2.1:80|TCP:127.0.0.1:$http" \
-        "HTTP proxy: HTTP/1.1 403 Forbidden"
+@test "PROXY-SERVER: curl -x http:// --proxytunnel fetches 1 MiB with CONNECT" {
+    need curl
+    start_http_server
+    proxy_server PROXY-SERVER
+    run --separate-stderr fetch --proxytunnel -x "http://127.0.0.1:$QP" \
+        "http://localhost:$HTTP_PORT/f.bin"
+    fetched
 }
 
-# ---------------------------------------------------------------- qioc as the client
-
-@test "microsocks: SOCKS5 without and with a password, chain and socat spelling" {
-    microsocks_start
-    upload "SOCKS5:127.0.0.1:SINK|TCP:127.0.0.1:$MS_PORT"
-    download "SOCKS5:127.0.0.1:$MS_PORT:127.0.0.1:SOURCE"
-    download "SOCKS5-CONNECT:127.0.0.1:$MS_PORT:localhost:SOURCE"
-    microsocks_start alice s3cret
-    upload "SOCKS5:127.0.0.1:SINK,socksuser=alice,sockspass=s3cret|TCP:127.0.0.1:$MS_PORT"
-    run --separate-stderr qioc - "SOCKS5:127.0.0.1:1,socksuser=alice,sockspass=bad|TCP:127.0.0.1:$MS_PORT" </dev/null
-    assert_error 2 "SOCKS5:127.0.0.1:1,socksuser=alice,sockspass=bad|TCP:127.0.0.1:$MS_PORT" \
-        "SOCKS5 proxy: wrong username or password"
-    # no password offered to a proxy that wants one
-    run --separate-stderr qioc - "SOCKS5:127.0.0.1:1|TCP:127.0.0.1:$MS_PORT" </dev/null
-    [[ $stderr == *"SOCKS5 proxy: accepts none of the methods offered (no authentication)" ]]
+@test "PROXY-SERVER: curl https:// through it verifies gnutls-serv" {
+    need curl
+    start_gnutls_http
+    proxy_server PROXY-SERVER
+    run --separate-stderr timeout -k 5 20 curl -sS --max-time 15 \
+        --cacert "$CERTS/ca.pem" -x "http://127.0.0.1:$QP" \
+        "https://localhost:$TLS_PORT/"
+    assert_status 0
+    assert_contains "$output" "GnuTLS"
 }
 
-@test "microsocks: a refused target is the proxy's reply in words" {
-    microsocks_start
-    local closed
-    closed=$(free_port)
-    run --separate-stderr qioc - "SOCKS5:127.0.0.1:$closed|TCP:127.0.0.1:$MS_PORT" </dev/null
+@test "PROXY-SERVER: a plain GET (no CONNECT) is answered 405" {
+    need curl
+    start_http_server
+    proxy_server PROXY-SERVER
+    run --separate-stderr timeout -k 5 20 curl -s --max-time 15 -o /dev/null \
+        -w '%{http_code}' -x "http://127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    [[ $output == 405 ]] || { echo "# curl: $output $stderr" >&2; return 1; }
+    still_running "$QS_PID"
+}
+
+@test "SOCKS-SERVER handshake-timeout=: a client that says nothing is cut off and logged" {
+    proxy_server "SOCKS-SERVER,handshake-timeout=0.5"
+    local start=$EPOCHREALTIME
+    # The peer notes "eof" when qioc closes, "no-eof" after 5 s of silence.
+    peer --connect --port "$QP" --events "$T/silent.events" probe --window 5
+    grep -qx eof "$T/silent.events"
+    assert_faster_than 4000 "$start"
+    qs_log_has "handshake"
+    still_running "$QS_PID"
+}
+
+@test "SOCKS-SERVER socksuser=,sockspass=: curl with the password gets through" {
+    need curl
+    start_http_server
+    proxy_server "SOCKS-SERVER,socksuser=alice,sockspass=s3cret"
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        --proxy-user alice:s3cret "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch \
+        -x "socks5h://alice:s3cret@127.0.0.1:$QP" \
+        "http://localhost:$HTTP_PORT/f.bin"
+    fetched
+}
+
+@test "SOCKS-SERVER socksuser=,sockspass=: a wrong password is rejected and logged" {
+    need curl
+    start_http_server
+    proxy_server "SOCKS-SERVER,socksuser=alice,sockspass=s3cret"
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        --proxy-user alice:wrong "http://127.0.0.1:$HTTP_PORT/f.bin"
+    assert_status 97
+    assert_contains "$stderr" "rejected"
+    [[ ! -s $T/dl ]]
+    qs_log_has 'password|auth'
+    still_running "$QS_PID"
+}
+
+@test "SOCKS-SERVER socksuser=,sockspass=: curl without credentials is turned away" {
+    need curl
+    start_http_server
+    proxy_server "SOCKS-SERVER,socksuser=alice,sockspass=s3cret"
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    assert_status 97
+    [[ ! -s $T/dl ]]
+    # SOCKS4 has no password: it cannot get in either.
+    run --separate-stderr fetch --socks4 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    assert_status 97
+    [[ ! -s $T/dl ]]
+}
+
+@test "PROXY-SERVER proxyauth=: Basic credentials get through, none or wrong get 407" {
+    need curl
+    start_http_server
+    proxy_server "PROXY-SERVER,proxyauth=alice:s3cret"
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$QP" \
+        --proxy-user alice:s3cret "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    assert_status 56
+    assert_contains "$stderr" "407"
+    [[ ! -s $T/dl ]]
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$QP" \
+        --proxy-user alice:wrong "http://127.0.0.1:$HTTP_PORT/f.bin"
+    assert_status 56
+    assert_contains "$stderr" "407"
+    still_running "$QS_PID"
+}
+
+# ================================================================ allow= and allow-port=
+
+# 192.0.2.1 is TEST-NET-1: never routed.  The refusal comes before any
+# connect (and connect-timeout=5 bounds one that would wrongly be tried).
+
+@test "SOCKS-SERVER: a target outside the default allow= is refused (SOCKS5 reply 2) and logged" {
+    need curl
+    proxy_server SOCKS-SERVER
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" "http://192.0.2.1:80/"
+    assert_status 97
+    assert_contains "$stderr" "(2)"
+    qs_log_has '192\.0\.2\.1.*(refused|not allowed)|(refused|not allowed).*192\.0\.2\.1'
+    still_running "$QS_PID"
+}
+
+@test "SOCKS-SERVER: SOCKS4 to a target outside allow= gets 91" {
+    need curl
+    proxy_server SOCKS-SERVER
+    run --separate-stderr fetch --socks4 "127.0.0.1:$QP" "http://192.0.2.1:80/"
+    assert_status 97
+    assert_contains "$stderr" "91"
+    qs_log_has '192\.0\.2\.1'
+}
+
+@test "PROXY-SERVER: CONNECT to a target outside allow= gets 403 and is logged" {
+    need curl
+    proxy_server PROXY-SERVER
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$QP" "http://192.0.2.1:80/"
+    assert_status 56
+    assert_contains "$stderr" "403"
+    qs_log_has '192\.0\.2\.1.*(refused|not allowed)|(refused|not allowed).*192\.0\.2\.1'
+}
+
+@test "SOCKS-SERVER allow=: a list of networks and hosts, separated by ;" {
+    need curl
+    start_http_server
+    proxy_server "SOCKS-SERVER,allow=127.0.0.2/32"
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    assert_status 97
+    assert_contains "$stderr" "(2)"
+    proxy_server "SOCKS-SERVER,allow=192.0.2.0/24;127.0.0.1"
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+}
+
+@test "SOCKS-SERVER allow-port=: only the listed ports and ranges" {
+    need curl
+    start_http_server
+    local other
+    other=$(closed_port)
+    proxy_server "SOCKS-SERVER,allow-port=1-1023;$HTTP_PORT"
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+    # Nothing listens on $other: the answer is "not allowed" (2), not
+    # "connection refused" (5), so qioc did not try.
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$other/"
+    assert_status 97
+    assert_contains "$stderr" "(2)"
+    qs_log_has "$other"
+}
+
+@test "PROXY-SERVER allow-port=: another port gets 403" {
+    need curl
+    start_http_server
+    proxy_server "PROXY-SERVER,allow-port=$HTTP_PORT"
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr fetch -p -x "http://127.0.0.1:$QP" \
+        "http://127.0.0.1:$(closed_port)/"
+    assert_status 56
+    assert_contains "$stderr" "403"
+}
+
+@test "qioc's clients read qioc's refusals in words: SOCKS5 2 and 5, SOCKS4 91, HTTP 403 and 502" {
+    proxy_server SOCKS-SERVER
+    local socks=$QP closed addr
+    proxy_server PROXY-SERVER
+    closed=$(closed_port)
+    addr="SOCKS5:127.0.0.1:$closed|TCP:127.0.0.1:$socks"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "SOCKS5 proxy: connection refused (reply 5)"
+    addr="SOCKS5:192.0.2.1:80|TCP:127.0.0.1:$socks"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "SOCKS5 proxy: connection not allowed by ruleset (reply 2)"
+    addr="SOCKS4:192.0.2.1:80|TCP:127.0.0.1:$socks"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "SOCKS4 proxy: request rejected or failed (code 91)"
+    addr="PROXY:127.0.0.1:$closed|TCP:127.0.0.1:$QP"
+    run --separate-stderr quiet_relay "$addr"
     assert_status 1
     assert_one_line "$stderr"
-    [[ $stderr == *"SOCKS5 proxy: "*"(reply "[1-8]")" ]]
-}
-
-@test "dante-server: SOCKS4 and SOCKS5, chain and socat spelling" {
-    dante_start
-    upload "SOCKS4:127.0.0.1:SINK|TCP:127.0.0.1:$DANTE_PORT"
-    upload "SOCKS4:127.0.0.1:127.0.0.1:SINK,socksport=$DANTE_PORT"
-    download "SOCKS5:localhost:SOURCE|TCP:127.0.0.1:$DANTE_PORT"
-    # SOCKS4 resolves the name itself: dante gets an address
-    download "SOCKS4:localhost:SOURCE|TCP:127.0.0.1:$DANTE_PORT"
-}
-
-# tinyproxy tears a tunnel down when one side half-closes, dropping what it
-# has not relayed yet: these transfers go towards the side that closes.
-@test "tinyproxy: PROXY (HTTP CONNECT), chain and socat spelling, Basic auth" {
-    tinyproxy_start
-    download "PROXY:127.0.0.1:SOURCE|TCP:127.0.0.1:$TP_PORT"
-    download "PROXY:127.0.0.1:127.0.0.1:SOURCE,proxyport=$TP_PORT"
-    # resolve: qioc asks for the address, in the family pf= says
-    download "PROXY:127.0.0.1:localhost:SOURCE,resolve,pf=ip4,proxyport=$TP_PORT"
-    tinyproxy_start carol pw
-    download "PROXY:127.0.0.1:SOURCE,proxyauth=carol:pw|TCP:127.0.0.1:$TP_PORT"
-    run --separate-stderr qioc - "PROXY:127.0.0.1:1,proxyauth=carol:no|TCP:127.0.0.1:$TP_PORT" </dev/null
+    [[ $stderr =~ ": HTTP proxy: HTTP/1."[01]" 502 " ]] || {
+        echo "# stderr: $stderr" >&2
+        return 1
+    }
+    addr="PROXY:192.0.2.1:80|TCP:127.0.0.1:$QP"
+    run --separate-stderr quiet_relay "$addr"
     assert_status 1
     assert_one_line "$stderr"
-    # the status line as tinyproxy sends it (it answers 401, not 407)
-    [[ $stderr == *"HTTP proxy: HTTP/1."?" 40"[17]" "* ]]
+    [[ $stderr =~ ": HTTP proxy: HTTP/1."[01]" 403 " ]] || {
+        echo "# stderr: $stderr" >&2
+        return 1
+    }
 }
 
-@test "a proxy that sends its reply and the first data in one segment loses nothing" {
-    local port
-    port=$(free_port)
-    bg "$PYTHON3" "$PROXYPEER" --port "$port" --ready "$T/p1" socks5-eager \
-        "first bytes after the reply"
-    wait_ready "$T/p1"
-    run --separate-stderr qioc -U - "SOCKS5:example.org:80|TCP:127.0.0.1:$port"
-    assert_status 0
-    [ "$output" = "first bytes after the reply" ]
-    port=$(free_port)
-    bg "$PYTHON3" "$PROXYPEER" --port "$port" --ready "$T/p2" http-eager \
-        "first bytes after the 200"
-    wait_ready "$T/p2"
-    run --separate-stderr qioc -U - "PROXY:example.org:80|TCP:127.0.0.1:$port"
-    assert_status 0
-    [ "$output" = "first bytes after the 200" ]
+# ================================================================ qioc as the client: real proxies
+
+@test "SOCKS5 layer through microsocks: 1 MiB each way" {
+    start_microsocks
+    start_sink --held
+    through "SOCKS5:127.0.0.1:$SINK_PORT|TCP:127.0.0.1:$MS_PORT"
 }
 
-@test "a proxy that closes mid-handshake, or says nothing, fails with one clear line" {
-    local port spec
-    port=$(free_port)
-    bg "$PYTHON3" "$PROXYPEER" --port "$port" --ready "$T/p1" socks5-close
-    wait_ready "$T/p1"
-    spec="SOCKS5:example.org:80|TCP:127.0.0.1:$port"
-    run --separate-stderr qioc - "$spec" </dev/null
-    assert_error 2 "$spec" \
-        "the SOCKS5 proxy closed the connection during the handshake"
-    port=$(free_port)
-    bg "$PYTHON3" "$PROXYPEER" --port "$port" --ready "$T/p2" socks5-silent
-    wait_ready "$T/p2"
-    spec="SOCKS5:example.org:80|TCP:127.0.0.1:$port,connect-timeout=0.5"
-    run --separate-stderr qioc - "$spec" </dev/null
-    assert_error 2 "$spec" \
-        "the SOCKS5 proxy did not finish the handshake within 0.5 s"
+@test "SOCKS5 layer through microsocks with socksuser=,sockspass=" {
+    start_microsocks alice s3cret
+    start_sink --held
+    through "SOCKS5:127.0.0.1:$SINK_PORT,socksuser=alice,sockspass=s3cret|TCP:127.0.0.1:$MS_PORT"
 }
 
-# ---------------------------------------------------------------- TLS in chains
+@test "SOCKS5 standalone (socat's spelling) through microsocks with a password" {
+    start_microsocks alice s3cret
+    start_sink --held
+    through "SOCKS5:127.0.0.1:$MS_PORT:127.0.0.1:$SINK_PORT,socksuser=alice,sockspass=s3cret"
+}
 
-# microsocks, like tinyproxy, ends a tunnel at the first half-close: the
-# request goes without one, and the server (openssl s_server -www) ends.
-@test "TLS through a SOCKS5 chain to openssl s_server, verified by name" {
-    need openssl microsocks
-    microsocks_start
-    local port
-    port=$(free_port)
-    bg openssl s_server -www -quiet -accept "127.0.0.1:$port" \
-        -cert "$CERTS/server.pem" -key "$CERTS/server-key.pem" >/dev/null 2>&1
-    wait_port "$port"
-    # the name verified is the SOCKS5 target's: localhost
-    run --separate-stderr qioc - \
-        "TLS,cafile=$CERTS/ca.pem|SOCKS5:localhost:$port|TCP:127.0.0.1:$MS_PORT" \
-        < <(exec 3>&-; printf 'GET / HTTP/1.0\r\n\r\n'; sleep 5)
+@test "SOCKS5-CONNECT standalone through microsocks" {
+    start_microsocks
+    start_sink --held
+    through "SOCKS5-CONNECT:127.0.0.1:$MS_PORT:127.0.0.1:$SINK_PORT"
+}
+
+@test "SOCKS4 layer through dante, an address and a name qioc resolves" {
+    start_dante
+    start_sink
+    through "SOCKS4:127.0.0.1:$SINK_PORT|TCP:127.0.0.1:$DANTE_PORT"
+    start_sink
+    through "SOCKS4:localhost:$SINK_PORT|TCP:127.0.0.1:$DANTE_PORT"
+}
+
+@test "SOCKS4 standalone through dante: socksport=" {
+    start_dante
+    start_sink
+    through "SOCKS4:127.0.0.1:localhost:$SINK_PORT,socksport=$DANTE_PORT"
+}
+
+@test "SOCKS4A layer through dante with an address (dante 1.4 resolves no 4A names)" {
+    start_dante
+    start_sink
+    through "SOCKS4A:127.0.0.1:$SINK_PORT|TCP:127.0.0.1:$DANTE_PORT"
+    start_sink
+    through "SOCKS4A:127.0.0.1:127.0.0.1:$SINK_PORT,socksport=$DANTE_PORT"
+}
+
+@test "SOCKS5 layer through dante, the name resolved by dante" {
+    start_dante
+    start_sink
+    through "SOCKS5:localhost:$SINK_PORT|TCP:127.0.0.1:$DANTE_PORT"
+}
+
+@test "SOCKS5 standalone through dante" {
+    start_dante
+    start_sink
+    through "SOCKS5:127.0.0.1:$DANTE_PORT:127.0.0.1:$SINK_PORT"
+}
+
+@test "PROXY layer through tinyproxy: 1 MiB each way" {
+    start_sink --held
+    start_tinyproxy -- "$SINK_PORT"
+    through "PROXY:localhost:$SINK_PORT|TCP:127.0.0.1:$TP_PORT"
+}
+
+@test "PROXY standalone through tinyproxy: proxyport=" {
+    start_sink --held
+    start_tinyproxy -- "$SINK_PORT"
+    through "PROXY:127.0.0.1:127.0.0.1:$SINK_PORT,proxyport=$TP_PORT"
+}
+
+@test "PROXY through tinyproxy with BasicAuth: proxyauth=" {
+    start_sink --held
+    start_tinyproxy alice s3cret -- "$SINK_PORT"
+    through "PROXY:127.0.0.1:$SINK_PORT,proxyauth=alice:s3cret|TCP:127.0.0.1:$TP_PORT"
+    start_sink --held
+    start_tinyproxy alice s3cret -- "$SINK_PORT"
+    through "PROXY:127.0.0.1:127.0.0.1:$SINK_PORT,proxyport=$TP_PORT,proxyauth=alice:s3cret"
+}
+
+@test "PROXY,resolve through tinyproxy: qioc asks for the address, in pf='s family" {
+    start_sink --held
+    start_tinyproxy -- "$SINK_PORT"
+    through "PROXY:127.0.0.1:localhost:$SINK_PORT,resolve,pf=ip4,proxyport=$TP_PORT"
+    grep -q "CONNECT 127.0.0.1:$SINK_PORT " "$T/tinyproxy.log"
+}
+
+@test "qioc to qioc: every client layer through the server layer it speaks, 1 MiB each way" {
+    proxy_server SOCKS-SERVER
+    local socks=$QP layer
+    proxy_server PROXY-SERVER
+    for layer in "SOCKS4:127.0.0.1:%s|TCP:127.0.0.1:$socks" \
+        "SOCKS4A:localhost:%s|TCP:127.0.0.1:$socks" \
+        "SOCKS5:127.0.0.1:%s|TCP:127.0.0.1:$socks" \
+        "SOCKS5:localhost:%s|TCP:127.0.0.1:$socks" \
+        "PROXY:localhost:%s|TCP:127.0.0.1:$QP"; do
+        start_sink
+        # shellcheck disable=SC2059
+        through "$(printf "$layer" "$SINK_PORT")"
+    done
+}
+
+@test "qioc to qioc: SOCKS4A names and SOCKS5 passwords through SOCKS-SERVER" {
+    proxy_server SOCKS-SERVER
+    start_sink
+    through "SOCKS4A:localhost:$SINK_PORT|TCP:127.0.0.1:$QP"
+    proxy_server "SOCKS-SERVER,socksuser=alice,sockspass=s3cret"
+    start_sink
+    through "SOCKS5:localhost:$SINK_PORT,socksuser=alice,sockspass=s3cret|TCP:127.0.0.1:$QP"
+}
+
+@test "qioc to qioc: PROXY with proxyauth= through PROXY-SERVER" {
+    proxy_server "PROXY-SERVER,proxyauth=alice:s3cret"
+    start_sink
+    through "PROXY:localhost:$SINK_PORT,proxyauth=alice:s3cret|TCP:127.0.0.1:$QP"
+}
+
+# ================================================================ what the client sends
+
+@test "SOCKS4 sends the address qioc resolved and socksuser=; SOCKS4A sends the name" {
+    start_fake early-data --proto socks4
+    run --separate-stderr quiet_relay "SOCKS4:localhost:4242,socksuser=alice|TCP:127.0.0.1:$FAKE_PORT"
     assert_status 0
-    [[ ${lines[0]} == "HTTP/1.0 200 ok"* ]]
-    # a name the certificate does not hold is refused
-    run --separate-stderr qioc - \
-        "TLS:other.example,cafile=$CERTS/ca.pem|SOCKS5:localhost:$port|TCP:127.0.0.1:$MS_PORT" </dev/null
+    fake_noted "socks4 127.0.0.1 4242 alice"
+    start_fake early-data --proto socks4
+    run --separate-stderr quiet_relay "SOCKS4A:localhost:4242,socksuser=bob|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    fake_noted "socks4a localhost 4242 bob"
+}
+
+@test "SOCKS4 without socksuser= sends LOGNAME (else USER), as socat does" {
+    start_fake early-data --proto socks4
+    LOGNAME=carol USER=dave run --separate-stderr quiet_relay \
+        "SOCKS4:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    fake_noted "socks4 127.0.0.1 4242 carol"
+    start_fake early-data --proto socks4
+    run --separate-stderr env -u LOGNAME USER=dave "$QIOC" - \
+        "SOCKS4:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT" </dev/null
+    assert_status 0
+    fake_noted "socks4 127.0.0.1 4242 dave"
+}
+
+@test "SOCKS5 sends a name for the proxy to resolve, and RFC 1929 credentials" {
+    start_fake early-data --proto socks5 --auth
+    run --separate-stderr quiet_relay "SOCKS5:localhost:4242,socksuser=alice,sockspass=s3cret|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    fake_noted "socks5-auth alice s3cret"
+    fake_noted "socks5 name localhost 4242"
+    start_fake early-data --proto socks5
+    run --separate-stderr quiet_relay "SOCKS5:[::1]:4242|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    fake_noted "socks5 ipv6 ::1 4242"
+}
+
+@test "PROXY sends CONNECT with Host: and Basic Proxy-Authorization:" {
+    start_fake early-data --proto http
+    run --separate-stderr quiet_relay "PROXY:localhost:4242,proxyauth=alice:s3cret|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    fake_noted "http CONNECT localhost:4242 HTTP/1.1"
+    grep -qiE '^http Host: localhost:4242$' "$T/fake.events"
+    # base64("alice:s3cret")
+    grep -qiE '^http Proxy-Authorization: Basic YWxpY2U6czNjcmV0$' \
+        "$T/fake.events"
+    # With resolve, the (IPv4 by default) address instead of the name.
+    start_fake early-data --proto http
+    run --separate-stderr quiet_relay "PROXY:localhost:4242,resolve|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    fake_noted "http CONNECT 127.0.0.1:4242 HTTP/1.1"
+}
+
+# ================================================================ a reply and data in one segment
+
+@test "SOCKS5: the bytes that come with the proxy's reply reach stdout" {
+    start_fake early-data --proto socks5 --data "hello after the reply"
+    run --separate-stderr quiet_relay "SOCKS5:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    [[ $output == "hello after the reply" ]]
+    fake_noted "socks5 ipv4 127.0.0.1 4242"
+}
+
+@test "SOCKS4: the bytes that come with the proxy's reply reach stdout" {
+    start_fake early-data --proto socks4 --data "hello after the reply"
+    run --separate-stderr quiet_relay "SOCKS4:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    [[ $output == "hello after the reply" ]]
+}
+
+@test "PROXY: 'HTTP/1.1 200 OK' and data in one segment: the data reaches stdout" {
+    start_fake early-data --proto http --data "hello after the reply"
+    run --separate-stderr quiet_relay "PROXY:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 0
+    [[ $output == "hello after the reply" ]]
+    fake_noted "http CONNECT 127.0.0.1:4242 HTTP/1.1"
+}
+
+# ================================================================ TLS over proxies
+
+@test "TLS over SOCKS5 through dante: gnutls-serv verified with cafile=, lines echoed" {
+    start_gnutls_echo
+    start_dante
+    text_file "$T/up" 256K
+    run --separate-stderr relay "TLS:localhost,cafile=$CERTS/ca.pem|SOCKS5:localhost:$TLS_PORT|TCP:127.0.0.1:$DANTE_PORT"
+    assert_status 0
+    [[ -z $stderr ]] || { echo "# stderr: $stderr" >&2; return 1; }
+    assert_same "$T/up" "$T/out"
+}
+
+@test "TLS without a name verifies the SOCKS5 target's host" {
+    start_gnutls_echo
+    start_dante
+    text_file "$T/up" 16K
+    run --separate-stderr relay "TLS,cafile=$CERTS/ca.pem|SOCKS5:localhost:$TLS_PORT|TCP:127.0.0.1:$DANTE_PORT"
+    assert_status 0
+    assert_same "$T/up" "$T/out"
+}
+
+@test "TLS over SOCKS5 through microsocks: 1 MiB each way, the server closes first" {
+    start_microsocks
+    start_sink --held --tls
+    through "TLS:localhost,cafile=$CERTS/ca.pem|SOCKS5:localhost:$SINK_PORT|TCP:127.0.0.1:$MS_PORT"
+    grep -qx "close_notify sent" "$T/sink.events"
+}
+
+@test "TLS with a name the certificate does not have fails through the proxy" {
+    start_gnutls_echo
+    start_microsocks
+    text_file "$T/up" 1K
+    run --separate-stderr relay "TLS:qioc-test.example,cafile=$CERTS/ca.pem|SOCKS5:localhost:$TLS_PORT|TCP:127.0.0.1:$MS_PORT"
     assert_status 1
-    [[ $stderr == *'the certificate is not for "other.example"'* ]]
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "qioc-test.example"
+    assert_empty "$T/out"
 }
 
-@test "TLS-SERVER over UNIX-LISTEN serves gnutls-cli, with fork" {
-    need gnutls-cli socat
-    local port
-    bg_qioc "TLS-SERVER,cert=$CERTS/server.pem,key=$CERTS/server-key.pem|UNIX-LISTEN:$T/tls.sock,fork" \
-        SYSTEM:cat
-    wait_socket "$T/tls.sock"
-    port=$(free_port)
-    # gnutls-cli speaks TCP only: a plain bridge to the unix socket
-    bg socat TCP-LISTEN:"$port",bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:"$T/tls.sock"
-    wait_port "$port"
-    local i
+@test "TLS over PROXY through tinyproxy: 1 MiB each way" {
+    start_sink --held --tls
+    start_tinyproxy -- "$SINK_PORT"
+    through "TLS,cafile=$CERTS/ca.pem|PROXY:localhost:$SINK_PORT|TCP:127.0.0.1:$TP_PORT"
+}
+
+@test "TLS over SOCKS4 through dante: 1 MiB each way, the name from SOCKS4's address" {
+    start_dante
+    start_sink --tls
+    through "TLS,cafile=$CERTS/ca.pem|SOCKS4:127.0.0.1:$SINK_PORT|TCP:127.0.0.1:$DANTE_PORT"
+}
+
+# ================================================================ TLS over unix sockets
+
+# unix_bridge TCP-PORT PATH: a plain bridge (fork) from 127.0.0.1:PORT to
+# the unix socket PATH (socat, or qioc when socat is missing).
+unix_bridge() {
+    if command -v socat >/dev/null; then
+        bg socat "TCP-LISTEN:$1,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$2"
+    else
+        bg_qioc "TCP-LISTEN:$1,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$2"
+    fi
+    wait_listener "$BG_PID" "$1"
+}
+
+@test "TLS-SERVER over UNIX-LISTEN,fork: gnutls-cli verifies it, twice (through a plain bridge)" {
+    need gnutls-cli
+    need_certs
+    bg_qioc "TLS-SERVER,cert=$CERTS/server.pem,key=$CERTS/server-key.pem|UNIX-LISTEN:$T/s.sock,fork" \
+        EXEC:cat 2>"$T/srv.err"
+    local spid=$BG_PID
+    wait_listener_unix "$spid" "$T/s.sock" "$T/srv.err"
+    local bp i
+    bp=$(free_port)
+    unix_bridge "$bp" "$T/s.sock"
     for i in 1 2; do
-        run timeout 10 gnutls-cli --x509cafile "$CERTS/ca.pem" -p "$port" \
-            localhost < <(echo "line $i"; sleep 1)
-        [[ $output == *"line $i"* ]]
+        run timeout -k 5 20 gnutls-cli --x509cafile "$CERTS/ca.pem" -p "$bp" \
+            localhost <<<"client $i through TLS over a unix socket"
+        assert_status 0
+        assert_contains "$output" "client $i through TLS over a unix socket"
     done
+    still_running "$spid"
 }
 
-@test "TLS over UNIX-CONNECT to gnutls-serv, and a file through both TLS layers over unix" {
-    need gnutls-serv socat
-    local port
-    port=$(free_port)
-    bg gnutls-serv --echo --x509certfile "$CERTS/server.pem" \
-        --x509keyfile "$CERTS/server-key.pem" -p "$port" >/dev/null 2>&1
-    wait_port "$port"
-    bg socat UNIX-LISTEN:"$T/plain.sock",fork TCP:127.0.0.1:"$port"
-    wait_socket "$T/plain.sock"
-    printf 'hello over unix\n' >"$T/in"
-    run --separate-stderr qioc - \
-        "TLS:localhost,cafile=$CERTS/ca.pem|UNIX-CONNECT:$T/plain.sock" \
-        <"$T/in"
-    assert_status 0
-    [ "$output" = "hello over unix" ]
-    # qioc on both ends: 1 MiB intact
-    random_file "$T/big" 1M
-    bg_qioc -u "TLS-SERVER,cert=$CERTS/server.pem,key=$CERTS/server-key.pem|UNIX-LISTEN:$T/both.sock" \
-        CREATE:"$T/big.out"
-    local server=$BG_PID
-    wait_socket "$T/both.sock"
-    run --separate-stderr qioc -u - \
-        "TLS:localhost,cafile=$CERTS/ca.pem|UNIX-CONNECT:$T/both.sock" <"$T/big"
-    assert_status 0
-    reap "$server"
-    assert_same "$T/big" "$T/big.out"
-}
-
-@test "--dry-run prints every layer of a chain" {
-    run --separate-stderr qioc --dry-run \
-        'TLS-SERVER,cert=c.pem|UNIX-LISTEN:/run/x.sock,fork' \
-        'TLS:db.example|SOCKS5:db.example:5432|TCP:proxy.example:1080'
-    assert_status 0
-    [[ ${lines[0]} == "address 1: TLS-SERVER,cert=c.pem,"*"|UNIX-LISTEN:/run/x.sock,fork=1,"* ]]
-    [[ ${lines[1]} == "address 2: TLS:db.example,"*"|SOCKS5:db.example:5432,"*"|TCP:proxy.example:1080,"* ]]
-}
-
-# ---------------------------------------------------------------- socat
-
-@test "compat: socat's SOCKS4 and PROXY command lines give the same bytes through dante and tinyproxy" {
+@test "TLS over UNIX-CONNECT to gnutls-serv behind a plain bridge" {
     need socat
-    dante_start
-    tinyproxy_start
-    local tool bin
-    for tool in socat qioc; do
-        bin=$tool
-        [[ $tool == qioc ]] && bin=$QIOC
-        source_peer
-        timeout 20 "$bin" -U - \
-            "SOCKS4:127.0.0.1:127.0.0.1:$SOURCE_PORT,socksport=$DANTE_PORT" \
-            >"$T/$tool.socks4"
-        assert_same "$T/sent" "$T/$tool.socks4"
-        source_peer
-        timeout 20 "$bin" -U - \
-            "PROXY:127.0.0.1:127.0.0.1:$SOURCE_PORT,proxyport=$TP_PORT" \
-            >"$T/$tool.proxy"
-        assert_same "$T/sent" "$T/$tool.proxy"
+    start_gnutls_echo
+    bg socat "UNIX-LISTEN:$T/g.sock,fork" "TCP:127.0.0.1:$TLS_PORT"
+    wait_listener_unix "$BG_PID" "$T/g.sock"
+    text_file "$T/up" 256K
+    run --separate-stderr relay "TLS:localhost,cafile=$CERTS/ca.pem|UNIX-CONNECT:$T/g.sock"
+    assert_status 0
+    assert_same "$T/up" "$T/out"
+}
+
+@test "TLS-SERVER over UNIX-LISTEN and TLS over UNIX-CONNECT: qioc both ends, 1 MiB each way" {
+    need_certs
+    random_file "$T/up" 1M
+    random_file "$T/down" 1M
+    bg_qioc "TLS-SERVER,cert=$CERTS/server.pem,key=$CERTS/server-key.pem|UNIX-LISTEN:$T/q.sock" \
+        - <"$T/down" >"$T/got" 2>"$T/srv.err"
+    local spid=$BG_PID
+    wait_listener_unix "$spid" "$T/q.sock" "$T/srv.err"
+    run --separate-stderr relay "TLS:localhost,cafile=$CERTS/ca.pem|UNIX-CONNECT:$T/q.sock"
+    assert_status 0
+    reap "$spid"
+    [[ $BG_STATUS == 0 ]] || { cat "$T/srv.err" >&2; return 1; }
+    assert_same "$T/up" "$T/got"
+    assert_same "$T/down" "$T/out"
+}
+
+# ================================================================ fork
+
+@test "TLS-SERVER under a fork listener: each client gets its own handshake" {
+    need_certs
+    local P
+    P=$(free_port)
+    bg_qioc "TLS-SERVER,cert=$CERTS/server.pem,key=$CERTS/server-key.pem|TCP-LISTEN:$P,bind=127.0.0.1,fork,reuseaddr" \
+        EXEC:cat </dev/null 2>"$T/srv.err"
+    local spid=$BG_PID
+    wait_listener "$spid" "$P" "$T/srv.err"
+    local i pids=()
+    # Sequential clients...
+    for i in 1 2; do
+        random_file "$T/in$i" 256K
+        qioc - "TLS:localhost,cafile=$CERTS/ca.pem|TCP:127.0.0.1:$P" \
+            <"$T/in$i" >"$T/out$i"
+        assert_same "$T/in$i" "$T/out$i"
     done
+    # ...then parallel ones.
+    for i in 3 4 5 6; do
+        random_file "$T/in$i" 256K
+        bg_qioc - "TLS:localhost,cafile=$CERTS/ca.pem|TCP:127.0.0.1:$P" \
+            <"$T/in$i" >"$T/out$i"
+        pids+=("$BG_PID")
+    done
+    for i in 3 4 5 6; do
+        reap "${pids[i - 3]}"
+        [[ $BG_STATUS == 0 ]]
+        assert_same "$T/in$i" "$T/out$i"
+    done
+    if command -v gnutls-cli >/dev/null; then
+        run timeout -k 5 20 gnutls-cli --x509cafile "$CERTS/ca.pem" -p "$P" \
+            localhost <<<"and gnutls-cli"
+        assert_status 0
+        assert_contains "$output" "and gnutls-cli"
+    fi
+    still_running "$spid"
+}
+
+@test "SOCKS-SERVER over TLS-SERVER: a SOCKS5 client inside TLS" {
+    need_certs
+    local P
+    P=$(free_port)
+    bg_qioc -d "SOCKS-SERVER|TLS-SERVER,cert=$CERTS/server.pem,key=$CERTS/server-key.pem|TCP-LISTEN:$P,bind=127.0.0.1,fork,reuseaddr" \
+        DYNAMIC </dev/null 2>"$T/qs.err"
+    wait_listener "$BG_PID" "$P" "$T/qs.err"
+    start_sink
+    through "SOCKS5:127.0.0.1:$SINK_PORT|TLS:localhost,cafile=$CERTS/ca.pem|TCP:127.0.0.1:$P"
+}
+
+@test "PROXY-SERVER over TLS-SERVER: curl's https:// proxy" {
+    need curl
+    curl -V | grep -qw HTTPS-proxy || skip "this curl has no HTTPS proxy support"
+    need_certs
+    start_http_server
+    local P
+    P=$(free_port)
+    bg_qioc "PROXY-SERVER|TLS-SERVER,cert=$CERTS/server.pem,key=$CERTS/server-key.pem|TCP-LISTEN:$P,bind=127.0.0.1,fork,reuseaddr" \
+        DYNAMIC </dev/null 2>"$T/qs.err"
+    wait_listener "$BG_PID" "$P" "$T/qs.err"
+    run --separate-stderr fetch -p --proxy-cacert "$CERTS/ca.pem" \
+        -x "https://localhost:$P" "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+}
+
+# ================================================================ failures
+
+@test "SOCKS5 through microsocks to a closed port: one line, connection refused" {
+    start_microsocks
+    local addr
+    addr="SOCKS5:127.0.0.1:$(closed_port)|TCP:127.0.0.1:$MS_PORT"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "SOCKS5 proxy: connection refused (reply 5)"
+    [[ -z $output ]]
+}
+
+@test "SOCKS5 through microsocks with a wrong password: one line" {
+    start_microsocks alice s3cret
+    local addr
+    addr="SOCKS5:127.0.0.1:4242,socksuser=alice,sockspass=wrong|TCP:127.0.0.1:$MS_PORT"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "SOCKS5 proxy: wrong username or password"
+}
+
+@test "SOCKS5 without credentials to microsocks that wants them: one line" {
+    start_microsocks alice s3cret
+    run --separate-stderr quiet_relay "SOCKS5:127.0.0.1:4242|TCP:127.0.0.1:$MS_PORT"
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "SOCKS5 proxy: "
+}
+
+@test "SOCKS4 through dante to a closed port: request rejected (code 91)" {
+    start_dante
+    local addr
+    addr="SOCKS4:127.0.0.1:$(closed_port)|TCP:127.0.0.1:$DANTE_PORT"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "SOCKS4 proxy: request rejected or failed (code 91)"
+}
+
+@test "SOCKS5 through dante to a closed port: connection refused (reply 5)" {
+    start_dante
+    local addr
+    addr="SOCKS5:127.0.0.1:$(closed_port)|TCP:127.0.0.1:$DANTE_PORT"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "SOCKS5 proxy: connection refused (reply 5)"
+}
+
+@test "PROXY through tinyproxy: a port it does not allow, 403 quoted" {
+    local allowed
+    allowed=$(closed_port)
+    start_tinyproxy -- "$allowed"
+    local addr="PROXY:127.0.0.1:4242|TCP:127.0.0.1:$TP_PORT"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "HTTP proxy: HTTP/1.1 403 Access violation"
+    # An allowed port nobody listens on: tinyproxy's 500.
+    addr="PROXY:127.0.0.1:127.0.0.1:$allowed,proxyport=$TP_PORT"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "HTTP proxy: HTTP/1.1 500 Unable to connect"
+}
+
+@test "PROXY through tinyproxy without or with wrong credentials: its status quoted" {
+    start_sink
+    start_tinyproxy alice s3cret -- "$SINK_PORT"
+    local addr="PROXY:127.0.0.1:$SINK_PORT|TCP:127.0.0.1:$TP_PORT"
+    run --separate-stderr quiet_relay "$addr"
+    assert_error 2 "$addr" "HTTP proxy: HTTP/1.0 407 Proxy Authentication Required"
+    # tinyproxy 1.11 answers a wrong password with 401, not 407.
+    addr="PROXY:127.0.0.1:$SINK_PORT,proxyauth=alice:wrong|TCP:127.0.0.1:$TP_PORT"
+    run --separate-stderr quiet_relay "$addr"
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr =~ ^"qioc: address 2 ($addr): HTTP proxy: HTTP/1."[01]" 40"[17]" " ]] || {
+        echo "# stderr: $stderr" >&2
+        return 1
+    }
+}
+
+@test "a SOCKS5 proxy that closes during the handshake: exit 1, one line" {
+    start_fake close-after-greeting
+    run --separate-stderr quiet_relay "SOCKS5:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "qioc: address 2 ("
+    assert_contains "$stderr" "closed"
+    [[ -z $output ]]
+}
+
+@test "an HTTP proxy that closes during the handshake: exit 1, one line" {
+    start_fake close-after-greeting
+    run --separate-stderr quiet_relay "PROXY:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT"
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "qioc: address 2 ("
+    assert_contains "$stderr" "closed"
+}
+
+@test "a proxy that says nothing: connect-timeout= bounds the handshake, one line" {
+    start_fake silent
+    local addr="SOCKS5:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT,connect-timeout=0.5"
+    local start=$EPOCHREALTIME
+    run --separate-stderr quiet_relay "$addr"
+    assert_faster_than 5000 "$start"
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "qioc: address 2 ("
+    assert_contains "$stderr" "0.5 s"
+}
+
+@test "a proxy nobody listens on: exit 1, one line" {
+    run --separate-stderr quiet_relay "SOCKS5:127.0.0.1:4242|TCP:127.0.0.1:$(closed_port)"
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "qioc: address 2 ("
+}
+
+# ================================================================ usage
+
+@test "a layer without its port, or over a datagram transport, is a usage error" {
+    run --separate-stderr qioc --dry-run - "SOCKS5:localhost|TCP:127.0.0.1:1080"
+    assert_status 2
+    assert_one_line "$stderr"
+    [[ -z $output ]]
+    run --separate-stderr qioc --dry-run - "SOCKS5:localhost:80|UDP:127.0.0.1:1080"
+    assert_status 2
+    assert_one_line "$stderr"
+    run --separate-stderr qioc --dry-run \
+        "SOCKS-SERVER,allow=10.0.0.0/99|TCP-LISTEN:1080,bind=127.0.0.1" DYNAMIC
+    assert_status 2
+    assert_one_line "$stderr"
+}
+
+@test "usage errors: an open SOCKS-SERVER, DYNAMIC and the server layers apart, sockspass= misused, DYNAMIC,retry" {
+    local cmd
+    for cmd in "SOCKS-SERVER|TCP-LISTEN:1080,fork DYNAMIC" \
+        "TCP-LISTEN:1080,bind=127.0.0.1 DYNAMIC" \
+        "PROXY-SERVER|UNIX-LISTEN:$T/x.sock TCP:127.0.0.1:1" \
+        "- SOCKS5:localhost:1,sockspass=x|TCP:127.0.0.1:1080" \
+        "- SOCKS4:localhost:1,socksuser=a,sockspass=x|TCP:127.0.0.1:1080" \
+        "SOCKS-SERVER|TCP-LISTEN:1080,bind=127.0.0.1 DYNAMIC,retry=3"; do
+        # shellcheck disable=SC2086 # each is two addresses
+        run --separate-stderr qioc --dry-run $cmd
+        assert_status 2
+        assert_one_line "$stderr"
+        [[ -z $output ]]
+    done
+}
+
+@test "--dry-run describes each layer of a chain, joined by |" {
+    run --separate-stderr qioc --dry-run - \
+        "TLS:localhost,cafile=$CERTS/ca.pem|SOCKS5:localhost:1234|TCP:127.0.0.1:1080"
+    assert_status 0
+    [[ ${lines[1]} =~ ^address\ 2:\ TLS:localhost,[^|]*cafile=[^|]*\|SOCKS5:localhost:1234(,[^|]*)?\|TCP:127\.0\.0\.1:1080(,.*)?$ ]] || {
+        echo "# ${lines[1]}" >&2
+        return 1
+    }
+    run --separate-stderr qioc --dry-run \
+        "SOCKS-SERVER,allow=10.0.0.0/8|TLS-SERVER,cert=c.pem,key=k.pem|UNIX-LISTEN:$T/x.sock,fork" \
+        DYNAMIC
+    assert_status 0
+    [[ ${lines[0]} =~ ^address\ 1:\ SOCKS-SERVER,[^|]*allow=10\.0\.0\.0/8[^|]*\|TLS-SERVER,[^|]*cert=c\.pem[^|]*\|UNIX-LISTEN:[^|]*x\.sock,.*$ ]] || {
+        echo "# ${lines[0]}" >&2
+        return 1
+    }
+    [[ ${lines[1]} == "address 2: DYNAMIC"* ]]
+}
+
+# ================================================================ socat's command lines
+
+# Each case runs one command line twice: with qioc, then with socat when
+# it is installed; stdout and the exit status must be the same.
+
+# same_as_socat [--held BYTES] ARGS...: qioc ARGS and socat ARGS, stdin
+# from $T/cmp.in (empty when missing).  The qioc run's stdout, stderr and
+# status are in $T/qioc.out, $stderr and $status.  --held keeps stdin
+# open until BYTES have come out, for tinyproxy, which ends both
+# directions when one ends.
+same_as_socat() {
+    local held=
+    if [[ $1 == --held ]]; then
+        held=$2
+        shift 2
+    fi
+    [[ -e $T/cmp.in ]] || : >"$T/cmp.in"
+    status=0
+    run_relay qioc "$held" "$@" || status=$?
+    stderr=$(cat "$T/qioc.err")
+    command -v socat >/dev/null || return 0
+    local st=0
+    run_relay socat "$held" "$@" || st=$?
+    if ! cmp -s "$T/qioc.out" "$T/socat.out" || [[ $st != "$status" ]]; then
+        echo "# qioc and socat differ for: $*" >&2
+        echo "# qioc: exit $status, $(stat -c %s "$T/qioc.out") bytes: $stderr" >&2
+        echo "# socat: exit $st, $(stat -c %s "$T/socat.out") bytes: $(cat "$T/socat.err")" >&2
+        return 1
+    fi
+}
+
+# run_relay qioc|socat HELD ARGS...: one run for same_as_socat.
+run_relay() {
+    local name=$1 held=$2 cmd
+    shift 2
+    if [[ $name == qioc ]]; then
+        cmd=("$QIOC")
+    else
+        cmd=(socat)
+    fi
+    rm -f "$T/$name.out"
+    if [[ -n $held ]]; then
+        held_run "$T/cmp.in" "$T/$name.out" "$held" \
+            timeout -k 5 20 "${DEFAULT_SIGNALS[@]}" "${cmd[@]}" "$@" \
+            2>"$T/$name.err"
+    else
+        timeout -k 5 20 "${DEFAULT_SIGNALS[@]}" "${cmd[@]}" "$@" \
+            <"$T/cmp.in" >"$T/$name.out" 2>"$T/$name.err"
+    fi
+}
+
+@test "compat: socat - SOCKS4:...,socksport= through dante" {
+    start_dante
+    random_file "$T/file" 1M
+    start_serve_file "$T/file"
+    same_as_socat -t 5 - "SOCKS4:127.0.0.1:127.0.0.1:$FILE_PORT,socksport=$DANTE_PORT"
+    assert_status 0
+    assert_same "$T/file" "$T/qioc.out"
+    same_as_socat -t 5 - "SOCKS4:127.0.0.1:localhost:$FILE_PORT,socksport=$DANTE_PORT"
+    assert_status 0
+    assert_same "$T/file" "$T/qioc.out"
+}
+
+@test "compat: socat - SOCKS4: to a closed port through dante fails the same" {
+    start_dante
+    same_as_socat - "SOCKS4:127.0.0.1:127.0.0.1:$(closed_port),socksport=$DANTE_PORT"
+    assert_status 1
+    assert_one_line "$stderr"
+}
+
+@test "compat: socat - PROXY:...,proxyport= through tinyproxy" {
+    random_file "$T/file" 1M
+    start_serve_file "$T/file"
+    start_tinyproxy -- "$FILE_PORT"
+    same_as_socat --held 1048576 - "PROXY:127.0.0.1:127.0.0.1:$FILE_PORT,proxyport=$TP_PORT"
+    assert_status 0
+    assert_same "$T/file" "$T/qioc.out"
+}
+
+@test "compat: socat - PROXY:...,proxyauth= through tinyproxy with BasicAuth" {
+    random_file "$T/file" 256K
+    start_serve_file "$T/file"
+    start_tinyproxy alice s3cret -- "$FILE_PORT"
+    same_as_socat --held 262144 - "PROXY:127.0.0.1:127.0.0.1:$FILE_PORT,proxyport=$TP_PORT,proxyauth=alice:s3cret"
+    assert_status 0
+    assert_same "$T/file" "$T/qioc.out"
+    same_as_socat -t 5 - "PROXY:127.0.0.1:127.0.0.1:$FILE_PORT,proxyport=$TP_PORT,proxyauth=alice:wrong"
+    assert_status 1
+}
+
+@test "compat: socat - PROXY: to a port tinyproxy forbids fails the same" {
+    start_tinyproxy -- "$(closed_port)"
+    same_as_socat - "PROXY:127.0.0.1:127.0.0.1:4242,proxyport=$TP_PORT"
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "403"
+}
+
+@test "compat: socat's SOCKS4 and SOCKS4A clients through qioc's SOCKS-SERVER" {
+    random_file "$T/file" 1M
+    start_serve_file "$T/file"
+    proxy_server SOCKS-SERVER
+    same_as_socat -t 5 - "SOCKS4:127.0.0.1:127.0.0.1:$FILE_PORT,socksport=$QP"
+    assert_status 0
+    assert_same "$T/file" "$T/qioc.out"
+    same_as_socat -t 5 - "SOCKS4A:127.0.0.1:localhost:$FILE_PORT,socksport=$QP"
+    assert_status 0
+    assert_same "$T/file" "$T/qioc.out"
+}
+
+@test "compat: socat's PROXY client through qioc's PROXY-SERVER" {
+    random_file "$T/file" 1M
+    start_serve_file "$T/file"
+    proxy_server "PROXY-SERVER,proxyauth=alice:s3cret"
+    same_as_socat -t 5 - "PROXY:127.0.0.1:localhost:$FILE_PORT,proxyport=$QP,proxyauth=alice:s3cret"
+    assert_status 0
+    assert_same "$T/file" "$T/qioc.out"
 }
