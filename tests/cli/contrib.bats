@@ -29,8 +29,9 @@ EOF
     cat >"$T/complete.sh" <<'EOF'
 # complete.sh LINE...: for each LINE (cursor at its end), the words bash
 # would offer, sorted, one per line.  Readline replaces only the text after
-# the last COMP_WORDBREAKS character, so that part is put back in front of
-# every reply to show whole words ($RAW set: the replies as they are).
+# the last unescaped COMP_WORDBREAKS character, or after an open quote, so
+# that part is put back in front of every reply to show whole words ($RAW
+# set: the replies as they are).
 # Strict mode, so that the completion is shown to survive a user's set -eu.
 set -eu
 # shellcheck source=/dev/null
@@ -45,10 +46,15 @@ show() {
     COMPREPLY=()
     _qioc
     word=${COMP_WORDS[COMP_CWORD]}
-    for ((i = ${#word} - 1; i >= 0; i--)); do
-        if [[ -z ${RAW-} && $COMP_WORDBREAKS == *"${word:i:1}"* ]]; then
+    # In an open quote readline replaces what follows the quote.
+    [[ -z ${RAW-} && $word == [\"\']* && ${word:1} != *"${word:0:1}"* ]] &&
+        word=${word:0:1}
+    # A character escaped by a backslash does not break the word.
+    for ((i = 0; i < ${#word}; i++)); do
+        if [[ ${word:i:1} == \\ ]]; then
+            ((++i))
+        elif [[ -z ${RAW-} && $COMP_WORDBREAKS == *"${word:i:1}"* ]]; then
             prefix=${word:0:i+1}
-            break
         fi
     done
     for reply in "${COMPREPLY[@]}"; do
@@ -300,6 +306,31 @@ offers_exactly() {
     offers "qioc - - -" --stats
 }
 
+@test "completion: address chains, in quotes or with \\|: layers, then the address" {
+    completion_setup
+    # A chain starts with a layer or is an address.
+    offers "qioc - SOCKS" SOCKS5 SOCKS4A SOCKS-SERVER SOCKS5-SERVER
+    offers "qioc PROXY-S" PROXY-SERVER
+    # In an open quote, whole words after the quote.
+    offers "qioc - 'TLS:example.org|SOC" "'TLS:example.org|SOCKS5" \
+        "'TLS:example.org|SOCKS4A"
+    offers "qioc - 'TLS|TCP-C" "'TLS|TCP-CONNECT"
+    offers_exactly "qioc - 'TLS:x,verify=0|TCP:h:1,connect-t" \
+        "'TLS:x,verify=0|TCP:h:1,connect-timeout"
+    offers "qioc 'SOCKS-SERVER,al" "'SOCKS-SERVER,allow" "'SOCKS-SERVER,allow-port"
+    offers "qioc 'PROXY-SERVER,proxya" "'PROXY-SERVER,proxyauth"
+    offers_exactly "qioc 'TCP-LISTEN:80,fo" "'TCP-LISTEN:80,fork" "'TCP-LISTEN:80,forever"
+    # A file name in quotes is not escaped.
+    mkdir -p "$T/d"
+    touch "$T/d/a b.sock"
+    offers_exactly "qioc - 'TLS|UNIX:$T/d/a" "'TLS|UNIX:$T/d/a b.sock"
+    # With the shell's \| instead of quotes.
+    offers "qioc - TLS:x\\|TC" "TLS:x\\|TCP" "TLS:x\\|TCP-LISTEN"
+    offers_exactly "qioc - TLS\\|UNIX:$T/d/a" "TLS\\|UNIX:$T/d/a\\ b.sock"
+    # A '|' after an address that is not a layer is part of it.
+    offers_exactly "qioc - 'SYSTEM:ps ax | gr"
+}
+
 @test "completion: odd input completes to nothing, without an error" {
     completion_setup
     offers "qioc --fds=require " TCP-LISTEN STDIO
@@ -307,7 +338,7 @@ offers_exactly() {
     offers_exactly "qioc - ,"
     offers_exactly "qioc NOSUCH:x,"
     offers_exactly "qioc NOSUCH:/tm"
-    offers_exactly "qioc 'TCP-LISTEN:80,"
+    offers_exactly "qioc 'TCP-LISTEN:80,fork'x"
     offers_exactly "qioc -- -" -
     offers_exactly "qioc --nosuch="
 }
@@ -321,7 +352,9 @@ offers_exactly() {
         "qioc -u FILE:/etc/hosts,rdonly TCP:localhost:9000,shut=none,pf=ip4" \
         "qioc -- - \"EXEC:printf '<%s>' 'a, b'\",pty,stderr" \
         "qioc /dev/null,ignoreeof 3,readbytes=5 --stats" \
-        "qioc --syslog=daemon TLS-L:443,cert=/c.pem,verify=0 SD-LISTEN:w"; do
+        "qioc --syslog=daemon TLS-L:443,cert=/c.pem,verify=0 SD-LISTEN:w" \
+        "qioc -d 'SOCKS-SERVER,allow=127.0.0.0/8|TCP-LISTEN:1080,fork' DYNAMIC" \
+        "qioc - TLS:db,cafile=/ca.pem\\|SOCKS5:db:5432\\|TCP:proxy:1080 "; do
         for ((i = 5; i <= ${#line}; i++)); do
             prefixes+=("${line:0:i}")
         done
