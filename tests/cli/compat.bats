@@ -9,9 +9,10 @@
 # accept-timeout, ignoreeof, readbytes, umask, perm, pipes, socketpair,
 # pty, setsid, ctty, nofork, fdin/fdout, end-close, the o-*/so-*/tcp-*
 # aliases, unlink, cert= with the key in it), socat's logging options, the
-# environment of EXEC/SYSTEM children and their exit status.  Where qioc
-# deliberately differs (the close timeout waits, usage errors exit 2) the
-# documented qioc behaviour is asserted.  The cases socat can run too are
+# environment of EXEC/SYSTEM children and their exit status, socat's
+# SOCKS4, SOCKS4A and PROXY clients (through qioc's proxy servers).  Where
+# qioc deliberately differs (the close timeout waits, usage errors exit 2)
+# the documented qioc behaviour is asserted.  The cases socat can run too are
 # run again with socat when it is installed, and its output and exit
 # status must be qioc's (compare_socat); without socat only that
 # comparison is skipped.
@@ -1568,4 +1569,50 @@ print("echo=%d icanon=%d isig=%d icrnl=%d ixon=%d opost=%d" % tuple(
     [[ ${lines[1]} == "slave: 0 A T \\r \\n 003 004 023 021 177 e n d \\n" ]]
     [[ ${lines[2]} == "client: O K \\r \\n 003 \\n" ]]
     [[ ${lines[3]} == "relay: 0" ]]
+}
+
+# ---------------------------------------------------------------- SOCKS4 and PROXY
+
+# socat's proxy clients against a proxy on loopback: qioc's own SOCKS and
+# HTTP CONNECT servers here, so that the comparison needs no proxy package
+# (tests/cli/proxy.bats runs the same command lines through dante and
+# tinyproxy as well).
+
+# proxy_and_target LAYER: a server on $P that sends $T/file to each client,
+# and qioc as LAYER over a forking listener on port $QP, to DYNAMIC.
+proxy_and_target() {
+    random_file "$T/file" 256K
+    bg_qioc -U "TCP-LISTEN:$P,bind=127.0.0.1,fork" "FILE:$T/file" </dev/null
+    wait_port "$P"
+    QP=$(free_port)
+    bg_qioc "$1|TCP-LISTEN:$QP,bind=127.0.0.1,fork" DYNAMIC </dev/null
+    wait_port "$QP"
+}
+
+@test "socat -u SOCKS4:... and SOCKS4A:...,socksport= - : the target's bytes through a SOCKS server" {
+    proxy_and_target SOCKS-SERVER
+    compare_socat output_sha -u "SOCKS4:127.0.0.1:127.0.0.1:$P,socksport=$QP" - </dev/null
+    assert_status 0
+    [[ $output == "262144 $(sha "$T/file")" ]]
+    compare_socat output_sha -u "SOCKS4A:127.0.0.1:localhost:$P,socksport=$QP" - </dev/null
+    assert_status 0
+    [[ $output == "262144 $(sha "$T/file")" ]]
+    # A target the proxy refuses (SOCKS4 reply 91): exit 1 for both.
+    compare_socat relay -u "SOCKS4:127.0.0.1:127.0.0.2:$P,socksport=$QP" - </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+}
+
+@test "socat -u PROXY:...,proxyport=,proxyauth= - : the target's bytes through an HTTP CONNECT proxy" {
+    proxy_and_target "PROXY-SERVER,proxyauth=alice:s3cret"
+    compare_socat output_sha -u \
+        "PROXY:127.0.0.1:localhost:$P,proxyport=$QP,proxyauth=alice:s3cret" - </dev/null
+    assert_status 0
+    [[ $output == "262144 $(sha "$T/file")" ]]
+    # A wrong password (407): exit 1 for both, the status quoted by qioc.
+    compare_socat relay -u \
+        "PROXY:127.0.0.1:localhost:$P,proxyport=$QP,proxyauth=alice:wrong" - </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" 407
 }
