@@ -271,7 +271,7 @@ static void server_state_free(gpointer data)
 {
     QiocProxyServerState *st = data;
 
-    g_ptr_array_unref(st->allow);
+    g_clear_pointer(&st->allow, g_ptr_array_unref);
     g_clear_pointer(&st->ports, g_array_unref);
     g_free(st->user);
     g_free(st->pass);
@@ -335,39 +335,6 @@ static gboolean check_server(const QiocAddress *addr, GError **errp)
     return check_proxyauth(addr, errp);
 }
 
-/* allow=, with its host names resolved once, as range= is. */
-static gboolean server_allow(QiocProxyServerState *st, const QiocNetworks *nets,
-                             GError **errp)
-{
-    g_autoptr(GResolver) resolver = g_resolver_get_default();
-
-    st->allow = g_ptr_array_new_with_free_func(g_object_unref);
-    for (guint i = 0; i < nets->masks->len; i++) {
-        g_ptr_array_add(st->allow, g_object_ref(nets->masks->pdata[i]));
-    }
-    for (guint i = 0; i < nets->hosts->len; i++) {
-        const char *host = nets->hosts->pdata[i];
-        g_autoptr(GError) err = NULL;
-        GList *found = g_resolver_lookup_by_name(resolver, host, NULL, &err);
-
-        if (!found) {
-            g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "allow=%s: %s",
-                        host, err->message);
-            return FALSE;
-        }
-        for (GList *l = found; l; l = l->next) {
-            GInetAddress *ia = l->data;
-
-            g_ptr_array_add(
-                st->allow,
-                g_inet_address_mask_new(
-                    ia, g_inet_address_get_native_size(ia) * 8, NULL));
-        }
-        g_resolver_free_addresses(found);
-    }
-    return TRUE;
-}
-
 static gboolean server_prepare(QiocEndpoint *ep, GError **errp)
 {
     const QiocAddress *addr = ep->addr;
@@ -376,7 +343,8 @@ static gboolean server_prepare(QiocEndpoint *ep, GError **errp)
     g_autofree char *bad = NULL;
 
     ep->state = st;
-    if (!server_allow(st, addr->o.allow, errp)) {
+    /* allow=, with its host names resolved once, as range= is */
+    if (!(st->allow = qioc_networks_resolve(addr->o.allow, "allow", errp))) {
         return FALSE;
     }
     if (addr->o.allow_port) {

@@ -68,15 +68,15 @@ const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind)
 /* ---------------------------------------------------------------- endpoint */
 
 /* Every address @host resolves to, each as a one-address network. */
-static gboolean range_add_host(GPtrArray *masks, const char *host,
-                               GError **errp)
+static gboolean networks_add_host(GPtrArray *masks, const char *option,
+                                  const char *host, GError **errp)
 {
     g_autoptr(GResolver) resolver = g_resolver_get_default();
     g_autoptr(GError) err = NULL;
     GList *found = g_resolver_lookup_by_name(resolver, host, NULL, &err);
 
     if (!found) {
-        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "range=%s: %s",
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s=%s: %s", option,
                     host, err->message);
         return FALSE;
     }
@@ -91,24 +91,28 @@ static gboolean range_add_host(GPtrArray *masks, const char *host,
     return TRUE;
 }
 
+GPtrArray *qioc_networks_resolve(const QiocNetworks *nets, const char *option,
+                                 GError **errp)
+{
+    g_autoptr(GPtrArray) masks = g_ptr_array_new_with_free_func(g_object_unref);
+
+    for (guint i = 0; i < nets->masks->len; i++) {
+        g_ptr_array_add(masks, g_object_ref(nets->masks->pdata[i]));
+    }
+    for (guint i = 0; i < nets->hosts->len; i++) {
+        if (!networks_add_host(masks, option, nets->hosts->pdata[i], errp)) {
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&masks);
+}
+
 /* range=: its networks, and its host names resolved, once. */
 static gboolean endpoint_range(QiocEndpoint *ep, GError **errp)
 {
     const QiocNetworks *nets = ep->addr->o.range;
 
-    if (!nets) {
-        return TRUE;
-    }
-    ep->range = g_ptr_array_new_with_free_func(g_object_unref);
-    for (guint i = 0; i < nets->masks->len; i++) {
-        g_ptr_array_add(ep->range, g_object_ref(nets->masks->pdata[i]));
-    }
-    for (guint i = 0; i < nets->hosts->len; i++) {
-        if (!range_add_host(ep->range, nets->hosts->pdata[i], errp)) {
-            return FALSE;
-        }
-    }
-    return TRUE;
+    return !nets || (ep->range = qioc_networks_resolve(nets, "range", errp));
 }
 
 /* One endpoint, prepared; a layer's knows what it runs over first. */

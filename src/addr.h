@@ -306,6 +306,14 @@ QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
 void qioc_endpoint_connect_async(QiocEndpoint *ep, QIOChannel *peer,
                                  QiocOpenDone *done, gpointer data);
 
+/*
+ * The networks of @nets (range=, allow=) with its host names resolved,
+ * each address as a network of its own (element-type GInetAddressMask);
+ * NULL with @errp naming @option when a name does not resolve.
+ */
+GPtrArray *qioc_networks_resolve(const QiocNetworks *nets, const char *option,
+                                 GError **errp);
+
 /* Open the listening socket(s) of a listener, logged at -dd. */
 QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp);
 

@@ -408,6 +408,21 @@ quiet_relay() {
     fetched
 }
 
+@test "SOCKS-SERVER allow=: a host name stands for its addresses; one that does not resolve is one line" {
+    need curl
+    start_http_server
+    proxy_server "SOCKS-SERVER,allow=localhost"
+    run --separate-stderr fetch --socks5 "127.0.0.1:$QP" \
+        "http://127.0.0.1:$HTTP_PORT/f.bin"
+    fetched
+    run --separate-stderr qioc \
+        "SOCKS-SERVER,allow=no-such-host.invalid|TCP-LISTEN:$(free_port),bind=127.0.0.1" \
+        DYNAMIC </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "allow=no-such-host.invalid: "
+}
+
 @test "SOCKS-SERVER allow-port=: only the listed ports and ranges" {
     need curl
     start_http_server
