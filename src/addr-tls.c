@@ -498,6 +498,13 @@ static gboolean tls_prepare(QiocEndpoint *ep, GError **errp)
     if (client && !tls_client_name(ep, st, errp)) {
         return FALSE;
     }
+    if (client && !ep->addr->o.verify) {
+        /* once, at start-up, whatever -d says: it is a hole, not a detail */
+        qioc_log_address(QIOC_LOG_WARNING, ep->addr->index, ep->addr->text,
+                         "verify=0: the server's certificate is not checked, "
+                         "so anyone on the path can pose as it (cafile= "
+                         "trusts a private CA instead)");
+    }
     st->creds = tls_creds_new(ep, errp);
     return st->creds != NULL;
 }

@@ -442,13 +442,27 @@ fails_with() {
     [ "$(cat "$T/srv.out")" = "by address" ]
 }
 
-@test "verify=0 accepts an unknown issuer and a wrong name" {
+@test "verify=0 accepts an unknown issuer and a wrong name, with one warning" {
     serve "$SRV"
-    run timeout 20 "$QIOC" - \
+    run --separate-stderr timeout 20 "$QIOC" - \
         "TLS:localhost:$PORT,verify=0,snihost=wrong.example" <<<"unverified"
     [ "$status" -eq 0 ]
     server_exits 0
     [ "$(cat "$T/srv.out")" = "unverified" ]
+    # Said once, without -d: the client trusts any server.
+    [[ $stderr == "qioc: warning: address 2 (TLS:localhost:$PORT,verify=0,snihost=wrong.example): verify=0: the server's certificate is not checked, "* ]]
+    [ "$(wc -l <<<"$stderr")" -eq 1 ]
+}
+
+@test "verify=0 on a TLS server (no client certificate asked) and a verifying client: no warning" {
+    serve "$SRV,verify=0"
+    run --separate-stderr timeout 20 "$QIOC" - \
+        "TLS:localhost:$PORT,$CA" <<<"verified"
+    [ "$status" -eq 0 ]
+    server_exits 0
+    [ "$(cat "$T/srv.out")" = "verified" ]
+    [ -z "$stderr" ]
+    [ ! -s "$T/srv.err" ]
 }
 
 @test "a cafile= that does not exist is named" {
