@@ -260,6 +260,22 @@ ssize_t qio_channel_read(QIOChannel *ioc, char *buf, size_t buflen,
     return qio_channel_readv_full(ioc, &iov, 1, NULL, NULL, 0, errp);
 }
 
+GBytes *qio_channel_read_bytes(QIOChannel *ioc, gsize count, GError **errp)
+{
+    g_autofree char *buf = g_malloc(MAX(count, 1));
+    ssize_t n = qio_channel_read(ioc, buf, count, errp);
+
+    if (n == QIO_CHANNEL_ERR_BLOCK) {
+        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                            "nothing to read yet");
+        return NULL;
+    }
+    if (n < 0) {
+        return NULL;
+    }
+    return g_bytes_new_take(g_realloc(g_steal_pointer(&buf), MAX(n, 1)), n);
+}
+
 ssize_t qio_channel_write(QIOChannel *ioc, const char *buf, size_t buflen,
                           GError **errp)
 {

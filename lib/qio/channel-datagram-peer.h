@@ -56,12 +56,19 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(QIOChannelDatagramPeer, qio_channel_datagram_peer, QIO,
                      CHANNEL_DATAGRAM_PEER, QIOChannel)
 
-/** QIO_CHANNEL_DATAGRAM_PEER_MAX_QUEUE: how many datagrams a peer queues
- * by default before it drops what arrives. */
+/**
+ * QIO_CHANNEL_DATAGRAM_PEER_MAX_QUEUE:
+ *
+ * How many datagrams a peer queues by default before it drops what arrives.
+ */
 #define QIO_CHANNEL_DATAGRAM_PEER_MAX_QUEUE 512
 
-/** QIO_CHANNEL_DATAGRAM_PEER_MAX_QUEUE_BYTES: how many bytes of
- * datagrams a peer queues by default (one datagram is always taken). */
+/**
+ * QIO_CHANNEL_DATAGRAM_PEER_MAX_QUEUE_BYTES:
+ *
+ * How many bytes of datagrams a peer queues by default (one datagram is
+ * always taken).
+ */
 #define QIO_CHANNEL_DATAGRAM_PEER_MAX_QUEUE_BYTES (1024 * 1024)
 
 /**

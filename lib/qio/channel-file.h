@@ -77,7 +77,7 @@ QIOChannelFile *qio_channel_file_new_dupfd(int fd, GError **errp);
  * @path: the file to open
  * @flags: open(2) flags (%O_RDONLY, %O_WRONLY or %O_RDWR, plus %O_CREAT,
  *   %O_EXCL, %O_TRUNC, %O_APPEND, ...); %O_CLOEXEC is always added
- * @mode: permissions for a file created by %O_CREAT
+ * @mode: (type guint): permissions for a file created by %O_CREAT
  * @errp: return location for an error
  *
  * Opens @path and wraps the descriptor. On failure the error message

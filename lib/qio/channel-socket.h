@@ -254,7 +254,8 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
  *   worker thread and must allow that
  * @opts: (nullable): settings, copied (the bind address is referenced);
  *   %NULL for the defaults
- * @callback: called in @context when the operation is over; the task's
+ * @callback: (scope notified) (closure opaque) (destroy destroy): called
+ *   in @context when the operation is over; the task's
  *   source object is @ioc, and qio_task_propagate_error() tells whether
  *   it failed
  * @opaque: passed to @callback
@@ -292,7 +293,8 @@ void qio_channel_socket_connect_async(QIOChannelSocket *ioc,
  * @ioc: a channel from qio_channel_socket_new()
  * @addr: where to listen, as for qio_channel_socket_listen_sync()
  * @opts: (nullable): settings, copied; %NULL for the defaults
- * @callback: called in @context when the operation is over; the task's
+ * @callback: (scope notified) (closure opaque) (destroy destroy): called
+ *   in @context when the operation is over; the task's
  *   source object is @ioc
  * @opaque: passed to @callback
  * @destroy: (nullable): frees @opaque after @callback has run
@@ -366,7 +368,8 @@ int qio_channel_socket_dgram_sync(QIOChannelSocket *ioc,
  * @remote: (nullable): the peer, likewise
  * @opts: (nullable): settings, copied (the bind address is referenced);
  *   %NULL for the defaults
- * @callback: called in @context when the operation is over; the task's
+ * @callback: (scope notified) (closure opaque) (destroy destroy): called
+ *   in @context when the operation is over; the task's
  *   source object is @ioc
  * @opaque: passed to @callback
  * @destroy: (nullable): frees @opaque after @callback has run
@@ -486,7 +489,8 @@ typedef gboolean (*QIOChannelSocketSenderFilter)(GSocketAddress *from,
 /**
  * qio_channel_socket_set_sender_filter:
  * @ioc: the channel (a datagram socket, or one that will hold one)
- * @func: (nullable): the filter; %NULL accepts every datagram
+ * @func: (nullable) (scope notified) (closure data) (destroy destroy): the
+ *   filter; %NULL accepts every datagram
  * @data: passed to @func
  * @destroy: (nullable): frees @data when the filter is replaced or the
  *   channel finalized

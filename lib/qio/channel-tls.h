@@ -139,7 +139,8 @@ QIOChannelTLS *qio_channel_tls_new_server(QIOChannel *master,
 /**
  * qio_channel_tls_handshake:
  * @tioc: the channel
- * @func: called once the handshake is over; qio_task_propagate_error()
+ * @func: (scope notified) (closure opaque) (destroy destroy): called once
+ *   the handshake is over; qio_task_propagate_error()
  *   says whether it failed. The task's source object is @tioc
  * @opaque: passed to @func
  * @destroy: (nullable): frees @opaque after @func has run
@@ -184,7 +185,7 @@ int qio_channel_tls_handshake_sync(QIOChannelTLS *tioc, GError **errp);
 QIOChannel *qio_channel_tls_get_master(QIOChannelTLS *tioc);
 
 /**
- * qio_channel_tls_get_session:
+ * qio_channel_tls_get_session: (skip)
  * @tioc: the channel
  *
  * For GnuTLS calls this API does not wrap (the negotiated version, a key

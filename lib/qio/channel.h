@@ -31,12 +31,20 @@ G_DECLARE_DERIVABLE_TYPE(QIOChannel, qio_channel, QIO, CHANNEL, GObject)
  */
 #define QIO_CHANNEL_ERR_BLOCK -2
 
-/** QIO_CHANNEL_WRITE_FLAG_ZERO_COPY: send without copying (needs the
- * %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY feature); see qio_channel_flush(). */
+/**
+ * QIO_CHANNEL_WRITE_FLAG_ZERO_COPY:
+ *
+ * Send without copying (needs the %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY
+ * feature); see qio_channel_flush().
+ */
 #define QIO_CHANNEL_WRITE_FLAG_ZERO_COPY 0x1
 
-/** QIO_CHANNEL_READ_FLAG_MSG_PEEK: read without consuming (needs the
- * %QIO_CHANNEL_FEATURE_READ_MSG_PEEK feature). */
+/**
+ * QIO_CHANNEL_READ_FLAG_MSG_PEEK:
+ *
+ * Read without consuming (needs the %QIO_CHANNEL_FEATURE_READ_MSG_PEEK
+ * feature).
+ */
 #define QIO_CHANNEL_READ_FLAG_MSG_PEEK 0x1
 
 /**
@@ -106,7 +114,14 @@ typedef enum {
 typedef gboolean (*QIOChannelFunc)(QIOChannel *ioc, GIOCondition condition,
                                    gpointer data);
 
-/** IOHandler: a handler installed by qio_channel_set_aio_fd_handler(). */
+/*
+ * IOHandler: a handler installed by qio_channel_set_aio_fd_handler().
+ * QEMU's name; GObject introspection, which wants the namespace prefix,
+ * sees it as QIOAioHandler (not callable from bindings).
+ */
+#ifdef __GI_SCANNER__
+#define IOHandler QIOAioHandler
+#endif
 typedef void IOHandler(void *opaque);
 
 /**
@@ -311,7 +326,8 @@ ssize_t qio_channel_writev(QIOChannel *ioc, const struct iovec *iov,
 /**
  * qio_channel_read:
  * @ioc: the channel
- * @buf: the buffer to fill
+ * @buf: (out caller-allocates) (array length=buflen) (element-type guint8):
+ *   the buffer to fill
  * @buflen: its size
  * @errp: return location for an error
  *
@@ -323,9 +339,25 @@ ssize_t qio_channel_read(QIOChannel *ioc, char *buf, size_t buflen,
                          GError **errp);
 
 /**
+ * qio_channel_read_bytes:
+ * @ioc: the channel
+ * @count: the most bytes to read
+ * @errp: return location for an error
+ *
+ * qio_channel_read() into a new #GBytes: the form for language bindings,
+ * as g_input_stream_read_bytes() is GIO's.
+ *
+ * Returns: (transfer full) (nullable): the bytes read (empty at end of
+ *   file), or %NULL with @errp set: on error, or, with
+ *   %G_IO_ERROR_WOULD_BLOCK, when a non-blocking channel has nothing to
+ *   read yet.
+ */
+GBytes *qio_channel_read_bytes(QIOChannel *ioc, gsize count, GError **errp);
+
+/**
  * qio_channel_write:
  * @ioc: the channel
- * @buf: the bytes to send
+ * @buf: (array length=buflen) (element-type guint8): the bytes to send
  * @buflen: how many
  * @errp: return location for an error
  *
@@ -625,7 +657,7 @@ void qio_channel_wake_read(QIOChannel *ioc);
 void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
 
 /**
- * qio_channel_set_aio_fd_handler:
+ * qio_channel_set_aio_fd_handler: (skip)
  * @ioc: the channel
  * @ctx: (nullable): the context to install the handlers in (%NULL: the
  *   thread-default one)

@@ -75,7 +75,7 @@ typedef struct QIOCoroutine QIOCoroutine;
 typedef void coroutine_fn QIOCoroutineEntry(void *opaque);
 
 /**
- * qio_coroutine_create:
+ * qio_coroutine_create: (skip)
  * @entry: the function the coroutine will run
  * @opaque: the argument passed to @entry
  *

@@ -48,12 +48,18 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(QIODatagramServer, qio_datagram_server, QIO,
                      DATAGRAM_SERVER, GObject)
 
-/** QIO_DATAGRAM_SERVER_MAX_BATCH: the most datagrams read per wake-up,
- * and the default batch size. */
+/**
+ * QIO_DATAGRAM_SERVER_MAX_BATCH:
+ *
+ * The most datagrams read per wake-up, and the default batch size.
+ */
 #define QIO_DATAGRAM_SERVER_MAX_BATCH 32
 
-/** QIO_DATAGRAM_SERVER_BUFFER_SIZE: the receive buffer per datagram of a
- * batch; longer datagrams are dropped. */
+/**
+ * QIO_DATAGRAM_SERVER_BUFFER_SIZE:
+ *
+ * The receive buffer per datagram of a batch; longer datagrams are dropped.
+ */
 #define QIO_DATAGRAM_SERVER_BUFFER_SIZE 65536
 
 /**
@@ -122,7 +128,8 @@ QIOChannelSocket *qio_datagram_server_get_socket(QIODatagramServer *server);
 /**
  * qio_datagram_server_set_peer_func:
  * @server: the server
- * @func: (nullable): called for every new sender; %NULL refuses all
+ * @func: (nullable) (scope notified) (closure data) (destroy notify): called
+ *   for every new sender; %NULL refuses all
  * @data: passed to @func
  * @notify: (nullable): frees @data when replaced or on finalize
  *

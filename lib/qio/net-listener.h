@@ -42,8 +42,11 @@ typedef void (*QIONetListenerClientFunc)(QIONetListener *listener,
 typedef void (*QIONetListenerErrorFunc)(QIONetListener *listener,
                                         const GError *err, gpointer data);
 
-/** QIO_NET_LISTENER_ERROR_PAUSE_MS: how long accepting pauses after an
- * accept error. */
+/**
+ * QIO_NET_LISTENER_ERROR_PAUSE_MS:
+ *
+ * How long accepting pauses after an accept error.
+ */
 #define QIO_NET_LISTENER_ERROR_PAUSE_MS 100
 
 /**
@@ -93,7 +96,8 @@ void qio_net_listener_add(QIONetListener *listener, QIOChannelSocket *sioc);
 /**
  * qio_net_listener_set_client_func_full:
  * @listener: the listener
- * @func: (nullable): called for every client; %NULL stops accepting
+ * @func: (nullable) (scope notified) (closure data) (destroy notify): called
+ *   for every client; %NULL stops accepting
  * @data: passed to @func
  * @notify: (nullable): frees @data when replaced or on finalize
  * @context: (nullable): where to accept (%NULL: the global default)
@@ -108,7 +112,8 @@ void qio_net_listener_set_client_func_full(QIONetListener *listener,
 /**
  * qio_net_listener_set_client_func:
  * @listener: the listener
- * @func: (nullable): called for every client
+ * @func: (nullable) (scope notified) (closure data) (destroy notify): called
+ *   for every client
  * @data: passed to @func
  * @notify: (nullable): frees @data
  *
@@ -121,7 +126,8 @@ void qio_net_listener_set_client_func(QIONetListener *listener,
 /**
  * qio_net_listener_set_error_func:
  * @listener: the listener
- * @func: (nullable): told about accept failures
+ * @func: (nullable) (scope forever) (closure data): told about accept
+ *   failures
  * @data: passed to @func
  */
 void qio_net_listener_set_error_func(QIONetListener *listener,

@@ -22,7 +22,7 @@ typedef struct QIOTask QIOTask;
  * QIOTaskFunc:
  * @task: the finished task; use qio_task_propagate_error() and
  *   qio_task_get_result_pointer() to learn the outcome
- * @opaque: the data given to qio_task_new()
+ * @opaque: (closure): the data given to qio_task_new()
  *
  * The completion callback. The task is freed when it returns.
  */
@@ -39,7 +39,7 @@ typedef void (*QIOTaskFunc)(QIOTask *task, gpointer opaque);
 typedef void (*QIOTaskWorker)(QIOTask *task, gpointer opaque);
 
 /**
- * qio_task_new:
+ * qio_task_new: (skip)
  * @source: (nullable): the object the operation is about (referenced
  *   until the task is freed)
  * @func: the completion callback

@@ -171,7 +171,7 @@ const char *const *qio_tls_creds_get_alpn(QIOTLSCreds *creds);
 const char *qio_tls_creds_get_priority(QIOTLSCreds *creds);
 
 /**
- * qio_tls_creds_get_gnutls_credentials:
+ * qio_tls_creds_get_gnutls_credentials: (skip)
  * @creds: the credentials
  *
  * For callers that need GnuTLS settings this API does not cover. The
@@ -184,7 +184,7 @@ gnutls_certificate_credentials_t
 qio_tls_creds_get_gnutls_credentials(QIOTLSCreds *creds);
 
 /**
- * qio_tls_creds_get_gnutls_priority:
+ * qio_tls_creds_get_gnutls_priority: (skip)
  * @creds: the credentials
  *
  * Returns: (transfer none): the compiled priority cache, for
