@@ -306,7 +306,8 @@ echo "qioc soak, $(date -u '+%Y-%m-%d %H:%M UTC'), $duration s, a sample every $
 echo "machine: $(nproc) cores, Linux $(uname -r); load average at start:" \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "qioc: $QIOC_BIN ($("${QIOC_RUN[@]}" --version 2>&1 | head -1), run from a copy taken at start, CFLAGS ${cflags:-unknown})"
-[[ $cflags == *-O[1-3s]* ]] || echo "warning: qioc was not built with -O: build it with CFLAGS='-O2 -g'"
+[[ $cflags == *-O[1-3s]* || -z $cflags ]] ||
+    echo "warning: qioc was built with CFLAGS '$cflags', not optimised"
 for name in "${names[@]}"; do
     echo "$name: pid ${QPID[$name]}: ${CMD[$name]}"
 done
