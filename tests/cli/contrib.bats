@@ -683,3 +683,76 @@ example() {
     run shellcheck "$CONTRIB"/examples/*.sh
     assert_status 0
 }
+
+# ---------------------------------------------------------------- benchmarks
+
+# Processes whose environment holds this test's mark: everything soak.sh
+# started (qioc, the backend, the load driver) inherits it.
+marked_processes() {
+    grep -lsF "QIOC_SOAK_MARK=$T" /proc/[0-9]*/environ | cut -d/ -f3 || true
+}
+
+no_marked_processes() { [[ -z $(marked_processes) ]]; }
+
+# Nothing soak.sh started still runs, its temporary directory is gone.
+refute_leftovers() {
+    local left
+    left=$(marked_processes)
+    [[ -z $left ]] || { ps -o pid,args -p "${left//$'\n'/,}" >&2; return 1; }
+    left=$(ls -A "$T/tmp")
+    [[ -z $left ]] || { echo "# left in TMPDIR: $left" >&2; return 1; }
+}
+
+soak_needs() {
+    command -v openssl >/dev/null || skip "openssl is not installed"
+    command -v ss >/dev/null || skip "ss is not installed"
+}
+
+@test "bench: soak.sh, a short run: samples, a verdict, nothing left behind" {
+    soak_needs
+    mkdir "$T/tmp"
+    run --separate-stderr env QIOC_SOAK_MARK="$T" TMPDIR="$T/tmp" \
+        PYTHON="$PYTHON3" timeout 60 "$CONTRIB/bench/soak.sh" \
+        --duration 12 --interval 3
+    echo "$output"
+    echo "$stderr" >&2
+    # 0 flat or 1 growing; 2 is a setup failure, 124 the timeout.
+    [[ $status == 0 || $status == 1 ]]
+    [[ $(grep -cE '^ +(3|6|9|12) \| +[0-9]+ +[0-9]+ ' <<<"$output") == 4 ]]
+    grep -qE '^verdict: (flat|growing)$' <<<"$output"
+    grep -qE '^verdict: plain descriptors: (flat|growing)' <<<"$output"
+    grep -qE '^verdict: tls RSS: (flat|growing)' <<<"$output"
+    grep -qE '^load: [1-9][0-9]* requests, .*, 0 errors' <<<"$output"
+    refute_leftovers
+}
+
+@test "bench: soak.sh on Ctrl-C: every process ended, the temp dir removed" {
+    soak_needs
+    mkdir "$T/tmp"
+    ((${#DEFAULT_SIGNALS[@]})) || skip "env has no --default-signal"
+    # As a terminal's Ctrl-C: SIGINT to the script, whose background
+    # children ignore it (a non-interactive shell's jobs do).
+    bg "${DEFAULT_SIGNALS[@]}" env QIOC_SOAK_MARK="$T" TMPDIR="$T/tmp" \
+        PYTHON="$PYTHON3" "$CONTRIB/bench/soak.sh" --duration 60 \
+        --interval 3 >"$T/out"
+    poll 30 grep -qE '^ +3 \|' "$T/out"
+    [[ -n $(marked_processes) ]]
+    kill -INT "$BG_PID"
+    reap "$BG_PID"
+    [[ $BG_STATUS == 130 ]]
+    poll 5 no_marked_processes
+    refute_leftovers
+}
+
+@test "bench: soak.sh is shellcheck-clean, soak.py valid python; bad options: 2" {
+    run "$CONTRIB/bench/soak.sh" --duration 5 --interval 3
+    assert_status 2
+    assert_contains "$output" "fewer than 3 samples"
+    run "$CONTRIB/bench/soak.sh" --bogus
+    assert_status 2
+    "$PYTHON3" -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' \
+        "$CONTRIB/bench/soak.py"
+    command -v shellcheck >/dev/null || skip "shellcheck is not installed"
+    run shellcheck -s bash "$CONTRIB/bench/soak.sh"
+    assert_status 0
+}
