@@ -329,6 +329,16 @@ offers_exactly() {
     offers_exactly "qioc - TLS\\|UNIX:$T/d/a" "TLS\\|UNIX:$T/d/a\\ b.sock"
     # A '|' after an address that is not a layer is part of it.
     offers_exactly "qioc - 'SYSTEM:ps ax | gr"
+    # Every prefix of two chains, under set -eu (errors fail complete_line).
+    local line prefixes=() i
+    for line in \
+        "qioc -d 'SOCKS-SERVER,allow=127.0.0.0/8|TCP-LISTEN:1080,fork' DYNAMIC" \
+        "qioc - TLS:db,cafile=/ca.pem\\|SOCKS5:db:5432\\|TCP:proxy:1080 "; do
+        for ((i = 5; i <= ${#line}; i++)); do
+            prefixes+=("${line:0:i}")
+        done
+    done
+    complete_line "${prefixes[@]}" >/dev/null
 }
 
 @test "completion: odd input completes to nothing, without an error" {
@@ -352,9 +362,7 @@ offers_exactly() {
         "qioc -u FILE:/etc/hosts,rdonly TCP:localhost:9000,shut=none,pf=ip4" \
         "qioc -- - \"EXEC:printf '<%s>' 'a, b'\",pty,stderr" \
         "qioc /dev/null,ignoreeof 3,readbytes=5 --stats" \
-        "qioc --syslog=daemon TLS-L:443,cert=/c.pem,verify=0 SD-LISTEN:w" \
-        "qioc -d 'SOCKS-SERVER,allow=127.0.0.0/8|TCP-LISTEN:1080,fork' DYNAMIC" \
-        "qioc - TLS:db,cafile=/ca.pem\\|SOCKS5:db:5432\\|TCP:proxy:1080 "; do
+        "qioc --syslog=daemon TLS-L:443,cert=/c.pem,verify=0 SD-LISTEN:w"; do
         for ((i = 5; i <= ${#line}; i++)); do
             prefixes+=("${line:0:i}")
         done

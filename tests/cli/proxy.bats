@@ -292,11 +292,10 @@ quiet_relay() {
 
 @test "SOCKS-SERVER handshake-timeout=: a client that says nothing is cut off and logged" {
     proxy_server "SOCKS-SERVER,handshake-timeout=0.5"
-    local start=$EPOCHREALTIME
-    # The peer notes "eof" when qioc closes, "no-eof" after 5 s of silence.
+    # The peer notes "eof" when qioc closes, "no-eof" after 5 s of silence:
+    # "eof" is the cut (no clock asserted: the machine may be busy).
     peer --connect --port "$QP" --events "$T/silent.events" probe --window 5
     grep -qx eof "$T/silent.events"
-    assert_faster_than 4000 "$start"
     qs_log_has "handshake"
     still_running "$QS_PID"
 }
@@ -953,9 +952,8 @@ unix_bridge() {
 @test "a proxy that says nothing: connect-timeout= bounds the handshake, one line" {
     start_fake silent
     local addr="SOCKS5:127.0.0.1:4242|TCP:127.0.0.1:$FAKE_PORT,connect-timeout=0.5"
-    local start=$EPOCHREALTIME
+    # Without the bound qioc would wait until the harness kills it (124).
     run --separate-stderr quiet_relay "$addr"
-    assert_faster_than 5000 "$start"
     assert_status 1
     assert_one_line "$stderr"
     assert_contains "$stderr" "qioc: address 2 ("
