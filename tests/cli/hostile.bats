@@ -125,35 +125,37 @@ echo_backend() {
     wait_file "$T/echo.ready"
 }
 
-# relay KIND [OPTS] [QIOC-OPTIONS...]: qioc -d in the background, a fork
+# relay KIND OPTS [QIOC-OPTIONS...]: qioc -d in the background, a fork
 # listener of KIND (tls, tcp, unix or socks) with the extra listener
-# options OPTS, to the backend on $B (DYNAMIC for socks).  Sets QPID,
-# TARGET (where clients connect) and CLIENT (the hostilepeer.py mode and
-# options of a client that checks it is served); the log is $T/qioc.log.
+# options OPTS ("" for none), to the backend on $B (DYNAMIC for socks).
+# Sets QPID, TARGET (where clients connect), TLS_OPTS (hostilepeer.py's
+# options for a TLS client, or none) and CLIENT (the mode and options of
+# a client that checks it is served); the log is $T/qioc.log.
 relay() {
     local kind=$1 opts=${2:+,$2} listen other="TCP:127.0.0.1:$B"
     shift 2
     TARGET=127.0.0.1:$P
-    CLIENT=(check --connect "$TARGET")
+    TLS_OPTS=()
     case $kind in
     tls)
         need_certs
         listen="TLS-LISTEN:$P,bind=127.0.0.1,fork,cert=$CERTS/server.pem"
         listen+=",key=$CERTS/server-key.pem$opts"
-        CLIENT+=(--tls "$CERTS/ca.pem")
+        TLS_OPTS=(--tls "$CERTS/ca.pem")
         ;;
     tcp) listen="TCP-LISTEN:$P,bind=127.0.0.1,fork$opts" ;;
     unix)
         TARGET=$T/relay.sock
-        CLIENT=(check --connect "$TARGET")
         listen="UNIX-LISTEN:$TARGET,fork$opts"
         ;;
     socks)
         listen="SOCKS-SERVER$opts|TCP-LISTEN:$P,bind=127.0.0.1,fork,backlog=4096"
         other=DYNAMIC
-        CLIENT=(socks --connect "$TARGET" --target 127.0.0.1:"$B")
         ;;
     esac
+    CLIENT=(check --connect "$TARGET" "${TLS_OPTS[@]}")
+    [[ $kind == socks ]] &&
+        CLIENT=(socks --connect "$TARGET" --target 127.0.0.1:"$B")
     bg_qioc -d "$@" "$listen" "$other" 2>"$T/qioc.log"
     QPID=$BG_PID
     if [[ $kind == unix ]]; then
@@ -164,14 +166,14 @@ relay() {
 }
 
 # served [BYTES]: a client of the relay (CLIENT) sends BYTES (64 KiB by
-# default) and gets them back intact within 10 s; the time it took is in
-# SERVED ("ok bytes=N took=S served=S").
+# default) and gets them back intact within 10 s; SERVED is how long it
+# took, connection and handshake included, in seconds.
 served() {
     local out
     out=$(timeout -k 2 10 "$PYTHON3" "$HOSTILE_PY" "${CLIENT[@]}" \
         --bytes "${1:-65536}" --limit 10) || {
         echo "# the client was not served: $out" >&2
-        cat "$T/qioc.log" >&2
+        tail -20 "$T/qioc.log" >&2
         return 1
     }
     SERVED=$(field "$out" served)
@@ -200,10 +202,11 @@ silent_clients() {
         --ready "$T/silent.ready" --report "$T/silent.out"
     local spid=$BG_PID
     wait_file "$T/silent.ready" 30
-    # qioc has accepted them all (one descriptor each, two with the
+    # qioc holds most of them at once (one descriptor each, two with the
     # backend's connection, which TLS and SOCKS open only after the
-    # handshake).
-    poll 10 fds_at_least "$QPID" $((before + n * per)) || {
+    # handshake): not all, as under a sanitizer the first ones may be cut
+    # before the last ones are accepted.
+    poll 10 fds_at_least "$QPID" $((before + n * per / 2)) || {
         echo "# qioc holds $(fd_count "$QPID") descriptors, $before before" >&2
         return 1
     }
@@ -223,7 +226,7 @@ silent_clients() {
     # Cut after the timeout (2 s), not at once.
     local min
     min=$(field "$report" min)
-    (( 10#${min/./} >= 150 )) || { echo "# cut after only $min s" >&2; return 1; }
+    (( 10#${min/./} >= 180 )) || { echo "# cut after only $min s" >&2; return 1; }
     fds_back "$QPID" "$before"
     still_running "$QPID"
     [[ $(log_count "$text") == "$n" ]] || {
@@ -244,8 +247,7 @@ never_reader() {
     local fpid=$BG_PID
     wait_file "$T/flood.ready"
     relay "$kind" ""
-    local sluggard=(sluggard --connect "$TARGET" "${CLIENT[@]:3}")
-    bg_hpeer "${sluggard[@]}" --ready "$T/slug.ready" --go "$T/go" \
+    bg_hpeer sluggard --connect "$TARGET" "${TLS_OPTS[@]}" --ready "$T/slug.ready" --go "$T/go" \
         --report "$T/slug.out" --limit 60
     local cpid=$BG_PID
     wait_file "$T/slug.ready"
@@ -258,6 +260,9 @@ never_reader() {
     echo "# $kind: the backend stalled after $out; qioc's VmRSS ${rss} KiB, peak ${hwm} KiB" >&3
     [[ $out == stalled* ]] || { echo "# the backend was never held up: $out" >&2; return 1; }
     sent=$(field "$out" sent)
+    # What went out is in the kernel's buffers too: the peers keep theirs
+    # at 64 KiB, but qioc's socket from the backend may grow to
+    # net.ipv4.tcp_rmem's maximum (32 MiB on Linux by default).
     (( sent < 48 << 20 )) || { echo "# $sent bytes went out before the stall" >&2; return 1; }
     (( hwm < 64 * 1024 )) || { echo "# qioc's peak RSS is ${hwm} KiB" >&2; return 1; }
     touch "$T/go"
@@ -270,7 +275,7 @@ never_reader() {
         $(field "$got" sha256) == "$(field "$out" sha256)" ]] || {
         echo "# backend: $out" >&2
         echo "# client: $got" >&2
-        cat "$T/qioc.log" >&2
+        tail -20 "$T/qioc.log" >&2
         return 1
     }
     still_running "$QPID"
@@ -285,7 +290,7 @@ resetting_client() {
     relay "$kind" ""
     served
     before=$(fd_count "$QPID")
-    run -0 hpeer reset --connect "$TARGET" "${CLIENT[@]:3}" --after $((1 << 20))
+    run -0 hpeer reset --connect "$TARGET" "${TLS_OPTS[@]}" --after $((1 << 20))
     [[ $output == "reset after=1048576" ]] || { echo "# $output" >&2; return 1; }
     served $((1 << 20))
     still_running "$QPID"

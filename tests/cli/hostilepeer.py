@@ -209,7 +209,27 @@ def mode_silent(args):
     ep = select.epoll()
     socks = {}
     connected = {}
-    for _ in range(args.count):
+    failed = []
+
+    def finished(timeout):
+        """Note the time of each connect that finished (its cut is timed
+        from then); polled between the connects too, so that a slow loop
+        does not date them late."""
+        for fd, _ in ep.poll(timeout):
+            if fd in connected:
+                continue
+            s = socks[fd]
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                if not failed:
+                    print("connect: %s" % os.strerror(err), file=sys.stderr)
+                failed.append(fd)
+                ep.unregister(fd)
+                continue
+            connected[fd] = time.monotonic()
+            ep.modify(fd, select.EPOLLIN | select.EPOLLRDHUP)
+
+    for i in range(args.count):
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.setblocking(False)
         try:
@@ -218,27 +238,17 @@ def mode_silent(args):
             pass
         socks[s.fileno()] = s
         ep.register(s.fileno(), select.EPOLLOUT)
+        if i % 50 == 49:
+            finished(0)
     # Wait for every connect to finish.
     deadline = time.monotonic() + args.limit
-    failed = 0
-    while len(connected) + failed < args.count:
+    while len(connected) + len(failed) < args.count:
         left = deadline - time.monotonic()
         if left <= 0:
-            report(args, "connected=%d failed=%d of %d" % (len(connected), failed, args.count))
-            return 1
-        for fd, _ in ep.poll(left):
-            s = socks[fd]
-            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if err:
-                if not failed:
-                    print("connect: %s" % os.strerror(err), file=sys.stderr)
-                failed += 1
-                ep.unregister(fd)
-                continue
-            connected[fd] = time.monotonic()
-            ep.modify(fd, select.EPOLLIN | select.EPOLLRDHUP)
-    if failed:
-        report(args, "connected=%d failed=%d of %d" % (len(connected), failed, args.count))
+            break
+        finished(left)
+    if len(connected) < args.count:
+        report(args, "connected=%d failed=%d of %d" % (len(connected), len(failed), args.count))
         return 1
     write_atomic(args.ready, "connected=%d" % len(connected))
     # Wait for the other end to close each.
