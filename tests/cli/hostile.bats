@@ -5,11 +5,12 @@
 # real TLS on loopback: thousands of clients that connect and never speak
 # (cut by handshake-timeout= on TLS-LISTEN and SOCKS-SERVER, by
 # idle-timeout= on TCP-LISTEN and UNIX-LISTEN) while a real client is
-# served; a TLS ClientHello dribbled one byte a second; a client that
-# stops reading while the backend pushes 100 MiB (qioc's memory stays
-# bounded, nothing is lost once it reads again); a client that resets in
-# the middle of a transfer.  After each, qioc holds no more descriptors
-# than before.  The peers are tests/cli/hostilepeer.py; the certificates
+# served, and more of them than qioc has descriptors; a TLS ClientHello
+# dribbled one byte a second; a client that stops reading while the
+# backend pushes 100 MiB (qioc's memory stays bounded, nothing is lost
+# once it reads again, and if it resets instead the backend's connection
+# is cut); a client that resets in the middle of a transfer.  After each,
+# qioc holds no more descriptors than before.  The peers are tests/cli/hostilepeer.py; the certificates
 # are made by certtool in setup_file.
 #
 # Debian packages: bats, python3, gnutls-bin (certtool).  The silent
@@ -287,6 +288,38 @@ never_reader() {
     still_running "$QPID"
 }
 
+# stalled_reset KIND: a client of a KIND relay stops reading while the
+# backend floods it, then resets: qioc closes the backend's connection
+# too (the backend's send fails) and holds no more descriptors than
+# before the client came.
+stalled_reset() {
+    local kind=$1 before out
+    bg_hpeer flood --listen 127.0.0.1:"$B" --bytes "$FLOOD_BYTES" --stall 1 \
+        --limit 60 --ready "$T/flood.ready" --report "$T/flood.out"
+    local fpid=$BG_PID
+    wait_file "$T/flood.ready"
+    relay "$kind" ""
+    before=$(fd_count "$QPID")
+    bg_hpeer sluggard --connect "$TARGET" "${TLS_OPTS[@]}" --reset \
+        --ready "$T/slug.ready" --go "$T/go" --report "$T/slug.out" --limit 60
+    local cpid=$BG_PID
+    wait_file "$T/slug.ready"
+    poll 40 grep -qE '^(stalled|done)' "$T/flood.out"
+    touch "$T/go"
+    reap "$cpid" 20
+    [[ $(cat "$T/slug.out") == reset ]]
+    poll 10 grep -q '^cut' "$T/flood.out" || {
+        echo "# the backend's connection was not cut: $(cat "$T/flood.out")" >&2
+        tail -5 "$T/qioc.log" >&2
+        return 1
+    }
+    out=$(tail -1 "$T/flood.out")
+    echo "# $kind: the backend: $out" >&3
+    reap "$fpid" 10
+    fds_back "$QPID" "$before"
+    still_running "$QPID"
+}
+
 # resetting_client KIND: a client of a KIND relay resets (SO_LINGER 0)
 # while data flows both ways; the listener serves the next client and
 # holds no more descriptors than before.
@@ -419,4 +452,16 @@ resetting_client() {
 
 @test "UNIX-LISTEN,fork: a client that resets mid-transfer; the next is served, no descriptor is left" {
     resetting_client unix
+}
+
+@test "TLS-LISTEN,fork: a client that stops reading, then resets while the backend floods it: the backend's connection is cut, no descriptor is left" {
+    stalled_reset tls
+}
+
+@test "TCP-LISTEN,fork: a client that stops reading, then resets while the backend floods it: the backend's connection is cut, no descriptor is left" {
+    stalled_reset tcp
+}
+
+@test "UNIX-LISTEN,fork: a client that stops reading, then resets while the backend floods it: the backend's connection is cut, no descriptor is left" {
+    stalled_reset unix
 }

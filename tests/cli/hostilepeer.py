@@ -16,7 +16,9 @@ Modes:
   flood --listen ADDR          send --bytes N to the one client as fast as
                                it takes them; report "stalled sent=K" once
                                no byte could be sent for --stall S seconds,
-                               then "done sent=N sha256=H" at the end
+                               then "done sent=N sha256=H" at the end, or
+                               "cut sent=K error=ERRNO" when the connection
+                               is cut
   silent --connect ADDR        open --count N connections at once
                                (non-blocking) that never send a byte, then
                                wait until each is closed by the other end
@@ -25,7 +27,8 @@ Modes:
                                --interval S until the server cuts it off
   sluggard --connect ADDR      connect (TLS with --tls), read nothing until
                                the --go file exists, then read to
-                               end-of-file; report "received=N sha256=H"
+                               end-of-file; report "received=N sha256=H";
+                               with --reset, close with SO_LINGER 0 instead
   reset --connect ADDR         exchange with an echo server until --after N
                                bytes came back, send more, then close with
                                SO_LINGER 0 (an RST) while data is in flight
@@ -186,6 +189,9 @@ def mode_flood(args):
             n = c.send(chunk)
         except BlockingIOError:
             continue
+        except OSError as e:
+            report(args, "cut sent=%d error=%s" % (sent, e.errno))
+            return 0
         h.update(chunk[:n])
         sent += n
     c.shutdown(socket.SHUT_WR)
@@ -337,6 +343,11 @@ def mode_sluggard(args):
             report(args, "never told to read")
             return 1
         time.sleep(0.01)
+    if args.reset:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        report(args, "reset")
+        return 0
     s.settimeout(args.limit)
     h = hashlib.sha256()
     n = 0
@@ -433,6 +444,7 @@ def main():
     ap.add_argument("--report")
     ap.add_argument("--go")
     ap.add_argument("--target")
+    ap.add_argument("--reset", action="store_true")
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--bytes", type=int, default=1 << 20)
     ap.add_argument("--after", type=int, default=1 << 20)
