@@ -12,6 +12,14 @@
  * Finished coroutines stay parked in their trampoline, so reusing one
  * from the pool needs no ucontext call either.
  */
+/*
+ * _FORTIFY_SOURCE (on in Debian's and most distributions' build flags)
+ * makes siglongjmp() __longjmp_chk(), which aborts with "longjmp causes
+ * uninitialized stack frame" whenever the target frame is on another
+ * stack: every switch here.  It must be off before the first system
+ * header; QEMU's coroutine-ucontext.c does the same.
+ */
+#undef _FORTIFY_SOURCE
 #include "config.h"
 
 #include <errno.h>
