@@ -2,6 +2,20 @@
  * libqio - a child process's standard input and output as a channel
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIO_CHANNEL_COMMAND_H
+#define QIO_CHANNEL_COMMAND_H
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "qio/channel.h"
+
+G_BEGIN_DECLS
+
+/**
+ * QIOChannelCommand:
  *
  * A #QIOChannelCommand runs a program and connects to it: what is written
  * to the channel is what the child reads on its standard input, and what
@@ -45,17 +59,6 @@
  * watch for the channel's own child, and never signal the process ID once
  * the child has been reaped.
  */
-#ifndef QIO_CHANNEL_COMMAND_H
-#define QIO_CHANNEL_COMMAND_H
-
-#include <fcntl.h>
-#include <stdbool.h>
-#include <sys/types.h>
-
-#include "qio/channel.h"
-
-G_BEGIN_DECLS
-
 #define QIO_TYPE_CHANNEL_COMMAND (qio_channel_command_get_type())
 G_DECLARE_FINAL_TYPE(QIOChannelCommand, qio_channel_command, QIO,
                      CHANNEL_COMMAND, QIOChannel)

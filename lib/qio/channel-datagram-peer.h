@@ -2,6 +2,18 @@
  * libqio - the datagrams of one peer over a shared datagram socket
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIO_CHANNEL_DATAGRAM_PEER_H
+#define QIO_CHANNEL_DATAGRAM_PEER_H
+
+#include <gio/gio.h>
+
+#include "qio/channel.h"
+
+G_BEGIN_DECLS
+
+/**
+ * QIOChannelDatagramPeer:
  *
  * A #QIOChannelDatagramPeer is one session of a #QIODatagramServer: the
  * datagrams one sender address sent to the server's socket, and a way to
@@ -43,15 +55,6 @@
  * an ended (but not closed) peer still works while the socket is open; the
  * channel holds a reference on it.
  */
-#ifndef QIO_CHANNEL_DATAGRAM_PEER_H
-#define QIO_CHANNEL_DATAGRAM_PEER_H
-
-#include <gio/gio.h>
-
-#include "qio/channel.h"
-
-G_BEGIN_DECLS
-
 #define QIO_TYPE_CHANNEL_DATAGRAM_PEER (qio_channel_datagram_peer_get_type())
 G_DECLARE_FINAL_TYPE(QIOChannelDatagramPeer, qio_channel_datagram_peer, QIO,
                      CHANNEL_DATAGRAM_PEER, QIOChannel)
@@ -75,6 +78,8 @@ G_DECLARE_FINAL_TYPE(QIOChannelDatagramPeer, qio_channel_datagram_peer, QIO,
  * qio_channel_datagram_peer_get_address:
  * @peer: the peer
  *
+ * Gets the sender address that makes this session.
+ *
  * Returns: (transfer none): the address the peer sends from and is
  * answered at.
  */
@@ -96,6 +101,8 @@ void qio_channel_datagram_peer_end(QIOChannelDatagramPeer *peer);
  * qio_channel_datagram_peer_is_ended:
  * @peer: the peer
  *
+ * Tells whether the session has ended.
+ *
  * Returns: %TRUE once the session has ended (by
  * qio_channel_datagram_peer_end(), closing, or the server stopping).
  */
@@ -105,6 +112,8 @@ gboolean qio_channel_datagram_peer_is_ended(QIOChannelDatagramPeer *peer);
  * qio_channel_datagram_peer_get_dropped:
  * @peer: the peer
  *
+ * Counts the datagrams the queue had no room for.
+ *
  * Returns: how many datagrams of this peer were dropped because its
  * queue was full.
  */
@@ -113,6 +122,8 @@ guint64 qio_channel_datagram_peer_get_dropped(QIOChannelDatagramPeer *peer);
 /**
  * qio_channel_datagram_peer_get_queued:
  * @peer: the peer
+ *
+ * Counts the datagrams queued for reading.
  *
  * Returns: how many datagrams are waiting to be read.
  */

@@ -2,6 +2,16 @@
  * libqio - one channel made of two: read from one, write to another
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIO_CHANNEL_DUAL_H
+#define QIO_CHANNEL_DUAL_H
+
+#include "qio/channel.h"
+
+G_BEGIN_DECLS
+
+/**
+ * QIOChannelDual:
  *
  * A #QIOChannelDual reads from its reader channel and writes to its
  * writer channel, so that code written for one bidirectional channel can
@@ -29,13 +39,6 @@
  * %QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY when the writer has it. It always
  * has %QIO_CHANNEL_FEATURE_SHUTDOWN. It cannot seek.
  */
-#ifndef QIO_CHANNEL_DUAL_H
-#define QIO_CHANNEL_DUAL_H
-
-#include "qio/channel.h"
-
-G_BEGIN_DECLS
-
 #define QIO_TYPE_CHANNEL_DUAL (qio_channel_dual_get_type())
 G_DECLARE_FINAL_TYPE(QIOChannelDual, qio_channel_dual, QIO, CHANNEL_DUAL,
                      QIOChannel)
@@ -55,6 +58,8 @@ QIOChannelDual *qio_channel_dual_new(QIOChannel *reader, QIOChannel *writer);
  * qio_channel_dual_get_reader:
  * @dioc: the channel
  *
+ * Gets the half that reads.
+ *
  * Returns: (transfer none): the channel reads go to.
  */
 QIOChannel *qio_channel_dual_get_reader(QIOChannelDual *dioc);
@@ -62,6 +67,8 @@ QIOChannel *qio_channel_dual_get_reader(QIOChannelDual *dioc);
 /**
  * qio_channel_dual_get_writer:
  * @dioc: the channel
+ *
+ * Gets the half that writes.
  *
  * Returns: (transfer none): the channel writes go to.
  */

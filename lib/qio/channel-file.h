@@ -2,6 +2,18 @@
  * libqio - channels over plain descriptors: files, pipes, ttys
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIO_CHANNEL_FILE_H
+#define QIO_CHANNEL_FILE_H
+
+#include <sys/types.h>
+
+#include "qio/channel.h"
+
+G_BEGIN_DECLS
+
+/**
+ * QIOChannelFile:
  *
  * A #QIOChannelFile reads from one descriptor and writes to one descriptor,
  * which may be the same (a regular file, a tty) or two different ones (a
@@ -32,15 +44,6 @@
  * On a pseudo-terminal's master side, the %EIO a read gets once the last
  * process that had the slave side open has closed it is end-of-file.
  */
-#ifndef QIO_CHANNEL_FILE_H
-#define QIO_CHANNEL_FILE_H
-
-#include <sys/types.h>
-
-#include "qio/channel.h"
-
-G_BEGIN_DECLS
-
 #define QIO_TYPE_CHANNEL_FILE (qio_channel_file_get_type())
 G_DECLARE_FINAL_TYPE(QIOChannelFile, qio_channel_file, QIO, CHANNEL_FILE,
                      QIOChannel)
@@ -118,6 +121,8 @@ int qio_channel_file_get_fd(QIOChannelFile *ioc);
  * qio_channel_file_get_read_fd:
  * @ioc: the channel
  *
+ * Gets the descriptor of the read direction.
+ *
  * Returns: the descriptor reads use, or -1 if the channel has none, its
  * read side was shut down, or it was closed. Owned by the channel.
  */
@@ -126,6 +131,8 @@ int qio_channel_file_get_read_fd(QIOChannelFile *ioc);
 /**
  * qio_channel_file_get_write_fd:
  * @ioc: the channel
+ *
+ * Gets the descriptor of the write direction.
  *
  * Returns: the descriptor writes use, or -1 if the channel has none, its
  * write side was shut down, or it was closed. Owned by the channel.

@@ -2,6 +2,21 @@
  * libqio - sockets: unix (path and abstract), TCP and UDP
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIO_CHANNEL_SOCKET_H
+#define QIO_CHANNEL_SOCKET_H
+
+#include <gio/gio.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "qio/channel.h"
+#include "qio/task.h"
+
+G_BEGIN_DECLS
+
+/**
+ * QIOChannelSocket:
  *
  * A QIOChannelSocket wraps one socket: a connected stream socket (created
  * by qio_channel_socket_connect_sync(), qio_channel_socket_accept() or
@@ -61,18 +76,6 @@
  * qio_channel_socket_new_fd() must not have zero-copy sends of its own in
  * flight, or their completions would be counted as the channel's.
  */
-#ifndef QIO_CHANNEL_SOCKET_H
-#define QIO_CHANNEL_SOCKET_H
-
-#include <gio/gio.h>
-#include <stdbool.h>
-#include <sys/socket.h>
-
-#include "qio/channel.h"
-#include "qio/task.h"
-
-G_BEGIN_DECLS
-
 #define QIO_TYPE_CHANNEL_SOCKET (qio_channel_socket_get_type())
 G_DECLARE_FINAL_TYPE(QIOChannelSocket, qio_channel_socket, QIO, CHANNEL_SOCKET,
                      QIOChannel)
@@ -397,6 +400,8 @@ void qio_channel_socket_dgram_async(QIOChannelSocket *ioc,
  * qio_channel_socket_is_datagram:
  * @ioc: the channel
  *
+ * Tells a datagram socket from a stream socket.
+ *
  * Returns: %TRUE if @ioc holds a datagram socket (SOCK_DGRAM), made by
  * qio_channel_socket_dgram_sync() or given to
  * qio_channel_socket_new_fd(); %FALSE for a stream socket or while there
@@ -481,6 +486,9 @@ void qio_channel_socket_set_reply_to_sender(QIOChannelSocket *ioc,
  *   #GUnixSocketAddress for an unbound unix sender)
  * @data: the data given with the filter
  *
+ * Decides, for every datagram a read receives, whether to keep it or
+ * drop it (see qio_channel_socket_set_sender_filter()).
+ *
  * Returns: %TRUE to accept the datagram, %FALSE to drop it.
  */
 typedef gboolean (*QIOChannelSocketSenderFilter)(GSocketAddress *from,
@@ -511,6 +519,8 @@ void qio_channel_socket_set_sender_filter(QIOChannelSocket *ioc,
  * qio_channel_socket_get_last_sender:
  * @ioc: the channel
  *
+ * Gets the address the last datagram read came from.
+ *
  * Returns: (transfer none) (nullable): the sender of the last datagram a
  * read returned on the current socket (valid until the next read or
  * close), or %NULL if there is none.
@@ -538,6 +548,8 @@ QIOChannelSocket *qio_channel_socket_accept(QIOChannelSocket *ioc,
  * qio_channel_socket_get_fd:
  * @ioc: the channel
  *
+ * Gets the socket the channel holds.
+ *
  * Returns: the socket descriptor, still owned by @ioc, or -1 if there is
  * none (not connected yet, or closed).
  */
@@ -547,6 +559,8 @@ int qio_channel_socket_get_fd(QIOChannelSocket *ioc);
  * qio_channel_socket_get_local_address:
  * @ioc: the channel
  * @errp: return location for an error
+ *
+ * Gets the address the socket is bound to (getsockname(2)).
  *
  * Returns: (transfer full) (nullable): the address the socket is bound
  * to, or %NULL with @errp set.
@@ -558,6 +572,8 @@ GSocketAddress *qio_channel_socket_get_local_address(QIOChannelSocket *ioc,
  * qio_channel_socket_get_remote_address:
  * @ioc: a connected channel
  * @errp: return location for an error
+ *
+ * Gets the address of the connected peer (getpeername(2)).
  *
  * Returns: (transfer full) (nullable): the peer's address, or %NULL with
  * @errp set (also for a datagram socket that is not connected).
@@ -582,6 +598,8 @@ char *qio_socket_address_to_string(GSocketAddress *addr);
 /**
  * qio_channel_socket_is_unix:
  * @ioc: the channel
+ *
+ * Tells a unix domain socket from a TCP or UDP one.
  *
  * Returns: %TRUE if @ioc is a unix domain socket (path, abstract or
  * unnamed), %FALSE for TCP or while there is no socket.

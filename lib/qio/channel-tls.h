@@ -2,6 +2,20 @@
  * libqio - TLS over any channel (GnuTLS)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIO_CHANNEL_TLS_H
+#define QIO_CHANNEL_TLS_H
+
+#include <gnutls/gnutls.h>
+
+#include "qio/channel.h"
+#include "qio/task.h"
+#include "qio/tls-creds.h"
+
+G_BEGIN_DECLS
+
+/**
+ * QIOChannelTLS:
  *
  * A QIOChannelTLS runs a TLS session over another channel, its "master"
  * (usually a QIOChannelSocket): what is written to it is encrypted and
@@ -34,17 +48,6 @@
  * GnuTLS lets one thread read while another writes, not two threads do
  * the same; the channel inherits that rule.
  */
-#ifndef QIO_CHANNEL_TLS_H
-#define QIO_CHANNEL_TLS_H
-
-#include <gnutls/gnutls.h>
-
-#include "qio/channel.h"
-#include "qio/task.h"
-#include "qio/tls-creds.h"
-
-G_BEGIN_DECLS
-
 #define QIO_TYPE_CHANNEL_TLS (qio_channel_tls_get_type())
 G_DECLARE_FINAL_TYPE(QIOChannelTLS, qio_channel_tls, QIO, CHANNEL_TLS,
                      QIOChannel)
@@ -56,6 +59,14 @@ G_DECLARE_FINAL_TYPE(QIOChannelTLS, qio_channel_tls, QIO, CHANNEL_TLS,
  * their own domain and message ("Connection reset by peer").
  */
 #define QIO_CHANNEL_TLS_ERROR (qio_channel_tls_error_quark())
+
+/**
+ * qio_channel_tls_error_quark:
+ *
+ * The function behind %QIO_CHANNEL_TLS_ERROR.
+ *
+ * Returns: the #GQuark of the %QIO_CHANNEL_TLS_ERROR domain.
+ */
 GQuark qio_channel_tls_error_quark(void);
 
 /**
@@ -80,6 +91,8 @@ GQuark qio_channel_tls_error_quark(void);
  *   without the peer's close_notify
  * @QIO_CHANNEL_TLS_ERROR_NOT_READY: read or write before the handshake
  *   completed
+ *
+ * The codes of the %QIO_CHANNEL_TLS_ERROR domain.
  */
 typedef enum {
     QIO_CHANNEL_TLS_ERROR_FAILED,
@@ -180,6 +193,8 @@ int qio_channel_tls_handshake_sync(QIOChannelTLS *tioc, GError **errp);
  * qio_channel_tls_get_master:
  * @tioc: the channel
  *
+ * Gets the channel below the TLS session.
+ *
  * Returns: (transfer none): the channel the session runs over.
  */
 QIOChannel *qio_channel_tls_get_master(QIOChannelTLS *tioc);
@@ -223,6 +238,10 @@ const char *qio_channel_tls_get_alpn_protocol(QIOChannelTLS *tioc);
 /**
  * qio_channel_tls_get_verify_status:
  * @tioc: the channel
+ *
+ * Gets the details of the last verification of the peer's certificate,
+ * for a caller that wants more than the message of
+ * %QIO_CHANNEL_TLS_ERROR_VERIFY.
  *
  * Returns: the gnutls_certificate_status_t bits of the last
  * verification of the peer (0 when it passed or did not run).

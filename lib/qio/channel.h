@@ -2,11 +2,6 @@
  * libqio - I/O channels on GLib
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
- *
- * The abstract QIOChannel: a bidirectional byte stream with scatter/gather
- * I/O, optional descriptor passing, watches as GSources, and blocking,
- * non-blocking or coroutine-yielding use. The API follows QEMU's
- * include/io/channel.h, carried to GObject.
  */
 #ifndef QIO_CHANNEL_H
 #define QIO_CHANNEL_H
@@ -20,6 +15,14 @@
 
 G_BEGIN_DECLS
 
+/**
+ * QIOChannel:
+ *
+ * The abstract base class of every channel: a bidirectional byte stream
+ * with scatter/gather I/O, optional descriptor passing, watches as
+ * GSources, and blocking, non-blocking or coroutine-yielding use. The API
+ * follows QEMU's include/io/channel.h, carried to GObject.
+ */
 #define QIO_TYPE_CHANNEL (qio_channel_get_type())
 G_DECLARE_DERIVABLE_TYPE(QIOChannel, qio_channel, QIO, CHANNEL, GObject)
 
@@ -54,6 +57,9 @@ G_DECLARE_DERIVABLE_TYPE(QIOChannel, qio_channel, QIO, CHANNEL, GObject)
  * @QIO_CHANNEL_FEATURE_LISTEN: the channel is a listening socket
  * @QIO_CHANNEL_FEATURE_WRITE_ZERO_COPY: %QIO_CHANNEL_WRITE_FLAG_ZERO_COPY
  * @QIO_CHANNEL_FEATURE_READ_MSG_PEEK: %QIO_CHANNEL_READ_FLAG_MSG_PEEK
+ *
+ * What a channel can do beyond reading and writing; ask with
+ * qio_channel_has_feature().
  */
 typedef enum {
     QIO_CHANNEL_FEATURE_FD_PASS,
@@ -68,6 +74,8 @@ typedef enum {
  * @QIO_CHANNEL_SHUTDOWN_READ: stop receiving
  * @QIO_CHANNEL_SHUTDOWN_WRITE: stop sending (the peer sees end-of-file)
  * @QIO_CHANNEL_SHUTDOWN_BOTH: both
+ *
+ * The direction(s) qio_channel_shutdown() shuts.
  */
 typedef enum {
     QIO_CHANNEL_SHUTDOWN_READ = 1,
@@ -82,6 +90,14 @@ typedef enum {
  * (those are reported in %G_IO_ERROR, from g_io_error_from_errno()).
  */
 #define QIO_CHANNEL_ERROR (qio_channel_error_quark())
+
+/**
+ * qio_channel_error_quark:
+ *
+ * The function behind %QIO_CHANNEL_ERROR.
+ *
+ * Returns: the #GQuark of the %QIO_CHANNEL_ERROR domain.
+ */
 GQuark qio_channel_error_quark(void);
 
 /**
@@ -93,6 +109,8 @@ GQuark qio_channel_error_quark(void);
  *   control buffer was too small (MSG_CTRUNC)
  * @QIO_CHANNEL_ERROR_PROTOCOL: malformed data from the peer
  * @QIO_CHANNEL_ERROR_CLOSED: the channel was closed
+ *
+ * The codes of the %QIO_CHANNEL_ERROR domain.
  */
 typedef enum {
     QIO_CHANNEL_ERROR_NOT_SUPPORTED,
@@ -109,6 +127,10 @@ typedef enum {
  *   plus %G_IO_HUP / %G_IO_ERR / %G_IO_NVAL when they occur)
  * @data: the user data of the watch
  *
+ * The callback of a channel watch (qio_channel_add_watch(),
+ * qio_channel_create_watch()), called in the watch's #GMainContext when
+ * @ioc is ready.
+ *
  * Returns: %G_SOURCE_CONTINUE to keep watching, %G_SOURCE_REMOVE to stop.
  */
 typedef gboolean (*QIOChannelFunc)(QIOChannel *ioc, GIOCondition condition,
@@ -117,9 +139,19 @@ typedef gboolean (*QIOChannelFunc)(QIOChannel *ioc, GIOCondition condition,
 /*
  * IOHandler: a handler installed by qio_channel_set_aio_fd_handler().
  * QEMU's name; GObject introspection, which wants the namespace prefix,
- * sees it as QIOAioHandler (not callable from bindings).
+ * sees it as QIOAioHandler (not callable from bindings), and documents it
+ * under that name.
  */
 #ifdef __GI_SCANNER__
+/**
+ * QIOAioHandler:
+ * @opaque: the pointer given to qio_channel_set_aio_fd_handler()
+ *
+ * A read or write handler installed by qio_channel_set_aio_fd_handler(),
+ * called in the handler's #GMainContext while the channel is ready; C
+ * code calls this type IOHandler, QEMU's name. Not callable from
+ * bindings.
+ */
 #define IOHandler QIOAioHandler
 #endif
 typedef void IOHandler(void *opaque);
@@ -171,6 +203,8 @@ struct _QIOChannelClass {
  * @ioc: the channel
  * @feature: the feature to test
  *
+ * Tells whether @ioc can do what @feature names.
+ *
  * Returns: %TRUE if @ioc supports @feature.
  */
 bool qio_channel_has_feature(QIOChannel *ioc, QIOChannelFeature feature);
@@ -197,6 +231,8 @@ void qio_channel_set_name(QIOChannel *ioc, const char *name);
 /**
  * qio_channel_get_name:
  * @ioc: the channel
+ *
+ * Gets the name given for diagnostics.
  *
  * Returns: (transfer none) (nullable): the name set by
  * qio_channel_set_name().
@@ -549,6 +585,13 @@ off_t qio_channel_io_seek(QIOChannel *ioc, off_t offset, int whence,
  * @ioc: the channel
  * @condition: the conditions to wait for
  *
+ * Creates a source that is ready when @ioc is ready for @condition; set
+ * its callback with g_source_set_callback() and attach it with
+ * g_source_attach().
+ *
+ * Creates a source that is ready when @ioc is ready for @condition;
+ * set its callback with g_source_set_callback() and attach it.
+ *
  * Returns: (transfer full): a new, unattached #GSource whose callback is a
  * #QIOChannelFunc. It holds a reference on @ioc.
  */
@@ -579,6 +622,8 @@ guint qio_channel_add_watch(QIOChannel *ioc, GIOCondition condition,
  * @notify: (nullable): frees @user_data when the watch goes away
  * @context: (nullable): where to run the watch (%NULL: the global default)
  *
+ * As qio_channel_add_watch(), in @context.
+ *
  * Returns: the source id within @context.
  */
 guint qio_channel_add_watch_full(QIOChannel *ioc, GIOCondition condition,
@@ -593,6 +638,9 @@ guint qio_channel_add_watch_full(QIOChannel *ioc, GIOCondition condition,
  * @user_data: passed to @func
  * @notify: (nullable): frees @user_data when the watch goes away
  * @context: (nullable): where to run the watch
+ *
+ * As qio_channel_add_watch_full(), returning the source itself rather
+ * than its id, which is only unique within one context.
  *
  * Returns: (transfer full): the attached source; g_source_unref() it.
  */

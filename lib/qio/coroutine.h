@@ -122,6 +122,8 @@ void coroutine_fn qio_coroutine_yield(void);
 /**
  * qio_coroutine_self:
  *
+ * Gets the coroutine the caller runs in.
+ *
  * Returns: (transfer none) (nullable): the coroutine running in the calling
  *     thread, or %NULL on the thread's ordinary stack.
  */
@@ -129,6 +131,9 @@ QIOCoroutine *qio_coroutine_self(void);
 
 /**
  * qio_in_coroutine:
+ *
+ * Tells whether the caller runs inside a coroutine, so that
+ * coroutine_mixed_fn code can choose between yielding and blocking.
  *
  * Returns: %TRUE if the caller runs inside a coroutine.
  */

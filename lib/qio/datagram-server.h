@@ -2,6 +2,17 @@
  * libqio - sessions per sender over one datagram socket
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef QIO_DATAGRAM_SERVER_H
+#define QIO_DATAGRAM_SERVER_H
+
+#include "qio/channel-datagram-peer.h"
+#include "qio/channel-socket.h"
+
+G_BEGIN_DECLS
+
+/**
+ * QIODatagramServer:
  *
  * A #QIODatagramServer reads a bound, unconnected datagram socket (UDP
  * over IPv4 or IPv6, or a unix datagram socket) and sorts what arrives
@@ -20,8 +31,8 @@
  * %QIO_DATAGRAM_SERVER_BUFFER_SIZE bytes each (2 MiB for a full batch),
  * allocated by the first start and kept until the server is finalized.
  * Each datagram is then copied into its peer's queue. The server drops,
- * and counts in its
- * #QIODatagramServerStats:
+ * and counts in its #QIODatagramServerStats:
+ *
  * - datagrams longer than a buffer (impossible for UDP, whose datagrams
  *   are at most 65535 bytes; a unix datagram socket can carry more);
  * - datagrams from an unbound unix socket: they have no address to
@@ -36,14 +47,6 @@
  * The server runs in one #GMainContext (qio_datagram_server_start()); it
  * and its peers belong to the thread that runs it.
  */
-#ifndef QIO_DATAGRAM_SERVER_H
-#define QIO_DATAGRAM_SERVER_H
-
-#include "qio/channel-datagram-peer.h"
-#include "qio/channel-socket.h"
-
-G_BEGIN_DECLS
-
 #define QIO_TYPE_DATAGRAM_SERVER (qio_datagram_server_get_type())
 G_DECLARE_FINAL_TYPE(QIODatagramServer, qio_datagram_server, QIO,
                      DATAGRAM_SERVER, GObject)
@@ -112,6 +115,8 @@ typedef struct {
  *   AF_UNIX); the server takes a reference. Its blocking mode does not
  *   matter: the server and its peers never wait in a system call
  *
+ * Creates a server that sorts the datagrams of @sock by sender.
+ *
  * Returns: (transfer full): a server, not yet reading (see
  * qio_datagram_server_start()).
  */
@@ -120,6 +125,8 @@ QIODatagramServer *qio_datagram_server_new(QIOChannelSocket *sock);
 /**
  * qio_datagram_server_get_socket:
  * @server: the server
+ *
+ * Gets the socket the server reads and its peers write.
  *
  * Returns: (transfer none): the shared socket.
  */
@@ -192,6 +199,8 @@ void qio_datagram_server_resume(QIODatagramServer *server);
  * qio_datagram_server_n_peers:
  * @server: the server
  *
+ * Counts the live sessions.
+ *
  * Returns: how many sessions the server has (senders it knows).
  */
 guint qio_datagram_server_n_peers(QIODatagramServer *server);
@@ -200,6 +209,8 @@ guint qio_datagram_server_n_peers(QIODatagramServer *server);
  * qio_datagram_server_get_stats:
  * @server: the server
  * @stats: (out caller-allocates): where to store the counters
+ *
+ * Copies the server's counters into @stats.
  */
 void qio_datagram_server_get_stats(QIODatagramServer *server,
                                    QIODatagramServerStats *stats);

@@ -2,11 +2,6 @@
  * libqio - several listening sockets serving one callback
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
- *
- * A QIONetListener owns one listening socket per resolved address (a
- * wildcard address is one dual-stack socket, serving IPv4 and IPv6) and
- * calls one function for every client accepted on any of them, in the
- * listener's GMainContext.
  */
 #ifndef QIO_NET_LISTENER_H
 #define QIO_NET_LISTENER_H
@@ -15,6 +10,14 @@
 
 G_BEGIN_DECLS
 
+/**
+ * QIONetListener:
+ *
+ * A QIONetListener owns one listening socket per resolved address (a
+ * wildcard address is one dual-stack socket, serving IPv4 and IPv6) and
+ * calls one function for every client accepted on any of them, in the
+ * listener's GMainContext.
+ */
 #define QIO_TYPE_NET_LISTENER (qio_net_listener_get_type())
 G_DECLARE_FINAL_TYPE(QIONetListener, qio_net_listener, QIO, NET_LISTENER,
                      GObject)
@@ -25,6 +28,9 @@ G_DECLARE_FINAL_TYPE(QIONetListener, qio_net_listener, QIO, NET_LISTENER,
  * @sioc: (transfer none): the new client, in blocking mode; take a
  *   reference to keep it
  * @data: the user data
+ *
+ * Called in the listener's #GMainContext for every client accepted (see
+ * qio_net_listener_set_client_func_full()).
  */
 typedef void (*QIONetListenerClientFunc)(QIONetListener *listener,
                                          QIOChannelSocket *sioc, gpointer data);
@@ -52,6 +58,10 @@ typedef void (*QIONetListenerErrorFunc)(QIONetListener *listener,
 /**
  * qio_net_listener_new:
  *
+ * Creates a listener; give it sockets with qio_net_listener_open_sync()
+ * or qio_net_listener_add(), then start accepting with
+ * qio_net_listener_set_client_func().
+ *
  * Returns: (transfer full): a listener with no sockets.
  */
 QIONetListener *qio_net_listener_new(void);
@@ -60,6 +70,9 @@ QIONetListener *qio_net_listener_new(void);
  * qio_net_listener_set_name:
  * @listener: the listener
  * @name: a name for diagnostics; given to its sockets and watches
+ *
+ * Names the listener and, with qio_channel_set_name(), each of its
+ * sockets, for diagnostics.
  */
 void qio_net_listener_set_name(QIONetListener *listener, const char *name);
 
@@ -129,6 +142,10 @@ void qio_net_listener_set_client_func(QIONetListener *listener,
  * @func: (nullable) (scope forever) (closure data): told about accept
  *   failures
  * @data: passed to @func
+ *
+ * Sets the function told about accept failures (see
+ * #QIONetListenerErrorFunc); %NULL unsets it. @data is not freed by
+ * the listener.
  */
 void qio_net_listener_set_error_func(QIONetListener *listener,
                                      QIONetListenerErrorFunc func,
@@ -176,6 +193,9 @@ void qio_net_listener_disconnect(QIONetListener *listener);
  * qio_net_listener_is_connected:
  * @listener: the listener
  *
+ * Tells whether the listener has sockets (until
+ * qio_net_listener_disconnect()).
+ *
  * Returns: %TRUE while the listener has open sockets.
  */
 gboolean qio_net_listener_is_connected(QIONetListener *listener);
@@ -183,6 +203,8 @@ gboolean qio_net_listener_is_connected(QIONetListener *listener);
 /**
  * qio_net_listener_get_nsockets:
  * @listener: the listener
+ *
+ * Counts the listening sockets.
  *
  * Returns: how many sockets the listener has.
  */
@@ -192,6 +214,8 @@ guint qio_net_listener_get_nsockets(QIONetListener *listener);
  * qio_net_listener_get_socket:
  * @listener: the listener
  * @i: an index below qio_net_listener_get_nsockets()
+ *
+ * Gets one of the listening sockets.
  *
  * Returns: (transfer none): the @i-th listening socket.
  */

@@ -2,11 +2,6 @@
  * libqio - asynchronous operations with a completion callback
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
- *
- * A QIOTask carries one asynchronous operation (a connect, a handshake)
- * from its start to a completion callback, which always runs in the
- * GMainContext the operation was started from. Blocking work that cannot
- * be made non-blocking (name resolution) runs in a worker thread.
  */
 #ifndef QIO_TASK_H
 #define QIO_TASK_H
@@ -16,6 +11,14 @@
 
 G_BEGIN_DECLS
 
+/**
+ * QIOTask:
+ *
+ * A QIOTask carries one asynchronous operation (a connect, a handshake)
+ * from its start to a completion callback, which always runs in the
+ * GMainContext the operation was started from. Blocking work that cannot
+ * be made non-blocking (name resolution) runs in a worker thread.
+ */
 typedef struct QIOTask QIOTask;
 
 /**
@@ -45,6 +48,9 @@ typedef void (*QIOTaskWorker)(QIOTask *task, gpointer opaque);
  * @func: the completion callback
  * @opaque: passed to @func
  * @destroy: (nullable): frees @opaque after @func has run
+ *
+ * Creates a task for an operation on @source. C only: bindings get
+ * tasks from the asynchronous functions that take a #QIOTaskFunc.
  *
  * Returns: (transfer full): a new task; it is freed after completion.
  */
@@ -106,6 +112,8 @@ void qio_task_set_error(QIOTask *task, GError *err);
  * @task: the task
  * @errp: return location for a copy of the error
  *
+ * Tells whether the task failed, typically in its completion callback.
+ *
  * Returns: %TRUE if the task failed (and @errp was set).
  */
 bool qio_task_propagate_error(QIOTask *task, GError **errp);
@@ -139,6 +147,8 @@ gpointer qio_task_steal_result_pointer(QIOTask *task);
  * qio_task_get_result_pointer:
  * @task: the task
  *
+ * Gets the result without taking it; it stays owned by @task.
+ *
  * Returns: (transfer none): the result set by the operation.
  */
 gpointer qio_task_get_result_pointer(QIOTask *task);
@@ -146,6 +156,8 @@ gpointer qio_task_get_result_pointer(QIOTask *task);
 /**
  * qio_task_get_source:
  * @task: the task
+ *
+ * Gets the object the operation is about.
  *
  * Returns: (transfer none) (nullable): the object given to qio_task_new().
  */

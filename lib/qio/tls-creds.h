@@ -2,12 +2,6 @@
  * libqio - TLS credentials (X.509, GnuTLS)
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
- *
- * A QIOTLSCreds holds what one endpoint of a TLS session needs: its own
- * certificate chain and key, the trust anchors used to verify the peer,
- * whether to verify at all, and a GnuTLS priority string. One object can
- * serve any number of sessions (qio/channel-tls.h); it is immutable once
- * created, so sessions in several threads may share it.
  */
 #ifndef QIO_TLS_CREDS_H
 #define QIO_TLS_CREDS_H
@@ -18,6 +12,15 @@
 
 G_BEGIN_DECLS
 
+/**
+ * QIOTLSCreds:
+ *
+ * A QIOTLSCreds holds what one endpoint of a TLS session needs: its own
+ * certificate chain and key, the trust anchors used to verify the peer,
+ * whether to verify at all, and a GnuTLS priority string. One object can
+ * serve any number of sessions (qio/channel-tls.h); it is immutable once
+ * created, so sessions in several threads may share it.
+ */
 #define QIO_TYPE_TLS_CREDS (qio_tls_creds_get_type())
 G_DECLARE_FINAL_TYPE(QIOTLSCreds, qio_tls_creds, QIO, TLS_CREDS, GObject)
 
@@ -27,6 +30,8 @@ G_DECLARE_FINAL_TYPE(QIOTLSCreds, qio_tls_creds, QIO, TLS_CREDS, GObject)
  *   server's chain and host name
  * @QIO_TLS_CREDS_ENDPOINT_SERVER: the side that accepts; it needs a
  *   certificate, and verifies clients only when it has a CA file
+ *
+ * Which side of a TLS session credentials are for (qio_tls_creds_new()).
  */
 typedef enum {
     QIO_TLS_CREDS_ENDPOINT_CLIENT,
@@ -116,6 +121,8 @@ QIOTLSCreds *qio_tls_creds_new(QIOTLSCredsEndpoint endpoint,
  * qio_tls_creds_get_endpoint:
  * @creds: the credentials
  *
+ * Tells which side of a session the credentials are for.
+ *
  * Returns: the side given to qio_tls_creds_new().
  */
 QIOTLSCredsEndpoint qio_tls_creds_get_endpoint(QIOTLSCreds *creds);
@@ -124,6 +131,8 @@ QIOTLSCredsEndpoint qio_tls_creds_get_endpoint(QIOTLSCreds *creds);
  * qio_tls_creds_get_verify:
  * @creds: the credentials
  *
+ * Tells whether the credentials verify the peer.
+ *
  * Returns: whether sessions verify the peer.
  */
 bool qio_tls_creds_get_verify(QIOTLSCreds *creds);
@@ -131,6 +140,8 @@ bool qio_tls_creds_get_verify(QIOTLSCreds *creds);
 /**
  * qio_tls_creds_has_ca:
  * @creds: the credentials
+ *
+ * Tells whether the credentials hold trust anchors.
  *
  * Returns: whether a CA file or directory was loaded (for a server:
  * whether it asks clients for certificates).
@@ -141,6 +152,8 @@ bool qio_tls_creds_has_ca(QIOTLSCreds *creds);
  * qio_tls_creds_has_cert:
  * @creds: the credentials
  *
+ * Tells whether the credentials hold a certificate and key.
+ *
  * Returns: whether the endpoint has a certificate of its own.
  */
 bool qio_tls_creds_has_cert(QIOTLSCreds *creds);
@@ -148,6 +161,9 @@ bool qio_tls_creds_has_cert(QIOTLSCreds *creds);
 /**
  * qio_tls_creds_get_post_handshake_auth:
  * @creds: the credentials
+ *
+ * Tells whether TLS 1.3 post-handshake authentication is on
+ * (#QIOTLSCredsOptions.post_handshake_auth).
  *
  * Returns: whether sessions allow post-handshake authentication.
  */
@@ -157,6 +173,8 @@ bool qio_tls_creds_get_post_handshake_auth(QIOTLSCreds *creds);
  * qio_tls_creds_get_alpn:
  * @creds: the credentials
  *
+ * Gets the ALPN protocols the credentials offer or accept.
+ *
  * Returns: (transfer none) (nullable) (array zero-terminated=1): the
  * application protocols given to qio_tls_creds_new(), or %NULL for none.
  */
@@ -165,6 +183,8 @@ const char *const *qio_tls_creds_get_alpn(QIOTLSCreds *creds);
 /**
  * qio_tls_creds_get_priority:
  * @creds: the credentials
+ *
+ * Gets the GnuTLS priority string sessions use.
  *
  * Returns: (transfer none): the priority string in use.
  */
@@ -186,6 +206,9 @@ qio_tls_creds_get_gnutls_credentials(QIOTLSCreds *creds);
 /**
  * qio_tls_creds_get_gnutls_priority: (skip)
  * @creds: the credentials
+ *
+ * For GnuTLS calls this API does not wrap. The cache stays owned by
+ * @creds.
  *
  * Returns: (transfer none): the compiled priority cache, for
  * gnutls_priority_set().

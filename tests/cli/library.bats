@@ -5,7 +5,9 @@
 # libqio as a library other programs install and link: the symbols the
 # shared object exports are the public headers' functions and nothing
 # else, and `make install` gives a tree a program outside this source
-# builds against with pkg-config alone (contrib/examples/qio-echo.c).
+# builds against with pkg-config alone (contrib/examples/qio-echo.c), as
+# are the API reference's examples (doc/reference/examples/*.c), which
+# then run over loopback and socket pairs.
 #
 # make check exports QIO_BUILDDIR (the build tree), MAKE, CC, PKG_CONFIG
 # and the sanitizer flags.  The install goes to a DESTDIR, by the install
@@ -173,4 +175,144 @@ qio_pkg_config() {
     echo "$output $stderr"
     [ "$status" -eq 0 ]
     [ "$output" = ok ]
+}
+
+# ---------------------------------------------------------------- doc examples
+# The API reference's examples (doc/reference/examples/*.c, shown in
+# doc/reference/examples.md) build against the staged install with
+# pkg-config alone, and run over loopback and socket pairs.
+
+EXAMPLES_DIR="$SRCDIR/doc/reference/examples"
+
+# build_example NAME: doc/reference/examples/NAME.c into $T/NAME.
+build_example() {
+    local cc flags san_cflags san_ldflags
+    read -ra cc <<<"$CC"
+    read -ra san_cflags <<<"${QIO_SAN_CFLAGS:-}"
+    read -ra san_ldflags <<<"${QIO_SAN_LDFLAGS:-}"
+    staged_pc_dir
+    read -ra flags <<<"$(qio_pkg_config --cflags --libs)"
+    "${cc[@]}" -Wall -Wextra -Wno-unused-parameter -Werror \
+        "${san_cflags[@]}" "$EXAMPLES_DIR/$1.c" "${flags[@]}" \
+        "${san_ldflags[@]}" -o "$T/$1"
+}
+
+# example NAME ARGS...: run the built example, bounded, with the staged
+# library.
+example() {
+    local name=$1
+    shift
+    env LD_LIBRARY_PATH="$(qio_pkg_config --variable=libdir)" \
+        timeout -k 5 20 "$T/$name" "$@"
+}
+
+@test "doc examples: every doc/reference/examples/*.c builds with pkg-config alone" {
+    local f n=0
+    for f in "$EXAMPLES_DIR"/*.c; do
+        run build_example "$(basename "$f" .c)"
+        echo "$f: $output"
+        [ "$status" -eq 0 ]
+        n=$((n + 1))
+    done
+    [ "$n" -ge 5 ]
+}
+
+@test "doc examples: examples.md shows every example file, verbatim" {
+    run "$PYTHON3" - "$SRCDIR/doc/reference/examples.md" "$EXAMPLES_DIR"/*.c <<'PY'
+import re, sys
+page = open(sys.argv[1]).read()
+blocks = re.findall(r'^```c\n(.*?)^```$', page, re.S | re.M)
+files = {path: open(path).read() for path in sys.argv[2:]}
+missing = [p for p, text in files.items() if text not in blocks]
+extra = len(blocks) - len(files)
+print('not on the page (or changed):', missing, '; blocks:', len(blocks))
+sys.exit(1 if missing or extra else 0)
+PY
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "doc examples: tcp-client gets its line back from echo-server" {
+    local port
+    build_example echo-server
+    build_example tcp-client
+    bg example echo-server 0 1 >"$T/server.out" 2>"$T/server.err"
+    poll 10 grep -q '^listening on port [0-9]' "$T/server.out"
+    port=$(awk '{ print $4 }' "$T/server.out")
+    run --separate-stderr example tcp-client 127.0.0.1 "$port"
+    echo "$output $stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "hello from libqio" ]
+    # The server quits once its one client is done.
+    reap "$BG_PID"
+    cat "$T/server.err"
+    [ "$BG_STATUS" -eq 0 ]
+}
+
+@test "doc examples: tls-client verifies openssl s_server and gets its answer" {
+    local port
+    command -v openssl >/dev/null || skip "openssl is not installed"
+    build_example tls-client
+    # A CA and a certificate for localhost it issued.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$T/ca-key.pem" -out "$T/ca.pem" -days 2 \
+        -subj "/CN=qio example CA" \
+        -addext basicConstraints=critical,CA:TRUE \
+        -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$T/server-key.pem" -subj /CN=localhost \
+        -out "$T/server.csr" 2>/dev/null
+    printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+        'basicConstraints=CA:FALSE' 'extendedKeyUsage=serverAuth' \
+        'keyUsage=critical,digitalSignature' >"$T/server.ext"
+    openssl x509 -req -in "$T/server.csr" -CA "$T/ca.pem" \
+        -CAkey "$T/ca-key.pem" -CAcreateserial -days 2 \
+        -extfile "$T/server.ext" -out "$T/server.pem" 2>/dev/null
+    port=$(free_port)
+    bg timeout 20 openssl s_server -rev -naccept 1 -accept "$port" \
+        -cert "$T/server.pem" -key "$T/server-key.pem" \
+        >"$T/s_server.log" 2>&1
+    wait_port "$port"
+    run --separate-stderr example tls-client localhost "$port" "$T/ca.pem"
+    echo "$output $stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "desserts" ]
+    [ "$stderr" = "tls-client: verified CN=localhost" ]
+}
+
+@test "doc examples: tls-client refuses a server its CA did not issue" {
+    local port
+    command -v openssl >/dev/null || skip "openssl is not installed"
+    build_example tls-client
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$T/self-key.pem" -out "$T/self.pem" -days 2 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost 2>/dev/null
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$T/other-key.pem" -out "$T/other.pem" -days 2 \
+        -subj "/CN=some other CA" 2>/dev/null
+    port=$(free_port)
+    bg timeout 20 openssl s_server -rev -naccept 1 -accept "$port" \
+        -cert "$T/self.pem" -key "$T/self-key.pem" >"$T/s_server.log" 2>&1
+    wait_port "$port"
+    run --separate-stderr example tls-client localhost "$port" "$T/other.pem"
+    echo "$output $stderr"
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [[ $stderr == "tls-client: certificate verification failed: "* ]]
+}
+
+@test "doc examples: fd-passing reads a pipe through the descriptor it passed" {
+    build_example fd-passing
+    run --separate-stderr example fd-passing
+    echo "$output $stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "P: through the passed pipe" ]
+}
+
+@test "doc examples: coroutine reads what the main loop writes, yielding" {
+    build_example coroutine
+    run --separate-stderr example coroutine
+    echo "$output $stderr"
+    [ "$status" -eq 0 ]
+    [ "$output" = "one word at a time" ]
 }
