@@ -912,6 +912,15 @@ static ssize_t tls_read_failed(QIOChannelTLS *tioc, ssize_t ret, GError **errp)
     return -1;
 }
 
+/* Block until the master is ready for what GnuTLS waits for; TRUE. */
+static bool tls_wait_more(QIOChannelTLS *tioc)
+{
+    if (gnutls_record_check_pending(tioc->session) == 0) {
+        qio_channel_wait(tioc->master, tls_direction(tioc));
+    }
+    return true;
+}
+
 static ssize_t tls_readv_loop(QIOChannelTLS *tioc, const struct iovec *iov,
                               size_t niov, GError **errp)
 {
@@ -927,7 +936,15 @@ static ssize_t tls_readv_loop(QIOChannelTLS *tioc, const struct iovec *iov,
         if (got > 0 && gnutls_record_check_pending(tioc->session) == 0) {
             break;
         }
-        ret = tls_recv(tioc, iov[i].iov_base, iov[i].iov_len);
+        /*
+         * GnuTLS says AGAIN after a record that carried no data (a TLS 1.3
+         * NewSessionTicket, as OpenSSL servers send) even on a blocking
+         * master: a blocking read goes on waiting.
+         */
+        do {
+            ret = tls_recv(tioc, iov[i].iov_base, iov[i].iov_len);
+        } while (ret == GNUTLS_E_AGAIN && got == 0 && tioc->blocking &&
+                 tls_wait_more(tioc));
         if (ret == GNUTLS_E_AGAIN) {
             if (got > 0) {
                 break;

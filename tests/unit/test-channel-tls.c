@@ -1575,6 +1575,36 @@ static void test_key_update(void)
 }
 
 /*
+ * A record without data before the data (a TLS 1.3 key update here; a
+ * NewSessionTicket from an OpenSSL server is the same): GnuTLS says AGAIN
+ * for it even on a blocking master, but one blocking qio_channel_read()
+ * returns the data, never QIO_CHANNEL_ERR_BLOCK.
+ */
+static void test_blocking_read_after_handshake_record(void)
+{
+    g_autoptr(GError) err = NULL;
+    char buf[16] = {0};
+    Pair p;
+
+    pair_init(&p,
+              &(CredsSpec){NULL, NULL, "ca.pem", false,
+                           "NORMAL:-VERS-ALL:+VERS-TLS1.3"},
+              &server_spec, "localhost");
+    pair_handshake_ok(&p);
+    qio_test_set_blocking(QIO_CHANNEL(p.client), true);
+    qio_test_set_blocking(QIO_CHANNEL(p.server), true);
+    g_assert_cmpint(
+        gnutls_session_key_update(qio_channel_tls_get_session(p.server), 0), ==,
+        0);
+    qio_test_write_str(QIO_CHANNEL(p.server), "hello");
+    g_assert_cmpint(
+        qio_channel_read(QIO_CHANNEL(p.client), buf, sizeof(buf), &err), ==, 5);
+    g_assert_no_error(err);
+    g_assert_cmpstr(buf, ==, "hello");
+    pair_free(&p);
+}
+
+/*
  * A server write that would block (GnuTLS keeps its record), then the
  * client asks for a TLS 1.3 key update, then the server repeats the
  * write: each byte reaches the client once, in order. GnuTLS 3.7.9 sent
@@ -1877,6 +1907,8 @@ int main(int argc, char **argv)
     make_certs();
 
     g_test_add_func("/tls/creds/errors", test_creds_errors);
+    g_test_add_func("/tls/read/blocking-after-handshake-record",
+                    test_blocking_read_after_handshake_record);
     g_test_add_func("/tls/creds/getters", test_creds_getters);
     g_test_add_func("/tls/creds/system-trust", test_creds_system_trust);
     g_test_add_func("/tls/creds/wrong-endpoint", test_wrong_endpoint);
