@@ -752,7 +752,7 @@ soak_needs() {
     refute_leftovers
 }
 
-@test "bench: soak.sh is shellcheck-clean, soak.py valid python; bad options: 2" {
+@test "bench: soak.sh and run.sh are shellcheck-clean, soak.py valid python; bad options: 2" {
     run "$CONTRIB/bench/soak.sh" --duration 5 --interval 3
     assert_status 2
     assert_contains "$output" "fewer than 3 samples"
@@ -761,6 +761,6 @@ soak_needs() {
     "$PYTHON3" -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' \
         "$CONTRIB/bench/soak.py"
     command -v shellcheck >/dev/null || skip "shellcheck is not installed"
-    run shellcheck -s bash "$CONTRIB/bench/soak.sh"
+    run shellcheck -x -s bash "$CONTRIB/bench/soak.sh" "$CONTRIB/bench/run.sh"
     assert_status 0
 }
