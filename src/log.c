@@ -17,6 +17,7 @@ static QiocLogConfig log_cfg = {.name = "qioc"};
 static FILE *log_file;
 static char *log_hostname;
 static guint log_conn; /* the connection lines are about, or 0 */
+static gboolean log_to_syslog;
 
 static const struct {
     const char *name;
@@ -56,6 +57,7 @@ gboolean qioc_log_setup(const QiocLogConfig *cfg, GError **errp)
         log_cfg.syslog = NULL;
         return FALSE;
     }
+    log_to_syslog = cfg->syslog && !cfg->mixed;
     if (cfg->file) {
         log_file = fopen(cfg->file, "ae");
         if (!log_file) {
@@ -65,6 +67,14 @@ gboolean qioc_log_setup(const QiocLogConfig *cfg, GError **errp)
         }
     }
     return TRUE;
+}
+
+void qioc_log_transfer_started(void)
+{
+    if (log_cfg.syslog && !log_to_syslog) {
+        qioc_info(1, "diagnostics go to syslog from now on");
+        log_to_syslog = TRUE;
+    }
 }
 
 /* "2026/11/25 09:51:44.123456 host " when asked for. */
@@ -129,7 +139,7 @@ static void log_line(int priority, const char *prefix, const char *fmt,
     g_autofree char *tag = conn_tag();
     FILE *out = log_file ? log_file : stderr;
 
-    if (log_cfg.syslog) {
+    if (log_to_syslog) {
         syslog(priority, "%s%s%s", tag, prefix, msg);
         return;
     }

@@ -15,11 +15,19 @@ typedef struct QiocLogConfig {
     const char *name;   /* program name in lines, default "qioc" */
     gboolean micro;     /* timestamps with microseconds */
     gboolean host;      /* the host name in lines */
+    gboolean mixed;     /* stderr until the transfer starts, then syslog */
 } QiocLogConfig;
 
 /* Set the destination; FALSE (and @errp) if the file cannot be opened or
  * the facility is unknown. */
 gboolean qioc_log_setup(const QiocLogConfig *cfg, GError **errp);
+
+/*
+ * With QiocLogConfig.mixed (socat's -lm), diagnostics go to stderr (or
+ * the log file) until this is called, to syslog from then on: when the
+ * relay starts moving data, or a `fork` listener starts accepting.
+ */
+void qioc_log_transfer_started(void);
 
 /* How much to say: 0 errors and warnings, 1 (-d) notices, 2 (-dd) debug. */
 void qioc_log_set_level(int level);

@@ -113,6 +113,14 @@ static gboolean opt_syslog(const char *name, const char *value, gpointer data,
     return TRUE;
 }
 
+/* socat's -lm: stderr while starting, then syslog. */
+static gboolean opt_log_mixed(const char *name, const char *value,
+                              gpointer data, GError **errp)
+{
+    log_config.mixed = TRUE;
+    return opt_syslog(name, value, data, errp);
+}
+
 static gboolean show_help;
 
 static const GOptionEntry transfer_entries[] = {
@@ -158,6 +166,9 @@ static const GOptionEntry log_entries[] = {
      "Diagnostics to FILE, not stderr (socat: -lf)", "FILE"},
     {"syslog", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, opt_syslog,
      "Diagnostics to syslog (socat: -ly[FACILITY])", "[FACILITY]"},
+    {"log-mixed", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK,
+     opt_log_mixed, "Stderr, syslog once data moves (socat: -lm)",
+     "[FACILITY]"},
     {"log-name", 0, 0, G_OPTION_ARG_STRING, &log_name_arg,
      "Program name in diagnostics (socat: -lp)", "NAME"},
     {"log-micro", 0, 0, G_OPTION_ARG_NONE, &log_config.micro,
@@ -247,6 +258,7 @@ static const struct {
 } socat_spellings[] = {
     {"-lf", "--log-file", "--log-file="},
     {"-ly", "--syslog=", "--syslog="},
+    {"-lm", "--log-mixed=", "--log-mixed="},
     {"-lp", "--log-name", "--log-name="},
     {"-lu", "--log-micro", NULL},
     {"-lh", "--log-host", NULL},
@@ -259,6 +271,7 @@ static const struct {
      * "--syslog=" is the default facility; "--syslog=FAC" passes as is.
      */
     {"--syslog", "--syslog=", NULL},
+    {"--log-mixed", "--log-mixed=", NULL},
 };
 
 static char *map_socat_option(const char *arg)

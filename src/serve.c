@@ -314,6 +314,7 @@ static void conn_start_pump(QiocConn *conn)
             .finish_data = ep,
         };
     }
+    qioc_log_transfer_started();
     conn->pump = qioc_pump_start(side, &cfg, on_pump_done, conn);
     if (srv->stopping) {
         qioc_pump_stop(conn->pump, FALSE);
@@ -614,6 +615,7 @@ static gboolean server_listen(QiocServer *srv)
         return FALSE;
     }
     qioc_holds_take_reserve(&srv->holds);
+    qioc_log_transfer_started();
     return TRUE;
 }
 

@@ -1205,8 +1205,8 @@ endless_child() {
 }
 
 @test "socat -ly: diagnostics go to syslog, none on stderr, exit status unchanged" {
-    # Whether a syslog daemon receives them cannot be checked here (there
-    # may be no /dev/log); what the user sees on the terminal can.
+    # What the user sees on the terminal; what reaches syslog is checked
+    # with a /dev/log of the test's own in tests/cli/logging.bats.
     run --separate-stderr qioc -ly - "$(refused_addr)" </dev/null
     assert_status 1
     [[ -z $stderr ]]
@@ -1216,7 +1216,7 @@ endless_child() {
     [[ -z $stderr ]]
 }
 
-@test "-ly and --syslog never take the next word as the facility" {
+@test "-ly, -lm, --syslog and --log-mixed never take the next word as the facility" {
     # socat's -ly[FACILITY] takes a facility only glued on; GOption would
     # have made the address after it one ("unknown syslog facility").
     local opt
@@ -1224,6 +1224,12 @@ endless_child() {
         run --separate-stderr qioc "$opt" "$(refused_addr)" - </dev/null
         assert_status 1
         [[ -z $stderr ]] || { echo "# $opt: $stderr" >&2; return 1; }
+    done
+    # -lm reports on stderr until data moves: the refused connect.
+    for opt in -lm --log-mixed; do
+        run --separate-stderr qioc "$opt" "$(refused_addr)" - </dev/null
+        assert_status 1
+        assert_contains "$stderr" "Connection refused"
     done
     run --separate-stderr qioc -ly TCP-LISTEN:"$P",accept-timeout=0.2 \
         TCP:127.0.0.1:9 </dev/null

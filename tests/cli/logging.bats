@@ -579,3 +579,108 @@ PY
     assert_status 1
     assert_contains "$stderr" "qioc: -r $T/no/such/dir: No such file or directory"
 }
+
+# ---------------------------------------------------------------- syslog
+
+# in_syslog_ns COMMAND...: COMMAND in a mount namespace of its own whose
+# /dev/log is a datagram socket of this test: a tmpfs over /dev holding the
+# few devices qioc and the shell need, and a reader that appends every
+# message syslog(3) sends to $T/syslog, one a line, until COMMAND ends.
+# SIGTERM to it ends COMMAND the same way. Needs root and unshare. With
+# --exec first, the calling shell becomes the namespace's (for a
+# background job whose pid the teardown signals).
+in_syslog_ns() {
+    local run=()
+    [[ $1 != --exec ]] || { run=(exec); shift; }
+    [[ $(id -u) == 0 ]] && command -v unshare >/dev/null ||
+        skip "needs root and unshare for a /dev/log of its own"
+    : >"$T/syslog"
+    # shellcheck disable=SC2016
+    "${run[@]}" unshare -m --propagation private sh -c '
+        set -e
+        T=$1; shift
+        mkdir -p "$T/realdev"
+        mount --bind /dev "$T/realdev"
+        mount -t tmpfs tmpfs /dev
+        for d in null zero urandom random; do
+            : >"/dev/$d"
+            mount --bind "$T/realdev/$d" "/dev/$d"
+        done
+        "$PYTHON3" -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(\"/dev/log\")
+out = open(sys.argv[1], \"ab\", buffering=0)
+while True:
+    msg = s.recv(65536)
+    if msg == b\"qioc-test-end\":
+        break
+    out.write(msg.rstrip(b\"\\0\\n\") + b\"\\n\")
+" "$T/syslog" &
+        reader=$!
+        i=0
+        until [ -S /dev/log ]; do
+            i=$((i + 1)); [ $i -lt 500 ] || exit 99
+            "$PYTHON3" -c "import time; time.sleep(0.01)"
+        done
+        set +e
+        exec 3<&0
+        "$@" <&3 3<&- &
+        child=$!
+        trap "kill \$child" TERM
+        wait $child
+        status=$?
+        if [ $status -gt 128 ] && kill -0 $child 2>/dev/null; then
+            wait $child
+            status=$?
+        fi
+        # Datagrams keep their order: when the reader has this one, it
+        # has written every message before it.
+        "$PYTHON3" -c "
+import socket
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(
+    b\"qioc-test-end\", \"/dev/log\")"
+        wait $reader
+        exit $status' sh "$T" "$@"
+}
+
+@test "-ly: diagnostics reach syslog with the program name and pid, none on stderr" {
+    PYTHON3=$PYTHON3 in_syslog_ns "$QIOC" -d -ly --stats - PIPE \
+        <<<hello >"$T/out" 2>"$T/err"
+    assert_empty "$T/err"
+    [[ $(cat "$T/out") == hello ]]
+    grep -Eq '^<27>.* qioc\[[0-9]+\]: stats: 1 -> 2: 6 bytes' "$T/syslog"
+}
+
+@test "-lm: stderr while starting, syslog once data moves" {
+    local P
+    P=$(free_port)
+    # An address that fails to open: the error is on stderr, syslog empty.
+    run --separate-stderr in_syslog_ns "$QIOC" -lm - TCP:127.0.0.1:"$P"
+    assert_status 1
+    assert_contains "$stderr" "qioc: address 2 (TCP:127.0.0.1:$P): connect"
+    assert_empty "$T/syslog"
+    # Opened: what -d says before the transfer is on stderr, the rest (the
+    # stats at the end) in syslog under facility local0 (16 * 8 + 3 = 131).
+    PYTHON3=$PYTHON3 in_syslog_ns "$QIOC" -d -lmlocal0 --stats - PIPE \
+        <<<hello >"$T/out" 2>"$T/err"
+    [[ $(cat "$T/out") == hello ]]
+    grep -q '^qioc: address 2 (PIPE): ' "$T/err"
+    refute grep -q 'stats:' "$T/err"
+    grep -Eq '^<131>.* qioc\[[0-9]+\]: stats: 2 -> 1: 6 bytes' "$T/syslog"
+}
+
+@test "-lm with a fork listener: syslog from the first accept on" {
+    local P
+    P=$(free_port)
+    [[ $(id -u) == 0 ]] || skip "needs root for a /dev/log of its own"
+    PYTHON3=$PYTHON3 in_syslog_ns --exec "$QIOC" -dd -lm \
+        TCP-LISTEN:"$P",bind=127.0.0.1,fork,max-children=1 SYSTEM:cat \
+        2>"$T/err" &
+    BG_PIDS+=("$!")
+    wait_port "$P"
+    [[ $(printf 'one\n' | qioc - TCP:127.0.0.1:"$P") == one ]]
+    poll 10 grep -q "client 127.0.0.1:" "$T/syslog"
+    grep -q 'listening on' "$T/err"
+    refute grep -q 'client 127.0.0.1' "$T/err"
+}
