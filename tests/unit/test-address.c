@@ -1338,7 +1338,7 @@ static void test_describe_roundtrip(void)
         g_autoptr(QiocAddress) l = parse_ok("TCP-LISTEN:1");
         g_autofree char *text = qioc_address_describe(l);
 
-        g_assert_nonnull(strstr(text, ",backlog=128,"));
+        g_assert_nonnull(strstr(text, ",backlog=4096,"));
         g_assert_nonnull(strstr(text, ",reuseaddr=1,"));
         g_assert_nonnull(strstr(text, ",max-children=(unset),"));
         g_assert_true(g_str_has_suffix(text, ",shut=write"));
