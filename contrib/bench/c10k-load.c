@@ -178,7 +178,7 @@ static void write_status(int sfd, long count)
     }
 }
 
-static int run_echo(const char *status)
+static void __attribute__((noreturn)) run_echo(const char *status)
 {
     struct epoll_event ev[EVENTS];
     int sfd = open(status, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -266,6 +266,9 @@ static void connect_all(int ep, int port, long window)
 
             inflight += pending;
             done += !pending;
+        }
+        if (inflight == 0) {
+            continue;
         }
         int n = epoll_wait(ep, ev, EVENTS, 10000);
 
@@ -443,7 +446,7 @@ int main(int argc, char **argv)
 {
     raise_nofile();
     if (argc == 3 && strcmp(argv[1], "echo") == 0) {
-        return run_echo(argv[2]);
+        run_echo(argv[2]);
     }
     if (argc >= 6 && argc <= 8 && strcmp(argv[1], "clients") == 0) {
         return run_clients(argc, argv);
