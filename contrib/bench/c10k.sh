@@ -99,8 +99,9 @@ done
 [[ $clients =~ ^[1-9][0-9]*$ ]] || die "bad --clients: $clients"
 [[ -z $active || $active =~ ^[0-9]+$ ]] || die "bad --active: $active"
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || die "bad --seconds: $seconds"
-[[ $size =~ ^[1-9][0-9]*$ ]] && ((size <= 65536)) ||
+if [[ ! $size =~ ^[1-9][0-9]*$ ]] || ((size > 65536)); then
     die "bad --size: $size (1 to 65536)"
+fi
 [[ $socat_clients =~ ^[0-9]+$ ]] || die "bad --socat-clients: $socat_clients"
 
 # ------------------------------------------------------------ processes
