@@ -13,7 +13,8 @@
 #   1. c10k-load echo, the backend on port B (one epoll loop), and the
 #      relay start; the relay's RSS, PSS, descriptors and CPU are sampled;
 #   2. c10k-load clients opens N connections to A, at most 256 connecting
-#      at once (4 for socat, whose listen backlog is 5), and waits;
+#      at once (socat gets backlog=4096, qioc's default: with its own, 5,
+#      SYNs are dropped while it forks, a 1 s retransmit each), and waits;
 #      once the backend holds all N (every one forwarded), the relay is
 #      sampled again: RSS per idle connection, CPU per connection set up;
 #   3. the first --active connections do echo round trips of --size bytes
@@ -129,24 +130,32 @@ trap 'exit 143' TERM
 # ------------------------------------------------------------ sampling
 
 # sample PID: sums over PID and its descendants: S_RSS and S_PSS (KiB),
-# S_FDS, S_CPU (ns on a CPU), S_PROCS; fails when PID is gone.
+# S_FDS, S_CPU (ns on a CPU), S_PROCS; fails when PID is gone. One awk
+# per figure for all the processes, which may be thousands (socat); one
+# that ends meanwhile is left out.
 sample() {
-    local p rss pss cpu fds
+    local p dirs=()
 
     [[ -r /proc/$1/status ]] || return 1
-    S_RSS=0 S_PSS=0 S_FDS=0 S_CPU=0 S_PROCS=0
     for p in $(tree "$1"); do
-        rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) ||
-            continue
-        pss=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null) ||
-            pss=0
-        read -r cpu _ <"/proc/$p/schedstat" 2>/dev/null || cpu=0
-        fds=$(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
-        S_RSS=$((S_RSS + ${rss:-0})) S_PSS=$((S_PSS + ${pss:-0}))
-        S_CPU=$((S_CPU + cpu)) S_FDS=$((S_FDS + fds))
-        S_PROCS=$((S_PROCS + 1))
+        dirs+=("/proc/$p")
     done
-    ((S_PROCS > 0))
+    S_PROCS=${#dirs[@]}
+    S_RSS=$(sum_field VmRSS: 2 "${dirs[@]/%//status}")
+    S_PSS=$(sum_field Pss: 2 "${dirs[@]/%//smaps_rollup}")
+    S_CPU=$(sum_field "" 1 "${dirs[@]/%//schedstat}")
+    S_FDS=$(find "${dirs[@]/%//fd}" -mindepth 1 -maxdepth 1 2>/dev/null |
+        wc -l)
+    ((S_PROCS > 0 && S_RSS > 0))
+}
+
+# sum_field KEY FIELD FILE...: the sum of FIELD on the lines starting
+# with KEY (every line for ""), over the FILEs that can be read.
+sum_field() {
+    local key=$1 field=$2
+    shift 2
+    awk -v k="$key" -v f="$field" 'k == "" || $1 == k { s += $f }
+        END { printf "%.0f\n", s }' "$@" 2>/dev/null || true
 }
 
 # The connections the backend holds now.
@@ -204,7 +213,7 @@ start_relay() {
     case $NAME in
     qioc) "${QIOC_RUN[@]}" "TCP-LISTEN:$port,fork,bind=127.0.0.1" \
         "TCP:127.0.0.1:$BPORT" 2>"$tmp/relay.err" & ;;
-    socat) "$SOCAT" "TCP-LISTEN:$port,fork,reuseaddr,bind=127.0.0.1" \
+    socat) "$SOCAT" "TCP-LISTEN:$port,fork,reuseaddr,bind=127.0.0.1,backlog=4096" \
         "TCP:127.0.0.1:$BPORT" 2>"$tmp/relay.err" & ;;
     esac
     RELAY=$!
@@ -339,7 +348,9 @@ echo "qioc: $QIOC_BIN ($("${QIOC_RUN[@]}" --version 2>&1 | head -1)," \
 [[ $cflags == *-O[1-3s]* || -z $cflags ]] ||
     echo "warning: qioc was built with CFLAGS '$cflags', not optimised"
 echo "relays: qioc TCP-LISTEN:A,fork,bind=127.0.0.1 TCP:127.0.0.1:B;" \
-    "socat TCP-LISTEN:A,fork,reuseaddr,bind=127.0.0.1 TCP:127.0.0.1:B"
+    "socat TCP-LISTEN:A,fork,reuseaddr,bind=127.0.0.1,backlog=4096" \
+    "TCP:127.0.0.1:B (with its default backlog of 5, the kernel drops" \
+    "SYNs while socat forks, each a 1 s retransmit)"
 echo "load: c10k-load clients (one epoll process; $CC -O2" \
     "contrib/bench/c10k-load.c) -> relay -> c10k-load echo;" \
     "the active connections do $size-byte echo round trips for $seconds s"
@@ -348,7 +359,7 @@ echo "load: c10k-load clients (one epoll process; $CC -O2" \
 : >"$tmp/results"
 : >"$tmp/verdicts"
 run_contender qioc "$clients" 256
-((socat_clients == 0)) || run_contender socat "$socat_clients" 4
+((socat_clients == 0)) || run_contender socat "$socat_clients" 256
 
 echo
 echo "KiB per connection: (with N open - before) / N; CPU: the relay's," \
