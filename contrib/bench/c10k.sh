@@ -59,8 +59,8 @@ all connections open and after they closed.
   --active N         of them, the ones in round trips (default N / 10)
   --seconds S        how long the round trips go on (default 10)
   --size BYTES       bytes per round trip, each way (default 64)
-  --socat-clients N  connections through socat (default 1000: a process
-                     each; 0 leaves socat out)
+  --socat-clients N  connections through socat (default: as many as
+                     through qioc; a process each; 0 leaves socat out)
   -h, --help         this text
 
 Exit status: 0 targets met, 1 not met or a connection went wrong,
@@ -79,7 +79,7 @@ clients=10000
 active=""
 seconds=10
 size=64
-socat_clients=1000
+socat_clients=""
 while (($#)); do
     case $1 in
     --clients) clients=${2:?--clients needs a value}; shift ;;
@@ -103,7 +103,8 @@ done
 if [[ ! $size =~ ^[1-9][0-9]*$ ]] || ((size > 65536)); then
     die "bad --size: $size (1 to 65536)"
 fi
-[[ $socat_clients =~ ^[0-9]+$ ]] || die "bad --socat-clients: $socat_clients"
+[[ -z $socat_clients || $socat_clients =~ ^[0-9]+$ ]] ||
+    die "bad --socat-clients: $socat_clients"
 
 # ------------------------------------------------------------ processes
 
@@ -333,6 +334,7 @@ if [[ $hard != unlimited ]] && ((2 * clients + 32 > hard)); then
     note+=" leaves room for $fit (qioc holds two per connection)"
     clients=$fit
 fi
+socat_clients=${socat_clients:-$clients}
 if ((socat_clients > 0)) && ! command -v "$SOCAT" >/dev/null; then
     note+="${note:+ }(no $SOCAT: socat left out)"
     socat_clients=0
