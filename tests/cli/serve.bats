@@ -1549,3 +1549,21 @@ print("ok %d" % n)
     }
     [[ ! -s $T/err ]]
 }
+
+@test "descriptors above 1024 work: 600 clients at once with soft limit 1024" {
+    need_hard_nofile 2048
+    echo_backend "$B"
+    with_nofile 1024 2048
+    bg "${WITH_NOFILE[@]}" "$QIOC" TCP-LISTEN:"$P",fork \
+        TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    run --separate-stderr py "$PY_HOLD_MANY" "$P" 600 4096
+    [[ $status == 0 && $output == "ok 600" ]] || {
+        echo "# $output" >&2
+        echo "# $stderr" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+    [[ ! -s $T/err ]]
+}
