@@ -626,7 +626,7 @@ static void test_defaults(void)
     g_autoptr(QiocAddress) e = parse_ok("EXEC:cat");
 
     g_assert_false(qioc_address_has_opt(l, "backlog"));
-    g_assert_cmpint(qioc_address_get_int(l, "backlog", -1), ==, 128);
+    g_assert_cmpint(qioc_address_get_int(l, "backlog", -1), ==, 4096);
     /* reuseaddr: unset (-1); a listener sets it, a connect does not */
     g_assert_cmpint(l->o.reuseaddr, ==, -1);
     g_assert_cmpint(c->o.reuseaddr, ==, -1);
