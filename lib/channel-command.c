@@ -675,6 +675,8 @@ typedef struct {
     gid_t *groups;
     int ngroups;
     char *fail; /* the line the child writes when a change fails */
+    void (*hook)(void *data); /* the caller's, last */
+    void *hook_data;
 } CmdChildSetup;
 
 /* A privilege change failed: the program must not run. */
@@ -717,6 +719,9 @@ static void cmd_child_setup(gpointer data)
         ioctl(cs->ctty_fd, TIOCSCTTY, 0);
     }
     cmd_child_privileges(cs);
+    if (cs->hook) {
+        cs->hook(cs->hook_data);
+    }
 }
 
 /*
@@ -849,7 +854,9 @@ static bool cmd_spawn(const char *const argv[], const CmdLink *l,
     g_auto(GStrv) env = cmd_environ(opts->env);
     CmdChildSetup setup = {.setsid = opts->setsid || opts->ctty,
                            .pgid = opts->pgid,
-                           .ctty_fd = -1};
+                           .ctty_fd = -1,
+                           .hook = opts->child_setup,
+                           .hook_data = opts->child_setup_data};
     g_autofree gid_t *groups = NULL;
     g_autofree char *fail = NULL;
     GError *err = NULL;

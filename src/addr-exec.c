@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "nofile.h"
 #include "term.h"
 
 /* ---------------------------------------------------------------- options */
@@ -74,6 +75,8 @@ static gboolean exec_options(const QiocAddress *addr,
     /* raw, echo=0, ...: set before the child can see the terminal. */
     o->pty_setup = exec_pty_modes;
     o->pty_setup_data = (void *)addr;
+    /* qioc's raised descriptor limit is not the child's. */
+    o->child_setup = qioc_nofile_restore;
     return TRUE;
 }
 
@@ -230,10 +233,14 @@ static gboolean peer_fds(QIOChannel *peer, int *rfd, int *wfd)
     return *rfd >= 0 || *wfd >= 0;
 }
 
-/* qioc ignores SIGPIPE; the child must not inherit that. */
+/*
+ * qioc ignores SIGPIPE and raised its descriptor limit; the child must
+ * inherit neither.
+ */
 static void nofork_child_setup(gpointer data)
 {
     signal(SIGPIPE, SIG_DFL);
+    qioc_nofile_restore(NULL);
 }
 
 static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,

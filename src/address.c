@@ -85,8 +85,9 @@ static const QiocOptDesc addr_options[] = {
      "serve every client concurrently, not just one", OFF(fork)},
     {"max-children", NULL, INT, O_ACCEPT, NULL, NULL,
      "with fork: at most N clients at once", OFF(max_children)},
-    {"backlog", NULL, INT, O_LISTEN, "128", NULL, "listen backlog",
-     OFF(backlog)},
+    /* As high as Linux allows by default: the kernel caps it anyway. */
+    {"backlog", NULL, INT, O_LISTEN, "4096", NULL,
+     "listen backlog, capped by net.core.somaxconn", OFF(backlog)},
     {"accept-timeout", NAMES("listen-timeout"), DURATION, O_ACCEPT, NULL, NULL,
      "give up when no client arrives within SECONDS", OFF(accept_timeout)},
     {"idle-timeout", NULL, DURATION, O_ACCEPT, NULL, NULL,

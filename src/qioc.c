@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "address.h"
 #include "log.h"
+#include "nofile.h"
 #include "qioc.h"
 #include "serve.h"
 
@@ -574,6 +575,8 @@ int main(int argc, char **argv)
     } else {
         /* A write to a closed peer is an error of that direction. */
         signal(SIGPIPE, SIG_IGN);
+        /* A `fork` listener holds two descriptors per client. */
+        qioc_nofile_raise();
         status = qioc_serve(addr, &options);
     }
     g_clear_pointer(&addr[0], qioc_address_free);

@@ -132,6 +132,13 @@ typedef enum {
  *   its modes (tcsetattr() on the master sets the terminal's); returning
  *   %false with @errp set fails the spawn
  * @pty_setup_data: passed to @pty_setup
+ * @child_setup: (nullable) (scope call): called in the child after fork(),
+ *   last of its settings (after @chroot_dir and @uid took effect), just
+ *   before it executes the program; like a #GSpawnChildSetupFunc it may
+ *   only make async-signal-safe calls (setrlimit(2), for one: a caller
+ *   that raised its own descriptor limit gives the child back the one
+ *   it started with)
+ * @child_setup_data: passed to @child_setup
  *
  * Settings for qio_channel_command_new_spawn_full(). Start from
  * %QIO_CHANNEL_COMMAND_OPTIONS_INIT so that new fields get their defaults.
@@ -154,6 +161,8 @@ typedef struct QIOChannelCommandOptions {
     int uid;
     bool (*pty_setup)(int master, void *data, GError **errp);
     void *pty_setup_data;
+    void (*child_setup)(void *data);
+    void *child_setup_data;
 } QIOChannelCommandOptions;
 
 /**

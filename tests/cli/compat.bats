@@ -1309,7 +1309,7 @@ endless_child() {
     [[ ${#lines[@]} == 2 ]]
     [[ ${lines[0]} == "address 1: TCP4-LISTEN:$P,"* ]]
     local o
-    for o in reuseaddr=1 keepalive=1 nodelay=1 fork=0 backlog=128 \
+    for o in reuseaddr=1 keepalive=1 nodelay=1 fork=0 backlog=4096 \
         accept-timeout=\(unset\) pf=\(unset\) shut=write; do
         assert_contains "${lines[0]}," ",$o,"
     done

@@ -752,6 +752,41 @@ soak_needs() {
     refute_leftovers
 }
 
+@test "bench: c10k.sh, a small run: its figures, targets met, nothing left behind" {
+    command -v ss >/dev/null || skip "ss is not installed"
+    mkdir "$T/tmp"
+    run --separate-stderr env QIOC_SOAK_MARK="$T" TMPDIR="$T/tmp" \
+        PYTHON="$PYTHON3" timeout 120 "$CONTRIB/bench/c10k.sh" \
+        --clients 200 --active 20 --seconds 1 --socat-clients 20
+    echo "$output"
+    echo "$stderr" >&2
+    assert_status 0
+    # qioc's line: 200 connections, none lost, no round trip bad, and as
+    # many descriptors after as before
+    grep -qE '^qioc +200 ' <<<"$output"
+    awk '$1 == "qioc" && $2 == 200 { exit !($12 == $14 && $15 == 0 && $16 == 0 &&
+        $10 > 0 && $5 > 0) }' <<<"$output"
+    grep -qE '^target: qioc RSS per idle connection <= 12 KiB: [0-9.]+ KiB: met$' \
+        <<<"$output"
+    grep -qE '^target: qioc: no descriptor left after the clients closed: .*: met$' \
+        <<<"$output"
+    if command -v socat >/dev/null; then
+        grep -qE '^socat +20 ' <<<"$output"
+    fi
+    refute_leftovers
+}
+
+@test "bench: c10k.sh is shellcheck-clean; bad options: 2" {
+    run "$CONTRIB/bench/c10k.sh" --clients 0
+    assert_status 2
+    assert_contains "$output" "bad --clients"
+    run "$CONTRIB/bench/c10k.sh" --bogus
+    assert_status 2
+    command -v shellcheck >/dev/null || skip "shellcheck is not installed"
+    run shellcheck -x -s bash "$CONTRIB/bench/c10k.sh"
+    assert_status 0
+}
+
 @test "bench: soak.sh and run.sh are shellcheck-clean, soak.py valid python; bad options: 2" {
     run "$CONTRIB/bench/soak.sh" --duration 5 --interval 3
     assert_status 2

@@ -5,7 +5,8 @@
 # instance of the other address), max-children, a failing client never
 # ends the listener, range=, backlog=, accept-timeout=, ACCEPT-FD and
 # SD-LISTEN (inherited listening sockets), the signals that stop a
-# listener, and running out of descriptors.
+# listener, running out of descriptors, and the descriptor limit qioc
+# raises for itself and gives back to its children.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -1438,4 +1439,131 @@ print("ok %.1f" % took)
 PYEOF
     [[ $output == ok* ]] || { echo "$output"; cat "$T/q.err"; false; }
     grep -q "idle timeout: no data for 0.5 s" "$T/q.err" || { cat "$T/q.err"; false; }
+}
+
+# ---------------------------------------------------------------- descriptor limit
+
+# with_nofile SOFT HARD: set WITH_NOFILE to a command prefix that runs
+# its command with that descriptor limit (the hard one no higher than
+# ours: only a privileged process can raise it), by exec: the pid stays.
+with_nofile() {
+    WITH_NOFILE=("${DEFAULT_SIGNALS[@]}" bash -c 'ulimit -Sn "$1" &&
+        ulimit -Hn "$2" && shift 2 && exec "$@"' sh "$1" "$2")
+}
+
+# need_hard_nofile N: our hard limit allows a child one of N.
+need_hard_nofile() {
+    local h
+    h=$(ulimit -Hn)
+    [[ $h == unlimited ]] || (( h >= $1 )) || skip "hard descriptor limit $h < $1"
+}
+
+# soft_nofile FILE: the soft "Max open files" of a /proc/PID/limits text.
+soft_nofile() {
+    awk '/^Max open files/ { print $4 }' "$1"
+}
+
+@test "qioc raises its soft descriptor limit to the hard one; -d says so" {
+    need_hard_nofile 4096
+    with_nofile 256 4096
+    bg "${WITH_NOFILE[@]}" "$QIOC" -d TCP-LISTEN:"$P",fork SYSTEM:cat \
+        2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    is_qioc_pid "$qpid"
+    cp "/proc/$qpid/limits" "$T/limits"
+    [[ $(soft_nofile "$T/limits") == 4096 ]] || {
+        cat "$T/limits" >&2
+        return 1
+    }
+    grep -q "^qioc: descriptor limit raised from 256 to 4096" "$T/err" || {
+        cat "$T/err" >&2
+        return 1
+    }
+}
+
+@test "without -d, raising the descriptor limit says nothing" {
+    need_hard_nofile 4096
+    with_nofile 256 4096
+    run --separate-stderr "${WITH_NOFILE[@]}" "$QIOC" - PIPE <<<hi
+    [[ $status == 0 && $output == hi && -z $stderr ]]
+}
+
+@test "SYSTEM and EXEC children get the descriptor limit qioc started with" {
+    need_hard_nofile 4096
+    with_nofile 256 4096
+    run --separate-stderr "${WITH_NOFILE[@]}" "$QIOC" -d - \
+        'SYSTEM:grep "^Max open files" /proc/self/limits' </dev/null
+    [[ $status == 0 ]]
+    [[ $(soft_nofile <(echo "$output")) == 256 ]] || {
+        echo "# SYSTEM child: $output" >&2
+        return 1
+    }
+    [[ $stderr == *"raised from 256 to 4096"* ]]
+    run --separate-stderr "${WITH_NOFILE[@]}" "$QIOC" - \
+        'EXEC:grep "^Max open files" /proc/self/limits' </dev/null
+    [[ $(soft_nofile <(echo "$output")) == 256 ]] || {
+        echo "# EXEC child: $output" >&2
+        return 1
+    }
+    run --separate-stderr "${WITH_NOFILE[@]}" "$QIOC" - \
+        'EXEC:grep "^Max open files" /proc/self/limits,nofork' </dev/null
+    [[ $(soft_nofile <(echo "$output")) == 256 ]] || {
+        echo "# EXEC nofork child: $output" >&2
+        return 1
+    }
+}
+
+# N clients connect and stay: each sends a line and gets it back while
+# all are open, then each sends SIZE random bytes and checks they come
+# back (sha256). Prints "ok N".
+PY_HOLD_MANY="$PY_COMMON"'
+addr, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+socks = []
+for i in range(n):
+    s = connect(addr)
+    s.sendall(b"c%d\n" % i)
+    if recv_line(s, 10) != "c%d\n" % i:
+        sys.exit("client %d of %d not served" % (i, n))
+    socks.append(s)
+for i, s in enumerate(socks):
+    bad = round_trip(s, os.urandom(size))
+    if bad:
+        sys.exit("client %d: %s" % (i, bad))
+print("ok %d" % n)
+'
+
+@test "with soft limit 64 and hard 512, 100 clients at once are all served" {
+    need_hard_nofile 512
+    echo_backend "$B"
+    with_nofile 64 512
+    bg "${WITH_NOFILE[@]}" "$QIOC" TCP-LISTEN:"$P",fork \
+        TCP:127.0.0.1:"$B" 2>"$T/err"
+    wait_port "$P"
+    run --separate-stderr py "$PY_HOLD_MANY" "$P" 100 65536
+    [[ $status == 0 && $output == "ok 100" ]] || {
+        echo "# $output" >&2
+        echo "# $stderr" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+    [[ ! -s $T/err ]]
+}
+
+@test "descriptors above 1024 work: 600 clients at once with soft limit 1024" {
+    need_hard_nofile 2048
+    echo_backend "$B"
+    with_nofile 1024 2048
+    bg "${WITH_NOFILE[@]}" "$QIOC" TCP-LISTEN:"$P",fork \
+        TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    run --separate-stderr py "$PY_HOLD_MANY" "$P" 600 4096
+    [[ $status == 0 && $output == "ok 600" ]] || {
+        echo "# $output" >&2
+        echo "# $stderr" >&2
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+    [[ ! -s $T/err ]]
 }

@@ -387,7 +387,7 @@ same_as() {
     [[ ${lines[0]} == "address 1: TCP-LISTEN:$p,"* ]]
     [[ ${lines[1]} == "address 2: UNIX-CONNECT:$T/sock,"* ]]
     local o
-    for o in bind=127.0.0.1 backlog=128 reuseaddr=1 fork=0 nodelay=0 \
+    for o in bind=127.0.0.1 backlog=4096 reuseaddr=1 fork=0 nodelay=0 \
         keepalive=0 shut=write; do
         assert_contains "${lines[0]}," ",$o,"
     done

@@ -626,7 +626,7 @@ static void test_defaults(void)
     g_autoptr(QiocAddress) e = parse_ok("EXEC:cat");
 
     g_assert_false(qioc_address_has_opt(l, "backlog"));
-    g_assert_cmpint(qioc_address_get_int(l, "backlog", -1), ==, 128);
+    g_assert_cmpint(qioc_address_get_int(l, "backlog", -1), ==, 4096);
     /* reuseaddr: unset (-1); a listener sets it, a connect does not */
     g_assert_cmpint(l->o.reuseaddr, ==, -1);
     g_assert_cmpint(c->o.reuseaddr, ==, -1);
@@ -1338,7 +1338,7 @@ static void test_describe_roundtrip(void)
         g_autoptr(QiocAddress) l = parse_ok("TCP-LISTEN:1");
         g_autofree char *text = qioc_address_describe(l);
 
-        g_assert_nonnull(strstr(text, ",backlog=128,"));
+        g_assert_nonnull(strstr(text, ",backlog=4096,"));
         g_assert_nonnull(strstr(text, ",reuseaddr=1,"));
         g_assert_nonnull(strstr(text, ",max-children=(unset),"));
         g_assert_true(g_str_has_suffix(text, ",shut=write"));

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -627,6 +628,37 @@ static void test_bad_options(void)
     assert_bad_options(&o, O_RDWR);
 }
 
+/* child_setup: runs in the child, before the program (here: a lower
+ * descriptor limit than ours, as qioc gives back its original one). */
+static void lower_nofile(void *data)
+{
+    setrlimit(RLIMIT_NOFILE, data);
+}
+
+static void test_child_setup(void)
+{
+    const char *argv[] = {"sh", "-c", "ulimit -Sn", NULL};
+    QIOChannelCommandOptions o = QIO_CHANNEL_COMMAND_OPTIONS_INIT;
+    g_autoptr(QIOChannelCommand) cioc = NULL;
+    g_autoptr(GString) out = NULL;
+    g_autofree char *want = NULL;
+    struct rlimit ours, low;
+
+    g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &ours), ==, 0);
+    low = ours;
+    low.rlim_cur = MIN(ours.rlim_cur, 200) - 1;
+    o.child_setup = lower_nofile;
+    o.child_setup_data = &low;
+    cioc = spawn_opts(argv, O_RDONLY, &o);
+    out = read_to_eof(QIO_CHANNEL(cioc));
+    want = g_strdup_printf("%lu\n", (unsigned long)low.rlim_cur);
+    g_assert_cmpstr(out->str, ==, want);
+    assert_exited(close_status(cioc), 0);
+    /* The caller's own limit is untouched */
+    g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &low), ==, 0);
+    g_assert_cmpuint(low.rlim_cur, ==, ours.rlim_cur);
+}
+
 /* ---------------------------------------------------------------- pty */
 
 static QIOChannelCommand *spawn_pty(const char *script, bool setsid, bool ctty)
@@ -902,6 +934,7 @@ static const QIOTestCase tests[] = {
     {"/command/mode/write-only", test_write_only},
     {"/command/mode/env-cwd", test_env_cwd},
     {"/command/mode/fdin-fdout", test_fdin_fdout},
+    {"/command/mode/child-setup", test_child_setup},
     {"/command/pty/tty", test_pty},
     {"/command/pty/ctty", test_pty_ctty},
     {"/command/pty/setup", test_pty_setup},
