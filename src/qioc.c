@@ -263,6 +263,15 @@ static const struct {
     {"-lp", "--log-name", "--log-name="},
     {"-lu", "--log-micro", NULL},
     {"-lh", "--log-host", NULL},
+    /*
+     * socat (getopt style) takes a short option's value glued on too
+     * (-t1, -b8192); GOption would read -t1 as -t -1.
+     */
+    {"-b", "--buffer-size", "--buffer-size="},
+    {"-t", "--close-timeout", "--close-timeout="},
+    {"-T", "--idle-timeout", "--idle-timeout="},
+    {"-r", "--record-left", "--record-left="},
+    {"-R", "--record-right", "--record-right="},
     /* socat 1.8's transfer statistics at the end. */
     {"-S", "--stats", NULL},
     {"--statistics", "--stats", NULL},

@@ -223,6 +223,18 @@ streams() {
     return "$st"
 }
 
+@test "socat's glued short option values: -t1, -b8192, -T30, -rFILE" {
+    # socat's test suite writes "-t 0.1 -t1": GOption alone would take
+    # -t1 as -t with the next word as its value.
+    run --separate-stderr qioc -t 0.1 -t1 -b8192 -T30 -r"$T/rec" - PIPE <<<hello
+    assert_status 0
+    [[ $output == hello && -z $stderr ]]
+    [[ $(cat "$T/rec") == hello ]]
+    run --separate-stderr qioc -t1x - PIPE </dev/null
+    assert_status 2
+    assert_contains "$stderr" "1x"
+}
+
 @test "socat -u - STDERR: the data lands on stderr, nothing on stdout" {
     printf 'to stderr\n' >in
     compare_socat streams -u - STDERR <in
