@@ -138,6 +138,25 @@ static QIOChannel *file_open(QiocEndpoint *ep, QiocAccess *access,
     return open_path(ep->addr, access, file_flags(ep->addr, *access, 0), errp);
 }
 
+/*
+ * GOPEN, and so a bare path, as socat opens it: a missing file is
+ * created, and an existing one that is written is appended to, never
+ * overwritten from its first byte.
+ */
+static QIOChannel *gopen_open(QiocEndpoint *ep, QiocAccess *access,
+                              QIOChannel *peer, GError **errp)
+{
+    const QiocAddress *addr = ep->addr;
+    int flags = file_flags(addr, *access, 0);
+
+    if (!g_file_test(addr->params[0], G_FILE_TEST_EXISTS)) {
+        flags |= O_CREAT;
+    } else if ((flags & O_ACCMODE) != O_RDONLY) {
+        flags |= O_APPEND;
+    }
+    return open_path(addr, access, flags, errp);
+}
+
 static QIOChannel *create_open(QiocEndpoint *ep, QiocAccess *access,
                                QIOChannel *peer, GError **errp)
 {
@@ -394,7 +413,7 @@ static const QiocAddrType gopen_types[] = {
      QIOC_T_FILE | QIOC_OPTGRP_READEOF | QIOC_OPTGRP_FDPASS |
          QIOC_OPTGRP_CONNECT | QIOC_T_TTY,
      "PATH",
-     "a unix socket at PATH is connected, anything else opened as FILE"},
+     "a unix socket at PATH is connected, a file appended to or created"},
 };
 
 static const QiocAddrType create_types[] = {
@@ -414,7 +433,7 @@ const QiocAddrDesc qioc_addr_file = {
 const QiocAddrDesc qioc_addr_gopen = {.kind = QIOC_ADDR_GOPEN,
                                       QIOC_ADDR_TYPES(gopen_types),
                                       .choose = gopen_choose,
-                                      .open = file_open};
+                                      .open = gopen_open};
 
 const QiocAddrDesc qioc_addr_create = {.kind = QIOC_ADDR_CREATE,
                                        QIOC_ADDR_TYPES(create_types),

@@ -177,8 +177,10 @@ static const QiocOptDesc addr_options[] = {
      "group of the created file", OFF(group)},
     {"umask", NULL, MODE, O_FSPERM, NULL, NULL, "umask while creating",
      OFF(umask)},
-    {"nonblock", NAMES("o-nonblock", "o-ndelay"), FLAG, O_OPEN, "0", NULL,
-     "open with O_NONBLOCK: a FIFO opens without waiting for its other end",
+    /* socat takes it on any address; qioc's I/O never blocks anyway. */
+    {"nonblock", NAMES("o-nonblock", "o-ndelay"), FLAG, O_ALL, "0", NULL,
+     "open with O_NONBLOCK: a FIFO opens without waiting for its other end; "
+     "elsewhere no effect, qioc's I/O never blocks",
      OFF(nonblock)},
     {"seek", NAMES("seek-set", "seek-cur"), OFFSET, O_OPEN, NULL, NULL,
      "once opened, move to byte OFFSET (lseek SEEK_SET)", OFF(seek)},

@@ -777,17 +777,27 @@ static gboolean http_version(const guint8 *p, gsize n)
     return n == 8 && memcmp(p, "HTTP/1.", 7) == 0 && g_ascii_isdigit(p[7]);
 }
 
-/* The status of "HTTP/1.x DDD[ REASON]", or 0 if the line is not that. */
+/*
+ * The status of "HTTP/1.x DDD[ REASON]", or 0 if the line is not that.
+ * Proxies in the wild put more than one space after the version, and
+ * socat reads those too.
+ */
 static guint status_of_line(const Line *line)
 {
     const guint8 *p = line->p;
+    gsize i = 8;
     guint status = 0;
 
-    if (line->n < 12 || !http_version(p, 8) || p[8] != ' ' ||
-        (line->n > 12 && p[12] != ' ')) {
+    if (line->n < 12 || !http_version(p, 8) || p[i] != ' ') {
         return 0;
     }
-    for (gsize i = 9; i < 12; i++) {
+    while (i < line->n && p[i] == ' ') {
+        i++;
+    }
+    if (line->n - i < 3 || (line->n - i > 3 && p[i + 3] != ' ')) {
+        return 0;
+    }
+    for (gsize end = i + 3; i < end; i++) {
         if (!g_ascii_isdigit(p[i])) {
             return 0;
         }

@@ -267,6 +267,40 @@ streams() {
 
 # ---------------------------------------------------------------- PIPE ECHO FIFO
 
+@test "socat's bare path: a missing file is created, an existing one appended to" {
+    # socat's GOPEN (what a bare path is) opens with O_CREAT when the file
+    # is missing and O_APPEND when it exists: its FILE test reads and
+    # writes "file,ignoreeof!!file" on a file that is not there yet.
+    run --separate-stderr qioc -u - "$T/log" <<<first
+    assert_status 0
+    run --separate-stderr qioc -u - "$T/log" <<<second
+    assert_status 0
+    [[ $(cat "$T/log") == $'first\nsecond' ]]
+    run --separate-stderr qioc -t 0.5 - "$T/echo,ignoreeof!!$T/echo" <<<hello
+    assert_status 0
+    [[ $output == hello ]]
+}
+
+@test "socat's nonblock is taken on any address, as socat takes it" {
+    run --separate-stderr qioc - PIPE:"$T/fifo",nonblock <<<hi
+    assert_status 0
+    [[ $output == hi ]]
+    run --separate-stderr qioc --dry-run - TCP:127.0.0.1:9,nonblock
+    assert_status 0
+}
+
+@test "socat PROXY: a status line with several spaces after the version" {
+    # socat's PROXY2SPACES: "HTTP/1.0   200 OK" is a success.
+    local P
+    P=$(free_port)
+    # shellcheck disable=SC2016
+    bg_qioc TCP-LISTEN:"$P",bind=127.0.0.1 SYSTEM:'while read -r l && [ -n "$(printf %s "$l" | tr -d "\r")" ]; do :; done; printf "HTTP/1.0   200 OK\r\n\r\n"; exec cat'
+    wait_port "$P"
+    run --separate-stderr qioc -t 1 - PROXY:127.0.0.1:10.0.0.1:80,proxyport="$P" <<<through
+    assert_status 0
+    [[ $output == through ]]
+}
+
 @test "socat - PIPE: an unnamed pipe echoes (echo hi | qioc - PIPE)" {
     same_as_socat - PIPE <<<hi
     assert_status 0

@@ -903,6 +903,9 @@ static void test_http_response(void)
         "HTTP/1.1 200\r\n\r\n",
         "HTTP/1.1 201 Created\n\n",
         "HTTP/1.0 299 Whatever\r\nX: y\n\r\n",
+        /* More than one space after the version, as socat accepts. */
+        "HTTP/1.1  200 OK\r\n\r\n",
+        "HTTP/1.0   200\r\n\r\n",
     };
     static const char one[] = "HTTP/1.1 200 OK\r\n\r\n";
     g_autoptr(GString) max = g_string_new("HTTP/1.1 200 OK\r\nX-Pad: ");
@@ -952,7 +955,8 @@ static const struct {
      "HTTP proxy: not an HTTP response: \"HTTP/1.1 2000 OK\""},
     {"HTTP/1.1 abc OK\r\n\r\n", G_IO_ERROR_INVALID_DATA, NULL},
     {"HTTP/1.1 20\r\n\r\n", G_IO_ERROR_INVALID_DATA, NULL},
-    {"HTTP/1.1  200 OK\r\n\r\n", G_IO_ERROR_INVALID_DATA, NULL},
+    {"HTTP/1.1 2001\r\n\r\n", G_IO_ERROR_INVALID_DATA, NULL},
+    {"HTTP/1.1    \r\n\r\n", G_IO_ERROR_INVALID_DATA, NULL},
 };
 
 static void test_http_response_errors(void)
