@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "pump.h"
 #include "nofile.h"
 #include "term.h"
 
@@ -342,11 +343,22 @@ static gboolean nofork_exited(QiocEndpoint *ep, GPid pid, int status)
     return FALSE;
 }
 
+/* The child has not exited yet (a zombie has); its status is not taken. */
+static gboolean child_running(int pid)
+{
+    siginfo_t info = {0};
+
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == 0;
+}
+
 /*
  * Close the command channel now, which reaps its child in bounded time,
  * and log how the child ended (-d; an abnormal end is an error line).
  * FALSE when the child ended abnormally: a non-zero exit status, or a
- * signal qioc did not send.
+ * signal qioc did not send; unless qioc cut the child off, still running,
+ * before its output ended (QIOC_PUMP_CUT_OFF): then it ends because its
+ * descriptors closed (EIO on a pty, SIGPIPE), as socat's children do.
  */
 static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
 {
@@ -354,6 +366,7 @@ static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
     QIOChannelCommand *cioc;
     g_autofree char *how = NULL;
     gboolean stopped;
+    gboolean cut_off;
     int status = 0;
     int pid;
 
@@ -362,6 +375,8 @@ static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
     }
     cioc = QIO_CHANNEL_COMMAND(ioc);
     pid = (int)qio_channel_command_get_pid(cioc);
+    cut_off = g_object_get_data(G_OBJECT(ioc), QIOC_PUMP_CUT_OFF) &&
+              child_running(pid);
     qio_channel_close(ioc, NULL);
     if (!qio_channel_command_get_exit_status(cioc, &status)) {
         qioc_log_address(1, addr->index, addr->text,
@@ -370,10 +385,12 @@ static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
     }
     how = exec_describe_status(status);
     stopped = qio_channel_command_was_stopped(cioc);
-    if (stopped || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    if (stopped || cut_off || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         qioc_log_address(1, addr->index, addr->text, "child %d (%s) %s%s", pid,
                          addr->params[0], how,
-                         stopped ? ", ended by qioc" : "");
+                         stopped   ? ", ended by qioc"
+                         : cut_off ? ", cut off by qioc"
+                                   : "");
         return TRUE;
     }
     qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text,

@@ -1046,7 +1046,13 @@ static void pump_complete(QiocPump *pump)
      * before qioc_pump_free. */
     for (int i = 0; i < 2; i++) {
         QiocPumpSide *side = &pump->side[i];
+        const QiocFlow *from_side = &pump->flow[i];
 
+        if (side->ioc && pump->cfg.flow[i].enabled && !from_side->eof &&
+            !from_side->failed) {
+            g_object_set_data(G_OBJECT(side->ioc), QIOC_PUMP_CUT_OFF,
+                              GINT_TO_POINTER(1));
+        }
         if (side->finish && !side->finish(side->ioc, side->finish_data)) {
             pump->status = QIOC_EXIT_FAILURE;
         }

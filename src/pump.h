@@ -21,6 +21,15 @@
  */
 typedef gboolean QiocSideFinish(QIOChannel *ioc, void *opaque);
 
+/*
+ * Set (object data, any non-NULL value) on a side's channel before its
+ * finish when qioc stopped reading it before its end-of-file: -t ran out,
+ * or the other direction's end ended this one. A child cut off so did not
+ * end on its own, and how it ends after losing its descriptors is no
+ * failure of its own (a cat on a pty whose master closed reads EIO).
+ */
+#define QIOC_PUMP_CUT_OFF "qioc-pump-cut-off"
+
 /**
  * QiocPumpSide:
  * @ioc: (transfer full): the channel
