@@ -86,9 +86,16 @@ static int open_best(const QiocAddress *addr, const char *path, int *flags)
     return fd;
 }
 
-/* seek= and seek-end=, once the file is open. */
+/* ftruncate=, then seek= and seek-end=, once the file is open. */
 static gboolean seek_opened(const QiocAddress *addr, int fd, GError **errp)
 {
+    gint64 size = addr->o.ftruncate;
+
+    if (size != QIOC_OFFSET_UNSET && ftruncate(fd, (off_t)size) < 0) {
+        qioc_error_errno(errp, errno, "ftruncate=%" G_GINT64_FORMAT " on %s",
+                         size, addr->params[0]);
+        return FALSE;
+    }
     static const struct {
         gsize option;
         int whence;

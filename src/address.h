@@ -407,8 +407,9 @@ typedef struct QiocAddrOpts {
     gboolean rdonly;
     gboolean wronly;
     gboolean nonblock;
-    gint64 seek;     /* QIOC_OFFSET_UNSET unless given */
-    gint64 seek_end; /* likewise */
+    gint64 seek;      /* QIOC_OFFSET_UNSET unless given */
+    gint64 seek_end;  /* likewise */
+    gint64 ftruncate; /* likewise */
     gboolean ignoreeof;
     /* child processes */
     gboolean merge_stderr;

@@ -45,7 +45,7 @@ LAYER_TYPES=(
 ADDRESS_OPTIONS=(
     fork max-children backlog reuseaddr bind range nodelay keepalive
     connect-timeout retry interval unlink-early unlink-close
-    mode user group append creat trunc excl rdonly wronly stderr
+    mode user group append creat trunc excl rdonly wronly stderr ftruncate
     cert key cafile verify snihost commonname priority send-fds
     capath cn no-sni nosni min-version max-version cipher ciphers alpn
     openssl-min-proto-version openssl-max-proto-version

@@ -449,3 +449,15 @@ print("ok")
     assert_status 0
     [[ $output == ok ]]
 }
+
+@test "ftruncate=: the file is cut to OFFSET once open, then written (socat's FTRUNCATE)" {
+    printf 'abcdefghij' >"$T/f"
+    printf 'XY' | qioc -u - FILE:"$T/f",append,ftruncate=3
+    [[ $(cat "$T/f") == abcXY ]]
+    # Extending fills with zeros.
+    qioc -u /dev/null FILE:"$T/f",ftruncate=8
+    [[ $(od -An -c "$T/f" | tr -s ' ') == " a b c X Y \\0 \\0 \\0" ]]
+    run --separate-stderr qioc -u /dev/null FILE:"$T/f",ftruncate=-1
+    assert_status 2
+    assert_contains "$stderr" 'bad value "-1" for ftruncate'
+}
