@@ -1,39 +1,49 @@
 #!/usr/bin/env bash
-# contrib/socat-testsuite/run.sh SOCAT-SOURCE-DIR [TEST-NAME...]
+# contrib/socat-testsuite/run.sh SOCAT-SOURCE-DIR [TEST...]
 #
-# Runs socat's own test suite (test.sh from a socat source tree, 1.7.4.x)
-# with qioc in socat's place, and compares the outcome with EXPECTED: the
-# tests qioc fails on purpose (each with the reason; see DIFFERENCES FROM
-# SOCAT in qioc(1)). Prints the counts and every test that failed and is
-# not listed, or is listed and passed; exits 1 if there is any.
-# socat's test suite is GPL and is not part of qioc: fetch socat's source
-# (https://repo.or.cz/socat.git, tag-1.7.4.4) and point this at it.
+# Runs socat's own test suite (test.sh of a socat 1.7.4 source tree) with
+# qioc in socat's place (socat-shim), then compares what failed with
+# EXPECTED, the tests qioc fails on purpose, each with its reason (see
+# DIFFERENCES FROM SOCAT in qioc(1)). Prints the counts, then every test
+# that failed and is not listed there; exits 1 if there is one.
+#
+# socat's test suite is socat's (GPL), not part of qioc: get a socat
+# source tree (apt-get source socat, or socat's git repository at tag
+# tag-1.7.4.4) and give its path. TEST... are test.sh's own arguments (test
+# names, numbers or groups: tcp4, 7, functions); none runs its default set.
+# The copy it runs in is kept and named at the end, with test.sh's output.
 # QIOC names the qioc binary (default: src/qioc of this tree).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-src=${1:?usage: run.sh SOCAT-SOURCE-DIR [TEST-NAME...]}
+src=${1:?usage: run.sh SOCAT-SOURCE-DIR [TEST...]}
 shift
-[[ -f $src/test.sh ]] || { echo "run.sh: no test.sh in $src" >&2; exit 2; }
-QIOC=${QIOC:-$here/../../src/qioc}
-QIOC=$(cd "$(dirname "$QIOC")" && pwd)/$(basename "$QIOC")
+[[ -f $src/test.sh ]] || {
+    echo "run.sh: no test.sh in $src" >&2
+    exit 2
+}
+QIOC=$(realpath "${QIOC:-$here/../../src/qioc}")
 export QIOC
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/qioc-socat-tests.XXXXXX")
 cp -r "$src"/. "$work"
 cd "$work"
-log=$work/test.log
-# test.sh runs in its own directory (certificates, helper scripts); its
-# temporary files go under TMPDIR.
-TMPDIR=$work SOCAT=$here/socat-shim bash ./test.sh "$@" >"$log" 2>"$work/test.err" </dev/null || true
+# test.sh runs in its directory (certificates, helper scripts); its
+# temporary files go under TMPDIR. Colours are stripped from the log.
+TMPDIR=$work SOCAT=$here/socat-shim bash ./test.sh "$@" </dev/null 2>test.err |
+    sed 's/\x1b\[[0-9;]*m//g' >test.log || true
 
-failed=$(sed -n 's/^test *[0-9]* \([A-Z0-9_]*\): .*FAILED.*/\1/p' "$log" | sort -u)
-passed=$(grep -c 'OK$' "$log" || true)
-expected=$(sed -e 's/#.*//' -e '/^ *$/d' "$here/EXPECTED" | awk '{print $1}' | sort -u)
-unexpected=$(comm -23 <(echo "$failed") <(echo "$expected") | sed '/^$/d')
-echo "socat test.sh with qioc: $passed passed, $(echo "$failed" | sed '/^$/d' | wc -l) failed ($(echo "$expected" | wc -l) expected to)"
-echo "log: $log"
-if [[ -n $unexpected ]]; then
-    echo "failed, not expected to:"
-    echo "$unexpected" | sed 's/^/  /'
+mapfile -t failed < <(sed -n 's/^test *[0-9]* \([A-Z0-9_-]*\): .*FAILED.*/\1/p' test.log | sort -u)
+mapfile -t expected < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/EXPECTED" |
+    awk '{print $1}' | sort -u)
+mapfile -t unexpected < <(comm -23 <(printf '%s\n' "${failed[@]}") \
+    <(printf '%s\n' "${expected[@]}") | sed '/^$/d')
+passed=$(grep -c ' OK$' test.log || true)
+skipped=$(grep -E -c '^test .*(not available|NO RESULT)' test.log || true)
+echo "socat's test.sh with qioc: $passed passed, ${#failed[@]} failed" \
+    "(${#expected[@]} listed in EXPECTED), $skipped skipped"
+echo "output: $work/test.log, $work/test.err"
+if ((${#unexpected[@]})); then
+    echo "failed and not in EXPECTED:"
+    printf '  %s\n' "${unexpected[@]}"
     exit 1
 fi

@@ -799,3 +799,52 @@ soak_needs() {
     run shellcheck -x -s bash "$CONTRIB/bench/soak.sh" "$CONTRIB/bench/run.sh"
     assert_status 0
 }
+
+# ---------------------------------------------------------------- socat-testsuite
+
+@test "socat-testsuite: the shim answers test.sh's questions about features, options and types" {
+    local shim=$CONTRIB/socat-testsuite/socat-shim
+    run "$shim" -V
+    assert_status 0
+    grep -qx '  #define WITH_TCP 1' <<<"$output"
+    # test.sh reads the version off the second line.
+    [[ $(sed -n 2p <<<"$output" |
+        sed 's/.* \([0-9][1-9]*\.[0-9][0-9]*\.[0-9][^[:space:]]*\).*/\1/') == 1.7.4.4 ]]
+    run "$shim" -???
+    assert_status 0
+    # Options, and aliases from doc/grammar.md, one a line after "opt:".
+    for o in fork ipv6-v6only o-nonblock ftruncate; do
+        sed '1,/opt:/ d' <<<"$output" | awk '{print $1}' | grep -qx "$o"
+    done
+    run "$shim" -h
+    grep -q ' tcp4-listen:' <<<"$output"
+    run "$shim" SCTP-LISTEN /dev/null
+    assert_contains "$output" "E unknown device/address"
+    run "$shim" TCP4 /dev/null
+    refute grep -q "unknown device" <<<"$output"
+    # Anything else is qioc.
+    [[ $(echo hi | "$shim" - PIPE) == hi ]]
+}
+
+@test "socat-testsuite: run.sh counts test.sh's results and names the failures EXPECTED lacks" {
+    mkdir "$T/src"
+    cat >"$T/src/test.sh" <<'SH'
+echo "test   1 GOOD: passes... OK"
+echo "test   2 NOTAVAIL: skipped... TCP4 not available"
+[ -n "$FAILING" ] && echo "test   3 NEWBUG: fails... FAILED: ..." || true
+"$SOCAT" -V | grep -q 'WITH_TCP 1' && echo "test   4 SHIM: the shim runs... OK"
+SH
+    run "$CONTRIB/socat-testsuite/run.sh" "$T/src"
+    assert_status 0
+    assert_contains "$output" "2 passed, 0 failed"
+    assert_contains "$output" "1 skipped"
+    FAILING=1 run "$CONTRIB/socat-testsuite/run.sh" "$T/src"
+    assert_status 1
+    assert_contains "$output" "1 failed"
+    grep -qx '  NEWBUG' <<<"$output"
+    run "$CONTRIB/socat-testsuite/run.sh" "$T/nowhere"
+    assert_status 2
+    command -v shellcheck >/dev/null || skip "shellcheck is not installed"
+    run shellcheck -x "$CONTRIB/socat-testsuite/run.sh" "$CONTRIB/socat-testsuite/socat-shim"
+    assert_status 0
+}
