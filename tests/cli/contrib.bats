@@ -834,6 +834,8 @@ echo "test   2 NOTAVAIL: skipped... TCP4 not available"
 [ -n "$FAILING" ] && echo "test   3 NEWBUG: fails... FAILED: ..." || true
 "$SOCAT" -V | grep -q 'WITH_TCP 1' && echo "test   4 SHIM: the shim runs... OK"
 SH
+    # run.sh keeps its copy of the tree under TMPDIR.
+    export TMPDIR=$T
     run "$CONTRIB/socat-testsuite/run.sh" "$T/src"
     assert_status 0
     assert_contains "$output" "2 passed, 0 failed"
