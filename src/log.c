@@ -16,7 +16,9 @@ static int log_level;
 static QiocLogConfig log_cfg = {.name = "qioc"};
 static FILE *log_file;
 static char *log_hostname;
-static guint log_conn; /* the connection lines are about, or 0 */
+/* The connection lines are about, or 0: per thread, as each worker runs
+ * its own connections (src/serve.c). */
+static __thread guint log_conn;
 
 static const struct {
     const char *name;
