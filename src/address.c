@@ -2847,8 +2847,8 @@ gboolean qioc_address_apply_workers(QiocAddress *addr, guint workers,
     if (!addr->o.fork) {
         if (addr->o.workers > 1) {
             g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "address %d (%s): workers= needs fork", addr->index,
-                        addr->text);
+                        "address %d (%s): option \"workers\" needs fork",
+                        addr->index, addr->text);
             return FALSE;
         }
         return TRUE;
