@@ -153,7 +153,7 @@ static const GOptionEntry transfer_entries[] = {
     {"fds", 0, 0, G_OPTION_ARG_CALLBACK, opt_fds,
      "Descriptor forwarding: auto, off or require", "MODE"},
     {"workers", 0, 0, G_OPTION_ARG_CALLBACK, opt_workers,
-     "Threads serving a fork listener (default 1)", "N|auto"},
+     "Threads of a fork listener; auto: one per CPU", "N"},
     {NULL},
 };
 
