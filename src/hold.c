@@ -28,7 +28,6 @@ void qioc_holds_init(QiocHolds *holds)
 {
     holds->held = 0;
     holds->reserve = -1;
-    g_mutex_init(&holds->lock);
 }
 
 gboolean qioc_holds_any(QiocHolds *holds)
@@ -36,34 +35,46 @@ gboolean qioc_holds_any(QiocHolds *holds)
     return g_atomic_int_get(&holds->held) > 0;
 }
 
+/*
+ * Lock-free, as workers take and spend it concurrently: a worker that
+ * loses the race to fill the slot closes its descriptor again.
+ */
 void qioc_holds_take_reserve(QiocHolds *holds)
 {
-    g_mutex_lock(&holds->lock);
-    if (holds->reserve < 0) {
-        holds->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int fd;
+
+    if (g_atomic_int_get(&holds->reserve) >= 0) {
+        return;
     }
-    g_mutex_unlock(&holds->lock);
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 &&
+        !g_atomic_int_compare_and_exchange(&holds->reserve, -1, fd)) {
+        close(fd);
+    }
 }
 
 void qioc_holds_spend_reserve(QiocHolds *holds, guint conns)
 {
-    g_mutex_lock(&holds->lock);
-    if (holds->reserve >= 0 && (guint)g_atomic_int_get(&holds->held) == conns) {
+    int fd;
+
+    if ((guint)g_atomic_int_get(&holds->held) != conns) {
+        return;
+    }
+    fd = __atomic_exchange_n(&holds->reserve, -1, __ATOMIC_SEQ_CST);
+    if (fd >= 0) {
         qioc_info(2, "every client waits for a descriptor: giving up the "
                      "one in reserve");
-        close(holds->reserve);
-        holds->reserve = -1;
+        close(fd);
     }
-    g_mutex_unlock(&holds->lock);
 }
 
 void qioc_holds_clear(QiocHolds *holds)
 {
-    if (holds->reserve >= 0) {
-        close(holds->reserve);
-        holds->reserve = -1;
+    int fd = __atomic_exchange_n(&holds->reserve, -1, __ATOMIC_SEQ_CST);
+
+    if (fd >= 0) {
+        close(fd);
     }
-    g_mutex_clear(&holds->lock);
 }
 
 gboolean qioc_hold_helps(const GError *err)

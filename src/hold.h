@@ -11,7 +11,7 @@
 /**
  * QiocHolds:
  * @held: clients held now, on every worker (atomic)
- * @reserve: a descriptor kept to give up, or -1 (under @lock)
+ * @reserve: a descriptor kept to give up, or -1 (atomic)
  *
  * What a `fork` listener's clients share, on all its workers (workers=):
  * descriptors are the process's, so how many clients are held, and one
@@ -19,8 +19,7 @@
  */
 typedef struct QiocHolds {
     gint held;
-    int reserve;
-    GMutex lock;
+    gint reserve;
 } QiocHolds;
 
 /* Set up @holds, none held and no reserve; qioc_holds_clear() ends it. */
@@ -39,7 +38,7 @@ void qioc_holds_take_reserve(QiocHolds *holds);
  */
 void qioc_holds_spend_reserve(QiocHolds *holds, guint conns);
 
-/* Close the reserve and free the lock (the end). */
+/* Close the reserve (the end). */
 void qioc_holds_clear(QiocHolds *holds);
 
 /* Could holding help: did descriptors run out? */

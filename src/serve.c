@@ -79,7 +79,7 @@ struct QiocShared {
     QiocAcceptShared accept; /* numbering, max-children= */
     QiocHolds holds;         /* clients waiting for descriptors */
     gint conns;              /* connections of every worker (atomic) */
-    GMutex lock;             /* the totals below */
+    /* --stats totals, atomic (__atomic: GLib has no 64-bit add) */
     guint64 total_conns;
     guint64 total_bytes[2];
     GMainLoop *loop; /* the main thread's, while workers run */
@@ -203,12 +203,11 @@ static void server_count(QiocServer *srv, QiocPump *pump)
 {
     QiocShared *sh = srv->shared;
 
-    g_mutex_lock(&sh->lock);
-    sh->total_conns++;
+    __atomic_fetch_add(&sh->total_conns, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < 2; i++) {
-        sh->total_bytes[i] += qioc_pump_bytes(pump, i);
+        __atomic_fetch_add(&sh->total_bytes[i], qioc_pump_bytes(pump, i),
+                           __ATOMIC_RELAXED);
     }
-    g_mutex_unlock(&sh->lock);
 }
 
 /* The client is no longer held: the listener may accept again. */
@@ -1011,7 +1010,6 @@ static void shared_clear(QiocShared *sh)
     g_free(sh->workers);
     qioc_holds_clear(&sh->holds);
     g_clear_pointer(&sh->accept.fds, g_array_unref);
-    g_mutex_clear(&sh->lock);
 }
 
 int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)
@@ -1028,7 +1026,6 @@ int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)
 
     sh.accept.slot_data = &sh;
     qioc_holds_init(&sh.holds);
-    g_mutex_init(&sh.lock);
     if (shared_start(&sh, addr)) {
         shared_run(&sh);
         status = shared_status(&sh);
