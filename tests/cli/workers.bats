@@ -445,3 +445,22 @@ print(s.makefile().read().strip())' "$P")$'\n'
     assert_usage_error workers
     refute tcp_listening "$P"
 }
+
+@test "workers=2,accept-timeout=1 with no client: one line, exit 1, every worker stops" {
+    run --separate-stderr qioc TCP-LISTEN:"$P",fork,workers=2,accept-timeout=1 - </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "no client within 1 s (accept-timeout)"
+    refute tcp_listening "$P"
+}
+
+@test "workers=2 on a port another socket holds: one line, exit 1" {
+    bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen()
+open(sys.argv[2], "w").close(); time.sleep(60)' "$P" "$T/bound"
+    wait_file "$T/bound"
+    run --separate-stderr qioc TCP4-LISTEN:"$P",fork,workers=2 - </dev/null
+    assert_status 1
+    assert_one_line "$stderr"
+    assert_contains "$stderr" "Address already in use"
+}
