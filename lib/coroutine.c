@@ -45,6 +45,18 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define QIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define QIO_TSAN 1
+#endif
+#endif
+
+#ifdef QIO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -109,6 +121,7 @@ struct QIOCoroutine {
     void *stack;
     size_t stack_size;
     unsigned valgrind_id;
+    void *tsan_fiber; /* ThreadSanitizer's state of this stack */
 
     /* Where to resume this coroutine. */
     sigjmp_buf env;
@@ -170,6 +183,50 @@ static inline QIO_ALWAYS_INLINE void asan_finish_switch(void *fake_stack)
     }
 #else
     (void)fake_stack;
+#endif
+}
+
+/*
+ * ThreadSanitizer keeps a shadow call stack and the jump buffers of
+ * sigsetjmp() per thread; a coroutine is a fiber of its thread to it, and
+ * every switch must first name the fiber it lands on (flags 0: the two
+ * are ordered, as they run one after the other on one thread), or it
+ * reports races between a coroutine and itself and loses the buffers.
+ */
+static inline QIO_ALWAYS_INLINE void tsan_switch(const QIOCoroutine *to)
+{
+#ifdef QIO_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#else
+    (void)to;
+#endif
+}
+
+static void tsan_fiber_new(QIOCoroutine *co)
+{
+#ifdef QIO_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#else
+    (void)co;
+#endif
+}
+
+static void tsan_fiber_free(QIOCoroutine *co)
+{
+#ifdef QIO_TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+#else
+    (void)co;
+#endif
+}
+
+/* The thread's own stack: the fiber running when it first used us. */
+static void tsan_fiber_leader(QIOCoroutine *leader)
+{
+#ifdef QIO_TSAN
+    leader->tsan_fiber = __tsan_get_current_fiber();
+#else
+    (void)leader;
 #endif
 }
 
@@ -267,6 +324,7 @@ static QIOCoroutineThread *thread_get(void)
         t = g_new0(QIOCoroutineThread, 1);
         t->leader.thread = t;
         t->leader.state = QIO_COROUTINE_ENTERED;
+        tsan_fiber_leader(&t->leader);
         qio_thread = t;
         g_private_set(&thread_key, t);
     }
@@ -296,6 +354,7 @@ static void pool_put(QIOCoroutineThread *t, QIOCoroutine *co)
 
 static void coroutine_free(QIOCoroutine *co)
 {
+    tsan_fiber_free(co);
     stack_unmap(co);
     g_free(co);
 }
@@ -346,6 +405,7 @@ coroutine_switch(QIOCoroutine *from, QIOCoroutine *to, QIOSwitchAction action)
     if (ret == 0) {
         asan_start_switch(keep_fake ? &fake_stack : NULL, to->stack,
                           to->stack_size);
+        tsan_switch(to);
         siglongjmp(to->env, action);
     }
     asan_finish_switch(fake_stack);
@@ -388,6 +448,7 @@ static void coroutine_trampoline(int i0, int i1)
         QIOCoroutine *creator = current_or_leader();
 
         asan_start_switch(&fake_stack, creator->stack, creator->stack_size);
+        tsan_switch(creator);
         siglongjmp(creator->env, 1);
     }
     asan_finish_switch(fake_stack);
@@ -424,6 +485,7 @@ static void coroutine_prime(QIOCoroutine *co)
      */
     if (!sigsetjmp(self->env, 0)) {
         asan_start_switch(&fake_stack, co->stack, co->stack_size);
+        tsan_switch(co);
         setcontext(&uc);
         g_error("qio_coroutine_create: setcontext: %s", g_strerror(errno));
     }
@@ -436,6 +498,7 @@ static QIOCoroutine *coroutine_new(QIOCoroutineThread *t)
 
     co->thread = t;
     stack_map(co);
+    tsan_fiber_new(co);
     coroutine_prime(co);
     return co;
 }

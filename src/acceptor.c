@@ -13,10 +13,23 @@
  * max-children=. A listen that fails is tried again from a
  * timer, retry= times (without limit with forever) interval= seconds
  * apart, the loop running meanwhile.
+ *
+ * With workers= each worker thread has an acceptor of its own, on a
+ * socket of its own (SO_REUSEPORT) or on a copy of the first one's
+ * descriptors; they share the numbering and the max-children= count
+ * (QiocAcceptShared), so that a slot is taken atomically before a client
+ * is handed on. Two workers may both accept when one slot is left: the
+ * loser keeps its client waiting, accepted but idle as it would be in the
+ * backlog, until a slot frees.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "acceptor.h"
+#include "context.h"
 #include "log.h"
 
 struct QiocAcceptor {
@@ -26,26 +39,42 @@ struct QiocAcceptor {
     QIODatagramServer *dgram; /* instead: a session per sender */
     gboolean once;            /* no `fork`: the first client only */
     guint64 limit;            /* clients at once; 0: no limit */
-    guint64 clients;          /* accepted, not yet done */
+    QiocAcceptShared own;     /* what @shared points to with one worker */
+    QiocAcceptShared *shared; /* numbering, clients, with other workers */
+    GQueue parked;            /* QiocParked: accepted, waiting for a slot */
+    guint unpark;             /* the idle source handing them on */
     gboolean held;
     gboolean paused;
     gboolean stopped;
-    gboolean had_client;
     gboolean failing; /* an accept error was reported */
     guint timer;      /* accept-timeout= */
     guint retry;      /* the next listen try */
     gint64 tries;     /* listen tries that failed */
-    guint numbered;   /* with `fork`: clients accepted so far */
-    guint conn;       /* without: the connection it listens for */
+    guint conn;       /* without `fork`: the connection it listens for */
     QiocAcceptFunc *on_client;
     QiocAcceptFailFunc *on_fail;
     gpointer data;
 };
 
+/* A client accepted while other workers held every slot. */
+typedef struct {
+    QIOChannelSocket *client;
+    guint number;
+} QiocParked;
+
+static void parked_free(gpointer data)
+{
+    QiocParked *p = data;
+
+    qio_channel_close(QIO_CHANNEL(p->client), NULL);
+    g_object_unref(p->client);
+    g_free(p);
+}
+
 static void acceptor_clear_timer(QiocAcceptor *acc)
 {
-    g_clear_handle_id(&acc->timer, g_source_remove);
-    g_clear_handle_id(&acc->retry, g_source_remove);
+    g_clear_handle_id(&acc->timer, qioc_source_remove);
+    g_clear_handle_id(&acc->retry, qioc_source_remove);
 }
 
 static void acceptor_close(QiocAcceptor *acc)
@@ -64,7 +93,38 @@ static void acceptor_close(QiocAcceptor *acc)
 
 static gboolean acceptor_full(const QiocAcceptor *acc)
 {
-    return acc->limit > 0 && acc->clients >= acc->limit;
+    return acc->limit > 0 &&
+           (guint64)g_atomic_int_get(&acc->shared->clients) >= acc->limit;
+}
+
+/* Count a client against max-children=; FALSE when no slot is left. */
+static gboolean acceptor_take_slot(QiocAcceptor *acc)
+{
+    gint n;
+
+    do {
+        n = g_atomic_int_get(&acc->shared->clients);
+        if (acc->limit > 0 && (guint64)n >= acc->limit) {
+            return FALSE;
+        }
+    } while (
+        !g_atomic_int_compare_and_exchange(&acc->shared->clients, n, n + 1));
+    return TRUE;
+}
+
+/* Give a slot back; TRUE if every slot had been taken. */
+static gboolean acceptor_give_slot(QiocAcceptor *acc)
+{
+    gint n;
+
+    do {
+        n = g_atomic_int_get(&acc->shared->clients);
+        if (n == 0) {
+            return FALSE;
+        }
+    } while (
+        !g_atomic_int_compare_and_exchange(&acc->shared->clients, n, n - 1));
+    return acc->limit > 0 && (guint64)n >= acc->limit;
 }
 
 static void acceptor_pause(QiocAcceptor *acc)
@@ -79,13 +139,75 @@ static void acceptor_pause(QiocAcceptor *acc)
  * Only a paused listener: resuming rebuilds its watch, which GLib pays
  * for with a wakeup of the loop, for every connection.
  */
+static gboolean acceptor_unpark(gpointer data);
+
 static void acceptor_resume(QiocAcceptor *acc)
 {
-    if (acc->listener && acc->paused && !acc->stopped && !acc->held &&
-        !acceptor_full(acc)) {
-        acc->paused = FALSE;
-        qio_net_listener_resume(acc->listener);
+    if (!acc->listener || !acc->paused || acc->stopped || acc->held ||
+        acceptor_full(acc)) {
+        return;
     }
+    if (!g_queue_is_empty(&acc->parked)) {
+        /* Not from here: this runs inside a connection's end. */
+        if (!acc->unpark) {
+            acc->unpark = qioc_idle_add_full(G_PRIORITY_DEFAULT,
+                                             acceptor_unpark, acc, NULL);
+        }
+        return;
+    }
+    acc->paused = FALSE;
+    qio_net_listener_resume(acc->listener);
+}
+
+static void acceptor_hand_on(QiocAcceptor *acc, QIOChannelSocket *client,
+                             guint number)
+{
+    if (acc->once) {
+        /* No other client is taken: the listening socket closes. */
+        g_object_ref(client);
+        acceptor_close(acc);
+        acc->on_client(QIO_CHANNEL(client), number, acc->data);
+        g_object_unref(client);
+        return;
+    }
+    if (acceptor_full(acc)) {
+        acceptor_pause(acc);
+    }
+    acc->on_client(QIO_CHANNEL(client), number, acc->data);
+}
+
+/* Other workers took the last slot meanwhile: the client waits. */
+static void acceptor_park(QiocAcceptor *acc, QIOChannelSocket *client,
+                          guint number)
+{
+    QiocParked *p = g_new(QiocParked, 1);
+    const QiocAddress *addr = acc->ep->addr;
+
+    p->client = g_object_ref(client);
+    p->number = number;
+    g_queue_push_tail(&acc->parked, p);
+    acceptor_pause(acc);
+    qioc_log_address(2, addr->index, addr->text,
+                     "max-children clients run on other workers: waiting");
+}
+
+static gboolean acceptor_unpark(gpointer data)
+{
+    QiocAcceptor *acc = data;
+
+    acc->unpark = 0;
+    while (!acc->stopped && !acc->held && !g_queue_is_empty(&acc->parked) &&
+           acceptor_take_slot(acc)) {
+        QiocParked *p = g_queue_pop_head(&acc->parked);
+        guint prev = qioc_log_conn_enter(p->number);
+
+        acceptor_hand_on(acc, p->client, p->number);
+        qioc_log_conn_leave(prev);
+        g_object_unref(p->client);
+        g_free(p);
+    }
+    acceptor_resume(acc);
+    return G_SOURCE_REMOVE;
 }
 
 static void acceptor_take_client(QiocAcceptor *acc, QIOChannelSocket *client,
@@ -101,21 +223,13 @@ static void acceptor_take_client(QiocAcceptor *acc, QIOChannelSocket *client,
         acc->failing = FALSE;
         qioc_log_address(1, addr->index, addr->text, "accepting again");
     }
-    acc->had_client = TRUE;
+    g_atomic_int_set(&acc->shared->had_client, 1);
     acceptor_clear_timer(acc);
-    acc->clients++;
-    if (acc->once) {
-        /* No other client is taken: the listening socket closes. */
-        g_object_ref(client);
-        acceptor_close(acc);
-        acc->on_client(QIO_CHANNEL(client), number, acc->data);
-        g_object_unref(client);
+    if (!acceptor_take_slot(acc)) {
+        acceptor_park(acc, client, number);
         return;
     }
-    if (acceptor_full(acc)) {
-        acceptor_pause(acc);
-    }
-    acc->on_client(QIO_CHANNEL(client), number, acc->data);
+    acceptor_hand_on(acc, client, number);
 }
 
 /*
@@ -126,7 +240,8 @@ static void acceptor_on_client(QIONetListener *listener,
                                QIOChannelSocket *client, gpointer data)
 {
     QiocAcceptor *acc = data;
-    guint number = acc->once ? 0 : ++acc->numbered;
+    guint number =
+        acc->once ? 0 : (guint)g_atomic_int_add(&acc->shared->numbered, 1) + 1;
     guint prev = qioc_log_conn_enter(acc->once ? acc->conn : number);
 
     acceptor_take_client(acc, client, number);
@@ -152,6 +267,9 @@ static const char *acceptor_refuses_sender(QiocAcceptor *acc,
     if (!qioc_endpoint_sender_allowed(acc->ep, from)) {
         return ""; /* said at -d already */
     }
+    if (!acceptor_take_slot(acc)) {
+        return "max-children sessions run";
+    }
     return NULL;
 }
 
@@ -174,9 +292,8 @@ static gboolean acceptor_take_sender(QiocAcceptor *acc,
         return FALSE;
     }
     qioc_log_address(1, addr->index, addr->text, "session with %s", text);
-    acc->had_client = TRUE;
+    g_atomic_int_set(&acc->shared->had_client, 1);
     acceptor_clear_timer(acc);
-    acc->clients++;
     acc->on_client(QIO_CHANNEL(peer), number, acc->data);
     return TRUE;
 }
@@ -186,12 +303,12 @@ static gboolean acceptor_on_peer(QIODatagramServer *server,
                                  QIOChannelDatagramPeer *peer, gpointer data)
 {
     QiocAcceptor *acc = data;
-    guint number = acc->numbered + 1;
+    guint number = (guint)g_atomic_int_get(&acc->shared->numbered) + 1;
     guint prev = qioc_log_conn_enter(number);
     gboolean taken = acceptor_take_sender(acc, peer, number);
 
     if (taken) {
-        acc->numbered = number;
+        g_atomic_int_set(&acc->shared->numbered, (gint)number);
     }
     qioc_log_conn_leave(prev);
     return taken;
@@ -225,11 +342,56 @@ static gboolean acceptor_timeout(gpointer data)
                     acc->ep->addr->o.accept_timeout);
 
     acc->timer = 0;
-    if (!acc->had_client) {
+    if (!g_atomic_int_get(&acc->shared->had_client)) {
         qioc_acceptor_stop(acc);
         acc->on_fail(err, acc->data);
     }
     return G_SOURCE_REMOVE;
+}
+
+/* A listener on copies of the first worker's listening descriptors. */
+static QIONetListener *listener_on_fds(QiocEndpoint *ep, GArray *fds,
+                                       GError **errp)
+{
+    g_autoptr(QIONetListener) listener = qio_net_listener_new();
+
+    qio_net_listener_set_name(listener, ep->addr->text);
+    for (guint i = 0; i < fds->len; i++) {
+        int fd = fcntl(g_array_index(fds, int, i), F_DUPFD_CLOEXEC, 0);
+
+        if (fd < 0) {
+            qioc_error_errno(errp, errno, "dup of listening socket %d",
+                             g_array_index(fds, int, i));
+            return NULL;
+        }
+        if (!qioc_listener_add_fd(listener, fd, NULL, errp)) {
+            close(fd);
+            return NULL;
+        }
+    }
+    return g_steal_pointer(&listener);
+}
+
+/* Listen, or share what the first worker listens on (share_fds). */
+static QIONetListener *acceptor_listener(QiocAcceptor *acc, GError **errp)
+{
+    QiocAcceptShared *sh = acc->shared;
+    QIONetListener *listener;
+
+    if (sh->share_fds && sh->fds && sh->fds->len > 0) {
+        return listener_on_fds(acc->ep, sh->fds, errp);
+    }
+    listener = qioc_endpoint_listen(acc->ep, errp);
+    if (listener && sh->share_fds) {
+        sh->fds = g_array_new(FALSE, FALSE, sizeof(int));
+        for (guint i = 0; i < qio_net_listener_get_nsockets(listener); i++) {
+            int fd = qio_channel_socket_get_fd(
+                qio_net_listener_get_socket(listener, i));
+
+            g_array_append_val(sh->fds, fd);
+        }
+    }
+    return listener;
 }
 
 /* Open the listening socket(s) and start accepting. */
@@ -245,7 +407,7 @@ static gboolean acceptor_listen(QiocAcceptor *acc, GError **errp)
         qio_datagram_server_start(acc->dgram, NULL);
         return TRUE;
     }
-    acc->listener = qioc_endpoint_listen(acc->ep, errp);
+    acc->listener = acceptor_listener(acc, errp);
     if (!acc->listener) {
         return FALSE;
     }
@@ -272,7 +434,7 @@ static gboolean acceptor_retry_later(QiocAcceptor *acc, const GError *err)
     qioc_log_address(1, addr->index, addr->text, "%s; retrying in %g s",
                      err->message, addr->o.interval);
     acc->retry =
-        g_timeout_add((guint)(addr->o.interval * 1000), acceptor_retry, acc);
+        qioc_timeout_add((guint)(addr->o.interval * 1000), acceptor_retry, acc);
     return TRUE;
 }
 
@@ -289,7 +451,8 @@ static gboolean acceptor_retry(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
+QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptShared *shared,
+                                QiocAcceptFunc *on_client,
                                 QiocAcceptFailFunc *on_fail, gpointer data,
                                 GError **errp)
 {
@@ -298,6 +461,8 @@ QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
     GError *err = NULL;
 
     acc->ep = ep;
+    acc->shared = shared ? shared : &acc->own;
+    g_queue_init(&acc->parked);
     acc->once = !qioc_endpoint_serves_many(ep);
     acc->conn = qioc_log_conn();
     acc->limit = acc->once ? 1 : (guint64)MAX(o->max_children, 0);
@@ -310,9 +475,11 @@ QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
         return NULL;
     }
     g_clear_error(&err);
-    if (o->accept_timeout >= 0) {
-        acc->timer = g_timeout_add((guint)(o->accept_timeout * 1000),
-                                   acceptor_timeout, acc);
+    /* One timer for all workers: the first client of any ends it. */
+    if (o->accept_timeout >= 0 &&
+        g_atomic_int_compare_and_exchange(&acc->shared->timer_taken, 0, 1)) {
+        acc->timer = qioc_timeout_add((guint)(o->accept_timeout * 1000),
+                                      acceptor_timeout, acc);
     }
     return acc;
 }
@@ -322,8 +489,8 @@ void qioc_acceptor_client_done(QiocAcceptor *acc)
     if (!acc) {
         return;
     }
-    if (acc->clients > 0) {
-        acc->clients--;
+    if (acceptor_give_slot(acc) && acc->shared->slot_freed) {
+        acc->shared->slot_freed(acc->shared->slot_data);
     }
     acceptor_resume(acc);
 }
@@ -341,10 +508,19 @@ void qioc_acceptor_set_held(QiocAcceptor *acc, gboolean held)
     }
 }
 
+void qioc_acceptor_recheck(QiocAcceptor *acc)
+{
+    if (acc) {
+        acceptor_resume(acc);
+    }
+}
+
 void qioc_acceptor_stop(QiocAcceptor *acc)
 {
     acc->stopped = TRUE;
     acceptor_clear_timer(acc);
+    g_clear_handle_id(&acc->unpark, qioc_source_remove);
+    g_queue_clear_full(&acc->parked, parked_free);
     if (acc->listener) {
         qio_net_listener_disconnect(acc->listener);
     }
@@ -356,6 +532,8 @@ void qioc_acceptor_free(QiocAcceptor *acc)
         return;
     }
     acceptor_clear_timer(acc);
+    g_clear_handle_id(&acc->unpark, qioc_source_remove);
+    g_queue_clear_full(&acc->parked, parked_free);
     acceptor_close(acc);
     g_free(acc);
 }

@@ -10,6 +10,34 @@
 
 typedef struct QiocAcceptor QiocAcceptor;
 
+/**
+ * QiocAcceptShared:
+ * @numbered: clients numbered so far
+ * @clients: clients accepted and not yet done, against max-children=
+ * @had_client: a client was accepted (accept-timeout= is over)
+ * @timer_taken: one acceptor runs the accept-timeout= timer
+ * @share_fds: the first acceptor's listening descriptors serve the others
+ *   (a unix socket, or a port the kernel chose): no SO_REUSEPORT
+ * @fds: (element-type int): those descriptors, once the first has listened
+ * @slot_freed: called, on the thread that freed it, when a client is done
+ *   at max-children=: acceptors of other workers may take a client again
+ * @slot_data: its data
+ *
+ * What the acceptors of one `fork` listener's workers (workers=) share.
+ * The counters are atomic; @fds is written once, before any worker runs.
+ * Zero-filled (and @fds NULL) for a listener of one worker.
+ */
+typedef struct QiocAcceptShared {
+    gint numbered;
+    gint clients;
+    gint had_client;
+    gint timer_taken;
+    gboolean share_fds;
+    GArray *fds;
+    void (*slot_freed)(gpointer data);
+    gpointer slot_data;
+} QiocAcceptShared;
+
 /*
  * A client was accepted, allowed by range= and given the type's
  * per-client options: a #QIOChannelSocket, or the
@@ -38,9 +66,14 @@ typedef void QiocAcceptFailFunc(const GError *err, gpointer data);
  * listen and retry= (or forever) allows no other try; with tries left
  * the acceptor is returned, the listen is tried again from a timer
  * interval= seconds later (each failure logged at -d), and @on_fail is
- * called if the last try fails too.
+ * called if the last try fails too. @shared, when not NULL, is what the
+ * acceptors of the other workers of the listener share with this one
+ * (it must outlive them all); max-children= then counts the clients of
+ * all of them, and a client accepted while the others are at the limit
+ * waits, accepted but not handed on, until a slot frees.
  */
-QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptFunc *on_client,
+QiocAcceptor *qioc_acceptor_new(QiocEndpoint *ep, QiocAcceptShared *shared,
+                                QiocAcceptFunc *on_client,
                                 QiocAcceptFailFunc *on_fail, gpointer data,
                                 GError **errp);
 
@@ -52,6 +85,9 @@ void qioc_acceptor_client_done(QiocAcceptor *acc);
  * another would find the table as full.
  */
 void qioc_acceptor_set_held(QiocAcceptor *acc, gboolean held);
+
+/* Shared state changed elsewhere (a slot freed): resume if allowed. */
+void qioc_acceptor_recheck(QiocAcceptor *acc);
 
 /* Accept no more clients (a signal, or the end). */
 void qioc_acceptor_stop(QiocAcceptor *acc);

@@ -141,7 +141,7 @@ static void dual_open_half(QiocDualOpen *op)
     GError *err = NULL;
 
     if (qioc_endpoint_is_listener(half)) {
-        op->acceptor = qioc_acceptor_new(half, dual_on_client,
+        op->acceptor = qioc_acceptor_new(half, NULL, dual_on_client,
                                          dual_accept_timeout, op, &err);
         if (!op->acceptor) {
             dual_half_done(NULL, err, op);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "context.h"
 #include "log.h"
 #include "term.h"
 
@@ -266,8 +267,8 @@ static void pty_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
     *w = (QiocPtyWait){pty_channel(fd, slave), fd, done, data};
     qioc_log_address(2, addr->index, addr->text,
                      "waiting for a process to open %s", slave);
-    g_timeout_add(MAX((guint)(addr->o.pty_interval * 1000), 1), pty_wait_tick,
-                  w);
+    qioc_timeout_add(MAX((guint)(addr->o.pty_interval * 1000), 1),
+                     pty_wait_tick, w);
 }
 
 /* ---------------------------------------------------------------- types */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "addr-tcp.h"
+#include "context.h"
 #include "log.h"
 
 typedef struct {
@@ -565,7 +566,7 @@ static void tls_handshake_end(QIOTask *task, QiocTlsCall *call)
     QIOChannel *ioc = QIO_CHANNEL(g_steal_pointer(&call->tioc));
     GError *err = NULL;
 
-    g_clear_handle_id(&call->timer, g_source_remove);
+    g_clear_handle_id(&call->timer, qioc_source_remove);
     if (qio_task_propagate_error(task, &err) && call->late) {
         g_clear_error(&err);
         err = g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
@@ -613,7 +614,7 @@ static void tls_call_free(gpointer data)
 {
     QiocTlsCall *call = data;
 
-    g_clear_handle_id(&call->timer, g_source_remove);
+    g_clear_handle_id(&call->timer, qioc_source_remove);
     g_clear_object(&call->tioc);
     g_free(call);
 }
@@ -669,8 +670,9 @@ static void tls_wrap(QiocEndpoint *ep, QIOChannel *ioc, QiocOpenDone *done,
     call = g_new0(QiocTlsCall, 1);
     *call = (QiocTlsCall){ep, g_object_ref(tioc), done, data, qioc_log_conn()};
     if (addr->o.handshake_timeout > 0) {
-        call->timer = g_timeout_add((guint)(addr->o.handshake_timeout * 1000),
-                                    tls_handshake_late, call);
+        call->timer =
+            qioc_timeout_add((guint)(addr->o.handshake_timeout * 1000),
+                             tls_handshake_late, call);
     }
     qio_channel_tls_handshake(tioc, tls_handshake_done, call, tls_call_free,
                               NULL);

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 #include "addr-tcp.h"
+#include "context.h"
 #include "log.h"
 
 /* What an address needs, worked out once at start-up. */
@@ -220,8 +221,8 @@ static void first_finish(QiocUdpFirst *w, GError *err)
 {
     QIOChannel *ioc = err ? NULL : QIO_CHANNEL(g_object_ref(w->sioc));
 
-    g_clear_handle_id(&w->watch, g_source_remove);
-    g_clear_handle_id(&w->timer, g_source_remove);
+    g_clear_handle_id(&w->watch, qioc_source_remove);
+    g_clear_handle_id(&w->timer, qioc_source_remove);
     if (err) {
         qio_channel_close(QIO_CHANNEL(w->sioc), NULL);
     }
@@ -309,11 +310,11 @@ static void udp_listen_connect(QiocEndpoint *ep, QIOChannel *peer,
     qioc_endpoint_log_channel(ep, QIO_CHANNEL(sioc));
     w = g_new0(QiocUdpFirst, 1);
     *w = (QiocUdpFirst){ep, sioc, done, data, 0, 0, qioc_log_conn()};
-    w->watch = qio_channel_add_watch(QIO_CHANNEL(sioc), G_IO_IN, first_datagram,
-                                     w, NULL);
+    w->watch = qio_channel_add_watch_full(
+        QIO_CHANNEL(sioc), G_IO_IN, first_datagram, w, NULL, qioc_context());
     if (ep->addr->o.accept_timeout > 0) {
-        w->timer = g_timeout_add((guint)(ep->addr->o.accept_timeout * 1000),
-                                 first_timed_out, w);
+        w->timer = qioc_timeout_add((guint)(ep->addr->o.accept_timeout * 1000),
+                                    first_timed_out, w);
     }
 }
 

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "context.h"
 #include "log.h"
 #include "term.h"
 
@@ -421,7 +422,7 @@ static void connect_finished_in(QIOChannel *ioc, GError *err,
     qioc_log_address(1, r->ep->addr->index, r->ep->addr->text,
                      "%s; retrying in %g s", err->message, interval);
     g_error_free(err);
-    g_timeout_add((guint)(interval * 1000), connect_retry_timer, r);
+    qioc_timeout_add((guint)(interval * 1000), connect_retry_timer, r);
 }
 
 static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)

@@ -85,6 +85,10 @@ static const QiocOptDesc addr_options[] = {
      "serve every client concurrently, not just one", OFF(fork)},
     {"max-children", NULL, INT, O_ACCEPT, NULL, NULL,
      "with fork: at most N clients at once", OFF(max_children)},
+    {"workers", NULL, INT, O_LISTEN, NULL, NULL,
+     "with fork: serve clients on N threads, each with its own loop (as "
+     "--workers)",
+     OFF(workers)},
     /* As high as Linux allows by default: the kernel caps it anyway. */
     {"backlog", NULL, INT, O_LISTEN, "4096", NULL,
      "listen backlog, capped by net.core.somaxconn", OFF(backlog)},
@@ -471,6 +475,7 @@ typedef struct {
 
 static const IntLimit int_limits[] = {
     {"max-children", 1, G_MAXINT},
+    {"workers", 1, QIOC_WORKERS_MAX},
     {"sourceport", 1, 65535},
     {"ttl", 1, 255},
     {"tos", 0, 255},
@@ -2818,6 +2823,54 @@ char *qioc_address_describe_for(const QiocAddress *addr, int family)
         }
     }
     return g_string_free(out, FALSE);
+}
+
+/* Set option @name, as if given as NAME=VALUE. */
+static void address_set(QiocAddress *addr, const char *name, char *value)
+{
+    guint n;
+    const QiocOptDesc *opt = qioc_address_options(&n);
+
+    for (guint i = 0; i < n; i++) {
+        if (strcmp(opt[i].name, name) == 0) {
+            g_hash_table_replace(addr->opts, (gpointer)opt[i].name, value);
+            return;
+        }
+    }
+    g_free(value);
+}
+
+/* A TCP port the kernel does not choose: each worker may bind it. */
+static gboolean address_fixed_port(const QiocAddress *addr)
+{
+    return (addr->type->groups & QIOC_OPTGRP_IP) && addr->nparams > 0 &&
+           g_ascii_strtoull(addr->params[0], NULL, 10) != 0;
+}
+
+gboolean qioc_address_apply_workers(QiocAddress *addr, guint workers,
+                                    GError **errp)
+{
+    if (!(addr->type->groups & QIOC_OPTGRP_LISTEN)) {
+        return TRUE;
+    }
+    if (!addr->o.fork) {
+        if (addr->o.workers > 1) {
+            g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "address %d (%s): option \"workers\" needs fork",
+                        addr->index, addr->text);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    if (addr->o.workers < 1) {
+        addr->o.workers = workers;
+        address_set(addr, "workers", g_strdup_printf("%u", workers));
+    }
+    if (addr->o.workers > 1 && !addr->o.reuseport && address_fixed_port(addr)) {
+        addr->o.reuseport = TRUE;
+        address_set(addr, "reuseport", g_strdup("1"));
+    }
+    return TRUE;
 }
 
 char *qioc_fd_list_text(const GArray *fds)

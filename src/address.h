@@ -355,6 +355,7 @@ typedef struct QiocAddrOpts {
     /* accepting clients */
     gboolean fork;
     gint64 max_children;
+    gint64 workers; /* -1 unless given or set from --workers */
     gint64 backlog;
     double accept_timeout;
     double idle_timeout; /* -1 unless given */
@@ -788,6 +789,25 @@ char *qioc_address_describe(const QiocAddress *addr);
  * Returns: (transfer full): the text; free with g_free().
  */
 char *qioc_address_describe_for(const QiocAddress *addr, int family);
+
+/* The most threads workers= and --workers take. */
+#define QIOC_WORKERS_MAX 1024
+
+/**
+ * qioc_address_apply_workers:
+ * @addr: an address
+ * @workers: --workers, the default of workers=
+ *
+ * A `fork` listener (TCP-LISTEN, TLS-LISTEN, UNIX-LISTEN, ...) serves its
+ * clients on workers= threads, @workers unless given. With more than one,
+ * a TCP or TLS listener on a given port sets reuseport, so that each
+ * worker binds a socket of its own; the others share one. What is set
+ * shows in qioc_address_describe(). Other addresses are left as they are.
+ *
+ * Returns: FALSE, with @errp, when workers= is given without fork.
+ */
+gboolean qioc_address_apply_workers(QiocAddress *addr, guint workers,
+                                    GError **errp);
 
 G_END_DECLS
 

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "context.h"
 #include "hold.h"
 #include "log.h"
 
@@ -23,28 +24,56 @@
  * every connection is a held client, taken again whenever a connection
  * ends, before the listener accepts anew.
  */
+void qioc_holds_init(QiocHolds *holds)
+{
+    holds->held = 0;
+    holds->reserve = -1;
+}
+
+gboolean qioc_holds_any(QiocHolds *holds)
+{
+    return g_atomic_int_get(&holds->held) > 0;
+}
+
+/*
+ * Lock-free, as workers take and spend it concurrently: a worker that
+ * loses the race to fill the slot closes its descriptor again.
+ */
 void qioc_holds_take_reserve(QiocHolds *holds)
 {
-    if (holds->reserve < 0) {
-        holds->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int fd;
+
+    if (g_atomic_int_get(&holds->reserve) >= 0) {
+        return;
+    }
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 &&
+        !g_atomic_int_compare_and_exchange(&holds->reserve, -1, fd)) {
+        close(fd);
     }
 }
 
 void qioc_holds_spend_reserve(QiocHolds *holds, guint conns)
 {
-    if (holds->reserve >= 0 && holds->held == conns) {
+    int fd;
+
+    if ((guint)g_atomic_int_get(&holds->held) != conns) {
+        return;
+    }
+    fd = __atomic_exchange_n(&holds->reserve, -1, __ATOMIC_SEQ_CST);
+    if (fd >= 0) {
         qioc_info(2, "every client waits for a descriptor: giving up the "
                      "one in reserve");
-        close(holds->reserve);
-        holds->reserve = -1;
+        close(fd);
     }
 }
 
 void qioc_holds_clear(QiocHolds *holds)
 {
-    if (holds->reserve >= 0) {
-        close(holds->reserve);
-        holds->reserve = -1;
+    int fd = __atomic_exchange_n(&holds->reserve, -1, __ATOMIC_SEQ_CST);
+
+    if (fd >= 0) {
+        close(fd);
     }
 }
 
@@ -110,10 +139,11 @@ static void hold_begin(QiocHold *hold, QiocHolds *holds, const QiocEndpoint *ep,
 
     hold->holds = holds;
     hold->since = g_get_monotonic_time();
-    hold->watch = qio_channel_add_watch(client, G_IO_HUP | G_IO_ERR,
-                                        hold_client_gone, call, hold_call_free);
+    hold->watch = qio_channel_add_watch_full(client, G_IO_HUP | G_IO_ERR,
+                                             hold_client_gone, call,
+                                             hold_call_free, qioc_context());
     /* One line while descriptors are short, as for accept errors. */
-    if (holds->held++ == 0) {
+    if (g_atomic_int_add(&holds->held, 1) == 0) {
         qioc_log_address(QIOC_LOG_ERROR, addr->index, addr->text,
                          "%s; holding the client and retrying", err->message);
     } else {
@@ -152,7 +182,7 @@ gboolean qioc_hold(QiocHold *hold, QiocHolds *holds, const QiocEndpoint *ep,
         qioc_log_address(2, ep->addr->index, ep->addr->text,
                          "%s; still holding the client", err->message);
     }
-    hold->timer = g_timeout_add_full(
+    hold->timer = qioc_timeout_add_full(
         G_PRIORITY_DEFAULT, QIO_NET_LISTENER_ERROR_PAUSE_MS, hold_retry,
         hold_call(hold, func, data, ref, unref), hold_call_free);
     return TRUE;
@@ -169,13 +199,13 @@ void qioc_hold_release(QiocHold *hold)
         return;
     }
     hold->since = 0;
-    hold->holds->held--;
+    g_atomic_int_dec_and_test(&hold->holds->held);
     if (hold->timer) {
-        g_source_remove(hold->timer);
+        qioc_source_remove(hold->timer);
         hold->timer = 0;
     }
     if (hold->watch) {
-        g_source_remove(hold->watch);
+        qioc_source_remove(hold->watch);
         hold->watch = 0;
     }
 }

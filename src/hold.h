@@ -10,28 +10,31 @@
 
 /**
  * QiocHolds:
- * @held: clients held now
- * @reserve: a descriptor kept to give up, or -1
+ * @held: clients held now, on every worker (atomic)
+ * @reserve: a descriptor kept to give up, or -1 (atomic)
  *
- * What a `fork` listener's clients share: how many are held, and one
- * descriptor in reserve.
+ * What a `fork` listener's clients share, on all its workers (workers=):
+ * descriptors are the process's, so how many clients are held, and one
+ * descriptor in reserve. Thread-safe.
  */
 typedef struct QiocHolds {
-    guint held;
-    int reserve;
+    gint held;
+    gint reserve;
 } QiocHolds;
 
-#define QIOC_HOLDS_INIT                                                        \
-    {                                                                          \
-        .held = 0, .reserve = -1                                               \
-    }
+/* Set up @holds, none held and no reserve; qioc_holds_clear() ends it. */
+void qioc_holds_init(QiocHolds *holds);
+
+/* Are clients held now, on any worker? */
+gboolean qioc_holds_any(QiocHolds *holds);
 
 /* Keep a descriptor in reserve again, if it was given up. */
 void qioc_holds_take_reserve(QiocHolds *holds);
 
 /*
- * When every one of @conns connections is a held client, none of them
- * will ever free a descriptor: give up the one in reserve.
+ * When every one of @conns connections (of all workers) is a held
+ * client, none of them will ever free a descriptor: give up the one in
+ * reserve.
  */
 void qioc_holds_spend_reserve(QiocHolds *holds, guint conns);
 

@@ -16,8 +16,11 @@ static int log_level;
 static QiocLogConfig log_cfg = {.name = "qioc"};
 static FILE *log_file;
 static char *log_hostname;
-static guint log_conn; /* the connection lines are about, or 0 */
-static gboolean log_to_syslog;
+/* The connection lines are about, or 0: per thread, as each worker runs
+ * its own connections (src/serve.c). */
+static __thread guint log_conn;
+static gint log_to_syslog; /* atomic: workers switch it (-lm) */
+static gint log_switching; /* atomic: the one that says so */
 
 static const struct {
     const char *name;
@@ -71,9 +74,10 @@ gboolean qioc_log_setup(const QiocLogConfig *cfg, GError **errp)
 
 void qioc_log_transfer_started(void)
 {
-    if (log_cfg.syslog && !log_to_syslog) {
+    if (log_cfg.syslog && !g_atomic_int_get(&log_to_syslog) &&
+        g_atomic_int_compare_and_exchange(&log_switching, 0, 1)) {
         qioc_info(1, "diagnostics go to syslog from now on");
-        log_to_syslog = TRUE;
+        g_atomic_int_set(&log_to_syslog, TRUE);
     }
 }
 
@@ -139,7 +143,7 @@ static void log_line(int priority, const char *prefix, const char *fmt,
     g_autofree char *tag = conn_tag();
     FILE *out = log_file ? log_file : stderr;
 
-    if (log_to_syslog) {
+    if (g_atomic_int_get(&log_to_syslog)) {
         syslog(priority, "%s%s%s", tag, prefix, msg);
         return;
     }

@@ -38,9 +38,12 @@ int qioc_log_get_level(void);
  * connection number is set reads "qioc: [N] MESSAGE" (after the time and
  * host when asked for), N counting the clients of the listener from 1 in
  * accept order. 0, the default, adds nothing: without `fork` there is one
- * connection and lines stay as they are. Single-threaded: whatever enters
- * a connection's code from the loop (a callback, a coroutine) sets its
- * number and puts the previous one back when it leaves.
+ * connection and lines stay as they are. Whatever enters a connection's
+ * code from the loop (a callback, a coroutine) sets its number and puts
+ * the previous one back when it leaves. The number is the calling
+ * thread's: each worker (workers=) sets its own, and numbers stay unique
+ * across workers. Every line is one write, so the lines of concurrent
+ * workers never mix.
  */
 guint qioc_log_conn_enter(guint conn);
 void qioc_log_conn_leave(guint prev);

@@ -16,6 +16,7 @@
 
 #include <string.h>
 
+#include "context.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -67,7 +68,7 @@ static void call_free(gpointer data)
 {
     QiocProxyCall *call = data;
 
-    g_clear_handle_id(&call->timer, g_source_remove);
+    g_clear_handle_id(&call->timer, qioc_source_remove);
     g_clear_object(&call->ioc);
     g_byte_array_unref(call->buf);
     g_object_unref(call->cancel);
@@ -281,7 +282,7 @@ static void coroutine_fn call_entry(void *opaque)
                           "%s did not finish the handshake within %g s",
                           call->peer, call->timeout);
     }
-    g_clear_handle_id(&call->timer, g_source_remove);
+    g_clear_handle_id(&call->timer, qioc_source_remove);
     if (err) {
         qio_task_set_error(task, err);
     }
@@ -298,7 +299,7 @@ static void call_start(QiocProxyCall *call)
     qio_channel_set_blocking(call->ioc, false, NULL);
     if (call->timeout > 0) {
         call->timer =
-            g_timeout_add((guint)(call->timeout * 1000), call_late, call);
+            qioc_timeout_add((guint)(call->timeout * 1000), call_late, call);
     }
     qio_coroutine_enter(qio_coroutine_create(call_entry, task));
 }

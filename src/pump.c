@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "context.h"
 #include "log.h"
 #include "pump.h"
 #include "splice.h"
@@ -144,8 +145,9 @@ static char *buffer_new(size_t size)
  * server of short connections would ask for two per connection.
  */
 #define SPARE_BUFFERS 64
-static char *spare_buffers[SPARE_BUFFERS];
-static unsigned n_spare_buffers;
+/* Per thread: each worker reuses its own (src/serve.c). */
+static __thread char *spare_buffers[SPARE_BUFFERS];
+static __thread unsigned n_spare_buffers;
 
 static char *buffer_take(size_t size)
 {
@@ -164,6 +166,13 @@ static void flow_buffer_drop(QiocFlow *f)
         return;
     }
     free(buf);
+}
+
+void qioc_pump_thread_done(void)
+{
+    while (n_spare_buffers > 0) {
+        free(spare_buffers[--n_spare_buffers]);
+    }
 }
 
 static void close_fds(int *fds, size_t nfds)
@@ -210,14 +219,14 @@ static gboolean flow_sleep_done(gpointer data)
 /* Suspend for @ms, or until stopped; counts as waiting to read. */
 static void coroutine_fn flow_sleep(QiocFlow *f, guint ms)
 {
-    f->sleep_timer = g_timeout_add(ms, flow_sleep_done, f);
+    f->sleep_timer = qioc_timeout_add(ms, flow_sleep_done, f);
     f->waiting = G_IO_IN;
     flow_log_leave(f);
     qio_coroutine_yield();
     flow_log_enter(f);
     f->waiting = 0;
     if (f->sleep_timer) {
-        g_source_remove(f->sleep_timer);
+        qioc_source_remove(f->sleep_timer);
         f->sleep_timer = 0;
     }
 }
@@ -803,8 +812,8 @@ static void pump_flow_ended(QiocPump *pump)
     }
     if (pump_close_timeout(pump) >= 0 && !pump->close_timer) {
         pump->close_timer =
-            g_timeout_add((guint)(pump_close_timeout(pump) * 1000),
-                          close_timeout_expired, pump);
+            qioc_timeout_add((guint)(pump_close_timeout(pump) * 1000),
+                             close_timeout_expired, pump);
     }
 }
 
@@ -975,19 +984,19 @@ static gboolean idle_timeout_check(gpointer data)
         qioc_log_conn_leave(prev);
         return G_SOURCE_REMOVE;
     }
-    pump->idle_timer = g_timeout_add((guint)((limit - idle) / 1000) + 1,
-                                     idle_timeout_check, pump);
+    pump->idle_timer = qioc_timeout_add((guint)((limit - idle) / 1000) + 1,
+                                        idle_timeout_check, pump);
     return G_SOURCE_REMOVE;
 }
 
 static void pump_clear_timers(QiocPump *pump)
 {
     if (pump->close_timer) {
-        g_source_remove(pump->close_timer);
+        qioc_source_remove(pump->close_timer);
         pump->close_timer = 0;
     }
     if (pump->idle_timer) {
-        g_source_remove(pump->idle_timer);
+        qioc_source_remove(pump->idle_timer);
         pump->idle_timer = 0;
     }
 }
@@ -1080,12 +1089,12 @@ static void linger_end(QiocPump *pump)
 {
     for (int i = 0; i < 2; i++) {
         if (pump->linger[i].watch) {
-            g_source_remove(pump->linger[i].watch);
+            qioc_source_remove(pump->linger[i].watch);
             pump->linger[i].watch = 0;
         }
     }
     if (pump->linger_timer) {
-        g_source_remove(pump->linger_timer);
+        qioc_source_remove(pump->linger_timer);
         pump->linger_timer = 0;
     }
 }
@@ -1152,15 +1161,15 @@ static gboolean linger_start(QiocPump *pump)
             continue;
         }
         pump->linger[i].pump = pump;
-        pump->linger[i].watch =
-            qio_channel_add_watch(pump->side[i].ioc, G_IO_IN, linger_readable,
-                                  &pump->linger[i], NULL);
+        pump->linger[i].watch = qio_channel_add_watch_full(
+            pump->side[i].ioc, G_IO_IN, linger_readable, &pump->linger[i], NULL,
+            qioc_context());
     }
     if (!pump->linger[0].watch && !pump->linger[1].watch) {
         return FALSE;
     }
     pump->linger_timer =
-        g_timeout_add((guint)(secs * 1000), linger_expired, pump);
+        qioc_timeout_add((guint)(secs * 1000), linger_expired, pump);
     return TRUE;
 }
 
@@ -1250,8 +1259,8 @@ QiocPump *qioc_pump_start(const QiocPumpSide side[2], const QiocPumpConfig *cfg,
         pump->cfg.flow[i].send_fds = NULL;
     }
     if (cfg->idle_timeout > 0) {
-        pump->idle_timer = g_timeout_add((guint)(cfg->idle_timeout * 1000),
-                                         idle_timeout_check, pump);
+        pump->idle_timer = qioc_timeout_add((guint)(cfg->idle_timeout * 1000),
+                                            idle_timeout_check, pump);
     }
     for (int i = 0; i < 2; i++) {
         if (pump->flow[i].co) {

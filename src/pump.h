@@ -148,6 +148,9 @@ int qioc_pump_status(const QiocPump *pump);
 /* Bytes moved so far from side @from to the other. */
 guint64 qioc_pump_bytes(const QiocPump *pump, int from);
 
+/* A worker thread ends: free the buffers it kept for reuse. */
+void qioc_pump_thread_done(void);
+
 /* Close the channels and free the pump (after it is done). */
 void qioc_pump_free(QiocPump *pump);
 

@@ -101,6 +101,26 @@ static gboolean opt_fds(const char *name, const char *value, gpointer data,
     return bad_value(name, value, "auto, off or require", errp);
 }
 
+/* --workers: a count, or auto for one per online CPU. */
+static gboolean opt_workers(const char *name, const char *value, gpointer data,
+                            GError **errp)
+{
+    guint64 n;
+
+    if (g_ascii_strcasecmp(value, "auto") == 0) {
+        options.workers = MIN(g_get_num_processors(), QIOC_WORKERS_MAX);
+        return TRUE;
+    }
+    if (!g_ascii_string_to_unsigned(value, 10, 1, QIOC_WORKERS_MAX, &n, NULL)) {
+        g_autofree char *expected = g_strdup_printf(
+            "a number of threads from 1 to %d, or auto", QIOC_WORKERS_MAX);
+
+        return bad_value(name, value, expected, errp);
+    }
+    options.workers = (guint)n;
+    return TRUE;
+}
+
 static gboolean show_version;
 static gboolean show_addresses;
 static QiocLogConfig log_config;
@@ -141,6 +161,8 @@ static const GOptionEntry transfer_entries[] = {
      "Resolve names to IPv6 addresses only", NULL},
     {"fds", 0, 0, G_OPTION_ARG_CALLBACK, opt_fds,
      "Descriptor forwarding: auto, off or require", "MODE"},
+    {"workers", 0, 0, G_OPTION_ARG_CALLBACK, opt_workers,
+     "Threads of a fork listener; auto: one per CPU", "N"},
     {NULL},
 };
 
@@ -493,6 +515,12 @@ static gboolean parse_addresses(char **specs, QiocAddress *addr[2])
     if (!qioc_address_check_pair(addr, &err0)) {
         qioc_error("%s", err0->message);
         return FALSE;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!qioc_address_apply_workers(addr[i], options.workers, &err0)) {
+            qioc_error("%s", err0->message);
+            return FALSE;
+        }
     }
     return TRUE;
 }

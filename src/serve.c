@@ -10,6 +10,16 @@
  * instance of the other address, until a signal stops the listener.
  * Everything here works with endpoints (src/addr.h): what an address
  * type does is its own file's business.
+ *
+ * A `fork` listener with workers=N runs N servers, each a thread with its
+ * own GMainContext (its thread-default), endpoints, acceptor, coroutines
+ * and buffers: a connection lives and dies on the thread that accepted
+ * it. What they share (QiocShared) is counters: connection numbers and
+ * max-children= (src/acceptor.c), held clients and the descriptor in
+ * reserve (src/hold.c), the --stats totals. The main thread binds every
+ * worker's listener, drops privileges once, then only waits: signals
+ * arrive there and are posted to each worker's loop. With one worker
+ * (the default) the server runs on the main thread, as it always did.
  */
 #include "config.h"
 
@@ -18,12 +28,14 @@
 
 #include "acceptor.h"
 #include "addr.h"
+#include "context.h"
 #include "hold.h"
 #include "log.h"
 #include "pump.h"
 #include "serve.h"
 
 typedef struct QiocServer QiocServer;
+typedef struct QiocShared QiocShared;
 
 typedef struct QiocConn {
     QiocServer *srv;
@@ -42,18 +54,37 @@ typedef struct QiocConn {
     guint number; /* with `fork`, in accept order; else 0 */
 } QiocConn;
 
+/* One worker: the relay's only one unless workers= says more. */
 struct QiocServer {
+    QiocShared *shared;
+    guint index;       /* from 0 */
+    GMainContext *ctx; /* its loop's (the default one: main thread) */
+    GThread *thread;   /* NULL on the main thread */
     const QiocOptions *opts;
-    QiocEndpoint *ep[2];
+    QiocEndpoint *ep[2];     /* its own: nothing shared on the data path */
     int serving;             /* side that accepts many clients, or -1 */
     QiocAcceptor *acceptor;  /* its acceptor */
-    QiocHolds holds;         /* its clients waiting for descriptors */
     QiocPumpConfig pump_cfg; /* all but what each connection allows */
     GPtrArray *conns;
     GMainLoop *loop;
-    int signal;
     int status;
     gboolean stopping;
+};
+
+/* What the workers share; the main thread owns it. */
+struct QiocShared {
+    const QiocOptions *opts;
+    QiocServer **workers;
+    guint nworkers;
+    QiocAcceptShared accept; /* numbering, max-children= */
+    QiocHolds holds;         /* clients waiting for descriptors */
+    gint conns;              /* connections of every worker (atomic) */
+    /* --stats totals, atomic (__atomic: GLib has no 64-bit add) */
+    guint64 total_conns;
+    guint64 total_bytes[2];
+    GMainLoop *loop; /* the main thread's, while workers run */
+    guint running;   /* worker threads not yet done */
+    int signal;
 };
 
 static void conn_open_side(QiocConn *conn, int i);
@@ -89,6 +120,7 @@ static QiocConn *conn_new(QiocServer *srv)
     conn->srv = srv;
     conn->refs = 1;
     g_ptr_array_add(srv->conns, conn);
+    g_atomic_int_inc(&srv->shared->conns);
     return conn;
 }
 
@@ -125,14 +157,65 @@ static void conn_unref_p(gpointer conn)
     conn_unref(conn);
 }
 
+/* ---------------------------------------------------------------- workers */
+
+/* Post @func to every worker but @self (NULL: all), in its own loop. */
+static void shared_post(QiocShared *sh, QiocServer *self, GSourceFunc func)
+{
+    for (guint i = 0; i < sh->nworkers; i++) {
+        if (sh->workers[i] != self) {
+            qioc_context_post(sh->workers[i]->ctx, func, sh->workers[i], NULL);
+        }
+    }
+}
+
+/* Held clients or free slots changed: pause or resume accepting. */
+static void server_recheck(QiocServer *srv)
+{
+    qioc_acceptor_set_held(srv->acceptor, qioc_holds_any(&srv->shared->holds));
+}
+
+static gboolean server_recheck_posted(gpointer data)
+{
+    server_recheck(data);
+    return G_SOURCE_REMOVE;
+}
+
+/* A client is held or let go: every worker's listener follows. */
+static void server_holds_changed(QiocServer *srv)
+{
+    server_recheck(srv);
+    shared_post(srv->shared, srv, server_recheck_posted);
+}
+
+/* src/acceptor.c: a client ended at max-children=. */
+static void server_slot_freed(gpointer data)
+{
+    QiocShared *sh = data;
+
+    if (sh->nworkers > 1) {
+        shared_post(sh, NULL, server_recheck_posted);
+    }
+}
+
+/* What a connection moved, into the --stats totals. */
+static void server_count(QiocServer *srv, QiocPump *pump)
+{
+    QiocShared *sh = srv->shared;
+
+    __atomic_fetch_add(&sh->total_conns, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++) {
+        __atomic_fetch_add(&sh->total_bytes[i], qioc_pump_bytes(pump, i),
+                           __ATOMIC_RELAXED);
+    }
+}
+
 /* The client is no longer held: the listener may accept again. */
 static void conn_release_hold(QiocConn *conn)
 {
-    QiocServer *srv = conn->srv;
-
     if (qioc_hold_active(&conn->hold)) {
         qioc_hold_release(&conn->hold);
-        qioc_acceptor_set_held(srv->acceptor, srv->holds.held > 0);
+        server_holds_changed(conn->srv);
     }
 }
 
@@ -154,6 +237,8 @@ static void conn_finish(QiocConn *conn)
     if (conn->pump) {
         if (one_shot(srv)) {
             srv->status = qioc_pump_status(conn->pump);
+        } else {
+            server_count(srv, conn->pump);
         }
         qioc_pump_free(conn->pump);
         conn->pump = NULL;
@@ -166,9 +251,10 @@ static void conn_finish(QiocConn *conn)
         }
     }
     g_ptr_array_remove(srv->conns, conn);
+    g_atomic_int_add(&srv->shared->conns, -1);
     if (srv->acceptor) {
         if (!srv->stopping) {
-            qioc_holds_take_reserve(&srv->holds);
+            qioc_holds_take_reserve(&srv->shared->holds);
         }
         qioc_acceptor_client_done(srv->acceptor);
     }
@@ -202,8 +288,8 @@ static gboolean pump_finished_idle(gpointer data)
 static void on_pump_done(QiocPump *pump, void *opaque)
 {
     /* At the priority of the descriptors: a busy loop never idles. */
-    g_idle_add_full(G_PRIORITY_DEFAULT, pump_finished_idle, conn_ref(opaque),
-                    NULL);
+    qioc_idle_add_full(G_PRIORITY_DEFAULT, pump_finished_idle, conn_ref(opaque),
+                       NULL);
 }
 
 /* --fds=require: both sides must carry descriptors, checked up front. */
@@ -334,7 +420,8 @@ static void conn_hold_event_in(QiocConn *conn, gboolean gone)
         conn_finish(conn);
         return;
     }
-    qioc_holds_spend_reserve(&srv->holds, srv->conns->len);
+    qioc_holds_spend_reserve(&srv->shared->holds,
+                             (guint)g_atomic_int_get(&srv->shared->conns));
     conn_open_side(conn, !srv->serving);
 }
 
@@ -366,13 +453,13 @@ static void conn_open_failed(QiocConn *conn, int i, const GError *err)
         conn_fail(conn, i, err);
         return;
     }
-    if (!qioc_hold(&conn->hold, &srv->holds, srv->ep[i],
+    if (!qioc_hold(&conn->hold, &srv->shared->holds, srv->ep[i],
                    conn->ioc[srv->serving], err, conn_hold_event, conn,
                    conn_ref_p, conn_unref_p, &expired)) {
         conn_fail(conn, i, expired);
         return;
     }
-    qioc_acceptor_set_held(srv->acceptor, TRUE);
+    server_holds_changed(srv);
 }
 
 /* ---------------------------------------------------------------- opening */
@@ -497,7 +584,7 @@ static void conn_listen(QiocConn *conn, int i)
     GError *err = NULL;
 
     conn->listening = i;
-    conn->acceptor = qioc_acceptor_new(conn->srv->ep[i], conn_on_client,
+    conn->acceptor = qioc_acceptor_new(conn->srv->ep[i], NULL, conn_on_client,
                                        conn_accept_failed, conn, &err);
     if (!conn->acceptor) {
         conn_open_failed(conn, i, err);
@@ -545,8 +632,8 @@ static void conn_spawn(QiocConn *conn, int i)
     conn->child = pid;
     conn->child_side = i;
     conn->child_watch =
-        g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, conn_child_exited,
-                               conn_ref(conn), (GDestroyNotify)conn_unref);
+        qioc_child_watch_add_full(G_PRIORITY_DEFAULT, pid, conn_child_exited,
+                                  conn_ref(conn), (GDestroyNotify)conn_unref);
 }
 
 static void conn_open_side(QiocConn *conn, int i)
@@ -587,10 +674,28 @@ static void server_on_client(QIOChannel *client, guint number, gpointer data)
     QiocConn *conn = conn_ref(conn_new(srv));
 
     conn->number = number;
+    if (srv->shared->nworkers > 1) {
+        qioc_info(1, "worker %u of %u serves the client", srv->index + 1,
+                  srv->shared->nworkers);
+    }
     conn->opening[s] = TRUE;
     conn->access[s] = srv->ep[s]->need;
     conn_accepted(conn, s, client);
     conn_unref(conn);
+}
+
+static void server_stop(QiocServer *srv, gboolean hard);
+
+static gboolean server_stop_posted(gpointer data)
+{
+    server_stop(data, FALSE);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean server_stop_hard_posted(gpointer data)
+{
+    server_stop(data, TRUE);
+    return G_SOURCE_REMOVE;
 }
 
 static void server_accept_failed(const GError *err, gpointer data)
@@ -600,6 +705,8 @@ static void server_accept_failed(const GError *err, gpointer data)
     qioc_endpoint_error(srv->ep[srv->serving], err);
     srv->status = QIOC_EXIT_FAILURE;
     srv->stopping = TRUE;
+    /* accept-timeout= runs on one worker, for all of them. */
+    shared_post(srv->shared, srv, server_stop_posted);
     server_quit_if_idle(srv);
 }
 
@@ -608,13 +715,14 @@ static gboolean server_listen(QiocServer *srv)
     QiocEndpoint *ep = srv->ep[srv->serving];
     g_autoptr(GError) err = NULL;
 
-    srv->acceptor = qioc_acceptor_new(ep, server_on_client,
-                                      server_accept_failed, srv, &err);
+    srv->acceptor =
+        qioc_acceptor_new(ep, &srv->shared->accept, server_on_client,
+                          server_accept_failed, srv, &err);
     if (!srv->acceptor) {
         qioc_endpoint_error(ep, err);
         return FALSE;
     }
-    qioc_holds_take_reserve(&srv->holds);
+    qioc_holds_take_reserve(&srv->shared->holds);
     qioc_log_transfer_started();
     return TRUE;
 }
@@ -642,14 +750,20 @@ static void server_stop(QiocServer *srv, gboolean hard)
     server_quit_if_idle(srv);
 }
 
-static gboolean on_signal(QiocServer *srv, int signum)
+/* On the main thread: each worker stops in its own loop. */
+static gboolean on_signal(QiocShared *sh, int signum)
 {
-    gboolean again = srv->signal != 0;
+    gboolean again = sh->signal != 0;
 
-    srv->signal = signum;
+    sh->signal = signum;
     qioc_info(1, "%s: %s", g_strsignal(signum),
               again ? "stopping now" : "flushing what was read");
-    server_stop(srv, again);
+    if (sh->nworkers == 1) {
+        server_stop(sh->workers[0], again);
+    } else {
+        shared_post(sh, NULL,
+                    again ? server_stop_hard_posted : server_stop_posted);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -663,7 +777,7 @@ static gboolean on_sigterm(gpointer data)
     return on_signal(data, SIGTERM);
 }
 
-/* ---------------------------------------------------------------- main */
+/* ---------------------------------------------------------------- setup */
 
 /* The endpoints, each prepared once; the side serving many clients. */
 static gboolean server_endpoints(QiocServer *srv, QiocAddress *addr[2])
@@ -702,48 +816,247 @@ static gboolean server_process_step(QiocServer *srv, QiocProcessStep *step)
     return TRUE;
 }
 
-static gboolean server_start(QiocServer *srv, QiocAddress *addr[2])
+/* Worker @index; the first runs on the main thread's default context. */
+static QiocServer *server_new(QiocShared *sh, guint index)
 {
-    /* setsid, setpgid= before any open; su=, chroot= once listening. */
-    if (!server_endpoints(srv, addr) ||
-        !server_process_step(srv, qioc_endpoint_setsid)) {
+    QiocServer *srv = g_new0(QiocServer, 1);
+
+    srv->shared = sh;
+    srv->index = index;
+    srv->opts = sh->opts;
+    srv->serving = -1;
+    srv->conns = g_ptr_array_new();
+    srv->ctx = index == 0 && sh->nworkers == 1
+                   ? g_main_context_ref_thread_default()
+                   : g_main_context_new();
+    srv->loop = g_main_loop_new(srv->ctx, FALSE);
+    return srv;
+}
+
+static void server_free(QiocServer *srv)
+{
+    g_clear_pointer(&srv->acceptor, qioc_acceptor_free);
+    g_ptr_array_unref(srv->conns);
+    g_main_loop_unref(srv->loop);
+    g_main_context_unref(srv->ctx);
+    for (int i = 0; i < 2; i++) {
+        qioc_endpoint_free(srv->ep[i]);
+    }
+    g_free(srv);
+}
+
+/* workers= of the listener serving many clients; 1 for anything else. */
+static guint shared_count_workers(QiocServer *first)
+{
+    if (first->serving < 0 ||
+        !qioc_endpoint_ops(first->ep[first->serving])->listen) {
+        return 1;
+    }
+    return (guint)MAX(first->ep[first->serving]->addr->o.workers, 1);
+}
+
+/* Every worker with its endpoints; the first decides how many. */
+static gboolean shared_workers(QiocShared *sh, QiocAddress *addr[2])
+{
+    QiocServer *first;
+
+    sh->nworkers = 1;
+    sh->workers = g_new0(QiocServer *, 1);
+    first = sh->workers[0] = server_new(sh, 0);
+    if (!server_endpoints(first, addr)) {
         return FALSE;
     }
-    if (one_shot(srv)) {
-        /* A child on its peer's descriptors needs that peer open first. */
-        conn_open_side(conn_new(srv), qioc_endpoint_after_peer(srv->ep[0]));
-        return server_process_step(srv, qioc_endpoint_drop_privileges);
+    sh->nworkers = shared_count_workers(first);
+    if (sh->nworkers == 1) {
+        return TRUE;
     }
-    return server_listen(srv) &&
-           server_process_step(srv, qioc_endpoint_drop_privileges);
+    sh->accept.share_fds = !first->ep[first->serving]->addr->o.reuseport;
+    /* Every worker runs a context of its own, the first too. */
+    server_free(first);
+    sh->workers = g_renew(QiocServer *, sh->workers, sh->nworkers);
+    for (guint i = 0; i < sh->nworkers; i++) {
+        sh->workers[i] = server_new(sh, i);
+        if (!server_endpoints(sh->workers[i], addr)) {
+            sh->nworkers = i + 1;
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Each worker's listener, its sources in the worker's context. */
+static gboolean shared_listen(QiocShared *sh)
+{
+    for (guint i = 0; i < sh->nworkers; i++) {
+        QiocServer *srv = sh->workers[i];
+        gboolean ok;
+
+        g_main_context_push_thread_default(srv->ctx);
+        ok = server_listen(srv);
+        g_main_context_pop_thread_default(srv->ctx);
+        if (!ok) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean shared_start(QiocShared *sh, QiocAddress *addr[2])
+{
+    QiocServer *first;
+
+    if (!shared_workers(sh, addr)) {
+        return FALSE;
+    }
+    first = sh->workers[0];
+    /* setsid, setpgid= before any open; su=, chroot= once listening. */
+    if (!server_process_step(first, qioc_endpoint_setsid)) {
+        return FALSE;
+    }
+    if (one_shot(first)) {
+        /* A child on its peer's descriptors needs that peer open first. */
+        conn_open_side(conn_new(first), qioc_endpoint_after_peer(first->ep[0]));
+        return server_process_step(first, qioc_endpoint_drop_privileges);
+    }
+    /* Every worker listens before the privileges go, once for all. */
+    return shared_listen(sh) &&
+           server_process_step(first, qioc_endpoint_drop_privileges);
+}
+
+/* ---------------------------------------------------------------- running */
+
+static gboolean worker_exited(gpointer data)
+{
+    QiocShared *sh = data;
+
+    if (--sh->running == 0) {
+        g_main_loop_quit(sh->loop);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* A worker thread: its loop until it stops, then what it owns. */
+static gpointer worker_thread(gpointer data)
+{
+    QiocServer *srv = data;
+
+    g_main_context_push_thread_default(srv->ctx);
+    g_main_loop_run(srv->loop);
+    /* Its sources are in its context: removed from this thread. */
+    g_clear_pointer(&srv->acceptor, qioc_acceptor_free);
+    qioc_pump_thread_done();
+    g_main_context_pop_thread_default(srv->ctx);
+    qioc_context_post(g_main_context_default(), worker_exited, srv->shared,
+                      NULL);
+    return NULL;
+}
+
+/*
+ * The channel classes are set up here, once, before any worker could make
+ * its first channel of a type at the same time as another: GType's locks
+ * make that safe, but ThreadSanitizer cannot see them (uninstrumented
+ * GLib) and would report the class initialisation as a race.
+ */
+static void shared_init_classes(void)
+{
+    static GType (*const types[])(void) = {
+        qio_channel_socket_get_type, qio_channel_tls_get_type,
+        qio_channel_file_get_type,   qio_channel_command_get_type,
+        qio_channel_dual_get_type,   qio_channel_datagram_peer_get_type,
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(types); i++) {
+        g_type_class_unref(g_type_class_ref(types[i]()));
+    }
+}
+
+static void shared_run_threads(QiocShared *sh)
+{
+    shared_init_classes();
+    sh->loop = g_main_loop_new(NULL, FALSE);
+    for (guint i = 0; i < sh->nworkers; i++) {
+        g_autofree char *name = g_strdup_printf("qioc-worker-%u", i + 1);
+
+        sh->workers[i]->thread =
+            g_thread_new(name, worker_thread, sh->workers[i]);
+        sh->running++;
+    }
+    g_main_loop_run(sh->loop);
+    for (guint i = 0; i < sh->nworkers; i++) {
+        g_thread_join(g_steal_pointer(&sh->workers[i]->thread));
+    }
+    g_main_loop_unref(sh->loop);
+}
+
+static void shared_run(QiocShared *sh)
+{
+    QiocServer *first = sh->workers[0];
+
+    if (sh->nworkers > 1) {
+        shared_run_threads(sh);
+    } else if (first->conns->len > 0 || !one_shot(first)) {
+        g_main_loop_run(first->loop);
+    }
+}
+
+/* --stats of a `fork` listener: the sums over every connection. */
+static void shared_print_totals(QiocShared *sh)
+{
+    QiocServer *first = sh->workers[0];
+
+    if (!sh->opts->stats || !first || one_shot(first)) {
+        return;
+    }
+    qioc_error("stats: total: %" G_GUINT64_FORMAT " connections, "
+               "%" G_GUINT64_FORMAT " bytes 1 -> 2, %" G_GUINT64_FORMAT
+               " bytes 2 -> 1",
+               sh->total_conns, sh->total_bytes[0], sh->total_bytes[1]);
+}
+
+/* The first failure of any worker, else success. */
+static int shared_status(QiocShared *sh)
+{
+    for (guint i = 0; i < sh->nworkers; i++) {
+        if (sh->workers[i] && sh->workers[i]->status) {
+            return sh->workers[i]->status;
+        }
+    }
+    return QIOC_EXIT_OK;
+}
+
+static void shared_clear(QiocShared *sh)
+{
+    for (guint i = 0; i < sh->nworkers; i++) {
+        g_clear_pointer(&sh->workers[i], server_free);
+    }
+    g_free(sh->workers);
+    qioc_holds_clear(&sh->holds);
+    g_clear_pointer(&sh->accept.fds, g_array_unref);
 }
 
 int qioc_serve(QiocAddress *addr[2], const QiocOptions *opts)
 {
-    QiocServer srv = {
+    QiocShared sh = {
         .opts = opts,
-        .holds = QIOC_HOLDS_INIT,
-        .conns = g_ptr_array_new(),
-        .loop = g_main_loop_new(NULL, FALSE),
+        .accept = {.slot_freed = server_slot_freed},
     };
     guint sigs[2] = {
-        g_unix_signal_add(SIGINT, on_sigint, &srv),
-        g_unix_signal_add(SIGTERM, on_sigterm, &srv),
+        g_unix_signal_add(SIGINT, on_sigint, &sh),
+        g_unix_signal_add(SIGTERM, on_sigterm, &sh),
     };
+    int status;
 
-    if (!server_start(&srv, addr)) {
-        srv.status = QIOC_EXIT_FAILURE;
-    } else if (srv.conns->len > 0 || !one_shot(&srv)) {
-        g_main_loop_run(srv.loop);
+    sh.accept.slot_data = &sh;
+    qioc_holds_init(&sh.holds);
+    if (shared_start(&sh, addr)) {
+        shared_run(&sh);
+        status = shared_status(&sh);
+    } else {
+        status = QIOC_EXIT_FAILURE;
     }
     g_source_remove(sigs[0]);
     g_source_remove(sigs[1]);
-    g_clear_pointer(&srv.acceptor, qioc_acceptor_free);
-    qioc_holds_clear(&srv.holds);
-    g_ptr_array_unref(srv.conns);
-    g_main_loop_unref(srv.loop);
-    for (int i = 0; i < 2; i++) {
-        qioc_endpoint_free(srv.ep[i]);
-    }
-    return srv.signal ? QIOC_EXIT_SIGNAL_BASE + srv.signal : srv.status;
+    shared_print_totals(&sh);
+    shared_clear(&sh);
+    return sh.signal ? QIOC_EXIT_SIGNAL_BASE + sh.signal : status;
 }

@@ -22,6 +22,27 @@ G_BEGIN_DECLS
  * with scatter/gather I/O, optional descriptor passing, watches as
  * GSources, and blocking, non-blocking or coroutine-yielding use. The API
  * follows QEMU's include/io/channel.h, carried to GObject.
+ *
+ * Threads: a channel belongs to one thread, the one that runs the
+ * #GMainContext it is attached to (qio_channel_attach_aio_context(), else
+ * the thread-default context of the thread that uses it), where its
+ * watches, qio_channel_yield()'s handlers and its asynchronous callbacks
+ * run. Only that thread may call the channel's functions. Another thread
+ * may take and drop references (g_object_ref(), g_object_unref()) and call
+ * the functions documented as safe from any thread
+ * (qio_channel_shutdown(), qio_channel_wake_read()); nothing else. Drop
+ * the last reference on the owning thread, or once that thread no longer
+ * uses the channel: finalizing closes the descriptor and destroys the
+ * channel's sources. A channel with nothing pending (no watch, no
+ * suspended coroutine, no asynchronous operation) may be handed to
+ * another thread, which owns it from then on. Coroutines are per thread
+ * as well (see qio/coroutine.h): each thread has its own pool, and a
+ * coroutine waiting on a channel is resumed in its owner's context.
+ * Threads that each keep their own channels and contexts need no locking
+ * between them: libqio has no global mutable state but each thread's
+ * coroutine pool, which is thread-local. Blocking I/O on one channel from
+ * two threads at once is not supported either, except one reader and
+ * one writer where a channel type says so (#QIOChannelTLS).
  */
 #define QIO_TYPE_CHANNEL (qio_channel_get_type())
 G_DECLARE_DERIVABLE_TYPE(QIOChannel, qio_channel, QIO, CHANNEL, GObject)

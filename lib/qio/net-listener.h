@@ -17,6 +17,15 @@ G_BEGIN_DECLS
  * wildcard address is one dual-stack socket, serving IPv4 and IPv6) and
  * calls one function for every client accepted on any of them, in the
  * listener's GMainContext.
+ *
+ * Threads: a listener and the clients it accepts belong to the thread that
+ * runs its context (as channels do, see #QIOChannel); call its functions
+ * from there. Several threads may each accept on a listener of their own:
+ * on sockets of their own bound with SO_REUSEPORT, or on duplicates of one
+ * listening descriptor (qio_net_listener_add() of a socket made with
+ * qio_channel_socket_new_fd() on a dup(2) of it), where each accept that
+ * finds nothing left returns would-block and the listener simply waits
+ * again.
  */
 #define QIO_TYPE_NET_LISTENER (qio_net_listener_get_type())
 G_DECLARE_FINAL_TYPE(QIONetListener, qio_net_listener, QIO, NET_LISTENER,

@@ -276,6 +276,9 @@ offers_exactly() {
     offers_exactly "qioc --fds=" --fds=auto --fds=off --fds=require
     offers_exactly "qioc --fds=r" --fds=require
     offers_exactly "qioc --fds " auto off require
+    offers_exactly "qioc --w" --workers=
+    offers_exactly "qioc --workers=" --workers=auto --workers="$(nproc)"
+    offers_exactly "qioc --workers " auto "$(nproc)"
     mkdir -p "$T/logs"
     offers_exactly "qioc -lf $T/lo" "$T/logs/"
     offers_exactly "qioc --log-file=$T/lo" "--log-file=$T/logs/"

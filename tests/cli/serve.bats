@@ -1130,6 +1130,23 @@ held_qioc() {
     (( n <= 8 )) || { echo "# $n held lines for 8 clients" >&2; return 1; }
 }
 
+@test "workers=2, out of descriptors for the other side: the clients of both workers are held and all served intact" {
+    held_qioc -dd TCP-LISTEN:"$P",fork,workers=2 TCP:127.0.0.1:"$B"
+    QIOC_TIMEOUT=60 held_run many 8 $((1 << 20))
+    [[ $output == "ok 8" ]]
+    still_running "$QPID"
+    served "$P"
+    grep -q 'holding the client and retrying' "$T/err"
+}
+
+@test "workers=2, out of descriptors with every client held: the reserve counts every worker's clients, all are served" {
+    held_qioc -dd TCP-LISTEN:"$P",fork,workers=2 TCP:127.0.0.1:"$B"
+    QIOC_TIMEOUT=60 held_run burst 8 4 $((256 << 10))
+    [[ $output == "ok 8" ]]
+    still_running "$QPID"
+    served "$P"
+}
+
 @test "out of descriptors with every client held: none would free one, all are served" {
     held_qioc -dd TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B"
     QIOC_TIMEOUT=60 held_run burst 8 4 $((256 << 10))
