@@ -27,6 +27,8 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 
 #define NAMES QIOC_NAMES
 #define OFF(field) offsetof(QiocAddrOpts, field)
+/* Brackets tracked in a command; deeper ones still nest, unchecked. */
+#define QIOC_COMMAND_NESTING 32
 #define TERM(flag) OFF(term[QIOC_TERM_##flag])
 
 /* Longest unix socket path (and abstract name, after its leading NUL). */
@@ -888,14 +890,79 @@ static void unwrap_command(const char *open, const char *close, GString *out)
     }
 }
 
+/*
+ * Where a command's ',' at @p ends it: outside brackets, as socat reads
+ * "echo (,)[,]{,}". Brackets that never close do not count, so
+ * "echo :(,pty" still ends before "pty".
+ */
+static gboolean command_ends_at(const char *p, const char *end_of_spec,
+                                int depth)
+{
+    return depth == 0 || p >= end_of_spec;
+}
+
+/* The bracket depth after @c: an opener nests, its closer un-nests. */
+static int bracket_step(char *stack, int depth, char c)
+{
+    static const char pairs[] = "()[]{}";
+    const char *o = strchr(pairs, c);
+
+    if (c == '\0' || o == NULL) {
+        return depth;
+    }
+    if ((o - pairs) % 2 == 0) {
+        if (depth < QIOC_COMMAND_NESTING) {
+            stack[depth] = o[1];
+        }
+        return depth + 1;
+    }
+    if (depth > 0 && (depth > QIOC_COMMAND_NESTING || stack[depth - 1] == c)) {
+        return depth - 1;
+    }
+    return depth;
+}
+
+/*
+ * The end of the last bracket group that closes: past it, brackets are
+ * left open to the end and a ',' ends the command again.
+ */
+static const char *last_balanced(const char *start)
+{
+    char stack[QIOC_COMMAND_NESTING];
+    const char *balanced = start;
+    int depth = 0;
+
+    for (const char *p = start; *p != '\0'; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            p++;
+        } else if (*p == '\'' || *p == '"') {
+            const char *q = quote_end(p);
+
+            if (q == NULL) {
+                break;
+            }
+            p = q;
+        } else {
+            depth = bracket_step(stack, depth, *p);
+            balanced = depth == 0 ? p + 1 : balanced;
+        }
+    }
+    return balanced;
+}
+
 /* EXEC and SYSTEM: the command runs to the first unquoted, unescaped ','
- * and keeps its quotes for the shell-like word splitting done later. */
+ * outside brackets, and keeps its quotes for the shell-like word
+ * splitting done later. */
 static gboolean scan_command(Parser *ps, GString *out, GError **errp)
 {
     const char *start = ps->p;
     const char *first_close = NULL;
+    const char *balanced = last_balanced(start);
+    char stack[QIOC_COMMAND_NESTING];
+    int depth = 0;
 
-    while (*ps->p != '\0' && *ps->p != ',') {
+    while (*ps->p != '\0' &&
+           !(*ps->p == ',' && command_ends_at(ps->p, balanced, depth))) {
         const char *end = ps->p + 1;
 
         if (*ps->p == '\\' && ps->p[1] == '\0') {
@@ -911,6 +978,8 @@ static gboolean scan_command(Parser *ps, GString *out, GError **errp)
             }
             first_close = ps->p == start ? end : first_close;
             end++;
+        } else {
+            depth = bracket_step(stack, depth, *ps->p);
         }
         ps->p = end;
     }

@@ -255,6 +255,14 @@ static const OkCase ok_cases[] = {
     {"EXEC:echo a\\,b,stderr", {"echo a\\,b"}, "stderr=1"},
     {"EXEC:echo \"a,b\" c:d,setsid", {"echo \"a,b\" c:d"}, "setsid=1"},
     {"SYSTEM:echo a:b", {"echo a:b"}},
+    /* brackets hide commas, as in socat; ones that never close do not */
+    {"EXEC:echo (,)[,]{,}\",\"([),])hugo,pty",
+     {"echo (,)[,]{,}\",\"([),])hugo"},
+     "pty=1"},
+    {"SYSTEM:f() { a,b; },setsid", {"f() { a,b; }"}, "setsid=1"},
+    {"EXEC:echo :(,pty", {"echo :("}, "pty=1"},
+    {"EXEC:echo (a,b) :(,pty", {"echo (a,b) :("}, "pty=1"},
+    {"EXEC:echo (]),pty", {"echo (])"}, "pty=1"},
     {"SYSTEM:ls -l | wc -l,pty,ctty", {"ls -l | wc -l"}, "pty=1 ctty=1"},
     /* shortcuts */
     {"-", {NULL}},
@@ -613,7 +621,7 @@ static void test_err_null_errp(void)
 {
     /* callers may ignore the reason */
     g_assert_null(qioc_address_parse("FOO", 1, NULL));
-    g_assert_null(qioc_address_parse("TCP:h:1,,", 1, NULL));
+    g_assert_null(qioc_address_parse("TCP:h:1,=1", 1, NULL));
 }
 
 /* ---------------------------------------------------------------- getters */
