@@ -274,6 +274,7 @@ struct QIOSocketAsync {
     struct sockaddr_storage ss;
     socklen_t sslen;
     int fd;
+    bool bound; /* @fd is bound to opts.bind, a unix path it created */
     GSource *watch;
     QIOAioFd aio; /* or the wait for the socket's connect */
     GSource *timer;

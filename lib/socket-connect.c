@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gio/gunixsocketaddress.h>
 #include <glib-unix.h>
 
 #include "qio/channel-socket.h"
@@ -205,6 +206,40 @@ static int connect_fd(int fd, const struct sockaddr *sa, socklen_t len,
     return err;
 }
 
+/* The file a unix path address names, or NULL (abstract, IP). */
+static const char *bind_path(GSocketAddress *local)
+{
+    if (!G_IS_UNIX_SOCKET_ADDRESS(local) ||
+        g_unix_socket_address_get_address_type(G_UNIX_SOCKET_ADDRESS(local)) !=
+            G_UNIX_SOCKET_ADDRESS_PATH) {
+        return NULL;
+    }
+    return g_unix_socket_address_get_path(G_UNIX_SOCKET_ADDRESS(local));
+}
+
+/*
+ * A unix client bound to a path made the socket file there: a connect
+ * that failed removes it again (else the next try of the same bind would
+ * find the path taken), a channel that connected removes it when closed.
+ */
+static void unbind_failed(GSocketAddress *local)
+{
+    const char *path = local ? bind_path(local) : NULL;
+
+    if (path) {
+        unlink(path);
+    }
+}
+
+static void remember_bound(QIOChannelSocket *sioc, GSocketAddress *local)
+{
+    const char *path = local ? bind_path(local) : NULL;
+
+    if (path) {
+        qio__socket_remember_file(sioc, path);
+    }
+}
+
 static int bind_local(int fd, GSocketAddress *local, GError **errp)
 {
     struct sockaddr_storage ss;
@@ -248,6 +283,9 @@ static int connect_one(GSocketAddress *sa, const QIOChannelSocketOptions *opts,
     err = connect_fd(fd, (struct sockaddr *)&ss, len, opts->connect_timeout_ms);
     if (err != 0) {
         close(fd);
+        if (opts->bind) {
+            unbind_failed(opts->bind);
+        }
         qio__error_errno(errp, err, "connect to %s", text);
         return -1;
     }
@@ -286,6 +324,7 @@ int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
         if (fd >= 0) {
             qio__socket_adopt(ioc, fd, g_socket_address_get_family(sa), false,
                               0);
+            remember_bound(ioc, opts->bind);
             return qio__socket_apply_blocking(ioc, errp);
         }
     }
@@ -469,6 +508,10 @@ static void connect_drop_fd(QIOSocketAsync *op)
 {
     close(op->fd);
     op->fd = -1;
+    if (op->bound) {
+        unbind_failed(op->opts.bind);
+        op->bound = false;
+    }
 }
 
 static void connect_succeeded(QIOSocketAsync *op)
@@ -488,6 +531,8 @@ static void connect_succeeded(QIOSocketAsync *op)
     }
     qio__socket_adopt(sioc, fd, g_socket_address_get_family(op->current), false,
                       !sioc->blocking);
+    op->bound = false;
+    remember_bound(sioc, op->opts.bind);
     qio__socket_async_finish(op, NULL);
 }
 
@@ -635,6 +680,7 @@ static int connect_start(QIOSocketAsync *op)
         connect_drop_fd(op);
         return -1;
     }
+    op->bound = op->opts.bind && bind_path(op->opts.bind);
     err = connect_call(op);
     if (err == 0) {
         return 0;

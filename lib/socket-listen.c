@@ -7,7 +7,9 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
@@ -76,9 +78,24 @@ void qio__socket_remember_file(QIOChannelSocket *sioc, const char *path)
 void qio_channel_socket_set_unlink_on_close(QIOChannelSocket *sioc,
                                             gboolean enabled)
 {
+    struct sockaddr_un sun = {0};
+    socklen_t len = sizeof(sun);
+
     g_return_if_fail(QIO_IS_CHANNEL_SOCKET(sioc));
     if (!enabled) {
         g_clear_pointer(&sioc->unlink_path, g_free);
+        return;
+    }
+    /* A path fills sun_path up to its NUL; an abstract name starts with
+     * NUL, an unnamed socket has none. */
+    if (!sioc->unlink_path && sioc->fd >= 0 &&
+        getsockname(sioc->fd, (struct sockaddr *)&sun, &len) == 0 &&
+        sun.sun_family == AF_UNIX &&
+        len > offsetof(struct sockaddr_un, sun_path) && sun.sun_path[0]) {
+        g_autofree char *path = g_strndup(
+            sun.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+
+        qio__socket_remember_file(sioc, path);
     }
 }
 

@@ -42,31 +42,45 @@ static GSocketAddress *dgram_address(const QiocEndpoint *ep)
                         : G_UNIX_SOCKET_ADDRESS_PATH);
 }
 
-QIOChannelSocket *qioc_unix_dgram_client(GSocketAddress *to, gboolean connected,
-                                         GError **errp)
+/* bind= of a unix client, or the kernel's autobind (an unnamed abstract
+ * address that replies can reach) when @local is NULL. */
+static gboolean bind_client(int fd, GSocketAddress *local, GError **errp)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     struct sockaddr_storage ss;
+    socklen_t len = sizeof(sa_family_t);
+    const struct sockaddr *sa = (struct sockaddr *)&sun;
+
+    if (local) {
+        if (!g_socket_address_to_native(local, &ss, sizeof(ss), errp)) {
+            return FALSE;
+        }
+        sa = (struct sockaddr *)&ss;
+        len = (socklen_t)g_socket_address_get_native_size(local);
+    }
+    if (bind(fd, sa, len) < 0) {
+        g_autofree char *text =
+            local ? qio_socket_address_to_string(local) : g_strdup("");
+
+        qioc_error_errno(errp, errno, "bind%s%s", local ? " to " : "", text);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+QIOChannelSocket *qioc_unix_dgram_client(GSocketAddress *to, gboolean connected,
+                                         GSocketAddress *local, GError **errp)
+{
+    struct sockaddr_storage ss;
     g_autofree char *text = qio_socket_address_to_string(to);
-    QIOChannelSocket *sioc;
+    g_autoptr(QIOChannelSocket) sioc = NULL;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
     if (fd < 0) {
         qioc_error_errno(errp, errno, "socket");
         return NULL;
     }
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sa_family_t)) < 0) {
-        qioc_error_errno(errp, errno, "bind");
-        close(fd);
-        return NULL;
-    }
-    if (connected &&
-        (!g_socket_address_to_native(to, &ss, sizeof(ss), errp) ||
-         connect(fd, (struct sockaddr *)&ss,
-                 (socklen_t)g_socket_address_get_native_size(to)) < 0)) {
-        if (errp && !*errp) {
-            qioc_error_errno(errp, errno, "connect to %s", text);
-        }
+    if (!bind_client(fd, local, errp)) {
         close(fd);
         return NULL;
     }
@@ -75,17 +89,32 @@ QIOChannelSocket *qioc_unix_dgram_client(GSocketAddress *to, gboolean connected,
         close(fd);
         return NULL;
     }
+    /* From here a failure's close removes the file bind= made. */
+    if (local) {
+        qio_channel_socket_set_unlink_on_close(sioc, TRUE);
+    }
+    if (connected &&
+        (!g_socket_address_to_native(to, &ss, sizeof(ss), errp) ||
+         connect(fd, (struct sockaddr *)&ss,
+                 (socklen_t)g_socket_address_get_native_size(to)) < 0)) {
+        if (errp && !*errp) {
+            qioc_error_errno(errp, errno, "connect to %s", text);
+        }
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return NULL;
+    }
     if (!connected) {
         qio_channel_socket_set_send_address(sioc, to);
     }
-    return sioc;
+    return g_steal_pointer(&sioc);
 }
 
 static QIOChannel *unix_open_sendto(QiocEndpoint *ep, QiocAccess *access,
                                     QIOChannel *peer, GError **errp)
 {
     g_autoptr(GSocketAddress) to = dgram_address(ep);
-    QIOChannelSocket *sioc = qioc_unix_dgram_client(to, FALSE, errp);
+    g_autoptr(GSocketAddress) bind = qioc_unix_bind_address(ep);
+    QIOChannelSocket *sioc = qioc_unix_dgram_client(to, FALSE, bind, errp);
 
     if (sioc &&
         !qioc_sockopt_apply_socket(

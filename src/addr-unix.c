@@ -14,7 +14,8 @@
 static gboolean is_abstract(const QiocEndpoint *ep)
 {
     return ep->desc->kind == QIOC_ADDR_ABSTRACT_CONNECT ||
-           ep->desc->kind == QIOC_ADDR_ABSTRACT_LISTEN;
+           ep->desc->kind == QIOC_ADDR_ABSTRACT_LISTEN ||
+           ep->desc->kind == QIOC_ADDR_ABSTRACT_SENDTO;
 }
 
 static GSocketConnectable *unix_address(const QiocEndpoint *ep)
@@ -25,6 +26,19 @@ static GSocketConnectable *unix_address(const QiocEndpoint *ep)
 
     return G_SOCKET_CONNECTABLE(
         g_unix_socket_address_new_with_type(ep->addr->params[0], -1, type));
+}
+
+GSocketAddress *qioc_unix_bind_address(const QiocEndpoint *ep)
+{
+    const char *bind = ep->addr->o.bind;
+
+    if (!bind) {
+        return NULL;
+    }
+    return g_unix_socket_address_new_with_type(
+        bind, -1,
+        is_abstract(ep) ? G_UNIX_SOCKET_ADDRESS_ABSTRACT
+                        : G_UNIX_SOCKET_ADDRESS_PATH);
 }
 
 typedef struct {
@@ -46,8 +60,9 @@ static void unix_connected(QIOChannel *ioc, GError *err, gpointer data)
     g_free(c);
     if (!ioc) {
         g_autoptr(GSocketConnectable) sa = unix_address(call.ep);
+        g_autoptr(GSocketAddress) bind = qioc_unix_bind_address(call.ep);
         QIOChannelSocket *sioc =
-            qioc_unix_dgram_client(G_SOCKET_ADDRESS(sa), TRUE, NULL);
+            qioc_unix_dgram_client(G_SOCKET_ADDRESS(sa), TRUE, bind, NULL);
 
         if (sioc) {
             g_clear_error(&err);
@@ -66,10 +81,12 @@ static void unix_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
 
     *c = (QiocUnixConnect){ep, done, data};
     qioc_sockopt_init(&sopts, ep);
+    sopts.bind = qioc_unix_bind_address(ep);
     if (ep->addr->o.connect_timeout > 0) {
         sopts.connect_timeout_ms = (int)(ep->addr->o.connect_timeout * 1000);
     }
     qioc_socket_connect(sa, &sopts, unix_connected, c);
+    g_clear_object(&sopts.bind);
 }
 
 /* A socket file left by a listener that is gone looks the same as one

@@ -413,13 +413,18 @@ typedef enum {
 QIOChannel *qioc_dgram_channel(QIOChannelSocket *sioc, QiocDgramRole role,
                                GSocketAddress *to, QiocAccess *access);
 
+/* bind= of a unix client, in its address's namespace (a path, or an
+ * abstract name), or NULL (addr-unix.c). */
+GSocketAddress *qioc_unix_bind_address(const QiocEndpoint *ep);
+
 /*
- * A unix datagram socket bound to an abstract name of the kernel's
- * choosing (so that it can be answered), connected to @to or, unless
- * @connected, sending every datagram there (addr-unix-dgram.c).
+ * A unix datagram socket bound to @local (removed again on close) or, when
+ * NULL, to an abstract name of the kernel's choosing, so that it can be
+ * answered; connected to @to or, unless @connected, sending every
+ * datagram there (addr-unix-dgram.c).
  */
 QIOChannelSocket *qioc_unix_dgram_client(GSocketAddress *to, gboolean connected,
-                                         GError **errp);
+                                         GSocketAddress *local, GError **errp);
 
 /* A listener on the inherited listening socket @fd. */
 gboolean qioc_listener_add_fd(QIONetListener *listener, int fd,

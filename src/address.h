@@ -156,6 +156,7 @@ typedef enum {
  * @QIOC_OPTGRP_PROXYPORT: an HTTP CONNECT client that connects to its
  *   proxy itself (proxyport)
  * @QIOC_OPTGRP_HTTPCLIENT: an HTTP CONNECT client (resolve)
+ * @QIOC_OPTGRP_UNIXBIND: a unix client that may bind a path (bind)
  * @QIOC_OPTGRP_PROXYSERVER: qioc as a proxy (allow, allow-port,
  *   handshake-timeout)
  *
@@ -190,6 +191,7 @@ typedef enum {
     QIOC_OPTGRP_PROXYPORT = 1u << 24,
     QIOC_OPTGRP_PROXYSERVER = 1u << 25,
     QIOC_OPTGRP_HTTPCLIENT = 1u << 26,
+    QIOC_OPTGRP_UNIXBIND = 1u << 27,
 } QiocOptGroup;
 
 /**
@@ -484,7 +486,9 @@ typedef struct QiocAddrOpts {
 #define QIOC_T_FDPASS (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FDPASS)
 #define QIOC_T_READ (QIOC_T_FDPASS | QIOC_OPTGRP_READEOF)
 #define QIOC_T_FILE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_OPEN)
-#define QIOC_T_UCONN (QIOC_T_FDPASS | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_SOCKET)
+#define QIOC_T_UCONN                                                           \
+    (QIOC_T_FDPASS | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_SOCKET |                \
+     QIOC_OPTGRP_UNIXBIND)
 #define QIOC_T_ACCEPT (QIOC_T_FDPASS | QIOC_OPTGRP_ACCEPT)
 #define QIOC_T_ULISTEN (QIOC_T_ACCEPT | QIOC_OPTGRP_LISTEN | QIOC_OPTGRP_SOCKET)
 #define QIOC_T_TCONN                                                           \
@@ -504,8 +508,9 @@ typedef struct QiocAddrOpts {
 #define QIOC_T_USERVER (QIOC_T_URECV | QIOC_OPTGRP_ACCEPT)
 #define QIOC_T_USENDTO (QIOC_T_UCLIENT | QIOC_OPTGRP_IPLISTEN)
 /* Unix datagram sockets: sending to a path, receiving on one. */
-#define QIOC_T_DSEND (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET)
-#define QIOC_T_DABSTRACT QIOC_T_DSEND /* receiving, no file */
+#define QIOC_T_DSEND (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_UNIXBIND)
+#define QIOC_T_DABSTRACT                                                       \
+    (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET) /* receiving, no file */
 #define QIOC_T_DRECV                                                           \
     (QIOC_T_FDPASS | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_FSPERM |                 \
      QIOC_OPTGRP_UNIXLISTEN)

@@ -608,13 +608,17 @@ gboolean qio_channel_socket_is_unix(QIOChannelSocket *ioc);
 
 /**
  * qio_channel_socket_set_unlink_on_close:
- * @ioc: a listening unix socket, or a datagram one bound to a path
- * @enabled: %FALSE to leave the socket file in place on close
+ * @ioc: a unix socket bound to a path
+ * @enabled: %FALSE to leave the socket file in place on close, %TRUE to
+ *   remove it
  *
- * A listening unix socket, and a datagram one that
- * qio_channel_socket_dgram_sync() bound to a path, removes its file when
- * closed; this keeps it (socat's unlink-close=0). Turning it off cannot be
- * undone.
+ * A listening unix socket, a datagram one that
+ * qio_channel_socket_dgram_sync() bound to a path, and a client that
+ * qio_channel_socket_connect_sync() or _async() bound to one
+ * (#QIOChannelSocketOptions.bind) remove their file when closed; %FALSE
+ * keeps it (socat's unlink-close=0). %TRUE does the same for a socket
+ * bound elsewhere, e.g. one made by qio_channel_socket_new_fd(): the file
+ * it is bound to now is removed on close if it is still that socket's.
  */
 void qio_channel_socket_set_unlink_on_close(QIOChannelSocket *ioc,
                                             gboolean enabled);

@@ -281,12 +281,16 @@ streams() {
     [[ $output == hello ]]
 }
 
-@test "socat's nonblock is taken on any address, as socat takes it" {
+@test "socat's nonblock and reuseaddr are taken where socat takes them" {
     run --separate-stderr qioc - PIPE:"$T/fifo",nonblock <<<hi
     assert_status 0
     [[ $output == hi ]]
     run --separate-stderr qioc --dry-run - TCP:127.0.0.1:9,nonblock
     assert_status 0
+    # socat's UNIXLISTENFORK test: reuseaddr on a unix listener.
+    run --separate-stderr qioc - UNIX-LISTEN:"$T/sock",reuseaddr,accept-timeout=0.1 </dev/null
+    assert_status 1
+    assert_contains "$stderr" "accept-timeout"
 }
 
 @test "socat PROXY: a status line with several spaces after the version" {

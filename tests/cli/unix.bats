@@ -303,3 +303,24 @@ pair() {
     [[ $BG_STATUS == 0 ]] || { cat "$T/l.err" >&2; return 1; }
     [[ $(cat "$T/l.out") == hello ]]
 }
+
+@test "bind=PATH on a unix client: the peer sees that path; the file goes at the end, and after a failed try" {
+    # socat's UNIXTODGRAM: UNIX:PATH,bind=PATH2 to a datagram server,
+    # which answers to PATH2.
+    bg_qioc -dd UNIX-LISTEN:"$T/srv" SYSTEM:'echo stream' 2>"$T/err"
+    wait_socket "$T/srv"
+    [[ $(qioc - UNIX-CONNECT:"$T/srv",bind="$T/me" </dev/null) == stream ]]
+    poll 10 grep -qF "peer $T/me" "$T/err"
+    [[ ! -e $T/me ]]
+    bg_qioc UNIX-RECVFROM:"$T/dgram" PIPE
+    wait_file "$T/dgram"
+    [[ $(qioc -t 0.5 - UNIX:"$T/dgram",bind="$T/me2" <<<datagram) == datagram ]]
+    [[ ! -e $T/me2 ]]
+    # A connect that fails leaves no file: retry= can bind again.
+    run --separate-stderr qioc - UNIX-CONNECT:"$T/none",bind="$T/me3",retry=1,interval=0.1 </dev/null
+    assert_status 1
+    assert_contains "$stderr" "connect to $T/none: No such file or directory"
+    [[ ! -e $T/me3 ]]
+    run --separate-stderr qioc --dry-run - ABSTRACT-CONNECT:x,bind=y
+    assert_status 0
+}
