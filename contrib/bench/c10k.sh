@@ -33,7 +33,8 @@
 # wrapper src/qioc of a build tree; default src/qioc of this tree, else
 # qioc in PATH), SOCAT, CC, PYTHON.
 set -eEuo pipefail
-trap 'exit 2' ERR              # a command that fails: status 2, not 1
+# A command that fails: status 2, not 1, and which one it was.
+trap 'echo "c10k.sh: line $LINENO: $BASH_COMMAND failed" >&2; exit 2' ERR
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
