@@ -388,10 +388,15 @@ static const QiocOptDesc addr_options[] = {
     {"readbytes", NAMES("bytes"), SIZE, O_ALL, NULL, NULL,
      "read at most N bytes, then treat it as end-of-file (0: no limit)",
      OFF(readbytes)},
+    /* socat's; qioc passes empty datagrams on as nothing otherwise. */
+    {"null-eof", NULL, FLAG, O_ALL, "0", NULL,
+     "an empty datagram read from this address is its end-of-file",
+     OFF(null_eof)},
     {"shut", NULL, CHOICE, O_ALL, "write",
-     NAMES("write", "both", "close", "none"),
-     "when data into this address ends: write (half-close), both, close "
-     "or none (socat: shut-down, shut-close, shut-none)",
+     NAMES("write", "both", "close", "none", "null"),
+     "when data into this address ends: write (half-close), both, close, "
+     "none, or null (an empty datagram; socat: shut-down, shut-close, "
+     "shut-none, shut-null)",
      OFF(shut)},
 };
 
@@ -406,6 +411,7 @@ static const PresetAlias preset_aliases[] = {
     {"shut-down", "shut", "write"},
     {"shut-close", "shut", "close"},
     {"shut-none", "shut", "none"},
+    {"shut-null", "shut", "null"},
     /* socat's baud rates: b9600 is speed=9600 */
     {"b50", "speed", "50"},
     {"b75", "speed", "75"},

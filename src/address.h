@@ -268,6 +268,7 @@ typedef enum {
     QIOC_SHUT_BOTH,
     QIOC_SHUT_CLOSE,
     QIOC_SHUT_NONE,
+    QIOC_SHUT_NULL,
 } QiocShut;
 
 /**
@@ -414,6 +415,7 @@ typedef struct QiocAddrOpts {
     gint64 seek_end;  /* likewise */
     gint64 ftruncate; /* likewise */
     gboolean ignoreeof;
+    gboolean null_eof; /* an empty datagram read is end-of-file */
     /* child processes */
     gboolean merge_stderr;
     int pipes; /* -1 unless given */

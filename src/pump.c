@@ -384,7 +384,7 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
             flow_fail(f, f->from, err);
             return -1;
         }
-        if (n == 0 && f->dgram_source) {
+        if (n == 0 && f->dgram_source && !flow_cfg(f)->null_eof) {
             /* An empty datagram: nothing to pass on, and not the end. */
             continue;
         }
@@ -652,10 +652,9 @@ static gboolean coroutine_fn flow_step(QiocFlow *f)
 
 /* shut='s words, for -dd (the parser has the same ones, in this order). */
 static const char *const shut_names[] = {
-    [QIOC_SHUT_WRITE] = "write",
-    [QIOC_SHUT_BOTH] = "both",
-    [QIOC_SHUT_CLOSE] = "close",
-    [QIOC_SHUT_NONE] = "none",
+    [QIOC_SHUT_WRITE] = "write", [QIOC_SHUT_BOTH] = "both",
+    [QIOC_SHUT_CLOSE] = "close", [QIOC_SHUT_NONE] = "none",
+    [QIOC_SHUT_NULL] = "null",
 };
 
 static void shutdown_quietly(QIOChannel *ioc, QIOChannelShutdown how)
@@ -665,6 +664,19 @@ static void shutdown_quietly(QIOChannel *ioc, QIOChannelShutdown how)
     if (qio_channel_has_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN) &&
         qio_channel_shutdown(ioc, how, &err) < 0) {
         qioc_info(2, "shutdown: %s", err->message);
+    }
+}
+
+/* shut=null: an empty datagram says the data ended (socat's shut-null);
+ * on a stream it is nothing. */
+static void send_empty_datagram(QIOChannel *dst)
+{
+    g_autoptr(GError) err = NULL;
+    struct iovec none = {NULL, 0};
+
+    if (qioc_channel_is_datagram(dst, FALSE) &&
+        qio_channel_writev_full(dst, &none, 1, NULL, 0, 0, &err) < 0) {
+        qioc_info(2, "shut=null: %s", err->message);
     }
 }
 
@@ -695,6 +707,9 @@ static void flow_shut_destination(QiocFlow *f)
         qio_channel_close(dst, NULL);
         break;
     case QIOC_SHUT_NONE:
+        break;
+    case QIOC_SHUT_NULL:
+        send_empty_datagram(dst);
         break;
     }
 }

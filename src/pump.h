@@ -70,6 +70,7 @@ typedef enum {
  * @enabled: the direction moves data (-u/-U, and what the channels allow)
  * @readbytes: end after reading this many bytes; <= 0: no limit
  * @ignoreeof: at end-of-file of the source, wait and read again
+ * @null_eof: an empty datagram from the source is its end-of-file
  * @shut: what the end of the data does to the destination
  * @send_fds: (nullable) (element-type int): descriptors sent with the
  *   first data written to the destination; each pump copies the list
@@ -88,6 +89,7 @@ typedef struct QiocFlowConfig {
     gboolean enabled;
     gint64 readbytes;
     gboolean ignoreeof;
+    gboolean null_eof;
     QiocShut shut;
     GArray *send_fds;
     const char *record;

@@ -339,6 +339,7 @@ static void server_pump_config(QiocServer *srv)
 
         flow->readbytes = src->readbytes;
         flow->ignoreeof = src->ignoreeof;
+        flow->null_eof = src->null_eof;
         flow->shut = dst->shut;
         flow->send_fds = dst->send_fds;
         flow->record = opts->record[i];

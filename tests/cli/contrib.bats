@@ -169,9 +169,9 @@ offers_exactly() {
         TCP-LISTEN:80,reuseport TCP-LISTEN:80,retry TCP-LISTEN:80,readbytes
     offers "qioc unix-l:/x.sock,fork," unix-l:/x.sock,fork,unlink-early \
         unix-l:/x.sock,fork,mode
-    offers_not "qioc UNIX-LISTEN:/x," UNIX-LISTEN:/x,reuseaddr
+    offers_not "qioc UNIX-LISTEN:/x," UNIX-LISTEN:/x,nodelay
     offers_exactly "qioc - UNIX-CONNECT:/x,re" UNIX-CONNECT:/x,retry \
-        UNIX-CONNECT:/x,readbytes
+        UNIX-CONNECT:/x,readbytes UNIX-CONNECT:/x,reuseaddr
     # socat's shortcuts: a bare path is GOPEN, a bare number FD, - STDIO.
     offers_exactly "qioc /dev/null,igno" /dev/null,ignoreeof
     offers_exactly "qioc 3,igno" 3,ignoreeof

@@ -385,3 +385,24 @@ EOF
     done
     run -0 qioc --dry-run UDP-LISTEN:5353,fork UDP:127.0.0.1:53
 }
+
+@test "shut-null and null-eof: an empty datagram carries the end of the data over UDP (socat's)" {
+    local P
+    P=$(udp_port)
+    head -c 3000 /dev/urandom >"$T/in"
+    bg_qioc -u UDP-RECV:"$P",bind=127.0.0.1,null-eof CREATE:"$T/out"
+    local rpid=$BG_PID
+    wait_udp "$P"
+    qioc -u -b 1000 - UDP-SENDTO:127.0.0.1:"$P",shut-null <"$T/in"
+    # The receiver ends by itself, with everything.
+    wait_pid_exit "$rpid" 10
+    [[ $(sha256sum <"$T/out") == $(sha256sum <"$T/in") ]]
+    # Without null-eof an empty datagram ends nothing.
+    bg_qioc -u UDP-RECV:"$P",bind=127.0.0.1 CREATE:"$T/out2"
+    rpid=$BG_PID
+    wait_udp "$P"
+    qioc -u - UDP-SENDTO:127.0.0.1:"$P",shut-null </dev/null
+    "$PYTHON3" -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"after", ("127.0.0.1", int(sys.argv[1])))' "$P"
+    wait_line "$T/out2" after
+    still_running "$rpid"
+}

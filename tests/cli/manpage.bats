@@ -51,7 +51,7 @@ ADDRESS_OPTIONS=(
     openssl-min-proto-version openssl-max-proto-version
     pf ipv6only ipv6-v6only sourceport sp accept-timeout ignoreeof
     readbytes umask perm pipes socketpair pty setsid ctty nofork
-    fdin fdout end-close shut shut-down shut-close shut-none
+    fdin fdout end-close shut shut-down shut-close shut-none shut-null null-eof
     o-append o-creat o-trunc o-excl o-rdonly o-wronly
     so-reuseaddr so-keepalive tcp-nodelay unlink
     ttl ip-ttl tos ip-tos mss tcp-maxseg linger so-linger
