@@ -143,6 +143,8 @@ static gboolean opt_log_mixed(const char *name, const char *value,
 }
 
 static gboolean show_help;
+/* socat's -s: go on after errors; qioc's listeners do so anyway. */
+static gboolean sloppy;
 
 static const GOptionEntry transfer_entries[] = {
     {"left-to-right", 'u', 0, G_OPTION_ARG_NONE, &options.left_to_right,
@@ -161,6 +163,8 @@ static const GOptionEntry transfer_entries[] = {
      "Resolve names to IPv6 addresses only", NULL},
     {"fds", 0, 0, G_OPTION_ARG_CALLBACK, opt_fds,
      "Descriptor forwarding: auto, off or require", "MODE"},
+    {"sloppy", 's', 0, G_OPTION_ARG_NONE, &sloppy,
+     "socat's -s: accepted (listeners go on anyway)", NULL},
     {"workers", 0, 0, G_OPTION_ARG_CALLBACK, opt_workers,
      "Threads of a fork listener; auto: one per CPU", "N"},
     {NULL},

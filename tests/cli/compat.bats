@@ -235,6 +235,15 @@ streams() {
     assert_contains "$stderr" "1x"
 }
 
+@test "socat -s (sloppy) is accepted: socat's range tests start their servers with it" {
+    run --separate-stderr qioc -s - PIPE <<<hello
+    assert_status 0
+    [[ $output == hello && -z $stderr ]]
+    # A bad command line still stops it, with exit status 2.
+    run --separate-stderr qioc -s - TCP:127.0.0.1:1,nosuchoption </dev/null
+    assert_status 2
+}
+
 @test "socat -u - STDERR: the data lands on stderr, nothing on stdout" {
     printf 'to stderr\n' >in
     compare_socat streams -u - STDERR <in

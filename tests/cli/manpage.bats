@@ -72,11 +72,11 @@ OPTION_VALUES=(write both close none ip4 ip6 auto off require)
 
 # Global options: short ones (-x) and long ones (--x), as in
 # doc/grammar.md, "Global options".
-SHORT_OPTIONS=(u U b t T d v x r R 4 6 h V lf ly lm lp lu lh)
+SHORT_OPTIONS=(u U b t T d v x r R 4 6 h V s lf ly lm lp lu lh)
 LONG_OPTIONS=(
     left-to-right right-to-left buffer-size close-timeout idle-timeout
     debug verbose hexdump fds stats record-left record-right dry-run
-    log-file syslog log-mixed log-name log-micro log-host
+    log-file syslog log-mixed log-name log-micro log-host sloppy
     help version help-addresses
 )
 
