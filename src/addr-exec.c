@@ -262,6 +262,18 @@ static gboolean nofork_spawn(QiocEndpoint *ep, QIOChannel *peer, GPid *pid,
                             "descriptor (a socket, pipe, file or tty)");
         return FALSE;
     }
+    /*
+     * Under -u or -U only one direction runs: the child's other standard
+     * stream stays qioc's own, as socat leaves it (`qioc -u /dev/null
+     * EXEC:date,nofork` prints the date), not the peer's descriptor
+     * opened for the other direction only.
+     */
+    if (!(ep->need & QIOC_ACCESS_READ)) {
+        wfd = -1;
+    }
+    if (!(ep->need & QIOC_ACCESS_WRITE)) {
+        rfd = -1;
+    }
     argv = exec_argv(addr, errp);
     if (!argv) {
         return FALSE;
@@ -292,9 +304,11 @@ static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
     } else {
         ok = g_spawn_async_with_pipes_and_fds(
             NULL, (const char *const *)argv, (const char *const *)envp,
-            G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, nofork_child_setup,
-            NULL, in, out, addr->o.merge_stderr ? out : -1, NULL, NULL, 0, pid,
-            NULL, NULL, NULL, errp);
+            /* a stream not given is qioc's own, stdin too */
+            G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                (in < 0 ? G_SPAWN_CHILD_INHERITS_STDIN : 0),
+            nofork_child_setup, NULL, in, out, addr->o.merge_stderr ? out : -1,
+            NULL, NULL, 0, pid, NULL, NULL, NULL, errp);
     }
     if (in >= 0) {
         close(in);

@@ -428,3 +428,14 @@ sys.stdout.write(data.decode())
     [ "$status" -eq 1 ]
     [[ $stderr == *"address 2 (EXEC:cat,nofork): nofork needs"* ]]
 }
+
+@test "EXEC,nofork under -u: the child's stdout stays qioc's, as socat leaves it (socat's EXEC_NOFORK_UNIDIR)" {
+    # Before, the child's stdout was the read-only /dev/null: EBADF.
+    run --separate-stderr qioc -u /dev/null EXEC:"echo unidir",nofork
+    assert_status 0
+    [[ $output == unidir && -z $stderr ]]
+    # -U: the child's stdin stays qioc's, its output goes to the peer.
+    run --separate-stderr qioc -U "$T/out" EXEC:"cat",nofork <<<reversed
+    assert_status 0
+    [[ $(cat "$T/out") == reversed ]]
+}
