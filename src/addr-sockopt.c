@@ -141,9 +141,16 @@ gboolean qioc_multicast_group_parse(const char *text, GInetAddress **group,
     g_autofree char *name = g_strdup(text);
     char *colon = strchr(name, ':');
     char *iface = NULL;
+    char *close = name[0] == '[' ? strchr(name, ']') : NULL;
 
-    /* An IPv6 group has colons of its own: the interface follows a '%'. */
-    if (colon && strchr(colon + 1, ':')) {
+    if (close && (close[1] == '\0' || close[1] == ':')) {
+        /* socat's [GROUP]:INTERFACE, as ipv6-join-group takes it */
+        memmove(name, name + 1, (size_t)(close - name - 1));
+        close[-1] = '\0';
+        colon = close[1] == ':' ? close + 1 : NULL;
+    } else if (colon && strchr(colon + 1, ':')) {
+        /* An IPv6 group has colons of its own: the interface follows a
+         * '%'. */
         colon = strrchr(name, '%');
     }
     if (colon) {

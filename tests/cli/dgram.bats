@@ -335,6 +335,17 @@ EOF
     run -2 qioc --dry-run - UDP-DATAGRAM:239.1.2.3:5000,ip-multicast-ttl=256
 }
 
+@test "socat's ipv6-join-group=[GROUP]:INTERFACE joins an IPv6 group (socat's USE_IPV6_JOIN_GROUP)" {
+    v6_usable || skip "no IPv6 loopback"
+    local p
+    p=$(udp_port)
+    bg_qioc -u UDP6-RECV:"$p",ipv6-join-group=[ff05::1:77]:lo -
+    # The kernel lists the group joined on lo.
+    poll 10 grep -q "^1 *lo *ff050000000000000000000000010077" /proc/net/igmp6
+    run -2 --separate-stderr qioc --dry-run - UDP6-RECV:"$p",ipv6-join-group=[::1]:lo
+    [[ $stderr == *"not a multicast group address"* ]]
+}
+
 @test "TCP-only options are refused on UDP addresses (exit 2)" {
     run -2 --separate-stderr qioc --dry-run - UDP:127.0.0.1:53,nodelay
     assert_one_line "$stderr"
