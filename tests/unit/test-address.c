@@ -1291,7 +1291,8 @@ static void test_dual(void)
 
     /* --dry-run shows both halves; a literal "!!" reads back the same. */
     g_assert_true(g_str_has_prefix(text, "FILE:in,"));
-    g_assert_nonnull(strstr(text, ",readbytes=5,null-eof=0,shut=write!!TCP:h:1,"));
+    g_assert_nonnull(
+        strstr(text, ",readbytes=5,null-eof=0,shut=write!!TCP:h:1,"));
     g_assert_true(g_str_has_suffix(text, ",shut=close"));
     {
         g_autofree char *qt = qioc_address_describe(q);
