@@ -541,7 +541,8 @@ static gboolean check_dynamic(const QiocAddress *addr, GError **errp)
 }
 
 static const QiocAddrType dynamic_types[] = {
-    {"DYNAMIC", NULL, QIOC_ADDR_DYNAMIC, AF_UNSPEC, 0, 0, QIOC_T_TCONN, "",
+    {"DYNAMIC", NULL, QIOC_ADDR_DYNAMIC, AF_UNSPEC, 0, 0,
+     QIOC_T_TCONN & ~QIOC_OPTGRP_RECONNECT, "",
      "connect over TCP where the client of the other address's "
      "SOCKS-SERVER or PROXY-SERVER asks"},
 };

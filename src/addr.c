@@ -206,6 +206,12 @@ gboolean qioc_endpoint_serves_many(const QiocEndpoint *ep)
     return qioc_endpoint_is_listener(ep) && ep->addr->o.fork;
 }
 
+gboolean qioc_endpoint_connects_many(const QiocEndpoint *ep)
+{
+    return !qioc_endpoint_is_listener(ep) && ep->addr->o.fork &&
+           qioc_endpoint_ops(ep)->connect != NULL;
+}
+
 gboolean qioc_endpoint_takes_peer(const QiocEndpoint *ep)
 {
     return qioc_endpoint_ops(ep)->spawn != NULL;
@@ -382,6 +388,10 @@ void qioc_endpoint_error(const QiocEndpoint *ep, const GError *err)
 
 /* ---------------------------------------------------------------- connect */
 
+/*
+ * A connect and the layers that go on it (TLS, a proxy's handshake) are
+ * one try, as in socat: retry= tries again when the handshake fails too.
+ */
 typedef struct {
     QiocEndpoint *ep;
     QiocConnectFunc *connect; /* fixed at the first try */
@@ -434,36 +444,30 @@ static void connect_finished(QIOChannel *ioc, GError *err, gpointer data)
     qioc_log_conn_leave(prev);
 }
 
-static void connect_attempt(QiocConnectRetry *r)
-{
-    r->connect(r->ep, r->peer, connect_finished, r);
-}
-
-typedef struct {
-    QiocEndpoint *ep;
-    QiocOpenDone *done;
-    gpointer data;
-} QiocWrapStep;
-
 /* The options set once connected (setsockopt-int=, ...), then the wrap. */
 static void connect_then_wrap(QIOChannel *ioc, GError *err, gpointer data)
 {
-    QiocWrapStep *w = data;
-    QiocWrapStep step = *w;
+    QiocConnectRetry *r = data;
+    guint prev = qioc_log_conn_enter(r->conn);
 
-    g_free(w);
     if (ioc && QIO_IS_CHANNEL_SOCKET(ioc) &&
-        !qioc_sockopt_apply_socket(step.ep, QIO_CHANNEL_SOCKET(ioc),
+        !qioc_sockopt_apply_socket(r->ep, QIO_CHANNEL_SOCKET(ioc),
                                    QIOC_SOCKOPT_CONNECTED, &err)) {
         qio_channel_close(ioc, NULL);
         g_clear_object(&ioc);
     }
-    ioc = endpoint_opened(step.ep, ioc, &err);
-    if (!ioc) {
-        step.done(NULL, err, step.data);
-        return;
+    ioc = endpoint_opened(r->ep, ioc, &err);
+    if (ioc) {
+        qioc_endpoint_wrap_async(r->ep, ioc, connect_finished, r);
+    } else {
+        connect_finished_in(NULL, err, r);
     }
-    qioc_endpoint_wrap_async(step.ep, ioc, step.done, step.data);
+    qioc_log_conn_leave(prev);
+}
+
+static void connect_attempt(QiocConnectRetry *r)
+{
+    r->connect(r->ep, r->peer, connect_then_wrap, r);
 }
 
 void qioc_endpoint_connect_async(QiocEndpoint *ep, QIOChannel *peer,
@@ -471,7 +475,6 @@ void qioc_endpoint_connect_async(QiocEndpoint *ep, QIOChannel *peer,
 {
     const QiocAddrDesc *ops = qioc_endpoint_ops(ep);
     QiocConnectRetry *r;
-    QiocWrapStep *w;
 
     if (!ops->connect) {
         GError *err = NULL;
@@ -480,14 +483,12 @@ void qioc_endpoint_connect_async(QiocEndpoint *ep, QIOChannel *peer,
         done(NULL, err, data);
         return;
     }
-    w = g_new0(QiocWrapStep, 1);
-    *w = (QiocWrapStep){ep, done, data};
     r = g_new0(QiocConnectRetry, 1);
     *r = (QiocConnectRetry){ep,
                             ops->connect,
                             peer ? g_object_ref(peer) : NULL,
-                            connect_then_wrap,
-                            w,
+                            done,
+                            data,
                             MAX(ep->addr->o.retry, 0),
                             qioc_log_conn()};
     connect_attempt(r);

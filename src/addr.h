@@ -264,6 +264,10 @@ gboolean qioc_endpoint_is_listener(const QiocEndpoint *ep);
 /* A listener with fork: many clients at once. */
 gboolean qioc_endpoint_serves_many(const QiocEndpoint *ep);
 
+/* A connecting address with fork: connects again and again (socat's
+ * connect loop, src/connector.c). */
+gboolean qioc_endpoint_connects_many(const QiocEndpoint *ep);
+
 /*
  * Its descriptors were given, not opened (STDIO, FD; either half of a
  * dual address): left blocking again at the end (addr-dual.c).

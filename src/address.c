@@ -43,6 +43,7 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define O_ACCEPT QIOC_OPTGRP_ACCEPT
 #define O_LISTEN QIOC_OPTGRP_LISTEN
 #define O_CONNECT QIOC_OPTGRP_CONNECT
+#define O_RECONNECT QIOC_OPTGRP_RECONNECT
 #define O_IP QIOC_OPTGRP_IP
 #define O_IPCONNECT QIOC_OPTGRP_IPCONNECT
 #define O_IPLISTEN QIOC_OPTGRP_IPLISTEN
@@ -83,10 +84,12 @@ G_DEFINE_QUARK(qioc-usage-error-quark, qioc_usage_error)
 #define SOCKOPT QIOC_OPT_SOCKOPT
 
 static const QiocOptDesc addr_options[] = {
-    {"fork", NULL, FLAG, O_ACCEPT, "0", NULL,
-     "serve every client concurrently, not just one", OFF(fork)},
-    {"max-children", NULL, INT, O_ACCEPT, NULL, NULL,
-     "with fork: at most N clients at once", OFF(max_children)},
+    {"fork", NULL, FLAG, O_ACCEPT | O_RECONNECT, "0", NULL,
+     "serve every client concurrently, not just one (connecting: connect "
+     "again interval= seconds after each connection opens)",
+     OFF(fork)},
+    {"max-children", NULL, INT, O_ACCEPT | O_RECONNECT, NULL, NULL,
+     "with fork: at most N clients (connections) at once", OFF(max_children)},
     {"workers", NULL, INT, O_LISTEN, NULL, NULL,
      "with fork: serve clients on N threads, each with its own loop (as "
      "--workers)",
@@ -236,8 +239,10 @@ static const QiocOptDesc addr_options[] = {
      OFF(fdin)},
     {"fdout", NULL, INT, O_EXEC, "1", NULL, "the child writes to fd N",
      OFF(fdout)},
-    {"end-close", NULL, FLAG, O_EXEC, "0", NULL,
-     "at the end, close the channel without signalling the child",
+    /* A PTY ends by closing already, as socat's does: accepted there. */
+    {"end-close", NULL, FLAG, O_EXEC | O_PTY, "0", NULL,
+     "at the end, close the channel without signalling the child (PTY: "
+     "what it does anyway)",
      OFF(end_close)},
     {"link", NAMES("symbolic-link"), STRING, O_PTY, NULL, NULL,
      "a symbolic link PATH to the pty's slave, removed at the end", OFF(link)},

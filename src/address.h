@@ -114,6 +114,8 @@ typedef enum {
  * QiocOptGroup:
  * @QIOC_OPTGRP_ALL: every address type (readbytes, shut)
  * @QIOC_OPTGRP_ACCEPT: accepts clients (fork, max-children, accept-timeout)
+ * @QIOC_OPTGRP_RECONNECT: connects a stream socket, so may connect again
+ *   and again (fork, max-children: socat's connect loop)
  * @QIOC_OPTGRP_LISTEN: creates a listening socket (backlog, retry,
  *   interval, forever)
  * @QIOC_OPTGRP_CONNECT: connects (connect-timeout, retry, interval,
@@ -192,6 +194,7 @@ typedef enum {
     QIOC_OPTGRP_PROXYSERVER = 1u << 25,
     QIOC_OPTGRP_HTTPCLIENT = 1u << 26,
     QIOC_OPTGRP_UNIXBIND = 1u << 27,
+    QIOC_OPTGRP_RECONNECT = 1u << 28,
 } QiocOptGroup;
 
 /**
@@ -490,12 +493,13 @@ typedef struct QiocAddrOpts {
 #define QIOC_T_FILE (QIOC_OPTGRP_ALL | QIOC_OPTGRP_FSPERM | QIOC_OPTGRP_OPEN)
 #define QIOC_T_UCONN                                                           \
     (QIOC_T_FDPASS | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_SOCKET |                \
-     QIOC_OPTGRP_UNIXBIND)
+     QIOC_OPTGRP_UNIXBIND | QIOC_OPTGRP_RECONNECT)
 #define QIOC_T_ACCEPT (QIOC_T_FDPASS | QIOC_OPTGRP_ACCEPT)
 #define QIOC_T_ULISTEN (QIOC_T_ACCEPT | QIOC_OPTGRP_LISTEN | QIOC_OPTGRP_SOCKET)
 #define QIOC_T_TCONN                                                           \
     (QIOC_OPTGRP_ALL | QIOC_OPTGRP_CONNECT | QIOC_OPTGRP_IP |                  \
-     QIOC_OPTGRP_IPCONNECT | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_TCP)
+     QIOC_OPTGRP_IPCONNECT | QIOC_OPTGRP_SOCKET | QIOC_OPTGRP_TCP |            \
+     QIOC_OPTGRP_RECONNECT)
 #define QIOC_T_TLISTEN                                                         \
     (QIOC_OPTGRP_ALL | QIOC_OPTGRP_ACCEPT | QIOC_OPTGRP_LISTEN |               \
      QIOC_OPTGRP_IP | QIOC_OPTGRP_IPLISTEN | QIOC_OPTGRP_SOCKET |              \

@@ -8,6 +8,8 @@
  * there is one connection and its end is qioc's end; with `fork` the
  * listening side makes a connection per client, each with a fresh
  * instance of the other address, until a signal stops the listener.
+ * `fork` on a connecting address (socat's connect loop, src/connector.c)
+ * makes a connection each time it connects, interval= seconds apart.
  * Everything here works with endpoints (src/addr.h): what an address
  * type does is its own file's business.
  *
@@ -28,6 +30,7 @@
 
 #include "acceptor.h"
 #include "addr.h"
+#include "connector.h"
 #include "context.h"
 #include "hold.h"
 #include "log.h"
@@ -61,10 +64,11 @@ struct QiocServer {
     GMainContext *ctx; /* its loop's (the default one: main thread) */
     GThread *thread;   /* NULL on the main thread */
     const QiocOptions *opts;
-    QiocEndpoint *ep[2];     /* its own: nothing shared on the data path */
-    int serving;             /* side that accepts many clients, or -1 */
-    QiocAcceptor *acceptor;  /* its acceptor */
-    QiocPumpConfig pump_cfg; /* all but what each connection allows */
+    QiocEndpoint *ep[2];      /* its own: nothing shared on the data path */
+    int serving;              /* side that accepts many clients, or -1 */
+    QiocAcceptor *acceptor;   /* its acceptor */
+    QiocConnector *connector; /* or, connecting with `fork`, its loop */
+    QiocPumpConfig pump_cfg;  /* all but what each connection allows */
     GPtrArray *conns;
     GMainLoop *loop;
     int status;
@@ -257,6 +261,9 @@ static void conn_finish(QiocConn *conn)
             qioc_holds_take_reserve(&srv->shared->holds);
         }
         qioc_acceptor_client_done(srv->acceptor);
+    }
+    if (srv->connector) {
+        qioc_connector_client_done(srv->connector);
     }
     server_quit_if_idle(srv);
     conn_unref(conn);
@@ -506,11 +513,31 @@ static gboolean conn_access_ok(QiocConn *conn, int i)
     return FALSE;
 }
 
+/*
+ * The connect loop's side of a connection opened or failed: the next
+ * connection may start, or, failed, there is none (the one-shot rule of
+ * the exit status, for the loop as a whole).
+ */
+static void conn_connect_loop_step(QiocConn *conn, int i, gboolean ok)
+{
+    QiocServer *srv = conn->srv;
+
+    if (!srv->connector || i != srv->serving) {
+        return;
+    }
+    qioc_connector_opened(srv->connector, ok);
+    if (!ok) {
+        srv->status = QIOC_EXIT_FAILURE;
+        srv->stopping = TRUE;
+    }
+}
+
 static void conn_side_opened(QiocConn *conn, int i, QIOChannel *ioc,
                              GError *err)
 {
     QiocEndpoint *ep = conn->srv->ep[i];
 
+    conn_connect_loop_step(conn, i, ioc != NULL);
     if (conn->finished) {
         close_channel(&ioc);
         g_clear_error(&err);
@@ -711,11 +738,29 @@ static void server_accept_failed(const GError *err, gpointer data)
     server_quit_if_idle(srv);
 }
 
+/* The connect loop's next connection (`fork` on a connecting address). */
+static void server_connect_start(guint number, gpointer data)
+{
+    QiocServer *srv = data;
+    QiocConn *conn = conn_new(srv);
+    guint prev;
+
+    conn->number = number;
+    prev = conn_log_enter(conn);
+    conn_open_side(conn, srv->serving);
+    qioc_log_conn_leave(prev);
+}
+
 static gboolean server_listen(QiocServer *srv)
 {
     QiocEndpoint *ep = srv->ep[srv->serving];
     g_autoptr(GError) err = NULL;
 
+    if (!qioc_endpoint_is_listener(ep)) {
+        srv->connector = qioc_connector_new(ep, server_connect_start, srv);
+        qioc_log_transfer_started();
+        return TRUE;
+    }
     srv->acceptor =
         qioc_acceptor_new(ep, &srv->shared->accept, server_on_client,
                           server_accept_failed, srv, &err);
@@ -735,6 +780,9 @@ static void server_stop(QiocServer *srv, gboolean hard)
     srv->stopping = TRUE;
     if (srv->acceptor) {
         qioc_acceptor_stop(srv->acceptor);
+    }
+    if (srv->connector) {
+        qioc_connector_stop(srv->connector);
     }
     /* Backwards: finishing a connection removes it from the array. */
     for (guint i = srv->conns->len; i-- > 0;) {
@@ -793,7 +841,8 @@ static gboolean server_endpoints(QiocServer *srv, QiocAddress *addr[2])
                              "%s", err->message);
             return FALSE;
         }
-        if (srv->serving < 0 && qioc_endpoint_serves_many(srv->ep[i])) {
+        if (srv->serving < 0 && (qioc_endpoint_serves_many(srv->ep[i]) ||
+                                 qioc_endpoint_connects_many(srv->ep[i]))) {
             srv->serving = i;
         }
     }
@@ -837,6 +886,7 @@ static QiocServer *server_new(QiocShared *sh, guint index)
 static void server_free(QiocServer *srv)
 {
     g_clear_pointer(&srv->acceptor, qioc_acceptor_free);
+    g_clear_pointer(&srv->connector, qioc_connector_free);
     g_ptr_array_unref(srv->conns);
     g_main_loop_unref(srv->loop);
     g_main_context_unref(srv->ctx);

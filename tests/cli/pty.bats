@@ -149,6 +149,18 @@ link_target_not() {
     link_gone "$T/tty"
 }
 
+@test "PTY,end-close (socat's spelling of how a pty ends anyway): accepted, the slave's data arrives, exit 0" {
+    local qpid
+    echo 'through end-close' >msg
+    bg_qioc -u PTY,link="$T/tty",end-close CREATE:got
+    qpid=$BG_PID
+    wait_file "$T/tty"
+    "$PYTHON3" "$PTYPEER_PY" "$T/tty" --send msg
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]]
+    assert_same msg got
+}
+
 @test "PTY,ignoreeof: one program after another on the slave, as under socat" {
     local qpid
     echo first >m1

@@ -307,6 +307,117 @@ print("ok")
     assert_empty "$T/err"
 }
 
+# ---------------------------------------------------------------- connect loop
+
+# A server on PORT that takes N connections, writes the sha256 of what
+# each sent to LOG (a line each, in accept order), closes its listening
+# socket after the Nth accept and exits once all N are done. With HOLD,
+# it keeps the first connection open until it has waited a second for a
+# second connection (which max-children=1 must hold back), logging
+# "second: none" or "second: came"; then it reads on.
+PY_COUNTED='
+import hashlib, socket, sys, threading
+port, n, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+hold = len(sys.argv) > 4
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(16)
+open(log + ".ready", "w").close()
+sums = [None] * n
+def drain(i, c):
+    h = hashlib.sha256()
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        h.update(b)
+    sums[i] = h.hexdigest()
+    c.close()
+threads = []
+for i in range(n):
+    c, _ = s.accept()
+    if hold and i == 0:
+        s.settimeout(1)
+        try:
+            c2, _ = s.accept()
+            note = "second: came"
+            c2.close()
+        except socket.timeout:
+            note = "second: none"
+        s.settimeout(None)
+        with open(log + ".held", "w") as f:
+            f.write(note + "\n")
+    t = threading.Thread(target=drain, args=(i, c))
+    t.start()
+    threads.append(t)
+s.close()
+for t in threads:
+    t.join()
+with open(log, "w") as f:
+    f.write("\n".join(sums) + "\n")
+'
+
+@test "fork on TCP (socat's connect loop): connects again each interval, each connection runs its own command, all bytes intact; a refused connect ends it: exit 1, one line" {
+    random_file "$T/data" 300000
+    local want
+    want=$(sha "$T/data")
+    rm -f "$T/sums.ready"
+    bg "$PYTHON3" -c "$PY_COUNTED" "$P" 3 "$T/sums"
+    wait_file "$T/sums.ready"
+    run --separate-stderr qioc -u SYSTEM:"cat '$T/data'" \
+        TCP:127.0.0.1:"$P",fork,interval=0.3
+    assert_status 1
+    wait_file "$T/sums"
+    [[ $(sort -u "$T/sums") == "$want" && $(wc -l <"$T/sums") == 3 ]] || {
+        cat "$T/sums" >&2
+        return 1
+    }
+    assert_one_line "$stderr"
+    [[ $stderr == "qioc: [4] address 2 (TCP:127.0.0.1:$P,fork,interval=0.3): connect to 127.0.0.1:$P: Connection refused" ]]
+}
+
+@test "fork with max-children=1 on a connecting address: the next connection waits until the first ends" {
+    rm -f "$T/sums.ready"
+    bg "$PYTHON3" -c "$PY_COUNTED" "$P" 2 "$T/sums" hold
+    wait_file "$T/sums.ready"
+    # Each connection's command sends once $T/go exists.
+    bg_qioc -u SYSTEM:"until [ -e '$T/go' ]; do sleep 0.05; done; echo sent" \
+        TCP:127.0.0.1:"$P",fork,max-children=1,interval=0.05 2>"$T/err"
+    local qpid=$BG_PID
+    wait_file "$T/sums.held"
+    [[ $(<"$T/sums.held") == "second: none" ]]
+    touch "$T/go"
+    wait_file "$T/sums"
+    [[ $(sort -u "$T/sums") == "$(echo sent | sha256sum | cut -d' ' -f1)" &&
+        $(wc -l <"$T/sums") == 2 ]]
+    # The server has closed: the third connect is refused.
+    wait "$qpid" && status=0 || status=$?
+    forget_pid "$qpid"
+    [[ $status == 1 ]]
+    grep -q 'connect to .*: Connection refused' "$T/err"
+}
+
+@test "fork on a connecting address: SIGTERM ends the loop, exit 143" {
+    echo_backend "$B"
+    bg_qioc -u SYSTEM:'echo hello' TCP:127.0.0.1:"$B",fork,interval=0.05 \
+        2>"$T/err"
+    local qpid=$BG_PID
+    poll 10 eval '(( $(grep -c "^conn$" "$T/backend") >= 3 ))'
+    still_running "$qpid"
+    kill -TERM "$qpid"
+    wait "$qpid" && status=0 || status=$?
+    forget_pid "$qpid"
+    [[ $status == 143 ]] || { cat "$T/err" >&2; return 1; }
+    assert_empty "$T/err"
+}
+
+@test "fork does not apply to a UDP client (no connect loop for datagrams): usage error" {
+    run --separate-stderr qioc - UDP:127.0.0.1:"$P",fork
+    assert_usage_error fork
+    [[ $stderr == *'does not apply to UDP'* ]]
+}
+
 # ---------------------------------------------------------------- failures
 
 @test "a refused backend costs one client, not the listener" {

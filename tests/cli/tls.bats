@@ -870,3 +870,70 @@ PYEOF
     (( $(grep -c "not done within 1 s (handshake-timeout)" "$T/srv.err") == 50 )) ||
         { head -5 "$T/srv.err"; false; }
 }
+
+# ---------------------------------------------------------------- retry
+
+# A python server on $PORT whose first client is closed before any
+# handshake (the TLS client sees the connection end), and whose second
+# gets a TLS handshake with the server certificate and its line echoed.
+py_refuse_then_serve() {
+    PORT=$(free_port)
+    bg timeout 20 "$PY" -c '
+import socket, ssl, sys
+cert, key, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(4)
+c, _ = s.accept()
+c.close()
+c, _ = s.accept()
+t = ctx.wrap_socket(c, server_side=True)
+t.sendall(t.recv(1024))
+t.unwrap()
+t.close()' "$CERTS/server.pem" "$CERTS/server-key.pem" "$PORT" 2>"$T/py.err"
+    wait_listen "$PORT"
+}
+
+@test "retry= tries a failed handshake again, not only a refused connect (as socat)" {
+    py_refuse_then_serve
+    run --separate-stderr timeout 20 "$QIOC" - \
+        "TLS:127.0.0.1:$PORT,$CA,retry=3,interval=0.1" <<<"again"
+    [[ $status == 0 && $output == again ]] || {
+        echo "# status $status, output '$output', stderr: $stderr" >&2
+        return 1
+    }
+}
+
+@test "without retry= a failed handshake is the end: exit 1, one line" {
+    py_refuse_then_serve
+    run --separate-stderr timeout 20 "$QIOC" - "TLS:127.0.0.1:$PORT,$CA" \
+        <<<"once"
+    [[ $status == 1 && -z $output && $stderr != *$'\n'* ]] || {
+        echo "# status $status, output '$output', stderr: $stderr" >&2
+        return 1
+    }
+    [[ $stderr == "qioc: address 2 (TLS:127.0.0.1:$PORT,$CA): "* ]]
+}
+
+@test "fork on TLS (socat's connect loop): a handshake and a command per connection" {
+    PORT=$(free_port)
+    bg timeout 20 "$QIOC" -u "TLS-LISTEN:$PORT,$SRV,fork" \
+        SYSTEM:"cat >>'$T/got'" 2>"$T/srv.err"
+    wait_listen "$PORT"
+    bg timeout 20 "$QIOC" -u SYSTEM:'echo hello' \
+        "TLS:127.0.0.1:$PORT,$CA,fork,interval=0.05" 2>"$T/cli.err"
+    local cpid=$BG rc=0
+    for ((i = 0; i < 400; i++)); do
+        [[ $(grep -c '^hello$' "$T/got" 2>/dev/null) -ge 3 ]] && break
+        sleep 0.05
+    done
+    kill -TERM "$cpid"
+    wait "$cpid" || rc=$?
+    [[ $rc == 143 ]] || { cat "$T/cli.err" "$T/srv.err" >&2; return 1; }
+    (( $(grep -c '^hello$' "$T/got") >= 3 ))
+    ! grep -qv '^hello$' "$T/got"
+    [[ ! -s $T/cli.err && ! -s $T/srv.err ]]
+}

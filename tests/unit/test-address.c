@@ -279,6 +279,8 @@ static const OkCase ok_cases[] = {
     {"TCP-LISTEN:80,fork=off", {"80"}, "fork=0"},
     {"TCP-LISTEN:80,fork=on,FORK=false", {"80"}, "fork=0"},
     {"TCP-LISTEN:80,FORK,BackLog=3", {"80"}, "fork=1 backlog=3"},
+    /* socat's connect loop */
+    {"TCP:h:80,fork,max-children=2", {"h", "80"}, "fork=1 max-children=2"},
     /* sizes */
     {"FILE:/x,readbytes=100", {"/x"}, "readbytes=100"},
     {"FILE:/x,readbytes=4K", {"/x"}, "readbytes=4096"},
@@ -477,7 +479,8 @@ static const ErrCase err_cases[] = {
                                         "followed by two hex digits a byte"},
     {"TCP:h:1,setsockopt=1:2:0102", "bad VALUE \"0102\""},
     {"TCP:h:1,setsockopt-bin=1:2:xzz", "bad VALUE \"xzz\""},
-    {"TCP:h:1,fork", "option \"fork\" does not apply to TCP"},
+    {"UDP:h:1,fork", "option \"fork\" does not apply to UDP"},
+    {"DYNAMIC,fork", "option \"fork\" does not apply to DYNAMIC"},
     {"FILE:/x,fork", "option \"fork\" does not apply to FILE"},
     {"FILE:/x,o-append=1,nodelay", "option \"nodelay\" does not apply"},
     {"EXEC:true,range=10.0.0.0/8", "\"range\" does not apply to EXEC"},
