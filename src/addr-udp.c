@@ -88,6 +88,24 @@ static gboolean udp_prepare_client(QiocEndpoint *ep, GError **errp)
  * there), and the local address: bind= or sourceport=, else any port of
  * HOST's family.
  */
+/*
+ * The family the target is looked up in: the address type's (UDP4-...),
+ * else that of a literal bind= address, else any.
+ */
+static int udp_sendto_family(const QiocEndpoint *ep)
+{
+    g_autofree char *host = NULL;
+    g_autofree char *port = NULL;
+    g_autoptr(GInetAddress) ia = NULL;
+
+    if (ep->family != AF_UNSPEC || !ep->addr->o.bind) {
+        return ep->family;
+    }
+    qioc_split_host_port(ep->addr->o.bind, &host, &port);
+    ia = host && *host ? g_inet_address_new_from_string(host) : NULL;
+    return ia ? (int)g_inet_address_get_family(ia) : AF_UNSPEC;
+}
+
 static gboolean udp_prepare_sendto(QiocEndpoint *ep, GError **errp)
 {
     const QiocAddress *addr = ep->addr;
@@ -96,12 +114,13 @@ static gboolean udp_prepare_sendto(QiocEndpoint *ep, GError **errp)
     QiocUdpState *st;
     guint16 port;
 
-    if (!qioc_ip_parse_port(addr->params[1], &port, errp) ||
-        !qioc_ip_local_address(addr, ep->family, &local, errp)) {
+    if (!qioc_ip_parse_port(addr->params[1], &port, errp)) {
         return FALSE;
     }
-    ia = qioc_ip_resolve_one(addr->params[0], ep->family, errp);
-    if (!ia) {
+    ia = qioc_ip_resolve_one(addr->params[0], udp_sendto_family(ep), errp);
+    /* bind=:PORT binds the target's family ("localhost" may be ::1). */
+    if (!ia || !qioc_ip_local_address(addr, (int)g_inet_address_get_family(ia),
+                                      &local, errp)) {
         return FALSE;
     }
     if (!local) {

@@ -1339,6 +1339,46 @@ static gboolean is_host_name(const char *s)
            strspn(s, "0123456789.") != n;
 }
 
+/* The bits of a contiguous IPv4 netmask "255.255.240.0", else -1. */
+static int ipv4_mask_bits(const char *text)
+{
+    g_autoptr(GInetAddress) a = g_inet_address_new_from_string(text);
+    guint32 m;
+    int bits;
+
+    if (!a || g_inet_address_get_family(a) != G_SOCKET_FAMILY_IPV4) {
+        return -1;
+    }
+    memcpy(&m, g_inet_address_to_bytes(a), 4);
+    m = GUINT32_FROM_BE(m);
+    bits = m ? 32 - __builtin_ctz(m) : 0;
+    return (guint64)m == ((G_GUINT64_CONSTANT(1) << 32) -
+                          (G_GUINT64_CONSTANT(1) << (32 - bits)))
+               ? bits
+               : -1;
+}
+
+/*
+ * socat's other spellings of a network: ADDRESS:NETMASK (IPv4) and
+ * [ADDRESS]/BITS or [ADDRESS] (IPv6), as ADDRESS/BITS; others unchanged.
+ */
+static char *socat_net(const char *net)
+{
+    const char *colon = strchr(net, ':');
+    const char *close = net[0] == '[' ? strchr(net, ']') : NULL;
+    int bits;
+
+    if (close) {
+        return g_strdup_printf("%.*s%s", (int)(close - net - 1), net + 1,
+                               close + 1);
+    }
+    if (colon && !strchr(colon + 1, ':') &&
+        (bits = ipv4_mask_bits(colon + 1)) >= 0) {
+        return g_strdup_printf("%.*s/%d", (int)(colon - net), net, bits);
+    }
+    return g_strdup(net);
+}
+
 static char *parse_cidrs(const QiocOptDesc *desc, const char *value, char **why)
 {
     g_auto(GStrv) nets = g_strsplit(value, ";", -1);
@@ -1347,12 +1387,14 @@ static char *parse_cidrs(const QiocOptDesc *desc, const char *value, char **why)
     for (guint i = 0; nets[i]; i++) {
         g_autoptr(GInetAddressMask) mask = NULL;
         g_autoptr(GError) err = NULL;
-        const char *net = g_strstrip(nets[i]);
+        g_autofree char *net = socat_net(g_strstrip(nets[i]));
 
         mask = g_inet_address_mask_new_from_string(net, &err);
         if (mask == NULL && !is_host_name(net)) {
             *why = g_strdup_printf(
-                "\"%s\" is not a network ADDRESS[/BITS] or a host name", net);
+                "\"%s\" is not a network ADDRESS[/BITS] (or socat's "
+                "ADDRESS:NETMASK) or a host name",
+                net);
             return NULL;
         }
         g_string_append_printf(out, "%s%s", i ? ";" : "", net);
@@ -1471,6 +1513,31 @@ static const struct {
 
 G_STATIC_ASSERT(G_N_ELEMENTS(opt_types) == QIOC_OPT_OFFSET + 1);
 
+/*
+ * What is wrong with an integer that did not parse, in socat's words
+ * ("missing numerical value", "trailing garbage"), with what was expected;
+ * NULL for other types.
+ */
+static char *number_why(const QiocOptDesc *desc, const char *value)
+{
+    gboolean hex = desc->type == QIOC_OPT_NUMBER &&
+                   g_ascii_strncasecmp(value, "0x", 2) == 0;
+    gsize digits =
+        hex ? 2 + strspn(value + 2, HEX_DIGITS) : strspn(value, "0123456789");
+    const char *expected = opt_types[desc->type].expected;
+
+    if ((desc->type != QIOC_OPT_INT && desc->type != QIOC_OPT_NUMBER) ||
+        value[0] == '-') {
+        return NULL;
+    }
+    if (digits == 0 || (hex && digits == 2)) {
+        return g_strdup_printf("missing numerical value; expected %s",
+                               expected);
+    }
+    return g_strdup_printf("trailing garbage \"%s\"; expected %s",
+                           value + digits, expected);
+}
+
 static char *metavar_of(const QiocOptDesc *desc)
 {
     if (desc->type == QIOC_OPT_CHOICE) {
@@ -1499,6 +1566,9 @@ static char *normalise(const Parser *ps, const QiocOptDesc *desc,
         return NULL;
     }
     norm = opt_types[desc->type].parse(desc, value, &why);
+    if (norm == NULL && why == NULL) {
+        why = number_why(desc, value);
+    }
     if (norm == NULL && why != NULL) {
         fail(ps, errp, "bad value \"%s\" for %s: %s", value, name, why);
     } else if (norm == NULL) {

@@ -298,6 +298,20 @@ EOF
     assert_one_line "$stderr"
 }
 
+@test "UDP-DATAGRAM:localhost:PORT,bind=:PORT: the local socket takes the family localhost resolves to (socat's UDP_DATAGRAM_PEERPORT)" {
+    local p q
+    p=$(udp_port)
+    q=$(udp_port)
+    bg_qioc -u UDP-DATAGRAM:localhost:"$q",bind=:"$p" - >"$T/out" 2>"$T/q.err"
+    wait_udp "$p"
+    # From another port than the one the receiver sends to: still received.
+    run -0 --separate-stderr qioc -u - UDP-DATAGRAM:localhost:"$p",bind=:0 \
+        <<<"from elsewhere"
+    [[ -z $stderr ]] || { echo "$stderr"; false; }
+    wait_size "$T/out" 15
+    [[ $(cat "$T/out") == "from elsewhere" ]]
+}
+
 @test "UDP-DATAGRAM: broadcast lets a datagram go to the loopback broadcast address" {
     local p
     p=$(udp_port)

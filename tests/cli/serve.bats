@@ -586,6 +586,18 @@ for linger in (False, True):
     wait_line "$T/err" "qioc: refused 127.0.0.2:${stderr##* }: not in range=10.0.0.0/8;127.0.0.3/32"
 }
 
+@test "range= in socat's ADDRESS:NETMASK form" {
+    echo_backend "$B"
+    bg_qioc TCP4-LISTEN:"$P",fork,range=127.0.0.0:255.255.255.254 \
+        TCP:127.0.0.1:"$B" 2>"$T/err"
+    wait_port "$P"
+    ask 127.0.0.1:"$P" one 10 127.0.0.1
+    [[ $output == one ]]
+    ask 127.0.0.1:"$P" two 10 127.0.0.2
+    [[ $output == "<closed>" ]]
+    wait_line "$T/err" "qioc: refused 127.0.0.2:${stderr##* }: not in range=127.0.0.0/31"
+}
+
 @test "range=localhost: a host name stands for every address it resolves to" {
     echo_backend "$B"
     bg_qioc TCP4-LISTEN:"$P",fork,range=localhost TCP:127.0.0.1:"$B" 2>"$T/err"
