@@ -26,6 +26,7 @@
 #include "pump.h"
 #include "nofile.h"
 #include "term.h"
+#include "tls-env.h"
 
 /* ---------------------------------------------------------------- options */
 
@@ -89,25 +90,51 @@ static gboolean exec_options(const QiocAddress *addr,
  */
 static const char *const env_prefixes[] = {"QIOC_", "SOCAT_"};
 
+/*
+ * An IPv6 address as socat writes it in its variables: in brackets, every
+ * group of four hex digits, "[0000:0000:0000:0000:0000:0000:0000:0001]".
+ */
+static char *socat_ipv6(GInetAddress *ia)
+{
+    const guint8 *b = g_inet_address_to_bytes(ia);
+    GString *out = g_string_new("[");
+
+    for (int i = 0; i < 16; i += 2) {
+        g_string_append_printf(out, "%s%02x%02x", i ? ":" : "", b[i], b[i + 1]);
+    }
+    g_string_append_c(out, ']');
+    return g_string_free(out, FALSE);
+}
+
 /* PREFIX{END}ADDR=address and PREFIX{END}PORT=port for one end. */
 static void env_address(GPtrArray *env, GSocketAddress *sa, const char *end)
 {
     g_autofree char *addr = NULL;
+    g_autofree char *socat_addr = NULL;
     guint port = 0;
 
     if (G_IS_INET_SOCKET_ADDRESS(sa)) {
         GInetSocketAddress *isa = G_INET_SOCKET_ADDRESS(sa);
+        GInetAddress *ia = g_inet_socket_address_get_address(isa);
 
-        addr = g_inet_address_to_string(g_inet_socket_address_get_address(isa));
+        addr = g_inet_address_to_string(ia);
         port = g_inet_socket_address_get_port(isa);
+        /* A v4-mapped client of a dual-stack socket reads as A.B.C.D. */
+        if (g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6 &&
+            !strchr(addr, '.')) {
+            socat_addr = socat_ipv6(ia);
+        }
     } else if (G_IS_UNIX_SOCKET_ADDRESS(sa) &&
                g_unix_socket_address_get_path_len(G_UNIX_SOCKET_ADDRESS(sa))) {
         /* An unnamed client (the usual case) has no address to give. */
         addr = qio_socket_address_to_string(sa);
     }
     for (guint i = 0; addr && i < G_N_ELEMENTS(env_prefixes); i++) {
+        gboolean socat = g_str_equal(env_prefixes[i], "SOCAT_");
+        const char *shown = socat && socat_addr ? socat_addr : addr;
+
         g_ptr_array_add(
-            env, g_strdup_printf("%s%sADDR=%s", env_prefixes[i], end, addr));
+            env, g_strdup_printf("%s%sADDR=%s", env_prefixes[i], end, shown));
         if (port) {
             g_ptr_array_add(env, g_strdup_printf("%s%sPORT=%u", env_prefixes[i],
                                                  end, port));
@@ -134,7 +161,8 @@ static void env_peercred(GPtrArray *env, QIOChannelSocket *sioc)
  * (doc/grammar.md, "Environment of EXEC and SYSTEM children"):
  * QIOC_PEERADDR/PORT, QIOC_SOCKADDR/PORT (and socat's SOCAT_ names), on
  * unix sockets the peer's credentials, and on TLS the verified peer's
- * subject. Every child gets socat's SOCAT_PID and SOCAT_PPID: qioc's
+ * subject (and socat's SOCAT_OPENSSL_X509_* for its certificate,
+ * src/tls-env.c). Every child gets socat's SOCAT_PID and SOCAT_PPID: qioc's
  * process, which serves every connection (there is no master process).
  * @peer may be NULL (not open yet).
  */
@@ -153,6 +181,7 @@ static char **peer_env(QIOChannel *peer)
         if (dn) {
             g_ptr_array_add(env, g_strdup_printf("QIOC_TLS_PEER_DN=%s", dn));
         }
+        qioc_tls_peer_env(QIO_CHANNEL_TLS(peer), env);
         peer = qio_channel_tls_get_master(QIO_CHANNEL_TLS(peer));
     }
     if (peer && QIO_IS_CHANNEL_SOCKET(peer)) {

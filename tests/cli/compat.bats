@@ -1208,6 +1208,21 @@ endless_child() {
     done
 }
 
+@test "EXEC behind TCP6-L: SOCAT_PEERADDR/SOCKADDR in socat's bracketed IPv6 form, QIOC_ ones compact" {
+    v6_usable || skip "no IPv6 loopback"
+    listen_once TCP6-L:"$P" "SYSTEM:'env | grep -E ^\(SOCAT\|QIOC\)_\(PEER\|SOCK\)ADDR= | sort'"
+    run --separate-stderr qioc - TCP6:[::1]:"$P" </dev/null
+    assert_status 0
+    listener_ok
+    local want
+    for want in "SOCAT_PEERADDR=[0000:0000:0000:0000:0000:0000:0000:0001]" \
+        "SOCAT_SOCKADDR=[0000:0000:0000:0000:0000:0000:0000:0001]" \
+        QIOC_PEERADDR=::1 QIOC_SOCKADDR=::1; do
+        grep -qxF "$want" <<<"$output" ||
+            { echo "# no $want in:" >&2; echo "$output" >&2; return 1; }
+    done
+}
+
 @test "EXEC as the first address, opened before its peer: SOCAT_PID only" {
     printf '#!/bin/sh\nenv | grep ^SOCAT_ | cut -d= -f1 | sort | tr "\\n" " "\n' >"$T/showenv"
     chmod +x "$T/showenv"

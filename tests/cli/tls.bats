@@ -937,3 +937,47 @@ t.close()' "$CERTS/server.pem" "$CERTS/server-key.pem" "$PORT" 2>"$T/py.err"
     ! grep -qv '^hello$' "$T/got"
     [[ ! -s $T/cli.err && ! -s $T/srv.err ]]
 }
+
+# ---------------------------------------------------------------- socat's variables
+
+# child_env RELAY LISTEN CONNECT: the SOCAT_OPENSSL_* variables an EXEC
+# child of the TLS server RELAY sees for a qioc client, sorted.
+child_env() {
+    local relay=$1 listen=$2 client=$3 port
+    port=$(free_port)
+    timeout 20 "$relay" -u "${listen/PORT/$port}" \
+        SYSTEM:'env | grep "^SOCAT_OPENSSL_" | sort' >"$T/env.$4" \
+        2>"$T/srv.err" &
+    local pid=$!
+    wait_listen "$port"
+    timeout 20 "$QIOC" -u /dev/null "${client/PORT/$port}" 2>"$T/cli.err" || {
+        cat "$T/cli.err" "$T/srv.err" >&2
+        return 1
+    }
+    wait "$pid"
+}
+
+@test "EXEC children get socat's SOCAT_OPENSSL_X509_* variables of the peer's certificate, as socat sets them" {
+    need openssl socat
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3 \
+        -keyout "$T/srv.key" -out "$T/srv.crt" \
+        -subj "/C=XY/CN=localhost/O=dest-unreach/OU=socat/L=Lunar Base" \
+        2>/dev/null
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3 \
+        -keyout "$T/cli.key" -out "$T/cli.crt" \
+        -subj "/C=XY/ST=Some State/CN=client, with a comma/O=Org" 2>/dev/null
+    local certs="cert=$T/srv.crt,key=$T/srv.key,cafile=$T/cli.crt,verify=1"
+    local client="TLS:127.0.0.1:PORT,commonname=localhost,cert=$T/cli.crt,key=$T/cli.key,cafile=$T/srv.crt"
+    child_env socat "OPENSSL-LISTEN:PORT,reuseaddr,$certs" "$client" socat
+    child_env "$QIOC" "TLS-LISTEN:PORT,$certs" "$client" qioc
+    grep -q '^SOCAT_OPENSSL_X509_SUBJECT=C = XY, ST = Some State, CN = "client, with a comma", O = Org$' "$T/env.qioc" || {
+        cat "$T/env.qioc" "$T/srv.err" >&2
+        return 1
+    }
+    grep -q '^SOCAT_OPENSSL_X509_STATEORPROVINCENAME=Some State$' "$T/env.qioc"
+    # The certificate's variables are the same as socat's, name for name.
+    diff <(grep '^SOCAT_OPENSSL_X509_' "$T/env.socat") \
+        <(grep '^SOCAT_OPENSSL_X509_' "$T/env.qioc")
+    diff <(grep '^SOCAT_OPENSSL_PROTO_VERSION=' "$T/env.socat") \
+        <(grep '^SOCAT_OPENSSL_PROTO_VERSION=' "$T/env.qioc")
+}
