@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "context.h"
+#include "lock.h"
 #include "log.h"
 #include "term.h"
 
@@ -280,14 +281,33 @@ static void not_supported(const QiocEndpoint *ep, const char *what,
                 "address type %s cannot %s", ep->addr->type->name, what);
 }
 
+/* lockfile=, waitlock= and the locks on @ioc's descriptors (src/lock.c). */
+static gboolean endpoint_lock(QiocEndpoint *ep, QIOChannel *ioc,
+                              QiocAccess access, GError **errp)
+{
+    QiocLockToken *token;
+
+    if (!qioc_lock_wanted(ep->addr)) {
+        return TRUE;
+    }
+    token = qioc_lock_file_take(ep->addr, errp);
+    if (!token && (ep->addr->o.lockfile || ep->addr->o.waitlock)) {
+        return FALSE;
+    }
+    qioc_lock_token_attach(token, ioc);
+    return qioc_lock_descriptors(ep->addr, ioc, access, errp);
+}
+
 /*
- * What every opened channel gets: its terminal modes (raw, echo=, ...).
- * Takes @ioc; NULL when @ioc is NULL or that fails.
+ * What every opened channel gets: its locks (in the directions @access
+ * it was opened for) and its terminal modes (raw, echo=, ...). Takes
+ * @ioc; NULL when @ioc is NULL or that fails.
  */
 static QIOChannel *endpoint_opened(QiocEndpoint *ep, QIOChannel *ioc,
-                                   GError **errp)
+                                   QiocAccess access, GError **errp)
 {
-    if (ioc && !qioc_term_setup(ep->addr, ioc, errp)) {
+    if (ioc && (!endpoint_lock(ep, ioc, access & ep->need, errp) ||
+                !qioc_term_setup(ep->addr, ioc, errp))) {
         qio_channel_close(ioc, NULL);
         g_clear_object(&ioc);
     }
@@ -298,12 +318,14 @@ QIOChannel *qioc_endpoint_open(QiocEndpoint *ep, QiocAccess *access,
                                QIOChannel *peer, GError **errp)
 {
     const QiocAddrDesc *ops = qioc_endpoint_ops(ep);
+    QIOChannel *ioc;
 
     if (!ops->open) {
         not_supported(ep, "be opened at once", errp);
         return NULL;
     }
-    return endpoint_opened(ep, ops->open(ep, access, peer, errp), errp);
+    ioc = ops->open(ep, access, peer, errp);
+    return endpoint_opened(ep, ioc, *access, errp);
 }
 
 QIONetListener *qioc_endpoint_listen(QiocEndpoint *ep, GError **errp)
@@ -419,7 +441,9 @@ static void connect_finished_in(QIOChannel *ioc, GError *err,
 {
     double interval = r->ep->addr->o.interval;
 
-    if (ioc || (r->retries_left <= 0 && !r->ep->addr->o.forever)) {
+    /* A lock to wait for is the caller's to wait for, not a failed try. */
+    if (ioc || (r->retries_left <= 0 && !r->ep->addr->o.forever) ||
+        g_error_matches(err, QIOC_LOCK_ERROR, QIOC_LOCK_ERROR_WAIT)) {
         QiocOpenDone *done = r->done;
         gpointer done_data = r->data;
 
@@ -456,7 +480,8 @@ static void connect_then_wrap(QIOChannel *ioc, GError *err, gpointer data)
         qio_channel_close(ioc, NULL);
         g_clear_object(&ioc);
     }
-    ioc = endpoint_opened(r->ep, ioc, &err);
+    ioc =
+        endpoint_opened(r->ep, ioc, QIOC_ACCESS_READ | QIOC_ACCESS_WRITE, &err);
     if (ioc) {
         qioc_endpoint_wrap_async(r->ep, ioc, connect_finished, r);
     } else {

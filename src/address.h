@@ -417,6 +417,17 @@ typedef struct QiocAddrOpts {
     gint64 seek;      /* QIOC_OFFSET_UNSET unless given */
     gint64 seek_end;  /* likewise */
     gint64 ftruncate; /* likewise */
+    /* locks on the descriptors (src/lock.c) */
+    gboolean flock_ex;
+    gboolean flock_ex_nb;
+    gboolean flock_sh;
+    gboolean flock_sh_nb;
+    gboolean setlk;
+    gboolean setlkw;
+    gboolean setlk_rd;
+    gboolean setlkw_rd;
+    char *lockfile;
+    char *waitlock;
     gboolean ignoreeof;
     gboolean null_eof; /* an empty datagram read is end-of-file */
     /* child processes */

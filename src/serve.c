@@ -33,6 +33,7 @@
 #include "connector.h"
 #include "context.h"
 #include "hold.h"
+#include "lock.h"
 #include "log.h"
 #include "pump.h"
 #include "serve.h"
@@ -54,7 +55,10 @@ typedef struct QiocConn {
     guint child_watch;
     QiocHold hold; /* waiting for a descriptor */
     gboolean finished;
-    guint number; /* with `fork`, in accept order; else 0 */
+    guint number;       /* with `fork`, in accept order; else 0 */
+    guint lock_retry;   /* opening again a side that waits for a lock */
+    int lock_side;      /* that side */
+    gboolean lock_said; /* the wait was logged */
 } QiocConn;
 
 /* One worker: the relay's only one unless workers= says more. */
@@ -232,6 +236,10 @@ static void conn_finish(QiocConn *conn)
         return;
     }
     conn->finished = TRUE;
+    if (conn->lock_retry) {
+        qioc_source_remove(conn->lock_retry);
+        conn->lock_retry = 0;
+    }
     g_clear_pointer(&conn->acceptor, qioc_acceptor_free);
     conn_release_hold(conn);
     if (conn->child) {
@@ -451,12 +459,48 @@ static gboolean conn_can_hold(QiocConn *conn, int i, const GError *err)
            conn->ioc[srv->serving] && qioc_hold_helps(err);
 }
 
+static gboolean conn_lock_retry(gpointer data)
+{
+    QiocConn *conn = data;
+    guint prev = conn_log_enter(conn);
+
+    conn->lock_retry = 0;
+    conn_open_side(conn, conn->lock_side);
+    qioc_log_conn_leave(prev);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * Side @i waits for a lock held elsewhere (flock-ex, setlkw, waitlock=,
+ * src/lock.c): open it again in 100 ms, the loop running meanwhile.
+ */
+static gboolean conn_wait_lock(QiocConn *conn, int i, const GError *err)
+{
+    if (!g_error_matches(err, QIOC_LOCK_ERROR, QIOC_LOCK_ERROR_WAIT) ||
+        conn->srv->stopping) {
+        return FALSE;
+    }
+    if (!conn->lock_said) {
+        const QiocAddress *addr = conn->srv->ep[i]->addr;
+
+        qioc_log_address(1, addr->index, addr->text, "%s", err->message);
+        conn->lock_said = TRUE;
+    }
+    conn->lock_side = i;
+    conn->lock_retry = qioc_timeout_add_full(
+        G_PRIORITY_DEFAULT, 100, conn_lock_retry, conn_ref(conn), conn_unref_p);
+    return TRUE;
+}
+
 /* Opening side @i failed: hold the client if descriptors ran out. */
 static void conn_open_failed(QiocConn *conn, int i, const GError *err)
 {
     QiocServer *srv = conn->srv;
     g_autoptr(GError) expired = NULL;
 
+    if (conn_wait_lock(conn, i, err)) {
+        return;
+    }
     if (!conn_can_hold(conn, i, err)) {
         conn_fail(conn, i, err);
         return;

@@ -238,9 +238,10 @@ offers_exactly() {
     offers_exactly "qioc - TLS:h:1,openssl-max-proto-version=TLS1.3" \
         TLS:h:1,openssl-max-proto-version=TLS1.3
     offers_exactly "qioc - TLS:h:1,no-sni=" TLS:h:1,no-sni=0 TLS:h:1,no-sni=1
-    offers_exactly "qioc - PTY,wa" PTY,wait-slave
+    offers_exactly "qioc - PTY,wa" PTY,wait-slave PTY,waitlock
     offers_exactly "qioc - PTY,wait-slave=" PTY,wait-slave=0 PTY,wait-slave=1
     offers_exactly "qioc - PTY,link=$T/pem/c" "PTY,link=$T/pem/ca.pem"
+    offers_exactly "qioc - FILE:x,waitlock=$T/pem/c" "FILE:x,waitlock=$T/pem/ca.pem"
 }
 
 @test "completion: file names after FILE:, GOPEN:, CREATE:, UNIX*:, PIPE:" {

@@ -461,3 +461,111 @@ print("ok")
     assert_status 2
     assert_contains "$stderr" 'bad value "-1" for ftruncate'
 }
+
+# ---------------------------------------------------------------- locks
+
+# hold_lock KIND FILE: another process holds a lock on FILE (KIND flock:
+# an exclusive flock(2); fcntl: a whole-file write lock) until
+# $T/release exists; $T/held exists once it has the lock.
+hold_lock() {
+    rm -f "$T/held" "$T/release"
+    bg "$PYTHON3" -c '
+import fcntl, os, sys, time
+kind, path, held, release = sys.argv[1:]
+fd = os.open(path, os.O_RDWR | os.O_CREAT)
+if kind == "flock":
+    fcntl.flock(fd, fcntl.LOCK_EX)
+else:
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+open(held, "w").close()
+while not os.path.exists(release):
+    time.sleep(0.01)
+' "$1" "$2" "$T/held" "$T/release"
+    wait_file "$T/held"
+}
+
+@test "flock-ex waits while another process holds the lock, then writes; flock-ex-nb fails at once, one line, exit 1" {
+    hold_lock flock "$T/f"
+    run --separate-stderr qioc -u - "$T/f",flock-ex-nb <<<"no"
+    assert_status 1
+    assert_one_line "$stderr"
+    [[ $stderr == *'flock-ex-nb: another process holds the lock' ]]
+    bg_qioc -d -u - "$T/f",flock-ex <<<"after the lock" 2>"$T/err"
+    local qpid=$BG_PID
+    # It says it waits, and nothing is written while the lock is held.
+    wait_line "$T/err" "qioc: address 2 ($T/f,flock-ex): flock-ex: another process holds the lock; waiting"
+    still_running "$qpid"
+    [[ ! -s $T/f ]]
+    touch "$T/release"
+    reap "$qpid"
+    [[ $BG_STATUS == 0 ]]
+    [[ $(<"$T/f") == "after the lock" ]]
+}
+
+@test "setlkw waits for a whole-file write lock another process holds; setlk fails at once" {
+    hold_lock fcntl "$T/f"
+    run --separate-stderr qioc -u - "$T/f",setlk <<<"no"
+    assert_status 1
+    [[ $stderr == *'setlk: another process holds the lock' ]]
+    bg_qioc -d -u - "$T/f",setlkw <<<"locked write" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_line "$T/err" "qioc: address 2 ($T/f,setlkw): setlkw: another process holds the lock; waiting"
+    still_running "$qpid"
+    touch "$T/release"
+    reap "$qpid"
+    [[ $BG_STATUS == 0 && $(<"$T/f") == "locked write" ]]
+}
+
+@test "fork with FILE,flock-ex: a second client waits while the first holds the lock, then is served; nothing interleaves" {
+    local port
+    port=$(free_port)
+    bg_qioc -d -u TCP-LISTEN:"$port",bind=127.0.0.1,fork "$T/log",flock-ex \
+        2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$port"
+    # The first client keeps its connection, and the lock, open.
+    mkfifo "$T/first"
+    bg "$QIOC" -u "$T/first" TCP:127.0.0.1:"$port"
+    local c1=$BG_PID
+    exec {w}>"$T/first"
+    echo "first 1" >&"$w"
+    wait_size "$T/log" 8
+    bg "$QIOC" -u - TCP:127.0.0.1:"$port" <<<"second"
+    local c2=$BG_PID
+    # The second client's side waits for the lock the first one holds.
+    poll 10 grep -q 'flock-ex: another process holds the lock; waiting' "$T/err"
+    reap "$c2"
+    echo "first 2" >&"$w"
+    exec {w}>&-
+    reap "$c1"
+    wait_size "$T/log" 23
+    [[ $(<"$T/log") == $'first 1\nfirst 2\nsecond' ]] || {
+        cat "$T/log" "$T/err" >&2
+        return 1
+    }
+    still_running "$qpid"
+}
+
+@test "setlk on - under -u locks only the descriptor written, not stdin opened read-only (socat's BUG-UNISTDIO)" {
+    run --separate-stderr qioc -u /dev/null -,setlk <"$T/in" >"$T/out"
+    assert_status 0
+    [[ -z $stderr ]]
+}
+
+@test "lockfile=FILE fails while FILE exists; waitlock=FILE waits until it goes; both remove the file they made" {
+    echo 123 >"$T/lock"
+    run --separate-stderr qioc -u - "$T/out",lockfile="$T/lock" <<<"x"
+    assert_status 1
+    [[ $stderr == *"lockfile=$T/lock: File exists" ]]
+    bg_qioc -d -u - "$T/out2",waitlock="$T/lock" <<<"waited" 2>"$T/err"
+    local qpid=$BG_PID
+    poll 10 grep -q "waitlock=$T/lock: the lock file exists; waiting" "$T/err"
+    still_running "$qpid"
+    rm "$T/lock"
+    reap "$qpid"
+    [[ $BG_STATUS == 0 && $(<"$T/out2") == waited ]]
+    [[ ! -e $T/lock ]]
+    run --separate-stderr qioc -u - "$T/out3",lockfile="$T/lock" <<<"made"
+    assert_status 0
+    [[ $(<"$T/out3") == made && ! -e $T/lock ]]
+}
