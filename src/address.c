@@ -3032,6 +3032,34 @@ static gboolean address_fixed_port(const QiocAddress *addr)
            g_ascii_strtoull(addr->params[0], NULL, 10) != 0;
 }
 
+/* TLS-LISTEN, or a chain with a TLS-SERVER layer: it terminates TLS. */
+static gboolean address_terminates_tls(const QiocAddress *addr)
+{
+    if (addr->type->kind == QIOC_ADDR_TLS_LISTEN) {
+        return TRUE;
+    }
+    for (guint i = 0; addr->layers && i < addr->layers->len; i++) {
+        const QiocAddress *layer = g_ptr_array_index(addr->layers, i);
+
+        if (layer->type->kind == QIOC_ADDR_TLS_LISTEN) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/*
+ * The default of workers= when --workers is not given: one per processor
+ * where the relay's own work is what keeps a processor busy (terminating
+ * TLS: contrib/bench/README.md, tls-parallel), else one.
+ */
+static guint default_workers(const QiocAddress *addr)
+{
+    return address_terminates_tls(addr)
+               ? (guint)CLAMP(g_get_num_processors(), 1, QIOC_WORKERS_MAX)
+               : 1;
+}
+
 gboolean qioc_address_apply_workers(QiocAddress *addr, guint workers,
                                     GError **errp)
 {
@@ -3048,8 +3076,9 @@ gboolean qioc_address_apply_workers(QiocAddress *addr, guint workers,
         return TRUE;
     }
     if (addr->o.workers < 1) {
-        addr->o.workers = workers;
-        address_set(addr, "workers", g_strdup_printf("%u", workers));
+        addr->o.workers = workers ? workers : default_workers(addr);
+        address_set(addr, "workers",
+                    g_strdup_printf("%" G_GINT64_FORMAT, addr->o.workers));
     }
     if (addr->o.workers > 1 && !addr->o.reuseport && address_fixed_port(addr)) {
         addr->o.reuseport = TRUE;

@@ -818,10 +818,13 @@ char *qioc_address_describe_for(const QiocAddress *addr, int family);
 /**
  * qioc_address_apply_workers:
  * @addr: an address
- * @workers: --workers, the default of workers=
+ * @workers: --workers, the default of workers=; 0 when not given
  *
  * A `fork` listener (TCP-LISTEN, TLS-LISTEN, UNIX-LISTEN, ...) serves its
- * clients on workers= threads, @workers unless given. With more than one,
+ * clients on workers= threads, @workers unless given; without either, one
+ * per online processor on a listener that terminates TLS (TLS-LISTEN, a
+ * TLS-SERVER layer), where the relay's own work fills a processor, and
+ * one on any other. With more than one,
  * a TCP or TLS listener on a given port sets reuseport, so that each
  * worker binds a socket of its own; the others share one. What is set
  * shows in qioc_address_describe(). Other addresses are left as they are.

@@ -37,7 +37,7 @@ typedef struct QiocOptions {
     gboolean stats;         /* --stats */
     char *record[2];        /* -r, -R: raw copies of 1 -> 2, 2 -> 1 */
     gboolean dry_run;       /* --dry-run */
-    guint workers;          /* --workers: threads of a `fork` listener */
+    guint workers; /* --workers: threads of a `fork` listener; 0: default */
 } QiocOptions;
 
 /* A datagram source never ends: -t's default once the other side has. */
@@ -48,7 +48,7 @@ typedef struct QiocOptions {
 #define QIOC_OPTIONS_INIT                                                      \
     {                                                                          \
         .buffer_size = 128 * 1024, .close_timeout = -1, .idle_timeout = 0,     \
-        .family = AF_UNSPEC, .fds = QIOC_FDS_AUTO, .workers = 1,               \
+        .family = AF_UNSPEC, .fds = QIOC_FDS_AUTO, .workers = 0,               \
     }
 
 #endif /* QIOC_H */

@@ -1564,8 +1564,8 @@ listen_half() {
     run --separate-stderr qioc - TCP-L:"$P",fork,max-children=x
     assert_usage_error x
     refute tcp_listening "$P"
-    run --separate-stderr qioc -,flock - </dev/null
-    assert_usage_error flock
+    run --separate-stderr qioc -,cool-write - </dev/null
+    assert_usage_error cool-write
 }
 
 # ---------------------------------------------------------------- terminals and text

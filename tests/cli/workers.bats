@@ -248,6 +248,24 @@ workers_served() {
     (( $(worker_threads "$qpid") == 0 ))
 }
 
+@test "a fork listener that terminates TLS runs one worker per online CPU by default; --workers=1 or workers= says otherwise; plain TCP stays on one" {
+    local n
+    n=$(nproc)
+    run --separate-stderr "$QIOC" --dry-run TLS-LISTEN:"$P",fork,cert=c.pem -
+    assert_contains "$output" ",workers=$n,"
+    run --separate-stderr "$QIOC" --dry-run \
+        "TLS-SERVER,cert=c.pem|TCP-LISTEN:$P,fork" -
+    assert_contains "$output" ",workers=$n,"
+    run --separate-stderr "$QIOC" --workers=1 --dry-run \
+        TLS-LISTEN:"$P",fork,cert=c.pem -
+    assert_contains "$output" ",workers=1,"
+    run --separate-stderr "$QIOC" --dry-run \
+        TLS-LISTEN:"$P",fork,workers=3,cert=c.pem -
+    assert_contains "$output" ",workers=3,"
+    run --separate-stderr "$QIOC" --dry-run TCP-LISTEN:"$P",fork -
+    assert_contains "$output" ",workers=1,"
+}
+
 # ---------------------------------------------------------------- limits
 
 # Holders connect one after another; each is answered or not. Prints the
