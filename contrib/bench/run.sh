@@ -4,9 +4,9 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-#   contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp|socks]...
+#   contrib/bench/run.sh [tcp|unix|pipe|tls|tls-parallel|idle|http|udp|socks]...
 #                        [--size BYTES] [--runs N] [--conns N]
-#                        [--duration SECS] [--clients N]
+#                        [--duration SECS] [--clients N] [--tls-clients LIST]
 #
 # Without a benchmark name, runs them all (http only when wrk and nginx are
 # installed; socks with the SOCKS5 servers that are). Environment: QIOC (a
@@ -30,12 +30,17 @@ DANTED=${DANTED:-danted}
 
 usage() {
     cat <<'EOF'
-usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp|socks]... [OPTION]...
+usage: contrib/bench/run.sh [tcp|unix|pipe|tls|tls-parallel|idle|http|udp|socks]... [OPTION]...
 
   tcp     4 GiB through a TCP forwarder (TCP-LISTEN -> TCP)
   unix    4 GiB through a unix socket forwarder
   pipe    4 GiB from a pipe to a pipe (-u - -)
   tls     1 GiB through TLS termination (TLS-LISTEN -> TCP)
+  tls-parallel
+          1 GiB in all from 1, 4 and 16 TLS clients at once through a fork
+          listener (TLS-LISTEN,fork -> TCP): qioc with workers=1, with its
+          default and with --workers=auto, against socat OPENSSL-LISTEN,fork;
+          aggregate MB/s and the relay's CPU %
   idle    RSS per idle forwarded connection (TCP-LISTEN,fork)
   http    requests/s, wrk -> relay (TCP-LISTEN,fork) -> nginx, with a new
           connection per request and with keep-alive (needs wrk, nginx)
@@ -45,8 +50,9 @@ usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp|socks]... [OPTION].
           connections/s (socks-load, handshake + 64-byte request + 1 KiB
           answer) and one 1 GiB transfer; the server's CPU per connection
 
-  --size BYTES     bytes per run (K, M, G suffixes; default 4G, 1G for tls
-                   and socks)
+  --size BYTES     bytes per run (K, M, G suffixes; default 4G, 1G for tls,
+                   tls-parallel and socks); in tls-parallel, shared among
+                   the clients of a run
   --runs N         runs per contender; medians are reported (default 5,
                    3 for udp and socks)
   --conns N        connections held by the idle benchmark (default 1000)
@@ -55,6 +61,9 @@ usage: contrib/bench/run.sh [tcp|unix|pipe|tls|idle|http|udp|socks]... [OPTION].
                    socks-load run of the socks benchmark (default 5)
   --clients N      wrk's connections in the http benchmark, socks-load's
                    in the socks benchmark (default 50)
+  --tls-clients LIST
+                   the numbers of parallel clients of tls-parallel, comma-
+                   separated (default 1,4,16)
 
 Environment: QIOC=path to qioc or to the libtool wrapper src/qioc
 (default: src/qioc of this tree, else qioc in PATH), SOCAT, CC, PYTHON,
@@ -90,9 +99,11 @@ conns=1000
 duration=5
 duration_set=0
 clients=50
+tls_clients=1,4,16
 while (($#)); do
     case $1 in
-    tcp | unix | pipe | tls | idle | http | udp | socks) benches+=("$1") ;;
+    tcp | unix | pipe | tls | tls-parallel | idle | http | udp | socks)
+        benches+=("$1") ;;
     --size) size_opt=$(parse_size "${2:?--size needs a value}"); shift ;;
     --size=*) size_opt=$(parse_size "${1#*=}") ;;
     --runs) runs=${2:?--runs needs a value}; runs_set=1; shift ;;
@@ -103,6 +114,8 @@ while (($#)); do
     --duration=*) duration=${1#*=}; duration_set=1 ;;
     --clients) clients=${2:?--clients needs a value}; shift ;;
     --clients=*) clients=${1#*=} ;;
+    --tls-clients) tls_clients=${2:?--tls-clients needs a value}; shift ;;
+    --tls-clients=*) tls_clients=${1#*=} ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -114,11 +127,13 @@ HTTP_ASKED=0
 [[ " ${benches[*]} " == *" http "* ]] && HTTP_ASKED=1
 SOCKS_ASKED=0
 [[ " ${benches[*]} " == *" socks "* ]] && SOCKS_ASKED=1
-((${#benches[@]})) || benches=(tcp unix pipe tls idle http udp socks)
+((${#benches[@]})) || benches=(tcp unix pipe tls tls-parallel idle http udp socks)
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "bad --runs: $runs"
 [[ $conns =~ ^[1-9][0-9]*$ ]] || die "bad --conns: $conns"
 [[ $duration =~ ^[1-9][0-9]*$ ]] || die "bad --duration: $duration"
 [[ $clients =~ ^[1-9][0-9]*$ ]] || die "bad --clients: $clients"
+[[ $tls_clients =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
+    die "bad --tls-clients: $tls_clients"
 
 # ------------------------------------------------------------ processes
 
@@ -609,14 +624,20 @@ qioc_tls_check() {
     fi
 }
 
+# The test certificate of tls and tls-parallel, made once per run.
+tls_cert() {
+    [[ -s $tmp/cert.pem ]] && return
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+        -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 ||
+        die "openssl cannot make a certificate"
+}
+
 tls_bench() {
     local size=${size_opt:-$GIB} why contenders=()
 
     TLS_INFO=() TLS_SKIPPED=""
 
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-        -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 ||
-        die "openssl cannot make a certificate"
+    tls_cert
     [[ -n $TLS_RELAY ]] && contenders+=(tls-relay)
     contenders+=(socat)
     if why=$(qioc_tls_check); then
@@ -631,6 +652,249 @@ tls_bench() {
     for why in "${!TLS_INFO[@]}"; do
         echo "  $why: the client negotiated ${TLS_INFO[$why]}"
     done
+}
+
+# ------------------------------------------------------------ tls-parallel
+
+# The contenders of tls-parallel: a fork listener on 127.0.0.1:A that
+# terminates TLS and forwards each client to the sink on B. Sets relay,
+# RELAY_SHOW, and for qioc TLSP_ARGS (its arguments).
+tlsp_command() {
+    local who=$1 a=$2 b=$3 cred
+
+    cred="cert=$tmp/cert.pem,key=$tmp/key.pem"
+    TLSP_ARGS=()
+    case $who in
+    socat)
+        relay=("$SOCAT" "OPENSSL-LISTEN:$a,fork,reuseaddr,backlog=4096,bind=127.0.0.1,$cred,verify=0"
+            "TCP:127.0.0.1:$b")
+        RELAY_SHOW=$(show "${relay[@]}")
+        return ;;
+    qioc-w1) TLSP_ARGS=("TLS-LISTEN:$a,fork,workers=1,bind=127.0.0.1,$cred") ;;
+    qioc) TLSP_ARGS=("TLS-LISTEN:$a,fork,bind=127.0.0.1,$cred") ;;
+    qioc-auto) TLSP_ARGS=(--workers=auto "TLS-LISTEN:$a,fork,bind=127.0.0.1,$cred") ;;
+    esac
+    TLSP_ARGS+=("TCP:127.0.0.1:$b")
+    relay=("${QIOC_RUN[@]}" "${TLSP_ARGS[@]}")
+    RELAY_SHOW="$QIOC_SHOW$(show "$QIOC_BIN" "${TLSP_ARGS[@]}")"
+}
+
+# One run: K tls-source clients at once, SIZE / K bytes each, through a
+# contender's fork listener into one sink that counts them all. Sets
+# R_MBPS (aggregate), R_PCT (the relay's CPU in per cent of one CPU over
+# the sink's time), R_CPU (its CPU seconds per GiB), R_INFO, R_NOTE,
+# R_CMDS; returns non-zero when the run failed (R_ERR says why).
+tlsp_once() {
+    local who=$1 k=$2 size=$3 d per total a b relay=() relaypid sinkpid
+    local src=() srcpids=() pid i n rc=0 t0 t1 bytes secs t
+
+    d=$(mktemp -d "$tmp/run.XXXXXX")
+    R_MBPS="" R_PCT="-" R_CPU="-" R_NOTE="" R_ERR="" R_CMDS="" R_INFO=""
+    per=$((size / k))
+    total=$((per * k))
+    timeout -k 5 "$TIMEOUT" "$SINK" tcp "$k" >"$d/sink.out" 2>"$d/sink.err" &
+    sinkpid=$!
+    pids+=("$sinkpid")
+    if ! poll_until "$sinkpid" has_line "$d/sink.out"; then
+        R_ERR="sink did not start: $(tail -1 "$d/sink.err")"
+        stop "$sinkpid"
+        return 1
+    fi
+    b=$(head -1 "$d/sink.out")
+    a=$(free_port)
+    tlsp_command "$who" "$a" "$b"
+    # exec: the background job is the relay itself, so $! is its pid and
+    # tree_ticks finds socat's children under it.
+    (exec timeout -k 5 "$TIMEOUT" "${relay[@]}" >/dev/null 2>"$d/relay.err") &
+    relaypid=$!
+    pids+=("$relaypid")
+    if ! poll_until "$relaypid" tcp_listening "$a"; then
+        R_ERR="relay did not listen: $(tail -2 "$d/relay.err" | tr '\n' ' ')"
+        stop "$relaypid"
+        stop "$sinkpid"
+        return 1
+    fi
+    src=("${TLS_SOURCE[@]}" "$per" 127.0.0.1 "$a")
+    R_CMDS="$(show "$SINK" tcp "$k")  (prints: $b)
+    $RELAY_SHOW
+    $(show "${src[@]}")  (x $k, at once)"
+    t0=$(tree_ticks "$relaypid")
+    for ((i = 1; i <= k; i++)); do
+        timeout -k 5 "$TIMEOUT" "${src[@]}" >/dev/null 2>"$d/source$i.err" &
+        srcpids+=("$!")
+        pids+=("$!")
+    done
+    for pid in "${srcpids[@]}"; do
+        reap "$pid" || rc=$?
+    done
+    if ((rc)); then
+        stop "$sinkpid" # some connections may never reach it
+    else
+        reap "$sinkpid" || rc=$?
+    fi
+    # socat's children end when their client has: wait for them (5 s at
+    # most), so that socat has reaped them and their CPU is in its cutime.
+    for ((n = 0; n < 500; n++)); do
+        (($(tree "$relaypid" | wc -l) <= 2)) && break
+        sleep 0.01
+    done
+    t1=$(tree_ticks "$relaypid")
+    alive "$relaypid" || R_NOTE="$who exited during the run"
+    stop "$relaypid"
+    read -r bytes secs < <(tail -n 1 "$d/sink.out" 2>/dev/null || true)
+    if [[ -z ${secs:-} ]] || ((rc != 0)) || [[ $bytes != "$total" ]]; then
+        R_ERR="sink got ${bytes:-no} bytes of $total (status $rc)"
+        for t in source1 sink relay; do
+            [[ -s $d/$t.err ]] && R_ERR+="; $t: $(tail -2 "$d/$t.err" | tr '\n' ' ')"
+        done
+        return 1
+    fi
+    R_INFO=$(sed -n 's/^tls-source: //p' "$d/source1.err" 2>/dev/null)
+    R_MBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.0f", b / s / 1e6 }')
+    R_PCT=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v s="$secs" \
+        'BEGIN { printf "%.0f", t / hz / s * 100 }')
+    R_CPU=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v b="$bytes" -v g="$GIB" \
+        'BEGIN { printf "%.3f", t / hz / (b / g) }')
+    rm -rf "$d"
+}
+
+plural() { (($1 == 1)) || echo s; }
+
+# The workers a qioc contender's listener gets here, from --dry-run:
+# sets TLSP_WORKERS; non-zero, with TLSP_WHY, when qioc refuses it.
+tlsp_workers() {
+    local out rc=0
+
+    tlsp_command "$1" 1 2
+    out=$("${QIOC_RUN[@]}" --dry-run "${TLSP_ARGS[@]}" 2>&1) || rc=$?
+    TLSP_WORKERS=$(head -1 <<<"$out" | sed -n 's/.*,workers=\([0-9]*\),.*/\1/p')
+    TLSP_WHY="qioc --dry-run ${TLSP_ARGS[*]//"$tmp/"/} says: $(head -1 <<<"$out")"
+    ((rc == 0)) && [[ -n $TLSP_WORKERS ]]
+}
+
+tlsp_bench() {
+    local size=${size_opt:-$GIB} why i k who key m ks=() contenders=(socat)
+    declare -A mbps=() pct=() cpu=() pfailed=() pcmds=() pnotes=() med=()
+    declare -A pinfo=()
+    declare -A workers=() label=([socat]="socat OPENSSL-LISTEN,fork"
+        [qioc-w1]="qioc workers=1" [qioc]="qioc, default workers"
+        [qioc-auto]="qioc --workers=auto")
+
+    CLK_TCK=$(getconf CLK_TCK)
+    IFS=, read -r -a ks <<<"$tls_clients"
+    tls_cert
+    echo
+    echo "== tls-parallel: TLS termination by a fork listener" \
+        "(TLS-LISTEN,fork -> TCP), ${tls_clients//,/, } clients at once," \
+        "$(awk -v s="$size" -v g="$GIB" 'BEGIN { printf "%.2f GiB", s / g }')" \
+        "($size bytes) in all per run"
+    if why=$(qioc_tls_check); then
+        for who in qioc-w1 qioc qioc-auto; do
+            if tlsp_workers "$who"; then
+                workers[$who]=$TLSP_WORKERS
+                contenders+=("$who")
+            else
+                echo "  $who SKIPPED: $TLSP_WHY"
+            fi
+        done
+    else
+        echo "  qioc SKIPPED: TLS is not usable in this qioc: $why"
+    fi
+    echo "  each client: ${TLS_SOURCE[*]##*/} SIZE/K 127.0.0.1 A (GnuTLS" \
+        "client, sends from memory); one sink counts every connection, from" \
+        "the first byte on any to the last end-of-file"
+    for ((i = 1; i <= runs; i++)); do
+        for k in "${ks[@]}"; do
+            for who in "${contenders[@]}"; do
+                key=$k/$who
+                [[ -n ${pfailed[$key]:-} ]] && continue
+                if tlsp_once "$who" "$k" "$size"; then
+                    mbps[$key]+="$R_MBPS "
+                    pct[$key]+="$R_PCT "
+                    cpu[$key]+="$R_CPU "
+                    pcmds[$key]=$R_CMDS
+                    [[ -n $R_INFO ]] && pinfo[$who]=$R_INFO
+                    [[ -n $R_NOTE ]] &&
+                        pnotes[$key]+="${pnotes[$key]:+; }run $i: $R_NOTE"
+                    printf '  run %d %2d client%-1s %-10s %6s MB/s %5s %% CPU %7s CPU s/GiB%s\n' \
+                        "$i" "$k" "$(plural "$k")" "$who" "$R_MBPS" "$R_PCT" \
+                        "$R_CPU" "${R_NOTE:+  ($R_NOTE)}"
+                else
+                    pfailed[$key]=$R_ERR
+                    FAILURES=1
+                    echo "  run $i $k client$(plural "$k") $who FAILED: $R_ERR"
+                fi
+            done
+        done
+    done
+    for key in "${!mbps[@]}"; do
+        med[m/$key]=$(median %.0f <<<"${mbps[$key]}")
+        med[p/$key]=$(median %.0f <<<"${pct[$key]}")
+        med[c/$key]=$(median %.3f <<<"${cpu[$key]}")
+    done
+    echo
+    printf '  %7s %-10s %8s %8s %7s %10s %9s\n' clients contender MB/s \
+        "x socat" "CPU %" "CPU s/GiB" "CPU x"
+    printf '  %7s %-10s %8s %8s %7s %10s %9s\n' "" "" "(all)" "(MB/s)" \
+        "" "" socat
+    for k in "${ks[@]}"; do
+        for who in "${contenders[@]}"; do
+            key=$k/$who
+            m=${med[m/$key]:--}
+            [[ -n ${pfailed[$key]:-} && $m == - ]] && m=failed
+            printf '  %7s %-10s %8s %8s %7s %10s %9s\n' "$k" "$who" "$m" \
+                "$(ratio "$m" "${med[m/$k/socat]:--}")" "${med[p/$key]:--}" \
+                "${med[c/$key]:--}" \
+                "$(ratio "${med[c/$key]:--}" "${med[c/$k/socat]:--}")"
+        done
+    done
+    echo "  medians of $runs runs; MB/s: all the clients' bytes at the sink" \
+        "over the time from the first byte to the last end-of-file; CPU:" \
+        "user+sys of the relay's processes (socat's forked children" \
+        "included; /proc/PID/stat, 1/$CLK_TCK s ticks) from before the first" \
+        "client to after the last, in per cent of one CPU over the sink's" \
+        "time (100 = one core) and per GiB"
+    for who in "${contenders[@]}"; do
+        echo "  $who: ${label[$who]}${workers[$who]:+ (qioc --dry-run: workers=${workers[$who]} here, $(nproc) CPUs online)}"
+    done
+    echo
+    echo "  targets:"
+    for k in "${ks[@]}"; do
+        ((k > 1)) || continue
+        verdict "qioc (default) / socat MB/s, $k client$(plural "$k")" \
+            "${med[m/$k/qioc]:--}" "${med[m/$k/socat]:--}" ">=" 1
+    done
+    echo
+    echo "  comparisons (no targets):"
+    for k in "${ks[@]}"; do
+        printf '  %-46s %6s\n' "qioc workers=1 / default MB/s, $k client$(plural "$k")" \
+            "$(ratio "${med[m/$k/qioc-w1]:--}" "${med[m/$k/qioc]:--}")"
+        printf '  %-46s %6s\n' "qioc --workers=auto / socat MB/s, $k client$(plural "$k")" \
+            "$(ratio "${med[m/$k/qioc-auto]:--}" "${med[m/$k/socat]:--}")"
+        printf '  %-46s %6s\n' "qioc --workers=auto / default MB/s, $k client$(plural "$k")" \
+            "$(ratio "${med[m/$k/qioc-auto]:--}" "${med[m/$k/qioc]:--}")"
+    done
+    for k in "${ks[@]}"; do
+        for who in "${contenders[@]}"; do
+            key=$k/$who
+            [[ -n ${pnotes[$key]:-} ]] && echo "  note: $key: ${pnotes[$key]}"
+            [[ -n ${pfailed[$key]:-} ]] && echo "  failed: $key: ${pfailed[$key]}"
+        done
+    done
+    for who in "${contenders[@]}"; do
+        [[ -n ${pinfo[$who]:-} ]] &&
+            echo "  $who: the clients negotiated ${pinfo[$who]}"
+    done
+    echo
+    echo "  commands (last run of the largest number of clients; ports and" \
+        "temporary paths change per run):"
+    k=${ks[-1]}
+    for who in "${contenders[@]}"; do
+        [[ -n ${pcmds[$k/$who]:-} ]] || continue
+        echo "  $k/$who:"
+        echo "    ${pcmds[$k/$who]}"
+    done
+    echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # ------------------------------------------------------------ idle
@@ -1695,6 +1959,7 @@ for bench in "${benches[@]}"; do
     pipe) stream_bench pipe "pipe to pipe (-u - -)" \
         "${size_opt:-$((4 * GIB))}" direct splice-relay socat qioc ;;
     tls) tls_bench ;;
+    tls-parallel) tlsp_bench ;;
     idle) idle_bench ;;
     udp) udp_bench ;;
     socks)

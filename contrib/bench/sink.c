@@ -3,7 +3,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- *   sink tcp          listen on 127.0.0.1, an ephemeral port; print it
+ *   sink tcp [N]      listen on 127.0.0.1, an ephemeral port; print it
  *   sink unix PATH    listen on PATH; print "ready"
  *   sink stdin        read standard input (a pipe)
  *
@@ -12,6 +12,11 @@
  * prints "BYTES SECONDS", the time running from the first byte received to
  * end-of-file. The bytes go through a pipe to /dev/null with splice(2), so
  * the sink copies nothing; read(2) is the fallback.
+ *
+ * With N (tcp), N connections are accepted, each drained by a thread of
+ * its own, and one line "BYTES SECONDS" is printed when all have ended:
+ * the bytes of all of them, and the time from the first byte on any of
+ * them to the last end-of-file (aggregate throughput of parallel clients).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,6 +24,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +50,19 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int accept_next(int lfd)
+{
+    int fd;
+
+    do {
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        die("accept");
+    }
+    return fd;
+}
+
 static int accept_one(int lfd)
 {
     int fd;
@@ -52,17 +71,13 @@ static int accept_one(int lfd)
         die("listen");
     }
     fflush(stdout);
-    do {
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        die("accept");
-    }
+    fd = accept_next(lfd);
     close(lfd);
     return fd;
 }
 
-static int listen_tcp(void)
+/* A listening TCP socket on 127.0.0.1; its port printed. */
+static int bind_tcp(void)
 {
     struct sockaddr_in sin = { .sin_family = AF_INET };
     socklen_t len = sizeof(sin);
@@ -74,7 +89,12 @@ static int listen_tcp(void)
         die("bind");
     }
     printf("%u\n", ntohs(sin.sin_port));
-    return accept_one(lfd);
+    return lfd;
+}
+
+static int listen_tcp(void)
+{
+    return accept_one(bind_tcp());
 }
 
 static int listen_unix(const char *path)
@@ -101,11 +121,14 @@ static int listen_unix(const char *path)
 /* Discard everything with read(2); the fallback. */
 static unsigned long long drain_read(int fd)
 {
-    static char buf[CHUNK];
+    char *buf = malloc(CHUNK);
     unsigned long long total = 0;
 
+    if (!buf) {
+        die("malloc");
+    }
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
+        ssize_t n = read(fd, buf, CHUNK);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -114,6 +137,7 @@ static unsigned long long drain_read(int fd)
             die("read");
         }
         if (n == 0) {
+            free(buf);
             return total;
         }
         total += n;
@@ -184,31 +208,108 @@ static unsigned long long drain(int fd)
     }
 }
 
-int main(int argc, char **argv)
+/* Wait until @fd has a byte (or end-of-file) for us. */
+static void wait_first(int fd)
 {
-    struct pollfd pfd = { .events = POLLIN };
-    unsigned long long total;
-    double start;
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-    if (argc == 2 && !strcmp(argv[1], "tcp")) {
-        pfd.fd = listen_tcp();
-    } else if (argc == 3 && !strcmp(argv[1], "unix")) {
-        pfd.fd = listen_unix(argv[2]);
-    } else if (argc == 2 && !strcmp(argv[1], "stdin")) {
-        pfd.fd = STDIN_FILENO;
-    } else {
-        fprintf(stderr, "usage: sink tcp | unix PATH | stdin\n");
-        return 2;
-    }
-    /* The clock starts when the first byte (or end-of-file) is there. */
     while (poll(&pfd, 1, -1) < 0) {
         if (errno != EINTR) {
             die("poll");
         }
     }
+}
+
+/* The connections of "sink tcp N": their sums, and the clock's ends. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long long all_bytes;
+static double first_byte = -1, last_eof;
+
+static void *drain_one(void *arg)
+{
+    int fd = (int)(long)arg;
+    unsigned long long n;
+    double start, end;
+
+    wait_first(fd);
     start = now();
-    total = drain(pfd.fd);
+    n = drain(fd);
+    end = now();
+    close(fd);
+    pthread_mutex_lock(&lock);
+    all_bytes += n;
+    if (first_byte < 0 || start < first_byte) {
+        first_byte = start;
+    }
+    if (end > last_eof) {
+        last_eof = end;
+    }
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+/* sink tcp N: N connections at once, one thread each; one line at the end. */
+static int sink_many(long count)
+{
+    pthread_t *threads = calloc(count, sizeof(*threads));
+    int lfd = bind_tcp();
+    long i;
+
+    if (!threads) {
+        die("calloc");
+    }
+    if (listen(lfd, count < 128 ? 128 : (int)count) < 0) {
+        die("listen");
+    }
+    fflush(stdout);
+    for (i = 0; i < count; i++) {
+        long fd = accept_next(lfd);
+
+        errno = pthread_create(&threads[i], NULL, drain_one, (void *)fd);
+        if (errno != 0) {
+            die("pthread_create");
+        }
+    }
+    close(lfd);
+    for (i = 0; i < count; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    printf("%llu %.6f\n", all_bytes, last_eof - first_byte);
+    free(threads);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int fd;
+    unsigned long long total;
+    double start;
+
+    if (argc == 3 && !strcmp(argv[1], "tcp")) {
+        char *end;
+        long count = strtol(argv[2], &end, 10);
+
+        if (*end || count < 1 || count > 65536) {
+            fprintf(stderr, "sink: bad connection count: %s\n", argv[2]);
+            return 2;
+        }
+        return sink_many(count);
+    }
+    if (argc == 2 && !strcmp(argv[1], "tcp")) {
+        fd = listen_tcp();
+    } else if (argc == 3 && !strcmp(argv[1], "unix")) {
+        fd = listen_unix(argv[2]);
+    } else if (argc == 2 && !strcmp(argv[1], "stdin")) {
+        fd = STDIN_FILENO;
+    } else {
+        fprintf(stderr, "usage: sink tcp [N] | unix PATH | stdin\n");
+        return 2;
+    }
+    /* The clock starts when the first byte (or end-of-file) is there. */
+    wait_first(fd);
+    start = now();
+    total = drain(fd);
     printf("%llu %.6f\n", total, now() - start);
-    close(pfd.fd);
+    close(fd);
     return 0;
 }

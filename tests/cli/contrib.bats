@@ -804,6 +804,41 @@ soak_needs() {
     assert_status 0
 }
 
+@test "bench: run.sh tls-parallel, a small run: every contender, the target lines, nothing left behind" {
+    command -v ss >/dev/null || skip "ss is not installed"
+    command -v openssl >/dev/null || skip "openssl is not installed"
+    command -v socat >/dev/null || skip "socat is not installed"
+    mkdir "$T/tmp"
+    run --separate-stderr env QIOC_SOAK_MARK="$T" TMPDIR="$T/tmp" \
+        PYTHON="$PYTHON3" timeout 80 "$CONTRIB/bench/run.sh" tls-parallel \
+        --size 4M --runs 1 --tls-clients 1,3
+    echo "$output"
+    echo "$stderr" >&2
+    assert_status 0
+    # A row per contender and number of clients: MB/s, x socat, CPU %.
+    local who k
+    for k in 1 3; do
+        for who in socat qioc-w1 qioc qioc-auto; do
+            grep -qE "^ +$k $who +[0-9]+ +[0-9.]+ +[0-9]+ " <<<"$output"
+        done
+    done
+    grep -qE '^  qioc \(default\) / socat MB/s, 3 clients +[0-9.]+  \(target >= 1\)  (met|NOT MET)$' \
+        <<<"$output"
+    # One client is no target.
+    refute grep -q 'socat MB/s, 1 client .*target' <<<"$output"
+    grep -qE '^  qioc-auto: qioc --workers=auto \(qioc --dry-run: workers=[1-9][0-9]* here' \
+        <<<"$output"
+    refute_leftovers
+}
+
+@test "bench: run.sh: bad --tls-clients" {
+    run "$CONTRIB/bench/run.sh" tls-parallel --tls-clients 1,,4
+    assert_status 1
+    assert_contains "$output" "bad --tls-clients: 1,,4"
+    run "$CONTRIB/bench/run.sh" tls-parallel --tls-clients 0
+    assert_status 1
+}
+
 # ---------------------------------------------------------------- socat-testsuite
 
 @test "socat-testsuite: the shim answers test.sh's questions about features, options and types" {
