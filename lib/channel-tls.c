@@ -1615,6 +1615,12 @@ unsigned int qio_channel_tls_get_verify_status(QIOChannelTLS *tioc)
     return tioc->verify_status;
 }
 
+gboolean qio_channel_tls_bye_pending(QIOChannelTLS *tioc)
+{
+    g_return_val_if_fail(QIO_IS_CHANNEL_TLS(tioc), FALSE);
+    return tioc->bye_source != NULL && !tioc->bye_done && !tioc->closed;
+}
+
 /* ---------------------------------------------------------------- object */
 
 static void qio_channel_tls_finalize(GObject *obj)

@@ -680,8 +680,24 @@ static void send_empty_datagram(QIOChannel *dst)
     }
 }
 
+/*
+ * A TLS close_notify that had to wait for room goes out before the
+ * direction ends: the connection closes once both have, and a close
+ * first would lose it, so that the peer saw the stream end without it
+ * ("the peer closed the connection without a TLS close_notify").
+ */
+static void coroutine_fn flow_wait_bye(QiocFlow *f, QIOChannel *dst)
+{
+    while (QIO_IS_CHANNEL_TLS(dst) && !f->stop &&
+           qio_channel_tls_bye_pending(QIO_CHANNEL_TLS(dst))) {
+        flow_yield(f, dst, G_IO_OUT);
+        /* Another try now, rather than after the channel's own watch. */
+        shutdown_quietly(dst, QIO_CHANNEL_SHUTDOWN_WRITE);
+    }
+}
+
 /* Tell the destination no more data comes (shut= of the destination). */
-static void flow_shut_destination(QiocFlow *f)
+static void coroutine_fn flow_shut_destination(QiocFlow *f)
 {
     QiocPump *pump = f->pump;
     QIOChannel *dst = pump->side[f->to].ioc;
@@ -690,6 +706,7 @@ static void flow_shut_destination(QiocFlow *f)
     switch (flow_cfg(f)->shut) {
     case QIOC_SHUT_WRITE:
         shutdown_quietly(dst, QIO_CHANNEL_SHUTDOWN_WRITE);
+        flow_wait_bye(f, dst);
         break;
     case QIOC_SHUT_BOTH:
         /*

@@ -248,6 +248,25 @@ const char *qio_channel_tls_get_alpn_protocol(QIOChannelTLS *tioc);
  */
 unsigned int qio_channel_tls_get_verify_status(QIOChannelTLS *tioc);
 
+/**
+ * qio_channel_tls_bye_pending:
+ * @tioc: the channel
+ *
+ * Whether the close_notify alert that qio_channel_shutdown() with
+ * %QIO_CHANNEL_SHUTDOWN_WRITE started is still waiting for room in the
+ * channel below (a non-blocking master whose buffer was full). It leaves
+ * from a watch in the channel's AIO context (else the thread-default
+ * context) as soon as the master is writable, and the master's writing
+ * side is shut after it. Closing the channel before then gives the alert
+ * one more try only, so that a close never hangs on a peer that does not
+ * read: a caller that wants the peer to see a clean end waits, for
+ * instance in a coroutine with qio_channel_yield() for %G_IO_OUT on
+ * @tioc, until this is %FALSE.
+ *
+ * Returns: %TRUE while the alert waits to be sent.
+ */
+gboolean qio_channel_tls_bye_pending(QIOChannelTLS *tioc);
+
 G_END_DECLS
 
 #endif /* QIO_CHANNEL_TLS_H */

@@ -1353,11 +1353,14 @@ static void test_shutdown_deferred(void)
     /* Nothing more yet: the alert is held back by the gate. */
     g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.server), &c, 1, &err), ==,
                     QIO_CHANNEL_ERR_BLOCK);
+    g_assert_true(qio_channel_tls_bye_pending(p.client));
     run_for(20);
     g_assert_cmpint(qio_channel_read(QIO_CHANNEL(p.server), &c, 1, &err), ==,
                     QIO_CHANNEL_ERR_BLOCK);
+    g_assert_true(qio_channel_tls_bye_pending(p.client));
     gate->shut = false;
     run_for(20);
+    g_assert_false(qio_channel_tls_bye_pending(p.client));
     qio_test_set_blocking(QIO_CHANNEL(p.server), true);
     qio_test_read_eof(QIO_CHANNEL(p.server));
     qio_test_read_eof(p.smaster);
