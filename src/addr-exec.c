@@ -13,7 +13,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
 #include <gio/gunixsocketaddress.h>
@@ -316,6 +318,32 @@ static gboolean nofork_spawn(QiocEndpoint *ep, QIOChannel *peer, GPid *pid,
 }
 
 /*
+ * GLib reports a full descriptor table met while it makes its own pipes
+ * as a bare G_UNIX_ERROR ("Too many open files"): see whether that is
+ * what happened, and say it so that the client is held (src/hold.c)
+ * rather than failed.
+ */
+static void spawn_error_fds(GError **errp)
+{
+    int fd;
+
+    if (!errp || !*errp || (*errp)->domain != G_UNIX_ERROR) {
+        return;
+    }
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return;
+    }
+    if (errno == EMFILE || errno == ENFILE) {
+        int err = errno;
+
+        g_clear_error(errp);
+        qioc_error_errno(errp, err, "start the child");
+    }
+}
+
+/*
  * Spawn with @rfd and @wfd as the child's stdin and stdout. Duplicates are
  * handed over: the originals may be close-on-exec (a channel's own), and
  * GLib does not touch a descriptor that is already in its place.
@@ -338,6 +366,9 @@ static gboolean spawn_on(const QiocAddress *addr, char **argv, char **envp,
                 (in < 0 ? G_SPAWN_CHILD_INHERITS_STDIN : 0),
             nofork_child_setup, NULL, in, out, addr->o.merge_stderr ? out : -1,
             NULL, NULL, 0, pid, NULL, NULL, NULL, errp);
+        if (!ok) {
+            spawn_error_fds(errp);
+        }
     }
     if (in >= 0) {
         close(in);

@@ -1175,9 +1175,9 @@ def burst(n, free, size):
         os.kill(pid, signal.SIGCONT)
     report(ts, results)
 
-def one(action):
+def one(action, free=1):
     h = holder()
-    squeeze(1)
+    squeeze(free)
     c = connect(addr)
     c.sendall(b"held\n")
     t0 = wait_for("a held client", lambda: lines(HOLDING) >= 1)
@@ -1212,7 +1212,7 @@ if mode == "many":
 elif mode == "burst":
     burst(int(args[0]), int(args[1]), int(args[2]))
 else:
-    one(args[0])
+    one(args[0], *[int(a) for a in args[1:]])
 '
 
 # held_run ARGS...: PY_HELD for the qioc in QPID, logging to $T/err; shows
@@ -1296,6 +1296,19 @@ held_qioc() {
     reap "$QPID" 5
     [[ $BG_STATUS == 143 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
     grep -q "duplicate the peer's descriptor: Too many open files; holding the client and retrying$" "$T/err" || {
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+}
+
+@test "nofork EXEC with descriptors for the duplicates but not for GLib's own pipe: the client is held too" {
+    # 3 free: the accept takes one, the two duplicates of the client's
+    # socket the rest, and the pipe GLib makes to start the child fails.
+    held_qioc TCP-LISTEN:"$P",fork EXEC:cat,nofork
+    held_run one term 3
+    reap "$QPID" 5
+    [[ $BG_STATUS == 143 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
+    grep -q "start the child: Too many open files; holding the client and retrying$" "$T/err" || {
         sort "$T/err" | uniq -c >&2
         return 1
     }
