@@ -6,6 +6,7 @@
 #include "qio-private.h"
 
 #include <fcntl.h>
+#include <glib-unix.h>
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
@@ -816,10 +817,29 @@ static int cmd_spawn_errno(int code)
     return 0;
 }
 
+/*
+ * GLib reports a full descriptor table met while making its own pipes as
+ * a bare G_UNIX_ERROR; a probe tells whether that is what happened, so
+ * that callers see G_IO_ERROR_TOO_MANY_OPEN_FILES as for every other
+ * descriptor that could not be had.
+ */
+static int cmd_unix_errno(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
 /* "failed to run PROG: <reason>", in G_IO_ERROR where the reason is. */
 static void cmd_spawn_error(GError **errp, const char *prog, GError *err)
 {
-    int e = err->domain == G_SPAWN_ERROR ? cmd_spawn_errno(err->code) : 0;
+    int e = err->domain == G_SPAWN_ERROR  ? cmd_spawn_errno(err->code)
+            : err->domain == G_UNIX_ERROR ? cmd_unix_errno()
+                                          : 0;
 
     if (e) {
         qio__error_errno(errp, e, "failed to run %s", prog);

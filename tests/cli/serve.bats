@@ -1314,6 +1314,19 @@ held_qioc() {
     }
 }
 
+@test "EXEC with descriptors for its pipes but not for GLib's own: the client is held" {
+    # 5 free: the accept takes one, the child's two pipes the rest, and
+    # the pipe GLib makes to start the child fails.
+    held_qioc TCP-LISTEN:"$P",fork EXEC:cat
+    held_run one term 5
+    reap "$QPID" 5
+    [[ $BG_STATUS == 143 ]] || { echo "# status $BG_STATUS" >&2; cat "$T/err" >&2; return 1; }
+    grep -q "failed to run cat: Too many open files; holding the client and retrying$" "$T/err" || {
+        sort "$T/err" | uniq -c >&2
+        return 1
+    }
+}
+
 @test "a held client that resets is let go, and the listener holds the next" {
     held_qioc -d TCP-LISTEN:"$P",fork TCP:127.0.0.1:"$B"
     held_run one reset
