@@ -186,7 +186,7 @@ EOF
         --pid-file= --user="$(id -un)" \
         --address=/qioc.test/192.0.2.7 --address=/other.test/198.51.100.9 \
         2>"$T/dns.err"
-    wait_udp "$dns"
+    wait_udp "$dns" || { cat "$T/dns.err" >&2; false; }
     bg_qioc UDP-LISTEN:"$p",fork,bind=127.0.0.1 UDP:127.0.0.1:"$dns" 2>"$T/q.err"
     wait_udp "$p"
     run -0 timeout 20 dig +short +tries=1 +time=5 @127.0.0.1 -p "$p" qioc.test A

@@ -1432,8 +1432,10 @@ socket_count() {
     # else to do (which, with four busy transfers, is never)
     run --separate-stderr py "$PY_SEQUENTIAL" "$P" 300 "$qpid"
     [[ $output == "ok 300" ]] || { echo "# $output" >&2; cat "$T/err" >&2; return 1; }
+    # Freed only when idle, they would pile up to 600; a loaded machine
+    # may let qioc lag some connections behind the client (each 2).
     local peak=${stderr##*peak }
-    (( peak <= before + 8 + 6 )) || {
+    (( peak <= before + 8 + 20 )) || {
         echo "# sockets: $before before, $((before + 8)) with the busy four, up to $peak during" >&2
         return 1
     }
