@@ -5,8 +5,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <netdb.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -60,6 +63,55 @@ GInetAddress *qioc_ip_resolve_one(const char *host, int family, GError **errp)
     return ia ? ia : lookup_one(host, family, errp);
 }
 
+/*
+ * lowport on a client: a free port from 640 to 1023, as socat picks one,
+ * found by binding a probe socket of the address's kind (the real bind
+ * follows at once). Only root, or CAP_NET_BIND_SERVICE, may.
+ */
+static gboolean low_port(const QiocAddress *addr, GInetAddress *ia,
+                         guint16 *port, GError **errp)
+{
+    int type = addr->type->groups & QIOC_OPTGRP_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    guint start = (guint)g_random_int_range(640, 1024);
+    int err = EADDRINUSE;
+
+    for (guint i = 0; i < 1024 - 640; i++) {
+        guint16 p = (guint16)(640 + (start - 640 + i) % (1024 - 640));
+        g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(ia, p);
+        struct sockaddr_storage ss;
+        int fd = socket(g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6
+                            ? AF_INET6
+                            : AF_INET,
+                        type | SOCK_CLOEXEC, 0);
+
+        if (fd < 0 || !g_socket_address_to_native(sa, &ss, sizeof(ss), NULL)) {
+            err = errno;
+            if (fd >= 0) {
+                close(fd);
+            }
+            break;
+        }
+        err = bind(fd, (struct sockaddr *)&ss,
+                   (socklen_t)g_socket_address_get_native_size(sa)) < 0
+                  ? errno
+                  : 0;
+        close(fd);
+        if (err == 0) {
+            *port = p;
+            return TRUE;
+        }
+        if (err != EADDRINUSE) {
+            break;
+        }
+    }
+    qioc_error_errno(errp, err, "lowport: bind a port from 640 to 1023");
+    if (err == EACCES) {
+        qioc_error_hint(errp, "ports below 1024 need root or "
+                              "CAP_NET_BIND_SERVICE");
+    }
+    return FALSE;
+}
+
 gboolean qioc_ip_local_address(const QiocAddress *addr, int family,
                                GSocketAddress **out, GError **errp)
 {
@@ -77,7 +129,7 @@ gboolean qioc_ip_local_address(const QiocAddress *addr, int family,
         g_free(port);
         port = g_strdup_printf("%" G_GINT64_FORMAT, addr->o.sourceport);
     }
-    if (!host && !port) {
+    if (!host && !port && !addr->o.lowport) {
         return TRUE;
     }
     if (port && !qioc_ip_parse_port(port, &portnum, errp)) {
@@ -91,6 +143,9 @@ gboolean qioc_ip_local_address(const QiocAddress *addr, int family,
     }
     if (!ia) {
         g_prefix_error(errp, "bind=%s: ", bind ? bind : "");
+        return FALSE;
+    }
+    if (!port && addr->o.lowport && !low_port(addr, ia, &portnum, errp)) {
         return FALSE;
     }
     *out = g_inet_socket_address_new(ia, portnum);

@@ -192,10 +192,12 @@ static gboolean sender_filter(GSocketAddress *from, gpointer data)
     return qioc_endpoint_sender_allowed(data, from);
 }
 
-/* range= on what an unconnected socket receives. */
+/* range=, sourceport=, lowport on what an unconnected socket receives. */
 static void udp_filter_senders(QiocEndpoint *ep, QIOChannelSocket *sioc)
 {
-    if (ep->addr->o.range) {
+    const QiocAddrOpts *o = &ep->addr->o;
+
+    if (o->range || o->sourceport >= 0 || o->lowport) {
         qio_channel_socket_set_sender_filter(sioc, sender_filter, ep, NULL);
     }
 }

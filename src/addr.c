@@ -604,37 +604,77 @@ static gboolean in_range(GPtrArray *range, GSocketAddress *peer)
     return FALSE;
 }
 
-static gboolean client_in_range(QiocEndpoint *ep, QIOChannelSocket *client)
+static guint peer_port(GSocketAddress *peer)
 {
-    const QiocNetworks *range = ep->addr->o.range;
+    return G_IS_INET_SOCKET_ADDRESS(peer)
+               ? g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(peer))
+               : 0;
+}
+
+/*
+ * Why a listener's client (or a receiver's sender) @peer is not served:
+ * range=, and socat's client port checks sourceport= and lowport (a port
+ * below 1024 says that root on the client's host let it have one); NULL
+ * when it is.
+ */
+static char *peer_refusal(const QiocEndpoint *ep, GSocketAddress *peer)
+{
+    const QiocAddrOpts *o = &ep->addr->o;
+    guint32 groups = ep->addr->type->groups;
+    guint port = peer ? peer_port(peer) : 0;
+
+    if (o->range && !(peer && in_range(ep->range, peer))) {
+        return g_strdup_printf("not in range=%s", o->range->text);
+    }
+    /* On a client (UDP-SENDTO, ...) they are its own port, not a check. */
+    if (!(groups & QIOC_OPTGRP_IPLISTEN) || (groups & QIOC_OPTGRP_IPCONNECT)) {
+        return NULL;
+    }
+    if (o->sourceport >= 0 && port != (guint)o->sourceport) {
+        return g_strdup_printf(
+            "source port %u is not sourceport=%" G_GINT64_FORMAT, port,
+            o->sourceport);
+    }
+    if (o->lowport && (port == 0 || port >= 1024)) {
+        return g_strdup_printf("source port %u is not below 1024 (lowport)",
+                               port);
+    }
+    return NULL;
+}
+
+static gboolean client_allowed(QiocEndpoint *ep, QIOChannelSocket *client)
+{
     g_autoptr(GSocketAddress) peer = NULL;
+    g_autofree char *why = NULL;
     g_autofree char *text = NULL;
 
-    if (!range) {
+    if (!ep->addr->o.range && ep->addr->o.sourceport < 0 &&
+        !ep->addr->o.lowport) {
         return TRUE;
     }
     peer = qio_channel_socket_get_remote_address(client, NULL);
-    if (peer && in_range(ep->range, peer)) {
+    why = peer_refusal(ep, peer);
+    if (!why) {
         return TRUE;
     }
     text = peer ? qio_socket_address_to_string(peer) : g_strdup("?");
-    qioc_error("refused %s: not in range=%s", text, range->text);
+    qioc_error("refused %s: %s", text, why);
     return FALSE;
 }
 
 gboolean qioc_endpoint_sender_allowed(const QiocEndpoint *ep,
                                       GSocketAddress *from)
 {
+    g_autofree char *why = peer_refusal(ep, from);
     g_autofree char *text = NULL;
 
-    if (!ep->addr->o.range || (from && in_range(ep->range, from))) {
+    if (!why) {
         return TRUE;
     }
     if (qioc_log_get_level() >= 1) {
         text = from ? qio_socket_address_to_string(from) : g_strdup("?");
         qioc_log_address(1, ep->addr->index, ep->addr->text,
-                         "dropped a datagram from %s: not in range=%s", text,
-                         ep->addr->o.range->text);
+                         "dropped a datagram from %s: %s", text, why);
     }
     return FALSE;
 }
@@ -643,7 +683,7 @@ gboolean qioc_endpoint_accept_client(QiocEndpoint *ep, QIOChannelSocket *client)
 {
     g_autoptr(GError) err = NULL;
 
-    if (!client_in_range(ep, client)) {
+    if (!client_allowed(ep, client)) {
         return FALSE;
     }
     qioc_endpoint_log_client(ep, client);

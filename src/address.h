@@ -370,6 +370,7 @@ typedef struct QiocAddrOpts {
     QiocNetworks *range;
     char *bind;
     gint64 sourceport;
+    gboolean lowport;
     int pf;       /* 0 ip4, 1 ip6, -1 unset */
     int ipv6only; /* -1 unless given */
     gboolean nodelay;

@@ -274,6 +274,20 @@ EOF
         { cat "$T/q.err"; false; }
 }
 
+@test "sourceport= on a UDP receiver: datagrams from another port are dropped and said at -d" {
+    local p sp
+    p=$(udp_port)
+    sp=$(udp_port)
+    bg_qioc -d -u UDP-RECV:"$p",bind=127.0.0.1,sourceport="$sp" - >"$T/out" 2>"$T/q.err"
+    wait_udp "$p"
+    dpeer send "127.0.0.1:$p" --bind 127.0.0.1:0 --sizes 7
+    dpeer send "127.0.0.1:$p" --bind 127.0.0.1:"$sp" --sizes 5 --out "$T/sent"
+    wait_size "$T/out" 5
+    assert_same "$T/sent" "$T/out"
+    grep -q "dropped a datagram from 127.0.0.1:[0-9]*: source port [0-9]* is not sourceport=$sp" "$T/q.err" ||
+        { cat "$T/q.err"; false; }
+}
+
 @test "range= on UDP-SENDTO: answers from outside are dropped" {
     local p q
     p=$(udp_port)

@@ -598,6 +598,31 @@ for linger in (False, True):
     wait_line "$T/err" "qioc: refused 127.0.0.2:${stderr##* }: not in range=127.0.0.0/31"
 }
 
+@test "sourceport= and lowport on a listener serve only clients from that port, from a port below 1024; lowport on a client binds one (socat's)" {
+    [[ $EUID == 0 ]] || skip "ports below 1024 need root"
+    local sp
+    sp=$(free_port)
+    echo_backend "$B"
+    bg_qioc TCP4-LISTEN:"$P",fork,sourceport="$sp" TCP:127.0.0.1:"$B" \
+        2>"$T/err"
+    wait_port "$P"
+    run --separate-stderr qioc - TCP4:127.0.0.1:"$P",sourceport="$sp" <<<"from sp"
+    [[ $status == 0 && $output == "from sp" ]]
+    run --separate-stderr qioc - TCP4:127.0.0.1:"$P" <<<"elsewhere"
+    [[ -z $output ]]
+    poll 10 grep -q "source port [0-9]* is not sourceport=$sp" "$T/err"
+    kill_bg
+    echo_backend "$B"
+    bg_qioc TCP4-LISTEN:"$P",fork,lowport TCP:127.0.0.1:"$B" 2>"$T/err"
+    wait_port "$P"
+    run --separate-stderr qioc - TCP4:127.0.0.1:"$P",lowport <<<"low"
+    [[ $status == 0 && $output == low ]] || { cat "$T/err" >&2; return 1; }
+    grep -Eq "^data low" "$T/backend"
+    run --separate-stderr qioc - TCP4:127.0.0.1:"$P" <<<"high"
+    [[ -z $output ]]
+    poll 10 grep -q "is not below 1024 (lowport)" "$T/err"
+}
+
 @test "range=localhost: a host name stands for every address it resolves to" {
     echo_backend "$B"
     bg_qioc TCP4-LISTEN:"$P",fork,range=localhost TCP:127.0.0.1:"$B" 2>"$T/err"
