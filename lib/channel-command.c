@@ -209,7 +209,10 @@ static void cmd_end_child(QIOChannelCommand *cioc)
         return;
     }
     pidfd = cmd_pidfd_open(cioc->pid);
-    if (!cmd_wait_exit(cioc, pidfd, grace)) {
+    /* A pty has no end-of-file to give: nothing to wait for but a signal. */
+    if (!cmd_wait_exit(
+            cioc, pidfd,
+            cioc->link == QIO_CHANNEL_COMMAND_PTY && may_signal ? 0 : grace)) {
         if (may_signal) {
             cmd_terminate(cioc, pidfd, grace);
         } else {

@@ -48,10 +48,12 @@ G_BEGIN_DECLS
  * %EPIPE on its output), waits up to the grace period (default
  * %QIO_CHANNEL_COMMAND_GRACE_MS_DEFAULT) for the child to exit, then sends
  * %SIGTERM, waits the grace period again, then sends %SIGKILL, and reaps
- * the child. A child running in a session of its own (@setsid) is
- * signalled together with its process group. Afterwards
- * qio_channel_command_get_exit_status() tells how it ended. Dropping the
- * last reference of an open channel closes it the same way.
+ * the child. A child on a pseudo-terminal (%QIO_CHANNEL_COMMAND_PTY) gets
+ * %SIGTERM at once, as socat gives it: a terminal has no end-of-file to
+ * tell it that the input ended, so the first wait would only delay it. A child
+ * running in a session of its own (@setsid) is signalled together with its
+ * process group. Afterwards qio_channel_command_get_exit_status() tells how it
+ * ended. Dropping the last reference of an open channel closes it the same way.
  *
  * The channel reaps its own child with waitpid() on that one process ID:
  * it installs no %SIGCHLD handler and never reaps other children, so it

@@ -439,3 +439,15 @@ sys.stdout.write(data.decode())
     assert_status 0
     [[ $(cat "$T/out") == reversed ]]
 }
+
+@test "EXEC,pty: a child still running when the connection ends gets SIGTERM at once, as under socat (a pty has no end-of-file)" {
+    # Within the 2 s a child on pipes gets to finish, this one would
+    # exit by itself, status 0, and leave the file.
+    run --separate-stderr qioc -d -t 0 /dev/null \
+        EXEC:"sh -c 'sleep 1; touch $T/late'",pty
+    assert_status 0
+    [[ $stderr == *"killed by signal 15 (Terminated), ended by qioc"* ]] || {
+        echo "$stderr" >&2
+        return 1
+    }
+}
