@@ -390,8 +390,10 @@ link_target_not() {
         echo "$stderr" >&2
         return 1
     }
-    # A child that exits 3 by itself, which ends its output: exit 1.
-    run --separate-stderr qioc -t 0.1 - SYSTEM:'head -c 6; exit 3',pty,echo=0,rawer <<<hello
+    # A child that exits 3 by itself, which ends its output: exit 1 (with
+    # -t long enough for it to get there: a pty child still running when
+    # the connection closes is sent SIGTERM).
+    run --separate-stderr qioc -t 10 - SYSTEM:'head -c 6; exit 3',pty,echo=0,rawer <<<hello
     assert_status 1
     assert_contains "$stderr" "exited with status 3"
     run --separate-stderr qioc -t 0.1 - SYSTEM:'cat; exit 3' <<<hello
