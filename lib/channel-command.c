@@ -56,6 +56,7 @@ struct _QIOChannelCommand {
     bool status_known;
     int wait_status;
     bool output_dropped; /* our read side was shut or closed */
+    gint tty_closed;     /* the pty's master read the slave's last close */
     bool stopped;        /* see qio_channel_command_was_stopped() */
     unsigned grace_ms;
     bool signal_on_close;
@@ -193,6 +194,13 @@ static void cmd_terminate(QIOChannelCommand *cioc, int pidfd, unsigned grace)
     }
 }
 
+/* A pty child that has not closed its terminal (the master saw no EIO). */
+static bool cmd_pty_held(QIOChannelCommand *cioc)
+{
+    return cioc->link == QIO_CHANNEL_COMMAND_PTY &&
+           !g_atomic_int_get(&cioc->tty_closed);
+}
+
 /* After our descriptors are closed: see the child out, in bounded time. */
 static void cmd_end_child(QIOChannelCommand *cioc)
 {
@@ -209,10 +217,13 @@ static void cmd_end_child(QIOChannelCommand *cioc)
         return;
     }
     pidfd = cmd_pidfd_open(cioc->pid);
-    /* A pty has no end-of-file to give: nothing to wait for but a signal. */
-    if (!cmd_wait_exit(
-            cioc, pidfd,
-            cioc->link == QIO_CHANNEL_COMMAND_PTY && may_signal ? 0 : grace)) {
+    /*
+     * A pty has no end-of-file to give: a child that still holds its
+     * terminal has nothing to wait for but a signal; one that closed it
+     * is on its way out.
+     */
+    if (!cmd_wait_exit(cioc, pidfd,
+                       cmd_pty_held(cioc) && may_signal ? 0 : grace)) {
         if (may_signal) {
             cmd_terminate(cioc, pidfd, grace);
         } else {
@@ -242,6 +253,7 @@ static ssize_t command_readv(QIOChannel *ioc, const struct iovec *iov,
     ret = qio__fd_readv(fd, iov, niov);
     /* A pty master reads EIO once the child's side is closed: that is EOF */
     if (ret < 0 && errno == EIO && cioc->link == QIO_CHANNEL_COMMAND_PTY) {
+        g_atomic_int_set(&cioc->tty_closed, 1);
         return 0;
     }
     return qio__fd_io_result(ret, "read", errp);

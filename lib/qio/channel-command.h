@@ -48,9 +48,10 @@ G_BEGIN_DECLS
  * %EPIPE on its output), waits up to the grace period (default
  * %QIO_CHANNEL_COMMAND_GRACE_MS_DEFAULT) for the child to exit, then sends
  * %SIGTERM, waits the grace period again, then sends %SIGKILL, and reaps
- * the child. A child on a pseudo-terminal (%QIO_CHANNEL_COMMAND_PTY) gets
- * %SIGTERM at once, as socat gives it: a terminal has no end-of-file to
- * tell it that the input ended, so the first wait would only delay it. A child
+ * the child. A child on a pseudo-terminal (%QIO_CHANNEL_COMMAND_PTY) that
+ * still holds its terminal when the channel closes gets %SIGTERM at once,
+ * as socat gives it: a terminal has no end-of-file to tell it that the
+ * input ended, so the first wait would only delay it. A child
  * running in a session of its own (@setsid) is signalled together with its
  * process group. Afterwards qio_channel_command_get_exit_status() tells how it
  * ended. Dropping the last reference of an open channel closes it the same way.

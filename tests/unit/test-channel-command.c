@@ -757,6 +757,24 @@ static void test_pty_half_close(void)
     assert_exited(close_status(cioc), 0);
 }
 
+/*
+ * A child that still holds its terminal when the channel closes gets
+ * SIGTERM at once: it never sees an end-of-file to end by itself.
+ */
+static void test_pty_close_held(void)
+{
+    g_autoptr(QIOChannelCommand) cioc =
+        spawn_pty("exec sleep 30", false, false);
+    gint64 start = g_get_monotonic_time();
+    int status = close_status(cioc);
+
+    g_assert_true(WIFSIGNALED(status));
+    g_assert_cmpint(WTERMSIG(status), ==, SIGTERM);
+    /* not after the grace period that a child on pipes gets first */
+    g_assert_cmpint(g_get_monotonic_time() - start, <,
+                    QIO_CHANNEL_COMMAND_GRACE_MS_DEFAULT * 1000);
+}
+
 /* ---------------------------------------------------------------- watch */
 
 static gboolean watch_timeout(gpointer data)
@@ -939,6 +957,7 @@ static const QIOTestCase tests[] = {
     {"/command/pty/ctty", test_pty_ctty},
     {"/command/pty/setup", test_pty_setup},
     {"/command/pty/half-close", test_pty_half_close},
+    {"/command/pty/close-held", test_pty_close_held},
     {"/command/watch/in", test_watch_in},
     {"/command/signal/shutdown-read-sigpipe", test_shutdown_read_sigpipe},
     {"/command/signal/write-no-sigpipe", test_write_no_sigpipe},
