@@ -148,13 +148,17 @@ static void aio_glib_drop(QIOAioEpoll *ep, QIOAioGlibFd *g)
  * GLib signals its wake-up eventfd whenever a descriptor leaves the
  * context, so a closed descriptor whose number came back shows as that
  * eventfd firing. Which descriptor is the eventfd GLib does not say:
- * anonymous inodes (eventfd, timerfd, pidfd) all count.
+ * whatever is not a socket, pipe or device counts (anonymous inodes
+ * have no file type on some kernels and a regular one on others; a real
+ * regular file never gets here, epoll refuses it).
  */
 static bool aio_fd_is_anon(int fd)
 {
     struct stat st;
 
-    return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == 0;
+    return fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode) &&
+           !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) &&
+           !S_ISBLK(st.st_mode);
 }
 
 static QIOAioGlibFd *aio_glib_new(QIOAioEpoll *ep, int fd, uint32_t events)
