@@ -59,19 +59,25 @@ size_t qio__iov_discard_front(struct iovec **iov, size_t *niov, size_t skip);
  */
 typedef struct QIOAioEpoll QIOAioEpoll;
 
-typedef struct {
+typedef struct QIOAioFd QIOAioFd;
+
+struct QIOAioFd {
     QIOAioEpoll *ep; /* registered there, or NULL */
+    QIOAioFd *prev;  /* ep's registrations, to rebuild its set */
+    QIOAioFd *next;
     int fd;
     uint32_t events; /* EPOLLIN, EPOLLOUT as registered */
     IOHandler *io_read;
     IOHandler *io_write;
     void *opaque;
     uint32_t revents; /* what epoll reported, for the handlers */
-} QIOAioFd;
+};
 
 /*
  * Make @ctx's epoll set now rather than for the first handler: a server
- * holds the same descriptors after its first client as before it.
+ * holds the same descriptors after its first client as before it. A
+ * context whose poll function is GLib's own gets libqio's, which waits
+ * in that set for GLib's descriptors too: one system call per iteration.
  */
 void qio__aio_epoll_prepare(GMainContext *ctx);
 

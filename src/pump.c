@@ -238,9 +238,12 @@ static void flow_wake(QiocFlow *f)
     }
 }
 
+/* Only -T reads the time of the last data: a clock read per chunk else. */
 static void pump_touch(QiocPump *pump)
 {
-    pump->last_activity = g_get_monotonic_time();
+    if (pump->cfg.idle_timeout > 0) {
+        pump->last_activity = g_get_monotonic_time();
+    }
 }
 
 /* ---------------------------------------------------------------- reading */

@@ -745,6 +745,15 @@ void qio_channel_wait(QIOChannel *ioc, GIOCondition condition);
  * and remove handlers from the thread that runs @ctx (or while none
  * does). Closing the channel removes them; a socket channel that gets a
  * new socket keeps them, on the new one.
+ *
+ * A context whose poll function is still GLib's (g_poll()) gets libqio's
+ * with its epoll set (g_main_context_set_poll_func()): the context's
+ * other descriptors wait in the same set, and an iteration makes one
+ * epoll_wait(2) where it made a poll(2) and an epoll_wait(2). A context
+ * with a poll function of its own keeps it. Descriptors epoll refuses
+ * (regular files) make an iteration a g_poll(), as before. A watched
+ * descriptor that another descriptor replaces with dup2(2), without its
+ * source being removed and added again, is not seen anew.
  */
 void qio_channel_set_aio_fd_handler(QIOChannel *ioc, GMainContext *ctx,
                                     IOHandler *io_read, IOHandler *io_write,

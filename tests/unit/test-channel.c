@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "qio/channel-file.h"
@@ -2312,6 +2313,316 @@ static void test_aio_same_fd(void)
     unref_and_check_freed(b);
 }
 
+/* ---------------------------------------------------------------- poll */
+
+/*
+ * A context with an epoll set polls through libqio's poll function: GLib's
+ * descriptors wait in the same set, one epoll_wait(2) per iteration.
+ */
+
+static gboolean count_fd_ready(gint fd, GIOCondition cond, gpointer data)
+{
+    (*(unsigned *)data)++;
+    return G_SOURCE_CONTINUE;
+}
+
+/* A GLib source on @fd in @ctx counting its dispatches in *@n. */
+static GSource *add_fd_counter(GMainContext *ctx, int fd, unsigned *n)
+{
+    GSource *source = g_unix_fd_source_new(fd, G_IO_IN);
+
+    g_source_set_callback(source, G_SOURCE_FUNC(count_fd_ready), n, NULL);
+    g_source_attach(source, ctx);
+    return source;
+}
+
+static void remove_source(GSource *source)
+{
+    g_source_destroy(source);
+    g_source_unref(source);
+}
+
+/* Iterate @ctx until *@n moves past @before; FALSE after @rounds. */
+static bool iterate_until(GMainContext *ctx, unsigned *n, unsigned before,
+                          int rounds)
+{
+    for (int i = 0; i < rounds && *n == before; i++) {
+        g_main_context_iteration(ctx, FALSE);
+    }
+    return *n != before;
+}
+
+static gboolean raise_flag(gpointer data)
+{
+    *(bool *)data = true;
+    return G_SOURCE_REMOVE;
+}
+
+/* Blocking iterations of @ctx for 10 ms. */
+static void iterate_blocking(GMainContext *ctx)
+{
+    GSource *source = g_timeout_source_new(10);
+    bool done = false;
+
+    g_source_set_callback(source, raise_flag, &done, NULL);
+    g_source_attach(source, ctx);
+    while (!done) {
+        g_main_context_iteration(ctx, TRUE);
+    }
+    g_source_destroy(source);
+    g_source_unref(source);
+}
+
+/* Many descriptors: GLib's sources and aio handlers fire in one context. */
+static void test_aio_poll_mixed(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    QIOChannel *a[8];
+    QIOChannel *b[8];
+    AioCount n[8] = {{0}};
+    int pipes[8][2];
+    GSource *sources[8];
+    unsigned fired[8] = {0};
+
+    for (int i = 0; i < 8; i++) {
+        socket_channels(&a[i], &b[i]);
+        qio_channel_set_aio_fd_handler(a[i], ctx, on_aio_read, NULL, &n[i]);
+        qio_test_make_pipe(pipes[i]);
+        sources[i] = add_fd_counter(ctx, pipes[i][0], &fired[i]);
+    }
+    g_assert_true(g_main_context_get_poll_func(ctx) != g_poll);
+    poll_context(ctx);
+    for (int i = 0; i < 8; i++) {
+        g_assert_cmpuint(n[i].reads + fired[i], ==, 0);
+    }
+    /* The odd ones of each kind become ready. */
+    for (int i = 1; i < 8; i += 2) {
+        qio_test_write_str(b[i], "x");
+        g_assert_cmpint(write(pipes[i][1], "x", 1), ==, 1);
+    }
+    g_main_context_iteration(ctx, FALSE);
+    for (int i = 0; i < 8; i++) {
+        g_assert_cmpuint(n[i].reads, ==, i % 2);
+        g_assert_cmpuint(fired[i], ==, i % 2);
+    }
+    /* A blocking iteration wakes for either kind. */
+    g_assert_cmpint(write(pipes[0][1], "x", 1), ==, 1);
+    g_main_context_iteration(ctx, TRUE);
+    g_assert_cmpuint(fired[0], ==, 1);
+    for (int i = 0; i < 8; i++) {
+        qio_channel_set_aio_fd_handler(a[i], ctx, NULL, NULL, NULL);
+        remove_source(sources[i]);
+        close(pipes[i][0]);
+        close(pipes[i][1]);
+        unref_and_check_freed(a[i]);
+        unref_and_check_freed(b[i]);
+    }
+    g_main_context_unref(ctx);
+}
+
+/*
+ * A descriptor GLib watched is closed and its number comes back, for
+ * GLib's own source and then for an aio handler: neither may be lost to
+ * the registration of the old one.
+ */
+static void test_aio_poll_fd_reused(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    QIOChannel *a;
+    QIOChannel *b;
+    AioCount n = {0};
+    unsigned fired = 0;
+    int p[2];
+    int q[2];
+    int fd;
+    GSource *source;
+
+    socket_channels(&a, &b);
+    qio_channel_set_aio_fd_handler(a, ctx, on_aio_read, NULL, &n);
+    qio_test_make_pipe(p);
+    source = add_fd_counter(ctx, p[0], &fired);
+    poll_context(ctx);
+
+    /* Same number, same events, new pipe: GLib's source must fire. */
+    fd = p[0];
+    remove_source(source);
+    close(p[0]);
+    close(p[1]);
+    qio_test_make_pipe(q);
+    g_assert_cmpint(q[0], ==, fd);
+    source = add_fd_counter(ctx, q[0], &fired);
+    g_assert_cmpint(write(q[1], "x", 1), ==, 1);
+    g_assert_true(iterate_until(ctx, &fired, 0, 5));
+    remove_source(source);
+    poll_context(ctx);
+
+    /* The number again, now a socket with an aio handler. */
+    close(q[0]);
+    close(q[1]);
+    {
+        QIOChannel *c;
+        QIOChannel *d;
+        AioCount m = {0};
+
+        socket_channels(&c, &d);
+        g_assert_cmpint(qio_channel_socket_get_fd(QIO_CHANNEL_SOCKET(c)), ==,
+                        fd);
+        qio_channel_set_aio_fd_handler(c, ctx, on_aio_read, NULL, &m);
+        /* A round that blocks drops what GLib no longer lists. */
+        iterate_blocking(ctx);
+        qio_test_write_str(d, "x");
+        g_assert_true(iterate_until(ctx, &m.reads, 0, 5));
+        qio_channel_set_aio_fd_handler(c, ctx, NULL, NULL, NULL);
+        unref_and_check_freed(c);
+        unref_and_check_freed(d);
+    }
+    /* The first handler was never disturbed. */
+    qio_test_write_str(b, "x");
+    g_assert_true(iterate_until(ctx, &n.reads, 0, 5));
+    qio_channel_set_aio_fd_handler(a, ctx, NULL, NULL, NULL);
+    unref_and_check_freed(a);
+    unref_and_check_freed(b);
+    g_main_context_unref(ctx);
+}
+
+/* epoll refuses regular files: GLib's watch on one still works. */
+static void test_aio_poll_regular_file(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    g_autofree char *dir = qio_test_make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "f", NULL);
+    QIOChannel *a;
+    QIOChannel *b;
+    AioCount n = {0};
+    unsigned fired = 0;
+    GSource *source;
+    int fd;
+
+    socket_channels(&a, &b);
+    qio_channel_set_aio_fd_handler(a, ctx, on_aio_read, NULL, &n);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    source = add_fd_counter(ctx, fd, &fired);
+    /* poll(2) says a regular file is always readable. */
+    g_main_context_iteration(ctx, FALSE);
+    g_assert_cmpuint(fired, ==, 1);
+    g_assert_cmpuint(n.reads, ==, 0);
+    qio_test_write_str(b, "x");
+    g_main_context_iteration(ctx, FALSE);
+    g_assert_cmpuint(fired, ==, 2);
+    g_assert_cmpuint(n.reads, ==, 1);
+    /* Without the file, the epoll set does it alone again. */
+    remove_source(source);
+    g_main_context_iteration(ctx, FALSE);
+    g_assert_cmpuint(n.reads, ==, 2);
+    g_assert_cmpuint(fired, ==, 2);
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+    qio_channel_set_aio_fd_handler(a, ctx, NULL, NULL, NULL);
+    unref_and_check_freed(a);
+    unref_and_check_freed(b);
+    g_main_context_unref(ctx);
+}
+
+/*
+ * A watched descriptor is closed while a duplicate keeps its pipe open:
+ * the kernel keeps the registration, with no number left to remove it
+ * by. Once it keeps firing the set is made anew; the loop must block
+ * again, and the aio handler still work.
+ */
+static void test_aio_poll_stale(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    QIOChannel *a;
+    QIOChannel *b;
+    AioCount n = {0};
+    unsigned fired = 0;
+    unsigned rounds = 0;
+    bool timeout = false;
+    GSource *source;
+    int p[2];
+    int dup_fd;
+
+    socket_channels(&a, &b);
+    qio_channel_set_aio_fd_handler(a, ctx, on_aio_read, NULL, &n);
+    qio_test_make_pipe(p);
+    source = add_fd_counter(ctx, p[0], &fired);
+    poll_context(ctx);
+    dup_fd = fcntl(p[0], F_DUPFD_CLOEXEC, 0);
+    g_assert_cmpint(dup_fd, >=, 0);
+    remove_source(source);
+    close(p[0]);
+    g_assert_cmpint(write(p[1], "x", 1), ==, 1);
+    /* Without a new set this spins: every wait returns at once. */
+    source = g_timeout_source_new(100);
+    g_source_set_callback(source, raise_flag, &timeout, NULL);
+    g_source_attach(source, ctx);
+    while (!timeout) {
+        g_main_context_iteration(ctx, TRUE);
+        rounds++;
+    }
+    remove_source(source);
+    g_assert_cmpuint(rounds, <, 50);
+    g_assert_cmpuint(fired, ==, 0);
+    qio_test_write_str(b, "x");
+    g_assert_true(iterate_until(ctx, &n.reads, 0, 5));
+    close(dup_fd);
+    close(p[1]);
+    qio_channel_set_aio_fd_handler(a, ctx, NULL, NULL, NULL);
+    unref_and_check_freed(a);
+    unref_and_check_freed(b);
+    g_main_context_unref(ctx);
+}
+
+typedef struct {
+    GMainContext *ctx;
+    unsigned *fired;
+    unsigned depth;
+    unsigned calls;
+} AioNested;
+
+/* A handler that runs its own context, in which GLib's source fires. */
+static void on_aio_nested(void *opaque)
+{
+    AioNested *t = opaque;
+    unsigned before = *t->fired;
+
+    t->calls++;
+    if (t->depth++ == 0) {
+        g_assert_true(iterate_until(t->ctx, t->fired, before, 5));
+    }
+    t->depth--;
+}
+
+static void test_aio_poll_nested(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    QIOChannel *a;
+    QIOChannel *b;
+    unsigned fired = 0;
+    AioNested t = {ctx, &fired, 0, 0};
+    GSource *source;
+    int p[2];
+
+    socket_channels(&a, &b);
+    qio_channel_set_aio_fd_handler(a, ctx, on_aio_nested, NULL, &t);
+    qio_test_make_pipe(p);
+    source = add_fd_counter(ctx, p[0], &fired);
+    g_assert_cmpint(write(p[1], "x", 1), ==, 1);
+    qio_test_write_str(b, "x");
+    g_main_context_iteration(ctx, FALSE);
+    g_assert_cmpuint(t.calls, >=, 1);
+    g_assert_cmpuint(fired, >=, 1);
+    remove_source(source);
+    close(p[0]);
+    close(p[1]);
+    qio_channel_set_aio_fd_handler(a, ctx, NULL, NULL, NULL);
+    unref_and_check_freed(a);
+    unref_and_check_freed(b);
+    g_main_context_unref(ctx);
+}
+
 typedef struct {
     QIOChannel *ioc;
     unsigned rounds;
@@ -2489,6 +2800,12 @@ int main(int argc, char **argv)
                     test_set_aio_fd_handler);
     g_test_add_func("/channel/aio/batch-close", test_aio_batch_close);
     g_test_add_func("/channel/aio/same-fd", test_aio_same_fd);
+    g_test_add_func("/channel/aio/poll/mixed", test_aio_poll_mixed);
+    g_test_add_func("/channel/aio/poll/fd-reused", test_aio_poll_fd_reused);
+    g_test_add_func("/channel/aio/poll/regular-file",
+                    test_aio_poll_regular_file);
+    g_test_add_func("/channel/aio/poll/stale", test_aio_poll_stale);
+    g_test_add_func("/channel/aio/poll/nested", test_aio_poll_nested);
     g_test_add_func("/channel/coroutine/no-leaked-sources",
                     test_co_no_leaked_sources);
     g_test_add_func("/channel/close/socket", test_close_socket);
