@@ -644,6 +644,16 @@ static void test_child_setup(void)
     g_autofree char *want = NULL;
     struct rlimit ours, low;
 
+    /*
+     * Under valgrind (make check-valgrind) the child's setrlimit() of the
+     * descriptor limit only changes valgrind's idea of it: the program it
+     * then runs, untraced, finds the real one.
+     */
+    if (strstr(g_getenv("LD_PRELOAD") ? g_getenv("LD_PRELOAD") : "",
+               "vgpreload")) {
+        g_test_skip("valgrind emulates RLIMIT_NOFILE for its client only");
+        return;
+    }
     g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &ours), ==, 0);
     low = ours;
     low.rlim_cur = MIN(ours.rlim_cur, 200) - 1;
