@@ -401,7 +401,9 @@ resetting_client() {
 
 @test "TLS-LISTEN,max-children=5: 8 silent clients hold the slots until each is cut, then a real client is served; no descriptor is left" {
     echo_backend
-    relay tls handshake-timeout=2,max-children=5
+    # One worker: the clients wait for a slot in the order they came,
+    # which this test reads (with two, each worker keeps its own order).
+    relay tls handshake-timeout=2,max-children=5,workers=1
     served
     local before report
     before=$(fd_count "$QPID")
