@@ -764,14 +764,22 @@ soak_needs() {
         --clients 200 --active 20 --seconds 1 --socat-clients 20
     echo "$output"
     echo "$stderr" >&2
-    assert_status 0
+    local rss='^target: qioc RSS per idle connection <= 12 KiB: [0-9.]+ KiB: '
+    if [[ -n ${QIO_SAN_CFLAGS:-} ]]; then
+        # AddressSanitizer's shadow memory is in the RSS: that target
+        # alone may be missed (exit status 1), every other must be met.
+        [[ $status == 0 || $status == 1 ]]
+        [[ $(grep -c 'NOT MET' <<<"$output") == \
+            $(grep -cE "${rss}NOT MET$" <<<"$output") ]]
+    else
+        assert_status 0
+        grep -qE "${rss}met$" <<<"$output"
+    fi
     # qioc's line: 200 connections, none lost, no round trip bad, and as
     # many descriptors after as before
     grep -qE '^qioc +200 ' <<<"$output"
     awk '$1 == "qioc" && $2 == 200 { exit !($12 == $14 && $15 == 0 && $16 == 0 &&
         $10 > 0 && $5 > 0) }' <<<"$output"
-    grep -qE '^target: qioc RSS per idle connection <= 12 KiB: [0-9.]+ KiB: met$' \
-        <<<"$output"
     grep -qE '^target: qioc: no descriptor left after the clients closed: .*: met$' \
         <<<"$output"
     if command -v socat >/dev/null; then
