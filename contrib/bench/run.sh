@@ -434,20 +434,30 @@ run_pipe() {
     stream_result "$d" "$size" "$rc" "$who"
 }
 
-# Check the byte count and read the figures of one transfer.
-stream_result() {
-    local d=$1 size=$2 rc=$3 who=$4 bytes secs t user sys
+# sink_figures DIR SIZE RC SOURCE: the sink's byte count and seconds of
+# one transfer into the caller's `bytes` and `secs`, R_INFO (what the TLS
+# source negotiated) and R_MBPS; or R_ERR, with the last lines of SOURCE's,
+# the sink's and the relay's stderr, and status 1.
+sink_figures() {
+    local d=$1 size=$2 rc=$3 source=$4 t
 
     read -r bytes secs < <(tail -n 1 "$d/sink.out" 2>/dev/null || true)
     if [[ -z ${secs:-} ]] || ((rc != 0)) || [[ $bytes != "$size" ]]; then
         R_ERR="sink got ${bytes:-no} bytes of $size (status $rc)"
-        for t in source sink relay; do
+        for t in "$source" sink relay; do
             [[ -s $d/$t.err ]] && R_ERR+="; $t: $(tail -2 "$d/$t.err" | tr '\n' ' ')"
         done
         return 1
     fi
-    R_INFO=$(sed -n 's/^tls-source: //p' "$d/source.err" 2>/dev/null)
+    R_INFO=$(sed -n 's/^tls-source: //p' "$d/$source.err" 2>/dev/null)
     R_MBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.0f", b / s / 1e6 }')
+}
+
+# Check the byte count and read the figures of one transfer.
+stream_result() {
+    local d=$1 size=$2 rc=$3 who=$4 bytes secs t user sys
+
+    sink_figures "$d" "$size" "$rc" source || return 1
     if [[ $who != direct ]]; then
         read -r _ user sys _ < <(tail -n 1 "$d/time")
         R_CPU=$(awk -v u="$user" -v s="$sys" -v b="$bytes" -v g="$GIB" \
@@ -741,16 +751,7 @@ tlsp_once() {
     t1=$(tree_ticks "$relaypid")
     alive "$relaypid" || R_NOTE="$who exited during the run"
     stop "$relaypid"
-    read -r bytes secs < <(tail -n 1 "$d/sink.out" 2>/dev/null || true)
-    if [[ -z ${secs:-} ]] || ((rc != 0)) || [[ $bytes != "$total" ]]; then
-        R_ERR="sink got ${bytes:-no} bytes of $total (status $rc)"
-        for t in source1 sink relay; do
-            [[ -s $d/$t.err ]] && R_ERR+="; $t: $(tail -2 "$d/$t.err" | tr '\n' ' ')"
-        done
-        return 1
-    fi
-    R_INFO=$(sed -n 's/^tls-source: //p' "$d/source1.err" 2>/dev/null)
-    R_MBPS=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.0f", b / s / 1e6 }')
+    sink_figures "$d" "$total" "$rc" source1 || return 1
     R_PCT=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v s="$secs" \
         'BEGIN { printf "%.0f", t / hz / s * 100 }')
     R_CPU=$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v b="$bytes" -v g="$GIB" \
