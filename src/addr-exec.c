@@ -57,10 +57,34 @@ static bool exec_pty_modes(int master, void *data, GError **errp)
     return qioc_term_set_modes(data, master, errp);
 }
 
-static gboolean exec_options(const QiocAddress *addr,
+/*
+ * fdin= names where the child reads what qioc writes to it, fdout= where
+ * it writes what qioc reads: given for a direction that does not run
+ * (-u, -U, one half of A!!B), they are an error, as in socat.
+ */
+static gboolean exec_fds_useful(const QiocEndpoint *ep, GError **errp)
+{
+    const char *which = NULL;
+
+    if (ep->addr->o.fdin >= 0 && !(ep->need & QIOC_ACCESS_WRITE)) {
+        which = "fdin is useless here: qioc only reads from this child";
+    } else if (ep->addr->o.fdout >= 0 && !(ep->need & QIOC_ACCESS_READ)) {
+        which = "fdout is useless here: qioc only writes to this child";
+    }
+    if (which) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "option %s",
+                    which);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean exec_options(const QiocEndpoint *ep,
                              QIOChannelCommandOptions *o, GError **errp)
 {
-    if (!exec_link(addr, &o->link, errp)) {
+    const QiocAddress *addr = ep->addr;
+
+    if (!exec_fds_useful(ep, errp) || !exec_link(addr, &o->link, errp)) {
         return FALSE;
     }
     o->merge_stderr = addr->o.merge_stderr;
@@ -68,8 +92,8 @@ static gboolean exec_options(const QiocAddress *addr,
     /* socat: 0 or 1 makes a new group. */
     o->pgid = addr->o.setpgid == 1 ? 0 : (int)addr->o.setpgid;
     o->ctty = addr->o.ctty;
-    o->child_fdin = (int)addr->o.fdin;
-    o->child_fdout = (int)addr->o.fdout;
+    o->child_fdin = addr->o.fdin >= 0 ? (int)addr->o.fdin : 0;
+    o->child_fdout = addr->o.fdout >= 0 ? (int)addr->o.fdout : 1;
     o->signal_on_close = !addr->o.end_close;
     /* su= and chroot= are the child's (qioc's own stay as they are). */
     o->chroot_dir = addr->o.chroot;
@@ -231,7 +255,7 @@ static QIOChannel *exec_open(QiocEndpoint *ep, QiocAccess *access,
     g_auto(GStrv) argv = NULL;
     QIOChannelCommand *cioc;
 
-    if (!exec_options(addr, &o, errp)) {
+    if (!exec_options(ep, &o, errp)) {
         return NULL;
     }
     argv = exec_argv(addr, errp);

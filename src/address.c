@@ -273,9 +273,9 @@ static const QiocOptDesc addr_options[] = {
      "give the child the other address's descriptor; relay nothing",
      OFF(nofork)},
     {"fdin", NULL, INT, O_EXEC, "0", NULL, "the child reads from fd N",
-     OFF(fdin)},
+     OFF(fdin), TRUE},
     {"fdout", NULL, INT, O_EXEC, "1", NULL, "the child writes to fd N",
-     OFF(fdout)},
+     OFF(fdout), TRUE},
     /* A PTY ends by closing already, as socat's does: accepted there. */
     {"end-close", NULL, FLAG, O_EXEC | O_PTY, "0", NULL,
      "at the end, close the channel without signalling the child (PTY: "

@@ -1148,6 +1148,23 @@ nofork_to_file() {
     [[ $output == $'on-fd-5\nHELLO' ]]
 }
 
+@test "fdout= where qioc only writes to the child (and fdin= where it only reads) is an error, as in socat" {
+    same_as_socat -u /dev/null EXEC:cat,fdout=1
+    assert_status 1
+    same_as_socat -U /dev/null EXEC:cat,fdin=0
+    assert_status 1
+    run --separate-stderr qioc -u /dev/null EXEC:cat,fdout=1
+    assert_status 1
+    [[ $stderr == *"option fdout is useless here: qioc only writes to this child"* ]]
+    # The half of A!!B that only writes, likewise; the reading half may.
+    run --separate-stderr qioc - 'STDIN!!EXEC:cat,fdout=1' </dev/null
+    assert_status 1
+    [[ $stderr == *"option fdout is useless here"* ]]
+    run --separate-stderr qioc -u - 'EXEC:cat,fdin=0' <<<still-fine
+    assert_status 0
+    [[ $output == still-fine ]]
+}
+
 # endless_child: $T/endless, a child that closes its stdout at once and
 # keeps running 4 s, noting a SIGTERM in $T/sig; pids in $T/*.pid.
 endless_child() {
