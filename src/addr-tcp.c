@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 
 #include "addr-tcp.h"
+#include "log.h"
 
 gboolean qioc_ip_parse_port(const char *text, guint16 *port, GError **errp)
 {
@@ -152,18 +153,72 @@ gboolean qioc_ip_local_address(const QiocAddress *addr, int family,
     return TRUE;
 }
 
+/*
+ * bind=HOST where HOST is a name with addresses of both families, and
+ * the connect may take either: the local address of the family that
+ * @first is not, so that the bind follows the family of each address
+ * tried (bind=localhost reaches 127.0.0.1 when ::1 refuses). NULL
+ * otherwise.
+ */
+static GSocketAddress *local_other_family(const QiocEndpoint *ep,
+                                          GSocketAddress *first)
+{
+    g_autofree char *host = qioc_ip_listen_host(ep->addr);
+    g_autoptr(GInetAddress) literal = NULL;
+    GSocketAddress *other = NULL;
+    int family;
+
+    if (!first || ep->family != AF_UNSPEC || !host || !*host) {
+        return NULL;
+    }
+    literal = g_inet_address_new_from_string(host);
+    if (literal) {
+        return NULL;
+    }
+    family = g_socket_address_get_family(first) == G_SOCKET_FAMILY_IPV6
+                 ? AF_INET
+                 : AF_INET6;
+    /* A name without an address of the other family has no second try. */
+    if (!qioc_ip_local_address(ep->addr, family, &other, NULL)) {
+        return NULL;
+    }
+    return other;
+}
+
+struct QiocTcpTarget {
+    GSocketConnectable *target;
+    GSocketAddress *local;       /* bind=, sourceport=, or NULL */
+    GSocketAddress *local_other; /* see local_other_family() */
+    QIOChannelSocketOptions sopts;
+};
+
 typedef struct {
     QiocEndpoint *ep;
+    const QiocTcpTarget *t;
+    GSocketConnectable *target;
+    gboolean other_tried;
     QiocOpenDone *done;
     gpointer data;
 } QiocTcpConnect;
 
-/* Options that apply once connected. */
+static void tcp_connect_with(QiocTcpConnect *c, GSocketAddress *local);
+
+/* Options that apply once connected; a failed first family tries the other. */
 static void tcp_connected(QIOChannel *ioc, GError *err, gpointer data)
 {
     QiocTcpConnect *c = data;
     QiocTcpConnect call = *c;
 
+    if (!ioc && c->t->local_other && !c->other_tried) {
+        qioc_log_address(2, c->ep->addr->index, c->ep->addr->text,
+                         "%s; trying the other family with its bind address",
+                         err->message);
+        g_error_free(err);
+        c->other_tried = TRUE;
+        tcp_connect_with(c, c->t->local_other);
+        return;
+    }
+    g_object_unref(c->target);
     g_free(c);
     if (ioc) {
         qioc_tcp_set_opts(call.ep, QIO_CHANNEL_SOCKET(ioc));
@@ -171,16 +226,19 @@ static void tcp_connected(QIOChannel *ioc, GError *err, gpointer data)
     call.done(ioc, err, call.data);
 }
 
-struct QiocTcpTarget {
-    GSocketConnectable *target;
-    GSocketAddress *local; /* bind=, sourceport=, or NULL */
-    QIOChannelSocketOptions sopts;
-};
+static void tcp_connect_with(QiocTcpConnect *c, GSocketAddress *local)
+{
+    QIOChannelSocketOptions sopts = c->t->sopts;
+
+    sopts.bind = local;
+    qioc_socket_connect(c->target, &sopts, tcp_connected, c);
+}
 
 void qioc_tcp_target_free(QiocTcpTarget *t)
 {
     g_clear_object(&t->target);
     g_clear_object(&t->local);
+    g_clear_object(&t->local_other);
     g_free(t);
 }
 
@@ -210,6 +268,7 @@ QiocTcpTarget *qioc_tcp_target_new_at(const QiocEndpoint *ep, const char *host,
     if (addr->o.connect_timeout > 0) {
         t->sopts.connect_timeout_ms = (int)(addr->o.connect_timeout * 1000);
     }
+    t->local_other = local_other_family(ep, local);
     t->local = g_steal_pointer(&local);
     /*
      * An address literal needs no resolving: as a socket address it is
@@ -230,12 +289,10 @@ void qioc_tcp_connect_to(QiocEndpoint *ep, const QiocTcpTarget *t,
                          GSocketConnectable *target, QiocOpenDone *done,
                          gpointer data)
 {
-    QIOChannelSocketOptions sopts = t->sopts;
     QiocTcpConnect *c = g_new0(QiocTcpConnect, 1);
 
-    sopts.bind = t->local;
-    *c = (QiocTcpConnect){ep, done, data};
-    qioc_socket_connect(target, &sopts, tcp_connected, c);
+    *c = (QiocTcpConnect){ep, t, g_object_ref(target), FALSE, done, data};
+    tcp_connect_with(c, t->local);
 }
 
 void qioc_tcp_connect(QiocEndpoint *ep, const QiocTcpTarget *t,

@@ -69,12 +69,34 @@ const QiocAddrDesc *qioc_addr_desc(QiocAddrKind kind)
 
 /* ---------------------------------------------------------------- endpoint */
 
-/* Every address @host resolves to, each as a one-address network. */
+/* The IPv4 address @ia with its bits past @bits cleared. */
+static GInetAddress *network_of(GInetAddress *ia, guint bits)
+{
+    guint8 b[4];
+
+    memcpy(b, g_inet_address_to_bytes(ia), 4);
+    for (guint i = 0; i < 32; i++) {
+        if (i >= bits) {
+            b[i / 8] &= (guint8) ~(0x80u >> (i % 8));
+        }
+    }
+    return g_inet_address_new_from_bytes(b, G_SOCKET_FAMILY_IPV4);
+}
+
+/*
+ * Every address @entry's host resolves to, each as a network: HOST alone
+ * is its addresses exactly; HOST/BITS (socat's HOST:NETMASK) widens its
+ * IPv4 addresses to /BITS, while its IPv6 addresses stay exact (an IPv4
+ * prefix says nothing of an IPv6 network).
+ */
 static gboolean networks_add_host(GPtrArray *masks, const char *option,
-                                  const char *host, GError **errp)
+                                  const char *entry, GError **errp)
 {
     g_autoptr(GResolver) resolver = g_resolver_get_default();
     g_autoptr(GError) err = NULL;
+    g_auto(GStrv) parts = g_strsplit(entry, "/", 2);
+    const char *host = parts[0];
+    guint v4_bits = parts[1] ? (guint)g_ascii_strtoull(parts[1], NULL, 10) : 32;
     GList *found = g_resolver_lookup_by_name(resolver, host, NULL, &err);
 
     if (!found) {
@@ -84,10 +106,11 @@ static gboolean networks_add_host(GPtrArray *masks, const char *option,
     }
     for (GList *l = found; l; l = l->next) {
         GInetAddress *ia = l->data;
+        gboolean v4 = g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV4;
+        g_autoptr(GInetAddress) net = v4 ? network_of(ia, v4_bits) : NULL;
 
-        g_ptr_array_add(masks,
-                        g_inet_address_mask_new(
-                            ia, g_inet_address_get_native_size(ia) * 8, NULL));
+        g_ptr_array_add(masks, g_inet_address_mask_new(
+                                   net ? net : ia, v4 ? v4_bits : 128, NULL));
     }
     g_resolver_free_addresses(found);
     return TRUE;

@@ -1376,6 +1376,19 @@ static gboolean is_host_name(const char *s)
            strspn(s, "0123456789.") != n;
 }
 
+/* A host name, alone or with an IPv4 prefix length: "gw", "gw/24". */
+static gboolean is_host_net(const char *net)
+{
+    const char *slash = strchr(net, '/');
+    g_autofree char *host =
+        g_strndup(net, slash ? (gsize)(slash - net) : strlen(net));
+    guint64 bits;
+
+    return is_host_name(host) &&
+           (!slash ||
+            g_ascii_string_to_unsigned(slash + 1, 10, 0, 32, &bits, NULL));
+}
+
 /* The bits of a contiguous IPv4 netmask "255.255.240.0", else -1. */
 static int ipv4_mask_bits(const char *text)
 {
@@ -1427,10 +1440,11 @@ static char *parse_cidrs(const QiocOptDesc *desc, const char *value, char **why)
         g_autofree char *net = socat_net(g_strstrip(nets[i]));
 
         mask = g_inet_address_mask_new_from_string(net, &err);
-        if (mask == NULL && !is_host_name(net)) {
+        if (mask == NULL && !is_host_net(net)) {
             *why = g_strdup_printf(
                 "\"%s\" is not a network ADDRESS[/BITS] (or socat's "
-                "ADDRESS:NETMASK) or a host name",
+                "ADDRESS:NETMASK) or a host name (HOST[/BITS] for its IPv4 "
+                "addresses)",
                 net);
             return NULL;
         }

@@ -44,6 +44,8 @@ def addr_of(a):
     if "/" in a:
         return socket.AF_UNIX, a
     host, _, port = a.rpartition(":")
+    if host.startswith("["):
+        return socket.AF_INET6, (host[1:-1], int(port))
     return socket.AF_INET, (host or "127.0.0.1", int(port))
 
 def connect(a, src=None):
@@ -188,7 +190,7 @@ wait = float(sys.argv[3]) if len(sys.argv) > 3 else 10
 src = sys.argv[4] if len(sys.argv) > 4 else None
 s = connect(addr, src)
 if src:
-    print("from %s %d" % s.getsockname(), file=sys.stderr)
+    print("from %s %d" % s.getsockname()[:2], file=sys.stderr)
 try:
     s.sendall(line.encode() + b"\n")
 except OSError:
@@ -632,6 +634,25 @@ for linger in (False, True):
     ask 127.0.0.1:"$P" other 10 127.0.0.2
     [[ $output == "<closed>" ]]
     wait_line "$T/err" "qioc: refused 127.0.0.2:${stderr##* }: not in range=localhost"
+}
+
+@test "range=localhost:255.255.255.0: a host name with socat's NETMASK widens its IPv4 addresses, its IPv6 ones stay exact" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork,range=localhost:255.255.255.0 \
+        TCP:127.0.0.1:"$B" 2>"$T/err"
+    wait_port "$P"
+    ask 127.0.0.1:"$P" near 10 127.0.0.9
+    [[ $output == near ]] || { cat "$T/err" >&2; return 1; }
+    ask [::1]:"$P" six 10 ::1
+    [[ $output == six ]] || { echo "# $output $stderr" >&2; cat "$T/err" >&2; return 1; }
+    ask 127.0.0.1:"$P" far 10 127.0.1.1
+    [[ $output == "<closed>" ]]
+    wait_line "$T/err" "qioc: refused 127.0.1.1:${stderr##* }: not in range=localhost/24"
+    # HOST/BITS is the same, written as qioc writes it
+    run --separate-stderr qioc --dry-run TCP-LISTEN:"$P",range=localhost/24 -
+    assert_status 0
+    run --separate-stderr qioc TCP-LISTEN:"$P",range=localhost/33 -
+    assert_usage_error localhost/33
 }
 
 @test "range=: a value that is neither a network nor a host name is a usage error" {

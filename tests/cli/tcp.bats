@@ -271,6 +271,17 @@ EOF
     grep -qx "peer 127.0.0.1 $sp" "$T/events" || { cat "$T/events" >&2; return 1; }
 }
 
+@test "bind=localhost on TCP:localhost follows each family tried (peer on 127.0.0.1, then on ::1)" {
+    # GLib's resolver gives localhost an address of each family, whatever
+    # /etc/hosts says: whichever comes first, one of the two peers makes
+    # qioc bind the other family's address.
+    client_to_peer TCP:localhost:"$P",bind=localhost 127.0.0.1
+    grep -q '^peer 127.0.0.1 ' "$T/events" || { cat "$T/events" >&2; return 1; }
+    P=$(free_port)
+    client_to_peer TCP:localhost:"$P",bind=localhost ::1
+    grep -q '^peer ::1 ' "$T/events" || { cat "$T/events" >&2; return 1; }
+}
+
 @test "sourceport= sets the client's port (and sp= is its alias)" {
     local sp
     sp=$(free_port)
