@@ -571,6 +571,19 @@ static bool tls_session_setup(QIOChannelTLS *tioc, GError **errp)
     return true;
 }
 
+/*
+ * Whether @name may go out as SNI, which carries DNS names only: not an
+ * IP address, nor a name a certificate spells some other way ("[::1]"),
+ * which servers reject with an illegal_parameter alert.
+ */
+static bool tls_is_dns_name(const char *name)
+{
+    return *name && !g_hostname_is_ip_address(name) &&
+           name[strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")] ==
+               '\0';
+}
+
 static void tls_setup_verify(QIOChannelTLS *tioc)
 {
     gnutls_typed_vdata_st *data = tioc->vdata;
@@ -618,7 +631,7 @@ static QIOChannelTLS *tls_new(QIOChannel *master, QIOTLSCreds *creds,
                                                   ? GNUTLS_CERT_REQUIRE
                                                   : GNUTLS_CERT_REQUEST);
     }
-    if (!is_server && hostname && !g_hostname_is_ip_address(hostname)) {
+    if (!is_server && hostname && tls_is_dns_name(hostname)) {
         tioc->server_name = g_strdup(hostname);
     }
     if (tls_verifies_peer(tioc)) {

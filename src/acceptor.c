@@ -210,13 +210,99 @@ static gboolean acceptor_unpark(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* ---------------------------------------------------------------- refusal */
+
+/*
+ * A refused client (range=, sourceport=, lowport) is closed gently: its
+ * side of the stream is ended at once, then what it sends is read and
+ * dropped until it ends too, so that it sees an end of stream rather than
+ * the reset that closing a socket with unread data sends (which would
+ * make a client that had already sent a line fail on "Connection reset
+ * by peer", depending on timing). The drain is bounded in bytes, time
+ * and in how many run at once; past these the socket is just closed.
+ */
+#define REFUSED_DRAIN_BYTES (64 * 1024)
+#define REFUSED_DRAIN_MS 2000
+#define REFUSED_DRAINS_MAX 64
+
+static gint refused_draining;
+
+typedef struct {
+    QIOChannel *ioc;
+    GSource *watch;
+    GSource *timer;
+    gsize left;
+} QiocRefused;
+
+static void refused_end(QiocRefused *r)
+{
+    g_source_destroy(r->watch);
+    g_source_unref(r->watch);
+    g_source_destroy(r->timer);
+    g_source_unref(r->timer);
+    qio_channel_close(r->ioc, NULL);
+    g_object_unref(r->ioc);
+    g_free(r);
+    g_atomic_int_dec_and_test(&refused_draining);
+}
+
+static gboolean refused_readable(QIOChannel *ioc, GIOCondition cond,
+                                 gpointer data)
+{
+    QiocRefused *r = data;
+    char buf[16384];
+
+    for (;;) {
+        ssize_t n = qio_channel_read(ioc, buf, MIN(sizeof(buf), r->left), NULL);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            return G_SOURCE_CONTINUE;
+        }
+        if (n <= 0 || (r->left -= (gsize)n) == 0) {
+            refused_end(r);
+            return G_SOURCE_REMOVE;
+        }
+    }
+}
+
+static gboolean refused_timeout(gpointer data)
+{
+    refused_end(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void refused_close(QIOChannelSocket *client)
+{
+    QIOChannel *ioc = QIO_CHANNEL(client);
+    QiocRefused *r;
+
+    if (g_atomic_int_add(&refused_draining, 1) >= REFUSED_DRAINS_MAX ||
+        qio_channel_set_blocking(ioc, false, NULL) < 0 ||
+        qio_channel_shutdown(ioc, QIO_CHANNEL_SHUTDOWN_WRITE, NULL) < 0) {
+        g_atomic_int_dec_and_test(&refused_draining);
+        qio_channel_close(ioc, NULL);
+        return;
+    }
+    r = g_new0(QiocRefused, 1);
+    r->ioc = g_object_ref(ioc);
+    r->left = REFUSED_DRAIN_BYTES;
+    r->watch = qio_channel_create_watch(ioc, G_IO_IN | G_IO_HUP | G_IO_ERR);
+    g_source_set_callback(r->watch, G_SOURCE_FUNC(refused_readable), r, NULL);
+    g_source_attach(r->watch, qioc_context());
+    r->timer = g_timeout_source_new(REFUSED_DRAIN_MS);
+    g_source_set_callback(r->timer, refused_timeout, r, NULL);
+    g_source_attach(r->timer, qioc_context());
+}
+
+/* ---------------------------------------------------------------- clients */
+
 static void acceptor_take_client(QiocAcceptor *acc, QIOChannelSocket *client,
                                  guint number)
 {
     const QiocAddress *addr = acc->ep->addr;
 
     if (!qioc_endpoint_accept_client(acc->ep, client)) {
-        qio_channel_close(QIO_CHANNEL(client), NULL);
+        refused_close(client);
         return;
     }
     if (acc->failing) {

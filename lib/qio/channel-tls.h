@@ -108,8 +108,9 @@ typedef enum {
  * @master: the channel to run TLS over (referenced)
  * @creds: client credentials (referenced)
  * @hostname: (nullable): the server's name: sent as SNI (unless it is an
- *   IP address) and, when @creds verify, checked against the
- *   certificate; %NULL checks the chain only
+ *   IP address or otherwise no DNS name, such as "[::1]") and, when
+ *   @creds verify, checked against the certificate; %NULL checks the
+ *   chain only
  * @errp: return location for an error
  *
  * Creates the client end of a session; nothing is sent before

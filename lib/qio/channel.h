@@ -610,9 +610,6 @@ off_t qio_channel_io_seek(QIOChannel *ioc, off_t offset, int whence,
  * its callback with g_source_set_callback() and attach it with
  * g_source_attach().
  *
- * Creates a source that is ready when @ioc is ready for @condition;
- * set its callback with g_source_set_callback() and attach it.
- *
  * Returns: (transfer full): a new, unattached #GSource whose callback is a
  * #QIOChannelFunc. It holds a reference on @ioc.
  */

@@ -558,6 +558,33 @@ for linger in (False, True):
     [[ $(wc -l <"$T/err") == 1 ]] || { cat "$T/err" >&2; return 1; }
 }
 
+@test "range=: a refused client that had already sent data sees an end of stream, not a reset" {
+    echo_backend "$B"
+    bg_qioc TCP-LISTEN:"$P",fork,range=127.0.0.2/32 TCP:127.0.0.1:"$B" 2>"$T/err"
+    local qpid=$BG_PID
+    wait_port "$P"
+    # Stopped, qioc cannot accept: the client's line is in the socket
+    # before qioc looks at it, where a plain close would send a reset.
+    kill -STOP "$qpid"
+    py "$PY_COMMON"'
+s = connect("127.0.0.1:'"$P"'", "127.0.0.1")
+s.sendall(b"refused line\n")
+os.kill('"$qpid"', 18)  # SIGCONT
+s.settimeout(10)
+try:
+    print("eof" if s.recv(100) == b"" else "data")
+except ConnectionResetError:
+    print("reset")
+' >"$T/py.out"
+    [[ $(cat "$T/py.out") == eof ]] || { cat "$T/py.out" "$T/err" >&2; return 1; }
+    # a qioc client likewise ends cleanly, with nothing read
+    run --separate-stderr qioc - TCP:127.0.0.1:"$P" <<<"also refused"
+    assert_status 0
+    [[ -z $output ]]
+    still_running "$qpid"
+    refute grep -q refused "$T/backend"
+}
+
 @test "range= on a listener bound to 127.0.0.1, without fork: the first client in range is the one" {
     echo_backend "$B"
     bg_qioc TCP-LISTEN:"$P",bind=127.0.0.1,range=127.0.0.2/32 \

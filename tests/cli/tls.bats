@@ -66,6 +66,8 @@ setup_file() {
     make_cert rogue other-ca 'cn = "rogue client"' tls_www_client signing_key
     make_cert named ca 'cn = "qioc-test.example"' \
         'dns_name = "qioc-test.example"' tls_www_server signing_key
+    # socat's test.sh's IPv6 server certificate: the address as its CN
+    make_cert bracketed ca 'cn = "[::1]"' tls_www_server signing_key
     mkdir "$CERTS/capath" "$CERTS/empty"
     cp "$CERTS/other-ca.pem" "$CERTS/ca.pem" "$CERTS/capath/"
     make_expired
@@ -758,6 +760,18 @@ t.close()' "$CERTS/server.pem" "$CERTS/server-key.pem" "$PORT" "$T/py.log" "$@" 
     serve "cert=$CERTS/named.pem,key=$CERTS/named-key.pem"
     fails_with 1 "certificate verification failed: $NOT_FOR\"127.0.0.1\"" \
         - "TLS:127.0.0.1:$PORT,$CA"
+}
+
+@test "an IP address is checked against the certificate's IP addresses, not a CN that spells it; commonname=[::1] takes that CN (and sends no SNI)" {
+    serve "cert=$CERTS/bracketed.pem,key=$CERTS/bracketed-key.pem"
+    fails_with 1 "certificate verification failed: $NOT_FOR\"::1\"" \
+        - "TLS:[::1]:$PORT,$CA"
+    serve "cert=$CERTS/bracketed.pem,key=$CERTS/bracketed-key.pem"
+    # "[::1]" is no DNS name: sent as SNI, qioc's server would refuse it
+    run timeout 20 "$QIOC" - "TLS:[::1]:$PORT,$CA,commonname=[::1]" <<<"by CN"
+    [ "$status" -eq 0 ]
+    server_exits 0
+    [ "$(cat "$T/srv.out")" = "by CN" ]
 }
 
 @test "commonname= is also the SNI name unless snihost= is given" {
