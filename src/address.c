@@ -19,6 +19,7 @@
 #include <gio/gio.h>
 
 #include "addr.h"
+#include "dalan.h"
 #include "term.h"
 
 /* clang-format off */
@@ -156,7 +157,9 @@ static const QiocOptDesc addr_options[] = {
     {"sndbuf", NAMES("so-sndbuf"), SIZE, O_SOCKET, NULL, NULL,
      "socket send buffer size (SO_SNDBUF)", OFF(sndbuf)},
     {"setsockopt-listen", NAMES("sockopt-listen"), SOCKOPT, O_SOCKET, NULL,
-     NULL, "setsockopt(2) LEVEL:NAME:x0102... before bind or connect",
+     NULL,
+     "setsockopt(2) LEVEL:NAME:DATA (x0102..., socat's i1...) before bind or "
+     "connect",
      OFF(setsockopt_listen)},
     {"setsockopt-int", NAMES("sockopt-int"), SOCKOPT, O_SOCKET, NULL, NULL,
      "setsockopt(2) LEVEL:NAME:INT once connected (each client of a "
@@ -164,7 +167,8 @@ static const QiocOptDesc addr_options[] = {
      OFF(setsockopt_int)},
     {"setsockopt-bin", NAMES("setsockopt", "sockopt", "sockopt-bin"), SOCKOPT,
      O_SOCKET, NULL, NULL,
-     "setsockopt(2) LEVEL:NAME:x0102... once connected (each client of a "
+     "setsockopt(2) LEVEL:NAME:DATA (x0102..., socat's i1...) once connected "
+     "(each client of a "
      "listener)",
      OFF(setsockopt_bin)},
     {"setsockopt-string", NAMES("sockopt-string"), SOCKOPT, O_SOCKET, NULL,
@@ -1480,15 +1484,13 @@ static gboolean is_hex_bytes(const char *text)
     return n > 0 && n % 2 == 0 && strspn(text + 1, HEX_DIGITS) == n;
 }
 
+/* x0102..., or any other form of socat's data notation (src/dalan.h). */
 static char *sockopt_bytes_value(const char *text, char **why)
 {
-    if (!is_hex_bytes(text)) {
-        *why = g_strdup_printf("bad VALUE \"%s\": expected x followed by "
-                               "two hex digits a byte (x0102...)",
-                               text);
-        return NULL;
+    if (is_hex_bytes(text)) {
+        return g_ascii_strdown(text, -1);
     }
-    return g_ascii_strdown(text, -1);
+    return qioc_dalan_to_hex(text, why);
 }
 
 static char *sockopt_value(SockoptKind kind, const char *text, char **why)

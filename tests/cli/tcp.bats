@@ -691,24 +691,45 @@ PY
 @test "setsockopt-bin, setsockopt-string and setsockopt-listen pass their bytes" {
     need_strace
     # 1:13 is SOL_SOCKET, SO_LINGER: {on, 4 s}; 1:9 SO_KEEPALIVE
-    traced "$T/calls" TCP4-LISTEN:"$P",bind=127.0.0.1,setsockopt-listen=1:13:x0100000004000000,accept-timeout=0.1 - </dev/null || true
+    # in socat's data notation: i1i4 is the ints 1 and 4 (x0100000004000000)
+    traced "$T/calls" TCP4-LISTEN:"$P",bind=127.0.0.1,setsockopt-listen=1:13:i1i4,accept-timeout=0.1 - </dev/null || true
     before "$T/calls" 'SOL_SOCKET, SO_LINGER, \{l_onoff=1, l_linger=4\}, 8' '^bind\('
     random_file "$T/a" 64K
     bg_peer --port "$P" --ready "$T/ready" xfer --recv "$T/got"
     local ppid=$BG_PID
     wait_file "$T/ready"
-    traced "$T/ccalls" - TCP:127.0.0.1:"$P",setsockopt=1:9:x01000000,setsockopt-string=6:13:cubic <"$T/a" >/dev/null
+    # 1 alone is the int 1, as in socat
+    traced "$T/ccalls" - TCP:127.0.0.1:"$P",setsockopt=1:9:1,setsockopt-string=6:13:cubic <"$T/a" >/dev/null
     reap "$ppid"
     assert_same "$T/a" "$T/got"
     before "$T/ccalls" '^connect\(' 'SOL_SOCKET, SO_KEEPALIVE, \[1\], 4'
     before "$T/ccalls" '^connect\(' 'SOL_TCP, TCP_CONGESTION, "cubic\\0", 6'
 }
 
+@test "setsockopt-bin= reads socat's data notation: text, characters, numbers of each size, hex" {
+    local v want
+    while read -r v want; do
+        run --separate-stderr qioc --dry-run - "TCP:127.0.0.1:$P,setsockopt-bin=6:13:$v"
+        assert_status 0
+        assert_contains "$output" "setsockopt-bin=6:13:$want"
+    done <<'END'
+\"reno\"b0 x72656e6f00
+\'A\'\'\\n\' x410a
+s1 x0100
+S65535B255 xffffff
+b-1 xff
+l2 x0200000000000000
+i1I2 x0100000002000000
+7 x07000000
+x0A0b x0a0b
+END
+}
+
 @test "bad socket option values: one line, exit 2" {
     local v
     for v in ttl=0 ttl=256 tos=0x100 mss=20 rcvbuf=4G linger=-1 \
         interface=0123456789abcdefg setsockopt-int=1:2 setsockopt-int=x:2:3 \
-        setsockopt-bin=1:2:0102 setsockopt-bin=1:2:x1 setsockopt-int=1:2:9999999999; do
+        setsockopt-bin=1:2:q setsockopt-bin=1:2:x1 setsockopt-int=1:2:9999999999; do
         run --separate-stderr qioc - TCP:127.0.0.1:"$P,$v" </dev/null
         assert_usage_error "${v#*=}"
         assert_contains "$stderr" "for ${v%%=*}: "
