@@ -119,9 +119,34 @@ static gboolean seek_opened(const QiocAddress *addr, int fd, GError **errp)
     return TRUE;
 }
 
+/*
+ * unlink-close on FILE, GOPEN, CREATE (off unless given, as in socat):
+ * the channel carries the path that the end of the connection removes.
+ */
+#define UNLINK_AT_CLOSE "qioc-unlink-at-close"
+
+static void unlink_at_close(QIOChannel *ioc, const char *path)
+{
+    g_object_set_data_full(G_OBJECT(ioc), UNLINK_AT_CLOSE, g_strdup(path),
+                           g_free);
+}
+
+static gboolean file_finish(QiocEndpoint *ep, QIOChannel *ioc)
+{
+    const char *path = g_object_get_data(G_OBJECT(ioc), UNLINK_AT_CLOSE);
+
+    if (path && unlink(path) < 0 && errno != ENOENT) {
+        qioc_log_address(1, ep->addr->index, ep->addr->text,
+                         "cannot remove %s: %s", path, g_strerror(errno));
+    }
+    return TRUE;
+}
+
 static QIOChannel *open_path(const QiocAddress *addr, QiocAccess *access,
                              int flags, GError **errp)
 {
+    QIOChannel *ioc;
+
     const char *path = addr->params[0];
     gboolean existed = g_file_test(path, G_FILE_TEST_EXISTS);
     int fd = open_best(addr, path, &flags);
@@ -136,7 +161,11 @@ static QIOChannel *open_path(const QiocAddress *addr, QiocAccess *access,
         return NULL;
     }
     *access &= qioc_access_of_flags(flags);
-    return QIO_CHANNEL(qio_channel_file_new_fd(fd));
+    ioc = QIO_CHANNEL(qio_channel_file_new_fd(fd));
+    if (addr->o.unlink_close == 1) {
+        unlink_at_close(ioc, path);
+    }
+    return ioc;
 }
 
 static QIOChannel *file_open(QiocEndpoint *ep, QiocAccess *access,
@@ -233,35 +262,27 @@ static QIOChannel *open_fifo_both(const char *path, GError **errp)
 /* Writing only: the open that waits for a reader, in a worker thread. */
 /*
  * A FIFO qioc created is removed at the end of the connection, as socat
- * does (pipe_finish); one that existed stays. The channel carries the
- * path to remove.
+ * does (file_finish), or at once if the open failed; unlink-close=0
+ * keeps it. One that existed stays, unlink-close or not, as in socat.
  */
-#define FIFO_CREATED "qioc-fifo-created"
-
-static void fifo_done(const char *path, gboolean created, QIOChannel *ioc,
-                      GError *err, QiocOpenDone *done, gpointer data)
+static void fifo_done(const QiocAddress *addr, gboolean created,
+                      QIOChannel *ioc, GError *err, QiocOpenDone *done,
+                      gpointer data)
 {
-    if (created && ioc) {
-        g_object_set_data_full(G_OBJECT(ioc), FIFO_CREATED, g_strdup(path),
-                               g_free);
-    } else if (created) {
-        unlink(path);
+    const char *path = addr->params[0];
+
+    if (created && addr->o.unlink_close != 0) {
+        if (ioc) {
+            unlink_at_close(ioc, path);
+        } else {
+            unlink(path);
+        }
     }
     done(ioc, err, data);
 }
 
-static gboolean pipe_finish(QiocEndpoint *ep, QIOChannel *ioc)
-{
-    const char *path = g_object_get_data(G_OBJECT(ioc), FIFO_CREATED);
-
-    if (path && unlink(path) < 0 && errno != ENOENT) {
-        qioc_log_address(1, ep->addr->index, ep->addr->text,
-                         "cannot remove %s: %s", path, g_strerror(errno));
-    }
-    return TRUE;
-}
-
 typedef struct {
+    const QiocAddress *addr;
     char *path;
     gboolean created;
     int fd;
@@ -304,7 +325,7 @@ static void fifo_opened(QIOTask *task, gpointer opaque)
         ioc = QIO_CHANNEL(qio_channel_file_new_fd(f->fd));
         f->fd = -1;
     }
-    fifo_done(f->path, f->created, ioc, err, f->done, f->data);
+    fifo_done(f->addr, f->created, ioc, err, f->done, f->data);
 }
 
 /*
@@ -314,13 +335,14 @@ static void fifo_opened(QIOTask *task, gpointer opaque)
  * The wait must not hold up the loop (other clients, signals). If qioc
  * ends first, the thread ends with the process.
  */
-static void open_fifo_write(const char *path, gboolean created,
+static void open_fifo_write(const QiocAddress *addr, gboolean created,
                             QiocOpenDone *done, gpointer data)
 {
     QiocFifoOpen *f = g_new0(QiocFifoOpen, 1);
     QIOTask *task;
 
-    *f = (QiocFifoOpen){g_strdup(path), created, -1, done, data};
+    *f = (QiocFifoOpen){addr, g_strdup(addr->params[0]), created, -1, done,
+                        data};
     task = qio_task_new(NULL, fifo_opened, f, fifo_open_free);
     qio_task_run_in_thread(task, fifo_open_worker, f, NULL, NULL);
 }
@@ -336,14 +358,14 @@ static void fifo_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
     int fd;
 
     if (!make_fifo(addr, &created, &err)) {
-        fifo_done(path, created, NULL, err, done, data);
+        fifo_done(addr, created, NULL, err, done, data);
         return;
     }
     switch (ep->need) {
     case QIOC_ACCESS_WRITE:
         qioc_log_address(2, addr->index, addr->text,
                          "waiting for a reader of %s", path);
-        open_fifo_write(path, created, done, data);
+        open_fifo_write(addr, created, done, data);
         return;
     case QIOC_ACCESS_READ:
         /*
@@ -358,7 +380,7 @@ static void fifo_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
         ioc = open_fifo_both(path, &err);
         break;
     }
-    fifo_done(path, created, ioc, err, done, data);
+    fifo_done(addr, created, ioc, err, done, data);
 }
 
 static QIOChannel *pipe_open(QiocEndpoint *ep, QiocAccess *access,
@@ -432,16 +454,20 @@ const QiocAddrDesc qioc_addr_pipe = {.kind = QIOC_ADDR_PIPE,
                                      QIOC_ADDR_TYPES(pipe_types),
                                      .choose = pipe_choose,
                                      .open = pipe_open,
-                                     .finish = pipe_finish};
+                                     .finish = file_finish};
 
-const QiocAddrDesc qioc_addr_file = {
-    .kind = QIOC_ADDR_FILE, QIOC_ADDR_TYPES(file_types), .open = file_open};
+const QiocAddrDesc qioc_addr_file = {.kind = QIOC_ADDR_FILE,
+                                     QIOC_ADDR_TYPES(file_types),
+                                     .open = file_open,
+                                     .finish = file_finish};
 
 const QiocAddrDesc qioc_addr_gopen = {.kind = QIOC_ADDR_GOPEN,
                                       QIOC_ADDR_TYPES(gopen_types),
                                       .choose = gopen_choose,
-                                      .open = gopen_open};
+                                      .open = gopen_open,
+                                      .finish = file_finish};
 
 const QiocAddrDesc qioc_addr_create = {.kind = QIOC_ADDR_CREATE,
                                        QIOC_ADDR_TYPES(create_types),
-                                       .open = create_open};
+                                       .open = create_open,
+                                       .finish = file_finish};

@@ -35,6 +35,7 @@
 typedef struct {
     char *link;
     GHashTable *slaves;
+    gboolean keep; /* unlink-close=0 */
 } QiocPtyLinks;
 
 static void pty_links_free(gpointer data)
@@ -47,7 +48,7 @@ static void pty_links_free(gpointer data)
     while (g_hash_table_iter_next(&it, &slave, NULL)) {
         g_autofree char *target = g_file_read_link(links->link, NULL);
 
-        if (g_strcmp0(target, slave) == 0) {
+        if (!links->keep && g_strcmp0(target, slave) == 0) {
             unlink(links->link);
         }
     }
@@ -103,8 +104,8 @@ static void pty_remove_link(QiocEndpoint *ep, const char *slave)
         return;
     }
     target = g_file_read_link(links->link, NULL);
-    if (g_strcmp0(target, slave) == 0 && unlink(links->link) < 0 &&
-        errno != ENOENT) {
+    if (!links->keep && g_strcmp0(target, slave) == 0 &&
+        unlink(links->link) < 0 && errno != ENOENT) {
         qioc_log_address(1, ep->addr->index, ep->addr->text,
                          "cannot remove %s: %s", links->link,
                          g_strerror(errno));
@@ -124,6 +125,7 @@ static gboolean pty_prepare(QiocEndpoint *ep, GError **errp)
     }
     links = g_new0(QiocPtyLinks, 1);
     links->link = g_strdup(ep->addr->o.link);
+    links->keep = ep->addr->o.unlink_close == 0;
     links->slaves =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     ep->state = links;

@@ -162,7 +162,7 @@ static QIOChannelSocket *unix_bind(QiocEndpoint *ep, GError **errp)
         qio_channel_close(QIO_CHANNEL(sioc), NULL);
         return NULL;
     }
-    if (!addr->o.unlink_close) {
+    if (addr->o.unlink_close == 0) {
         qio_channel_socket_set_unlink_on_close(sioc, FALSE);
     }
     return g_steal_pointer(&sioc);

@@ -124,7 +124,7 @@ static QIONetListener *unix_listen(QiocEndpoint *ep, GError **errp)
         qio_net_listener_disconnect(listener);
         return NULL;
     }
-    if (!addr->o.unlink_close) {
+    if (addr->o.unlink_close == 0) {
         for (guint i = 0; i < qio_net_listener_get_nsockets(listener); i++) {
             qio_channel_socket_set_unlink_on_close(
                 qio_net_listener_get_socket(listener, i), FALSE);

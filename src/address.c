@@ -186,8 +186,6 @@ static const QiocOptDesc addr_options[] = {
      "retry a failed connect or listen without limit", OFF(forever)},
     {"unlink-early", NAMES("unlink"), FLAG, O_UNIXLISTEN, "0", NULL,
      "remove an existing socket file before binding", OFF(unlink_early)},
-    {"unlink-close", NULL, FLAG, O_UNIXLISTEN, "1", NULL,
-     "remove the socket file on exit", OFF(unlink_close)},
     {"mode", NAMES("perm"), MODE, O_FSPERM, NULL, NULL,
      "permissions of the created file", OFF(mode)},
     {"perm-late", NAMES("perm-early"), MODE, O_FSPERM, NULL, NULL,
@@ -198,6 +196,11 @@ static const QiocOptDesc addr_options[] = {
      "group of the created file", OFF(group)},
     {"umask", NULL, MODE, O_FSPERM, NULL, NULL, "umask while creating",
      OFF(umask)},
+    /* On for what qioc makes (sockets, FIFOs, pty links), off for files. */
+    {"unlink-close", NULL, FLAG, O_UNIXLISTEN | O_FSPERM, NULL, NULL,
+     "remove the file system entry at the end (default: on for sockets, "
+     "FIFOs and links qioc made, off for files)",
+     OFF(unlink_close), TRUE},
     /* socat takes it on any address; qioc's I/O never blocks anyway. */
     {"nonblock", NAMES("o-nonblock", "o-ndelay"), FLAG, O_ALL, "0", NULL,
      "open with O_NONBLOCK: a FIFO opens without waiting for its other end; "

@@ -400,7 +400,7 @@ typedef struct QiocAddrOpts {
     gboolean forever;
     /* unix socket files */
     gboolean unlink_early;
-    gboolean unlink_close;
+    int unlink_close; /* -1 unless given: each type has its default */
     /* creating file system objects */
     gint64 mode;
     gint64 perm_late;

@@ -373,6 +373,36 @@ fifo_to_cat() {
     [[ $output == "into the fifo"$'\n'"ff kept" ]]
 }
 
+# unlink_close ADDRESS: `relay -u - ADDRESS` on the path uc (a FIFO read
+# by a cat when ADDRESS is a PIPE), then whether uc is still there.
+unlink_close() {
+    local st=0 cpid=
+    if [[ $1 == PIPE:* ]]; then
+        [[ $1 == *unlink-close,* || $1 == *unlink-close ]] && mkfifo uc
+        bg sh -c 'while [ ! -p uc ]; do sleep 0.01; done; exec cat uc' >got
+        cpid=$BG_PID
+    fi
+    relay -u - "$1" || st=$?
+    [[ -z $cpid ]] || reap "$cpid" || return 1
+    [[ -e uc ]] && echo "uc kept" || echo "uc removed"
+    rm -f uc
+    return "$st"
+}
+
+@test "unlink-close: CREATE, FILE and GOPEN keep their file unless it is given; a FIFO qioc made goes unless unlink-close=0, one that was there stays; as in socat" {
+    local a
+    for a in CREATE:uc,unlink-close CREATE:uc FILE:uc,creat,unlink-close=1 \
+        GOPEN:uc,unlink-close PIPE:uc,unlink-close=0 PIPE:uc PIPE:uc,unlink-close; do
+        compare_socat unlink_close "$a" <<<"to $a"
+        assert_status 0
+        case $a in
+        *unlink-close=0 | CREATE:uc | PIPE:uc,unlink-close) want="uc kept" ;;
+        *) want="uc removed" ;;
+        esac
+        [[ $output == "$want" ]] || { echo "# $a: $output" >&2; return 1; }
+    done
+}
+
 # fifo_waiting PID: a thread of PID waits in open(2) for the other end of
 # a FIFO (the kernel's wait_for_partner).
 fifo_waiting() {

@@ -224,6 +224,17 @@ link_target_not() {
     done
 }
 
+@test "unlink-close=0 keeps the link at the end, as in socat" {
+    idle_stdin
+    bg_qioc - "PTY,link=$T/tty,unlink-close=0" <"$T/idle"
+    local qpid=$BG_PID
+    wait_file "$T/tty"
+    kill -TERM "$qpid"
+    reap "$qpid"
+    [[ -L $T/tty ]]
+    [[ $(readlink "$T/tty") == /dev/pts/* ]]
+}
+
 @test "fork: each client gets a pty of its own; the link is the newest one's" {
     local port qpid first second
     port=$(free_port)
