@@ -832,6 +832,25 @@ static double pump_close_timeout(QiocPump *pump)
     return pump->cfg.close_timeout;
 }
 
+/*
+ * One direction has ended: a direction that waits out ignoreeof's pause
+ * looks again at once, so that what the ended one wrote just before (into
+ * the very file the other reads, `FILE,ignoreeof!!FILE`) is read before a
+ * short -t ends it.
+ */
+static void pump_look_again(QiocPump *pump)
+{
+    for (int i = 0; i < 2; i++) {
+        QiocFlow *f = &pump->flow[i];
+
+        /* From the loop, not nested in the coroutine that ended. */
+        if (f->active && f->sleep_timer) {
+            qioc_source_remove(f->sleep_timer);
+            f->sleep_timer = qioc_timeout_add(0, flow_sleep_done, f);
+        }
+    }
+}
+
 static void pump_flow_ended(QiocPump *pump)
 {
     gboolean all_done = !pump->flow[0].active && !pump->flow[1].active;
@@ -850,6 +869,7 @@ static void pump_flow_ended(QiocPump *pump)
             qioc_timeout_add((guint)(pump_close_timeout(pump) * 1000),
                              close_timeout_expired, pump);
     }
+    pump_look_again(pump);
 }
 
 /* ---------------------------------------------------------------- splice */

@@ -290,6 +290,30 @@ streams() {
     [[ $output == hello ]]
 }
 
+# late_echo: `relay -t 0.1 - ./f,ignoreeof!!./f` whose line comes only once
+# the file is there (its reader has found it empty and waits to look
+# again), as in test.sh's FILE test on a busy machine.
+late_echo() {
+    local st=0
+    mkfifo in
+    # held open read-write, so that opening it for the relay never blocks
+    exec 7<>in
+    bg_relay -t 0.1 - "./f,ignoreeof!!./f" <in >out 2>err 7>&-
+    local pid=$BG_PID
+    poll 10 test -e f || return 1
+    echo "late line" >&7
+    exec 7>&-
+    reap "$pid" 10 || return 1
+    cat out
+    return "$BG_STATUS"
+}
+
+@test "FILE,ignoreeof!!FILE with -t 0.1: a line written after the reader found the file empty is still echoed, as in socat" {
+    compare_socat late_echo </dev/null
+    assert_status 0
+    [[ $output == "late line" ]]
+}
+
 @test "socat's nonblock and reuseaddr are taken where socat takes them" {
     run --separate-stderr qioc - PIPE:"$T/fifo",nonblock <<<hi
     assert_status 0
