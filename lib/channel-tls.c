@@ -554,6 +554,10 @@ static bool tls_session_setup(QIOChannelTLS *tioc, GError **errp)
             s, GNUTLS_CRD_CERTIFICATE,
             qio_tls_creds_get_gnutls_credentials(tioc->creds));
     }
+    if (ret >= 0 && qio_tls_creds_get_anonymous(tioc->creds)) {
+        ret = gnutls_credentials_set(s, GNUTLS_CRD_ANON,
+                                     qio__tls_creds_get_anon(tioc->creds));
+    }
     if (ret < 0) {
         g_set_error(errp, QIO_CHANNEL_TLS_ERROR, QIO_CHANNEL_TLS_ERROR_FAILED,
                     "TLS session: %s", gnutls_strerror(ret));

@@ -43,6 +43,14 @@ GSocketAddress *qio__address_next(GSocketAddressEnumerator *en,
 /* Close every descriptor of @fds, then free the array. */
 void qio__close_fds(int *fds, size_t nfds);
 
+/*
+ * The anonymous credentials (a gnutls_anon_server_credentials_t or
+ * gnutls_anon_client_credentials_t, by endpoint) of credentials made with
+ * #QIOTLSCredsOptions.anonymous, for gnutls_credentials_set().
+ */
+typedef struct _QIOTLSCreds QIOTLSCreds;
+void *qio__tls_creds_get_anon(QIOTLSCreds *creds);
+
 /* Total length of an iovec array. */
 size_t qio__iov_size(const struct iovec *iov, size_t niov);
 

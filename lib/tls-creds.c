@@ -20,9 +20,12 @@ struct _QIOTLSCreds {
     bool has_ca;
     bool has_cert;
     bool post_handshake_auth;
+    bool anonymous;
     char *priority;
     char **alpn;
     gnutls_certificate_credentials_t x509;
+    gnutls_anon_server_credentials_t anon_server; /* anonymous, a server */
+    gnutls_anon_client_credentials_t anon_client; /* anonymous, a client */
     gnutls_priority_t prio;
 };
 
@@ -42,6 +45,12 @@ static void qio_tls_creds_finalize(GObject *obj)
     }
     if (creds->x509) {
         gnutls_certificate_free_credentials(creds->x509);
+    }
+    if (creds->anon_server) {
+        gnutls_anon_free_server_credentials(creds->anon_server);
+    }
+    if (creds->anon_client) {
+        gnutls_anon_free_client_credentials(creds->anon_client);
     }
     g_free(creds->priority);
     g_strfreev(creds->alpn);
@@ -324,6 +333,45 @@ static bool load_trust(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
     return true;
 }
 
+/*
+ * Anonymous key exchange: credentials of its own kind, and no way to
+ * verify anyone. ANON-DH needs the server's group: a well-known one.
+ */
+static bool load_anonymous(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
+                           GError **errp)
+{
+    bool server = creds->endpoint == QIO_TLS_CREDS_ENDPOINT_SERVER;
+    int ret;
+
+    if (!server && opts->verify) {
+        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "anonymous TLS cannot verify the server: it "
+                            "shows no certificate (turn verification off)");
+        return false;
+    }
+    if (server && (opts->ca_file || opts->ca_dir)) {
+        g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "anonymous TLS cannot ask clients for "
+                            "certificates: give no CA file or directory");
+        return false;
+    }
+    if (server) {
+        ret = gnutls_anon_allocate_server_credentials(&creds->anon_server);
+        if (ret >= 0) {
+            ret = gnutls_anon_set_server_known_dh_params(
+                creds->anon_server, GNUTLS_SEC_PARAM_MEDIUM);
+        }
+    } else {
+        ret = gnutls_anon_allocate_client_credentials(&creds->anon_client);
+    }
+    if (ret < 0) {
+        gnutls_error(errp, ret, "anonymous TLS credentials");
+        return false;
+    }
+    creds->anonymous = true;
+    return true;
+}
+
 static bool creds_load(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
                        GError **errp)
 {
@@ -335,7 +383,8 @@ static bool creds_load(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
         return false;
     }
     if (!load_priority(creds, opts->priority, errp) ||
-        !copy_alpn(creds, opts->alpn, errp)) {
+        !copy_alpn(creds, opts->alpn, errp) ||
+        (opts->anonymous && !load_anonymous(creds, opts, errp))) {
         return false;
     }
     if (opts->cert_file) {
@@ -346,7 +395,8 @@ static bool creds_load(QIOTLSCreds *creds, const QIOTLSCredsOptions *opts,
         g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                     "%s: a private key without a certificate", opts->key_file);
         return false;
-    } else if (creds->endpoint == QIO_TLS_CREDS_ENDPOINT_SERVER) {
+    } else if (creds->endpoint == QIO_TLS_CREDS_ENDPOINT_SERVER &&
+               !creds->anonymous) {
         g_set_error_literal(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                             "a TLS server needs a certificate");
         return false;
@@ -399,6 +449,19 @@ bool qio_tls_creds_has_cert(QIOTLSCreds *creds)
 {
     g_return_val_if_fail(QIO_IS_TLS_CREDS(creds), false);
     return creds->has_cert;
+}
+
+bool qio_tls_creds_get_anonymous(QIOTLSCreds *creds)
+{
+    g_return_val_if_fail(QIO_IS_TLS_CREDS(creds), false);
+    return creds->anonymous;
+}
+
+/* For lib/channel-tls.c: the anonymous credentials of the endpoint's kind. */
+void *qio__tls_creds_get_anon(QIOTLSCreds *creds)
+{
+    return creds->anon_server ? (void *)creds->anon_server
+                              : (void *)creds->anon_client;
 }
 
 bool qio_tls_creds_get_post_handshake_auth(QIOTLSCreds *creds)

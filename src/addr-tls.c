@@ -136,7 +136,7 @@ static const CipherWord cipher_keywords[] = {
     {"aRSA", {NULL, NULL, "ECDHE-RSA:DHE-RSA:RSA"}},
     {"aECDSA", {NULL, NULL, "ECDHE-ECDSA"}},
     {"ECDSA", {NULL, NULL, "ECDHE-ECDSA"}},
-    {"aNULL", {NULL, NULL, "ANON-DH:ANON-ECDH"}},
+    {"aNULL", {NULL, NULL, "ANON-ECDH:ANON-DH"}},
     {"ADH", {NULL, NULL, "ANON-DH"}},
     {"AECDH", {NULL, NULL, "ANON-ECDH"}},
     {"PSK", {NULL, NULL, "PSK:DHE-PSK:ECDHE-PSK:RSA-PSK"}},
@@ -257,13 +257,21 @@ static void cipher_plan_remove(CipherPlan *plan, const CipherWord *w)
     }
 }
 
-/* One word of the list: NAME, !NAME or -NAME. FALSE: it cannot be mapped. */
+/*
+ * One word of the list: NAME, !NAME or -NAME. FALSE: it cannot be mapped.
+ * OpenSSL's @SECLEVEL=N and @STRENGTH only tune OpenSSL (socat's users
+ * add @SECLEVEL=0 for aNULL): GnuTLS has nothing of the kind to set.
+ */
 static gboolean cipher_plan_word(CipherPlan *plan, const char *word)
 {
     gboolean remove = *word == '!' || *word == '-';
     const char *name = remove ? word + 1 : word;
     CipherWord w;
 
+    if (g_str_has_prefix(word, "@SECLEVEL=") ||
+        g_str_equal(word, "@STRENGTH")) {
+        return TRUE;
+    }
     if (!cipher_word_lookup(name, &w) || (remove && cipher_word_is_all(&w)) ||
         (!remove && cipher_word_names_nothing(&w))) {
         return FALSE;
@@ -285,6 +293,19 @@ static void cipher_plan_narrowing(CipherPlan *plan)
     for (int c = 0; c < CLASS__COUNT; c++) {
         plan->narrows[c] = !plan->all && plan->items[c]->len > 0;
     }
+}
+
+/* Whether the key exchanges ":+A:+B" are all anonymous ones. */
+static gboolean anon_kx_only(const GString *items)
+{
+    g_auto(GStrv) kx = g_strsplit(items->str, ":+", -1);
+
+    for (char **k = kx; *k; k++) {
+        if (**k && !g_str_has_prefix(*k, "ANON-")) {
+            return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 /*
@@ -316,8 +337,12 @@ static gboolean cipher_items(const char *list, GString *out, char **bad)
             }
         }
         g_string_append(out, plan.removals->str);
-        /* TLS 1.3 has AEAD suites only: CBC alone means TLS 1.2 */
-        if (plan.narrows[CLASS_CIPHER] && !plan.aead) {
+        /*
+         * TLS 1.3 has AEAD suites only, and certificates: CBC alone, or
+         * anonymous key exchange alone (aNULL), means TLS 1.2
+         */
+        if ((plan.narrows[CLASS_CIPHER] && !plan.aead) ||
+            (plan.narrows[CLASS_KX] && anon_kx_only(plan.items[CLASS_KX]))) {
             g_string_append(out, ":-VERS-TLS1.3");
         }
     }
@@ -365,6 +390,24 @@ static char *tls_priority(const QiocAddrOpts *o, char **bad)
     }
     version_items_of(o, out);
     return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+/*
+ * Anonymous key exchange is asked for (cipher=aNULL, ADH, AECDH, or a
+ * priority= that adds it): the credentials then allow it.
+ */
+static gboolean tls_anonymous(const char *priority)
+{
+    return strstr(priority, "+ANON-") != NULL;
+}
+
+/* An address whose TLS may be anonymous (a server then needs no cert=). */
+static gboolean tls_addr_anonymous(const QiocAddress *addr)
+{
+    g_autofree char *bad = NULL;
+    g_autofree char *priority = tls_priority(&addr->o, &bad);
+
+    return priority && tls_anonymous(priority);
 }
 
 /* ---------------------------------------------------------------- checks */
@@ -454,6 +497,7 @@ static QIOTLSCreds *tls_creds_new(const QiocEndpoint *ep, GError **errp)
     copts.verify = o->verify;
     copts.priority = priority;
     copts.alpn = (const char *const *)alpn;
+    copts.anonymous = tls_anonymous(priority);
     return qio_tls_creds_new(endpoint_of(ep), &copts, errp);
 }
 
@@ -502,9 +546,14 @@ static gboolean tls_prepare(QiocEndpoint *ep, GError **errp)
     if (client && !ep->addr->o.verify) {
         /* once, at start-up, whatever -d says: it is a hole, not a detail */
         qioc_log_address(QIOC_LOG_WARNING, ep->addr->index, ep->addr->text,
-                         "verify=0: the server's certificate is not checked, "
-                         "so anyone on the path can pose as it (cafile= "
-                         "trusts a private CA instead)");
+                         tls_addr_anonymous(ep->addr)
+                             ? "anonymous TLS: the server shows no "
+                               "certificate, so anyone on the path can pose "
+                               "as it; the data is only safe from those who "
+                               "merely listen"
+                             : "verify=0: the server's certificate is not "
+                               "checked, so anyone on the path can pose as "
+                               "it (cafile= trusts a private CA instead)");
     }
     st->creds = tls_creds_new(ep, errp);
     return st->creds != NULL;
@@ -687,8 +736,18 @@ static void tls_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
 
 static gboolean check_tls_connect(const QiocAddress *addr, GError **errp)
 {
-    return (addr->type->layer || qioc_address_check_connect_port(addr, errp)) &&
-           check_tls_opts(addr, errp);
+    if (!(addr->type->layer || qioc_address_check_connect_port(addr, errp)) ||
+        !check_tls_opts(addr, errp)) {
+        return FALSE;
+    }
+    if (tls_addr_anonymous(addr) && addr->o.verify) {
+        qioc_address_fail(addr, errp,
+                          "anonymous TLS (cipher=%s) cannot verify the "
+                          "server, which shows no certificate: add verify=0",
+                          addr->o.cipher ? addr->o.cipher : "aNULL");
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static gboolean check_tls_listen(const QiocAddress *addr, GError **errp)
@@ -696,11 +755,23 @@ static gboolean check_tls_listen(const QiocAddress *addr, GError **errp)
     if (!addr->type->layer && !qioc_address_check_listen_port(addr, errp)) {
         return FALSE;
     }
-    if (!addr->o.cert) {
-        qioc_address_fail(addr, errp, "%s needs cert=FILE", addr->type->name);
+    if (!check_tls_opts(addr, errp)) {
         return FALSE;
     }
-    return check_tls_opts(addr, errp);
+    if (tls_addr_anonymous(addr) && (addr->o.cafile || addr->o.capath)) {
+        qioc_address_fail(addr, errp,
+                          "anonymous TLS cannot ask clients for "
+                          "certificates: drop cafile= and capath=");
+        return FALSE;
+    }
+    if (!addr->o.cert && !tls_addr_anonymous(addr)) {
+        qioc_address_fail(addr, errp,
+                          "%s needs cert=FILE (or cipher=aNULL for "
+                          "anonymous TLS)",
+                          addr->type->name);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static const QiocAddrType tls_connect_types[] = {

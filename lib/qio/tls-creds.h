@@ -29,7 +29,8 @@ G_DECLARE_FINAL_TYPE(QIOTLSCreds, qio_tls_creds, QIO, TLS_CREDS, GObject)
  * @QIO_TLS_CREDS_ENDPOINT_CLIENT: the side that connects; it verifies the
  *   server's chain and host name
  * @QIO_TLS_CREDS_ENDPOINT_SERVER: the side that accepts; it needs a
- *   certificate, and verifies clients only when it has a CA file
+ *   certificate (unless anonymous), and verifies clients only when it has
+ *   a CA file
  *
  * Which side of a TLS session credentials are for (qio_tls_creds_new()).
  */
@@ -66,6 +67,12 @@ typedef enum {
  *   offers, and refuses a client that offers ALPN but none of these (alert
  *   no_application_protocol); a client that offers none is served.
  *   qio_channel_tls_get_alpn_protocol() gives the outcome
+ * @anonymous: also allow anonymous key exchange (GnuTLS's ANON-ECDH and
+ *   ANON-DH, which exist in TLS 1.2 and before only, and which the
+ *   priority string must enable): neither side shows a certificate, so
+ *   nothing protects against a man in the middle. A server then needs no
+ *   certificate; a client that verifies, or a server with trust anchors,
+ *   is an error, as neither can be had without certificates
  *
  * Settings for qio_tls_creds_new(). Start from
  * %QIO_TLS_CREDS_OPTIONS_INIT so that new fields get their defaults.
@@ -79,6 +86,7 @@ typedef struct QIOTLSCredsOptions {
     const char *priority;
     bool post_handshake_auth;
     const char *const *alpn;
+    bool anonymous;
 } QIOTLSCredsOptions;
 
 /**
@@ -104,7 +112,9 @@ typedef struct QIOTLSCredsOptions {
  * the file's name, a bad priority string with the offending part. A
  * server without @opts->cert_file is an error. A CA directory that cannot
  * be opened fails with the system's reason, one without any certificate
- * with "no PEM certificate in the directory"; an ALPN name that is empty
+ * with "no PEM certificate in the directory"; #QIOTLSCredsOptions.anonymous
+ * with verification that needs certificates is an error (see there); an
+ * ALPN name that is empty
  * or longer than 255 bytes is an error. A client that verifies and
  * has no CA file or directory loads the system trust store
  * (gnutls_certificate_set_x509_system_trust()); a store that cannot be
@@ -157,6 +167,17 @@ bool qio_tls_creds_has_ca(QIOTLSCreds *creds);
  * Returns: whether the endpoint has a certificate of its own.
  */
 bool qio_tls_creds_has_cert(QIOTLSCreds *creds);
+
+/**
+ * qio_tls_creds_get_anonymous:
+ * @creds: the credentials
+ *
+ * Tells whether sessions may use anonymous key exchange
+ * (#QIOTLSCredsOptions.anonymous).
+ *
+ * Returns: whether anonymous credentials are set up.
+ */
+bool qio_tls_creds_get_anonymous(QIOTLSCreds *creds);
 
 /**
  * qio_tls_creds_get_post_handshake_auth:

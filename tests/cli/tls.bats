@@ -651,7 +651,7 @@ s_server_rev() {
 
 @test "cipher= words qioc cannot map are a usage error that points to priority=" {
     local word
-    for word in 'AES+SHA' '@STRENGTH' '+AES' 'LOW' 'NOSUCH-CIPHER'; do
+    for word in 'AES+SHA' '@FOO' '+AES' 'LOW' 'NOSUCH-CIPHER'; do
         run --separate-stderr timeout 20 "$QIOC" - \
             "TLS:localhost:1,cipher=HIGH:$word"
         [ "$status" -eq 2 ]
@@ -667,6 +667,55 @@ s_server_rev() {
         </dev/null
     [ "$status" -eq 0 ]
     [[ $stderr == *"TLS priority string PERFORMANCE:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:-MAC-ALL:+AEAD:-3DES-CBC:-VERS-TLS1.0:-VERS-TLS1.1"* ]]
+}
+
+@test "cipher=aNULL: anonymous TLS 1.2 between two qioc, no certificate, 1 MiB intact, -d names the key exchange" {
+    random_file "$T/srv.in" 1M
+    serve "cipher=aNULL,verify=0" -d
+    random_file "$T/in" 1M
+    timeout 20 "$QIOC" -d - "TLS:127.0.0.1:$PORT,cipher=aNULL,verify=0" \
+        <"$T/in" >"$T/out" 2>"$T/cli.err"
+    server_exits 0
+    cmp "$T/in" "$T/srv.out"
+    cmp "$T/srv.in" "$T/out"
+    grep -q "TLS session (TLS1.2)-(ANON-ECDH)" "$T/cli.err"
+    # the warning says what anonymous TLS leaves open
+    grep -q "anonymous TLS: the server shows no certificate, so anyone on the path can pose as it" "$T/cli.err"
+    grep -q "TLS session (TLS1.2)-(ANON-ECDH)" "$T/srv.err"
+}
+
+@test "cipher=aNULL talks to OpenSSL's anonymous suites (socat ciphers=aNULL:@SECLEVEL=0), both ways" {
+    need socat
+    serve "cipher=aNULL:@SECLEVEL=0,verify=0" -u
+    run timeout 20 socat -u - \
+        "OPENSSL:127.0.0.1:$PORT,ciphers=aNULL:@SECLEVEL=0,verify=0" \
+        <<<"from socat"
+    [ "$status" -eq 0 ]
+    server_exits 0
+    [ "$(cat "$T/srv.out")" = "from socat" ]
+    PORT=$(free_port)
+    bg timeout 20 socat -u \
+        "OPENSSL-LISTEN:$PORT,reuseaddr,ciphers=aNULL:@SECLEVEL=0,verify=0" \
+        "CREATE:$T/socat.out"
+    SERVER=$BG
+    wait_listen "$PORT"
+    run --separate-stderr timeout 20 "$QIOC" -u - \
+        "TLS:127.0.0.1:$PORT,cipher=aNULL,verify=0" <<<"from qioc"
+    [ "$status" -eq 0 ]
+    server_exits 0
+    [ "$(cat "$T/socat.out")" = "from qioc" ]
+}
+
+@test "cipher=aNULL: a client that would verify, a server with cafile=: usage errors that say why; no cert= names aNULL" {
+    run --separate-stderr timeout 20 "$QIOC" - "TLS:127.0.0.1:1,cipher=aNULL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"anonymous TLS (cipher=aNULL) cannot verify the server, which shows no certificate: add verify=0" ]]
+    run --separate-stderr timeout 20 "$QIOC" "TLS-LISTEN:1,cipher=aNULL,$CA" -
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"anonymous TLS cannot ask clients for certificates: drop cafile= and capath=" ]]
+    run --separate-stderr timeout 20 "$QIOC" "TLS-LISTEN:1" -
+    [ "$status" -eq 2 ]
+    [[ $stderr == *"TLS-LISTEN needs cert=FILE (or cipher=aNULL for anonymous TLS)" ]]
 }
 
 # ---------------------------------------------------------------- capath=

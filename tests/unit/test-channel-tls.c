@@ -237,6 +237,7 @@ typedef struct {
     const char *priority;
     const char *ca_dir; /* a directory in certdir */
     const char *const *alpn;
+    bool anonymous;
 } CredsSpec;
 
 static QIOTLSCreds *try_creds(QIOTLSCredsEndpoint ep, const CredsSpec *spec,
@@ -263,6 +264,7 @@ static QIOTLSCreds *try_creds(QIOTLSCredsEndpoint ep, const CredsSpec *spec,
     opts.verify = !spec->noverify;
     opts.priority = spec->priority;
     opts.alpn = spec->alpn;
+    opts.anonymous = spec->anonymous;
     return qio_tls_creds_new(ep, &opts, errp);
 }
 
@@ -1027,6 +1029,49 @@ static void test_verify_expired(void)
 }
 
 /* Verification off: any server will do, and no identity is claimed. */
+#define ANON_PRIORITY "NORMAL:-KX-ALL:+ANON-ECDH:+ANON-DH:-VERS-TLS1.3"
+
+/* Anonymous credentials: a server without a certificate, ANON-ECDH. */
+static void test_anonymous(void)
+{
+    const CredsSpec anon_client = {
+        .noverify = true, .priority = ANON_PRIORITY, .anonymous = true};
+    const CredsSpec anon_server = {.priority = ANON_PRIORITY,
+                                   .anonymous = true};
+    g_autoptr(QIOTLSCreds) creds =
+        make_creds(QIO_TLS_CREDS_ENDPOINT_SERVER, &anon_server);
+    gnutls_session_t cs;
+    Pair p;
+
+    g_assert_true(qio_tls_creds_get_anonymous(creds));
+    g_assert_false(qio_tls_creds_has_cert(creds));
+
+    pair_init(&p, &anon_client, &anon_server, NULL);
+    pair_handshake_ok(&p);
+    cs = qio_channel_tls_get_session(p.client);
+    g_assert_cmpint(gnutls_kx_get(cs), ==, GNUTLS_KX_ANON_ECDH);
+    g_assert_cmpint(gnutls_auth_get_type(cs), ==, GNUTLS_CRD_ANON);
+    g_assert_cmpint(gnutls_kx_get(qio_channel_tls_get_session(p.server)), ==,
+                    GNUTLS_KX_ANON_ECDH);
+    g_assert_null(qio_channel_tls_get_peer_dn(p.client));
+    pair_free(&p);
+}
+
+/* Anonymous TLS cannot verify, nor ask for client certificates. */
+static void test_anonymous_errors(void)
+{
+    assert_creds_error(QIO_TLS_CREDS_ENDPOINT_CLIENT,
+                       &(CredsSpec){.anonymous = true},
+                       "anonymous TLS cannot verify the server", NULL);
+    assert_creds_error(QIO_TLS_CREDS_ENDPOINT_SERVER,
+                       &(CredsSpec){NULL, NULL, "ca.pem", .anonymous = true},
+                       "anonymous TLS cannot ask clients for certificates",
+                       NULL);
+    /* without anonymous, a server still needs its certificate */
+    assert_creds_error(QIO_TLS_CREDS_ENDPOINT_SERVER, &(CredsSpec){NULL},
+                       "a TLS server needs a certificate", NULL);
+}
+
 static void test_verify_off(void)
 {
     Pair p;
@@ -1934,6 +1979,8 @@ int main(int argc, char **argv)
     g_test_add_func("/tls/verify/name-mismatch", test_verify_name_mismatch);
     g_test_add_func("/tls/verify/expired", test_verify_expired);
     g_test_add_func("/tls/verify/off", test_verify_off);
+    g_test_add_func("/tls/anonymous/handshake", test_anonymous);
+    g_test_add_func("/tls/anonymous/errors", test_anonymous_errors);
     g_test_add_func("/tls/verify/client-cert-required",
                     test_verify_client_cert_required);
     g_test_add_func("/tls/verify/client-untrusted",
