@@ -441,15 +441,6 @@ static gboolean nofork_exited(QiocEndpoint *ep, GPid pid, int status)
     return FALSE;
 }
 
-/* The child has not exited yet (a zombie has); its status is not taken. */
-static gboolean child_running(int pid)
-{
-    siginfo_t info = {0};
-
-    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-           info.si_pid == 0;
-}
-
 /*
  * Close the command channel now, which reaps its child in bounded time,
  * and log how the child ended (-d; an abnormal end is an error line).
@@ -473,8 +464,8 @@ static gboolean exec_finish(QiocEndpoint *ep, QIOChannel *ioc)
     }
     cioc = QIO_CHANNEL_COMMAND(ioc);
     pid = (int)qio_channel_command_get_pid(cioc);
-    cut_off = g_object_get_data(G_OBJECT(ioc), QIOC_PUMP_CUT_OFF) &&
-              child_running(pid);
+    /* set by the pump only for a child still running when it was cut off */
+    cut_off = g_object_get_data(G_OBJECT(ioc), QIOC_PUMP_CUT_OFF) != NULL;
     qio_channel_close(ioc, NULL);
     if (!qio_channel_command_get_exit_status(cioc, &status)) {
         qioc_log_address(1, addr->index, addr->text,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "context.h"
@@ -93,6 +94,7 @@ struct QiocPump {
     int status;
     QiocLinger linger[2];
     guint linger_timer;
+    struct QiocSettle *settle; /* children being seen out, in a thread */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -1103,20 +1105,128 @@ static void log_closed(QiocPump *pump)
               pump->flow[0].bytes, pump->flow[1].bytes);
 }
 
-/* Both directions and any lingering are over: report and hand back. */
+/* ---------------------------------------------------------------- settle */
+
+/*
+ * A child (EXEC, SYSTEM) that has not exited when its connection ends is
+ * seen out by its channel's close: a grace period, then SIGTERM and
+ * SIGKILL, each with a bounded wait (lib/channel-command.c). That close
+ * runs in a thread of its own, so that the loop's other connections go on
+ * meanwhile; the pump reports once it is over. A pump freed first (qioc
+ * stopping) is let go of: the thread's close ends the child all the same.
+ */
+typedef struct QiocSettle {
+    QiocPump *pump; /* NULL once the pump is freed */
+    QIOChannel *ioc[2];
+} QiocSettle;
+
+/* A child of a command channel that has not exited (a zombie has). */
+static gboolean side_child_running(QIOChannel *ioc)
+{
+    siginfo_t info = {0};
+    GPid pid;
+
+    if (!QIO_IS_CHANNEL_COMMAND(ioc)) {
+        return FALSE;
+    }
+    pid = qio_channel_command_get_pid(QIO_CHANNEL_COMMAND(ioc));
+    return pid > 0 &&
+           waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == 0;
+}
+
+static void settle_worker(QIOTask *task, gpointer opaque)
+{
+    QiocSettle *s = opaque;
+
+    for (int i = 0; i < 2; i++) {
+        if (s->ioc[i]) {
+            qio_channel_close(s->ioc[i], NULL);
+        }
+    }
+}
+
+static void pump_report(QiocPump *pump);
+
+static void settle_done(QIOTask *task, gpointer opaque)
+{
+    QiocSettle *s = opaque;
+    QiocPump *pump = s->pump;
+
+    if (pump) {
+        guint prev = qioc_log_conn_enter(pump->cfg.conn);
+
+        pump->settle = NULL;
+        pump_report(pump);
+        qioc_log_conn_leave(prev);
+    }
+}
+
+static void settle_free(gpointer opaque)
+{
+    QiocSettle *s = opaque;
+
+    for (int i = 0; i < 2; i++) {
+        g_clear_object(&s->ioc[i]);
+    }
+    g_free(s);
+}
+
+/* TRUE when a child is being seen out; pump_report() follows. */
+static gboolean pump_settle(QiocPump *pump)
+{
+    QiocSettle *s = NULL;
+    QIOTask *task;
+
+    for (int i = 0; i < 2; i++) {
+        if (side_child_running(pump->side[i].ioc)) {
+            s = s ? s : g_new0(QiocSettle, 1);
+            s->ioc[i] = g_object_ref(pump->side[i].ioc);
+        }
+    }
+    if (!s) {
+        return FALSE;
+    }
+    s->pump = pump;
+    pump->settle = s;
+    task = qio_task_new(NULL, settle_done, s, settle_free);
+    qio_task_run_in_thread(task, settle_worker, s, NULL, qioc_context());
+    return TRUE;
+}
+
+/* ---------------------------------------------------------------- report */
+
+/*
+ * Both directions and any lingering are over: note which sides were cut
+ * off, see children out, then report and hand back.
+ */
 static void pump_complete(QiocPump *pump)
+{
+    for (int i = 0; i < 2; i++) {
+        QiocPumpSide *side = &pump->side[i];
+        const QiocFlow *from_side = &pump->flow[i];
+
+        /* a child cut off is one still running when its output was */
+        if (side->ioc && pump->cfg.flow[i].enabled && !from_side->eof &&
+            !from_side->failed &&
+            (!QIO_IS_CHANNEL_COMMAND(side->ioc) ||
+             side_child_running(side->ioc))) {
+            g_object_set_data(G_OBJECT(side->ioc), QIOC_PUMP_CUT_OFF,
+                              GINT_TO_POINTER(1));
+        }
+    }
+    if (!pump_settle(pump)) {
+        pump_report(pump);
+    }
+}
+
+static void pump_report(QiocPump *pump)
 {
     /* A side's end (a child reaped, say) counts in the status read
      * before qioc_pump_free. */
     for (int i = 0; i < 2; i++) {
         QiocPumpSide *side = &pump->side[i];
-        const QiocFlow *from_side = &pump->flow[i];
 
-        if (side->ioc && pump->cfg.flow[i].enabled && !from_side->eof &&
-            !from_side->failed) {
-            g_object_set_data(G_OBJECT(side->ioc), QIOC_PUMP_CUT_OFF,
-                              GINT_TO_POINTER(1));
-        }
         if (side->finish && !side->finish(side->ioc, side->finish_data)) {
             pump->status = QIOC_EXIT_FAILURE;
         }
@@ -1364,6 +1474,9 @@ void qioc_pump_free(QiocPump *pump)
     }
     pump_clear_timers(pump);
     linger_end(pump);
+    if (pump->settle) {
+        pump->settle->pump = NULL;
+    }
     for (int i = 0; i < 2; i++) {
         QIOChannel *ioc = pump->side[i].ioc;
 

@@ -451,3 +451,31 @@ sys.stdout.write(data.decode())
         return 1
     }
 }
+
+# ended_by_qioc PID: err says qioc ended child PID with SIGTERM.
+ended_by_qioc() {
+    grep -F "child $1 (" err | grep -q "killed by signal 15 (Terminated), ended by qioc$"
+}
+
+@test "fork: a child that outlives its output is seen out without holding up the next client" {
+    local port
+    port=$(free_port)
+    # Each child writes its pid and a line, closes its output, and stays
+    # 20 s: qioc gives it 2 s, then SIGTERM.
+    bg_qioc -d TCP-LISTEN:"$port",bind=127.0.0.1,fork \
+        SYSTEM:"echo \$\$ >>$T/pids; echo hi; exec >&- <&-; sleep 20" 2>err
+    local qpid=$BG_PID
+    wait_port "$port"
+    run --separate-stderr qioc - TCP:127.0.0.1:"$port" </dev/null
+    [[ $status == 0 && $output == hi ]]
+    local first
+    first=$(head -1 "$T/pids")
+    # The second client is served while the first child is still being
+    # waited for: the wait does not stop the loop.
+    run --separate-stderr qioc - TCP:127.0.0.1:"$port" </dev/null
+    [[ $status == 0 && $output == hi ]]
+    kill -0 "$first" || { echo "# the first child was gone before the second client got its answer" >&2; return 1; }
+    # and the first child is still ended by qioc, in its time
+    poll 10 ended_by_qioc "$first"
+    still_running "$qpid"
+}
