@@ -208,9 +208,11 @@ static const QiocOptDesc addr_options[] = {
      OFF(nonblock)},
     {"seek", NAMES("seek-set", "seek-cur"), OFFSET, O_OPEN, NULL, NULL,
      "once opened, move to byte OFFSET (lseek SEEK_SET)", OFF(seek)},
+    /* Alone, as in socat's EXAMPLES (follow a log): the end itself. */
     {"seek-end", NULL, OFFSET, O_OPEN, NULL, NULL,
-     "once opened, move OFFSET bytes from the end (-100: the last 100)",
-     OFF(seek_end)},
+     "once opened, move OFFSET bytes from the end (-100: the last 100; "
+     "alone: 0)",
+     OFF(seek_end), FALSE, "0"},
     {"ftruncate", NULL, OFFSET, O_OPEN, NULL, NULL,
      "once opened, cut or extend the file to OFFSET bytes (ftruncate)",
      OFF(ftruncate)},
@@ -1831,6 +1833,30 @@ static char *type_hint(const char *name)
 
 /* ---------------------------------------------------------------- options */
 
+/*
+ * Why socat takes an option where qioc does not, for the options whose
+ * use elsewhere in socat is a way of working that qioc has not.
+ */
+static const struct {
+    const char *option;
+    const char *hint;
+} misplaced_hints[] = {
+    {"end-close",
+     ": socat keeps such a connection open for the children of a fork "
+     "listener to share; qioc opens it for each client (qioc(1), "
+     "DIFFERENCES FROM SOCAT)"},
+};
+
+static const char *misplaced_option_hint(const QiocOptDesc *desc)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(misplaced_hints); i++) {
+        if (g_str_equal(misplaced_hints[i].option, desc->name)) {
+            return misplaced_hints[i].hint;
+        }
+    }
+    return "";
+}
+
 static gboolean set_option(Parser *ps, const char *name, const char *value,
                            GError **errp)
 {
@@ -1850,8 +1876,8 @@ static gboolean set_option(Parser *ps, const char *name, const char *value,
         return FALSE;
     }
     if ((ps->type->groups & desc->groups) == 0) {
-        fail(ps, errp, "option \"%s\" does not apply to %s", name,
-             ps->type->name);
+        fail(ps, errp, "option \"%s\" does not apply to %s%s", name,
+             ps->type->name, misplaced_option_hint(desc));
         return FALSE;
     }
     if (preset != NULL && value != NULL) {
