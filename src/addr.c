@@ -5,14 +5,17 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "addr.h"
 #include "context.h"
 #include "lock.h"
 #include "log.h"
+#include "splice.h"
 #include "term.h"
 
 /* Every kind's description, by kind; a unit test checks it is complete. */
@@ -321,6 +324,64 @@ static gboolean endpoint_lock(QiocEndpoint *ep, QIOChannel *ioc,
     return qioc_lock_descriptors(ep->addr, ioc, access, errp);
 }
 
+/* socat's ioctl-* options: how each passes its value. */
+static const struct {
+    const char *name;
+    gsize offset;
+    gboolean by_value; /* the int itself, not a pointer to it */
+} ioctl_options[] = {
+    {"ioctl-void", offsetof(QiocAddrOpts, ioctl_void), TRUE},
+    {"ioctl-int", offsetof(QiocAddrOpts, ioctl_int), TRUE},
+    {"ioctl-intp", offsetof(QiocAddrOpts, ioctl_intp), FALSE},
+    {"ioctl-bin", offsetof(QiocAddrOpts, ioctl_bin), FALSE},
+    {"ioctl-string", offsetof(QiocAddrOpts, ioctl_string), FALSE},
+};
+
+/* One ioctl option on @fd; a pointer argument points to a copy. */
+static gboolean ioctl_one(int fd, const char *name, const QiocSockopt *io,
+                          gboolean by_value, GError **errp)
+{
+    gsize len;
+    const guint8 *data = g_bytes_get_data(io->value, &len);
+    g_autofree guint8 *copy = g_memdup2(data, len ? len : 1);
+    unsigned long request = (unsigned long)(guint32)io->name;
+    int arg = 0;
+    int rc;
+
+    if (by_value && len == sizeof(int)) {
+        memcpy(&arg, data, sizeof(int));
+    }
+    rc = by_value ? ioctl(fd, request, (long)arg) : ioctl(fd, request, copy);
+    if (rc < 0) {
+        qioc_error_errno(errp, errno, "%s=%lu: ioctl on descriptor %d", name,
+                         request, fd);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The ioctl-* options on the descriptors of the directions @access. */
+static gboolean endpoint_ioctls(QiocEndpoint *ep, QIOChannel *ioc,
+                                QiocAccess access, GError **errp)
+{
+    int rfd = access & QIOC_ACCESS_READ ? qioc_channel_fd(ioc, TRUE) : -1;
+    int wfd = access & QIOC_ACCESS_WRITE ? qioc_channel_fd(ioc, FALSE) : -1;
+    int fds[2] = {rfd, wfd == rfd ? -1 : wfd};
+
+    for (gsize i = 0; i < G_N_ELEMENTS(ioctl_options); i++) {
+        const QiocSockopt *io = G_STRUCT_MEMBER(QiocSockopt *, &ep->addr->o,
+                                                ioctl_options[i].offset);
+
+        for (int k = 0; io && k < 2; k++) {
+            if (fds[k] >= 0 && !ioctl_one(fds[k], ioctl_options[i].name, io,
+                                          ioctl_options[i].by_value, errp)) {
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
 /*
  * What every opened channel gets: its locks (in the directions @access
  * it was opened for) and its terminal modes (raw, echo=, ...). Takes
@@ -330,6 +391,7 @@ static QIOChannel *endpoint_opened(QiocEndpoint *ep, QIOChannel *ioc,
                                    QiocAccess access, GError **errp)
 {
     if (ioc && (!endpoint_lock(ep, ioc, access & ep->need, errp) ||
+                !endpoint_ioctls(ep, ioc, access & ep->need, errp) ||
                 !qioc_term_setup(ep->addr, ioc, errp))) {
         qio_channel_close(ioc, NULL);
         g_clear_object(&ioc);

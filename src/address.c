@@ -441,6 +441,21 @@ static const QiocOptDesc addr_options[] = {
      "read at most N bytes, then treat it as end-of-file (0: no limit)",
      OFF(readbytes)},
     /* socat's; qioc passes empty datagrams on as nothing otherwise. */
+    /* socat's generic ioctl(2) options, on any descriptor, once open. */
+    {"ioctl-void", NULL, SOCKOPT, O_ALL, NULL, NULL,
+     "ioctl(2) REQUEST on the descriptor once open, no argument",
+     OFF(ioctl_void)},
+    {"ioctl-int", NULL, SOCKOPT, O_ALL, NULL, NULL,
+     "ioctl(2) REQUEST:INT, the int itself the argument", OFF(ioctl_int)},
+    {"ioctl-intp", NULL, SOCKOPT, O_ALL, NULL, NULL,
+     "ioctl(2) REQUEST:INT, a pointer to the int the argument",
+     OFF(ioctl_intp)},
+    {"ioctl-bin", NULL, SOCKOPT, O_ALL, NULL, NULL,
+     "ioctl(2) REQUEST:DATA (x0102..., socat's i1...), a pointer to the "
+     "bytes",
+     OFF(ioctl_bin)},
+    {"ioctl-string", NULL, SOCKOPT, O_ALL, NULL, NULL,
+     "ioctl(2) REQUEST:TEXT, a pointer to the text", OFF(ioctl_string)},
     {"null-eof", NULL, FLAG, O_ALL, "0", NULL,
      "an empty datagram read from this address is its end-of-file",
      OFF(null_eof)},
@@ -566,21 +581,26 @@ static const struct {
     {"sockspass", 255, "a SOCKS password (RFC 1929)"},
 };
 
-/* What the VALUE of each SOCKOPT option is. */
+/*
+ * What the VALUE of each SOCKOPT option is. The ioctl-* options are
+ * written REQUEST[:VALUE], the others LEVEL:NAME:VALUE.
+ */
 typedef enum {
     SOCKOPT_INT,    /* an int, passed as a native int */
     SOCKOPT_BYTES,  /* x followed by hex digits, two a byte */
     SOCKOPT_STRING, /* text, passed with its terminating NUL */
+    SOCKOPT_VOID,   /* none (ioctl-void) */
 } SockoptKind;
 
 static const struct {
     const char *option;
     SockoptKind kind;
 } sockopt_kinds[] = {
-    {"setsockopt-listen", SOCKOPT_BYTES},
-    {"setsockopt-int", SOCKOPT_INT},
-    {"setsockopt-bin", SOCKOPT_BYTES},
-    {"setsockopt-string", SOCKOPT_STRING},
+    {"setsockopt-listen", SOCKOPT_BYTES}, {"setsockopt-int", SOCKOPT_INT},
+    {"setsockopt-bin", SOCKOPT_BYTES},    {"setsockopt-string", SOCKOPT_STRING},
+    {"ioctl-void", SOCKOPT_VOID},         {"ioctl-int", SOCKOPT_INT},
+    {"ioctl-intp", SOCKOPT_INT},          {"ioctl-bin", SOCKOPT_BYTES},
+    {"ioctl-string", SOCKOPT_STRING},
 };
 
 /* ---------------------------------------------------------------- lookups */
@@ -1507,19 +1527,53 @@ static char *sockopt_value(SockoptKind kind, const char *text, char **why)
         return sockopt_bytes_value(text, why);
     case SOCKOPT_STRING:
         return g_strdup(text);
+    case SOCKOPT_VOID:
+        break;
     }
     g_return_val_if_reached(NULL);
+}
+
+static gboolean is_ioctl_option(const QiocOptDesc *desc)
+{
+    return g_str_has_prefix(desc->name, "ioctl-");
+}
+
+/* REQUEST[:VALUE] of the ioctl-* options, REQUEST a 32-bit number. */
+static char *parse_ioctl(const QiocOptDesc *desc, const char *value, char **why)
+{
+    SockoptKind kind = sockopt_kind_of(desc);
+    g_auto(GStrv) part = g_strsplit(value, ":", 2);
+    g_autofree char *v = NULL;
+    guint64 request;
+
+    if (!is_c_number(part[0]) ||
+        !parse_c_uint(part[0], G_MAXUINT32, &request) ||
+        (kind == SOCKOPT_VOID) != (part[1] == NULL)) {
+        *why =
+            g_strdup_printf("expected %s: REQUEST a number such as 0x5309",
+                            kind == SOCKOPT_VOID ? "REQUEST" : "REQUEST:VALUE");
+        return NULL;
+    }
+    if (kind == SOCKOPT_VOID) {
+        return g_strdup_printf("%" G_GUINT64_FORMAT, request);
+    }
+    v = sockopt_value(kind, part[1], why);
+    return v ? g_strdup_printf("%" G_GUINT64_FORMAT ":%s", request, v) : NULL;
 }
 
 /* LEVEL:NAME:VALUE, LEVEL and NAME as setsockopt-int's numbers. */
 static char *parse_sockopt(const QiocOptDesc *desc, const char *value,
                            char **why)
 {
-    g_auto(GStrv) part = g_strsplit(value, ":", 3);
+    g_auto(GStrv) part = NULL;
     g_autofree char *v = NULL;
     guint64 level;
     guint64 name;
 
+    if (is_ioctl_option(desc)) {
+        return parse_ioctl(desc, value, why);
+    }
+    part = g_strsplit(value, ":", 3);
     if (g_strv_length(part) != 3) {
         return NULL;
     }
@@ -2307,27 +2361,40 @@ static guint8 *hex_decode(const char *hex, int *n)
     return out;
 }
 
-/* LEVEL:NAME:VALUE, normalised, as the bytes setsockopt(2) gets. */
+/*
+ * LEVEL:NAME:VALUE, normalised, as the bytes setsockopt(2) gets; an
+ * ioctl's REQUEST[:VALUE] with REQUEST as the name.
+ */
 static QiocSockopt *sockopt_of(const QiocOptDesc *desc, const char *text)
 {
-    g_auto(GStrv) part = g_strsplit(text, ":", 3);
+    gboolean ioctl = is_ioctl_option(desc);
+    g_auto(GStrv) part = g_strsplit(text, ":", ioctl ? 2 : 3);
+    const char *value = ioctl ? part[1] : part[2];
     QiocSockopt *so = g_new0(QiocSockopt, 1);
     guint8 *bytes;
     int n;
 
-    so->level = (int)g_ascii_strtoll(part[0], NULL, 10);
-    so->name = (int)g_ascii_strtoll(part[1], NULL, 10);
+    if (ioctl) {
+        so->level = -1;
+        so->name = (int)(guint32)g_ascii_strtoull(part[0], NULL, 10);
+    } else {
+        so->level = (int)g_ascii_strtoll(part[0], NULL, 10);
+        so->name = (int)g_ascii_strtoll(part[1], NULL, 10);
+    }
     switch (sockopt_kind_of(desc)) {
     case SOCKOPT_INT:
-        n = (int)g_ascii_strtoll(part[2], NULL, 10);
+        n = (int)g_ascii_strtoll(value, NULL, 10);
         so->value = g_bytes_new(&n, sizeof(n));
         break;
     case SOCKOPT_BYTES:
-        bytes = hex_decode(part[2] + 1, &n);
+        bytes = hex_decode(value + 1, &n);
         so->value = g_bytes_new_take(bytes, n);
         break;
     case SOCKOPT_STRING:
-        so->value = g_bytes_new(part[2], strlen(part[2]) + 1);
+        so->value = g_bytes_new(value, strlen(value) + 1);
+        break;
+    case SOCKOPT_VOID:
+        so->value = g_bytes_new(NULL, 0);
         break;
     }
     return so;

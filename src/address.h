@@ -393,6 +393,12 @@ typedef struct QiocAddrOpts {
     QiocSockopt *setsockopt_int;
     QiocSockopt *setsockopt_bin;
     QiocSockopt *setsockopt_string;
+    /* ioctl(2) on the descriptor once open: name is the request */
+    QiocSockopt *ioctl_void;
+    QiocSockopt *ioctl_int;
+    QiocSockopt *ioctl_intp;
+    QiocSockopt *ioctl_bin;
+    QiocSockopt *ioctl_string;
     /* connecting (and retrying a listen) */
     double connect_timeout;
     gint64 retry;

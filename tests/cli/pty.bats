@@ -293,6 +293,38 @@ link_target_not() {
     poll 10 grep -q 'waiting for a process to open /dev/pts/' err
 }
 
+# ---------------------------------------------------------------- ioctl-*
+
+@test "ioctl-bin= on PTY: TIOCSWINSZ in socat's data notation sets the window size stty reads" {
+    idle_stdin
+    # 0x5414 is TIOCSWINSZ: struct winsize, four shorts (rows, columns, ...)
+    bg_qioc - "PTY,link=$T/tty,ioctl-bin=0x5414:s24s81s0s0" <"$T/idle"
+    wait_file "$T/tty"
+    [[ $(stty -F "$T/tty" size) == "24 81" ]]
+}
+
+@test "ioctl-void= on a terminal file: TIOCEXCL is set (TIOCGEXCL reads it back); ioctl-int= a refused request fails the address" {
+    idle_stdin
+    bg_qioc - "PTY,link=$T/tty" <"$T/idle"
+    wait_file "$T/tty"
+    # 0x540C is TIOCEXCL; the second qioc holds the terminal open with it
+    bg_qioc - "FILE:$T/tty,ioctl-void=0x540C" <"$T/idle"
+    local holder=$BG_PID
+    # 0x80045440 is TIOCGEXCL: 1 once some open file set TIOCEXCL
+    excl() {
+        "$PYTHON3" -c 'import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NOCTTY)
+print(struct.unpack("i", fcntl.ioctl(fd, 0x80045440, b"\0" * 4))[0])' "$T/tty"
+    }
+    excl_set() { [[ $(excl) == 1 ]]; }
+    poll 10 excl_set
+    still_running "$holder"
+    # an ioctl the descriptor refuses is one error line naming it, exit 1
+    run --separate-stderr qioc -u /dev/null,ioctl-int=0x5401:0 - </dev/null
+    assert_status 1
+    [[ $stderr == *"ioctl-int=21505: ioctl on descriptor "*": Inappropriate ioctl for device" ]]
+}
+
 # ---------------------------------------------------------------- mode=
 
 @test "mode= applies to the slave device, not to the link" {
