@@ -172,6 +172,15 @@ void qioc_warning(const char *fmt, ...)
     va_end(ap);
 }
 
+void qioc_notice(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_line(LOG_NOTICE, "", fmt, ap);
+    va_end(ap);
+}
+
 void qioc_info(int level, const char *fmt, ...)
 {
     va_list ap;

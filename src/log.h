@@ -54,6 +54,9 @@ guint qioc_log_conn(void);
 void qioc_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* "qioc: warning: MESSAGE" */
 void qioc_warning(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* A line shown whatever the level, that is no error (--stats): LOG_NOTICE. */
+void qioc_notice(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* "qioc: MESSAGE", shown from level @level on. */
 void qioc_info(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 

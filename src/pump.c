@@ -1090,9 +1090,9 @@ static void print_stats(QiocPump *pump)
         QiocFlow *f = &pump->flow[i];
         double secs = f->started ? (f->ended - f->started) / 1e6 : 0;
 
-        qioc_error("stats: %d -> %d: %" G_GUINT64_FORMAT " bytes, "
-                   "%" G_GUINT64_FORMAT " descriptors, %.3f s",
-                   f->from + 1, f->to + 1, f->bytes, f->fds_passed, secs);
+        qioc_notice("stats: %d -> %d: %" G_GUINT64_FORMAT " bytes, "
+                    "%" G_GUINT64_FORMAT " descriptors, %.3f s",
+                    f->from + 1, f->to + 1, f->bytes, f->fds_passed, secs);
     }
 }
 

@@ -650,7 +650,8 @@ socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(
         <<<hello >"$T/out" 2>"$T/err"
     assert_empty "$T/err"
     [[ $(cat "$T/out") == hello ]]
-    grep -Eq '^<27>.* qioc\[[0-9]+\]: stats: 1 -> 2: 6 bytes' "$T/syslog"
+    # --stats lines are notices (daemon.notice, 3 * 8 + 5), not errors
+    grep -Eq '^<29>.* qioc\[[0-9]+\]: stats: 1 -> 2: 6 bytes' "$T/syslog"
 }
 
 @test "-lm: stderr while starting, syslog once data moves" {
@@ -662,13 +663,14 @@ socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(
     assert_contains "$stderr" "qioc: address 2 (TCP:127.0.0.1:$P): connect"
     assert_empty "$T/syslog"
     # Opened: what -d says before the transfer is on stderr, the rest (the
-    # stats at the end) in syslog under facility local0 (16 * 8 + 3 = 131).
+    # stats at the end) in syslog under facility local0, as notices
+    # (16 * 8 + 5 = 133).
     PYTHON3=$PYTHON3 in_syslog_ns "$QIOC" -d -lmlocal0 --stats - PIPE \
         <<<hello >"$T/out" 2>"$T/err"
     [[ $(cat "$T/out") == hello ]]
     grep -q '^qioc: address 2 (PIPE): ' "$T/err"
     refute grep -q 'stats:' "$T/err"
-    grep -Eq '^<131>.* qioc\[[0-9]+\]: stats: 2 -> 1: 6 bytes' "$T/syslog"
+    grep -Eq '^<133>.* qioc\[[0-9]+\]: stats: 2 -> 1: 6 bytes' "$T/syslog"
 }
 
 @test "-lm with a fork listener: syslog from the first accept on" {
