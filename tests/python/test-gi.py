@@ -212,6 +212,16 @@ def test_tls_wrong_name_refused():
         tserver.close()
 
 
+def test_version_from_python():
+    """qio-version.h is in the GIR: the constants and the run-time check."""
+    version = (Qio.MAJOR_VERSION, Qio.MINOR_VERSION, Qio.MICRO_VERSION)
+    assert version >= (0, 1, 0), version
+    # NULL: the library loaded is at least the version asked for
+    assert Qio.check_version(*version) is None
+    too_new = Qio.check_version(Qio.MAJOR_VERSION + 1, 0, 0)
+    assert too_new, "a newer major version must be refused"
+
+
 def test_connect_refused_raises():
     lsock, addr = listener()
     lsock.close()  # nothing listens there now
