@@ -768,6 +768,7 @@ static void log_flow_end(QiocFlow *f)
 }
 
 static void pump_finish(QiocPump *pump);
+static void pump_end_sessions(QiocPump *pump);
 
 static gboolean close_timeout_expired(gpointer data)
 {
@@ -1037,6 +1038,7 @@ static gboolean idle_timeout_check(gpointer data)
 
         pump->idle_timer = 0;
         qioc_info(1, "idle timeout: no data for %g s", pump->cfg.idle_timeout);
+        pump_end_sessions(pump);
         qioc_pump_stop(pump, TRUE);
         qioc_log_conn_leave(prev);
         return G_SOURCE_REMOVE;
@@ -1338,12 +1340,29 @@ static gboolean linger_start(QiocPump *pump)
     return TRUE;
 }
 
+/*
+ * A datagram session (UDP-LISTEN,fork) that is ending lets go of its
+ * sender at once: a datagram that arrives before the teardown is over
+ * starts a new session instead of going to this one, which would drop it.
+ */
+static void pump_end_sessions(QiocPump *pump)
+{
+    for (int i = 0; i < 2; i++) {
+        QIOChannel *ioc = pump->side[i].ioc;
+
+        if (QIO_IS_CHANNEL_DATAGRAM_PEER(ioc)) {
+            qio_channel_datagram_peer_end(QIO_CHANNEL_DATAGRAM_PEER(ioc));
+        }
+    }
+}
+
 static void pump_finish(QiocPump *pump)
 {
     if (pump->finished) {
         return;
     }
     pump->finished = TRUE;
+    pump_end_sessions(pump);
     pump_clear_timers(pump);
     if (!linger_start(pump)) {
         pump_complete(pump);
