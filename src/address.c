@@ -1777,6 +1777,22 @@ static const struct {
     {"substuser-delayed", NULL},
     {"chroot-early", NULL},
     {"noecho", NULL},
+    /* ancillary data of received datagrams, as SOCAT_* variables */
+    {"so-timestamp", NULL},
+    {"ip-pktinfo", NULL},
+    {"ip-recverr", NULL},
+    {"ip-recvopts", NULL},
+    {"ip-recvtos", NULL},
+    {"ip-recvttl", NULL},
+    {"ip-recvif", NULL},
+    {"ip-recvdstaddr", NULL},
+    {"ipv6-recvpktinfo", NULL},
+    {"ipv6-recverr", NULL},
+    {"ipv6-recvhoplimit", NULL},
+    {"ipv6-recvtclass", NULL},
+    {"ipv6-recvrthdr", NULL},
+    {"ipv6-recvdstopts", NULL},
+    {"ipv6-recvhopopts", NULL},
 };
 
 /* Why @name, an option of socat's, is refused; NULL for other names. */
