@@ -186,11 +186,17 @@ char *qioc_dalan_to_hex(const char *text, char **why)
             type = *s++;
         }
         if (!dalan_item(type, &s, out)) {
-            *why = g_strdup_printf(
-                "bad VALUE \"%s\" at \"%s\": expected socat's data notation, "
-                "such as x0102 (hex bytes), \"text\", 'c', i1 (int), s1 "
-                "(short), l1 (long), b1 (byte)",
-                text, s);
+            *why = type == 'x'
+                       ? g_strdup_printf("bad VALUE \"%s\": expected x "
+                                         "followed by two hex digits a byte "
+                                         "(x0102...)",
+                                         text)
+                       : g_strdup_printf(
+                             "bad VALUE \"%s\" at \"%s\": expected socat's "
+                             "data notation, such as x0102 (hex bytes), "
+                             "\"text\", 'c', i1 (int), s1 (short), l1 (long), "
+                             "b1 (byte)",
+                             text, s);
             return NULL;
         }
     }

@@ -880,6 +880,9 @@ echo "test   1 GOOD: passes... OK"
 echo "test   2 NOTAVAIL: skipped... TCP4 not available"
 [ -n "$FAILING" ] && echo "test   3 NEWBUG: fails... FAILED: ..." || true
 "$SOCAT" -V | grep -q 'WITH_TCP 1' && echo "test   4 SHIM: the shim runs... OK"
+# a failure test.sh words otherwise, on the line of a test that said nothing
+[ -n "$FAILING" ] && echo "test   5 QUIET: ... test   6 WORDED: fails... no entry" || true
+[ -n "$FAILING" ] && echo "FAILED:  3 6" || true
 SH
     # run.sh keeps its copy of the tree under TMPDIR.
     export TMPDIR=$T
@@ -889,8 +892,9 @@ SH
     assert_contains "$output" "1 skipped"
     FAILING=1 run "$CONTRIB/socat-testsuite/run.sh" "$T/src"
     assert_status 1
-    assert_contains "$output" "1 failed"
+    assert_contains "$output" "2 failed"
     grep -qx '  NEWBUG' <<<"$output"
+    grep -qx '  WORDED' <<<"$output"
     run "$CONTRIB/socat-testsuite/run.sh" "$T/nowhere"
     assert_status 2
     command -v shellcheck >/dev/null || skip "shellcheck is not installed"
