@@ -56,6 +56,7 @@ struct _QIOChannelCommand {
     bool status_known;
     int wait_status;
     bool output_dropped; /* our read side was shut or closed */
+    bool hung_up;        /* we closed a pty the child still held */
     gint tty_closed;     /* the pty's master read the slave's last close */
     bool stopped;        /* see qio_channel_command_was_stopped() */
     unsigned grace_ms;
@@ -98,6 +99,14 @@ static bool cmd_reap_locked(QIOChannelCommand *cioc)
         cioc->wait_status = status;
         if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE &&
             cioc->output_dropped) {
+            cioc->stopped = true;
+        }
+        /*
+         * Its terminal taken away, a child ends as it will: EIO on its
+         * next read ("cat: -: Input/output error", status 1), SIGHUP, or
+         * the SIGTERM that follows. Whichever comes first, qioc ended it.
+         */
+        if (cioc->hung_up) {
             cioc->stopped = true;
         }
     }
@@ -435,6 +444,8 @@ static int command_close(QIOChannel *ioc, GError **errp)
         return 0;
     }
     cioc->output_dropped |= cioc->fds.readfd >= 0;
+    cioc->hung_up = cioc->link == QIO_CHANNEL_COMMAND_PTY && !cioc->reaped &&
+                    !g_atomic_int_get(&cioc->tty_closed);
     qio__fd_pair_take_locked(&cioc->fds, fds);
     g_mutex_unlock(&cioc->lock);
 
