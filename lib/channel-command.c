@@ -444,7 +444,9 @@ static int command_close(QIOChannel *ioc, GError **errp)
         return 0;
     }
     cioc->output_dropped |= cioc->fds.readfd >= 0;
-    cioc->hung_up = cioc->link == QIO_CHANNEL_COMMAND_PTY && !cioc->reaped &&
+    /* reaped here, a child that ended before was not hung up on */
+    cioc->hung_up = cioc->link == QIO_CHANNEL_COMMAND_PTY &&
+                    !cmd_reap_locked(cioc) &&
                     !g_atomic_int_get(&cioc->tty_closed);
     qio__fd_pair_take_locked(&cioc->fds, fds);
     g_mutex_unlock(&cioc->lock);

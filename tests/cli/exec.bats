@@ -479,3 +479,25 @@ ended_by_qioc() {
     poll 10 ended_by_qioc "$first"
     still_running "$qpid"
 }
+
+# zombie PID: PID has exited and waits to be reaped.
+zombie() {
+    [[ $(awk '{ print $3 }' /proc/"$1"/stat 2>/dev/null) == Z ]]
+}
+
+@test "EXEC,pty: a child that failed by itself before qioc closed its terminal is still a failure" {
+    mkfifo "$T/in"
+    exec 7<>"$T/in"
+    bg_qioc -u - "SYSTEM:echo \$\$ >$T/pid; exit 4,pty" <"$T/in" 2>"$T/err" 7>&-
+    local qpid=$BG_PID
+    child_zombie() {
+        local pid
+        pid=$(cat "$T/pid" 2>/dev/null)
+        [[ -n $pid ]] && zombie "$pid"
+    }
+    poll 10 child_zombie
+    exec 7>&-
+    reap "$qpid"
+    [[ $BG_STATUS == 1 ]] || { cat "$T/err" >&2; return 1; }
+    grep -q "exited with status 4$" "$T/err"
+}
