@@ -30,10 +30,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
@@ -338,11 +340,25 @@ static void on_line(char *line)
     flush_lines(rl);
 }
 
+/*
+ * The terminal is readable with nothing to read: an end-of-file character
+ * that came while it was still in canonical mode (before libedit's first
+ * read set its own), which read(2) gives as 0 bytes. libedit takes that 0
+ * for nothing and reads again, blocking the loop for good; it is our
+ * end-of-file instead.
+ */
+static gboolean eof_pending(int fd)
+{
+    int n = 0;
+
+    return ioctl(fd, FIONREAD, &n) == 0 && n == 0;
+}
+
 static gboolean on_stdin(int fd, GIOCondition cond, gpointer data)
 {
     Readline *rl = data;
 
-    if (cond & (G_IO_HUP | G_IO_ERR)) {
+    if ((cond & (G_IO_HUP | G_IO_ERR)) || eof_pending(fd)) {
         input_ended(rl);
         return G_SOURCE_REMOVE;
     }
@@ -418,12 +434,34 @@ static void resume_stop(Readline *rl)
 
 /* ---------------------------------------------------------------- start */
 
+/*
+ * An end-of-file character already waits on the terminal, typed (or sent
+ * by whoever holds the other side of a pty: `qioc - EXEC:...,pty` with
+ * nothing on its stdin) while it was still in canonical mode: read(2)
+ * gives it as 0 bytes now, but once libedit has switched the terminal to
+ * its own mode it becomes a NUL byte, and libedit waits for more after it
+ * in a read that blocks the loop. Consumed here, it ends the input.
+ */
+static gboolean canonical_eof_pending(const struct termios *tio)
+{
+    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+    int n = -1;
+    char c;
+
+    return (tio->c_lflag & ICANON) && poll(&p, 1, 0) == 1 &&
+           (p.revents & POLLIN) && ioctl(STDIN_FILENO, FIONREAD, &n) == 0 &&
+           n == 0 && read(STDIN_FILENO, &c, 1) == 0;
+}
+
 static gboolean edit_start(Readline *rl, GError **errp)
 {
+    gboolean eof;
+
     if (tcgetattr(STDIN_FILENO, &rl->tty) < 0) {
         qioc_error_errno(errp, errno, "read the terminal's settings");
         return FALSE;
     }
+    eof = canonical_eof_pending(&rl->tty);
     rl->tty_saved = TRUE;
     /* qioc's own SIGINT and SIGTERM handling ends the connection, which
      * restores the terminal; libedit's would signal the process group. */
@@ -442,6 +480,9 @@ static gboolean edit_start(Readline *rl, GError **errp)
     rl->stdin_watch = g_unix_fd_add(STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                     on_stdin, rl);
     rl->winch = g_unix_signal_add(SIGWINCH, on_winch, rl);
+    if (eof) {
+        input_ended(rl);
+    }
     return TRUE;
 }
 

@@ -438,3 +438,16 @@ EOF
     assert_status 0
     assert_contains "$output" "READLINE"
 }
+
+@test "READLINE on a pty whose other side ended before it started (socat's READLINE_OVFL): the pending end-of-file ends the input, the loop never blocks" {
+    # qioc - SYSTEM:...,pty with nothing on stdin sends the pty's EOF
+    # character at once, while the terminal is still canonical; once in
+    # libedit's mode it would read as a NUL byte after which libedit
+    # blocked in read(2), with -t never firing.
+    printf '\rA' >"$T/data"
+    head -c 512 /dev/zero | tr '\0' A >>"$T/data"
+    run --separate-stderr timeout 20 "$QIOC" - \
+        SYSTEM:"$QIOC -t 0.1 READLINE $T/data; echo rc=\$? >&2",pty </dev/null
+    assert_status 0
+    [[ $stderr == *"rc=0"* ]] || { echo "$stderr" >&2; return 1; }
+}
