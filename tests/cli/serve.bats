@@ -1147,8 +1147,21 @@ args = sys.argv[5:]
 HOLDING = "holding the client and retrying"
 RETRY = "still holding the client"
 
+# The descriptors of qioc once they stop changing: a connection just set
+# up may still open one of GLib (for a child watch) or close a duplicate,
+# which would make the limit below one off.
+def fds_settled():
+    end = time.monotonic() + 5
+    before = None
+    while True:
+        now = {int(n) for n in os.listdir("/proc/%d/fd" % pid)}
+        if now == before or time.monotonic() > end:
+            return now
+        before = now
+        time.sleep(0.05)
+
 def squeeze(free):
-    used = {int(n) for n in os.listdir("/proc/%d/fd" % pid)}
+    used = fds_settled()
     limit = 0
     while limit - len([n for n in used if n < limit]) < free:
         limit += 1
