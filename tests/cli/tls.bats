@@ -998,7 +998,12 @@ t.close()' "$CERTS/server.pem" "$CERTS/server-key.pem" "$PORT" 2>"$T/py.err"
     [[ $rc == 143 ]] || { cat "$T/cli.err" "$T/srv.err" >&2; return 1; }
     (( $(grep -c '^hello$' "$T/got") >= 3 ))
     ! grep -qv '^hello$' "$T/got"
-    [[ ! -s $T/cli.err && ! -s $T/srv.err ]]
+    # Nothing is said but what the SIGTERM can cut: a connection of the
+    # loop caught in its handshake or transfer (seen under load in CI).
+    if grep -hv -e 'peer closed the connection' -e 'Connection reset by peer' \
+        -e 'Broken pipe' "$T/cli.err" "$T/srv.err"; then
+        return 1
+    fi
 }
 
 # ---------------------------------------------------------------- socat's variables
