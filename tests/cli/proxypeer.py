@@ -280,11 +280,18 @@ def xfer_tls(args, conn, down):
     note(args, "received %d" % got)
     if args.close_first:
         # Non-blocking: SSL_shutdown sends close_notify, and the wait
-        # for the client's fails at once.
+        # for the client's fails at once. While the socket has no room
+        # (the client still reading what was sent), wait until it has:
+        # giving up then would close without the close_notify.
         tls.setblocking(False)
     try:
-        tls.unwrap()
-        note(args, "close_notify")
+        while True:
+            try:
+                tls.unwrap()
+                note(args, "close_notify")
+                break
+            except ssl.SSLWantWriteError:
+                select.select([], [conn], [], 10)
     except ssl.SSLWantReadError:
         note(args, "close_notify sent")
     except (OSError, ssl.SSLError) as e:
