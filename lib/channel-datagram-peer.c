@@ -24,7 +24,8 @@ struct _QIOChannelDatagramPeer {
     QIOChannelSocket *sock;    /* the shared socket; NULL once closed */
     QIODatagramAddr addr;      /* the key of the server's table */
     GSocketAddress *address;
-    char *text; /* the address, for messages */
+    char *text;            /* the address, for messages */
+    GBytes *first_control; /* of the first datagram, if kept; or NULL */
 
     GQueue queue; /* GBytes, oldest first */
     gsize queued_bytes;
@@ -420,6 +421,7 @@ static void qio_channel_datagram_peer_finalize(GObject *obj)
     peer_clear_queue(peer);
     g_clear_object(&peer->sock);
     g_clear_object(&peer->address);
+    g_clear_pointer(&peer->first_control, g_bytes_unref);
     g_free(peer->text);
     G_OBJECT_CLASS(qio_channel_datagram_peer_parent_class)->finalize(obj);
 }
@@ -479,6 +481,21 @@ qio_channel_datagram_peer_get_address(QIOChannelDatagramPeer *peer)
 {
     g_return_val_if_fail(QIO_IS_CHANNEL_DATAGRAM_PEER(peer), NULL);
     return peer->address;
+}
+
+void qio__datagram_peer_set_control(QIOChannelDatagramPeer *peer,
+                                    const void *control, size_t len)
+{
+    g_clear_pointer(&peer->first_control, g_bytes_unref);
+    if (len > 0) {
+        peer->first_control = g_bytes_new(control, len);
+    }
+}
+
+GBytes *qio_channel_datagram_peer_get_control(QIOChannelDatagramPeer *peer)
+{
+    g_return_val_if_fail(QIO_IS_CHANNEL_DATAGRAM_PEER(peer), NULL);
+    return peer->first_control;
 }
 
 gboolean qio_channel_datagram_peer_is_ended(QIOChannelDatagramPeer *peer)

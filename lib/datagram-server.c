@@ -21,6 +21,8 @@ typedef struct {
     struct mmsghdr msgs[QIO_DATAGRAM_SERVER_MAX_BATCH];
     struct iovec iov[QIO_DATAGRAM_SERVER_MAX_BATCH];
     QIODatagramAddr from[QIO_DATAGRAM_SERVER_MAX_BATCH];
+    /* Control messages, when the socket keeps them; else NULL. */
+    QIODatagramControl *control;
 } QIODatagramBatch;
 
 struct _QIODatagramServer {
@@ -48,9 +50,13 @@ G_DEFINE_FINAL_TYPE(QIODatagramServer, qio_datagram_server, G_TYPE_OBJECT)
 
 /* ---------------------------------------------------------------- batch */
 
-static QIODatagramBatch *batch_new(guint n)
+static QIODatagramBatch *batch_new(guint n, bool control)
 {
     QIODatagramBatch *b = g_new0(QIODatagramBatch, 1);
+
+    if (control) {
+        b->control = g_new0(QIODatagramControl, n);
+    }
 
     b->n = n;
     b->bufs = g_malloc((gsize)n * QIO_DATAGRAM_SERVER_BUFFER_SIZE);
@@ -68,6 +74,7 @@ static QIODatagramBatch *batch_new(guint n)
 static void batch_free(QIODatagramBatch *b)
 {
     if (b) {
+        g_free(b->control);
         g_free(b->bufs);
         g_free(b);
     }
@@ -81,6 +88,10 @@ static int batch_receive(QIODatagramBatch *b, int fd)
     for (guint i = 0; i < b->n; i++) {
         b->msgs[i].msg_hdr.msg_namelen = sizeof(b->from[i].ss);
         b->msgs[i].msg_hdr.msg_flags = 0;
+        if (b->control) {
+            b->msgs[i].msg_hdr.msg_control = b->control[i].buf;
+            b->msgs[i].msg_hdr.msg_controllen = sizeof(b->control[i].buf);
+        }
         b->from[i].ss.ss_family = AF_UNSPEC;
     }
     do {
@@ -122,7 +133,7 @@ static void server_forget_all(QIODatagramServer *server)
  */
 static void server_new_session(QIODatagramServer *server,
                                const QIODatagramAddr *from, const char *data,
-                               size_t len)
+                               size_t len, const struct msghdr *hdr)
 {
     g_autoptr(QIOChannelDatagramPeer) peer = NULL;
 
@@ -131,6 +142,10 @@ static void server_new_session(QIODatagramServer *server,
         return;
     }
     peer = qio__datagram_peer_new(server, server->sock, from);
+    if (hdr->msg_control) {
+        qio__datagram_peer_set_control(peer, hdr->msg_control,
+                                       hdr->msg_controllen);
+    }
     qio__datagram_peer_push(peer, data, len);
     g_hash_table_insert(server->peers, (gpointer)qio__datagram_peer_addr(peer),
                         peer);
@@ -165,7 +180,7 @@ static void server_deliver(QIODatagramServer *server, guint i)
     }
     peer = g_hash_table_lookup(server->peers, from);
     if (!peer) {
-        server_new_session(server, from, b->iov[i].iov_base, len);
+        server_new_session(server, from, b->iov[i].iov_base, len, hdr);
     } else if (!qio__datagram_peer_push(peer, b->iov[i].iov_base, len)) {
         server->stats.queue_full++;
     }
@@ -336,7 +351,8 @@ void qio_datagram_server_start(QIODatagramServer *server, GMainContext *context)
     g_clear_pointer(&server->context, g_main_context_unref);
     server->context = g_main_context_ref(context);
     if (!server->batch) {
-        server->batch = batch_new(server->batch_size);
+        server->batch = batch_new(server->batch_size,
+                                  qio__dgram_keeps_control(server->sock));
     }
     server->started = true;
     server->run++;

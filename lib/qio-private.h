@@ -423,6 +423,9 @@ QIOSocketDgram *qio__dgram_settings(QIOChannelSocket *sioc);
 /* The socket is going away: forget who sent the last datagram. */
 void qio__dgram_forget_sender(QIOSocketDgram *dg);
 
+/* Whether reads of @sioc keep control messages (an IP datagram socket). */
+gboolean qio__dgram_keeps_control(QIOChannelSocket *sioc);
+
 /* Free the settings (calling the filter's destroy notify). */
 void qio__dgram_free(QIOSocketDgram *dg);
 
@@ -493,6 +496,12 @@ typedef struct {
     struct sockaddr_storage ss;
 } QIODatagramAddr;
 
+/* Room for the control messages an IP datagram may come with. */
+typedef union {
+    char buf[512];
+    struct cmsghdr align;
+} QIODatagramControl;
+
 /*
  * Clear what may differ between two datagrams of one sender (the IPv6
  * flow label). FALSE for an address nobody can be answered at (an
@@ -521,6 +530,10 @@ bool qio__datagram_peer_push(QIOChannelDatagramPeer *peer, const void *data,
 
 /* The server let go of @peer: the session ends, the back-pointer goes. */
 void qio__datagram_peer_detach(QIOChannelDatagramPeer *peer);
+
+/* The control messages of the datagram that began @peer's session. */
+void qio__datagram_peer_set_control(QIOChannelDatagramPeer *peer,
+                                    const void *control, size_t len);
 
 /* @peer ends, closes or is disposed: forget it (and detach it). */
 void qio__datagram_server_forget(QIODatagramServer *server,

@@ -42,6 +42,9 @@ struct QIOSocketDgram {
     socklen_t last_len;
     /* The same as an object: made when someone asks for it. */
     GSocketAddress *last;
+    /* set_keep_control: the control messages of the last datagram. */
+    bool keep_control;
+    GBytes *last_control; /* or NULL: none came */
 };
 
 void qio__dgram_forget_sender(QIOSocketDgram *dg)
@@ -49,6 +52,7 @@ void qio__dgram_forget_sender(QIOSocketDgram *dg)
     dg->have_last = false;
     dg->last_len = 0;
     g_clear_object(&dg->last);
+    g_clear_pointer(&dg->last_control, g_bytes_unref);
 }
 
 void qio__dgram_free(QIOSocketDgram *dg)
@@ -172,12 +176,22 @@ static bool dgram_sender_wanted(QIOChannelSocket *sioc, DgramRecv *r,
     return false;
 }
 
-/* The datagram just returned came from there. */
+/*
+ * The datagram just returned came from there, with these control
+ * messages (kept only when asked for, and never on a unix socket, whose
+ * descriptors were taken out).
+ */
 static void dgram_remember_sender(QIOChannelSocket *sioc, const DgramRecv *r,
                                   GSocketAddress *sender)
 {
     QIOSocketDgram *dg = sioc->dgram;
 
+    g_clear_pointer(&dg->last_control, g_bytes_unref);
+    if (dg->keep_control && sioc->family != AF_UNIX &&
+        r->msg.msg_controllen > 0) {
+        dg->last_control =
+            g_bytes_new(r->msg.msg_control, r->msg.msg_controllen);
+    }
     dg->have_last = true;
     dg->last_len = MIN(r->msg.msg_namelen, sizeof(dg->last_ss));
     memcpy(&dg->last_ss, &r->from, dg->last_len);
@@ -227,6 +241,7 @@ ssize_t qio__dgram_readv(QIOChannelSocket *sioc, const struct iovec *iov,
 {
     g_autoptr(GSocketAddress) sender = NULL;
     bool is_unix = sioc->family == AF_UNIX;
+    bool control = is_unix || sioc->dgram->keep_control;
     int rflags = is_unix ? MSG_CMSG_CLOEXEC : 0;
     DgramRecv r;
     ssize_t len;
@@ -238,16 +253,15 @@ ssize_t qio__dgram_readv(QIOChannelSocket *sioc, const struct iovec *iov,
         rflags |= MSG_PEEK;
     }
     do {
-        dgram_recv_init(&r, iov, niov, is_unix);
+        dgram_recv_init(&r, iov, niov, control);
         len = dgram_recvmsg(sioc, &r, rflags, errp);
     } while (len >= 0 && !dgram_sender_wanted(sioc, &r, rflags, &sender));
     if (len < 0) {
         return len;
     }
     len = dgram_check_length(&r, len, rflags, iov, niov, errp);
-    if (r.msg.msg_control &&
-        qio__socket_take_fds(&r.msg, len >= 0 ? fds : NULL, nfds,
-                             len >= 0 ? errp : NULL) < 0) {
+    if (is_unix && qio__socket_take_fds(&r.msg, len >= 0 ? fds : NULL, nfds,
+                                        len >= 0 ? errp : NULL) < 0) {
         return -1;
     }
     if (len < 0) {
@@ -435,6 +449,27 @@ GSocketAddress *qio_channel_socket_get_last_sender(QIOChannelSocket *ioc)
 {
     g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), NULL);
     return dgram_last_sender(ioc);
+}
+
+void qio_channel_socket_set_keep_control(QIOChannelSocket *ioc,
+                                         gboolean enabled)
+{
+    g_return_if_fail(QIO_IS_CHANNEL_SOCKET(ioc));
+    qio__dgram_settings(ioc)->keep_control = enabled;
+}
+
+gboolean qio__dgram_keeps_control(QIOChannelSocket *sioc)
+{
+    return sioc->dgram && sioc->dgram->keep_control && sioc->family != AF_UNIX;
+}
+
+GBytes *qio_channel_socket_get_last_control(QIOChannelSocket *ioc)
+{
+    g_return_val_if_fail(QIO_IS_CHANNEL_SOCKET(ioc), NULL);
+    if (!ioc->dgram || !ioc->dgram->have_last) {
+        return NULL;
+    }
+    return ioc->dgram->last_control;
 }
 
 /* ---------------------------------------------------------------- make */

@@ -87,6 +87,21 @@ GSocketAddress *
 qio_channel_datagram_peer_get_address(QIOChannelDatagramPeer *peer);
 
 /**
+ * qio_channel_datagram_peer_get_control:
+ * @peer: the peer
+ *
+ * Gets the control messages (ancillary data, cmsg(3)) that came with the
+ * datagram that began the session, when the server's socket keeps them
+ * (qio_channel_socket_set_keep_control()): its arrival time with
+ * SO_TIMESTAMP, the address it was sent to with IP_PKTINFO, and so on.
+ * Walk them with CMSG_FIRSTHDR() and CMSG_NXTHDR().
+ *
+ * Returns: (transfer none) (nullable): the control messages, or %NULL if
+ * there were none or none were kept.
+ */
+GBytes *qio_channel_datagram_peer_get_control(QIOChannelDatagramPeer *peer);
+
+/**
  * qio_channel_datagram_peer_end:
  * @peer: the peer
  *

@@ -528,6 +528,40 @@ void qio_channel_socket_set_sender_filter(QIOChannelSocket *ioc,
 GSocketAddress *qio_channel_socket_get_last_sender(QIOChannelSocket *ioc);
 
 /**
+ * qio_channel_socket_set_keep_control:
+ * @ioc: the channel (an IP datagram socket, or one that will hold one)
+ * @enabled: whether reads keep the control messages of each datagram
+ *
+ * With @enabled, each datagram read (qio_channel_readv() and the others,
+ * qio_channel_socket_recvfrom(), a peek too) keeps the control messages,
+ * the ancillary data of cmsg(3), that came with it: what options set on
+ * the socket ask the kernel to add, such as SO_TIMESTAMP, IP_PKTINFO,
+ * IP_RECVTTL or IPV6_RECVHOPLIMIT. qio_channel_socket_get_last_control()
+ * returns them, and a #QIODatagramServer on the socket gives each session
+ * those of its first datagram. Unix sockets keep none: their control
+ * messages carry descriptors, which reads hand out as they always do.
+ * The setting survives closing the channel, as the other datagram
+ * settings do.
+ */
+void qio_channel_socket_set_keep_control(QIOChannelSocket *ioc,
+                                         gboolean enabled);
+
+/**
+ * qio_channel_socket_get_last_control:
+ * @ioc: the channel
+ *
+ * Gets the control messages of the last datagram read, as the kernel
+ * wrote them: walk them with CMSG_FIRSTHDR() and CMSG_NXTHDR() over a
+ * struct msghdr whose msg_control and msg_controllen are the bytes' data
+ * and size.
+ *
+ * Returns: (transfer none) (nullable): the control messages (valid until
+ * the next read or close), or %NULL if the datagram came with none or
+ * qio_channel_socket_set_keep_control() is off.
+ */
+GBytes *qio_channel_socket_get_last_control(QIOChannelSocket *ioc);
+
+/**
  * qio_channel_socket_accept:
  * @ioc: a listening channel
  * @errp: return location for an error

@@ -503,6 +503,92 @@ static void test_connected_ignores_others(DgramKind kind)
     place_close(&pl);
 }
 
+/* ---------------------------------------------------------------- control */
+
+/* The hop count the control messages of @data carry, or -1. */
+static int control_hops(GBytes *data, int level, int type)
+{
+    struct msghdr msg = {0};
+    gsize len = 0;
+
+    if (!data) {
+        return -1;
+    }
+    msg.msg_control = (void *)g_bytes_get_data(data, &len);
+    msg.msg_controllen = len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == level && c->cmsg_type == type) {
+            int v;
+
+            memcpy(&v, CMSG_DATA(c), sizeof(v));
+            return v;
+        }
+    }
+    return -1;
+}
+
+/*
+ * With keep-control, each datagram read (a peek too) leaves its control
+ * messages: here the TTL (hop limit) the sender set, which IP_RECVTTL
+ * (IPV6_RECVHOPLIMIT) asks for. Without it, none are kept.
+ */
+static void test_keep_control(DgramKind kind)
+{
+    bool v6 = kind == KIND_UDP6;
+    int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    int ask = v6 ? IPV6_RECVHOPLIMIT : IP_RECVTTL;
+    int type = v6 ? IPV6_HOPLIMIT : IP_TTL;
+    int set = v6 ? IPV6_UNICAST_HOPS : IP_TTL;
+    g_autoptr(QIOChannelSocket) rx = NULL;
+    g_autoptr(QIOChannelSocket) tx = NULL;
+    g_autoptr(GError) err = NULL;
+    int on = 1, hops = 37;
+    char buf[8];
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    Place pl;
+
+    if (!place_open(&pl, kind)) {
+        return;
+    }
+    rx = bound_at(&pl);
+    tx = connected_to(&pl, rx);
+    g_assert_cmpint(
+        setsockopt(qio_channel_socket_get_fd(rx), level, ask, &on, sizeof(on)),
+        ==, 0);
+    g_assert_cmpint(setsockopt(qio_channel_socket_get_fd(tx), level, set, &hops,
+                               sizeof(hops)),
+                    ==, 0);
+
+    send_str(tx, "off");
+    recv_str(rx, "off");
+    g_assert_null(qio_channel_socket_get_last_control(rx));
+
+    qio_channel_socket_set_keep_control(rx, TRUE);
+    send_str(tx, "peek");
+    g_assert_cmpint(qio_channel_readv_full(CH(rx), &iov, 1, NULL, NULL,
+                                           QIO_CHANNEL_READ_FLAG_MSG_PEEK,
+                                           &err),
+                    ==, 4);
+    g_assert_no_error(err);
+    g_assert_cmpint(
+        control_hops(qio_channel_socket_get_last_control(rx), level, type), ==,
+        37);
+    hops = 12;
+    g_assert_cmpint(setsockopt(qio_channel_socket_get_fd(tx), level, set, &hops,
+                               sizeof(hops)),
+                    ==, 0);
+    recv_str(rx, "peek");
+    send_str(tx, "next");
+    recv_str(rx, "next");
+    g_assert_cmpint(
+        control_hops(qio_channel_socket_get_last_control(rx), level, type), ==,
+        12);
+
+    qio_channel_close(CH(rx), NULL);
+    g_assert_null(qio_channel_socket_get_last_control(rx));
+    place_close(&pl);
+}
+
 /* ---------------------------------------------------------------- relaying */
 
 /* UDP-SENDTO: writes on an unconnected socket go to the send address. */
@@ -1244,6 +1330,9 @@ int main(int argc, char **argv)
     add_all_kinds("/dgram/filter", test_sender_filter);
     add_all_kinds("/dgram/features", test_features);
     add_all_kinds("/dgram/shutdown", test_shutdown);
+    /* Unix sockets keep none: their control messages carry descriptors. */
+    add_kind_test("/dgram/keep-control", KIND_UDP4, test_keep_control);
+    add_kind_test("/dgram/keep-control", KIND_UDP6, test_keep_control);
     qio_test_add_cases(cases, G_N_ELEMENTS(cases), NULL);
 
     g_test_add_func("/dgram/async/connect", test_async_connect);

@@ -127,6 +127,7 @@ typedef struct {
     gsize queue_bytes;
     guint echoed;
     guint relays_running;
+    bool keep_control; /* the socket keeps control messages */
 } Fixture;
 
 typedef struct {
@@ -225,6 +226,7 @@ static void fixture_start(Fixture *f, int fd, Mode mode)
     g_autoptr(QIOChannelSocket) sock = qio_channel_socket_new_fd(fd, &err);
 
     g_assert_no_error(err);
+    qio_channel_socket_set_keep_control(sock, f->keep_control);
     f->mode = mode;
     f->peers = g_ptr_array_new_with_free_func(g_object_unref);
     f->server = qio_datagram_server_new(sock);
@@ -1048,8 +1050,82 @@ static void test_batch_timing(void)
     }
 }
 
+/* The TTL in the control messages @data holds, or -1. */
+static int control_ttl(GBytes *data)
+{
+    struct msghdr msg = {0};
+    gsize len = 0;
+
+    if (!data) {
+        return -1;
+    }
+    msg.msg_control = (void *)g_bytes_get_data(data, &len);
+    msg.msg_controllen = len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
+            int ttl;
+
+            memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+            return ttl;
+        }
+    }
+    return -1;
+}
+
+static void client_set_ttl(Client *c, int ttl)
+{
+    g_assert_no_errno(setsockopt(c->fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)));
+}
+
+/*
+ * On a socket that keeps control messages, each session holds those of
+ * the datagram that began it (IP_RECVTTL: the TTL its sender set); the
+ * later datagrams do not change them. Without keeping, there are none.
+ */
+static void test_control(void)
+{
+    Fixture f = {.keep_control = true};
+    Client a, b;
+    int on = 1;
+    int fd = udp_bound(AF_INET, &f.addr, &f.addrlen);
+
+    g_assert_no_errno(setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on)));
+    fixture_start(&f, fd, TAKE);
+    client_open(&a, AF_INET);
+    client_open(&b, AF_INET);
+    client_set_ttl(&a, 21);
+    client_set_ttl(&b, 22);
+    client_send(&a, &f, "a1", 2);
+    wait_received(&f, 1);
+    client_send(&b, &f, "b1", 2);
+    wait_received(&f, 2);
+    client_set_ttl(&a, 23);
+    client_send(&a, &f, "a2", 2);
+    wait_received(&f, 3);
+    g_assert_cmpint(control_ttl(qio_channel_datagram_peer_get_control(
+                        QIO_CHANNEL_DATAGRAM_PEER(fixture_peer_of(&f, &a)))),
+                    ==, 21);
+    g_assert_cmpint(control_ttl(qio_channel_datagram_peer_get_control(
+                        QIO_CHANNEL_DATAGRAM_PEER(fixture_peer_of(&f, &b)))),
+                    ==, 22);
+    client_close(&a);
+    client_close(&b);
+    fixture_close(&f);
+
+    f = (Fixture){0};
+    fixture_open(&f, AF_INET, TAKE);
+    client_open(&a, AF_INET);
+    client_send(&a, &f, "a1", 2);
+    wait_received(&f, 1);
+    g_assert_null(qio_channel_datagram_peer_get_control(
+        QIO_CHANNEL_DATAGRAM_PEER(fixture_peer_of(&f, &a))));
+    client_close(&a);
+    fixture_close(&f);
+}
+
 static const QIOTestCase cases[] = {
     {"/datagram-server/sessions", test_sessions},
+    {"/datagram-server/control", test_control},
     {"/datagram-server/echo", test_echo},
     {"/datagram-server/many-clients", test_many_clients},
     {"/datagram-server/refuse", test_refuse},
