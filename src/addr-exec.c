@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "ancillary.h"
 #include "log.h"
 #include "pump.h"
 #include "nofile.h"
@@ -114,7 +115,7 @@ static gboolean exec_options(const QiocEndpoint *ep,
  * The connection variables go out under qioc's names and under socat's,
  * which scripts written for socat read.
  */
-static const char *const env_prefixes[] = {"QIOC_", "SOCAT_"};
+static const char *const env_prefixes[] = {"QIOC_", "SOCAT_", NULL};
 
 /*
  * An IPv6 address as socat writes it in its variables: in brackets, every
@@ -155,7 +156,7 @@ static void env_address(GPtrArray *env, GSocketAddress *sa, const char *end)
         /* An unnamed client (the usual case) has no address to give. */
         addr = qio_socket_address_to_string(sa);
     }
-    for (guint i = 0; addr && i < G_N_ELEMENTS(env_prefixes); i++) {
+    for (guint i = 0; addr && env_prefixes[i]; i++) {
         gboolean socat = g_str_equal(env_prefixes[i], "SOCAT_");
         const char *shown = socat && socat_addr ? socat_addr : addr;
 
@@ -183,9 +184,24 @@ static void env_peercred(GPtrArray *env, QIOChannelSocket *sioc)
 }
 
 /*
+ * A datagram socket's peer: the one it is connected to, else the sender
+ * of the datagram it read (or peeked) last (UDP-RECVFROM).
+ */
+static GSocketAddress *socket_peer(QIOChannelSocket *sioc)
+{
+    GSocketAddress *sa = qio_channel_socket_get_remote_address(sioc, NULL);
+
+    if (!sa && qio_channel_socket_get_last_sender(sioc)) {
+        sa = g_object_ref(qio_channel_socket_get_last_sender(sioc));
+    }
+    return sa;
+}
+
+/*
  * What the child of a socket address is told about its connection
  * (doc/grammar.md, "Environment of EXEC and SYSTEM children"):
  * QIOC_PEERADDR/PORT, QIOC_SOCKADDR/PORT (and socat's SOCAT_ names), on
+ * datagrams what the first came with if asked (so-timestamp, ...), on
  * unix sockets the peer's credentials, and on TLS the verified peer's
  * subject (and socat's SOCAT_OPENSSL_X509_* for its certificate,
  * src/tls-env.c). Every child gets socat's SOCAT_PID and SOCAT_PPID: qioc's
@@ -210,9 +226,18 @@ static char **peer_env(QIOChannel *peer)
         qioc_tls_peer_env(QIO_CHANNEL_TLS(peer), env);
         peer = qio_channel_tls_get_master(QIO_CHANNEL_TLS(peer));
     }
+    if (peer && QIO_IS_CHANNEL_DATAGRAM_PEER(peer)) {
+        env_address(env,
+                    qio_channel_datagram_peer_get_address(
+                        QIO_CHANNEL_DATAGRAM_PEER(peer)),
+                    "PEER");
+    }
+    if (peer) {
+        qioc_ancillary_env(qioc_ancillary_of(peer), env_prefixes, env);
+    }
     if (peer && QIO_IS_CHANNEL_SOCKET(peer)) {
         sioc = QIO_CHANNEL_SOCKET(peer);
-        remote = qio_channel_socket_get_remote_address(sioc, NULL);
+        remote = socket_peer(sioc);
         local = qio_channel_socket_get_local_address(sioc, NULL);
         env_address(env, remote, "PEER");
         env_address(env, local, "SOCK");

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "dalan.h"
 
 #define OFF(field) offsetof(QiocAddrOpts, field)
 
@@ -35,6 +36,8 @@ typedef enum {
     VALUE_INT,     /* gint64, set when >= 0: an int */
     VALUE_LINGER,  /* gint64 seconds, set when >= 0: struct linger, on */
     VALUE_TEXT,    /* char *, set when not NULL: its bytes */
+    VALUE_DATA,    /* char *, set when not NULL: the bytes it stands for in
+                    * socat's data notation (src/dalan.h) */
     VALUE_GENERIC, /* QiocSockopt *, set when not NULL: level, name, bytes */
     VALUE_GROUP,   /* char * GROUP[:INTERFACE], set when not NULL: a
                     * multicast membership of the group's family */
@@ -92,6 +95,32 @@ static const QiocSockoptRow sockopt_rows[] = {
      IPPROTO_IPV6, IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP", BEFORE},
     {"ip-add-membership", OFF(ip_add_membership), VALUE_GROUP, F_IP, 0, 0, NULL,
      BEFORE},
+    {"ip-options", OFF(ip_options), VALUE_DATA, F_INET, IPPROTO_IP, IP_OPTIONS,
+     "IP_OPTIONS", BEFORE},
+    /* What received datagrams come with (src/ancillary.c). A dual-stack
+     * socket takes the IPv4 ones for its IPv4 senders. */
+    {"so-timestamp", OFF(so_timestamp), VALUE_FLAG, F_IP, SOL_SOCKET,
+     SO_TIMESTAMP, "SO_TIMESTAMP", BEFORE},
+    {"ip-pktinfo", OFF(ip_pktinfo), VALUE_FLAG, F_IP, IPPROTO_IP, IP_PKTINFO,
+     "IP_PKTINFO", BEFORE},
+    {"ip-recvtos", OFF(ip_recvtos), VALUE_FLAG, F_IP, IPPROTO_IP, IP_RECVTOS,
+     "IP_RECVTOS", BEFORE},
+    {"ip-recvttl", OFF(ip_recvttl), VALUE_FLAG, F_IP, IPPROTO_IP, IP_RECVTTL,
+     "IP_RECVTTL", BEFORE},
+    {"ip-recvopts", OFF(ip_recvopts), VALUE_FLAG, F_IP, IPPROTO_IP, IP_RECVOPTS,
+     "IP_RECVOPTS", BEFORE},
+    {"ipv6-recvpktinfo", OFF(ipv6_recvpktinfo), VALUE_FLAG, F_INET6,
+     IPPROTO_IPV6, IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO", BEFORE},
+    {"ipv6-recvhoplimit", OFF(ipv6_recvhoplimit), VALUE_FLAG, F_INET6,
+     IPPROTO_IPV6, IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT", BEFORE},
+    {"ipv6-recvtclass", OFF(ipv6_recvtclass), VALUE_FLAG, F_INET6, IPPROTO_IPV6,
+     IPV6_RECVTCLASS, "IPV6_RECVTCLASS", BEFORE},
+    {"ipv6-recvrthdr", OFF(ipv6_recvrthdr), VALUE_FLAG, F_INET6, IPPROTO_IPV6,
+     IPV6_RECVRTHDR, "IPV6_RECVRTHDR", BEFORE},
+    {"ipv6-recvdstopts", OFF(ipv6_recvdstopts), VALUE_FLAG, F_INET6,
+     IPPROTO_IPV6, IPV6_RECVDSTOPTS, "IPV6_RECVDSTOPTS", BEFORE},
+    {"ipv6-recvhopopts", OFF(ipv6_recvhopopts), VALUE_FLAG, F_INET6,
+     IPPROTO_IPV6, IPV6_RECVHOPOPTS, "IPV6_RECVHOPOPTS", BEFORE},
     {"rcvbuf", OFF(rcvbuf), VALUE_INT, F_ANY, SOL_SOCKET, SO_RCVBUF,
      "SO_RCVBUF", BEFORE | ACCEPTED},
     {"sndbuf", OFF(sndbuf), VALUE_INT, F_ANY, SOL_SOCKET, SO_SNDBUF,
@@ -132,6 +161,7 @@ typedef struct {
     struct ipv6_mreq mreq6;
     gconstpointer data;
     gsize len;
+    GBytes *bytes; /* VALUE_DATA's, freed with the call */
 } QiocSockoptCall;
 
 gboolean qioc_multicast_group_parse(const char *text, GInetAddress **group,
@@ -240,6 +270,8 @@ static gboolean row_call(const QiocSockoptRow *row, const QiocAddrOpts *o,
         c->data = *FIELD(o, row, char *);
         c->len = c->data ? strlen(c->data) : 0;
         return c->data != NULL;
+    case VALUE_DATA:
+        return *FIELD(o, row, char *) != NULL;
     case VALUE_GENERIC:
         so = *FIELD(o, row, QiocSockopt *);
         if (!so) {
@@ -266,19 +298,44 @@ static void row_error(const QiocEndpoint *ep, const QiocSockoptRow *row,
                      row->cname ? row->cname : "");
 }
 
+/* VALUE_DATA: the bytes of the text, or FALSE with @errp set. */
+static gboolean data_call(const QiocEndpoint *ep, const QiocSockoptRow *row,
+                          QiocSockoptCall *c, GError **errp)
+{
+    const char *text = *FIELD(&ep->addr->o, row, char *);
+    g_autofree char *why = NULL;
+
+    c->bytes = qioc_dalan_to_bytes(text, &why);
+    if (!c->bytes) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s=%s: %s",
+                    row->option, text, why);
+        return FALSE;
+    }
+    c->data = g_bytes_get_data(c->bytes, &c->len);
+    return TRUE;
+}
+
 gboolean qioc_sockopt_apply(const QiocEndpoint *ep, int fd, int family,
                             QiocSockoptPhase phase, GError **errp)
 {
     for (guint i = 0; i < G_N_ELEMENTS(sockopt_rows); i++) {
         const QiocSockoptRow *row = &sockopt_rows[i];
-        QiocSockoptCall c;
+        QiocSockoptCall c = {0};
+        gboolean ok;
 
         if (!(row->phases & phase) || !(row->families & family_bit(family)) ||
             !row_call(row, &ep->addr->o, &c)) {
             continue;
         }
-        if (setsockopt(fd, c.level, c.name, c.data, (socklen_t)c.len) < 0) {
+        if (row->value == VALUE_DATA && !data_call(ep, row, &c, errp)) {
+            return FALSE;
+        }
+        ok = setsockopt(fd, c.level, c.name, c.data, (socklen_t)c.len) == 0;
+        if (!ok) {
             row_error(ep, row, errno, errp);
+        }
+        g_clear_pointer(&c.bytes, g_bytes_unref);
+        if (!ok) {
             return FALSE;
         }
     }

@@ -11,13 +11,16 @@
  *  - UDP-SENDTO and UDP-DATAGRAM leave it unconnected and send each
  *    datagram to HOST:PORT (UDP-DATAGRAM's may be a broadcast or
  *    multicast address), hearing from anyone range= allows;
- *  - UDP-RECVFROM binds PORT and answers the sender of the last datagram;
+ *  - UDP-RECVFROM binds PORT, waits for the first datagram (so that an
+ *    EXEC child starts knowing its sender, as under socat) and answers
+ *    the sender of the last datagram;
  *  - UDP-RECV binds PORT and only receives;
  *  - UDP-LISTEN binds PORT, waits for the first datagram, and from then on
  *    talks to its sender only (the socket is connected to it).
  * With fork, UDP-LISTEN and UDP-RECVFROM serve every sender at once, each
  * as a session of its own (libqio's QIODatagramServer, run by
- * src/acceptor.c).
+ * src/acceptor.c). With an ancillary-data option (so-timestamp, ...) the
+ * socket keeps what each datagram comes with (src/ancillary.c).
  */
 #include "config.h"
 
@@ -26,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "addr-tcp.h"
+#include "ancillary.h"
 #include "context.h"
 #include "log.h"
 
@@ -155,14 +159,34 @@ static gboolean udp_prepare_receiver(QiocEndpoint *ep, GError **errp)
 
 /* ---------------------------------------------------------------- opening */
 
+/* UDP's socket, once connected: it keeps ancillary data if asked. */
+typedef struct {
+    const QiocEndpoint *ep;
+    QiocOpenDone *done;
+    gpointer data;
+} QiocUdpConnect;
+
+static void udp_connected(QIOChannel *ioc, GError *err, gpointer data)
+{
+    QiocUdpConnect *c = data;
+
+    if (ioc) {
+        qioc_ancillary_keep(c->ep, QIO_CHANNEL_SOCKET(ioc));
+    }
+    c->done(ioc, err, c->data);
+    g_free(c);
+}
+
 static void udp_connect(QiocEndpoint *ep, QIOChannel *peer, QiocOpenDone *done,
                         gpointer data)
 {
     QiocUdpState *st = ep->state;
     QIOChannelSocketOptions sopts;
+    QiocUdpConnect *c = g_new0(QiocUdpConnect, 1);
 
+    *c = (QiocUdpConnect){ep, done, data};
     udp_socket_options(ep, &sopts);
-    qioc_socket_dgram(st->local, st->target, &sopts, done, data);
+    qioc_socket_dgram(st->local, st->target, &sopts, udp_connected, c);
 }
 
 /* A socket bound to the address's local address, now. */
@@ -184,6 +208,7 @@ static QIOChannelSocket *udp_bind(QiocEndpoint *ep, GError **errp)
         qio_channel_close(QIO_CHANNEL(sioc), NULL);
         return NULL;
     }
+    qioc_ancillary_keep(ep, sioc);
     return g_steal_pointer(&sioc);
 }
 
@@ -227,7 +252,8 @@ static QIOChannel *udp_open(QiocEndpoint *ep, QiocAccess *access,
 /* ---------------------------------------------------------------- UDP-LISTEN
  */
 
-/* UDP-LISTEN without fork: waiting for the first datagram. */
+/* UDP-LISTEN and UDP-RECVFROM without fork: waiting for the first
+ * datagram. */
 typedef struct {
     QiocEndpoint *ep;
     QIOChannelSocket *sioc;
@@ -253,42 +279,47 @@ static void first_finish(QiocUdpFirst *w, GError *err)
 }
 
 /*
- * The first datagram, peeked: its sender becomes the peer, unless range=
- * refuses it (then it is dropped and the wait goes on). The datagram
- * itself stays queued for the relay.
+ * The first datagram is peeked through the channel, so that its sender
+ * and what it came with (ancillary data) are the channel's last: what an
+ * EXEC child is told (src/addr-exec.c). It stays queued for the relay.
+ * UDP-RECVFROM's sender filter drops what range= refuses; UDP-LISTEN's
+ * first sender becomes the peer (the socket is connected to it) unless
+ * range= refuses it, and then it is dropped and the wait goes on.
  */
 static gboolean first_datagram_in(QiocUdpFirst *w)
 {
     int fd = qio_channel_socket_get_fd(w->sioc);
+    GSocketAddress *from;
     struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    g_autoptr(GSocketAddress) from = NULL;
     GError *err = NULL;
     char byte;
+    struct iovec iov = {&byte, 1};
+    ssize_t n =
+        qio_channel_readv_full(QIO_CHANNEL(w->sioc), &iov, 1, NULL, NULL,
+                               QIO_CHANNEL_READ_FLAG_MSG_PEEK, &err);
 
-    if (recvfrom(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT, (struct sockaddr *)&ss,
-                 &len) < 0) {
-        if (errno == EAGAIN || errno == EINTR) {
-            return G_SOURCE_CONTINUE;
-        }
-        qioc_error_errno(&err, errno, "receive");
-        w->watch = 0;
-        first_finish(w, err);
-        return G_SOURCE_REMOVE;
-    }
-    from = g_socket_address_new_from_native(&ss, len);
-    if (!qioc_endpoint_sender_allowed(w->ep, from)) {
-        recv(fd, &byte, 1, MSG_DONTWAIT);
+    if (n == QIO_CHANNEL_ERR_BLOCK) {
         return G_SOURCE_CONTINUE;
     }
-    w->watch = 0;
-    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-        g_autofree char *text = qio_socket_address_to_string(from);
+    if (n >= 0 && w->ep->desc->kind == QIOC_ADDR_UDP_RECVFROM) {
+        qioc_dgram_channel(w->sioc, QIOC_DGRAM_REPLY, NULL, NULL);
+    } else if (n >= 0) {
+        from = qio_channel_socket_get_last_sender(w->sioc);
+        if (!qioc_endpoint_sender_allowed(w->ep, from)) {
+            recv(fd, &byte, 1, MSG_DONTWAIT);
+            return G_SOURCE_CONTINUE;
+        }
+        g_socket_address_to_native(from, &ss, sizeof(ss), NULL);
+        if (connect(fd, (struct sockaddr *)&ss,
+                    g_socket_address_get_native_size(from)) < 0) {
+            g_autofree char *text = qio_socket_address_to_string(from);
 
-        qioc_error_errno(&err, errno, "connect to %s", text);
-    } else {
-        qioc_endpoint_log_client(w->ep, w->sioc);
+            qioc_error_errno(&err, errno, "connect to %s", text);
+        } else {
+            qioc_endpoint_log_client(w->ep, w->sioc);
+        }
     }
+    w->watch = 0;
     first_finish(w, err);
     return G_SOURCE_REMOVE;
 }
@@ -329,6 +360,9 @@ static void udp_listen_connect(QiocEndpoint *ep, QIOChannel *peer,
         return;
     }
     qioc_endpoint_log_channel(ep, QIO_CHANNEL(sioc));
+    if (ep->desc->kind == QIOC_ADDR_UDP_RECVFROM) {
+        udp_filter_senders(ep, sioc);
+    }
     w = g_new0(QiocUdpFirst, 1);
     *w = (QiocUdpFirst){ep, sioc, done, data, 0, 0, qioc_log_conn()};
     w->watch = qio_channel_add_watch_full(
@@ -490,7 +524,7 @@ const QiocAddrDesc qioc_addr_udp_recvfrom = {
     .prepare = udp_prepare_receiver,
     .free_state = (GDestroyNotify)udp_state_free,
     .choose = udp_choose,
-    .open = udp_open};
+    .connect = udp_listen_connect};
 
 const QiocAddrDesc qioc_addr_udp_recv = {.kind = QIOC_ADDR_UDP_RECV,
                                          QIOC_ADDR_TYPES(udp_recv_types),

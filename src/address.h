@@ -142,9 +142,9 @@ typedef enum {
  *   (rcvbuf, sndbuf, setsockopt-int, -bin, -string, -listen)
  * @QIOC_OPTGRP_TCP: TCP or TLS, either side (nodelay, keepalive, mss,
  *   linger)
- * @QIOC_OPTGRP_UDP: a UDP socket that sends to an address of its own
- *   choosing (broadcast, ip-multicast-ttl, ip-multicast-loop,
- *   ip-add-membership)
+ * @QIOC_OPTGRP_UDP: a UDP socket (broadcast, ip-multicast-ttl,
+ *   ip-multicast-loop, ip-add-membership, and the ancillary-data options:
+ *   so-timestamp, ip-pktinfo, ip-recvttl, ipv6-recvhoplimit, ...)
  * @QIOC_OPTGRP_TERMIOS: may be a terminal: its modes (raw, rawer, echo,
  *   icanon, ispeed, ...; see #QiocTermFlag)
  * @QIOC_OPTGRP_READLINE: edits lines on the terminal (history, prompt,
@@ -386,6 +386,19 @@ typedef struct QiocAddrOpts {
     gint64 ip_multicast_ttl;
     gint64 ip_multicast_loop; /* -1 unless given */
     char *ip_add_membership;  /* GROUP:INTERFACE */
+    char *ip_options;         /* socat's data notation */
+    /* what received datagrams come with (src/ancillary.c) */
+    gboolean so_timestamp;
+    gboolean ip_pktinfo;
+    gboolean ip_recvtos;
+    gboolean ip_recvttl;
+    gboolean ip_recvopts;
+    gboolean ipv6_recvpktinfo;
+    gboolean ipv6_recvhoplimit;
+    gboolean ipv6_recvtclass;
+    gboolean ipv6_recvrthdr;
+    gboolean ipv6_recvdstopts;
+    gboolean ipv6_recvhopopts;
     /* sockets, TCP or unix */
     gint64 rcvbuf;
     gint64 sndbuf;

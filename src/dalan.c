@@ -210,3 +210,21 @@ char *qioc_dalan_to_hex(const char *text, char **why)
     }
     return g_string_free(hex, FALSE);
 }
+
+GBytes *qioc_dalan_to_bytes(const char *text, char **why)
+{
+    g_autofree char *hex = qioc_dalan_to_hex(text, why);
+    GByteArray *out;
+
+    if (!hex) {
+        return NULL;
+    }
+    out = g_byte_array_new();
+    for (const char *p = hex + 1; p[0] && p[1]; p += 2) {
+        guint8 b = (guint8)(g_ascii_xdigit_value(p[0]) << 4 |
+                            g_ascii_xdigit_value(p[1]));
+
+        g_byte_array_append(out, &b, 1);
+    }
+    return g_byte_array_free_to_bytes(out);
+}

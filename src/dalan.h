@@ -25,4 +25,7 @@
  */
 char *qioc_dalan_to_hex(const char *text, char **why);
 
+/* The same bytes themselves; NULL with *@why set as above. */
+GBytes *qioc_dalan_to_bytes(const char *text, char **why);
+
 #endif

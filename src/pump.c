@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ancillary.h"
 #include "context.h"
 #include "log.h"
 #include "pump.h"
@@ -62,6 +63,7 @@ typedef struct QiocFlow {
                             * datagram per read, a short read says
                             * nothing about what is queued */
     gboolean dgram_dest;   /* writes datagrams: never spliced */
+    gboolean anc_logged;   /* a session's ancillary data was logged */
     guint64 dgram_dropped; /* datagrams too big for -b */
     ssize_t last_read;     /* bytes the last read returned */
     gboolean drained;      /* that read was short: the source
@@ -338,6 +340,24 @@ static ssize_t flow_escape(QiocFlow *f, ssize_t n)
 }
 
 /*
+ * -dd: what the datagram just read came with (so-timestamp, ...). A fork
+ * server's session has that of its first datagram only: logged once.
+ */
+static void flow_log_ancillary(QiocFlow *f, QIOChannel *src)
+{
+    if (!f->dgram_source || qioc_log_get_level() < 2) {
+        return;
+    }
+    if (QIO_IS_CHANNEL_SOCKET(src)) {
+        qioc_ancillary_log(
+            qio_channel_socket_get_last_control(QIO_CHANNEL_SOCKET(src)));
+    } else if (!f->anc_logged) {
+        f->anc_logged = TRUE;
+        qioc_ancillary_log(qioc_ancillary_of(src));
+    }
+}
+
+/*
  * Read one chunk into f->buf. Returns the length, 0 at end-of-file, -1
  * on error or PUMP_STOPPED; PUMP_HELD_CR when a CR held back by crlf is
  * to be passed on alone. Descriptors that came with it go to *@fds.
@@ -389,6 +409,7 @@ static ssize_t coroutine_fn flow_read(QiocFlow *f, int **fds, size_t *nfds)
             flow_fail(f, f->from, err);
             return -1;
         }
+        flow_log_ancillary(f, src);
         if (n == 0 && f->dgram_source && !flow_cfg(f)->null_eof) {
             /* An empty datagram: nothing to pass on, and not the end. */
             continue;
