@@ -291,12 +291,15 @@ def xfer_tls(args, conn, down):
                 note(args, "close_notify")
                 break
             except ssl.SSLWantWriteError:
-                select.select([], [conn], [], 10)
+                # tls, not conn: wrap_socket() detached conn (fileno -1).
+                select.select([], [tls], [], 10)
     except ssl.SSLWantReadError:
         note(args, "close_notify sent")
     except (OSError, ssl.SSLError) as e:
         note(args, "unwrap: %s" % e)
-    conn.close()
+    # The socket is tls's since wrap_socket(): closing conn would leave
+    # it open until the process ends, after "closed" was noted.
+    tls.close()
     note(args, "closed")
     return 0
 
