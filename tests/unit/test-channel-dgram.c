@@ -505,28 +505,6 @@ static void test_connected_ignores_others(DgramKind kind)
 
 /* ---------------------------------------------------------------- control */
 
-/* The hop count the control messages of @data carry, or -1. */
-static int control_hops(GBytes *data, int level, int type)
-{
-    struct msghdr msg = {0};
-    gsize len = 0;
-
-    if (!data) {
-        return -1;
-    }
-    msg.msg_control = (void *)g_bytes_get_data(data, &len);
-    msg.msg_controllen = len;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == level && c->cmsg_type == type) {
-            int v;
-
-            memcpy(&v, CMSG_DATA(c), sizeof(v));
-            return v;
-        }
-    }
-    return -1;
-}
-
 /*
  * With keep-control, each datagram read (a peek too) leaves its control
  * messages: here the TTL (hop limit) the sender set, which IP_RECVTTL
@@ -570,9 +548,9 @@ static void test_keep_control(DgramKind kind)
                                            &err),
                     ==, 4);
     g_assert_no_error(err);
-    g_assert_cmpint(
-        control_hops(qio_channel_socket_get_last_control(rx), level, type), ==,
-        37);
+    g_assert_cmpint(qio_test_control_int(
+                        qio_channel_socket_get_last_control(rx), level, type),
+                    ==, 37);
     hops = 12;
     g_assert_cmpint(setsockopt(qio_channel_socket_get_fd(tx), level, set, &hops,
                                sizeof(hops)),
@@ -580,9 +558,9 @@ static void test_keep_control(DgramKind kind)
     recv_str(rx, "peek");
     send_str(tx, "next");
     recv_str(rx, "next");
-    g_assert_cmpint(
-        control_hops(qio_channel_socket_get_last_control(rx), level, type), ==,
-        12);
+    g_assert_cmpint(qio_test_control_int(
+                        qio_channel_socket_get_last_control(rx), level, type),
+                    ==, 12);
 
     qio_channel_close(CH(rx), NULL);
     g_assert_null(qio_channel_socket_get_last_control(rx));

@@ -1050,28 +1050,6 @@ static void test_batch_timing(void)
     }
 }
 
-/* The TTL in the control messages @data holds, or -1. */
-static int control_ttl(GBytes *data)
-{
-    struct msghdr msg = {0};
-    gsize len = 0;
-
-    if (!data) {
-        return -1;
-    }
-    msg.msg_control = (void *)g_bytes_get_data(data, &len);
-    msg.msg_controllen = len;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
-            int ttl;
-
-            memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
-            return ttl;
-        }
-    }
-    return -1;
-}
-
 static void client_set_ttl(Client *c, int ttl)
 {
     g_assert_no_errno(setsockopt(c->fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)));
@@ -1102,11 +1080,15 @@ static void test_control(void)
     client_set_ttl(&a, 23);
     client_send(&a, &f, "a2", 2);
     wait_received(&f, 3);
-    g_assert_cmpint(control_ttl(qio_channel_datagram_peer_get_control(
-                        QIO_CHANNEL_DATAGRAM_PEER(fixture_peer_of(&f, &a)))),
+    g_assert_cmpint(qio_test_control_int(
+                        qio_channel_datagram_peer_get_control(
+                            QIO_CHANNEL_DATAGRAM_PEER(fixture_peer_of(&f, &a))),
+                        IPPROTO_IP, IP_TTL),
                     ==, 21);
-    g_assert_cmpint(control_ttl(qio_channel_datagram_peer_get_control(
-                        QIO_CHANNEL_DATAGRAM_PEER(fixture_peer_of(&f, &b)))),
+    g_assert_cmpint(qio_test_control_int(
+                        qio_channel_datagram_peer_get_control(
+                            QIO_CHANNEL_DATAGRAM_PEER(fixture_peer_of(&f, &b))),
+                        IPPROTO_IP, IP_TTL),
                     ==, 22);
     client_close(&a);
     client_close(&b);

@@ -486,4 +486,29 @@ static inline void qio_test_transfer(QIOChannel *writer, QIOChannel *reader,
     g_assert_true(memcmp(src, dst, len) == 0);
 }
 
+/*
+ * The int that a control message of @level and @type in @control (as
+ * qio_channel_socket_get_last_control() gives them) carries, or -1.
+ */
+static inline int qio_test_control_int(GBytes *control, int level, int type)
+{
+    struct msghdr msg = {0};
+    gsize len = 0;
+
+    if (!control) {
+        return -1;
+    }
+    msg.msg_control = (void *)g_bytes_get_data(control, &len);
+    msg.msg_controllen = len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == level && c->cmsg_type == type) {
+            int v;
+
+            memcpy(&v, CMSG_DATA(c), sizeof(v));
+            return v;
+        }
+    }
+    return -1;
+}
+
 #endif /* QIO_TEST_UTIL_H */
