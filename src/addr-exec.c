@@ -217,6 +217,10 @@ static char **peer_env(QIOChannel *peer)
 
     g_ptr_array_add(env, g_strdup_printf("SOCAT_PID=%d", (int)getpid()));
     g_ptr_array_add(env, g_strdup_printf("SOCAT_PPID=%d", (int)getpid()));
+    /* A dual address (A!!B): what its reading half received from. */
+    if (peer && QIO_IS_CHANNEL_DUAL(peer)) {
+        peer = qio_channel_dual_get_reader(QIO_CHANNEL_DUAL(peer));
+    }
     if (peer && QIO_IS_CHANNEL_TLS(peer)) {
         const char *dn = qio_channel_tls_get_peer_dn(QIO_CHANNEL_TLS(peer));
 

@@ -192,6 +192,13 @@ static const QiocOptDesc addr_options[] = {
      "IPv6 datagrams received come with their destination options: "
      "IPV6_DSTOPTS",
      OFF(ipv6_recvdstopts)},
+    {"ip-recverr", NULL, FLAG, O_IP, "0", NULL,
+     "ICMP errors are kept with their details (IP_RECVERR), and an "
+     "unconnected UDP socket's reads report them too",
+     OFF(ip_recverr)},
+    {"ipv6-recverr", NULL, FLAG, O_IP, "0", NULL,
+     "the same for ICMPv6 errors on an IPv6 socket (IPV6_RECVERR)",
+     OFF(ipv6_recverr)},
     {"ipv6-recvhopopts", NULL, FLAG, O_UDP, "0", NULL,
      "IPv6 datagrams received come with their hop-by-hop options: "
      "IPV6_HOPOPTS",
@@ -1821,9 +1828,6 @@ static const struct {
     {"substuser-delayed", NULL},
     {"chroot-early", NULL},
     {"noecho", NULL},
-    /* ICMP errors through the error queue (MSG_ERRQUEUE) */
-    {"ip-recverr", NULL},
-    {"ipv6-recverr", NULL},
     {"ip-recvif", "a BSD option; on Linux ip-pktinfo gives the interface"},
     {"ip-recvdstaddr", "a BSD option; on Linux ip-pktinfo gives the "
                        "destination address"},

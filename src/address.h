@@ -399,6 +399,8 @@ typedef struct QiocAddrOpts {
     gboolean ipv6_recvrthdr;
     gboolean ipv6_recvdstopts;
     gboolean ipv6_recvhopopts;
+    gboolean ip_recverr;
+    gboolean ipv6_recverr;
     /* sockets, TCP or unix */
     gint64 rcvbuf;
     gint64 sndbuf;

@@ -41,6 +41,9 @@ void qioc_ancillary_keep(const QiocEndpoint *ep, QIOChannelSocket *sioc)
 
 GBytes *qioc_ancillary_of(QIOChannel *ioc)
 {
+    if (QIO_IS_CHANNEL_DUAL(ioc)) {
+        ioc = qio_channel_dual_get_reader(QIO_CHANNEL_DUAL(ioc));
+    }
     if (QIO_IS_CHANNEL_SOCKET(ioc)) {
         return qio_channel_socket_get_last_control(QIO_CHANNEL_SOCKET(ioc));
     }

@@ -27,8 +27,8 @@ void qioc_ancillary_log(GBytes *control);
 
 /*
  * The control messages of the datagram @ioc read last (a datagram
- * socket), or that began its session (a datagram server's peer); NULL
- * if none were kept.
+ * socket, or a dual address reading from one), or that began its session
+ * (a datagram server's peer); NULL if none were kept.
  */
 GBytes *qioc_ancillary_of(QIOChannel *ioc);
 

@@ -348,6 +348,9 @@ static void flow_log_ancillary(QiocFlow *f, QIOChannel *src)
     if (!f->dgram_source || qioc_log_get_level() < 2) {
         return;
     }
+    if (QIO_IS_CHANNEL_DUAL(src)) {
+        src = qio_channel_dual_get_reader(QIO_CHANNEL_DUAL(src));
+    }
     if (QIO_IS_CHANNEL_SOCKET(src)) {
         qioc_ancillary_log(
             qio_channel_socket_get_last_control(QIO_CHANNEL_SOCKET(src)));

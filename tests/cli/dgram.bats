@@ -367,16 +367,42 @@ timestamp_re() {
     [[ $(cat "$T/env") == "53 127.0.0.1" ]] || { cat "$T/env" "$T/q.err"; false; }
 }
 
-@test "ip-options= not in socat's data notation: one line naming it, exit 1; ip-recverr is named as socat's, not supported (exit 2)" {
+# manual_example CMD PORT OUT: socat's manual's ancillary example with CMD
+# (qioc or socat) on PORT, one datagram sent, the names of the SOCAT_
+# variables its child exported into OUT.
+manual_example() {
+    "$1" -d -d UDP4-RECVFROM:"$2",so-broadcast,so-timestamp,ip-pktinfo,ip-recverr,ip-recvopts,ip-recvtos,ip-recvttl!!- \
+        SYSTEM:'export; sleep 1' >"$T/export" 2>"$T/example.err" &
+    local pid=$!
+    wait_udp "$2"
+    send_marked "$2" "x"
+    wait "$pid"
+    sed -n 's/^export \(SOCAT_[A-Z0-9_]*\)=.*/\1/p' "$T/export" | sort >"$3"
+}
+
+@test "socat's manual example (UDP4-RECVFROM with every ancillary option, !!-, SYSTEM:export) runs unchanged: the child gets the variables socat's gets" {
+    command -v socat >/dev/null || skip "socat is not installed"
+    manual_example "$QIOC" "$(udp_port)" "$T/qioc.vars"
+    grep -qx "export SOCAT_IP_TTL='53'" "$T/export" || { cat "$T/export" "$T/example.err"; false; }
+    grep -qx "export SOCAT_IP_DSTADDR='127.0.0.1'" "$T/export"
+    manual_example socat "$(udp_port)" "$T/socat.vars"
+    # qioc's set is socat's, without SOCAT_VERSION (qioc is not socat
+    # 1.7.4.4), with SOCAT_SOCKADDR/SOCKPORT besides.
+    grep -vx SOCAT_VERSION "$T/socat.vars" | comm -23 - "$T/qioc.vars" >"$T/missing"
+    [[ ! -s $T/missing ]] || { echo "# socat's, not qioc's:"; cat "$T/missing" "$T/socat.vars"; false; }
+    grep -qx SOCAT_IP_TTL "$T/socat.vars"
+}
+
+@test "ip-options= not in socat's data notation: one line naming it, exit 1; BSD's ip-recvif is refused with what to use (exit 2)" {
     local p
     p=$(udp_port)
     run --separate-stderr qioc -u UDP4-RECV:"$p",ip-options=x0g -
     [[ $status == 1 ]] || { echo "# status $status: $stderr"; false; }
     assert_one_line "$stderr"
     assert_contains "$stderr" "ip-options=x0g"
-    run --separate-stderr qioc -u UDP4-RECV:"$p",ip-recverr -
+    run --separate-stderr qioc -u UDP4-RECV:"$p",ip-recvif -
     [[ $status == 2 ]]
-    assert_contains "$stderr" "socat's option \"ip-recverr\" is not supported by qioc"
+    assert_contains "$stderr" "socat's option \"ip-recvif\" is not supported by qioc: a BSD option; on Linux ip-pktinfo gives the interface"
 }
 
 # ---------------------------------------------------------------- options

@@ -206,7 +206,7 @@ same_as() {
     run --separate-stderr qioc - TCP:127.0.0.1:80,setuid=nobody
     assert_usage_error setuid
     assert_contains "$stderr" "is not supported by qioc: use su="
-    for o in noecho chroot-early=/tmp setgid=0 tcpwrap-dir=/x ip-recverr ipv6-recverr ip-recvif; do
+    for o in noecho chroot-early=/tmp setgid=0 tcpwrap-dir=/x ip-recvif ip-recvdstaddr; do
         run --separate-stderr qioc - TCP:127.0.0.1:80,"$o"
         assert_usage_error "${o%%=*}"
         assert_contains "$stderr" "socat's option \"${o%%=*}\" is not supported by qioc"
