@@ -414,8 +414,11 @@ print(s.makefile().read().strip())' "$P")$'\n'
     done
     (( $(grep -c '^[0-9][0-9]*$' <<<"$out") == 12 ))
     (( $(sort -u <<<"$out" | grep -c .) == 12 ))
-    # every child is reaped: none is left as a zombie
-    poll 10 test "$(grep -c 'connection closed' "$T/err")" -eq 12
+    # every child is reaped: none is left as a zombie. A connection whose
+    # child is still running is seen out in a thread (src/pump.c, settle):
+    # under ThreadSanitizer on a loaded machine the last one was seen to
+    # close just after 10 s.
+    poll 30 test "$(grep -c 'connection closed' "$T/err")" -eq 12
     refute grep -q '^State:.*Z' $(printf '/proc/%s/status ' \
         $(cat /proc/"$qpid"/task/*/children 2>/dev/null) /dev/null)
     still_running "$qpid"
