@@ -117,22 +117,6 @@ static gboolean exec_options(const QiocEndpoint *ep,
  */
 static const char *const env_prefixes[] = {"QIOC_", "SOCAT_", NULL};
 
-/*
- * An IPv6 address as socat writes it in its variables: in brackets, every
- * group of four hex digits, "[0000:0000:0000:0000:0000:0000:0000:0001]".
- */
-static char *socat_ipv6(GInetAddress *ia)
-{
-    const guint8 *b = g_inet_address_to_bytes(ia);
-    GString *out = g_string_new("[");
-
-    for (int i = 0; i < 16; i += 2) {
-        g_string_append_printf(out, "%s%02x%02x", i ? ":" : "", b[i], b[i + 1]);
-    }
-    g_string_append_c(out, ']');
-    return g_string_free(out, FALSE);
-}
-
 /* PREFIX{END}ADDR=address and PREFIX{END}PORT=port for one end. */
 static void env_address(GPtrArray *env, GSocketAddress *sa, const char *end)
 {
@@ -149,7 +133,7 @@ static void env_address(GPtrArray *env, GSocketAddress *sa, const char *end)
         /* A v4-mapped client of a dual-stack socket reads as A.B.C.D. */
         if (g_inet_address_get_family(ia) == G_SOCKET_FAMILY_IPV6 &&
             !strchr(addr, '.')) {
-            socat_addr = socat_ipv6(ia);
+            socat_addr = qioc_socat_ipv6(ia);
         }
     } else if (G_IS_UNIX_SOCKET_ADDRESS(sa) &&
                g_unix_socket_address_get_path_len(G_UNIX_SOCKET_ADDRESS(sa))) {

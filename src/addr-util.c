@@ -176,6 +176,18 @@ gboolean qioc_listener_add_fd(QIONetListener *listener, int fd,
     return TRUE;
 }
 
+char *qioc_socat_ipv6(GInetAddress *ia)
+{
+    const guint8 *b = g_inet_address_to_bytes(ia);
+    GString *out = g_string_new("[");
+
+    for (int i = 0; i < 16; i += 2) {
+        g_string_append_printf(out, "%s%02x%02x", i ? ":" : "", b[i], b[i + 1]);
+    }
+    g_string_append_c(out, ']');
+    return g_string_free(out, FALSE);
+}
+
 void qioc_error_errno(GError **errp, int err, const char *fmt, ...)
 {
     va_list ap;

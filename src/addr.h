@@ -491,6 +491,13 @@ gboolean qioc_endpoint_setsid(const QiocEndpoint *ep, GError **errp);
 /* Add "; HINT" to the message of *@errp, when there is an error. */
 void qioc_error_hint(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/*
+ * An IPv6 address as socat writes it in its variables and logs: in
+ * brackets, every group of four hex digits,
+ * "[0000:0000:0000:0000:0000:0000:0000:0001]".
+ */
+char *qioc_socat_ipv6(GInetAddress *ia);
+
 /* Set errp from errno: "WHAT: strerror". */
 void qioc_error_errno(GError **errp, int err, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);

@@ -104,14 +104,10 @@ static char *ipv4_text(const struct in_addr *a)
 /* socat's IPv6 form: bracketed, every group of four hex digits. */
 static char *ipv6_text(const struct in6_addr *a)
 {
-    GString *s = g_string_new("[");
+    g_autoptr(GInetAddress) ia =
+        g_inet_address_new_from_bytes(a->s6_addr, G_SOCKET_FAMILY_IPV6);
 
-    for (int i = 0; i < 16; i += 2) {
-        g_string_append_printf(s, "%s%02x%02x", i ? ":" : "", a->s6_addr[i],
-                               a->s6_addr[i + 1]);
-    }
-    g_string_append_c(s, ']');
-    return g_string_free(s, FALSE);
+    return qioc_socat_ipv6(ia);
 }
 
 /* ---------------------------------------------------------------- decoders */
